@@ -43,6 +43,7 @@ const (
 	UnitErrors   = "{error}"
 	// stateful_executor_cache_hit_ratio{cache_type}
 	MetricCacheHitRatio = "stateful_executor.cache_hit_ratio"
+	UnitCacheHitRatio   = "1"
 	// stateful_executor_script_cache_{hits,misses,reloads}_total
 	MetricScriptCacheHits    = "stateful_executor.script_cache.hits"
 	MetricScriptCacheMisses  = "stateful_executor.script_cache.misses"
@@ -116,3 +117,11 @@ var ErrorTypes = []string{
 	ErrInvalidArgument, ErrRedisNil, ErrTimeout, ErrCanceled,
 	ErrConnection, ErrNoScript, ErrOther,
 }
+
+// Exporter instruments (package exporters).
+const (
+	// sfotel_exporter_spans_dropped_total: spans in batches that the OTLP
+	// collector did not take (export error, timeout or shutdown deadline).
+	MetricExporterSpansDropped = "sfotel.exporter.spans.dropped"
+	UnitSpans                  = "{span}"
+)
