@@ -1,0 +1,123 @@
+package redisinstr
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+)
+
+// testMeter is a MeterProvider with a ManualReader, shut down when the test ends.
+func testMeter(t *testing.T) (*sdkmetric.MeterProvider, *sdkmetric.ManualReader) {
+	t.Helper()
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
+	return mp, reader
+}
+
+func collect(t *testing.T, r *sdkmetric.ManualReader) metricdata.ResourceMetrics {
+	t.Helper()
+	var rm metricdata.ResourceMetrics
+	if err := r.Collect(context.Background(), &rm); err != nil {
+		t.Fatal(err)
+	}
+	return rm
+}
+
+// findMetric returns the metric of that name in our scope, or false.
+func findMetric(rm metricdata.ResourceMetrics, name string) (metricdata.Metrics, bool) {
+	for _, sm := range rm.ScopeMetrics {
+		if sm.Scope.Name != ScopeName {
+			continue
+		}
+		for _, m := range sm.Metrics {
+			if m.Name == name {
+				return m, true
+			}
+		}
+	}
+	return metricdata.Metrics{}, false
+}
+
+// point returns the value of the data point of metric name whose attributes
+// contain every kv, and whether there is exactly one such point.
+func point(rm metricdata.ResourceMetrics, name string, kv ...attribute.KeyValue) (float64, int) {
+	m, ok := findMetric(rm, name)
+	if !ok {
+		return 0, 0
+	}
+	var (
+		val   float64
+		found int
+	)
+	match := func(set attribute.Set) bool {
+		for _, want := range kv {
+			got, ok := set.Value(want.Key)
+			if !ok || got != want.Value {
+				return false
+			}
+		}
+		return true
+	}
+	switch d := m.Data.(type) {
+	case metricdata.Sum[int64]:
+		for _, p := range d.DataPoints {
+			if match(p.Attributes) {
+				val, found = float64(p.Value), found+1
+			}
+		}
+	case metricdata.Sum[float64]:
+		for _, p := range d.DataPoints {
+			if match(p.Attributes) {
+				val, found = p.Value, found+1
+			}
+		}
+	case metricdata.Gauge[int64]:
+		for _, p := range d.DataPoints {
+			if match(p.Attributes) {
+				val, found = float64(p.Value), found+1
+			}
+		}
+	case metricdata.Gauge[float64]:
+		for _, p := range d.DataPoints {
+			if match(p.Attributes) {
+				val, found = p.Value, found+1
+			}
+		}
+	case metricdata.Histogram[float64]:
+		for _, p := range d.DataPoints {
+			if match(p.Attributes) {
+				val, found = float64(p.Count), found+1
+			}
+		}
+	}
+	return val, found
+}
+
+// mustPoint fails the test unless exactly one data point matches.
+func mustPoint(t *testing.T, rm metricdata.ResourceMetrics, name string, kv ...attribute.KeyValue) float64 {
+	t.Helper()
+	v, n := point(rm, name, kv...)
+	if n != 1 {
+		t.Fatalf("%s%v: %d matching data points, want 1", name, kv, n)
+	}
+	return v
+}
+
+// eventually polls cond every 20ms until it holds or d passes.
+func eventually(d time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(d)
+	for {
+		if cond() {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -1,0 +1,107 @@
+package redisinstr
+
+import (
+	"context"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/statefulroute/sfotel/internal/contract"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
+)
+
+// pipelinePoolSuffix names the second pool of a go-redis client: pipelines
+// run on a dedicated pool of their own (PipelinePoolSize connections), which
+// PoolStats reports apart from the main pool.
+const pipelinePoolSuffix = "/pipeline"
+
+// node is one go-redis node client (the client itself, a cluster node or a
+// ring shard) with the attribute sets of its pools, built once.
+type node struct {
+	client   *redis.Client
+	main     poolSeries
+	pipeline poolSeries
+	ping     []metric.RecordOption // server.address, server.port
+}
+
+// poolSeries holds the prebuilt attribute sets of one pool's series.
+type poolSeries struct {
+	pool, idle, used []metric.ObserveOption
+	max, idleMin     int64
+	idleMax          int64
+}
+
+func newNode(c *redis.Client, poolName string) *node {
+	opt := c.Options()
+	pipelineSize := opt.PipelinePoolSize
+	if pipelineSize == 0 {
+		pipelineSize = redis.DefaultPipelinePoolSize
+	}
+	return &node{
+		client: c,
+		main: newPoolSeries(poolName, int64(opt.PoolSize), int64(opt.MinIdleConns), int64(opt.MaxIdleConns)),
+		// The pipeline pool never keeps idle connections on purpose (see
+		// redis.Options.PipelinePoolSize), so its idle bounds are 0.
+		pipeline: newPoolSeries(poolName+pipelinePoolSuffix, int64(pipelineSize), 0, 0),
+		ping:     []metric.RecordOption{metric.WithAttributeSet(attribute.NewSet(serverAttrs(opt.Addr)...))},
+	}
+}
+
+func newPoolSeries(name string, max, idleMin, idleMax int64) poolSeries {
+	pool := semconv.DBClientConnectionPoolName(name)
+	set := func(kv ...attribute.KeyValue) []metric.ObserveOption {
+		return []metric.ObserveOption{metric.WithAttributeSet(attribute.NewSet(kv...))}
+	}
+	return poolSeries{
+		pool:    set(pool),
+		idle:    set(pool, semconv.DBClientConnectionStateIdle),
+		used:    set(pool, semconv.DBClientConnectionStateUsed),
+		max:     max,
+		idleMin: idleMin,
+		idleMax: idleMax,
+	}
+}
+
+// observe is the one metric callback of an Instrumentation: pool statistics
+// of every node and the connection status the prober last saw.
+func (i *Instrumentation) observe(_ context.Context, o metric.Observer) error {
+	for _, n := range i.snapshot() {
+		s := n.client.PoolStats()
+		i.observePool(o, &n.main, s)
+		if s.PipelineStats != nil {
+			i.observePool(o, &n.pipeline, (*redis.PoolStats)(s.PipelineStats))
+		}
+	}
+	up := int64(0)
+	if i.status.Load() == statusUp {
+		up = 1
+	}
+	o.ObserveInt64(i.inst.status, up, statusUpOpts...)
+	o.ObserveInt64(i.inst.status, 1-up, statusDownOpts...)
+	return nil
+}
+
+var (
+	statusUpOpts   = []metric.ObserveOption{metric.WithAttributes(attribute.String(contract.AttrStatus, contract.StatusUp))}
+	statusDownOpts = []metric.ObserveOption{metric.WithAttributes(attribute.String(contract.AttrStatus, contract.StatusDown))}
+)
+
+func (i *Instrumentation) observePool(o metric.Observer, p *poolSeries, s *redis.PoolStats) {
+	in := &i.inst
+	idle, total := int64(s.IdleConns), int64(s.TotalConns)
+	// The two counts are read one after the other, not as one snapshot.
+	used := max(total-idle, 0)
+	o.ObserveInt64(in.connCount, idle, p.idle...)
+	o.ObserveInt64(in.connCount, used, p.used...)
+	o.ObserveInt64(in.connMax, p.max, p.pool...)
+	o.ObserveInt64(in.idleMin, p.idleMin, p.pool...)
+	o.ObserveInt64(in.idleMax, p.idleMax, p.pool...)
+	o.ObserveInt64(in.timeouts, int64(s.Timeouts), p.pool...)
+	o.ObserveInt64(in.waits, int64(s.WaitCount), p.pool...)
+	o.ObserveFloat64(in.waitTime, float64(s.WaitDurationNs)/1e9, p.pool...)
+	o.ObserveInt64(in.hits, int64(s.Hits), p.pool...)
+	o.ObserveInt64(in.misses, int64(s.Misses), p.pool...)
+	if p.max > 0 {
+		o.ObserveFloat64(in.utilization, float64(used)/float64(p.max), p.pool...)
+	}
+}
