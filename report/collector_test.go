@@ -1,0 +1,162 @@
+package report
+
+import (
+	"context"
+	"errors"
+	"math"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+
+	"github.com/statefulroute/sfotel/internal/contract"
+)
+
+func TestSnapshotAggregatesOperationsAcrossScopesAndAttributes(t *testing.T) {
+	clock := &fakeClock{t: time.Now()}
+	f := newFixture(t, WithClock(clock.now))
+	before := time.Now()
+	f.calls(contract.OpGetLinkedPod, 6, 0.002)
+	f.call(contract.OpGetLinkedPod, 0.004, contract.ErrTimeout)
+	f.call(contract.OpGetLinkedPod, 0.008, contract.ErrTimeout)
+	f.call(contract.OpGetLinkedPod, 0.0001, contract.ErrInvalidArgument)
+
+	// A second meter (another scope) with namespace/service attributes, as
+	// otelexec.WithServiceAttributes adds them: the report sums them in.
+	other := f.mp.Meter("other/scope")
+	ops, err := other.Int64Counter(contract.MetricOperations)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dur, err := other.Float64Histogram(contract.MetricOperationDuration)
+	if err != nil {
+		t.Fatal(err)
+	}
+	attrs := metric.WithAttributes(attribute.String(contract.AttrOperation, contract.OpGetLinkedPod),
+		attribute.String(contract.AttrStatus, contract.StatusOK),
+		attribute.String(contract.AttrNamespace, "ns1"), attribute.String(contract.AttrService, "game"))
+	for range 3 {
+		ops.Add(context.Background(), 1, attrs)
+		dur.Record(context.Background(), 0.016, attrs)
+	}
+	f.calls(contract.OpSetLinkedPod, 2, 0.001)
+
+	clock.advance(10 * time.Second)
+	r := f.snapshot()
+
+	if r.SchemaVersion != SchemaVersion || r.Service != (Service{Name: "checkout", Version: "1.4.2"}) {
+		t.Fatalf("schema %d service %+v", r.SchemaVersion, r.Service)
+	}
+	if r.Window.Start.After(before) || !r.Window.End.Equal(clock.t.UTC()) || !r.GeneratedAt.Equal(clock.t.UTC()) {
+		t.Fatalf("window %+v generated %v, want start ≤ %v and end %v", r.Window, r.GeneratedAt, before, clock.t)
+	}
+	if want := r.Window.End.Sub(r.Window.Start).Seconds(); r.Window.Seconds != want {
+		t.Fatalf("window seconds %v, want %v", r.Window.Seconds, want)
+	}
+	if len(r.Operations) != 2 || r.Operations[0].Name != contract.OpGetLinkedPod || r.Operations[1].Name != contract.OpSetLinkedPod {
+		t.Fatalf("operations not sorted by name or missing: %+v", r.Operations)
+	}
+	op := r.Operation(contract.OpGetLinkedPod)
+	if op.Count != 12 || op.Errors != 3 {
+		t.Fatalf("count %d errors %d, want 12 and 3", op.Count, op.Errors)
+	}
+	if op.ErrorsByType[contract.ErrTimeout] != 2 || op.ErrorsByType[contract.ErrInvalidArgument] != 1 || len(op.ErrorsByType) != 2 {
+		t.Fatalf("errors by type %v", op.ErrorsByType)
+	}
+	if op.ErrorRate != 0.25 {
+		t.Fatalf("error rate %v, want 0.25", op.ErrorRate)
+	}
+	if want := 12 / r.Window.Seconds; math.Abs(op.OpsPerSec-want) > 1e-9 {
+		t.Fatalf("ops/s %v, want %v", op.OpsPerSec, want)
+	}
+	wantMean := (6*0.002 + 0.004 + 0.008 + 0.0001 + 3*0.016) / 12
+	if relErr(op.MeanSeconds, wantMean) > 1e-9 {
+		t.Fatalf("mean %v, want %v", op.MeanSeconds, wantMean)
+	}
+	if op.MaxSeconds != 0.016 {
+		t.Fatalf("max %v, want the recorded max 0.016", op.MaxSeconds)
+	}
+	// 12 values: 0.1ms, 6×2ms, 4ms, 8ms, 3×16ms. Rank 6 is a 2ms value.
+	if relErr(op.P50Seconds, 0.002) > 0.022 {
+		t.Fatalf("p50 %v, want about 2ms", op.P50Seconds)
+	}
+	if op.P99Seconds != 0.016 {
+		t.Fatalf("p99 %v, want 16ms (clamped to max)", op.P99Seconds)
+	}
+	if r.Redis.ConnectionUp != nil || r.Redis.StateCache != nil {
+		t.Fatalf("connection %v state cache %v: want both absent when not recorded", r.Redis.ConnectionUp, r.Redis.StateCache)
+	}
+}
+
+func TestSnapshotRedis(t *testing.T) {
+	f := newFixture(t)
+	node := func(addr string) attribute.KeyValue { return attribute.String("server.address", addr) }
+	f.pool(8, 2, 10, 3, 1, 0.25, node("a:6379"))
+	f.pool(2, 8, 10, 1, 0, 0.5, node("b:6379"))
+	f.count(contract.MetricScriptCacheHits, 97)
+	f.count(contract.MetricScriptCacheMisses, 3)
+	f.count(contract.MetricScriptCacheReloads, 3)
+	f.count(contract.MetricStateCacheHits, 30)
+	f.count(contract.MetricStateCacheMisses, 10)
+	f.connection(true)
+
+	r := f.snapshot()
+	p := r.Redis.Pool
+	if p.InUse != 10 || p.Idle != 10 || p.Max != 20 || p.Waits != 4 || p.Timeouts != 1 || p.WaitSeconds != 0.75 {
+		t.Fatalf("pool %+v", p)
+	}
+	if p.Utilization != 0.5 {
+		t.Fatalf("utilization %v, want in use / max over all pools = 0.5", p.Utilization)
+	}
+	if sc := r.Redis.ScriptCache; sc != (ScriptCache{Hits: 97, Misses: 3, Reloads: 3, HitRatio: 0.97}) {
+		t.Fatalf("script cache %+v", sc)
+	}
+	if st := r.Redis.StateCache; st == nil || *st != (StateCache{Hits: 30, Misses: 10, HitRatio: 0.75}) {
+		t.Fatalf("state cache %+v", st)
+	}
+	if up := r.Redis.ConnectionUp; up == nil || !*up {
+		t.Fatalf("connection up %v, want true", up)
+	}
+	f.connection(false)
+	if up := f.snapshot().Redis.ConnectionUp; up == nil || *up {
+		t.Fatalf("connection up %v, want false", up)
+	}
+}
+
+func TestSnapshotUtilizationGaugeWhenMaxUnknown(t *testing.T) {
+	f := newFixture(t)
+	g, err := f.meter.Float64Gauge(contract.MetricPoolUtilization)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.Record(context.Background(), 0.4, metric.WithAttributes(attribute.String("pool", "a")))
+	g.Record(context.Background(), 0.95, metric.WithAttributes(attribute.String("pool", "b")))
+	if u := f.snapshot().Redis.Pool.Utilization; u != 0.95 {
+		t.Fatalf("utilization %v, want the busiest pool's 0.95", u)
+	}
+}
+
+func TestSnapshotEmpty(t *testing.T) {
+	r := newFixture(t).snapshot()
+	if len(r.Operations) != 0 || r.Operations == nil || len(r.Suggestions) != 0 || r.Suggestions == nil {
+		t.Fatalf("empty report: operations %v suggestions %v (want empty, not nil)", r.Operations, r.Suggestions)
+	}
+}
+
+func TestSnapshotUnregisteredReader(t *testing.T) {
+	_, err := NewCollector().Snapshot(context.Background())
+	if !errors.Is(err, sdkmetric.ErrReaderNotRegistered) {
+		t.Fatalf("err %v, want ErrReaderNotRegistered", err)
+	}
+}
+
+func TestReaderAsksForExponentialHistograms(t *testing.T) {
+	f := newFixture(t)
+	f.call(contract.OpGetLinkedPod, 0.001, "")
+	h := f.snapshot().raw.ops[0].hist
+	if h.count != 1 || h.scale != histogramMaxScale {
+		t.Fatalf("histogram count %d scale %d: want an exponential histogram at scale %d", h.count, h.scale, histogramMaxScale)
+	}
+}

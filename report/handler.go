@@ -1,0 +1,121 @@
+package report
+
+import (
+	"bytes"
+	"fmt"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+)
+
+// Formats the handler serves, by ?format= value.
+const (
+	FormatJSON = "json"
+	FormatText = "text"
+	FormatHTML = "html"
+)
+
+var contentTypes = map[string]string{
+	FormatJSON: "application/json; charset=utf-8",
+	FormatText: "text/plain; charset=utf-8",
+	FormatHTML: "text/html; charset=utf-8",
+}
+
+// Handler serves a fresh snapshot of c on every GET or HEAD, usually mounted
+// at /debug/report. The format comes from ?format=json|text|html, else from
+// the Accept header (q-values honoured; */* or no header gives JSON). An
+// unknown format value is a 400, an Accept header that admits none of the
+// three a 406. Responses are never cached.
+func Handler(c *Collector) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if req.Method != http.MethodGet && req.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			http.Error(w, "report: method not allowed", http.StatusMethodNotAllowed)
+			return
+		}
+		w.Header().Set("Vary", "Accept")
+		format, status, msg := negotiate(req)
+		if status != http.StatusOK {
+			http.Error(w, msg, status)
+			return
+		}
+		rep, err := c.Snapshot(req.Context())
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		// Render first, so that a failure is a clean 500, not half a page.
+		var buf bytes.Buffer
+		switch format {
+		case FormatText:
+			err = rep.WriteText(&buf)
+		case FormatHTML:
+			err = rep.WriteHTML(&buf)
+		default:
+			err = rep.WriteJSON(&buf)
+		}
+		if err != nil {
+			http.Error(w, "report: render: "+err.Error(), http.StatusInternalServerError)
+			return
+		}
+		h := w.Header()
+		h.Set("Content-Type", contentTypes[format])
+		h.Set("Cache-Control", "no-store")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Content-Length", strconv.Itoa(buf.Len()))
+		w.WriteHeader(http.StatusOK)
+		if req.Method != http.MethodHead {
+			_, _ = w.Write(buf.Bytes())
+		}
+	})
+}
+
+// negotiate picks the format of a request.
+func negotiate(req *http.Request) (format string, status int, msg string) {
+	if f := req.URL.Query().Get("format"); f != "" {
+		if _, ok := contentTypes[f]; !ok {
+			return "", http.StatusBadRequest, fmt.Sprintf("report: format: unknown value %q; want json, text or html", f)
+		}
+		return f, http.StatusOK, ""
+	}
+	accept := req.Header.Get("Accept")
+	if strings.TrimSpace(accept) == "" {
+		return FormatJSON, http.StatusOK, ""
+	}
+	best, bestQ := "", 0.0
+	for _, part := range strings.Split(accept, ",") {
+		mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
+		if err != nil {
+			continue
+		}
+		q := 1.0
+		if s, ok := params["q"]; ok {
+			if q, err = strconv.ParseFloat(s, 64); err != nil {
+				continue
+			}
+		}
+		f := formatOf(mt)
+		if f != "" && q > bestQ {
+			best, bestQ = f, q
+		}
+	}
+	if best == "" {
+		return "", http.StatusNotAcceptable, "report: Accept: none of application/json, text/plain, text/html is acceptable; or use ?format=json|text|html"
+	}
+	return best, http.StatusOK, ""
+}
+
+// formatOf maps a media type (range) to the format it selects. Ranges
+// choose the first format they admit.
+func formatOf(mediaType string) string {
+	switch mediaType {
+	case "application/json", "application/*", "*/*":
+		return FormatJSON
+	case "text/html":
+		return FormatHTML
+	case "text/plain", "text/*":
+		return FormatText
+	}
+	return ""
+}

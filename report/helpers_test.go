@@ -1,0 +1,140 @@
+package report
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/resource"
+	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
+
+	"github.com/statefulroute/sfotel/internal/contract"
+)
+
+// fixture is a MeterProvider whose only reader is a Collector, with the
+// contract's instruments created the way an executor would create them.
+type fixture struct {
+	t        testing.TB
+	c        *Collector
+	mp       *sdkmetric.MeterProvider
+	meter    metric.Meter
+	ops      metric.Int64Counter
+	errs     metric.Int64Counter
+	duration metric.Float64Histogram
+}
+
+func newFixture(t testing.TB, opts ...Option) *fixture {
+	t.Helper()
+	c := NewCollector(opts...)
+	res := resource.NewSchemaless(semconv.ServiceName("checkout"), semconv.ServiceVersion("1.4.2"))
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(c.Reader()), sdkmetric.WithResource(res))
+	t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
+	f := &fixture{t: t, c: c, mp: mp, meter: mp.Meter("github.com/statefulroute/sfotel/otelexec")}
+	var err error
+	if f.ops, err = f.meter.Int64Counter(contract.MetricOperations, metric.WithUnit(contract.UnitOperations)); err != nil {
+		t.Fatal(err)
+	}
+	if f.errs, err = f.meter.Int64Counter(contract.MetricErrors, metric.WithUnit(contract.UnitErrors)); err != nil {
+		t.Fatal(err)
+	}
+	if f.duration, err = f.meter.Float64Histogram(contract.MetricOperationDuration, metric.WithUnit("s")); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// call records one executor call: its count, its duration and, when
+// errType is not empty, its error.
+func (f *fixture) call(op string, seconds float64, errType string) {
+	ctx := context.Background()
+	status := contract.StatusOK
+	if errType != "" {
+		status = contract.StatusError
+		f.errs.Add(ctx, 1, metric.WithAttributes(
+			attribute.String(contract.AttrOperation, op), attribute.String(contract.AttrErrorType, errType)))
+	}
+	f.ops.Add(ctx, 1, metric.WithAttributes(
+		attribute.String(contract.AttrOperation, op), attribute.String(contract.AttrStatus, status)))
+	f.duration.Record(ctx, seconds, metric.WithAttributes(attribute.String(contract.AttrOperation, op)))
+}
+
+// calls records n successful calls of op lasting seconds each.
+func (f *fixture) calls(op string, n int, seconds float64) {
+	for range n {
+		f.call(op, seconds, "")
+	}
+}
+
+// count adds v to the Int64Counter called name.
+func (f *fixture) count(name string, v int64, attrs ...attribute.KeyValue) {
+	f.t.Helper()
+	c, err := f.meter.Int64Counter(name)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	c.Add(context.Background(), v, metric.WithAttributes(attrs...))
+}
+
+// gauge sets the Int64Gauge called name.
+func (f *fixture) gauge(name string, v int64, attrs ...attribute.KeyValue) {
+	f.t.Helper()
+	g, err := f.meter.Int64Gauge(name)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	g.Record(context.Background(), v, metric.WithAttributes(attrs...))
+}
+
+// pool records the pool instruments of one pool.
+func (f *fixture) pool(inUse, idle, max int64, waits, timeouts int64, waitSeconds float64, attrs ...attribute.KeyValue) {
+	f.t.Helper()
+	f.gauge(contract.MetricPoolConnectionCount, inUse, append(attrs, semconv.DBClientConnectionStateUsed)...)
+	f.gauge(contract.MetricPoolConnectionCount, idle, append(attrs, semconv.DBClientConnectionStateIdle)...)
+	f.gauge(contract.MetricPoolMax, max, attrs...)
+	f.count(contract.MetricPoolWaits, waits, attrs...)
+	f.count(contract.MetricPoolTimeouts, timeouts, attrs...)
+	wt, err := f.meter.Float64Counter(contract.MetricPoolWaitTime, metric.WithUnit("s"))
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	wt.Add(context.Background(), waitSeconds, metric.WithAttributes(attrs...))
+}
+
+// connection records the connection status gauge.
+func (f *fixture) connection(up bool) {
+	u, d := int64(0), int64(1)
+	if up {
+		u, d = 1, 0
+	}
+	f.gauge(contract.MetricConnectionStatus, u, attribute.String(contract.AttrStatus, contract.StatusUp))
+	f.gauge(contract.MetricConnectionStatus, d, attribute.String(contract.AttrStatus, contract.StatusDown))
+}
+
+func (f *fixture) snapshot() *Report {
+	f.t.Helper()
+	r, err := f.c.Snapshot(context.Background())
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return r
+}
+
+// fakeClock is a settable clock for WithClock.
+type fakeClock struct{ t time.Time }
+
+func (c *fakeClock) now() time.Time          { return c.t }
+func (c *fakeClock) advance(d time.Duration) { c.t = c.t.Add(d) }
+
+func relErr(got, want float64) float64 {
+	if want == 0 {
+		return got
+	}
+	d := (got - want) / want
+	if d < 0 {
+		return -d
+	}
+	return d
+}

@@ -1,0 +1,143 @@
+package report
+
+import (
+	_ "embed"
+	"html/template"
+	"io"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+)
+
+//go:embed report.html.tmpl
+var htmlSource string
+
+var htmlTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
+	"seconds": formatSeconds,
+	"percent": formatPercent,
+	"rate":    formatRate,
+	"time":    func(t time.Time) string { return t.Format(time.RFC3339) },
+	"keys":    sortedKeys[uint64],
+	"evidence": func(m map[string]float64) []string {
+		keys := sortedKeys(m)
+		for i, k := range keys {
+			keys[i] = k + " = " + strconv.FormatFloat(m[k], 'g', 6, 64)
+		}
+		return keys
+	},
+	"connection": connectionText,
+	"upper":      strings.ToUpper,
+}).Parse(htmlSource))
+
+// WriteHTML writes r as one self-contained HTML page: inline styles that
+// follow the reader's light or dark preference, the suggestions table, and an
+// inline SVG latency chart per operation on one shared log scale. It loads
+// nothing from elsewhere.
+func (r *Report) WriteHTML(w io.Writer) error {
+	return htmlTemplate.Execute(w, newHTMLView(r))
+}
+
+// htmlView is what the template renders: the report and the chart geometry.
+type htmlView struct {
+	*Report
+	Title      string
+	TotalCalls uint64
+	TotalRate  float64
+	ErrorRate  float64
+	Charts     []chart // one per operation, in the order of Operations
+	Axis       []tick
+	Geometry   geometry
+}
+
+// geometry holds the chart layout constants for the template.
+type geometry struct {
+	Left, Width, BarHeight, PlotHeight, SVGWidth, SVGHeight float64
+}
+
+// chart is the SVG latency chart of one operation: a bar per statistic.
+type chart struct {
+	Operation string
+	Bars      []bar
+}
+
+type bar struct {
+	Label string  // p50, p90, p99, max
+	Value string  // formatted latency
+	Class string  // CSS class giving the colour
+	Y     float64 // top of the bar
+	Width float64 // length on the log axis
+}
+
+type tick struct {
+	X     float64
+	Label string
+}
+
+// Chart geometry, in SVG user units.
+const (
+	chartLeft  = 34.0  // room for the bar labels
+	chartWidth = 300.0 // the log axis
+	barHeight  = 11.0
+	barGap     = 3.0
+)
+
+func newHTMLView(r *Report) *htmlView {
+	v := &htmlView{Report: r, Title: "sfotel report", Geometry: geometry{
+		Left: chartLeft, Width: chartWidth, BarHeight: barHeight,
+		PlotHeight: 4*(barHeight+barGap) - barGap,
+		SVGWidth:   chartLeft + chartWidth + 58,
+		SVGHeight:  4*(barHeight+barGap) + 14,
+	}}
+	if r.Service.Name != "" {
+		v.Title += ": " + strings.TrimSpace(r.Service.Name+" "+r.Service.Version)
+	}
+	var errs uint64
+	lo, hi := math.Inf(1), 0.0
+	for i := range r.Operations {
+		op := &r.Operations[i]
+		v.TotalCalls += op.Count
+		v.TotalRate += op.OpsPerSec
+		errs += op.Errors
+		for _, s := range [...]float64{op.P50Seconds, op.MaxSeconds} {
+			if s > 0 {
+				lo, hi = math.Min(lo, s), math.Max(hi, s)
+			}
+		}
+	}
+	v.ErrorRate = ratio(errs, v.TotalCalls)
+	if hi == 0 { // no timings at all
+		lo, hi = 1e-6, 1
+	}
+	// Whole decades on both ends, so the ticks read 10µs, 100µs, 1ms ...
+	loExp, hiExp := math.Floor(math.Log10(lo)), math.Ceil(math.Log10(hi))
+	if hiExp <= loExp {
+		hiExp = loExp + 1
+	}
+	x := func(s float64) float64 {
+		if s <= 0 {
+			return 0
+		}
+		f := (math.Log10(s) - loExp) / (hiExp - loExp)
+		return math.Max(1, math.Min(1, f)*chartWidth)
+	}
+	for e := loExp; e <= hiExp; e++ {
+		v.Axis = append(v.Axis, tick{X: chartLeft + x(math.Pow(10, e)), Label: formatSeconds(math.Pow(10, e))})
+	}
+	v.Axis[0].X = chartLeft
+	for i := range r.Operations {
+		op := &r.Operations[i]
+		c := chart{Operation: op.Name}
+		for j, s := range []struct {
+			label, class string
+			v            float64
+		}{{"p50", "b50", op.P50Seconds}, {"p90", "b90", op.P90Seconds}, {"p99", "b99", op.P99Seconds}, {"max", "bmax", op.MaxSeconds}} {
+			c.Bars = append(c.Bars, bar{
+				Label: s.label, Value: latency(op, s.v), Class: s.class,
+				Y: float64(j) * (barHeight + barGap), Width: x(s.v),
+			})
+		}
+		v.Charts = append(v.Charts, c)
+	}
+	return v
+}

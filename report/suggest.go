@@ -1,0 +1,292 @@
+package report
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strconv"
+
+	"github.com/statefulroute/sfotel/internal/contract"
+)
+
+// Rule identifiers, the id field of a Suggestion.
+const (
+	RuleConnectionDown     = "connection_down"
+	RulePoolExhaustion     = "pool_exhaustion"
+	RuleScriptReloads      = "script_reloads"
+	RuleErrorRate          = "error_rate"
+	RuleInvalidInput       = "invalid_input"
+	RuleTailLatency        = "tail_latency"
+	RuleBatchGetLinkedPod  = "batch_get_linked_pod"
+	criticalErrorRateTimes = 10 // error_rate is critical at ten times its threshold
+)
+
+// suggest applies every rule to r. The result is never nil, so that JSON
+// shows an empty list rather than null.
+func suggest(r *Report, cfg *config) []Suggestion {
+	out := []Suggestion{}
+	out = connectionDown(r, out)
+	out = poolExhaustion(r, cfg, out)
+	out = scriptReloads(r, cfg, out)
+	for i := range r.Operations {
+		op := &r.Operations[i]
+		out = errorRate(op, cfg, out)
+		out = invalidInput(op, out)
+		out = tailLatency(op, cfg, out)
+	}
+	out = batchGetLinkedPod(r, cfg, out)
+	slices.SortStableFunc(out, func(a, b Suggestion) int {
+		if c := cmp.Compare(severityRank(b.Severity), severityRank(a.Severity)); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.ID, b.ID); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Operation, b.Operation)
+	})
+	return out
+}
+
+func severityRank(s Severity) int {
+	switch s {
+	case SeverityCritical:
+		return 2
+	case SeverityWarning:
+		return 1
+	}
+	return 0
+}
+
+func connectionDown(r *Report, out []Suggestion) []Suggestion {
+	if up := r.Redis.ConnectionUp; up == nil || *up {
+		return out
+	}
+	return append(out, Suggestion{
+		ID:       RuleConnectionDown,
+		Severity: SeverityCritical,
+		Message:  "Redis connection is down: calls fail until it is back. Check that Redis is reachable from this process (address, network, TLS, credentials).",
+		Evidence: map[string]float64{
+			key(contract.MetricConnectionStatus, contract.AttrStatus, contract.StatusUp): 0,
+		},
+	})
+}
+
+func poolExhaustion(r *Report, cfg *config, out []Suggestion) []Suggestion {
+	p := &r.Redis.Pool
+	nearFull := p.Utilization >= cfg.poolUtilizationThreshold
+	if p.Timeouts == 0 && (p.Waits == 0 || !nearFull) {
+		return out
+	}
+	s := Suggestion{
+		ID:       RulePoolExhaustion,
+		Severity: SeverityWarning,
+		Evidence: map[string]float64{
+			contract.MetricPoolWaits:    float64(p.Waits),
+			contract.MetricPoolTimeouts: float64(p.Timeouts),
+			contract.MetricPoolWaitTime: p.WaitSeconds,
+			"redis.pool.in_use":         float64(p.InUse),
+			"redis.pool.max":            float64(p.Max),
+			"redis.pool.utilization":    p.Utilization,
+		},
+	}
+	if p.Timeouts > 0 {
+		s.Severity = SeverityCritical
+		s.Message = fmt.Sprintf("Connection pool exhausted: %d calls timed out waiting for a connection and %d waited (%s in total); %d of %d connections in use (%s). Raise the pool size (PoolSize) or lower the concurrency.",
+			p.Timeouts, p.Waits, formatSeconds(p.WaitSeconds), p.InUse, p.Max, formatPercent(p.Utilization))
+	} else {
+		s.Message = fmt.Sprintf("Connection pool near exhaustion: %d calls waited for a connection (%s in total) and %d of %d connections are in use (%s, threshold %s). Raise the pool size (PoolSize) before waits turn into timeouts.",
+			p.Waits, formatSeconds(p.WaitSeconds), p.InUse, p.Max, formatPercent(p.Utilization), formatPercent(cfg.poolUtilizationThreshold))
+	}
+	return append(out, s)
+}
+
+func scriptReloads(r *Report, cfg *config, out []Suggestion) []Suggestion {
+	raw := rawOf(r)
+	if raw.warmingUp || raw.reloadsAfterWarmup == 0 {
+		return out
+	}
+	return append(out, Suggestion{
+		ID:       RuleScriptReloads,
+		Severity: SeverityWarning,
+		Message: fmt.Sprintf("Lua scripts were reloaded %d times after the %s warm-up: Redis lost its script cache (restart, failover, SCRIPT FLUSH) or a node joined. Each reload costs a NOSCRIPT round trip; find what flushes the cache.",
+			raw.reloadsAfterWarmup, cfg.warmup),
+		Evidence: map[string]float64{
+			contract.MetricScriptCacheReloads:         float64(r.Redis.ScriptCache.Reloads),
+			contract.MetricScriptCacheMisses:          float64(r.Redis.ScriptCache.Misses),
+			"redis.script_cache.reloads_after_warmup": float64(raw.reloadsAfterWarmup),
+		},
+	})
+}
+
+// errorRate judges failures that are not the caller's fault: rejected input
+// never reached Redis and has its own rule.
+func errorRate(op *Operation, cfg *config, out []Suggestion) []Suggestion {
+	invalid := op.ErrorsByType[contract.ErrInvalidArgument]
+	failed := counterDelta(op.Errors, invalid)
+	if op.Errors < invalid {
+		failed = 0
+	}
+	if op.Count < cfg.minSamples || failed == 0 {
+		return out
+	}
+	rate := float64(failed) / float64(op.Count)
+	if rate <= cfg.errorRateThreshold {
+		return out
+	}
+	top, topN := topErrorType(op.ErrorsByType)
+	s := Suggestion{
+		ID:        RuleErrorRate,
+		Severity:  SeverityWarning,
+		Operation: op.Name,
+		Evidence: map[string]float64{
+			key(contract.MetricOperations, contract.AttrOperation, op.Name): float64(op.Count),
+			key(contract.MetricErrors, contract.AttrOperation, op.Name):     float64(op.Errors),
+			key("error_rate", contract.AttrOperation, op.Name):              rate,
+		},
+	}
+	if invalid > 0 {
+		s.Evidence[key(contract.MetricErrors, contract.AttrOperation, op.Name, contract.AttrErrorType, contract.ErrInvalidArgument)] = float64(invalid)
+	}
+	if rate >= criticalErrorRateTimes*cfg.errorRateThreshold {
+		s.Severity = SeverityCritical
+	}
+	s.Message = fmt.Sprintf("%s: %s of %d calls failed (%d errors, threshold %s)",
+		op.Name, formatPercent(rate), op.Count, failed, formatPercent(cfg.errorRateThreshold))
+	if top != "" {
+		s.Evidence[key(contract.MetricErrors, contract.AttrOperation, op.Name, contract.AttrErrorType, top)] = float64(topN)
+		s.Message += fmt.Sprintf("; most were %s (%d). %s", top, topN, errorAdvice(top))
+	} else {
+		s.Message += "."
+	}
+	return append(out, s)
+}
+
+// topErrorType is the most frequent error type other than invalid input;
+// ties go to the name that sorts first.
+func topErrorType(byType map[string]uint64) (string, uint64) {
+	var top string
+	var topN uint64
+	for t, n := range byType {
+		if t == contract.ErrInvalidArgument || n == 0 {
+			continue
+		}
+		if n > topN || (n == topN && t < top) {
+			top, topN = t, n
+		}
+	}
+	return top, topN
+}
+
+func errorAdvice(errorType string) string {
+	switch errorType {
+	case contract.ErrTimeout:
+		return "Redis answered too slowly: check its latency (SLOWLOG, CPU) and the client read/write timeouts."
+	case contract.ErrConnection:
+		return "Connections to Redis failed: check reachability and the connection status."
+	case contract.ErrCanceled:
+		return "Callers canceled their contexts before Redis answered: their deadlines may be too short."
+	case contract.ErrNoScript:
+		return "Scripts were missing on the server: something flushes the script cache."
+	case contract.ErrRedisNil:
+		return "Expected keys were missing: check key expiry and the namespace."
+	}
+	return "See the spans with error status for the causes."
+}
+
+func invalidInput(op *Operation, out []Suggestion) []Suggestion {
+	n := op.ErrorsByType[contract.ErrInvalidArgument]
+	if n == 0 {
+		return out
+	}
+	return append(out, Suggestion{
+		ID:        RuleInvalidInput,
+		Severity:  SeverityInfo,
+		Operation: op.Name,
+		Message: fmt.Sprintf("%s: %d of %d calls (%s) were rejected as invalid input before reaching Redis. A caller sends bad arguments; the error names the field, and the spans carry error.type=%s.",
+			op.Name, n, op.Count, formatPercent(ratio(n, op.Count)), contract.ErrInvalidArgument),
+		Evidence: map[string]float64{
+			key(contract.MetricErrors, contract.AttrOperation, op.Name, contract.AttrErrorType, contract.ErrInvalidArgument): float64(n),
+			key(contract.MetricOperations, contract.AttrOperation, op.Name):                                                  float64(op.Count),
+		},
+	})
+}
+
+func tailLatency(op *Operation, cfg *config, out []Suggestion) []Suggestion {
+	if op.Count < cfg.minSamples || op.P50Seconds <= 0 {
+		return out
+	}
+	r := op.P99Seconds / op.P50Seconds
+	if r < cfg.tailRatioThreshold {
+		return out
+	}
+	return append(out, Suggestion{
+		ID:        RuleTailLatency,
+		Severity:  SeverityWarning,
+		Operation: op.Name,
+		Message: fmt.Sprintf("%s: p99 %s is %.1f× p50 %s over %d calls (threshold %.0f×). A slow tail usually comes from pool waits, slow commands (SLOWLOG), big keys or pauses in this process.",
+			op.Name, formatSeconds(op.P99Seconds), r, formatSeconds(op.P50Seconds), op.Count, cfg.tailRatioThreshold),
+		Evidence: map[string]float64{
+			key("p50_seconds", contract.AttrOperation, op.Name):             op.P50Seconds,
+			key("p99_seconds", contract.AttrOperation, op.Name):             op.P99Seconds,
+			key("p99_p50_ratio", contract.AttrOperation, op.Name):           r,
+			key(contract.MetricOperations, contract.AttrOperation, op.Name): float64(op.Count),
+		},
+	})
+}
+
+func batchGetLinkedPod(r *Report, cfg *config, out []Suggestion) []Suggestion {
+	single := r.Operation(contract.OpGetLinkedPod)
+	if single == nil || single.Count < cfg.minSamples || single.OpsPerSec < cfg.batchHintRate {
+		return out
+	}
+	var batched uint64
+	if b := r.Operation(contract.OpBatchGetLinkedPod); b != nil {
+		batched = b.Count
+	}
+	if float64(batched) >= cfg.batchHintShare*float64(single.Count) {
+		return out
+	}
+	return append(out, Suggestion{
+		ID:        RuleBatchGetLinkedPod,
+		Severity:  SeverityInfo,
+		Operation: contract.OpGetLinkedPod,
+		Message: fmt.Sprintf("%s ran %.0f calls/s (%d calls) and %s only %d: where a caller looks up many users at once, one %s call answers them in one round trip.",
+			contract.OpGetLinkedPod, single.OpsPerSec, single.Count, contract.OpBatchGetLinkedPod, batched, contract.OpBatchGetLinkedPod),
+		Evidence: map[string]float64{
+			key("ops_per_sec", contract.AttrOperation, contract.OpGetLinkedPod):                  single.OpsPerSec,
+			key(contract.MetricOperations, contract.AttrOperation, contract.OpGetLinkedPod):      float64(single.Count),
+			key(contract.MetricOperations, contract.AttrOperation, contract.OpBatchGetLinkedPod): float64(batched),
+		},
+	})
+}
+
+// key names a metric with attributes the way evidence cites it:
+// name{k1=v1,k2=v2}.
+func key(name string, kv ...string) string {
+	b := make([]byte, 0, len(name)+32)
+	b = append(b, name...)
+	b = append(b, '{')
+	for i := 0; i+1 < len(kv); i += 2 {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, kv[i]...)
+		b = append(b, '=')
+		b = append(b, kv[i+1]...)
+	}
+	return string(append(b, '}'))
+}
+
+// formatPercent renders a ratio as a percentage with sensible precision.
+func formatPercent(r float64) string {
+	p := r * 100
+	switch {
+	case p == 0:
+		return "0%"
+	case p < 1:
+		return strconv.FormatFloat(p, 'f', 2, 64) + "%"
+	case p < 10:
+		return strconv.FormatFloat(p, 'f', 1, 64) + "%"
+	}
+	return strconv.FormatFloat(p, 'f', 0, 64) + "%"
+}
