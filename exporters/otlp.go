@@ -1,0 +1,375 @@
+package exporters
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetricgrpc"
+	"go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetrichttp"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+)
+
+// Protocol is an OTLP transport, spelled as OTEL_EXPORTER_OTLP_PROTOCOL
+// spells it.
+type Protocol string
+
+// The OTLP transports.
+const (
+	ProtocolGRPC         Protocol = "grpc"
+	ProtocolHTTPProtobuf Protocol = "http/protobuf"
+)
+
+// DefaultProtocol is the transport used when neither an option nor
+// OTEL_EXPORTER_OTLP_PROTOCOL (or its per-signal variant) names one, as the
+// OpenTelemetry specification recommends.
+const DefaultProtocol = ProtocolHTTPProtobuf
+
+// DefaultOTLPTimeout bounds one export, retries included, when neither
+// WithTimeout nor OTEL_EXPORTER_OTLP_TIMEOUT (or its per-signal variant) sets
+// it. The upstream default is 10 s; a collector that is down should cost a
+// dropped batch quickly, not hold a flush or a shutdown for long.
+const DefaultOTLPTimeout = 5 * time.Second
+
+// Environment variables read here. The upstream exporters read the others
+// (endpoint, headers, certificates, compression) themselves.
+const (
+	envProtocol        = "OTEL_EXPORTER_OTLP_PROTOCOL"
+	envTracesProtocol  = "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"
+	envMetricsProtocol = "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL"
+	envEndpoint        = "OTEL_EXPORTER_OTLP_ENDPOINT"
+	envTracesEndpoint  = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
+	envMetricsEndpoint = "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"
+	envTimeout         = "OTEL_EXPORTER_OTLP_TIMEOUT"
+	envTracesTimeout   = "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT"
+	envMetricsTimeout  = "OTEL_EXPORTER_OTLP_METRICS_TIMEOUT"
+	envTracesExporter  = "OTEL_TRACES_EXPORTER"
+	envMetricsExporter = "OTEL_METRICS_EXPORTER"
+)
+
+// signal names the per-signal environment variables of traces or metrics.
+type signal struct {
+	name                                       string // "traces" or "metrics", the HTTP path's last element
+	protocolEnv, endpointEnv, timeoutEnv, kind string
+}
+
+var (
+	tracesSignal  = signal{"traces", envTracesProtocol, envTracesEndpoint, envTracesTimeout, envTracesExporter}
+	metricsSignal = signal{"metrics", envMetricsProtocol, envMetricsEndpoint, envMetricsTimeout, envMetricsExporter}
+)
+
+// otlpConfig holds what the OTLPOptions set. Unset fields fall back to the
+// environment, then to the defaults above.
+type otlpConfig struct {
+	protocol Protocol
+	endpoint string
+	insecure bool
+	headers  map[string]string
+	timeout  time.Duration
+}
+
+// OTLPOption configures the OTLP exporters. Options override the
+// OTEL_EXPORTER_OTLP_* environment variables.
+type OTLPOption interface {
+	applyOTLP(*otlpConfig)
+}
+
+type otlpOptionFunc func(*otlpConfig)
+
+func (f otlpOptionFunc) applyOTLP(c *otlpConfig) { f(c) }
+
+func newOTLPConfig(opts []OTLPOption) otlpConfig {
+	var c otlpConfig
+	for _, o := range opts {
+		if o != nil {
+			o.applyOTLP(&c)
+		}
+	}
+	return c
+}
+
+// WithProtocol chooses the transport, overriding OTEL_EXPORTER_OTLP_PROTOCOL.
+func WithProtocol(p Protocol) OTLPOption {
+	return otlpOptionFunc(func(c *otlpConfig) { c.protocol = p })
+}
+
+// WithEndpoint sets the collector's base endpoint, overriding
+// OTEL_EXPORTER_OTLP_ENDPOINT: "https://host:port", "http://host:port" or
+// "host:port" (TLS unless WithInsecure). For http/protobuf the signal path
+// (/v1/traces, /v1/metrics) is appended to the URL's path. Plain-text
+// http:// is accepted on a loopback host (127.0.0.0/8, ::1, localhost)
+// without WithInsecure; on any other host it needs WithInsecure, so a typo
+// never sends telemetry unencrypted across a network.
+func WithEndpoint(endpoint string) OTLPOption {
+	return otlpOptionFunc(func(c *otlpConfig) { c.endpoint = endpoint })
+}
+
+// WithInsecure sends telemetry without TLS.
+func WithInsecure() OTLPOption {
+	return otlpOptionFunc(func(c *otlpConfig) { c.insecure = true })
+}
+
+// WithHeaders sends h as headers (gRPC metadata) with every export, e.g. an
+// API key, replacing those of OTEL_EXPORTER_OTLP_HEADERS.
+func WithHeaders(h map[string]string) OTLPOption {
+	return otlpOptionFunc(func(c *otlpConfig) { c.headers = h })
+}
+
+// WithTimeout bounds one export, retries included, overriding
+// OTEL_EXPORTER_OTLP_TIMEOUT. Values <= 0 are ignored.
+func WithTimeout(d time.Duration) OTLPOption {
+	return otlpOptionFunc(func(c *otlpConfig) {
+		if d > 0 {
+			c.timeout = d
+		}
+	})
+}
+
+// protocolFor returns the transport for sig: the option, else the
+// per-signal variable, else OTEL_EXPORTER_OTLP_PROTOCOL, else
+// DefaultProtocol. An unknown value is an error naming where it came from.
+func (c otlpConfig) protocolFor(sig signal) (Protocol, error) {
+	if c.protocol != "" {
+		return checkProtocol(c.protocol, "WithProtocol")
+	}
+	for _, env := range []string{sig.protocolEnv, envProtocol} {
+		if v := strings.TrimSpace(os.Getenv(env)); v != "" {
+			return checkProtocol(Protocol(v), env)
+		}
+	}
+	return DefaultProtocol, nil
+}
+
+func checkProtocol(p Protocol, source string) (Protocol, error) {
+	switch p {
+	case ProtocolGRPC, ProtocolHTTPProtobuf:
+		return p, nil
+	case "http/json":
+		return "", fmt.Errorf("exporters: %s: protocol %q is not supported by the Go OTLP exporters; use %q or %q", source, p, ProtocolGRPC, ProtocolHTTPProtobuf)
+	}
+	return "", fmt.Errorf("exporters: %s: unknown OTLP protocol %q; want %q or %q", source, p, ProtocolGRPC, ProtocolHTTPProtobuf)
+}
+
+// timeoutFor returns the timeout to pass as an option, or 0 to let the
+// upstream exporter read it from the environment.
+func (c otlpConfig) timeoutFor(sig signal) time.Duration {
+	if c.timeout > 0 {
+		return c.timeout
+	}
+	if os.Getenv(sig.timeoutEnv) != "" || os.Getenv(envTimeout) != "" {
+		return 0
+	}
+	return DefaultOTLPTimeout
+}
+
+// otlpTarget is a parsed WithEndpoint value.
+type otlpTarget struct {
+	hostPort string
+	path     string // base path without a trailing slash; "" for none
+	insecure bool
+}
+
+// parseEndpoint checks an endpoint given by option and decides TLS.
+func parseEndpoint(endpoint string, insecure bool) (otlpTarget, error) {
+	const field = "OTLP endpoint"
+	if strings.TrimSpace(endpoint) != endpoint || endpoint == "" {
+		return otlpTarget{}, fmt.Errorf("exporters: %s %q: empty or surrounded by spaces", field, endpoint)
+	}
+	if !strings.Contains(endpoint, "://") {
+		host, port, err := net.SplitHostPort(endpoint)
+		if err != nil || host == "" || port == "" {
+			return otlpTarget{}, fmt.Errorf("exporters: %s %q: want host:port or a http(s):// URL", field, endpoint)
+		}
+		return otlpTarget{hostPort: endpoint, insecure: insecure}, nil
+	}
+	u, err := url.Parse(endpoint)
+	if err != nil {
+		return otlpTarget{}, fmt.Errorf("exporters: %s %q: %w", field, endpoint, err)
+	}
+	if u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return otlpTarget{}, fmt.Errorf("exporters: %s %q: want scheme://host[:port][/path] with no user, query or fragment", field, endpoint)
+	}
+	t := otlpTarget{hostPort: u.Host, path: strings.TrimRight(u.Path, "/")}
+	switch u.Scheme {
+	case "https":
+		if insecure {
+			return otlpTarget{}, fmt.Errorf("exporters: %s %q: https:// contradicts WithInsecure", field, endpoint)
+		}
+	case "http":
+		if !insecure && !isLoopback(u.Hostname()) {
+			return otlpTarget{}, fmt.Errorf("exporters: %s %q: plain-text http:// to a host that is not loopback needs WithInsecure", field, endpoint)
+		}
+		t.insecure = true
+	default:
+		return otlpTarget{}, fmt.Errorf("exporters: %s %q: scheme must be http or https", field, endpoint)
+	}
+	if u.Port() == "" {
+		return otlpTarget{}, fmt.Errorf("exporters: %s %q: missing port (4317 for gRPC, 4318 for HTTP)", field, endpoint)
+	}
+	return t, nil
+}
+
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// otlpEnabled reports whether Setup should export sig over OTLP when no
+// endpoint option is given: an endpoint variable is set, or
+// OTEL_{TRACES,METRICS}_EXPORTER names otlp. "none" there turns it off even
+// with an endpoint option.
+func otlpEnabled(sig signal, endpointOption bool) bool {
+	kinds := strings.Split(os.Getenv(sig.kind), ",")
+	for _, k := range kinds {
+		if strings.TrimSpace(k) == "none" {
+			return false
+		}
+	}
+	if endpointOption || os.Getenv(envEndpoint) != "" || os.Getenv(sig.endpointEnv) != "" {
+		return true
+	}
+	for _, k := range kinds {
+		if strings.TrimSpace(k) == "otlp" {
+			return true
+		}
+	}
+	return false
+}
+
+// retryFor keeps the upstream retry policy (exponential back-off on
+// retryable codes) but on a scale that fits inside one export's timeout.
+func retryFor(timeout time.Duration) (enabled bool, initial, maxInterval, maxElapsed time.Duration) {
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
+	return true, 250 * time.Millisecond, time.Second, timeout
+}
+
+// NewOTLPTraceExporter returns an OTLP span exporter over gRPC or
+// HTTP/protobuf. The standard OTEL_EXPORTER_OTLP_* and
+// OTEL_EXPORTER_OTLP_TRACES_* variables configure it; opts override them.
+// It does not dial: a collector that is down shows as failed exports, not
+// as an error here.
+func NewOTLPTraceExporter(ctx context.Context, opts ...OTLPOption) (sdktrace.SpanExporter, error) {
+	c := newOTLPConfig(opts)
+	proto, err := c.protocolFor(tracesSignal)
+	if err != nil {
+		return nil, err
+	}
+	var target *otlpTarget
+	if c.endpoint != "" {
+		t, err := parseEndpoint(c.endpoint, c.insecure)
+		if err != nil {
+			return nil, err
+		}
+		target = &t
+	}
+	timeout := c.timeoutFor(tracesSignal)
+	on, initial, maxInterval, maxElapsed := retryFor(timeout)
+
+	switch proto {
+	case ProtocolGRPC:
+		o := []otlptracegrpc.Option{otlptracegrpc.WithRetry(otlptracegrpc.RetryConfig{
+			Enabled: on, InitialInterval: initial, MaxInterval: maxInterval, MaxElapsedTime: maxElapsed,
+		})}
+		if target != nil {
+			o = append(o, otlptracegrpc.WithEndpoint(target.hostPort))
+		}
+		if c.insecure || (target != nil && target.insecure) {
+			o = append(o, otlptracegrpc.WithInsecure())
+		}
+		if c.headers != nil {
+			o = append(o, otlptracegrpc.WithHeaders(c.headers))
+		}
+		if timeout > 0 {
+			o = append(o, otlptracegrpc.WithTimeout(timeout))
+		}
+		return otlptracegrpc.New(ctx, o...)
+	default:
+		o := []otlptracehttp.Option{otlptracehttp.WithRetry(otlptracehttp.RetryConfig{
+			Enabled: on, InitialInterval: initial, MaxInterval: maxInterval, MaxElapsedTime: maxElapsed,
+		})}
+		if target != nil {
+			o = append(o, otlptracehttp.WithEndpoint(target.hostPort), otlptracehttp.WithURLPath(target.path+"/v1/traces"))
+		}
+		if c.insecure || (target != nil && target.insecure) {
+			o = append(o, otlptracehttp.WithInsecure())
+		}
+		if c.headers != nil {
+			o = append(o, otlptracehttp.WithHeaders(c.headers))
+		}
+		if timeout > 0 {
+			o = append(o, otlptracehttp.WithTimeout(timeout))
+		}
+		return otlptracehttp.New(ctx, o...)
+	}
+}
+
+// NewOTLPMetricExporter returns an OTLP metric exporter over gRPC or
+// HTTP/protobuf, for a sdkmetric.PeriodicReader. The standard
+// OTEL_EXPORTER_OTLP_* and OTEL_EXPORTER_OTLP_METRICS_* variables configure
+// it (temporality preference included); opts override them.
+func NewOTLPMetricExporter(ctx context.Context, opts ...OTLPOption) (sdkmetric.Exporter, error) {
+	c := newOTLPConfig(opts)
+	proto, err := c.protocolFor(metricsSignal)
+	if err != nil {
+		return nil, err
+	}
+	var target *otlpTarget
+	if c.endpoint != "" {
+		t, err := parseEndpoint(c.endpoint, c.insecure)
+		if err != nil {
+			return nil, err
+		}
+		target = &t
+	}
+	timeout := c.timeoutFor(metricsSignal)
+	on, initial, maxInterval, maxElapsed := retryFor(timeout)
+
+	switch proto {
+	case ProtocolGRPC:
+		o := []otlpmetricgrpc.Option{otlpmetricgrpc.WithRetry(otlpmetricgrpc.RetryConfig{
+			Enabled: on, InitialInterval: initial, MaxInterval: maxInterval, MaxElapsedTime: maxElapsed,
+		})}
+		if target != nil {
+			o = append(o, otlpmetricgrpc.WithEndpoint(target.hostPort))
+		}
+		if c.insecure || (target != nil && target.insecure) {
+			o = append(o, otlpmetricgrpc.WithInsecure())
+		}
+		if c.headers != nil {
+			o = append(o, otlpmetricgrpc.WithHeaders(c.headers))
+		}
+		if timeout > 0 {
+			o = append(o, otlpmetricgrpc.WithTimeout(timeout))
+		}
+		return otlpmetricgrpc.New(ctx, o...)
+	default:
+		o := []otlpmetrichttp.Option{otlpmetrichttp.WithRetry(otlpmetrichttp.RetryConfig{
+			Enabled: on, InitialInterval: initial, MaxInterval: maxInterval, MaxElapsedTime: maxElapsed,
+		})}
+		if target != nil {
+			o = append(o, otlpmetrichttp.WithEndpoint(target.hostPort), otlpmetrichttp.WithURLPath(target.path+"/v1/metrics"))
+		}
+		if c.insecure || (target != nil && target.insecure) {
+			o = append(o, otlpmetrichttp.WithInsecure())
+		}
+		if c.headers != nil {
+			o = append(o, otlpmetrichttp.WithHeaders(c.headers))
+		}
+		if timeout > 0 {
+			o = append(o, otlpmetrichttp.WithTimeout(timeout))
+		}
+		return otlpmetrichttp.New(ctx, o...)
+	}
+}

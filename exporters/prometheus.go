@@ -1,0 +1,103 @@
+package exporters
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/otlptranslator"
+	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+)
+
+// DefaultListenAddr is where the quickstart serves /metrics: the
+// conventional OTel Prometheus exporter port, on loopback only, so metrics
+// are not exposed beyond the host unless an operator chooses an address.
+const DefaultListenAddr = "127.0.0.1:9464"
+
+// Prometheus is a metric Reader that a MeterProvider fills and an
+// http.Handler that serves what it holds in the Prometheus text format.
+// Give it to sdkmetric.WithReader (or Config.Prometheus) and mount it on
+// /metrics. It has a registry of its own, never the global default one, so
+// two of them (or a library that registers globally) never collide.
+type Prometheus struct {
+	sdkmetric.Reader
+	registry *prometheus.Registry
+	handler  http.Handler
+}
+
+var (
+	_ sdkmetric.Reader = (*Prometheus)(nil)
+	_ http.Handler     = (*Prometheus)(nil)
+)
+
+// NewPrometheus returns a Prometheus reader and handler. Metric names follow
+// the OTel-to-Prometheus translation with suffixes (a counter
+// stateful_executor.operations becomes stateful_executor_operations_total, a
+// histogram in seconds gets _seconds), pinned explicitly so a change of the
+// upstream default never renames a dashboard's series.
+func NewPrometheus(opts ...PrometheusOption) (*Prometheus, error) {
+	c := newPromConfig(opts)
+
+	popts := []otelprom.Option{
+		otelprom.WithRegisterer(c.registry),
+		otelprom.WithTranslationStrategy(otlptranslator.UnderscoreEscapingWithSuffixes),
+	}
+	if !c.scopeInfo {
+		popts = append(popts, otelprom.WithoutScopeInfo())
+	}
+	if !c.targetInfo {
+		popts = append(popts, otelprom.WithoutTargetInfo())
+	}
+	if c.namespace != "" {
+		popts = append(popts, otelprom.WithNamespace(c.namespace))
+	}
+	exp, err := otelprom.New(popts...)
+	if err != nil {
+		return nil, fmt.Errorf("exporters: prometheus exporter: %w", err)
+	}
+
+	if c.goCollector {
+		if err := c.registry.Register(collectors.NewGoCollector()); err != nil {
+			return nil, fmt.Errorf("exporters: WithGoCollector: %w", err)
+		}
+	}
+	if c.processCollector {
+		if err := c.registry.Register(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})); err != nil {
+			return nil, fmt.Errorf("exporters: WithProcessCollector: %w", err)
+		}
+	}
+
+	h := promhttp.HandlerFor(c.registry, promhttp.HandlerOpts{
+		ErrorLog: scrapeErrorLog{c.logger},
+		// Serve what could be gathered: one failing collector must not
+		// blank the whole scrape (the failure is logged and counted in
+		// promhttp_metric_handler_errors_total).
+		ErrorHandling:       promhttp.ContinueOnError,
+		Registry:            c.registry,
+		MaxRequestsInFlight: c.maxInFlight,
+		Timeout:             c.scrapeTimeout,
+		EnableOpenMetrics:   c.openMetrics,
+	})
+	return &Prometheus{Reader: exp, registry: c.registry, handler: h}, nil
+}
+
+// ServeHTTP serves the current metrics. Wrap it with ProtectHandler to ask
+// for credentials.
+func (p *Prometheus) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	p.handler.ServeHTTP(w, r)
+}
+
+// Registry returns the registry the handler serves, so an application can
+// register collectors of its own beside the OTel instruments.
+func (p *Prometheus) Registry() *prometheus.Registry { return p.registry }
+
+// scrapeErrorLog adapts slog to promhttp's Println logger.
+type scrapeErrorLog struct{ l *slog.Logger }
+
+func (s scrapeErrorLog) Println(v ...any) {
+	s.l.Warn("sfotel: Prometheus scrape error", "error", fmt.Sprint(v...))
+}

@@ -1,0 +1,282 @@
+package exporters
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/propagation"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+
+	"github.com/statefulroute/sfotel/internal/contract"
+)
+
+// scopeName is the instrumentation scope of the exporters' own metrics.
+const scopeName = "github.com/statefulroute/sfotel/exporters"
+
+// Config says what Setup builds. The zero value is useful: a TracerProvider
+// and a MeterProvider with the resource of this process, exporting over OTLP
+// only if the OTEL_EXPORTER_OTLP_* environment asks for it, nothing global.
+type Config struct {
+	// ServiceName and ServiceVersion become service.name and
+	// service.version. OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES
+	// override them; with neither, service.name is unknown_service:<exe>.
+	ServiceName    string
+	ServiceVersion string
+	// ResourceAttributes are added to the resource (below the environment).
+	ResourceAttributes []attribute.KeyValue
+
+	// Prometheus adds a Prometheus reader, served by Telemetry.Prometheus().
+	Prometheus        bool
+	PrometheusOptions []PrometheusOption
+
+	// OTLPEndpoint, when set, exports traces and metrics over OTLP to it;
+	// see WithEndpoint for the forms it takes. Without it, OTLP is on when
+	// OTEL_EXPORTER_OTLP_ENDPOINT (or the per-signal variable) is set or
+	// OTEL_TRACES_EXPORTER / OTEL_METRICS_EXPORTER says otlp;
+	// OTEL_{TRACES,METRICS}_EXPORTER=none turns a signal off either way.
+	OTLPEndpoint string
+	// OTLPOptions override the environment (protocol, headers, timeout...).
+	OTLPOptions []OTLPOption
+	// DisableOTLP ignores the OTLP environment: no OTLP exporter at all.
+	DisableOTLP bool
+	// MetricInterval is the OTLP metric export interval; zero means
+	// OTEL_METRIC_EXPORT_INTERVAL, else 60 s.
+	MetricInterval time.Duration
+
+	// Readers are further metric readers, e.g. the report collector's.
+	Readers []sdkmetric.Reader
+	// SpanProcessors are further span processors, e.g. a test recorder.
+	SpanProcessors []sdktrace.SpanProcessor
+	// Sampler overrides OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG; with
+	// neither, spans are sampled parent-based, always on.
+	Sampler sdktrace.Sampler
+
+	// SetGlobal installs the providers and the W3C trace-context and baggage
+	// propagators as the otel globals.
+	SetGlobal bool
+	// Logger receives the few events a person must act on (an OTLP outage
+	// and its end). The default is slog.Default().
+	Logger *slog.Logger
+}
+
+// Telemetry holds what Setup built. Shutdown it before the process exits.
+type Telemetry struct {
+	tp    *sdktrace.TracerProvider
+	mp    *sdkmetric.MeterProvider
+	prom  *Prometheus
+	res   *resource.Resource
+	stats *exportStats
+
+	spanHealth, metricHealth *exportHealth
+	abort                    context.CancelFunc
+	registration             metric.Registration
+
+	shutdownOnce sync.Once
+	shutdownErr  error
+}
+
+// Setup builds the resource, a TracerProvider with a batch span processor
+// per exporter, and a MeterProvider with the readers asked for. Bad Config
+// values (an unusable endpoint or protocol) are errors naming the field.
+// No network is touched: a collector that is down costs dropped data and
+// one logged warning, never a failed Setup or a slower operation.
+func Setup(ctx context.Context, cfg Config) (*Telemetry, error) {
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	res, err := newResource(ctx, cfg, logger)
+	if err != nil {
+		return nil, err
+	}
+
+	abortCtx, abort := context.WithCancel(context.Background())
+	t := &Telemetry{
+		res:          res,
+		stats:        &exportStats{},
+		abort:        abort,
+		spanHealth:   &exportHealth{what: "span", logger: logger},
+		metricHealth: &exportHealth{what: "metric", logger: logger},
+	}
+	// Until the providers own them, exporters are closed here on error.
+	var cleanup []func(context.Context) error
+	fail := func(err error) (*Telemetry, error) {
+		abort()
+		for _, f := range cleanup {
+			_ = f(context.Background())
+		}
+		return nil, err
+	}
+
+	otlpOpts := cfg.OTLPOptions
+	if cfg.OTLPEndpoint != "" {
+		otlpOpts = append([]OTLPOption{WithEndpoint(cfg.OTLPEndpoint)}, otlpOpts...)
+	}
+	endpointOption := newOTLPConfig(otlpOpts).endpoint != ""
+	if cfg.DisableOTLP && endpointOption {
+		return fail(errors.New("exporters: Config.DisableOTLP contradicts Config.OTLPEndpoint or WithEndpoint"))
+	}
+
+	tpOpts := []sdktrace.TracerProviderOption{sdktrace.WithResource(res)}
+	if cfg.Sampler != nil {
+		tpOpts = append(tpOpts, sdktrace.WithSampler(cfg.Sampler))
+	}
+	tracesOTLP := !cfg.DisableOTLP && otlpEnabled(tracesSignal, endpointOption)
+	if tracesOTLP {
+		exp, err := NewOTLPTraceExporter(ctx, otlpOpts...)
+		if err != nil {
+			return fail(err)
+		}
+		cleanup = append(cleanup, exp.Shutdown)
+		// The batch processor never blocks span.End: when its queue is
+		// full it drops. OTEL_BSP_* tune it.
+		bsp := sdktrace.NewBatchSpanProcessor(&spanGuard{next: exp, stats: t.stats, health: t.spanHealth, abort: abortCtx})
+		tpOpts = append(tpOpts, sdktrace.WithSpanProcessor(countingProcessor{SpanProcessor: bsp, queued: &t.stats.spansQueued}))
+	}
+	for _, sp := range cfg.SpanProcessors {
+		if sp != nil {
+			tpOpts = append(tpOpts, sdktrace.WithSpanProcessor(sp))
+		}
+	}
+
+	mpOpts := []sdkmetric.Option{sdkmetric.WithResource(res)}
+	if cfg.Prometheus {
+		p, err := NewPrometheus(cfg.PrometheusOptions...)
+		if err != nil {
+			return fail(err)
+		}
+		t.prom = p
+		mpOpts = append(mpOpts, sdkmetric.WithReader(p))
+	}
+	if !cfg.DisableOTLP && otlpEnabled(metricsSignal, endpointOption) {
+		exp, err := NewOTLPMetricExporter(ctx, otlpOpts...)
+		if err != nil {
+			return fail(err)
+		}
+		cleanup = append(cleanup, exp.Shutdown)
+		var ropts []sdkmetric.PeriodicReaderOption
+		if cfg.MetricInterval > 0 {
+			ropts = append(ropts, sdkmetric.WithInterval(cfg.MetricInterval))
+		}
+		guard := &metricGuard{Exporter: exp, stats: t.stats, health: t.metricHealth, abort: abortCtx}
+		mpOpts = append(mpOpts, sdkmetric.WithReader(sdkmetric.NewPeriodicReader(guard, ropts...)))
+	}
+	for _, r := range cfg.Readers {
+		if r != nil {
+			mpOpts = append(mpOpts, sdkmetric.WithReader(r))
+		}
+	}
+
+	t.tp = sdktrace.NewTracerProvider(tpOpts...)
+	t.mp = sdkmetric.NewMeterProvider(mpOpts...)
+	if tracesOTLP {
+		if err := t.observeDropped(); err != nil {
+			_ = t.Shutdown(ctx)
+			return nil, err
+		}
+	}
+
+	if cfg.SetGlobal {
+		otel.SetTracerProvider(t.tp)
+		otel.SetMeterProvider(t.mp)
+		otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}))
+	}
+	return t, nil
+}
+
+// observeDropped exports Stats.SpansDropped as a counter.
+func (t *Telemetry) observeDropped() error {
+	m := t.mp.Meter(scopeName)
+	dropped, err := m.Int64ObservableCounter(contract.MetricExporterSpansDropped,
+		metric.WithUnit(contract.UnitSpans),
+		metric.WithDescription("Spans in batches the OTLP collector did not take (error, timeout or shutdown deadline)."))
+	if err != nil {
+		return fmt.Errorf("exporters: %s: %w", contract.MetricExporterSpansDropped, err)
+	}
+	t.registration, err = m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		o.ObserveInt64(dropped, int64(t.stats.spansDropped.Load()))
+		return nil
+	}, dropped)
+	if err != nil {
+		return fmt.Errorf("exporters: %s: %w", contract.MetricExporterSpansDropped, err)
+	}
+	return nil
+}
+
+// TracerProvider returns the TracerProvider Setup built.
+func (t *Telemetry) TracerProvider() *sdktrace.TracerProvider { return t.tp }
+
+// MeterProvider returns the MeterProvider Setup built.
+func (t *Telemetry) MeterProvider() *sdkmetric.MeterProvider { return t.mp }
+
+// Prometheus returns the Prometheus reader and handler, or nil when
+// Config.Prometheus was false.
+func (t *Telemetry) Prometheus() *Prometheus { return t.prom }
+
+// Resource returns the resource every span and metric carries.
+func (t *Telemetry) Resource() *resource.Resource { return t.res }
+
+// Stats returns what the OTLP exporters delivered and lost so far.
+func (t *Telemetry) Stats() Stats { return t.stats.snapshot() }
+
+// ForceFlush exports the spans and metrics recorded so far and waits for
+// the collector's answer, at most until ctx is done. Data the collector did
+// not take is reported as an error.
+func (t *Telemetry) ForceFlush(ctx context.Context) error {
+	before := t.Stats()
+	err := errors.Join(t.tp.ForceFlush(ctx), t.mp.ForceFlush(ctx))
+	return errors.Join(err, t.lostSince(before))
+}
+
+// Shutdown flushes and stops everything Setup built. It returns within
+// ctx's deadline: exports still running then are abandoned and their data
+// counted as dropped. Errors are joined; data the collector did not take
+// during the final flush is one of them. Calling it again returns the first
+// call's result.
+func (t *Telemetry) Shutdown(ctx context.Context) error {
+	t.shutdownOnce.Do(func() {
+		before := t.Stats()
+		// When ctx ends, in-flight and later exports end at once, so the
+		// SDK's background flush (which does not watch ctx) winds down too.
+		stop := context.AfterFunc(ctx, t.abort)
+		defer stop()
+		defer t.abort()
+
+		var regErr error
+		if t.registration != nil {
+			regErr = t.registration.Unregister()
+		}
+		var wg sync.WaitGroup
+		var tpErr, mpErr error
+		// Traces and metrics shut down side by side so one slow pipeline
+		// does not use up the other's share of the deadline.
+		wg.Go(func() { tpErr = t.tp.Shutdown(ctx) })
+		wg.Go(func() { mpErr = t.mp.Shutdown(ctx) })
+		wg.Wait()
+		t.shutdownErr = errors.Join(regErr, tpErr, mpErr, t.lostSince(before))
+	})
+	return t.shutdownErr
+}
+
+// lostSince reports the spans and metric exports the collector did not
+// take since before, with the last error seen.
+func (t *Telemetry) lostSince(before Stats) error {
+	now := t.Stats()
+	var errs []error
+	if n := now.SpansDropped - before.SpansDropped; n > 0 {
+		errs = append(errs, fmt.Errorf("exporters: %d spans not delivered to the OTLP collector: %w", n, t.spanHealth.err()))
+	}
+	if n := now.MetricExportsFailed - before.MetricExportsFailed; n > 0 {
+		errs = append(errs, fmt.Errorf("exporters: %d metric exports not delivered to the OTLP collector: %w", n, t.metricHealth.err()))
+	}
+	return errors.Join(errs...)
+}
