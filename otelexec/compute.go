@@ -1,0 +1,58 @@
+package otelexec
+
+import (
+	"context"
+	"time"
+)
+
+// ComputeLinkedPod returns the pod a user is linked to for a service, linking
+// one first when there is none: the live pod with the lowest load (lowest pod
+// ID on ties), where live means its state, in the FormatPodState form, has a
+// heartbeat no older than aliveWithin. States that do not parse are ignored.
+// It returns -1 when there is no link and no live pod.
+//
+// It works on Redis Cluster: the pod states (one hash tag) are read and the
+// pod is chosen in Go, then linked with the SetLinkedPodIfAbsent script on the
+// user's own slot, so a link set concurrently by another caller wins.
+func (e *Executor) ComputeLinkedPod(ctx context.Context, namespace, uid, serviceName string, aliveWithin time.Duration, persistSeconds int) (pod int, err error) {
+	ctx, op := e.tel.startFor(ctx, opComputeLinkedPod, namespace, serviceName)
+	defer op.end(&err)
+	if err = validateLink(namespace, uid, serviceName); err != nil {
+		return -1, err
+	}
+	if aliveWithin <= 0 {
+		return -1, &ArgumentError{Field: "aliveWithin", Reason: "must be positive"}
+	}
+	if err = validatePersist("persistSeconds", persistSeconds); err != nil {
+		return -1, err
+	}
+	if pod, err = e.getLink(ctx, namespace, uid, serviceName); err != nil || pod >= 0 {
+		return pod, err
+	}
+	states, err := e.podStates(ctx, namespace, serviceName)
+	if err != nil {
+		return -1, err
+	}
+	chosen := choosePod(states, time.Now(), aliveWithin)
+	if chosen < 0 {
+		return -1, nil
+	}
+	return e.setIfAbsent(ctx, namespace, uid, serviceName, chosen, persistSeconds)
+}
+
+// choosePod picks the live pod with the lowest load, lowest pod ID on ties,
+// or -1 when no pod is live. A heartbeat counts as live when it is at most
+// aliveWithin before now (a heartbeat ahead of now, from clock skew, too).
+func choosePod(states map[int]string, now time.Time, aliveWithin time.Duration) int {
+	best, bestLoad := -1, 0
+	for pod, state := range states {
+		load, heartbeat, err := ParsePodState(state)
+		if err != nil || now.Sub(heartbeat) > aliveWithin {
+			continue
+		}
+		if best < 0 || load < bestLoad || load == bestLoad && pod < best {
+			best, bestLoad = pod, load
+		}
+	}
+	return best
+}

@@ -1,0 +1,70 @@
+// Package otelexec is the stateful service executor over Redis: pod states,
+// workload states and user → pod links that a stateful router keeps, with
+// every operation traced and measured by OpenTelemetry from its first line.
+//
+// # Operations
+//
+// An Executor made by New offers the operations of the Java
+// StatefulRedisExecutor under the same names (SetServiceState,
+// GetLinkedPod, ComputeLinkedPod, ...), over a *redis.Client, a
+// *redis.ClusterClient or a *redis.Ring. Each link operation that writes is
+// one Lua script, run by EVALSHA with the SHA computed locally; when Redis
+// answers NOSCRIPT (its script cache was flushed, or it restarted or failed
+// over) the executor loads the script once and retries once, and counts the
+// miss and the reload (ScriptStats, and the script cache metrics).
+//
+// # Redis data layout
+//
+// The keys are byte for byte those of the Java executor, so a Java and a Go
+// executor can share one Redis:
+//
+//	sf:{<ns>:state:<svc>}     hash: pod ID → state
+//	sf:{<ns>:workload:<svc>}  string: workload state
+//	sf:{<ns>:lk:<uid>}        hash: service → pod ID, the user's persistent links
+//	sf:{<ns>:lk:<uid>}<svc>   string: pod ID; no TTL = persistent, TTL = temporary
+//
+// The two link keys of a user share one hash tag, so each link script runs
+// on one Redis Cluster slot. No script touches two hash tags: BatchGetLinkedPod
+// and GetWorkloadStateBatch use a pipeline of GETs, and ComputeLinkedPod reads
+// the pod states first and then links with a script on the user's slot.
+//
+// One deliberate difference from Java: RemoveLinkedPod with persistSeconds > 0
+// keeps the link as a temporary link for that many seconds, a grace period for
+// a reconnecting user. The Java script deletes the link and then expires the
+// deleted key, so there the link is gone at once.
+//
+// # Input rules
+//
+// Bad input never reaches Redis. Namespaces and service names are 1–512 bytes
+// of [A-Za-z0-9._-]; uids are 1–512 bytes of valid UTF-8, not blank, without
+// braces or control characters; pod IDs are 0 … 2^31−1; persistSeconds is
+// -1 (PersistForever) or 1 … 2^31−1; states are 1–4096 bytes. A rejected
+// call returns an *ArgumentError naming the field, which wraps
+// ErrInvalidArgument, and is still recorded as a failed operation.
+//
+// # Telemetry
+//
+// Each operation is one span named after the method, kind client, with
+// db.system.name=redis, db.operation.name set to the method name (the Redis
+// commands it runs appear as child spans when the client is instrumented with
+// redisotel), and server.address and server.port for a single-node client;
+// a ClusterClient or Ring leaves them out, as its commands go to many nodes.
+// A failure sets error.type and status Error. Spans carry no uid, key or
+// argument text. Semantic-convention keys come from semconv v1.40.0.
+//
+// The metrics, with the names the Prometheus exporter gives them, are
+// stateful_executor_operations_total{operation,status},
+// stateful_executor_operation_duration_seconds{operation},
+// stateful_executor_errors_total{operation,error_type},
+// stateful_executor_cache_hit_ratio{cache_type="script"} and
+// stateful_executor_script_cache_{hits,misses,reloads}_total. error_type is
+// one of invalid_argument, redis_nil, timeout, canceled, connection, noscript
+// and other. Every attribute set and measurement option is built in New, so
+// recording allocates nothing; with WithServiceAttributes the namespace and
+// service are added from a bounded cache (MaxServiceAttributePairs).
+//
+// With the noop providers of go.opentelemetry.io/otel/trace/noop and
+// go.opentelemetry.io/otel/metric/noop the executor skips spans, clocks and
+// instruments entirely. The global providers, the default, forward to
+// whatever the application installs, even after New.
+package otelexec

@@ -1,0 +1,480 @@
+package otelexec
+
+import (
+	"context"
+	"errors"
+	"maps"
+	"slices"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/statefulroute/sfotel/internal/redistest"
+)
+
+func TestServiceState(t *testing.T) {
+	e, raw, ns := newTestExecutor(t)
+	ctx := testContext(t)
+
+	got := must[map[int]string](t)(e.GetServiceState(ctx, ns, "game"))
+	if got == nil || len(got) != 0 {
+		t.Fatalf("GetServiceState before any state = %#v, want empty non-nil map", got)
+	}
+	for pod, state := range map[int]string{0: "3-100", 7: "1-200", 2147483647: "max"} {
+		if err := e.SetServiceState(ctx, ns, "game", pod, state); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := e.SetServiceState(ctx, ns, "game", 7, "2-300"); err != nil {
+		t.Fatal(err)
+	}
+	want := map[int]string{0: "3-100", 7: "2-300", 2147483647: "max"}
+	got = must[map[int]string](t)(e.GetServiceState(ctx, ns, "game"))
+	if !maps.Equal(got, want) {
+		t.Fatalf("GetServiceState = %v, want %v", got, want)
+	}
+	// Java layout: one hash per service, field = decimal pod ID.
+	rawHash := raw.HGetAll(ctx, "sf:{"+ns+":state:game}").Val()
+	if !maps.Equal(rawHash, map[string]string{"0": "3-100", "7": "2-300", "2147483647": "max"}) {
+		t.Fatalf("raw state hash = %v", rawHash)
+	}
+	if d := ttl(t, raw, "sf:{"+ns+":state:game}"); d != -1 {
+		t.Fatalf("state hash TTL = %v, want none", d)
+	}
+}
+
+func TestWorkloadState(t *testing.T) {
+	e, raw, ns := newTestExecutor(t)
+	ctx := testContext(t)
+
+	if s := must[string](t)(e.GetWorkloadState(ctx, ns, "game")); s != "" {
+		t.Fatalf("GetWorkloadState unset = %q, want empty", s)
+	}
+	if err := e.SetWorkloadState(ctx, ns, "game", "busy"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.SetWorkloadState(ctx, ns, "chat", "idle"); err != nil {
+		t.Fatal(err)
+	}
+	if s := must[string](t)(e.GetWorkloadState(ctx, ns, "game")); s != "busy" {
+		t.Fatalf("GetWorkloadState = %q, want busy", s)
+	}
+	if v := raw.Get(ctx, "sf:{"+ns+":workload:game}").Val(); v != "busy" {
+		t.Fatalf("raw workload = %q", v)
+	}
+
+	batch := must[map[string]string](t)(e.GetWorkloadStateBatch(ctx, ns, []string{"game", "chat", "unset", "game"}))
+	if want := map[string]string{"game": "busy", "chat": "idle"}; !maps.Equal(batch, want) {
+		t.Fatalf("GetWorkloadStateBatch = %v, want %v", batch, want)
+	}
+	for _, in := range [][]string{nil, {}} {
+		batch, err := e.GetWorkloadStateBatch(ctx, ns, in)
+		if err != nil || batch == nil || len(batch) != 0 {
+			t.Fatalf("GetWorkloadStateBatch(%#v) = %#v, %v; want empty map", in, batch, err)
+		}
+	}
+}
+
+func TestSetLinkedPodPersistentAndTemporary(t *testing.T) {
+	e, raw, ns := newTestExecutor(t)
+	ctx := testContext(t)
+	hash, link := "sf:{"+ns+":lk:user:1}", "sf:{"+ns+":lk:user:1}game"
+
+	if p := must[int](t)(e.SetLinkedPod(ctx, ns, "user:1", "game", 5, PersistForever)); p != -1 {
+		t.Fatalf("first SetLinkedPod previous = %d, want -1", p)
+	}
+	if v := raw.Get(ctx, link).Val(); v != "5" {
+		t.Fatalf("raw link = %q, want 5", v)
+	}
+	if d := ttl(t, raw, link); d != -1 {
+		t.Fatalf("persistent link TTL = %v, want none", d)
+	}
+	if h := raw.HGetAll(ctx, hash).Val(); !maps.Equal(h, map[string]string{"game": "5"}) {
+		t.Fatalf("raw link hash = %v", h)
+	}
+	if p := must[int](t)(e.GetLinkedPodIfPersist(ctx, ns, "user:1", "game")); p != 5 {
+		t.Fatalf("GetLinkedPodIfPersist = %d, want 5", p)
+	}
+
+	// Temporary: the link gets a TTL and leaves the persistent hash.
+	if p := must[int](t)(e.SetLinkedPod(ctx, ns, "user:1", "game", 6, 100)); p != 5 {
+		t.Fatalf("SetLinkedPod previous = %d, want 5", p)
+	}
+	if d := ttl(t, raw, link); d <= 90*time.Second || d > 100*time.Second {
+		t.Fatalf("temporary link TTL = %v, want ~100s", d)
+	}
+	if n := raw.Exists(ctx, hash).Val(); n != 0 {
+		t.Fatalf("link hash still exists after temporary link: %v", raw.HGetAll(ctx, hash).Val())
+	}
+	if p := must[int](t)(e.GetLinkedPod(ctx, ns, "user:1", "game")); p != 6 {
+		t.Fatalf("GetLinkedPod = %d, want 6", p)
+	}
+	if p := must[int](t)(e.GetLinkedPodIfPersist(ctx, ns, "user:1", "game")); p != -1 {
+		t.Fatalf("GetLinkedPodIfPersist on temporary link = %d, want -1", p)
+	}
+	// Persistent again: TTL cleared.
+	if p := must[int](t)(e.SetLinkedPod(ctx, ns, "user:1", "game", 7, PersistForever)); p != 6 {
+		t.Fatalf("SetLinkedPod previous = %d, want 6", p)
+	}
+	if d := ttl(t, raw, link); d != -1 {
+		t.Fatalf("link TTL after persisting = %v, want none", d)
+	}
+	if p := must[int](t)(e.GetLinkedPod(ctx, ns, "nobody", "game")); p != -1 {
+		t.Fatalf("GetLinkedPod without link = %d, want -1", p)
+	}
+}
+
+func TestTemporaryLinkExpires(t *testing.T) {
+	e, raw, ns := newTestExecutor(t)
+	ctx := testContext(t)
+	must[int](t)(e.SetLinkedPod(ctx, ns, "u", "game", 3, 1))
+	deadline := time.Now().Add(5 * time.Second)
+	for raw.Exists(ctx, "sf:{"+ns+":lk:u}game").Val() == 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("temporary link with persistSeconds=1 still exists after 5s")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if p := must[int](t)(e.GetLinkedPod(ctx, ns, "u", "game")); p != -1 {
+		t.Fatalf("GetLinkedPod after expiry = %d, want -1", p)
+	}
+}
+
+func TestTrySetLinkedPod(t *testing.T) {
+	e, raw, ns := newTestExecutor(t)
+	ctx := testContext(t)
+	try := func(pod, persist int) (bool, int) {
+		t.Helper()
+		ok, cur, err := e.TrySetLinkedPod(ctx, ns, "u", "game", pod, persist)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok, cur
+	}
+	if ok, cur := try(1, 60); !ok || cur != 1 {
+		t.Fatalf("TrySet on empty = %v,%d; want true,1", ok, cur)
+	}
+	if ok, cur := try(2, PersistForever); !ok || cur != 2 {
+		t.Fatalf("TrySet over temporary link = %v,%d; want true,2", ok, cur)
+	}
+	if ok, cur := try(3, PersistForever); ok || cur != 2 {
+		t.Fatalf("TrySet over persistent link to other pod = %v,%d; want false,2", ok, cur)
+	}
+	if v := raw.Get(ctx, "sf:{"+ns+":lk:u}game").Val(); v != "2" {
+		t.Fatalf("raw link after failed TrySet = %q, want 2", v)
+	}
+	if ok, cur := try(2, 30); !ok || cur != 2 {
+		t.Fatalf("TrySet same pod = %v,%d; want true,2", ok, cur)
+	}
+	if d := ttl(t, raw, "sf:{"+ns+":lk:u}game"); d <= 0 {
+		t.Fatalf("TTL after TrySet temporary = %v", d)
+	}
+}
+
+func TestSetLinkedPodIfAbsent(t *testing.T) {
+	e, raw, ns := newTestExecutor(t)
+	ctx := testContext(t)
+	if p := must[int](t)(e.SetLinkedPodIfAbsent(ctx, ns, "u", "game", 4, 60)); p != 4 {
+		t.Fatalf("IfAbsent on empty = %d, want 4", p)
+	}
+	if p := must[int](t)(e.SetLinkedPodIfAbsent(ctx, ns, "u", "game", 9, PersistForever)); p != 4 {
+		t.Fatalf("IfAbsent over temporary link = %d, want 4 (existing wins)", p)
+	}
+	if d := ttl(t, raw, "sf:{"+ns+":lk:u}game"); d <= 0 {
+		t.Fatalf("existing temporary link lost its TTL: %v", d)
+	}
+	if p := must[int](t)(e.SetLinkedPodIfAbsent(ctx, ns, "v", "game", 9, PersistForever)); p != 9 {
+		t.Fatalf("IfAbsent persistent = %d, want 9", p)
+	}
+	if h := raw.HGet(ctx, "sf:{"+ns+":lk:v}", "game").Val(); h != "9" {
+		t.Fatalf("persistent IfAbsent not in hash: %q", h)
+	}
+}
+
+func TestBatchGetLinkedPod(t *testing.T) {
+	e, _, ns := newTestExecutor(t)
+	ctx := testContext(t)
+	for uid, pod := range map[string]int{"a": 1, "b": 2, "c": 1, "d:*?[": 3} {
+		must[int](t)(e.SetLinkedPod(ctx, ns, uid, "game", pod, PersistForever))
+	}
+	must[int](t)(e.SetLinkedPod(ctx, ns, "a", "chat", 9, PersistForever))
+	got := must[map[int][]string](t)(e.BatchGetLinkedPod(ctx, ns, []string{"a", "b", "c", "missing", "a", "d:*?["}, "game"))
+	for _, uids := range got {
+		slices.Sort(uids)
+	}
+	want := map[int][]string{1: {"a", "c"}, 2: {"b"}, 3: {"d:*?["}}
+	if !maps.EqualFunc(got, want, slices.Equal) {
+		t.Fatalf("BatchGetLinkedPod = %v, want %v", got, want)
+	}
+	for _, in := range [][]string{nil, {}} {
+		got, err := e.BatchGetLinkedPod(ctx, ns, in, "game")
+		if err != nil || got == nil || len(got) != 0 {
+			t.Fatalf("BatchGetLinkedPod(%#v) = %#v, %v; want empty map", in, got, err)
+		}
+	}
+	got = must[map[int][]string](t)(e.BatchGetLinkedPod(ctx, ns, []string{"missing"}, "game"))
+	if len(got) != 0 {
+		t.Fatalf("BatchGetLinkedPod of unlinked uid = %v", got)
+	}
+}
+
+func TestRemoveLinkedPod(t *testing.T) {
+	e, raw, ns := newTestExecutor(t)
+	ctx := testContext(t)
+	link, hash := "sf:{"+ns+":lk:u}game", "sf:{"+ns+":lk:u}"
+
+	must[int](t)(e.SetLinkedPod(ctx, ns, "u", "game", 1, PersistForever))
+	if ok := must[bool](t)(e.RemoveLinkedPod(ctx, ns, "u", "game", PersistForever)); !ok {
+		t.Fatal("RemoveLinkedPod of existing link = false")
+	}
+	if raw.Exists(ctx, link, hash).Val() != 0 {
+		t.Fatal("link or hash entry left after RemoveLinkedPod(-1)")
+	}
+	if ok := must[bool](t)(e.RemoveLinkedPod(ctx, ns, "u", "game", PersistForever)); ok {
+		t.Fatal("RemoveLinkedPod without link = true")
+	}
+
+	// Grace period: the link stays as a temporary link (differs from Java).
+	must[int](t)(e.SetLinkedPod(ctx, ns, "u", "game", 2, PersistForever))
+	if ok := must[bool](t)(e.RemoveLinkedPod(ctx, ns, "u", "game", 30)); !ok {
+		t.Fatal("RemoveLinkedPod(30) of existing link = false")
+	}
+	if d := ttl(t, raw, link); d <= 20*time.Second || d > 30*time.Second {
+		t.Fatalf("grace period TTL = %v, want ~30s", d)
+	}
+	if raw.HExists(ctx, hash, "game").Val() {
+		t.Fatal("link still in persistent hash during grace period")
+	}
+	if p := must[int](t)(e.GetLinkedPod(ctx, ns, "u", "game")); p != 2 {
+		t.Fatalf("GetLinkedPod during grace period = %d, want 2", p)
+	}
+	if p := must[int](t)(e.GetLinkedPodIfPersist(ctx, ns, "u", "game")); p != -1 {
+		t.Fatalf("GetLinkedPodIfPersist during grace period = %d, want -1", p)
+	}
+}
+
+func TestRemoveLinkedPodWithID(t *testing.T) {
+	e, raw, ns := newTestExecutor(t)
+	ctx := testContext(t)
+	link := "sf:{" + ns + ":lk:u}game"
+	must[int](t)(e.SetLinkedPod(ctx, ns, "u", "game", 1, PersistForever))
+	if ok := must[bool](t)(e.RemoveLinkedPodWithID(ctx, ns, "u", "game", PersistForever, 2)); ok {
+		t.Fatal("RemoveLinkedPodWithID with other pod = true")
+	}
+	if v := raw.Get(ctx, link).Val(); v != "1" || !raw.HExists(ctx, "sf:{"+ns+":lk:u}", "game").Val() {
+		t.Fatalf("link to other pod was touched: %q", v)
+	}
+	if ok := must[bool](t)(e.RemoveLinkedPodWithID(ctx, ns, "u", "game", 10, 1)); !ok {
+		t.Fatal("RemoveLinkedPodWithID with its pod = false")
+	}
+	if d := ttl(t, raw, link); d <= 0 || d > 10*time.Second {
+		t.Fatalf("grace TTL = %v, want ≤10s", d)
+	}
+	if ok := must[bool](t)(e.RemoveLinkedPodWithID(ctx, ns, "u", "game", PersistForever, 1)); !ok {
+		t.Fatal("RemoveLinkedPodWithID during grace = false")
+	}
+	if raw.Exists(ctx, link).Val() != 0 {
+		t.Fatal("link left after RemoveLinkedPodWithID(-1)")
+	}
+}
+
+func TestGetLinkService(t *testing.T) {
+	e, _, ns := newTestExecutor(t)
+	ctx := testContext(t)
+	if m := must[map[string]int](t)(e.GetLinkService(ctx, ns, "u")); m == nil || len(m) != 0 {
+		t.Fatalf("GetLinkService empty = %#v", m)
+	}
+	must[int](t)(e.SetLinkedPod(ctx, ns, "u", "game", 1, PersistForever))
+	must[int](t)(e.SetLinkedPod(ctx, ns, "u", "chat", 2, PersistForever))
+	must[int](t)(e.SetLinkedPod(ctx, ns, "u", "temp", 3, 60))
+	got := must[map[string]int](t)(e.GetLinkService(ctx, ns, "u"))
+	if want := map[string]int{"game": 1, "chat": 2}; !maps.Equal(got, want) {
+		t.Fatalf("GetLinkService = %v, want %v (temporary links excluded)", got, want)
+	}
+}
+
+func TestComputeLinkedPod(t *testing.T) {
+	e, raw, ns := newTestExecutor(t)
+	ctx := testContext(t)
+	now := time.Now()
+	alive := 30 * time.Second
+
+	if p := must[int](t)(e.ComputeLinkedPod(ctx, ns, "u", "game", alive, PersistForever)); p != -1 {
+		t.Fatalf("ComputeLinkedPod without pods = %d, want -1", p)
+	}
+	if raw.Exists(ctx, "sf:{"+ns+":lk:u}game").Val() != 0 {
+		t.Fatal("ComputeLinkedPod without pods wrote a link")
+	}
+	states := map[int]string{
+		1: FormatPodState(5, now),
+		2: FormatPodState(1, now.Add(-time.Hour)), // least loaded but stale
+		3: FormatPodState(2, now),
+		4: FormatPodState(2, now.Add(-5*time.Second)), // ties with 3, higher ID
+		5: "garbage",
+		6: FormatPodState(0, now.Add(-31*time.Second)), // just stale
+	}
+	for pod, s := range states {
+		if err := e.SetServiceState(ctx, ns, "game", pod, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if p := must[int](t)(e.ComputeLinkedPod(ctx, ns, "u", "game", alive, PersistForever)); p != 3 {
+		t.Fatalf("ComputeLinkedPod = %d, want 3 (least-loaded live, lowest ID on ties)", p)
+	}
+	if v := raw.Get(ctx, "sf:{"+ns+":lk:u}game").Val(); v != "3" || ttl(t, raw, "sf:{"+ns+":lk:u}game") != -1 {
+		t.Fatalf("ComputeLinkedPod link = %q, want persistent 3", v)
+	}
+	// An existing link wins, even if another pod is now less loaded.
+	if err := e.SetServiceState(ctx, ns, "game", 7, FormatPodState(0, now)); err != nil {
+		t.Fatal(err)
+	}
+	if p := must[int](t)(e.ComputeLinkedPod(ctx, ns, "u", "game", alive, PersistForever)); p != 3 {
+		t.Fatalf("ComputeLinkedPod with existing link = %d, want 3", p)
+	}
+	if p := must[int](t)(e.ComputeLinkedPod(ctx, ns, "w", "game", alive, 60)); p != 7 {
+		t.Fatalf("ComputeLinkedPod for new user = %d, want 7", p)
+	}
+	if d := ttl(t, raw, "sf:{"+ns+":lk:w}game"); d <= 0 {
+		t.Fatalf("temporary computed link TTL = %v", d)
+	}
+}
+
+func TestChoosePod(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	cases := []struct {
+		states map[int]string
+		want   int
+	}{
+		{nil, -1},
+		{map[int]string{1: "x", 2: "1-"}, -1},
+		{map[int]string{1: "3-1700000000", 2: "3-1700000000", 0: "4-1700000000"}, 1},
+		{map[int]string{9: "-1-1700000000", 1: "0-1700000000"}, 9},
+		{map[int]string{1: "0-1699999969", 2: "9-1699999970"}, 2}, // 31s old is stale, 30s is live
+		{map[int]string{1: "0-1800000000"}, 1},                    // future heartbeat (clock skew) is live
+	}
+	for _, c := range cases {
+		if got := choosePod(c.states, now, 30*time.Second); got != c.want {
+			t.Errorf("choosePod(%v) = %d, want %d", c.states, got, c.want)
+		}
+	}
+}
+
+func TestScriptFlushReloads(t *testing.T) {
+	srv := redistest.StartServer(t)
+	rdb := srv.Client(t)
+	e, err := New(rdb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := testContext(t)
+	if _, err := e.SetLinkedPod(ctx, "ns", "u", "game", 1, PersistForever); err != nil {
+		t.Fatal(err)
+	}
+	if s := e.ScriptStats(); s != (ScriptStats{Hits: 1}) {
+		t.Fatalf("stats before flush = %+v", s)
+	}
+	if err := rdb.ScriptFlush(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	prev, err := e.SetLinkedPod(ctx, "ns", "u", "game", 2, PersistForever)
+	if err != nil || prev != 1 {
+		t.Fatalf("SetLinkedPod after SCRIPT FLUSH = %d, %v; want 1, nil", prev, err)
+	}
+	if s := e.ScriptStats(); s != (ScriptStats{Hits: 2, Misses: 1, Reloads: 1}) {
+		t.Fatalf("stats after flush = %+v, want 2 hits, 1 miss, 1 reload", s)
+	}
+}
+
+func TestWithoutPreloadLoadsOnFirstUse(t *testing.T) {
+	srv := redistest.StartServer(t)
+	rdb := srv.Client(t)
+	e, err := New(rdb, WithoutPreload())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := testContext(t)
+	if n := rdb.ScriptExists(ctx, e.scripts.setLinked.sha).Val(); n[0] {
+		t.Fatal("WithoutPreload: script loaded at New")
+	}
+	if _, err := e.GetLinkedPodIfPersist(ctx, "ns", "u", "game"); err != nil {
+		t.Fatal(err)
+	}
+	if s := e.ScriptStats(); s != (ScriptStats{Hits: 1, Misses: 1, Reloads: 1}) {
+		t.Fatalf("stats = %+v", s)
+	}
+}
+
+func TestConcurrentNoScriptReloadsOnce(t *testing.T) {
+	srv := redistest.StartServer(t)
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr, PoolSize: 32})
+	t.Cleanup(func() { _ = rdb.Close() })
+	// The hook holds every NOSCRIPT reply until all n callers have one, so
+	// all of them want a reload at the same moment.
+	const n = 16
+	var seen atomic.Int32
+	release := make(chan struct{})
+	rdb.AddHook(noScriptBarrier{seen: &seen, n: n, release: release})
+	e, err := New(rdb, WithoutPreload())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := testContext(t)
+	errs := make(chan error, n)
+	for range n {
+		go func() {
+			_, err := e.GetLinkedPodIfPersist(ctx, "ns", "u", "game")
+			errs <- err
+		}()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if s := e.ScriptStats(); s != (ScriptStats{Hits: n, Misses: n, Reloads: 1}) {
+		t.Fatalf("stats = %+v, want %d hits, %d misses, 1 reload", s, n, n)
+	}
+}
+
+type noScriptBarrier struct {
+	seen    *atomic.Int32
+	n       int32
+	release chan struct{}
+}
+
+func (noScriptBarrier) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (noScriptBarrier) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+func (b noScriptBarrier) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		err := next(ctx, cmd)
+		if isNoScript(err) {
+			if b.seen.Add(1) == b.n {
+				close(b.release)
+			}
+			select {
+			case <-b.release:
+			case <-time.After(10 * time.Second):
+			}
+		}
+		return err
+	}
+}
+
+func TestNewRejectsNilClient(t *testing.T) {
+	if _, err := New(nil); !errors.Is(err, ErrInvalidArgument) {
+		t.Fatalf("New(nil) error = %v, want ErrInvalidArgument", err)
+	}
+}
+
+func TestNewFailsWhenRedisRefuses(t *testing.T) {
+	srv := redistest.StartServer(t)
+	rdb := srv.Client(t)
+	srv.Kill()
+	if _, err := New(rdb); err == nil {
+		t.Fatal("New against a dead server succeeded")
+	}
+}

@@ -1,0 +1,50 @@
+package otelexec
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/statefulroute/sfotel/internal/redistest"
+)
+
+// newTestExecutor returns an executor on the shared test Redis, a plain
+// client of the same Redis for raw checks, and a namespace of the test's own.
+func newTestExecutor(t testing.TB, opts ...Option) (*Executor, *redis.Client, string) {
+	t.Helper()
+	rdb := redistest.Client(t)
+	e, err := New(rdb, opts...)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	t.Cleanup(func() { _ = e.Close() })
+	return e, redistest.Client(t), redistest.Namespace(t)
+}
+
+func testContext(t testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func must[T any](t testing.TB) func(T, error) T {
+	return func(v T, err error) T {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+}
+
+// ttl returns the key's TTL: -1 for no TTL, -2 for no key.
+func ttl(t testing.TB, c *redis.Client, key string) time.Duration {
+	t.Helper()
+	d, err := c.TTL(context.Background(), key).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}

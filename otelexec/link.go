@@ -1,0 +1,239 @@
+package otelexec
+
+import (
+	"context"
+	"errors"
+	"strconv"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// validateSet checks the arguments of the link-setting operations.
+func validateSet(namespace, uid, serviceName string, podID, persistSeconds int) error {
+	if err := validateLink(namespace, uid, serviceName); err != nil {
+		return err
+	}
+	if err := validatePodID("podID", podID); err != nil {
+		return err
+	}
+	return validatePersist("persistSeconds", persistSeconds)
+}
+
+func linkKeys(namespace, uid, serviceName string) []string {
+	return []string{linkHashKey(namespace, uid), linkKey(namespace, uid, serviceName)}
+}
+
+// SetLinkedPod links a user to a pod of a service, replacing any link, and
+// returns the previous pod or -1. persistSeconds -1 (PersistForever) makes
+// the link persistent and records it in the user's link hash; a positive
+// value makes it a temporary link that expires after that many seconds.
+func (e *Executor) SetLinkedPod(ctx context.Context, namespace, uid, serviceName string, podID, persistSeconds int) (previousPod int, err error) {
+	ctx, op := e.tel.startFor(ctx, opSetLinkedPod, namespace, serviceName)
+	defer op.end(&err)
+	if err = validateSet(namespace, uid, serviceName, podID, persistSeconds); err != nil {
+		return -1, err
+	}
+	v, err := e.evalSha(ctx, e.scripts.setLinked, linkKeys(namespace, uid, serviceName),
+		serviceName, strconv.Itoa(podID), strconv.Itoa(persistSeconds))
+	if err != nil {
+		return -1, err
+	}
+	return parsePodReply(v)
+}
+
+// TrySetLinkedPod links a user to a pod unless a persistent link to another
+// pod exists. It returns (true, podID) when it set the link and
+// (false, current pod) when a persistent link won. A temporary link is
+// replaced.
+func (e *Executor) TrySetLinkedPod(ctx context.Context, namespace, uid, serviceName string, podID, persistSeconds int) (ok bool, currentPod int, err error) {
+	ctx, op := e.tel.startFor(ctx, opTrySetLinkedPod, namespace, serviceName)
+	defer op.end(&err)
+	if err = validateSet(namespace, uid, serviceName, podID, persistSeconds); err != nil {
+		return false, -1, err
+	}
+	v, err := e.evalSha(ctx, e.scripts.trySet, linkKeys(namespace, uid, serviceName),
+		serviceName, strconv.Itoa(podID), strconv.Itoa(persistSeconds))
+	if err != nil {
+		return false, -1, err
+	}
+	return parseTrySetReply(v)
+}
+
+// SetLinkedPodIfAbsent links a user to a pod unless any link exists, and
+// returns the pod the user is linked to afterwards: the existing one wins.
+func (e *Executor) SetLinkedPodIfAbsent(ctx context.Context, namespace, uid, serviceName string, podID, persistSeconds int) (currentPod int, err error) {
+	ctx, op := e.tel.startFor(ctx, opSetLinkedPodIfAbsent, namespace, serviceName)
+	defer op.end(&err)
+	if err = validateSet(namespace, uid, serviceName, podID, persistSeconds); err != nil {
+		return -1, err
+	}
+	return e.setIfAbsent(ctx, namespace, uid, serviceName, podID, persistSeconds)
+}
+
+func (e *Executor) setIfAbsent(ctx context.Context, namespace, uid, serviceName string, podID, persistSeconds int) (int, error) {
+	v, err := e.evalSha(ctx, e.scripts.setIfAbsent, linkKeys(namespace, uid, serviceName),
+		serviceName, strconv.Itoa(podID), strconv.Itoa(persistSeconds))
+	if err != nil {
+		return -1, err
+	}
+	pod, err := parsePodReply(v)
+	if err == nil && pod < 0 {
+		err = errors.Join(ErrUnexpectedReply, errors.New("script returned -1"))
+	}
+	return pod, err
+}
+
+// GetLinkedPod returns the pod a user is linked to for a service, persistent
+// or temporary, or -1 when there is no link.
+func (e *Executor) GetLinkedPod(ctx context.Context, namespace, uid, serviceName string) (pod int, err error) {
+	ctx, op := e.tel.startFor(ctx, opGetLinkedPod, namespace, serviceName)
+	defer op.end(&err)
+	if err = validateLink(namespace, uid, serviceName); err != nil {
+		return -1, err
+	}
+	return e.getLink(ctx, namespace, uid, serviceName)
+}
+
+func (e *Executor) getLink(ctx context.Context, namespace, uid, serviceName string) (int, error) {
+	v, err := e.rdb.Get(ctx, linkKey(namespace, uid, serviceName)).Result()
+	if errors.Is(err, redis.Nil) {
+		return -1, nil
+	}
+	if err != nil {
+		return -1, err
+	}
+	return parsePodID(v)
+}
+
+// GetLinkedPodIfPersist returns the pod a user is persistently linked to for
+// a service, or -1 when the link is missing or temporary.
+func (e *Executor) GetLinkedPodIfPersist(ctx context.Context, namespace, uid, serviceName string) (pod int, err error) {
+	ctx, op := e.tel.startFor(ctx, opGetLinkedPodIfPersist, namespace, serviceName)
+	defer op.end(&err)
+	if err = validateLink(namespace, uid, serviceName); err != nil {
+		return -1, err
+	}
+	v, err := e.evalSha(ctx, e.scripts.getIfPersist, []string{linkKey(namespace, uid, serviceName)})
+	if err != nil {
+		return -1, err
+	}
+	return parsePodReply(v)
+}
+
+// BatchGetLinkedPod returns, for one service, pod → the uids linked to it, in
+// one round trip: a pipeline of GETs, which go-redis splits per node on Redis
+// Cluster (the uids' keys have different hash tags, so one MGET would fail
+// with CROSSSLOT). Uids without a link are left out; repeated uids count once.
+// A nil or empty slice gives an empty map without calling Redis.
+func (e *Executor) BatchGetLinkedPod(ctx context.Context, namespace string, uids []string, serviceName string) (pods map[int][]string, err error) {
+	ctx, op := e.tel.startFor(ctx, opBatchGetLinkedPod, namespace, serviceName)
+	defer op.end(&err)
+	if err = validateServiceArgs(namespace, serviceName); err != nil {
+		return nil, err
+	}
+	for i, uid := range uids {
+		if err = validateUID(indexed("uids", i), uid); err != nil {
+			return nil, err
+		}
+	}
+	pods = make(map[int][]string)
+	if len(uids) == 0 {
+		return pods, nil
+	}
+	unique := dedupe(uids)
+	cmds := make([]*redis.StringCmd, len(unique))
+	_, err = e.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, uid := range unique {
+			cmds[i] = p.Get(ctx, linkKey(namespace, uid, serviceName))
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, err
+	}
+	for i, cmd := range cmds {
+		v, err := cmd.Result()
+		if errors.Is(err, redis.Nil) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		pod, err := parsePodID(v)
+		if err != nil {
+			return nil, err
+		}
+		pods[pod] = append(pods[pod], unique[i])
+	}
+	return pods, nil
+}
+
+// RemoveLinkedPod removes a user's link to a service and reports whether a
+// link existed. persistSeconds -1 deletes the link now; a positive value
+// keeps it as a temporary link for that many seconds, a grace period in which
+// a reconnecting user still finds its pod. Either way the link is no longer
+// persistent.
+func (e *Executor) RemoveLinkedPod(ctx context.Context, namespace, uid, serviceName string, persistSeconds int) (removed bool, err error) {
+	ctx, op := e.tel.startFor(ctx, opRemoveLinkedPod, namespace, serviceName)
+	defer op.end(&err)
+	if err = validateLink(namespace, uid, serviceName); err != nil {
+		return false, err
+	}
+	if err = validatePersist("persistSeconds", persistSeconds); err != nil {
+		return false, err
+	}
+	v, err := e.evalSha(ctx, e.scripts.remove, linkKeys(namespace, uid, serviceName),
+		serviceName, strconv.Itoa(persistSeconds))
+	if err != nil {
+		return false, err
+	}
+	return parseBoolReply(v)
+}
+
+// RemoveLinkedPodWithID is RemoveLinkedPod, done only when the link points to
+// podID; it reports whether it removed one.
+func (e *Executor) RemoveLinkedPodWithID(ctx context.Context, namespace, uid, serviceName string, persistSeconds, podID int) (removed bool, err error) {
+	ctx, op := e.tel.startFor(ctx, opRemoveLinkedPodWithID, namespace, serviceName)
+	defer op.end(&err)
+	if err = validateLink(namespace, uid, serviceName); err != nil {
+		return false, err
+	}
+	if err = validatePersist("persistSeconds", persistSeconds); err != nil {
+		return false, err
+	}
+	if err = validatePodID("podID", podID); err != nil {
+		return false, err
+	}
+	v, err := e.evalSha(ctx, e.scripts.removeWithID, linkKeys(namespace, uid, serviceName),
+		serviceName, strconv.Itoa(persistSeconds), strconv.Itoa(podID))
+	if err != nil {
+		return false, err
+	}
+	return parseBoolReply(v)
+}
+
+// GetLinkService returns a user's persistent links, service → pod; an empty
+// map when there are none.
+func (e *Executor) GetLinkService(ctx context.Context, namespace, uid string) (links map[string]int, err error) {
+	ctx, op := e.tel.startFor(ctx, opGetLinkService, namespace, "")
+	defer op.end(&err)
+	if err = validateName("namespace", namespace); err != nil {
+		return nil, err
+	}
+	if err = validateUID("uid", uid); err != nil {
+		return nil, err
+	}
+	raw, err := e.rdb.HGetAll(ctx, linkHashKey(namespace, uid)).Result()
+	if err != nil {
+		return nil, err
+	}
+	links = make(map[string]int, len(raw))
+	for service, v := range raw {
+		pod, err := parsePodID(v)
+		if err != nil {
+			return nil, err
+		}
+		links[service] = pod
+	}
+	return links, nil
+}

@@ -1,0 +1,28 @@
+-- SetLinkedPodIfAbsent: link a user to a pod unless a link exists; an
+-- existing link (persistent or temporary) wins.
+--
+-- KEYS[1]  sf:{<ns>:lk:<uid>}       hash of the user's persistent links (service -> pod ID)
+-- KEYS[2]  sf:{<ns>:lk:<uid>}<svc>  the link (string pod ID)
+-- ARGV[1]  service name
+-- ARGV[2]  pod ID (decimal)
+-- ARGV[3]  persistSeconds: "-1" = persistent, else the link's TTL in seconds
+--
+-- Returns the pod the user is linked to afterwards: the existing one, or ARGV[2].
+
+local current = redis.call('GET', KEYS[2])
+if current then
+  local pod = tonumber(current)
+  if not pod then
+    return redis.error_reply('ERR sfotel: link value is not a pod ID')
+  end
+  return pod
+end
+
+if ARGV[3] == '-1' then
+  redis.call('SET', KEYS[2], ARGV[2])
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+else
+  redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[3])
+  redis.call('HDEL', KEYS[1], ARGV[1])
+end
+return tonumber(ARGV[2])

@@ -1,0 +1,358 @@
+package otelexec
+
+import (
+	"context"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/metric"
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
+	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
+	"go.opentelemetry.io/otel/trace"
+	tracenoop "go.opentelemetry.io/otel/trace/noop"
+
+	"github.com/statefulroute/sfotel/internal/contract"
+)
+
+// opID indexes the per-operation telemetry tables. The order is that of
+// contract.Operations (a test checks it).
+type opID uint8
+
+const (
+	opSetServiceState opID = iota
+	opGetServiceState
+	opSetWorkloadState
+	opGetWorkloadState
+	opGetWorkloadStateBatch
+	opSetLinkedPod
+	opTrySetLinkedPod
+	opSetLinkedPodIfAbsent
+	opGetLinkedPod
+	opGetLinkedPodIfPersist
+	opBatchGetLinkedPod
+	opRemoveLinkedPod
+	opRemoveLinkedPodWithID
+	opGetLinkService
+	opComputeLinkedPod
+	numOps
+)
+
+func (id opID) String() string { return contract.Operations[id] }
+
+// MaxServiceAttributePairs bounds the (namespace, service) pairs that
+// WithServiceAttributes records under their own names; later pairs are
+// recorded as "_other".
+const MaxServiceAttributePairs = 1000
+
+// Attribute values that stand in for real names, keeping cardinality bounded.
+const (
+	attrOther   = "_other"   // past MaxServiceAttributePairs
+	attrInvalid = "_invalid" // the call was rejected, its names are not trusted
+)
+
+// durationBuckets suit Redis round trips: 100 µs to 5 s. The SDK default
+// (0 … 10000) assumes milliseconds and would put every call in one bucket.
+var durationBuckets = []float64{
+	0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
+	0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
+}
+
+// opOptions are the measurement options of one operation, built once so that
+// recording allocates nothing.
+type opOptions struct {
+	status   [2][]metric.AddOption // operations{operation,status}: [0] ok, [1] error
+	errors   [numErrorTypes][]metric.AddOption
+	duration []metric.RecordOption
+}
+
+func newOpOptions(id opID, extra ...attribute.KeyValue) *opOptions {
+	op := attribute.String(contract.AttrOperation, id.String())
+	set := func(kvs ...attribute.KeyValue) metric.MeasurementOption {
+		return metric.WithAttributeSet(attribute.NewSet(append(append([]attribute.KeyValue{op}, extra...), kvs...)...))
+	}
+	o := &opOptions{duration: []metric.RecordOption{set()}}
+	o.status[0] = []metric.AddOption{set(attribute.String(contract.AttrStatus, contract.StatusOK))}
+	o.status[1] = []metric.AddOption{set(attribute.String(contract.AttrStatus, contract.StatusError))}
+	for et := range numErrorTypes {
+		o.errors[et] = []metric.AddOption{set(attribute.String(contract.AttrErrorType, et.String()))}
+	}
+	return o
+}
+
+// telemetry holds the executor's tracer, instruments and every prebuilt
+// attribute set and option slice.
+type telemetry struct {
+	tracer  trace.Tracer // nil when the TracerProvider is the noop one
+	metrics bool         // false when the MeterProvider is the noop one
+
+	operations metric.Int64Counter
+	errors     metric.Int64Counter
+	duration   metric.Float64Histogram
+
+	spanStart  [numOps][]trace.SpanStartOption
+	errorAttrs [numErrorTypes][]attribute.KeyValue
+	byOp       [numOps]*opOptions
+	services   *serviceOptions // nil unless WithServiceAttributes
+
+	registration metric.Registration
+}
+
+func newTelemetry(c *config, rdb redis.UniversalClient, stats *scriptCounters) (*telemetry, error) {
+	t := &telemetry{}
+	if _, noop := c.tracerProvider.(tracenoop.TracerProvider); !noop {
+		t.tracer = c.tracerProvider.Tracer(ScopeName, trace.WithInstrumentationVersion(Version))
+	}
+	if _, noop := c.meterProvider.(metricnoop.MeterProvider); !noop {
+		t.metrics = true
+	}
+
+	server := serverAttributes(rdb)
+	for id := range numOps {
+		attrs := append([]attribute.KeyValue{
+			semconv.DBSystemNameRedis,
+			semconv.DBOperationName(id.String()),
+		}, server...)
+		t.spanStart[id] = []trace.SpanStartOption{
+			trace.WithSpanKind(trace.SpanKindClient),
+			trace.WithAttributes(attrs...),
+		}
+		t.byOp[id] = newOpOptions(id)
+	}
+	for et := range numErrorTypes {
+		t.errorAttrs[et] = []attribute.KeyValue{semconv.ErrorTypeKey.String(et.String())}
+	}
+	if c.serviceAttributes {
+		t.services = &serviceOptions{
+			pairs:   make(map[serviceKey]*serviceEntry),
+			other:   &serviceEntry{namespace: attrOther, service: attrOther},
+			invalid: &serviceEntry{namespace: attrInvalid, service: attrInvalid},
+		}
+	}
+	if !t.metrics {
+		return t, nil
+	}
+	return t, t.newInstruments(c.meterProvider.Meter(ScopeName, metric.WithInstrumentationVersion(Version)), stats)
+}
+
+func (t *telemetry) newInstruments(m metric.Meter, stats *scriptCounters) error {
+	var err error
+	if t.operations, err = m.Int64Counter(contract.MetricOperations,
+		metric.WithUnit(contract.UnitOperations),
+		metric.WithDescription("Executor operations, by operation and status (ok or error).")); err != nil {
+		return err
+	}
+	if t.errors, err = m.Int64Counter(contract.MetricErrors,
+		metric.WithUnit(contract.UnitErrors),
+		metric.WithDescription("Failed executor operations, by operation and error type.")); err != nil {
+		return err
+	}
+	if t.duration, err = m.Float64Histogram(contract.MetricOperationDuration,
+		metric.WithUnit("s"),
+		metric.WithDescription("Duration of executor operations, including validation and every Redis round trip."),
+		metric.WithExplicitBucketBoundaries(durationBuckets...)); err != nil {
+		return err
+	}
+	hits, err := m.Int64ObservableCounter(contract.MetricScriptCacheHits, metric.WithUnit("{call}"),
+		metric.WithDescription("EVALSHA replies other than NOSCRIPT."))
+	if err != nil {
+		return err
+	}
+	misses, err := m.Int64ObservableCounter(contract.MetricScriptCacheMisses, metric.WithUnit("{call}"),
+		metric.WithDescription("EVALSHA replies NOSCRIPT: the server had lost the script."))
+	if err != nil {
+		return err
+	}
+	reloads, err := m.Int64ObservableCounter(contract.MetricScriptCacheReloads, metric.WithUnit("{call}"),
+		metric.WithDescription("SCRIPT LOADs after a NOSCRIPT."))
+	if err != nil {
+		return err
+	}
+	ratio, err := m.Float64ObservableGauge(contract.MetricCacheHitRatio, metric.WithUnit(contract.UnitCacheHitRatio),
+		metric.WithDescription("Cache hits / (hits + misses), by cache type."))
+	if err != nil {
+		return err
+	}
+	scriptCache := metric.WithAttributeSet(attribute.NewSet(attribute.String(contract.AttrCacheType, contract.CacheScript)))
+	t.registration, err = m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		s := stats.snapshot()
+		o.ObserveInt64(hits, int64(s.Hits))
+		o.ObserveInt64(misses, int64(s.Misses))
+		o.ObserveInt64(reloads, int64(s.Reloads))
+		if s.Hits+s.Misses > 0 {
+			o.ObserveFloat64(ratio, s.HitRatio(), scriptCache)
+		}
+		return nil
+	}, hits, misses, reloads, ratio)
+	return err
+}
+
+// serverAttributes are server.address and server.port of a single-node
+// client. A ClusterClient or Ring talks to many nodes and a failover client
+// to whichever is master, so there they are left out: the redisotel command
+// spans below the executor's span carry the node actually used.
+func serverAttributes(rdb redis.UniversalClient) []attribute.KeyValue {
+	c, ok := rdb.(*redis.Client)
+	if !ok {
+		return nil
+	}
+	o := c.Options()
+	if o.Addr == "" || o.Addr == "FailoverClient" {
+		return nil
+	}
+	if o.Network == "unix" {
+		return []attribute.KeyValue{semconv.ServerAddress(o.Addr)}
+	}
+	host, port, err := net.SplitHostPort(o.Addr)
+	if err != nil {
+		return []attribute.KeyValue{semconv.ServerAddress(o.Addr)}
+	}
+	p, err := strconv.Atoi(port)
+	if err != nil {
+		return []attribute.KeyValue{semconv.ServerAddress(host)}
+	}
+	return []attribute.KeyValue{semconv.ServerAddress(host), semconv.ServerPort(p)}
+}
+
+// op is one running operation. It is a value, so starting and ending an
+// operation allocates nothing of its own.
+type op struct {
+	ctx       context.Context
+	tel       *telemetry
+	span      trace.Span // nil when tracing is off
+	start     time.Time
+	namespace string // only with WithServiceAttributes
+	service   string
+	id        opID
+}
+
+// start begins an operation: a span when tracing is on, a timer when metrics
+// are on. End it with defer op.end(&err).
+func (t *telemetry) start(ctx context.Context, id opID) (context.Context, op) {
+	o := op{tel: t, id: id}
+	if t.tracer != nil {
+		ctx, o.span = t.tracer.Start(ctx, id.String(), t.spanStart[id]...)
+	}
+	if t.metrics {
+		o.start = time.Now()
+	}
+	o.ctx = ctx
+	return ctx, o
+}
+
+// startFor is start for an operation on one namespace and service, which
+// WithServiceAttributes records as metric attributes.
+func (t *telemetry) startFor(ctx context.Context, id opID, namespace, service string) (context.Context, op) {
+	ctx, o := t.start(ctx, id)
+	if t.services != nil {
+		o.namespace, o.service = namespace, service
+	}
+	return ctx, o
+}
+
+// end records the operation's outcome: *errp nil is success.
+func (o op) end(errp *error) {
+	t := o.tel
+	err := *errp
+	et := errOther
+	if err != nil {
+		et = classify(err)
+	}
+	if t.metrics {
+		opts := t.byOp[o.id]
+		if t.services != nil {
+			opts = t.services.options(o.id, o.namespace, o.service, err != nil && et == errInvalidArgument)
+		}
+		t.duration.Record(o.ctx, time.Since(o.start).Seconds(), opts.duration...)
+		if err == nil {
+			t.operations.Add(o.ctx, 1, opts.status[0]...)
+		} else {
+			t.operations.Add(o.ctx, 1, opts.status[1]...)
+			t.errors.Add(o.ctx, 1, opts.errors[et]...)
+		}
+	}
+	if o.span != nil {
+		if err != nil {
+			o.span.SetAttributes(t.errorAttrs[et]...)
+			o.span.SetStatus(codes.Error, err.Error())
+		}
+		o.span.End()
+	}
+}
+
+func (t *telemetry) close() error {
+	if t.registration == nil {
+		return nil
+	}
+	return t.registration.Unregister()
+}
+
+// serviceOptions caches option sets per (namespace, service) for
+// WithServiceAttributes, at most MaxServiceAttributePairs of them. After
+// warm-up, recording is a read-locked map lookup and allocates nothing.
+type serviceOptions struct {
+	mu      sync.RWMutex
+	pairs   map[serviceKey]*serviceEntry
+	other   *serviceEntry
+	invalid *serviceEntry
+}
+
+type serviceKey struct{ namespace, service string }
+
+// serviceEntry builds an operation's options on its first use, so a pair
+// costs memory only for the operations it is used with.
+type serviceEntry struct {
+	namespace, service string
+	ops                [numOps]atomic.Pointer[opOptions]
+}
+
+func (s *serviceOptions) options(id opID, namespace, service string, invalid bool) *opOptions {
+	var e *serviceEntry
+	if invalid {
+		e = s.invalid
+	} else {
+		e = s.entry(namespace, service)
+	}
+	if o := e.ops[id].Load(); o != nil {
+		return o
+	}
+	o := newOpOptions(id,
+		attribute.String(contract.AttrNamespace, e.namespace),
+		attribute.String(contract.AttrService, e.service))
+	if e.ops[id].CompareAndSwap(nil, o) {
+		return o
+	}
+	return e.ops[id].Load()
+}
+
+func (s *serviceOptions) entry(namespace, service string) *serviceEntry {
+	k := serviceKey{namespace, service}
+	s.mu.RLock()
+	e, ok := s.pairs[k]
+	full := len(s.pairs) >= MaxServiceAttributePairs
+	s.mu.RUnlock()
+	if ok {
+		return e
+	}
+	if full {
+		return s.other
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e, ok := s.pairs[k]; ok {
+		return e
+	}
+	if len(s.pairs) >= MaxServiceAttributePairs {
+		return s.other
+	}
+	// Clone: the caller's strings may share memory with larger buffers.
+	e = &serviceEntry{namespace: strings.Clone(namespace), service: strings.Clone(service)}
+	s.pairs[serviceKey{e.namespace, e.service}] = e
+	return e
+}

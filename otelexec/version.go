@@ -1,0 +1,9 @@
+package otelexec
+
+// Version is the version of the otelexec instrumentation. It is reported as
+// the instrumentation scope version of the executor's tracer and meter.
+const Version = "0.1.0"
+
+// ScopeName is the instrumentation scope name of the executor's tracer and
+// meter: the package's import path, as OpenTelemetry recommends.
+const ScopeName = "github.com/statefulroute/sfotel/otelexec"
