@@ -138,3 +138,7 @@ func relErr(got, want float64) float64 {
 	}
 	return d
 }
+
+func attrOp(op string) metric.MeasurementOption {
+	return metric.WithAttributes(attribute.String(contract.AttrOperation, op))
+}
