@@ -1,0 +1,440 @@
+package otelexec
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/statefulroute/sfotel/internal/contract"
+	"github.com/statefulroute/sfotel/internal/redistest"
+)
+
+type instrumented struct {
+	*Executor
+	reader   *sdkmetric.ManualReader
+	recorder *tracetest.SpanRecorder
+}
+
+func newInstrumented(t testing.TB, opts ...Option) (instrumented, string) {
+	t.Helper()
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	recorder := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(recorder))
+	t.Cleanup(func() { _ = mp.Shutdown(context.Background()); _ = tp.Shutdown(context.Background()) })
+	e, _, ns := newTestExecutor(t, append([]Option{WithMeterProvider(mp), WithTracerProvider(tp)}, opts...)...)
+	return instrumented{e, reader, recorder}, ns
+}
+
+func (in instrumented) collect(t testing.TB) metricdata.ResourceMetrics {
+	t.Helper()
+	var rm metricdata.ResourceMetrics
+	if err := in.reader.Collect(context.Background(), &rm); err != nil {
+		t.Fatal(err)
+	}
+	return rm
+}
+
+// findMetric returns the named metric of the executor's scope.
+func findMetric(rm metricdata.ResourceMetrics, name string) (metricdata.Metrics, bool) {
+	for _, sm := range rm.ScopeMetrics {
+		if sm.Scope.Name != ScopeName {
+			continue
+		}
+		for _, m := range sm.Metrics {
+			if m.Name == name {
+				return m, true
+			}
+		}
+	}
+	return metricdata.Metrics{}, false
+}
+
+// sumOf returns the int64 sum point whose attributes are exactly kvs.
+func sumOf(t testing.TB, rm metricdata.ResourceMetrics, name string, kvs ...attribute.KeyValue) int64 {
+	t.Helper()
+	m, ok := findMetric(rm, name)
+	if !ok {
+		return 0
+	}
+	want := attribute.NewSet(kvs...)
+	for _, p := range m.Data.(metricdata.Sum[int64]).DataPoints {
+		if p.Attributes.Equals(&want) {
+			return p.Value
+		}
+	}
+	return 0
+}
+
+func histogramCount(t testing.TB, rm metricdata.ResourceMetrics, kvs ...attribute.KeyValue) uint64 {
+	t.Helper()
+	m, ok := findMetric(rm, contract.MetricOperationDuration)
+	if !ok {
+		t.Fatalf("no %s metric", contract.MetricOperationDuration)
+	}
+	want := attribute.NewSet(kvs...)
+	for _, p := range m.Data.(metricdata.Histogram[float64]).DataPoints {
+		if p.Attributes.Equals(&want) {
+			return p.Count
+		}
+	}
+	return 0
+}
+
+const secretUID = "user-secret-4242"
+
+// opCalls is, for every operation, one call that succeeds and one that is
+// rejected as invalid.
+func opCalls(e *Executor, ns string) map[string][2]func(context.Context) error {
+	u, s := secretUID, "svc"
+	return map[string][2]func(context.Context) error{
+		contract.OpSetServiceState: {
+			func(ctx context.Context) error {
+				return e.SetServiceState(ctx, ns, s, 1, FormatPodState(1, time.Now()))
+			},
+			func(ctx context.Context) error { return e.SetServiceState(ctx, ns, s, -1, "x") },
+		},
+		contract.OpGetServiceState: {
+			func(ctx context.Context) error { _, err := e.GetServiceState(ctx, ns, s); return err },
+			func(ctx context.Context) error { _, err := e.GetServiceState(ctx, ns, ""); return err },
+		},
+		contract.OpSetWorkloadState: {
+			func(ctx context.Context) error { return e.SetWorkloadState(ctx, ns, s, "w") },
+			func(ctx context.Context) error { return e.SetWorkloadState(ctx, ns, s, "") },
+		},
+		contract.OpGetWorkloadState: {
+			func(ctx context.Context) error { _, err := e.GetWorkloadState(ctx, ns, s); return err },
+			func(ctx context.Context) error { _, err := e.GetWorkloadState(ctx, "a:b", s); return err },
+		},
+		contract.OpGetWorkloadStateBatch: {
+			func(ctx context.Context) error {
+				_, err := e.GetWorkloadStateBatch(ctx, ns, []string{s, "x"})
+				return err
+			},
+			func(ctx context.Context) error {
+				_, err := e.GetWorkloadStateBatch(ctx, ns, []string{s, "{"})
+				return err
+			},
+		},
+		contract.OpSetLinkedPod: {
+			func(ctx context.Context) error { _, err := e.SetLinkedPod(ctx, ns, u, s, 1, -1); return err },
+			func(ctx context.Context) error { _, err := e.SetLinkedPod(ctx, ns, u, s, 1, 0); return err },
+		},
+		contract.OpTrySetLinkedPod: {
+			func(ctx context.Context) error { _, _, err := e.TrySetLinkedPod(ctx, ns, u, s, 1, -1); return err },
+			func(ctx context.Context) error { _, _, err := e.TrySetLinkedPod(ctx, ns, u+"{", s, 1, -1); return err },
+		},
+		contract.OpSetLinkedPodIfAbsent: {
+			func(ctx context.Context) error { _, err := e.SetLinkedPodIfAbsent(ctx, ns, u, s, 1, -1); return err },
+			func(ctx context.Context) error { _, err := e.SetLinkedPodIfAbsent(ctx, ns, u, s, 1, -2); return err },
+		},
+		contract.OpGetLinkedPod: {
+			func(ctx context.Context) error { _, err := e.GetLinkedPod(ctx, ns, u, s); return err },
+			func(ctx context.Context) error { _, err := e.GetLinkedPod(ctx, ns, "", s); return err },
+		},
+		contract.OpGetLinkedPodIfPersist: {
+			func(ctx context.Context) error { _, err := e.GetLinkedPodIfPersist(ctx, ns, u, s); return err },
+			func(ctx context.Context) error { _, err := e.GetLinkedPodIfPersist(ctx, ns, u, "a b"); return err },
+		},
+		contract.OpBatchGetLinkedPod: {
+			func(ctx context.Context) error {
+				_, err := e.BatchGetLinkedPod(ctx, ns, []string{u, "x"}, s)
+				return err
+			},
+			func(ctx context.Context) error {
+				_, err := e.BatchGetLinkedPod(ctx, ns, []string{u, ""}, s)
+				return err
+			},
+		},
+		contract.OpRemoveLinkedPod: {
+			func(ctx context.Context) error { _, err := e.RemoveLinkedPod(ctx, ns, u, s, 5); return err },
+			func(ctx context.Context) error { _, err := e.RemoveLinkedPod(ctx, ns, u, s, 0); return err },
+		},
+		contract.OpRemoveLinkedPodWithID: {
+			func(ctx context.Context) error { _, err := e.RemoveLinkedPodWithID(ctx, ns, u, s, -1, 1); return err },
+			func(ctx context.Context) error { _, err := e.RemoveLinkedPodWithID(ctx, ns, u, s, -1, -1); return err },
+		},
+		contract.OpGetLinkService: {
+			func(ctx context.Context) error { _, err := e.GetLinkService(ctx, ns, u); return err },
+			func(ctx context.Context) error { _, err := e.GetLinkService(ctx, ns, "\x00"); return err },
+		},
+		contract.OpComputeLinkedPod: {
+			func(ctx context.Context) error {
+				_, err := e.ComputeLinkedPod(ctx, ns, u, s, time.Minute, -1)
+				return err
+			},
+			func(ctx context.Context) error {
+				_, err := e.ComputeLinkedPod(ctx, ns, u, s, -time.Second, -1)
+				return err
+			},
+		},
+	}
+}
+
+func TestOpIDsMatchContract(t *testing.T) {
+	if int(numOps) != len(contract.Operations) {
+		t.Fatalf("%d op IDs, %d contract operations", numOps, len(contract.Operations))
+	}
+	if int(numErrorTypes) != len(contract.ErrorTypes) {
+		t.Fatalf("%d error types, %d in the contract", numErrorTypes, len(contract.ErrorTypes))
+	}
+	if got := opSetLinkedPod.String(); got != contract.OpSetLinkedPod {
+		t.Fatalf("opSetLinkedPod = %q", got)
+	}
+	if got := opComputeLinkedPod.String(); got != contract.OpComputeLinkedPod {
+		t.Fatalf("opComputeLinkedPod = %q", got)
+	}
+}
+
+// TestTelemetryEveryOperation runs, for every operation, a success, a call
+// rejected as invalid and a call with a canceled context, and checks spans and
+// metrics for each outcome.
+func TestTelemetryEveryOperation(t *testing.T) {
+	in, ns := newInstrumented(t)
+	ctx := testContext(t)
+	calls := opCalls(in.Executor, ns)
+	if len(calls) != len(contract.Operations) {
+		t.Fatalf("test covers %d operations, contract has %d", len(calls), len(contract.Operations))
+	}
+	canceled, cancel := context.WithCancel(ctx)
+	cancel()
+	for _, name := range contract.Operations {
+		c := calls[name]
+		if err := c[0](ctx); err != nil {
+			t.Fatalf("%s success call: %v", name, err)
+		}
+		if err := c[1](ctx); err == nil {
+			t.Fatalf("%s invalid call succeeded", name)
+		}
+		if err := c[0](canceled); err == nil {
+			t.Fatalf("%s with canceled context succeeded", name)
+		}
+	}
+
+	rm := in.collect(t)
+	opAttr := func(name string) attribute.KeyValue { return attribute.String(contract.AttrOperation, name) }
+	for _, name := range contract.Operations {
+		op := opAttr(name)
+		if n := sumOf(t, rm, contract.MetricOperations, op, attribute.String(contract.AttrStatus, contract.StatusOK)); n != 1 {
+			t.Errorf("%s operations{status=ok} = %d, want 1", name, n)
+		}
+		if n := sumOf(t, rm, contract.MetricOperations, op, attribute.String(contract.AttrStatus, contract.StatusError)); n != 2 {
+			t.Errorf("%s operations{status=error} = %d, want 2", name, n)
+		}
+		if n := sumOf(t, rm, contract.MetricErrors, op, attribute.String(contract.AttrErrorType, contract.ErrInvalidArgument)); n != 1 {
+			t.Errorf("%s errors{invalid_argument} = %d, want 1", name, n)
+		}
+		if n := sumOf(t, rm, contract.MetricErrors, op, attribute.String(contract.AttrErrorType, contract.ErrCanceled)); n != 1 {
+			t.Errorf("%s errors{canceled} = %d, want 1", name, n)
+		}
+		if n := histogramCount(t, rm, op); n != 3 {
+			t.Errorf("%s duration count = %d, want 3", name, n)
+		}
+	}
+	m, _ := findMetric(rm, contract.MetricOperationDuration)
+	if m.Unit != "s" {
+		t.Errorf("duration unit = %q, want s", m.Unit)
+	}
+
+	spans := in.recorder.Ended()
+	if len(spans) != 3*len(contract.Operations) {
+		t.Fatalf("%d spans, want %d", len(spans), 3*len(contract.Operations))
+	}
+	for i, name := range contract.Operations {
+		for j, wantType := range []string{"", contract.ErrInvalidArgument, contract.ErrCanceled} {
+			s := spans[3*i+j]
+			if s.Name() != name || s.SpanKind() != trace.SpanKindClient {
+				t.Fatalf("span %d = %s %v, want %s client", 3*i+j, s.Name(), s.SpanKind(), name)
+			}
+			attrs := attribute.NewSet(s.Attributes()...)
+			for _, kv := range []attribute.KeyValue{
+				semconv.DBSystemNameRedis, semconv.DBOperationName(name), semconv.ServerAddress("127.0.0.1"),
+			} {
+				if v, ok := attrs.Value(kv.Key); !ok || v != kv.Value {
+					t.Errorf("%s span: %s = %v, want %v", name, kv.Key, v.Emit(), kv.Value.Emit())
+				}
+			}
+			if _, ok := attrs.Value(semconv.ServerPortKey); !ok {
+				t.Errorf("%s span lacks server.port", name)
+			}
+			et, hasType := attrs.Value(semconv.ErrorTypeKey)
+			if wantType == "" {
+				if hasType || s.Status().Code != codes.Unset {
+					t.Errorf("%s success span: error.type %v, status %v", name, et.Emit(), s.Status())
+				}
+			} else if et.AsString() != wantType || s.Status().Code != codes.Error {
+				t.Errorf("%s failed span: error.type %q, status %v; want %q, Error", name, et.Emit(), s.Status(), wantType)
+			}
+			for _, kv := range s.Attributes() {
+				if strings.Contains(kv.Value.Emit(), secretUID) || strings.Contains(kv.Value.Emit(), "sf:{") {
+					t.Errorf("%s span attribute %s leaks a uid or key: %q", name, kv.Key, kv.Value.Emit())
+				}
+			}
+			if strings.Contains(s.Status().Description, secretUID) {
+				t.Errorf("%s span status leaks the uid: %q", name, s.Status().Description)
+			}
+		}
+	}
+}
+
+// TestTelemetryRedisFailure checks the error types of failures that come from
+// Redis rather than from the input: a deadline that passes while the server
+// is busy (timeout) and a dead server (connection).
+func TestTelemetryRedisFailure(t *testing.T) {
+	srv := redistest.StartServer(t)
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	recorder := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(recorder))
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr, MaxRetries: -1, DialTimeout: 200 * time.Millisecond})
+	t.Cleanup(func() { _ = rdb.Close() })
+	e, err := New(rdb, WithMeterProvider(mp), WithTracerProvider(tp))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := testContext(t)
+
+	// A timeout: the deadline passes while Redis is busy.
+	deadline, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	busy := srv.Client(t)
+	go func() { _ = busy.Do(ctx, "DEBUG", "SLEEP", "0.3").Err() }()
+	time.Sleep(50 * time.Millisecond)
+	if _, err := e.GetLinkedPod(deadline, "ns", "u", "svc"); err == nil {
+		t.Fatal("GetLinkedPod during DEBUG SLEEP succeeded before its deadline")
+	}
+	time.Sleep(300 * time.Millisecond)
+
+	srv.Kill()
+	if _, err := e.SetLinkedPod(ctx, "ns", "u", "svc", 1, -1); err == nil {
+		t.Fatal("SetLinkedPod against a dead server succeeded")
+	}
+	var rm metricdata.ResourceMetrics
+	if err := reader.Collect(ctx, &rm); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ op, errorType string }{
+		{contract.OpGetLinkedPod, contract.ErrTimeout},
+		{contract.OpSetLinkedPod, contract.ErrConnection},
+	} {
+		if n := sumOf(t, rm, contract.MetricErrors, attribute.String(contract.AttrOperation, c.op), attribute.String(contract.AttrErrorType, c.errorType)); n != 1 {
+			t.Errorf("%s errors{error_type=%s} = %d, want 1", c.op, c.errorType, n)
+		}
+	}
+	spans := recorder.Ended()
+	if len(spans) != 2 || spans[1].Status().Code != codes.Error {
+		t.Fatalf("spans = %v", spans)
+	}
+}
+
+func TestScriptCacheMetrics(t *testing.T) {
+	srv := redistest.StartServer(t)
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	rdb := srv.Client(t)
+	e, err := New(rdb, WithMeterProvider(mp))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := testContext(t)
+	for range 3 {
+		if _, err := e.SetLinkedPod(ctx, "ns", "u", "svc", 1, -1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := rdb.ScriptFlush(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.SetLinkedPod(ctx, "ns", "u", "svc", 1, -1); err != nil {
+		t.Fatal(err)
+	}
+	var rm metricdata.ResourceMetrics
+	if err := reader.Collect(ctx, &rm); err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]int64{
+		contract.MetricScriptCacheHits: 4, contract.MetricScriptCacheMisses: 1, contract.MetricScriptCacheReloads: 1,
+	} {
+		if n := sumOf(t, rm, name); n != want {
+			t.Errorf("%s = %d, want %d", name, n, want)
+		}
+	}
+	m, ok := findMetric(rm, contract.MetricCacheHitRatio)
+	if !ok {
+		t.Fatal("no cache hit ratio gauge")
+	}
+	p := m.Data.(metricdata.Gauge[float64]).DataPoints
+	if len(p) != 1 || p[0].Value != 0.8 {
+		t.Fatalf("cache hit ratio = %+v, want one point 0.8", p)
+	}
+	if v, _ := p[0].Attributes.Value(contract.AttrCacheType); v.AsString() != contract.CacheScript {
+		t.Fatalf("cache hit ratio attributes = %v", p[0].Attributes)
+	}
+
+	// Close stops the callback.
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	rm = metricdata.ResourceMetrics{}
+	if err := reader.Collect(ctx, &rm); err != nil {
+		t.Fatal(err)
+	}
+	if m, ok := findMetric(rm, contract.MetricCacheHitRatio); ok && len(m.Data.(metricdata.Gauge[float64]).DataPoints) > 0 {
+		t.Fatalf("ratio still observed after Close: %+v", m.Data)
+	}
+}
+
+func TestServiceAttributes(t *testing.T) {
+	in, ns := newInstrumented(t, WithServiceAttributes(true))
+	ctx := testContext(t)
+	for _, svc := range []string{"a", "b", "a"} {
+		if _, err := in.GetLinkedPod(ctx, ns, "u", svc); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := in.GetLinkedPod(ctx, ns, "u", "bad:svc"); err == nil {
+		t.Fatal("bad service accepted")
+	}
+	rm := in.collect(t)
+	op := attribute.String(contract.AttrOperation, contract.OpGetLinkedPod)
+	ok := attribute.String(contract.AttrStatus, contract.StatusOK)
+	nsAttr := attribute.String(contract.AttrNamespace, ns)
+	if n := sumOf(t, rm, contract.MetricOperations, op, ok, nsAttr, attribute.String(contract.AttrService, "a")); n != 2 {
+		t.Errorf("operations{service=a} = %d, want 2", n)
+	}
+	if n := sumOf(t, rm, contract.MetricOperations, op, ok, nsAttr, attribute.String(contract.AttrService, "b")); n != 1 {
+		t.Errorf("operations{service=b} = %d, want 1", n)
+	}
+	invalid := []attribute.KeyValue{op, attribute.String(contract.AttrNamespace, attrInvalid), attribute.String(contract.AttrService, attrInvalid)}
+	if n := sumOf(t, rm, contract.MetricErrors, append(invalid, attribute.String(contract.AttrErrorType, contract.ErrInvalidArgument))...); n != 1 {
+		t.Errorf("errors{namespace=_invalid} = %d, want 1", n)
+	}
+}
+
+func TestServiceAttributesBounded(t *testing.T) {
+	s := &serviceOptions{
+		pairs: make(map[serviceKey]*serviceEntry),
+		other: &serviceEntry{namespace: attrOther, service: attrOther},
+	}
+	for i := range MaxServiceAttributePairs + 50 {
+		s.options(opGetLinkedPod, "ns", "svc"+strings.Repeat("x", i%7)+string(rune('a'+i%26))+time.Duration(i).String(), false)
+	}
+	if len(s.pairs) != MaxServiceAttributePairs {
+		t.Fatalf("%d pairs cached, want the cap %d", len(s.pairs), MaxServiceAttributePairs)
+	}
+	o := s.options(opGetLinkedPod, "ns", "one-more", false)
+	if o != s.other.ops[opGetLinkedPod].Load() {
+		t.Fatal("pair past the cap not recorded as _other")
+	}
+}
