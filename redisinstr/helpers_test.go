@@ -2,6 +2,8 @@ package redisinstr
 
 import (
 	"context"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -43,8 +45,8 @@ func findMetric(rm metricdata.ResourceMetrics, name string) (metricdata.Metrics,
 	return metricdata.Metrics{}, false
 }
 
-// point returns the value of the data point of metric name whose attributes
-// contain every kv, and whether there is exactly one such point.
+// point returns the value (a histogram's count) of the data point of metric
+// name whose attributes are exactly kv, and how many points matched.
 func point(rm metricdata.ResourceMetrics, name string, kv ...attribute.KeyValue) (float64, int) {
 	m, ok := findMetric(rm, name)
 	if !ok {
@@ -55,6 +57,9 @@ func point(rm metricdata.ResourceMetrics, name string, kv ...attribute.KeyValue)
 		found int
 	)
 	match := func(set attribute.Set) bool {
+		if set.Len() != len(kv) {
+			return false
+		}
 		for _, want := range kv {
 			got, ok := set.Value(want.Key)
 			if !ok || got != want.Value {
@@ -121,3 +126,7 @@ func eventually(d time.Duration, cond func() bool) bool {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+func contains(s, sub string) bool { return strings.Contains(s, sub) }

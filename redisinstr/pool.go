@@ -39,7 +39,7 @@ func newNode(c *redis.Client, poolName string) *node {
 	}
 	return &node{
 		client: c,
-		main: newPoolSeries(poolName, int64(opt.PoolSize), int64(opt.MinIdleConns), int64(opt.MaxIdleConns)),
+		main:   newPoolSeries(poolName, int64(opt.PoolSize), int64(opt.MinIdleConns), int64(opt.MaxIdleConns)),
 		// The pipeline pool never keeps idle connections on purpose (see
 		// redis.Options.PipelinePoolSize), so its idle bounds are 0.
 		pipeline: newPoolSeries(poolName+pipelinePoolSuffix, int64(pipelineSize), 0, 0),

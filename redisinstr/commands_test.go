@@ -1,0 +1,171 @@
+package redisinstr
+
+import (
+	"context"
+	"errors"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/statefulroute/sfotel/internal/contract"
+	"github.com/statefulroute/sfotel/internal/redistest"
+	"go.opentelemetry.io/otel/attribute"
+	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
+)
+
+// noIOHook answers every command and pipeline without I/O, so a test or
+// benchmark measures the hooks above it and nothing else.
+type noIOHook struct{}
+
+func (noIOHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (noIOHook) ProcessHook(redis.ProcessHook) redis.ProcessHook {
+	return func(context.Context, redis.Cmder) error { return nil }
+}
+func (noIOHook) ProcessPipelineHook(redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(context.Context, []redis.Cmder) error { return nil }
+}
+
+func TestCommandHookAllocatesNothing(t *testing.T) {
+	c := redistest.Client(t)
+	mp, _ := testMeter(t)
+	inst, err := Instrument(c, WithMeterProvider(mp), WithProbeInterval(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = inst.Close() })
+	h := newCommandHook(inst.inst.operationDuration, &inst.closed, c.Options().Addr)
+	next := func(context.Context, redis.Cmder) error { return nil }
+	process := h.ProcessHook(next)
+	ctx := context.Background()
+	for _, cmd := range []redis.Cmder{
+		redis.NewStringCmd(ctx, "get", "k"),
+		redis.NewStringCmd(ctx, "GET", "k"),          // upper case: lowered on the stack
+		redis.NewStringCmd(ctx, "hypothetical", "k"), // unknown: _OTHER
+	} {
+		_ = process(ctx, cmd) // first use builds the attribute set
+		if n := testing.AllocsPerRun(1000, func() { _ = process(ctx, cmd) }); n != 0 {
+			t.Errorf("%v: %v allocations per command, want 0", cmd.Args(), n)
+		}
+	}
+	failing := h.ProcessHook(func(context.Context, redis.Cmder) error { return context.DeadlineExceeded })
+	cmd := redis.NewStringCmd(ctx, "set", "k", "v")
+	_ = failing(ctx, cmd)
+	if n := testing.AllocsPerRun(1000, func() { _ = failing(ctx, cmd) }); n != 0 {
+		t.Errorf("failing command: %v allocations, want 0", n)
+	}
+}
+
+func TestCommandMetricsAttributes(t *testing.T) {
+	c := redistest.Client(t)
+	addr := c.Options().Addr
+	mp, reader := testMeter(t)
+	inst, err := Instrument(c, WithMeterProvider(mp), WithProbeInterval(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = inst.Close() })
+	ctx := context.Background()
+	ns := redistest.Namespace(t)
+	key := "sf:{" + ns + ":workload:svc}"
+
+	if err := c.Set(ctx, key, "x", time.Minute).Err(); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if err := c.Get(ctx, key).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.Get(ctx, key+"missing").Err(); !errors.Is(err, redis.Nil) {
+		t.Fatalf("GET of a missing key: %v", err)
+	}
+	if err := c.Do(ctx, "Echo", "x").Err(); err != nil { // not in the table, mixed case
+		t.Fatal(err)
+	}
+	if err := c.EvalSha(ctx, "0000000000000000000000000000000000000000", []string{key}).Err(); !redis.HasErrorPrefix(err, "NOSCRIPT") {
+		t.Fatalf("EVALSHA of an unknown script: %v", err)
+	}
+	if err := c.HGet(ctx, key, "f").Err(); err == nil { // WRONGTYPE
+		t.Fatal("HGET on a string succeeded")
+	}
+	if _, err := c.Pipelined(ctx, func(p redis.Pipeliner) error { p.Get(ctx, key); p.Get(ctx, key); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.TxPipelined(ctx, func(p redis.Pipeliner) error { p.Get(ctx, key); return nil }); err != nil {
+		t.Fatal(err)
+	}
+
+	rm := collect(t, reader)
+	const name = "db.client.operation.duration"
+	ok := func(op string) []attribute.KeyValue {
+		return append(serverAttrs(addr), semconv.DBSystemNameRedis, semconv.DBOperationName(op))
+	}
+	for _, tc := range []struct {
+		attrs []attribute.KeyValue
+		count float64
+	}{
+		{ok("SET"), 1},
+		{ok("GET"), 3}, // redis.Nil is an answer, not an error
+		{ok("_OTHER"), 1},
+		{append(ok("EVALSHA"), semconv.ErrorTypeKey.String(contract.ErrNoScript)), 1},
+		{append(ok("HGET"), semconv.ErrorTypeKey.String(contract.ErrOther)), 1},
+		{ok("PIPELINE"), 1},
+		{ok("MULTI"), 1},
+	} {
+		if got := mustPoint(t, rm, name, tc.attrs...); got != tc.count {
+			t.Errorf("%v: %v operations, want %v", tc.attrs, got, tc.count)
+		}
+	}
+	m, _ := findMetric(rm, name)
+	if m.Unit != "s" {
+		t.Errorf("unit %q, want s", m.Unit)
+	}
+	// GET without error has no error.type at all.
+	if _, n := point(rm, name, append(ok("GET"), semconv.ErrorTypeKey.String(contract.ErrOther))...); n != 0 {
+		t.Error("GET recorded with an error type")
+	}
+}
+
+func TestErrorClass(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want int
+	}{
+		{nil, errNone},
+		{redis.Nil, errNone},
+		{context.DeadlineExceeded, errTimeout},
+		{&net.OpError{Op: "read", Err: timeoutErr{}}, errTimeout},
+		{context.Canceled, errCanceled},
+		{redis.ErrClosed, errConnection},
+		{&net.OpError{Op: "dial", Err: errors.New("connection refused")}, errConnection},
+		{errors.New("NOSCRIPT No matching script"), errOther}, // not a Redis reply
+		{redis.ErrPoolTimeout, errOther},
+	} {
+		if got := errorClass(tc.err); got != tc.want {
+			t.Errorf("errorClass(%v) = %d, want %d", tc.err, got, tc.want)
+		}
+	}
+}
+
+type timeoutErr struct{}
+
+func (timeoutErr) Error() string   { return "i/o timeout" }
+func (timeoutErr) Timeout() bool   { return true }
+func (timeoutErr) Temporary() bool { return true }
+
+func TestCommandMetricsOff(t *testing.T) {
+	c := redistest.Client(t)
+	mp, reader := testMeter(t)
+	inst, err := Instrument(c, WithMeterProvider(mp), WithCommandMetrics(false), WithProbeInterval(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = inst.Close() })
+	if err := c.Ping(context.Background()).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := findMetric(collect(t, reader), "db.client.operation.duration"); ok {
+		t.Error("db.client.operation.duration exported with WithCommandMetrics(false)")
+	}
+}

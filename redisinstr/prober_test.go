@@ -1,0 +1,173 @@
+package redisinstr
+
+import (
+	"context"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/statefulroute/sfotel/internal/contract"
+	"github.com/statefulroute/sfotel/internal/redistest"
+	"go.opentelemetry.io/otel/attribute"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
+)
+
+var (
+	attrUp   = attribute.String(contract.AttrStatus, contract.StatusUp)
+	attrDown = attribute.String(contract.AttrStatus, contract.StatusDown)
+)
+
+// status reads the status gauge: true for up. It fails the test unless
+// exactly one of the two series is 1.
+func status(t *testing.T, r *sdkmetric.ManualReader) bool {
+	t.Helper()
+	rm := collect(t, r)
+	up := mustPoint(t, rm, contract.MetricConnectionStatus, attrUp)
+	down := mustPoint(t, rm, contract.MetricConnectionStatus, attrDown)
+	if up+down != 1 || up*down != 0 {
+		t.Fatalf("status gauge up=%v down=%v, want one 1 and one 0", up, down)
+	}
+	return up == 1
+}
+
+func TestProberFollowsServer(t *testing.T) {
+	const interval = 300 * time.Millisecond
+	s := redistest.StartServer(t)
+	c := s.Client(t)
+	mp, reader := testMeter(t)
+	inst, err := Instrument(c, WithMeterProvider(mp), WithProbeInterval(interval), WithProbeTimeout(200*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = inst.Close() })
+
+	// The first probe ran inside Instrument.
+	if !status(t, reader) {
+		t.Fatal("status down right after Instrument against a running server")
+	}
+	if got := mustPoint(t, collect(t, reader), contract.MetricPingDuration, serverAttrs(s.Addr)...); got < 1 {
+		t.Fatalf("ping duration count = %v after the first probe, want >= 1", got)
+	}
+
+	s.Kill()
+	killed := time.Now()
+	if !eventually(2*interval, func() bool { return !status(t, reader) }) {
+		t.Fatalf("status still up %v after the server was killed", time.Since(killed))
+	}
+
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	started := time.Now()
+	if !eventually(2*interval, func() bool { return status(t, reader) }) {
+		t.Fatalf("status still down %v after the server was started again", time.Since(started))
+	}
+}
+
+func TestInstrumentAgainstDownServerReportsDown(t *testing.T) {
+	port, err := redistest.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:" + itoa(port)})
+	t.Cleanup(func() { _ = c.Close() })
+	mp, reader := testMeter(t)
+	start := time.Now()
+	inst, err := Instrument(c, WithMeterProvider(mp), WithProbeTimeout(300*time.Millisecond))
+	if err != nil {
+		t.Fatalf("Instrument against a down server: %v, want a down status instead of an error", err)
+	}
+	t.Cleanup(func() { _ = inst.Close() })
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("Instrument took %v against a down server, want it bounded by the 300ms probe timeout", d)
+	}
+	if status(t, reader) {
+		t.Fatal("status up with nothing listening")
+	}
+	// A failed PING records no latency.
+	if m, ok := findMetric(collect(t, reader), contract.MetricPingDuration); ok {
+		if n := len(m.Data.(metricdata.Histogram[float64]).DataPoints); n != 0 {
+			t.Errorf("ping duration has %d points after a failed PING, want none", n)
+		}
+	}
+}
+
+func TestCloseStopsEverything(t *testing.T) {
+	c := redistest.Client(t)
+	mp, reader := testMeter(t)
+	before := runtime.NumGoroutine()
+	var insts []*Instrumentation
+	for range 3 {
+		inst, err := Instrument(c, WithMeterProvider(mp), WithProbeInterval(10*time.Millisecond))
+		if err != nil {
+			t.Fatal(err)
+		}
+		insts = append(insts, inst)
+	}
+	if _, n := point(collect(t, reader), contract.MetricConnectionStatus, attrUp); n != 1 {
+		// Three Instrumentations observe the same attribute set; the SDK
+		// keeps one point.
+		t.Fatalf("status points = %d, want 1", n)
+	}
+	// Close concurrently and twice: idempotent and race free.
+	done := make(chan error)
+	for _, inst := range insts {
+		go func() { done <- inst.Close() }()
+		go func() { done <- inst.Close() }()
+	}
+	for range 2 * len(insts) {
+		if err := <-done; err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	}
+	if !eventually(time.Second, func() bool { return runtime.NumGoroutine() <= before }) {
+		t.Errorf("goroutines: %d before Instrument, %d after Close", before, runtime.NumGoroutine())
+	}
+	rm := collect(t, reader)
+	for _, name := range []string{contract.MetricConnectionStatus, contract.MetricPoolConnectionCount, contract.MetricPoolUtilization} {
+		if _, n := point(rm, name); n != 0 {
+			t.Errorf("%s still has %d points after Close", name, n)
+		}
+	}
+	// The hook stays on the client (go-redis cannot remove it) but records
+	// nothing: the PING count (the prober's PINGs went through it) stays.
+	ping := append(serverAttrs(c.Options().Addr), semconv.DBSystemNameRedis, semconv.DBOperationName("PING"))
+	pingsAtClose := mustPoint(t, rm, "db.client.operation.duration", ping...)
+	if pingsAtClose < 3 {
+		t.Fatalf("PING operations = %v before Close, want >= 3 (one first probe per Instrumentation)", pingsAtClose)
+	}
+	if err := c.Ping(context.Background()).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if got := mustPoint(t, collect(t, reader), "db.client.operation.duration", ping...); got != pingsAtClose {
+		t.Errorf("PING operations = %v after a PING past Close, want %v", got, pingsAtClose)
+	}
+}
+
+func TestInstrumentRejectsBadInput(t *testing.T) {
+	c := redistest.Client(t)
+	for _, tc := range []struct {
+		name string
+		rdb  redis.UniversalClient
+		opts []Option
+		want string
+	}{
+		{"nil client", nil, nil, "rdb is nil"},
+		{"zero interval", c, []Option{WithProbeInterval(0)}, "WithProbeInterval"},
+		{"negative timeout", c, []Option{WithProbeTimeout(-time.Second)}, "WithProbeTimeout"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			inst, err := Instrument(tc.rdb, tc.opts...)
+			if err == nil {
+				_ = inst.Close()
+				t.Fatal("no error")
+			}
+			if !contains(err.Error(), tc.want) {
+				t.Fatalf("error %q does not name %q", err, tc.want)
+			}
+		})
+	}
+}
