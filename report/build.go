@@ -1,6 +1,7 @@
 package report
 
 import (
+	"math"
 	"time"
 )
 
@@ -50,14 +51,14 @@ func (o *rawOp) stats(seconds float64) Operation {
 		s.OpsPerSec = float64(s.Count) / seconds
 	}
 	if h := &o.hist; h.count > 0 {
-		s.MeanSeconds = h.sum / float64(h.count)
-		s.P50Seconds = h.quantile(0.50)
-		s.P90Seconds = h.quantile(0.90)
-		s.P99Seconds = h.quantile(0.99)
+		s.MeanSeconds = nanos(h.sum / float64(h.count))
+		s.P50Seconds = nanos(h.quantile(0.50))
+		s.P90Seconds = nanos(h.quantile(0.90))
+		s.P99Seconds = nanos(h.quantile(0.99))
 		if h.minMax {
-			s.MaxSeconds = h.max
+			s.MaxSeconds = nanos(h.max)
 		} else {
-			s.MaxSeconds = h.upperEdge()
+			s.MaxSeconds = nanos(h.upperEdge())
 		}
 	}
 	return s
@@ -107,4 +108,9 @@ func ratio(part, whole uint64) float64 {
 		return 0
 	}
 	return float64(part) / float64(whole)
+}
+
+// nanos rounds seconds to the nanosecond: finer digits are float noise.
+func nanos(s float64) float64 {
+	return math.Round(s*1e9) / 1e9
 }

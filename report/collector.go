@@ -64,6 +64,12 @@ func (c *Collector) Reader() sdkmetric.Reader { return c.reader }
 // Snapshot collects the current metrics and returns a cumulative report:
 // its window starts when the first instrument started recording.
 func (c *Collector) Snapshot(ctx context.Context) (*Report, error) {
+	return c.snapshot(ctx, time.Time{})
+}
+
+// snapshot is Snapshot with the window start given; zero means the earliest
+// start time of the data. Golden tests pin it.
+func (c *Collector) snapshot(ctx context.Context, start time.Time) (*Report, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	raw, err := c.collect(ctx)
@@ -72,7 +78,9 @@ func (c *Collector) Snapshot(ctx context.Context) (*Report, error) {
 	}
 	now := c.cfg.now()
 	c.trackReloads(raw, now)
-	start := raw.start
+	if start.IsZero() {
+		start = raw.start
+	}
 	if start.IsZero() || start.After(now) {
 		start = now
 	}

@@ -40,7 +40,7 @@ func Delta(prev, cur *Report) *Report {
 	d.pool.misses = counterDelta(c.pool.misses, p.pool.misses)
 	if c.pool.waitSeconds >= p.pool.waitSeconds {
 		d.pool.waitSeconds = c.pool.waitSeconds - p.pool.waitSeconds
-	}
+	} // else restarted: cur's value, already in d
 
 	prevOps := make(map[string]*rawOp, len(p.ops))
 	for _, o := range p.ops {

@@ -108,7 +108,7 @@ func scriptReloads(r *Report, cfg *config, out []Suggestion) []Suggestion {
 	return append(out, Suggestion{
 		ID:       RuleScriptReloads,
 		Severity: SeverityWarning,
-		Message: fmt.Sprintf("Lua scripts were reloaded %d times after the %s warm-up: Redis lost its script cache (restart, failover, SCRIPT FLUSH) or a node joined. Each reload costs a NOSCRIPT round trip; find what flushes the cache.",
+		Message: fmt.Sprintf("Lua scripts were reloaded %d times after the warm-up (%s): Redis lost its script cache (restart, failover, SCRIPT FLUSH) or a node joined. Each reload costs a NOSCRIPT round trip; find what flushes the cache.",
 			raw.reloadsAfterWarmup, cfg.warmup),
 		Evidence: map[string]float64{
 			contract.MetricScriptCacheReloads:         float64(r.Redis.ScriptCache.Reloads),
@@ -277,16 +277,21 @@ func key(name string, kv ...string) string {
 	return string(append(b, '}'))
 }
 
-// formatPercent renders a ratio as a percentage with sensible precision.
+// formatPercent renders a ratio as a percentage with sensible precision,
+// never rounding a share below 100% up to 100%.
 func formatPercent(r float64) string {
 	p := r * 100
+	digits := 0
 	switch {
 	case p == 0:
 		return "0%"
 	case p < 1:
-		return strconv.FormatFloat(p, 'f', 2, 64) + "%"
+		digits = 2
 	case p < 10:
-		return strconv.FormatFloat(p, 'f', 1, 64) + "%"
+		digits = 1
 	}
-	return strconv.FormatFloat(p, 'f', 0, 64) + "%"
+	for p < 100 && digits < 4 && strconv.FormatFloat(p, 'f', digits, 64) == strconv.FormatFloat(100, 'f', digits, 64) {
+		digits++
+	}
+	return strconv.FormatFloat(p, 'f', digits, 64) + "%"
 }
