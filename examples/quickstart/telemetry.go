@@ -1,0 +1,69 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+
+	"github.com/redis/go-redis/v9"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+
+	"github.com/statefulroute/sfotel/exporters"
+	"github.com/statefulroute/sfotel/otelexec"
+	"github.com/statefulroute/sfotel/redisinstr"
+	"github.com/statefulroute/sfotel/report"
+)
+
+// serviceName is service.name unless OTEL_SERVICE_NAME says otherwise.
+const serviceName = "sfotel-quickstart"
+
+// telemetry is everything the run measures with: one MeterProvider feeding
+// the Prometheus bridge, the report collector and (if asked) OTLP, one
+// TracerProvider, and the Redis client's instrumentation.
+type telemetry struct {
+	exporters *exporters.Telemetry
+	report    *report.Collector
+	redis     *redisinstr.Instrumentation
+}
+
+func setupTelemetry(ctx context.Context, cfg config, rdb redis.UniversalClient, logger *slog.Logger) (*telemetry, error) {
+	t := &telemetry{report: report.NewCollector()}
+	var err error
+	t.exporters, err = exporters.Setup(ctx, exporters.Config{
+		ServiceName:    serviceName,
+		ServiceVersion: otelexec.Version,
+		Prometheus:     true,
+		OTLPEndpoint:   cfg.otlpEndpoint,
+		// The -otlp flag already defaults to OTEL_EXPORTER_OTLP_ENDPOINT, so
+		// an empty flag means no OTLP, even if other OTEL_* variables are set.
+		DisableOTLP: cfg.otlpEndpoint == "",
+		Readers:     []sdkmetric.Reader{t.report.Reader()},
+		Logger:      logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	t.redis, err = redisinstr.Instrument(rdb,
+		redisinstr.WithMeterProvider(t.exporters.MeterProvider()),
+		redisinstr.WithTracerProvider(t.exporters.TracerProvider()),
+		redisinstr.WithCommandSpans(cfg.commandSpans),
+	)
+	if err != nil {
+		return nil, errors.Join(err, t.exporters.Shutdown(ctx))
+	}
+	return t, nil
+}
+
+// executorOptions point the executor at this run's providers.
+func (t *telemetry) executorOptions(logger *slog.Logger) []otelexec.Option {
+	return []otelexec.Option{
+		otelexec.WithTracerProvider(t.exporters.TracerProvider()),
+		otelexec.WithMeterProvider(t.exporters.MeterProvider()),
+		otelexec.WithLogger(logger),
+	}
+}
+
+// shutdown stops the prober and flushes every exporter, within ctx.
+func (t *telemetry) shutdown(ctx context.Context) error {
+	return errors.Join(t.redis.Close(), t.exporters.Shutdown(ctx))
+}
