@@ -1,0 +1,305 @@
+package exporters
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/resource"
+
+	"github.com/statefulroute/sfotel/internal/contract"
+)
+
+// recordExecutorLike records on mp what the executor and redisinstr record,
+// under the contract's names and units: 3 ok and 1 failed SetLinkedPod, the
+// failure a timeout, three durations, a script cache hit ratio of 0.75 and
+// connection status up.
+func recordExecutorLike(t *testing.T, mp metric.MeterProvider) {
+	t.Helper()
+	m := mp.Meter("github.com/statefulroute/sfotel/otelexec")
+	ops, err := m.Int64Counter(contract.MetricOperations, metric.WithUnit(contract.UnitOperations), metric.WithDescription("Executor operations."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dur, err := m.Float64Histogram(contract.MetricOperationDuration, metric.WithUnit("s"), metric.WithDescription("Operation duration."),
+		metric.WithExplicitBucketBoundaries(0.0005, 0.001, 0.0025, 0.005, 0.01))
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs, err := m.Int64Counter(contract.MetricErrors, metric.WithUnit(contract.UnitErrors), metric.WithDescription("Failed operations."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ratio, err := m.Float64ObservableGauge(contract.MetricCacheHitRatio, metric.WithUnit(contract.UnitCacheHitRatio), metric.WithDescription("Cache hits / lookups."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	status, err := m.Int64ObservableGauge(contract.MetricConnectionStatus, metric.WithDescription("1 on the current status."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		o.ObserveFloat64(ratio, 0.75, metric.WithAttributes(attribute.String(contract.AttrCacheType, contract.CacheScript)))
+		o.ObserveInt64(status, 1, metric.WithAttributes(attribute.String(contract.AttrStatus, contract.StatusUp)))
+		o.ObserveInt64(status, 0, metric.WithAttributes(attribute.String(contract.AttrStatus, contract.StatusDown)))
+		return nil
+	}, ratio, status)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	ctx := context.Background()
+	ok := metric.WithAttributes(attribute.String(contract.AttrOperation, contract.OpSetLinkedPod), attribute.String(contract.AttrStatus, contract.StatusOK))
+	bad := metric.WithAttributes(attribute.String(contract.AttrOperation, contract.OpSetLinkedPod), attribute.String(contract.AttrStatus, contract.StatusError))
+	op := metric.WithAttributes(attribute.String(contract.AttrOperation, contract.OpSetLinkedPod))
+	ops.Add(ctx, 3, ok)
+	ops.Add(ctx, 1, bad)
+	errs.Add(ctx, 1, metric.WithAttributes(attribute.String(contract.AttrOperation, contract.OpSetLinkedPod), attribute.String(contract.AttrErrorType, contract.ErrTimeout)))
+	for _, s := range []float64{0.001, 0.002, 0.003} {
+		dur.Record(ctx, s, op)
+	}
+}
+
+// scrape GETs h and returns the body.
+func scrape(t *testing.T, h http.Handler, header ...string) *httptest.ResponseRecorder {
+	t.Helper()
+	req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec
+}
+
+func parseExposition(t *testing.T, body []byte) map[string]*dto.MetricFamily {
+	t.Helper()
+	p := expfmt.NewTextParser(model.LegacyValidation)
+	fams, err := p.TextToMetricFamilies(bytes.NewReader(body))
+	if err != nil {
+		t.Fatalf("parse exposition: %v\n%s", err, body)
+	}
+	return fams
+}
+
+func labelsOf(m *dto.Metric) map[string]string {
+	out := map[string]string{}
+	for _, l := range m.GetLabel() {
+		out[l.GetName()] = l.GetValue()
+	}
+	return out
+}
+
+// series returns the one metric of fam whose labels are exactly want.
+func series(t *testing.T, fams map[string]*dto.MetricFamily, name string, typ dto.MetricType, want map[string]string) *dto.Metric {
+	t.Helper()
+	fam, ok := fams[name]
+	if !ok {
+		t.Fatalf("no family %s", name)
+	}
+	if fam.GetType() != typ {
+		t.Fatalf("%s: type %v, want %v", name, fam.GetType(), typ)
+	}
+	for _, m := range fam.GetMetric() {
+		got := labelsOf(m)
+		if len(got) != len(want) {
+			continue
+		}
+		match := true
+		for k, v := range want {
+			if got[k] != v {
+				match = false
+			}
+		}
+		if match {
+			return m
+		}
+	}
+	var sets []map[string]string
+	for _, m := range fam.GetMetric() {
+		sets = append(sets, labelsOf(m))
+	}
+	t.Fatalf("%s: no series with labels %v; have %v", name, want, sets)
+	return nil
+}
+
+func newPromProvider(t *testing.T, opts ...PrometheusOption) (*Prometheus, *sdkmetric.MeterProvider) {
+	t.Helper()
+	p, err := NewPrometheus(opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := resource.NewSchemaless(attribute.String("service.name", "prom-test"))
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(p), sdkmetric.WithResource(res))
+	t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
+	return p, mp
+}
+
+func TestPrometheusContractNames(t *testing.T) {
+	p, mp := newPromProvider(t)
+	recordExecutorLike(t, mp)
+
+	rec := scrape(t, p)
+	if rec.Code != http.StatusOK {
+		t.Fatalf("status %d: %s", rec.Code, rec.Body)
+	}
+	fams := parseExposition(t, rec.Body.Bytes())
+
+	const op = contract.OpSetLinkedPod
+	if v := series(t, fams, "stateful_executor_operations_total", dto.MetricType_COUNTER,
+		map[string]string{"operation": op, "status": "ok"}).GetCounter().GetValue(); v != 3 {
+		t.Errorf("operations ok = %v, want 3", v)
+	}
+	if v := series(t, fams, "stateful_executor_operations_total", dto.MetricType_COUNTER,
+		map[string]string{"operation": op, "status": "error"}).GetCounter().GetValue(); v != 1 {
+		t.Errorf("operations error = %v, want 1", v)
+	}
+	if v := series(t, fams, "stateful_executor_errors_total", dto.MetricType_COUNTER,
+		map[string]string{"operation": op, "error_type": "timeout"}).GetCounter().GetValue(); v != 1 {
+		t.Errorf("errors = %v, want 1", v)
+	}
+	h := series(t, fams, "stateful_executor_operation_duration_seconds", dto.MetricType_HISTOGRAM,
+		map[string]string{"operation": op}).GetHistogram()
+	if h.GetSampleCount() != 3 || h.GetSampleSum() < 0.0059 || h.GetSampleSum() > 0.0061 {
+		t.Errorf("duration count %d sum %v, want 3 and 0.006", h.GetSampleCount(), h.GetSampleSum())
+	}
+	if v := series(t, fams, "stateful_executor_cache_hit_ratio", dto.MetricType_GAUGE,
+		map[string]string{"cache_type": "script"}).GetGauge().GetValue(); v != 0.75 {
+		t.Errorf("cache hit ratio = %v, want 0.75", v)
+	}
+	if v := series(t, fams, "stateful_executor_redis_connection_status", dto.MetricType_GAUGE,
+		map[string]string{"status": "up"}).GetGauge().GetValue(); v != 1 {
+		t.Errorf("status up = %v, want 1", v)
+	}
+	if v := series(t, fams, "stateful_executor_redis_connection_status", dto.MetricType_GAUGE,
+		map[string]string{"status": "down"}).GetGauge().GetValue(); v != 0 {
+		t.Errorf("status down = %v, want 0", v)
+	}
+
+	// Resource attributes go to target_info, not onto every series.
+	if v := labelsOf(series(t, fams, "target_info", dto.MetricType_GAUGE,
+		map[string]string{"service_name": "prom-test"}))["service_name"]; v != "prom-test" {
+		t.Errorf("target_info service_name = %q", v)
+	}
+	for _, want := range []string{"go_goroutines", "process_cpu_seconds_total"} {
+		if _, ok := fams[want]; !ok {
+			t.Errorf("default collectors: %s missing", want)
+		}
+	}
+	// Never on the global registry.
+	global, err := prometheus.DefaultGatherer.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range global {
+		if strings.HasPrefix(f.GetName(), "stateful_executor_") {
+			t.Errorf("%s leaked onto the default registry", f.GetName())
+		}
+	}
+}
+
+func TestPrometheusOptions(t *testing.T) {
+	p, mp := newPromProvider(t, WithGoCollector(false), WithProcessCollector(false), WithScopeInfo(), WithoutTargetInfo(), WithNamespace("team"))
+	recordExecutorLike(t, mp)
+	fams := parseExposition(t, scrape(t, p).Body.Bytes())
+	for name := range fams {
+		if strings.HasPrefix(name, "go_") || strings.HasPrefix(name, "process_") || name == "target_info" {
+			t.Errorf("%s present although turned off", name)
+		}
+	}
+	m := series(t, fams, "team_stateful_executor_errors_total", dto.MetricType_COUNTER, map[string]string{
+		"operation": contract.OpSetLinkedPod, "error_type": "timeout",
+		"otel_scope_name": "github.com/statefulroute/sfotel/otelexec", "otel_scope_version": "", "otel_scope_schema_url": "",
+	})
+	if m.GetCounter().GetValue() != 1 {
+		t.Errorf("value %v", m.GetCounter().GetValue())
+	}
+}
+
+func TestPrometheusTwoInstancesAndSharedRegistry(t *testing.T) {
+	// Two exporters on private registries never collide.
+	_, mp1 := newPromProvider(t)
+	p2, mp2 := newPromProvider(t)
+	recordExecutorLike(t, mp1)
+	recordExecutorLike(t, mp2)
+	fams := parseExposition(t, scrape(t, p2).Body.Bytes())
+	if _, ok := fams["stateful_executor_operations_total"]; !ok {
+		t.Fatal("second instance serves nothing")
+	}
+
+	// A caller's registry serves its own collectors beside the OTel ones.
+	reg := prometheus.NewRegistry()
+	own := prometheus.NewCounter(prometheus.CounterOpts{Name: "app_own_total", Help: "own"})
+	reg.MustRegister(own)
+	own.Add(2)
+	p, mp := newPromProvider(t, WithRegistry(reg), WithGoCollector(false), WithProcessCollector(false))
+	if p.Registry() != reg {
+		t.Fatal("Registry() is not the one given")
+	}
+	recordExecutorLike(t, mp)
+	fams = parseExposition(t, scrape(t, p).Body.Bytes())
+	if fams["app_own_total"].GetMetric()[0].GetCounter().GetValue() != 2 {
+		t.Error("own collector missing")
+	}
+	if _, ok := fams["stateful_executor_operations_total"]; !ok {
+		t.Error("OTel metrics missing from the shared registry")
+	}
+}
+
+func TestPrometheusOpenMetricsNegotiation(t *testing.T) {
+	accept := "Accept"
+	om := "application/openmetrics-text;version=1.0.0"
+	p, mp := newPromProvider(t)
+	recordExecutorLike(t, mp)
+	if ct := scrape(t, p, accept, om).Header().Get("Content-Type"); strings.Contains(ct, "openmetrics") {
+		t.Errorf("OpenMetrics served without WithOpenMetrics: %s", ct)
+	}
+	p, mp = newPromProvider(t, WithOpenMetrics())
+	recordExecutorLike(t, mp)
+	rec := scrape(t, p, accept, om)
+	if ct := rec.Header().Get("Content-Type"); !strings.Contains(ct, "openmetrics") {
+		t.Errorf("WithOpenMetrics: Content-Type %s", ct)
+	}
+	if !strings.Contains(rec.Body.String(), "# EOF") {
+		t.Error("OpenMetrics body without # EOF")
+	}
+}
+
+// TestPromtoolCheckMetrics runs promtool's linter on a real scrape. CI
+// (REDIS_REQUIRED=1) installs promtool, so there a missing one is a failure.
+func TestPromtoolCheckMetrics(t *testing.T) {
+	promtool, err := exec.LookPath("promtool")
+	if err != nil {
+		if os.Getenv("REDIS_REQUIRED") == "1" {
+			t.Fatal("promtool not found and REDIS_REQUIRED=1: install Debian's prometheus package")
+		}
+		t.Skip("promtool not installed (apt-get install prometheus); set REDIS_REQUIRED=1 to make this a failure")
+	}
+	p, mp := newPromProvider(t)
+	recordExecutorLike(t, mp)
+	body := scrape(t, p).Body.Bytes()
+
+	cmd := exec.Command(promtool, "check", "metrics")
+	cmd.Stdin = bytes.NewReader(body)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("promtool check metrics: %v\n%s\n--- exposition ---\n%s", err, out, body)
+	}
+	// promtool exits 0 with lint findings printed only for some versions;
+	// any finding is a failure here.
+	if s := strings.TrimSpace(string(out)); s != "" {
+		t.Fatalf("promtool check metrics findings:\n%s", s)
+	}
+}

@@ -1,0 +1,114 @@
+package exporters
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+var okHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	_, _ = w.Write([]byte("secret metrics"))
+})
+
+func TestProtectHandler(t *testing.T) {
+	h, err := ProtectHandler(okHandler,
+		WithBearerToken("tok-1"), WithBearerToken("tok-2"),
+		WithBasicAuth("prom", "p4ss"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	basic := func(u, p string) func(*http.Request) {
+		return func(r *http.Request) { r.SetBasicAuth(u, p) }
+	}
+	header := func(v string) func(*http.Request) {
+		return func(r *http.Request) { r.Header.Set("Authorization", v) }
+	}
+	cases := []struct {
+		name string
+		set  func(*http.Request)
+		want int
+	}{
+		{"no credentials", func(*http.Request) {}, http.StatusUnauthorized},
+		{"bearer first token", header("Bearer tok-1"), http.StatusOK},
+		{"bearer second token", header("Bearer tok-2"), http.StatusOK},
+		{"bearer scheme case-insensitive", header("bearer tok-1"), http.StatusOK},
+		{"bearer wrong token", header("Bearer tok-3"), http.StatusUnauthorized},
+		{"bearer prefix of token", header("Bearer tok-"), http.StatusUnauthorized},
+		{"bearer token longer", header("Bearer tok-11"), http.StatusUnauthorized},
+		{"bearer empty", header("Bearer "), http.StatusUnauthorized},
+		{"token without scheme", header("tok-1"), http.StatusUnauthorized},
+		{"token under another scheme", header("Token tok-1"), http.StatusUnauthorized},
+		{"basic right", basic("prom", "p4ss"), http.StatusOK},
+		{"basic wrong password", basic("prom", "p4sS"), http.StatusUnauthorized},
+		{"basic wrong user", basic("Prom", "p4ss"), http.StatusUnauthorized},
+		{"basic empty password", basic("prom", ""), http.StatusUnauthorized},
+		{"basic with the token as password", basic("prom", "tok-1"), http.StatusUnauthorized},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+			c.set(req)
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if rec.Code != c.want {
+				t.Fatalf("status %d, want %d", rec.Code, c.want)
+			}
+			body := rec.Body.String()
+			if c.want == http.StatusOK {
+				if body != "secret metrics" {
+					t.Fatalf("body %q", body)
+				}
+				return
+			}
+			if strings.Contains(body, "secret") {
+				t.Fatal("refused request saw the protected body")
+			}
+			ch := rec.Header().Values("WWW-Authenticate")
+			if len(ch) != 2 || ch[0] != `Bearer realm="sfotel"` || ch[1] != `Basic realm="sfotel", charset="UTF-8"` {
+				t.Fatalf("WWW-Authenticate = %q", ch)
+			}
+		})
+	}
+}
+
+func TestProtectHandlerOnlyBearerChallenge(t *testing.T) {
+	h, err := ProtectHandler(okHandler, WithBearerToken("t"), WithRealm("metrics"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := httptest.NewRequest(http.MethodGet, "/", nil)
+	req.SetBasicAuth("t", "t")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if ch := rec.Header().Values("WWW-Authenticate"); rec.Code != http.StatusUnauthorized || len(ch) != 1 || ch[0] != `Bearer realm="metrics"` {
+		t.Fatalf("status %d, challenges %q", rec.Code, ch)
+	}
+}
+
+func TestProtectHandlerRejectsBadConfig(t *testing.T) {
+	cases := []struct {
+		name string
+		h    http.Handler
+		opts []ProtectOption
+		want string
+	}{
+		{"nil handler", nil, []ProtectOption{WithBearerToken("t")}, "handler is nil"},
+		{"no credentials", okHandler, nil, "no credentials"},
+		{"only nil options", okHandler, []ProtectOption{nil}, "no credentials"},
+		{"empty token", okHandler, []ProtectOption{WithBearerToken("")}, "WithBearerToken #1: token is empty"},
+		{"blank second token", okHandler, []ProtectOption{WithBearerToken("a"), WithBearerToken("  ")}, "WithBearerToken #2"},
+		{"empty user", okHandler, []ProtectOption{WithBasicAuth("", "p")}, "WithBasicAuth #1"},
+		{"empty password", okHandler, []ProtectOption{WithBasicAuth("u", "")}, "WithBasicAuth #1"},
+		{"colon in user", okHandler, []ProtectOption{WithBasicAuth("a:b", "p")}, "must not contain ':'"},
+		{"quote in realm", okHandler, []ProtectOption{WithBearerToken("t"), WithRealm(`a"b`)}, "WithRealm"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			h, err := ProtectHandler(c.h, c.opts...)
+			if err == nil || !strings.Contains(err.Error(), c.want) || h != nil {
+				t.Fatalf("got %v, %v; want an error containing %q", h, err, c.want)
+			}
+		})
+	}
+}
