@@ -64,6 +64,10 @@ var durationBuckets = []float64{
 	0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
 }
 
+// descCacheHitRatio is shared by the script and state caches' callbacks: the
+// SDK returns one instrument only for an identical name, unit and description.
+const descCacheHitRatio = "Cache hits / (hits + misses), by cache type."
+
 // opOptions are the measurement options of one operation, built once so that
 // recording allocates nothing.
 type opOptions struct {
@@ -175,7 +179,7 @@ func (t *telemetry) newInstruments(m metric.Meter, stats *scriptCounters) error 
 		return err
 	}
 	ratio, err := m.Float64ObservableGauge(contract.MetricCacheHitRatio, metric.WithUnit(contract.UnitCacheHitRatio),
-		metric.WithDescription("Cache hits / (hits + misses), by cache type."))
+		metric.WithDescription(descCacheHitRatio))
 	if err != nil {
 		return err
 	}
