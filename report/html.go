@@ -67,6 +67,7 @@ type bar struct {
 	Class string  // CSS class giving the colour
 	Y     float64 // top of the bar
 	Width float64 // length on the log axis
+	TextX float64 // where the value label starts, just after the bar
 }
 
 type tick struct {
@@ -77,7 +78,7 @@ type tick struct {
 // Chart geometry, in SVG user units.
 const (
 	chartLeft  = 34.0  // room for the bar labels
-	chartWidth = 300.0 // the log axis
+	chartWidth = 400.0 // the log axis
 	barHeight  = 11.0
 	barGap     = 3.0
 )
@@ -122,7 +123,7 @@ func newHTMLView(r *Report) *htmlView {
 		return math.Max(1, math.Min(1, f)*chartWidth)
 	}
 	for e := loExp; e <= hiExp; e++ {
-		v.Axis = append(v.Axis, tick{X: chartLeft + x(math.Pow(10, e)), Label: formatSeconds(math.Pow(10, e))})
+		v.Axis = append(v.Axis, tick{X: chartLeft + x(math.Pow(10, e)), Label: decadeLabel(int(e))})
 	}
 	v.Axis[0].X = chartLeft
 	for i := range r.Operations {
@@ -134,10 +135,24 @@ func newHTMLView(r *Report) *htmlView {
 		}{{"p50", "b50", op.P50Seconds}, {"p90", "b90", op.P90Seconds}, {"p99", "b99", op.P99Seconds}, {"max", "bmax", op.MaxSeconds}} {
 			c.Bars = append(c.Bars, bar{
 				Label: s.label, Value: latency(op, s.v), Class: s.class,
-				Y: float64(j) * (barHeight + barGap), Width: x(s.v),
+				Y: float64(j) * (barHeight + barGap), Width: x(s.v), TextX: chartLeft + x(s.v) + 4,
 			})
 		}
 		v.Charts = append(v.Charts, c)
 	}
 	return v
+}
+
+// decadeLabel names the power of ten 10^e seconds: 10µs, 1ms, 10s.
+func decadeLabel(e int) string {
+	units := []struct {
+		exp  int
+		name string
+	}{{0, "s"}, {-3, "ms"}, {-6, "µs"}, {-9, "ns"}}
+	for _, u := range units {
+		if e >= u.exp {
+			return "1" + strings.Repeat("0", e-u.exp) + u.name
+		}
+	}
+	return "1e" + strconv.Itoa(e) + "s"
 }
