@@ -29,7 +29,7 @@ func (e *Executor) ComputeLinkedPod(ctx context.Context, namespace, uid, service
 	if pod, err = e.getLink(ctx, namespace, uid, serviceName); err != nil || pod >= 0 {
 		return pod, err
 	}
-	states, err := e.podStates(ctx, namespace, serviceName)
+	states, err := e.sharedPodStates(ctx, namespace, serviceName)
 	if err != nil {
 		return -1, err
 	}

@@ -2,6 +2,7 @@ package otelexec
 
 import (
 	"log/slog"
+	"time"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/metric"
@@ -15,6 +16,7 @@ type config struct {
 	logger            *slog.Logger
 	serviceAttributes bool
 	preload           bool
+	stateCacheTTL     time.Duration // WithStateCache, in statecache.go
 }
 
 // Option configures an Executor.

@@ -16,6 +16,7 @@ type Executor struct {
 	scripts     scripts
 	scriptStats scriptCounters
 	logger      *slog.Logger
+	states      *stateCache // nil unless WithStateCache
 }
 
 // New returns an Executor over rdb, which may be a *redis.Client, a
@@ -38,12 +39,15 @@ func New(rdb redis.UniversalClient, opts ...Option) (*Executor, error) {
 		return nil, errors.Join(err, tel.close())
 	}
 	e.tel = tel
+	if e.states, err = newStateCache(&c); err != nil {
+		return nil, errors.Join(err, tel.close())
+	}
 	return e, nil
 }
 
-// Close stops reporting the executor's script cache metrics. It does not
-// close the Redis client. The executor's operations keep working.
-func (e *Executor) Close() error { return e.tel.close() }
+// Close stops reporting the executor's script and state cache metrics. It
+// does not close the Redis client. The executor's operations keep working.
+func (e *Executor) Close() error { return errors.Join(e.tel.close(), e.states.close()) }
 
 // ScriptStats returns the EVALSHA hits, NOSCRIPT misses and script reloads
 // since New.

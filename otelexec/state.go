@@ -24,7 +24,9 @@ func (e *Executor) SetServiceState(ctx context.Context, namespace, serviceName s
 	if err = validateState("state", state); err != nil {
 		return err
 	}
-	return e.rdb.HSet(ctx, stateKey(namespace, serviceName), strconv.Itoa(podID), state).Err()
+	err = e.rdb.HSet(ctx, stateKey(namespace, serviceName), strconv.Itoa(podID), state).Err()
+	e.states.invalidate(namespace, serviceName) // even on error: the write may have landed
+	return err
 }
 
 // GetServiceState returns the states of a service's pods by pod ID; an empty
@@ -35,7 +37,7 @@ func (e *Executor) GetServiceState(ctx context.Context, namespace, serviceName s
 	if err = validateServiceArgs(namespace, serviceName); err != nil {
 		return nil, err
 	}
-	return e.podStates(ctx, namespace, serviceName)
+	return e.podStatesCopy(ctx, namespace, serviceName)
 }
 
 // podStates reads a service's pod state hash. Every pod state read goes
