@@ -3,6 +3,7 @@ package otelexec
 import (
 	"context"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -100,10 +101,10 @@ type telemetry struct {
 	errors     metric.Int64Counter
 	duration   metric.Float64Histogram
 
-	spanStart  [numOps][]trace.SpanStartOption
-	errorAttrs [numErrorTypes][]attribute.KeyValue
-	byOp       [numOps]*opOptions
-	services   *serviceOptions // nil unless WithServiceAttributes
+	spanStart []trace.SpanStartOption
+	spanAttrs [numOps][numErrorTypes + 1][]attribute.KeyValue // [op][error type], [op][numErrorTypes] on success
+	byOp      [numOps]*opOptions
+	services  *serviceOptions // nil unless WithServiceAttributes
 
 	registration metric.Registration
 }
@@ -118,19 +119,17 @@ func newTelemetry(c *config, rdb redis.UniversalClient, stats *scriptCounters) (
 	}
 
 	server := serverAttributes(rdb)
+	t.spanStart = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindClient)}
 	for id := range numOps {
-		attrs := append([]attribute.KeyValue{
+		ok := append([]attribute.KeyValue{
 			semconv.DBSystemNameRedis,
 			semconv.DBOperationName(id.String()),
 		}, server...)
-		t.spanStart[id] = []trace.SpanStartOption{
-			trace.WithSpanKind(trace.SpanKindClient),
-			trace.WithAttributes(attrs...),
+		t.spanAttrs[id][numErrorTypes] = ok
+		for et := range numErrorTypes {
+			t.spanAttrs[id][et] = append(slices.Clip(ok), semconv.ErrorTypeKey.String(et.String()))
 		}
 		t.byOp[id] = newOpOptions(id)
-	}
-	for et := range numErrorTypes {
-		t.errorAttrs[et] = []attribute.KeyValue{semconv.ErrorTypeKey.String(et.String())}
 	}
 	if c.serviceAttributes {
 		t.services = &serviceOptions{
@@ -241,7 +240,13 @@ type op struct {
 func (t *telemetry) start(ctx context.Context, id opID) (context.Context, op) {
 	o := op{tel: t, id: id}
 	if t.tracer != nil {
-		ctx, o.span = t.tracer.Start(ctx, id.String(), t.spanStart[id]...)
+		// The attributes are set once, at end, together with error.type,
+		// rather than passed as a start option: the SDK copies start
+		// options into a fresh slice and grows the span's slice again for
+		// error.type, two allocations per span. The price is that samplers
+		// and OnStart processors do not see them; the executor's spans are
+		// sampled by their parent.
+		ctx, o.span = t.tracer.Start(ctx, id.String(), t.spanStart...)
 	}
 	if t.metrics {
 		o.start = time.Now()
@@ -281,11 +286,15 @@ func (o op) end(errp *error) {
 			t.errors.Add(o.ctx, 1, opts.errors[et]...)
 		}
 	}
-	if o.span != nil {
-		if err != nil {
-			o.span.SetAttributes(t.errorAttrs[et]...)
+	if o.span != nil && o.span.IsRecording() {
+		if err == nil {
+			o.span.SetAttributes(t.spanAttrs[o.id][numErrorTypes]...)
+		} else {
+			o.span.SetAttributes(t.spanAttrs[o.id][et]...)
 			o.span.SetStatus(codes.Error, err.Error())
 		}
+	}
+	if o.span != nil {
 		o.span.End()
 	}
 }

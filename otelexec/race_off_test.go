@@ -1,0 +1,5 @@
+//go:build !race
+
+package otelexec
+
+const raceEnabled = false
