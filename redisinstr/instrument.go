@@ -132,9 +132,11 @@ func (i *Instrumentation) addNode(c *redis.Client) {
 	}
 	if i.cfg.commandSpans {
 		// Per node client, not per cluster: redisotel's cluster support only
-		// sees nodes created after the call.
+		// sees nodes created after the call. No dial spans: go-redis dials
+		// in the background, so they would be parentless root spans.
 		_ = redisotel.InstrumentTracing(c,
 			redisotel.WithTracerProvider(i.tracer),
+			redisotel.WithDialFilter(true),
 			redisotel.WithCallerEnabled(i.cfg.callerInfo),
 			redisotel.WithDBStatement(i.cfg.dbStatement),
 		)
