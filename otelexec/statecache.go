@@ -220,7 +220,7 @@ func (sc *stateCache) refresh(ctx context.Context, en *stateEntry, f *stateFligh
 	if en.flight == f {
 		en.flight = nil
 	}
-	if f.err == nil {
+	if f.err == nil && en.generation == generation {
 		en.snapshot.Store(&stateSnapshot{states: f.states, asOf: asOf})
 	}
 	en.mu.Unlock()
