@@ -16,7 +16,34 @@ import (
 	"github.com/statefulroute/sfotel/internal/contract"
 	"github.com/statefulroute/sfotel/internal/redistest"
 	"github.com/statefulroute/sfotel/otelexec"
+	"github.com/statefulroute/sfotel/redisinstr"
 )
+
+// connectionStatus is the status whose connection status gauge is 1, or "".
+func connectionStatus(tb testing.TB, tel *telemetry) string {
+	tb.Helper()
+	for st, v := range byAttr(tel.collect(tb), contract.MetricConnectionStatus, contract.AttrStatus) {
+		if v == 1 {
+			return st
+		}
+	}
+	return ""
+}
+
+// waitStatus waits until the connection status gauge reports want and
+// returns how long that took; it fails the test after timeout.
+func waitStatus(tb testing.TB, tel *telemetry, want string, timeout time.Duration) time.Duration {
+	tb.Helper()
+	start := time.Now()
+	for time.Since(start) < timeout {
+		if connectionStatus(tb, tel) == want {
+			return time.Since(start)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	tb.Errorf("connection status did not become %q within %v", want, timeout)
+	return timeout
+}
 
 // Load shape of the kill test: 50 workers, each op bounded by opTimeout, the
 // whole run bounded by phase lengths and by maxOpsPerWorker.
@@ -53,6 +80,11 @@ func TestRedisKilledUnderLoad(t *testing.T) {
 	tel := newTelemetry(t)
 	rdb := serverClient(t, srv.Addr, killWorkers)
 	exec := newExecutor(t, rdb, tel.options()...)
+	inst, err := redisinstr.Instrument(rdb, redisinstr.WithMeterProvider(tel.mp), redisinstr.WithTracerProvider(tel.tp),
+		redisinstr.WithProbeInterval(100*time.Millisecond))
+	if err != nil {
+		t.Fatalf("redisinstr.Instrument: %v", err)
+	}
 	ns := "rel.kill"
 	const svc = "game"
 
@@ -141,15 +173,22 @@ func TestRedisKilledUnderLoad(t *testing.T) {
 
 	time.Sleep(time.Second)
 	ackedBeforeKill := func() int { mu.Lock(); defer mu.Unlock(); return len(acked) }()
+	if st := connectionStatus(t, tel); st != contract.StatusUp {
+		t.Errorf("connection status %q while Redis is healthy, want up", st)
+	}
 	phase.Store(1) // before the kill, so an error seen in phase 0 is a real one
 	srv.Kill()
-	time.Sleep(600 * time.Millisecond)
+	killedAt := time.Now()
+	downAfter := waitStatus(t, tel, contract.StatusDown, 3*time.Second)
+	time.Sleep(time.Until(killedAt.Add(600 * time.Millisecond)))
 	if err := srv.Start(); err != nil {
 		t.Fatalf("restart: %v", err)
 	}
 	restartedAt.Store(time.Now().UnixNano())
 	phase.Store(2)
-	time.Sleep(killRecoverMax + 500*time.Millisecond)
+	upAfter := waitStatus(t, tel, contract.StatusUp, 3*time.Second)
+	t.Logf("connection status down %v after the kill, up %v after the restart", downAfter, upAfter)
+	time.Sleep(time.Until(time.Unix(0, restartedAt.Load()).Add(killRecoverMax + 500*time.Millisecond)))
 	close(stop)
 	wg.Wait()
 
@@ -201,6 +240,12 @@ func TestRedisKilledUnderLoad(t *testing.T) {
 	}
 
 	// No goroutine outlives the load once the client is closed.
+	if err := exec.Close(); err != nil {
+		t.Errorf("executor Close: %v", err)
+	}
+	if err := inst.Close(); err != nil {
+		t.Errorf("redisinstr Close: %v", err)
+	}
 	_ = rdb.Close()
 	settleGoroutines(t, goroutinesBefore, 5*time.Second)
 }
