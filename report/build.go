@@ -55,11 +55,7 @@ func (o *rawOp) stats(seconds float64) Operation {
 		s.P50Seconds = nanos(h.quantile(0.50))
 		s.P90Seconds = nanos(h.quantile(0.90))
 		s.P99Seconds = nanos(h.quantile(0.99))
-		if h.minMax {
-			s.MaxSeconds = nanos(h.max)
-		} else {
-			s.MaxSeconds = nanos(h.upperEdge())
-		}
+		s.MaxSeconds = nanos(h.maxOrEdge())
 	}
 	return s
 }
@@ -93,6 +89,15 @@ func (raw *rawData) redis() Redis {
 		}
 		if !raw.state.seen {
 			rd.StateCache.HitRatio = raw.stateHitRatio
+		}
+	}
+	if h := &raw.ping; h.count > 0 {
+		rd.Ping = &Ping{
+			Count:       h.count,
+			P50Seconds:  nanos(h.quantile(0.50)),
+			P99Seconds:  nanos(h.quantile(0.99)),
+			MaxSeconds:  nanos(h.maxOrEdge()),
+			MeanSeconds: nanos(h.sum / float64(h.count)),
 		}
 	}
 	if raw.connUpSeen || raw.connDownSeen {

@@ -99,7 +99,9 @@ func (c *Collector) collect(ctx context.Context) (*rawData, error) {
 func (c *Collector) trackReloads(raw *rawData, now time.Time) {
 	if now.Before(c.warmEnd) {
 		raw.warmingUp = true
-		c.reloadBaseline = raw.script.reloads
+		if !c.baselineFixed {
+			c.reloadBaseline = raw.script.reloads
+		}
 		return
 	}
 	c.baselineFixed = true

@@ -30,6 +30,7 @@ func Delta(prev, cur *Report) *Report {
 		scriptHitRatio: c.scriptHitRatio, hasScriptRatio: c.hasScriptRatio,
 		stateHitRatio: c.stateHitRatio, hasStateRatio: c.hasStateRatio,
 		connUpSeen: c.connUpSeen, connDownSeen: c.connDownSeen,
+		ping:               sub(&c.ping, &p.ping),
 		warmingUp:          c.warmingUp,
 		reloadsAfterWarmup: counterDelta(c.reloadsAfterWarmup, p.reloadsAfterWarmup),
 	}

@@ -28,6 +28,8 @@ type rawData struct {
 	scriptHitRatio, stateHitRatio float64
 	hasScriptRatio, hasStateRatio bool
 
+	ping histogram // PING round trips of the connection prober
+
 	connUpSeen   bool // a client reported its connection up
 	connDownSeen bool // a client reported its connection down
 
@@ -127,6 +129,8 @@ func gather(rm *metricdata.ResourceMetrics) *rawData {
 						add(&o.hist)
 					}
 				})
+			case contract.MetricPingDuration:
+				eachHistogram(m.Data, func(_ *attribute.Set, add func(*histogram)) { add(&raw.ping) })
 			case contract.MetricScriptCacheHits:
 				raw.script.hits += sum(m.Data, &raw.script.seen)
 			case contract.MetricScriptCacheMisses:

@@ -58,6 +58,14 @@ func goldenReport(t testing.TB) *Report {
 	f.count(contract.MetricScriptCacheMisses, 5)
 	f.count(contract.MetricScriptCacheReloads, 5)
 	f.connection(true)
+	ping, err := f.meter.Float64Histogram(contract.MetricPingDuration)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 60 {
+		ping.Record(t.Context(), 0.00015+float64(i%3)*0.00001)
+	}
+	ping.Record(t.Context(), 0.0004)
 	r, err := f.c.snapshot(t.Context(), goldenStart)
 	if err != nil {
 		t.Fatal(err)

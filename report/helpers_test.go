@@ -27,10 +27,15 @@ type fixture struct {
 }
 
 func newFixture(t testing.TB, opts ...Option) *fixture {
+	return newFixtureWith(t, nil, opts...)
+}
+
+// newFixtureWith also passes MeterProvider options.
+func newFixtureWith(t testing.TB, mpOpts []sdkmetric.Option, opts ...Option) *fixture {
 	t.Helper()
 	c := NewCollector(opts...)
 	res := resource.NewSchemaless(semconv.ServiceName("checkout"), semconv.ServiceVersion("1.4.2"))
-	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(c.Reader()), sdkmetric.WithResource(res))
+	mp := sdkmetric.NewMeterProvider(append([]sdkmetric.Option{sdkmetric.WithReader(c.Reader()), sdkmetric.WithResource(res)}, mpOpts...)...)
 	t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
 	f := &fixture{t: t, c: c, mp: mp, meter: mp.Meter("github.com/statefulroute/sfotel/otelexec")}
 	var err error

@@ -170,6 +170,15 @@ func (h *histogram) upperEdge() float64 {
 	return 0
 }
 
+// maxOrEdge is the recorded max, or the upper edge of the buckets when the
+// max is unknown.
+func (h *histogram) maxOrEdge() float64 {
+	if h.minMax {
+		return h.max
+	}
+	return h.upperEdge()
+}
+
 // lowerEdge is the lower edge of the lowest non-empty bucket, 0 if the zero
 // bucket holds values.
 func (h *histogram) lowerEdge() float64 {

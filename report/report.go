@@ -59,6 +59,18 @@ type Redis struct {
 	StateCache *StateCache `json:"state_cache,omitempty"`
 	// ConnectionUp is null when no connection status was recorded.
 	ConnectionUp *bool `json:"connection_up"`
+	// Ping is present when the connection prober recorded pings: the round
+	// trip to Redis itself, to tell a slow server from a slow executor.
+	Ping *Ping `json:"ping,omitempty"`
+}
+
+// Ping summarizes the connection prober's PING round trips.
+type Ping struct {
+	Count       uint64  `json:"count"`
+	P50Seconds  float64 `json:"p50_seconds"`
+	P99Seconds  float64 `json:"p99_seconds"`
+	MaxSeconds  float64 `json:"max_seconds"`
+	MeanSeconds float64 `json:"mean_seconds"`
 }
 
 // Pool describes the Redis connection pools, summed over pools and nodes.

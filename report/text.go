@@ -106,6 +106,10 @@ func (r *Report) writeRedis(w io.Writer) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	p := &rd.Pool
 	fmt.Fprintf(tw, "connection\t%s\n", connectionText(rd.ConnectionUp))
+	if pg := rd.Ping; pg != nil {
+		fmt.Fprintf(tw, "ping\t%d pings, p50 %s, p99 %s, max %s\n",
+			pg.Count, formatSeconds(pg.P50Seconds), formatSeconds(pg.P99Seconds), formatSeconds(pg.MaxSeconds))
+	}
 	fmt.Fprintf(tw, "pool\t%d of %d connections in use (%s), %d idle; %d waits (%s waiting), %d timeouts; %d hits, %d misses\n",
 		p.InUse, p.Max, formatPercent(p.Utilization), p.Idle, p.Waits, formatSeconds(p.WaitSeconds), p.Timeouts, p.Hits, p.Misses)
 	sc := &rd.ScriptCache
