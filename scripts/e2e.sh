@@ -119,6 +119,7 @@ fi
 quickstart_port=$(free_port)
 prometheus_port=$(free_port)
 otelcol_otlp_port=$(free_port)
+otelcol_otlp_http_port=$(free_port)
 otelcol_prom_port=$(free_port)
 jaeger_otlp_port=$(free_port)
 jaeger_http_port=$(free_port)
@@ -139,8 +140,9 @@ JAEGER_LISTEN_HOST=127.0.0.1 \
 pids+=($!)
 jaeger_pid=$!
 
-log "starting the OpenTelemetry Collector (OTLP 127.0.0.1:$otelcol_otlp_port, Prometheus exporter 127.0.0.1:$otelcol_prom_port)"
+log "starting the OpenTelemetry Collector (OTLP gRPC 127.0.0.1:$otelcol_otlp_port, HTTP 127.0.0.1:$otelcol_otlp_http_port, Prometheus exporter 127.0.0.1:$otelcol_prom_port)"
 OTELCOL_OTLP_GRPC_ENDPOINT=127.0.0.1:$otelcol_otlp_port \
+	OTELCOL_OTLP_HTTP_ENDPOINT=127.0.0.1:$otelcol_otlp_http_port \
 	OTELCOL_PROMETHEUS_ENDPOINT=127.0.0.1:$otelcol_prom_port \
 	JAEGER_OTLP_GRPC_ENDPOINT=127.0.0.1:$jaeger_otlp_port \
 	"$OTELCOL_BIN" --config="$repo/examples/collector/otelcol.yaml" \
@@ -170,7 +172,8 @@ wait_http Prometheus "$prometheus_pid" "$prometheus_port" /-/ready
 # The quickstart runs for $duration, writes its final JSON report, and then
 # keeps serving its (now frozen) /metrics and exporting over OTLP until it is
 # told to stop: every backend then converges on exactly the report's counts.
-# Sampling 5% of traces keeps Jaeger's load modest; metrics see every call.
+# OTLP goes over http/protobuf, the default protocol. Sampling 5% of traces
+# keeps Jaeger's load modest; metrics see every call.
 log "running the quickstart for $duration against Redis at $redis_addr"
 report=$work/report.json
 OTEL_SERVICE_NAME=$service \
@@ -183,7 +186,7 @@ OTEL_SERVICE_NAME=$service \
 	-duration "$duration" -linger 10m \
 	-workers 4 -users 2000 -pods 8 \
 	-listen "127.0.0.1:$quickstart_port" \
-	-otlp "http://127.0.0.1:$otelcol_otlp_port" \
+	-otlp "http://127.0.0.1:$otelcol_otlp_http_port" \
 	-command-spans \
 	-report json -report-out "$report" \
 	>"$work/quickstart.log" 2>&1 &
