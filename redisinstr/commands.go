@@ -55,6 +55,7 @@ var (
 		}
 		return m
 	}()
+	opMulti = commandIndex["multi"]
 	// operationNames are the db.operation.name values, upper case as in the
 	// conventions' Redis examples.
 	operationNames = func() [numOps]string {
@@ -131,7 +132,7 @@ func (h *commandHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.
 			return next(ctx, cmds)
 		}
 		op := opPipeline
-		if len(cmds) > 0 && operationOf(cmds[0]) == commandIndex["multi"] {
+		if len(cmds) > 0 && operationOf(cmds[0]) == opMulti {
 			op = opTransaction
 		}
 		start := time.Now()
