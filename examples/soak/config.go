@@ -34,7 +34,7 @@ func parseFlags(args []string) (config, error) {
 	fs.IntVar(&c.workers, "workers", 50, "concurrent workers")
 	fs.IntVar(&c.services, "services", 4, "services the users are spread over")
 	fs.DurationVar(&c.stateTTL, "state-ttl", time.Second, "WithStateCache TTL (0 turns the cache off)")
-	fs.Float64Var(&c.heapTolerance, "heap-tolerance", 0.10, "largest allowed spread of the live heap after warm-up, as a fraction of its lowest sample")
+	fs.Float64Var(&c.heapTolerance, "heap-tolerance", 0.25, "largest allowed spread of the live heap after warm-up, as a fraction of its lowest sample")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}

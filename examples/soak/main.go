@@ -9,14 +9,17 @@
 // Every -interval it forces a garbage collection and prints the live heap,
 // the heap in use, the number of metric series the SDK holds, and the
 // operations done. At the end it prints a verdict: the live heap after the
-// warm-up stays within -heap-tolerance of its lowest sample, and the series
-// count after the warm-up never changes. It exits 1 when either fails.
+// warm-up stays within -heap-tolerance (25%) of its lowest sample, and the
+// series count after the warm-up never changes. It exits 1 when either
+// fails or an operation failed. A leak of even 10 bytes per uid would add
+// about 10 MB over 1M uids, several times the few MiB the run keeps live.
 //
 // The workload: 50 workers take uids from user-0 … user-<uids−1> in turn
 // (then around again) and, per uid, link it with ComputeLinkedPod (a
-// temporary link of 10 s, so Redis memory stays bounded), read the link
-// back, and now and then remove it, look up a room of 16 users in one batch,
-// or read the pod states; pods heartbeat through the same executor. The
+// temporary link of 10 s, so Redis memory stays bounded), and now and then
+// read the link back, remove it, look up a room of 16 users in one batch, or
+// read the pod states; pods heartbeat every second through the same
+// executor. The "uids seen" column shows how far the churn got. The
 // executor has metrics, 100% tracing into a batch processor that discards,
 // and the pod state cache.
 package main

@@ -83,7 +83,10 @@ func run(ctx context.Context, cfg config, out io.Writer) (bool, error) {
 
 	fmt.Fprintf(out, "soak: %s, namespace %s, %d workers, %d uids, %d services, state cache TTL %v, for %v\n",
 		cfg.redisAddr, ns, cfg.workers, cfg.uids, cfg.services, cfg.stateTTL, cfg.duration)
-	runCtx, cancel := context.WithTimeout(ctx, cfg.duration)
+	// The workers outlive the last sample by half an interval, so no sample
+	// sees operations cut short by the end of the run (their canceled
+	// status would be new series).
+	runCtx, cancel := context.WithTimeout(ctx, cfg.duration+cfg.interval/2)
 	defer cancel()
 	var wg sync.WaitGroup
 	wg.Go(func() {
@@ -105,7 +108,7 @@ func run(ctx context.Context, cfg config, out io.Writer) (bool, error) {
 	}
 
 	start := time.Now()
-	samples, err := watch(runCtx, reader, cfg, start, &c, out)
+	samples, err := watch(ctx, reader, cfg, start, &c, out)
 	cancel()
 	wg.Wait()
 	if err != nil {
@@ -128,14 +131,15 @@ func run(ctx context.Context, cfg config, out io.Writer) (bool, error) {
 	return v.heapFlat && v.seriesConstant && last.errs == 0, nil
 }
 
-// watch samples every interval until ctx ends.
+// watch takes one sample every interval for the run's duration, or until
+// ctx ends.
 func watch(ctx context.Context, reader *sdkmetric.ManualReader, cfg config, start time.Time, c *counters, out io.Writer) ([]sample, error) {
 	printHeader(out)
 	prev := sample{}
 	var samples []sample
 	t := time.NewTicker(cfg.interval)
 	defer t.Stop()
-	for {
+	for n := int(cfg.duration / cfg.interval); len(samples) < n; {
 		select {
 		case <-ctx.Done():
 			return samples, nil
@@ -149,9 +153,10 @@ func watch(ctx context.Context, reader *sdkmetric.ManualReader, cfg config, star
 		s.print(out, prev)
 		samples, prev = append(samples, s), s
 	}
+	return samples, nil
 }
 
-// work is one worker: per uid, link it, read the link back, and sometimes
+// work is one worker: per uid, link it, and sometimes read the link back,
 // remove it, look up its room in one batch, or read the pod states.
 func work(ctx context.Context, e *otelexec.Executor, ns string, services []string, uids int, c *counters) {
 	roomUIDs := make([]string, 0, room)
@@ -159,12 +164,13 @@ func work(ctx context.Context, e *otelexec.Executor, ns string, services []strin
 		i := c.next.Add(1) - 1
 		uid := "user-" + strconv.FormatInt(i%int64(uids), 10)
 		svc := services[i%int64(len(services))]
-		ops := 2
+		ops := 1
 		pod, err := e.ComputeLinkedPod(ctx, ns, uid, svc, aliveWithin, linkSeconds)
 		if err == nil && pod < 0 {
 			err = errors.New("no live pod")
 		}
-		if err == nil {
+		if err == nil && i%2 == 0 {
+			ops++
 			_, err = e.GetLinkedPod(ctx, ns, uid, svc)
 		}
 		if len(roomUIDs) == room {
