@@ -56,7 +56,8 @@ func TestCommandSpans(t *testing.T) {
 			if err := c.Set(ctx, key, "secret-value", time.Minute).Err(); err != nil {
 				t.Fatal(err)
 			}
-			// A SET that needs a new connection also traces its HELLO.
+			// A SET that needs a new connection may also trace the
+			// connection's handshake (HELLO, CLIENT SETINFO).
 			var spans []sdktrace.ReadOnlySpan
 			var names []string
 			for _, s := range rec.Ended() {
