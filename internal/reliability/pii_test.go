@@ -12,6 +12,7 @@ import (
 
 	"github.com/statefulroute/sfotel/internal/redistest"
 	"github.com/statefulroute/sfotel/otelexec"
+	"github.com/statefulroute/sfotel/redisinstr"
 )
 
 // piiWorkload runs every operation, successes and failures, for the given
@@ -102,9 +103,19 @@ func spanTexts(s sdktrace.ReadOnlySpan) []string {
 // failures) with SDK providers and default options, then scans every span
 // name, attribute, event, status message and metric name and label for any
 // uid, key or state text. None may appear.
+//
+// The client is also instrumented by redisinstr with its Redis command spans
+// turned on (db.statement stays off unless asked for): those spans, and the
+// pool metrics, must be free of keys too.
 func TestNoPIIInTelemetry(t *testing.T) {
 	rdb := redistest.Client(t)
 	tel := newTelemetry(t)
+	inst, err := redisinstr.Instrument(rdb, redisinstr.WithMeterProvider(tel.mp), redisinstr.WithTracerProvider(tel.tp),
+		redisinstr.WithCommandSpans(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = inst.Close() })
 	e := newExecutor(t, rdb, tel.options()...)
 	ns := redistest.Namespace(t)
 	const svc = "pii-svc"
@@ -116,14 +127,24 @@ func TestNoPIIInTelemetry(t *testing.T) {
 	secrets := piiWorkload(context.Background(), t, e, ns, svc, uids)
 
 	spans := tel.spans.Ended()
+	commandSpans := 0
+	for _, s := range spans {
+		if s.InstrumentationScope().Name != otelexec.ScopeName {
+			commandSpans++
+		}
+	}
+	if commandSpans == 0 {
+		t.Error("no Redis command spans although redisinstr was asked for them")
+	}
 	if len(spans) < 9*len(uids) {
 		t.Fatalf("only %d spans ended for a workload of %d uids", len(spans), len(uids))
 	}
-	texts := 0
+	texts, hits := 0, 0
 	for _, s := range spans {
 		for _, txt := range spanTexts(s) {
 			texts++
 			if hit, ok := containsAny(txt, secrets); ok {
+				hits++
 				t.Errorf("span %s carries %q in %q", s.Name(), hit, txt)
 			}
 		}
@@ -140,12 +161,14 @@ func TestNoPIIInTelemetry(t *testing.T) {
 		for _, kv := range p.attrs.ToSlice() {
 			texts++
 			if hit, ok := containsAny(kv.Value.Emit(), append(secrets, ns, svc)); ok {
+				hits++
 				t.Errorf("metric %s label %s carries %q", p.metric, kv.Key, hit)
 			}
 		}
 		if hit, ok := containsAny(p.metric, secrets); ok {
+			hits++
 			t.Errorf("metric name %s carries %q", p.metric, hit)
 		}
 	}
-	t.Logf("scanned %d spans, %d series, %d texts for %d secrets: none found", len(spans), len(points(rm)), texts, len(secrets))
+	t.Logf("scanned %d spans (%d of them Redis command spans), %d series, %d texts for %d secrets: %d found", len(spans), commandSpans, len(points(rm)), texts, len(secrets), hits)
 }
