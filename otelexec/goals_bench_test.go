@@ -1,0 +1,168 @@
+package otelexec
+
+import (
+	"context"
+	"strconv"
+	"sync/atomic"
+	"testing"
+
+	"github.com/redis/go-redis/extra/redisotel/v9"
+	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/metric"
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
+	tracenoop "go.opentelemetry.io/otel/trace/noop"
+
+	"github.com/statefulroute/sfotel/internal/redistest"
+)
+
+// The benchmarks behind the overhead goals of docs/benchmarks.md. Each one
+// puts its variants side by side in one benchmark, so one run gives every
+// ratio.
+
+// instrumentation is one way of getting telemetry for an executor
+// operation: the executor's own (noop, metrics, metrics+tracing providers),
+// or redisotel's hooks on the client under an uninstrumented executor.
+type instrumentation struct {
+	name     string
+	executor func(mp metric.MeterProvider, tp trace.TracerProvider) []Option
+	client   func(b *testing.B, c *redis.Client, mp metric.MeterProvider, tp trace.TracerProvider)
+}
+
+var noProviders = []Option{WithMeterProvider(metricnoop.NewMeterProvider()), WithTracerProvider(tracenoop.NewTracerProvider())}
+
+func goalInstrumentations() []instrumentation {
+	none := func(*testing.B, *redis.Client, metric.MeterProvider, trace.TracerProvider) {}
+	return []instrumentation{
+		{"bare", func(metric.MeterProvider, trace.TracerProvider) []Option { return noProviders }, none},
+		{"metrics", func(mp metric.MeterProvider, _ trace.TracerProvider) []Option {
+			return []Option{WithMeterProvider(mp), WithTracerProvider(tracenoop.NewTracerProvider())}
+		}, none},
+		{"metrics+tracing", func(mp metric.MeterProvider, tp trace.TracerProvider) []Option {
+			return []Option{WithMeterProvider(mp), WithTracerProvider(tp)}
+		}, none},
+		{"redisotel-metrics", func(metric.MeterProvider, trace.TracerProvider) []Option { return noProviders },
+			func(b *testing.B, c *redis.Client, mp metric.MeterProvider, _ trace.TracerProvider) {
+				if err := redisotel.InstrumentMetrics(c, redisotel.WithMeterProvider(mp)); err != nil {
+					b.Fatal(err)
+				}
+			}},
+		{"redisotel-defaults", func(metric.MeterProvider, trace.TracerProvider) []Option { return noProviders },
+			func(b *testing.B, c *redis.Client, mp metric.MeterProvider, tp trace.TracerProvider) {
+				if err := redisotel.InstrumentTracing(c, redisotel.WithTracerProvider(tp)); err != nil {
+					b.Fatal(err)
+				}
+				if err := redisotel.InstrumentMetrics(c, redisotel.WithMeterProvider(mp)); err != nil {
+					b.Fatal(err)
+				}
+			}},
+	}
+}
+
+// goalProviders are SDK providers as an application would set them up:
+// metrics on a reader, every span sampled into a batch processor whose
+// exporter drops the batch.
+func goalProviders(b *testing.B) (metric.MeterProvider, trace.TracerProvider) {
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
+	tp := sdktrace.NewTracerProvider(
+		sdktrace.WithSampler(sdktrace.AlwaysSample()),
+		sdktrace.WithBatcher(discardExporter{}))
+	b.Cleanup(func() {
+		_ = mp.Shutdown(context.Background())
+		_ = tp.Shutdown(context.Background())
+	})
+	return mp, tp
+}
+
+// BenchmarkInstrumentationCPU is the CPU and allocations of one executor
+// operation when Redis answers without I/O (the innermost go-redis hook
+// answers): impl=bare is the executor and go-redis alone, the others add
+// one kind of telemetry. Cost of a kind = its time − bare's.
+func BenchmarkInstrumentationCPU(b *testing.B) {
+	ops := []struct {
+		name string
+		call func(ctx context.Context, e *Executor) error
+	}{
+		{"GetLinkedPod", func(ctx context.Context, e *Executor) error {
+			_, err := e.GetLinkedPod(ctx, "ns", "user-1", "game")
+			return err
+		}},
+		{"SetLinkedPod", func(ctx context.Context, e *Executor) error {
+			_, err := e.SetLinkedPod(ctx, "ns", "user-1", "game", 3, PersistForever)
+			return err
+		}},
+	}
+	for _, op := range ops {
+		for _, in := range goalInstrumentations() {
+			b.Run("op="+op.name+"/impl="+in.name, func(b *testing.B) {
+				mp, tp := goalProviders(b)
+				c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
+				b.Cleanup(func() { _ = c.Close() })
+				in.client(b, c, mp, tp)
+				c.AddHook(answerHook{}) // innermost: added last
+				e, err := New(c, append(in.executor(mp, tp), WithoutPreload())...)
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.Cleanup(func() { _ = e.Close() })
+				ctx := context.Background()
+				b.ReportAllocs()
+				for b.Loop() {
+					if err := op.call(ctx, e); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkThroughput50 is SetServiceState (one HSET) on the real Redis from
+// 50 goroutines, for each instrumentation; impl=go-redis is a bare go-redis
+// HSET, the anchor. Throughput = 1 / sec/op; loss = sec/op ratio − 1.
+func BenchmarkThroughput50(b *testing.B) {
+	addr := redistest.Addr(b)
+	impls := append([]instrumentation{{name: "go-redis"}}, goalInstrumentations()[:3]...)
+	impls = append(impls, goalInstrumentations()[4]) // redisotel-defaults
+	for _, in := range impls {
+		b.Run("impl="+in.name, func(b *testing.B) {
+			mp, tp := goalProviders(b)
+			c := redis.NewClient(&redis.Options{Addr: addr})
+			b.Cleanup(func() { _ = c.Close() })
+			ns := redistest.Namespace(b)
+			var set func(ctx context.Context, pod int) error
+			if in.executor == nil {
+				key := stateKey(ns, "game")
+				set = func(ctx context.Context, pod int) error {
+					return c.HSet(ctx, key, strconv.Itoa(pod), "5-1764000000").Err()
+				}
+			} else {
+				in.client(b, c, mp, tp)
+				e, err := New(c, in.executor(mp, tp)...)
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.Cleanup(func() { _ = e.Close() })
+				set = func(ctx context.Context, pod int) error {
+					return e.SetServiceState(ctx, ns, "game", pod, "5-1764000000")
+				}
+			}
+			var gid atomic.Int64
+			b.SetParallelism(parallelism50())
+			b.ReportAllocs()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				ctx := context.Background()
+				pod := int(gid.Add(1))
+				for pb.Next() {
+					if err := set(ctx, pod); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
+}
