@@ -73,10 +73,11 @@ func (raw *rawData) redis() Redis {
 			HitRatio: ratio(raw.script.hits, raw.script.hits+raw.script.misses),
 		},
 	}
-	switch {
-	case p.max > 0:
-		rd.Pool.Utilization = float64(p.inUse) / float64(p.max)
-	case p.hasUtilization:
+	// The busiest pool's utilization: a full pool makes its callers wait
+	// even while another (go-redis's pipeline pool, another node) is idle.
+	if u, ok := p.busiest(); ok {
+		rd.Pool.Utilization = u
+	} else if p.hasUtilization {
 		rd.Pool.Utilization = p.utilization
 	}
 	if !raw.script.seen && raw.hasScriptRatio {

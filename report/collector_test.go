@@ -10,6 +10,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
 
 	"github.com/statefulroute/sfotel/internal/contract"
 )
@@ -92,7 +93,7 @@ func TestSnapshotAggregatesOperationsAcrossScopesAndAttributes(t *testing.T) {
 
 func TestSnapshotRedis(t *testing.T) {
 	f := newFixture(t)
-	node := func(addr string) attribute.KeyValue { return attribute.String("server.address", addr) }
+	node := func(addr string) attribute.KeyValue { return semconv.DBClientConnectionPoolName(addr) }
 	f.pool(8, 2, 10, 3, 1, 0.25, node("a:6379"))
 	f.pool(2, 8, 10, 1, 0, 0.5, node("b:6379"))
 	f.count(contract.MetricScriptCacheHits, 97)
@@ -107,8 +108,8 @@ func TestSnapshotRedis(t *testing.T) {
 	if p.InUse != 10 || p.Idle != 10 || p.Max != 20 || p.Waits != 4 || p.Timeouts != 1 || p.WaitSeconds != 0.75 {
 		t.Fatalf("pool %+v", p)
 	}
-	if p.Utilization != 0.5 {
-		t.Fatalf("utilization %v, want in use / max over all pools = 0.5", p.Utilization)
+	if p.Utilization != 0.8 {
+		t.Fatalf("utilization %v, want the busiest pool's 8/10", p.Utilization)
 	}
 	if sc := r.Redis.ScriptCache; sc != (ScriptCache{Hits: 97, Misses: 3, Reloads: 3, HitRatio: 0.97}) {
 		t.Fatalf("script cache %+v", sc)

@@ -3,11 +3,11 @@ package report
 import "strconv"
 
 // formatSeconds renders a duration in seconds with three significant digits
-// in the unit that fits: 312µs, 1.20ms, 2.50s. Zero renders as 0.
+// in the unit that fits: 312µs, 1.20ms, 2.50s. Zero renders as 0s.
 func formatSeconds(s float64) string {
 	switch {
 	case s <= 0:
-		return "0"
+		return "0s"
 	case s < 999.5e-6:
 		return sig3(s*1e6) + "µs"
 	case s < 0.9995:
