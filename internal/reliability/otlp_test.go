@@ -3,6 +3,7 @@ package reliability
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -24,7 +25,7 @@ const otlpExportTimeout = 300 * time.Millisecond
 
 // otlpSetup starts an OTLP receiver in mode and the exporters' Setup pointed
 // at it (all spans sampled, metrics every 100 ms), plus a ManualReader.
-func otlpSetup(tb testing.TB, mode otlptest.Mode, proto exporters.Protocol) (*otlptest.Receiver, *exporters.Telemetry, *sdkmetric.ManualReader) {
+func otlpSetup(tb testing.TB, mode otlptest.Mode, proto exporters.Protocol, timeout time.Duration) (*otlptest.Receiver, *exporters.Telemetry, *sdkmetric.ManualReader) {
 	tb.Helper()
 	recv := otlptest.Start(tb, otlptest.WithMode(mode))
 	endpoint := recv.HTTPEndpoint()
@@ -35,10 +36,11 @@ func otlpSetup(tb testing.TB, mode otlptest.Mode, proto exporters.Protocol) (*ot
 	tel, err := exporters.Setup(context.Background(), exporters.Config{
 		ServiceName:    "reliability",
 		OTLPEndpoint:   endpoint,
-		OTLPOptions:    []exporters.OTLPOption{exporters.WithProtocol(proto), exporters.WithTimeout(otlpExportTimeout)},
+		OTLPOptions:    []exporters.OTLPOption{exporters.WithProtocol(proto), exporters.WithTimeout(timeout)},
 		MetricInterval: 100 * time.Millisecond,
 		Sampler:        sdktrace.AlwaysSample(),
 		Readers:        []sdkmetric.Reader{reader},
+		Logger:         slog.New(slog.DiscardHandler), // the outage warnings would flood the output
 	})
 	if err != nil {
 		tb.Fatalf("exporters.Setup: %v", err)
@@ -71,7 +73,7 @@ func TestOTLPOutageNeverBlocks(t *testing.T) {
 		{otlptest.Accept, exporters.ProtocolHTTPProtobuf},
 	} {
 		t.Run(fmt.Sprintf("%s/%s", tc.mode, tc.proto), func(t *testing.T) {
-			recv, tel, reader := otlpSetup(t, tc.mode, tc.proto)
+			recv, tel, reader := otlpSetup(t, tc.mode, tc.proto, otlpExportTimeout)
 			e := newExecutor(t, rdb, otelexec.WithTracerProvider(tel.TracerProvider()), otelexec.WithMeterProvider(tel.MeterProvider()))
 			ns := redistest.Namespace(t)
 
@@ -229,7 +231,9 @@ func BenchmarkOTLPCollector(b *testing.B) {
 		mode otlptest.Mode
 	}{{"healthy", otlptest.Accept}, {"blackhole", otlptest.BlackHole}, {"refused", otlptest.Refuse}} {
 		b.Run("collector="+v.name, func(b *testing.B) {
-			_, tel, _ := otlpSetup(b, v.mode, exporters.ProtocolGRPC)
+			// The SDK's default export timeout: a black-holed export then
+			// hangs 10 s, as it would in production.
+			_, tel, _ := otlpSetup(b, v.mode, exporters.ProtocolGRPC, 10*time.Second)
 			e := newExecutor(b, rdb, otelexec.WithTracerProvider(tel.TracerProvider()), otelexec.WithMeterProvider(tel.MeterProvider()))
 			ns := "bench.otlp"
 			ctx := context.Background()
