@@ -174,3 +174,70 @@ func WithBasicAuth(user, password string) ProtectOption {
 func WithRealm(realm string) ProtectOption {
 	return protectOptionFunc(func(c *protectConfig) { c.realm = realm })
 }
+
+// otlpConfig holds what the OTLPOptions set. Unset fields fall back to the
+// environment, then to the defaults above.
+type otlpConfig struct {
+	protocol Protocol
+	endpoint string
+	insecure bool
+	headers  map[string]string
+	timeout  time.Duration
+}
+
+// OTLPOption configures the OTLP exporters. Options override the
+// OTEL_EXPORTER_OTLP_* environment variables.
+type OTLPOption interface {
+	applyOTLP(*otlpConfig)
+}
+
+type otlpOptionFunc func(*otlpConfig)
+
+func (f otlpOptionFunc) applyOTLP(c *otlpConfig) { f(c) }
+
+func newOTLPConfig(opts []OTLPOption) otlpConfig {
+	var c otlpConfig
+	for _, o := range opts {
+		if o != nil {
+			o.applyOTLP(&c)
+		}
+	}
+	return c
+}
+
+// WithProtocol chooses the transport, overriding OTEL_EXPORTER_OTLP_PROTOCOL.
+func WithProtocol(p Protocol) OTLPOption {
+	return otlpOptionFunc(func(c *otlpConfig) { c.protocol = p })
+}
+
+// WithEndpoint sets the collector's base endpoint, overriding
+// OTEL_EXPORTER_OTLP_ENDPOINT: "https://host:port", "http://host:port" or
+// "host:port" (TLS unless WithInsecure). For http/protobuf the signal path
+// (/v1/traces, /v1/metrics) is appended to the URL's path. Plain-text
+// http:// is accepted on a loopback host (127.0.0.0/8, ::1, localhost)
+// without WithInsecure; on any other host it needs WithInsecure, so a typo
+// never sends telemetry unencrypted across a network.
+func WithEndpoint(endpoint string) OTLPOption {
+	return otlpOptionFunc(func(c *otlpConfig) { c.endpoint = endpoint })
+}
+
+// WithInsecure sends telemetry without TLS.
+func WithInsecure() OTLPOption {
+	return otlpOptionFunc(func(c *otlpConfig) { c.insecure = true })
+}
+
+// WithHeaders sends h as headers (gRPC metadata) with every export, e.g. an
+// API key, replacing those of OTEL_EXPORTER_OTLP_HEADERS.
+func WithHeaders(h map[string]string) OTLPOption {
+	return otlpOptionFunc(func(c *otlpConfig) { c.headers = h })
+}
+
+// WithTimeout bounds one export, retries included, overriding
+// OTEL_EXPORTER_OTLP_TIMEOUT. Values <= 0 are ignored.
+func WithTimeout(d time.Duration) OTLPOption {
+	return otlpOptionFunc(func(c *otlpConfig) {
+		if d > 0 {
+			c.timeout = d
+		}
+	})
+}
