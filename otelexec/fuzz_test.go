@@ -1,0 +1,165 @@
+package otelexec
+
+import (
+	"math"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+)
+
+// hashTag is the part of a key Redis Cluster hashes: the text between the
+// first '{' and the first '}' after it, when not empty; else the whole key.
+func hashTag(key string) string {
+	open := strings.IndexByte(key, '{')
+	if open < 0 {
+		return key
+	}
+	end := strings.IndexByte(key[open+1:], '}')
+	if end <= 0 {
+		return key
+	}
+	return key[open+1 : open+1+end]
+}
+
+func validTriple(ns, uid, svc string) bool {
+	return validateName("namespace", ns) == nil && validateUID("uid", uid) == nil && validateName("serviceName", svc) == nil
+}
+
+// FuzzKeys: for valid input, keys never collide across different triples or
+// across key kinds, and a user's two link keys share one hash tag.
+func FuzzKeys(f *testing.F) {
+	f.Add("a", "b:lk:c", "s", "a:lk:b", "c", "s")
+	f.Add("a", "b", "s", "a", "b", "t")
+	f.Add("ns", "u}x", "svc", "ns", "u", "x}svc")
+	f.Add("ns", "state:svc", "x", "ns", "x", "state")
+	f.Add("n.s", "ü:*?[", "s-1", "n.s", "ü:*?[", "s_1")
+	f.Fuzz(func(t *testing.T, ns1, uid1, svc1, ns2, uid2, svc2 string) {
+		if !validTriple(ns1, uid1, svc1) || !validTriple(ns2, uid2, svc2) {
+			return
+		}
+		keys := func(ns, uid, svc string) map[string]string {
+			return map[string]string{
+				"state":    stateKey(ns, svc),
+				"workload": workloadKey(ns, svc),
+				"linkHash": linkHashKey(ns, uid),
+				"link":     linkKey(ns, uid, svc),
+			}
+		}
+		k1, k2 := keys(ns1, uid1, svc1), keys(ns2, uid2, svc2)
+		for _, k := range []map[string]string{k1, k2} {
+			if hashTag(k["link"]) != hashTag(k["linkHash"]) {
+				t.Fatalf("link keys %q and %q have different hash tags", k["link"], k["linkHash"])
+			}
+		}
+		same := map[string]bool{
+			"state":    ns1 == ns2 && svc1 == svc2,
+			"workload": ns1 == ns2 && svc1 == svc2,
+			"linkHash": ns1 == ns2 && uid1 == uid2,
+			"link":     ns1 == ns2 && uid1 == uid2 && svc1 == svc2,
+		}
+		for kind1, key1 := range k1 {
+			for kind2, key2 := range k2 {
+				equal := key1 == key2
+				if want := kind1 == kind2 && same[kind1]; equal != want {
+					t.Fatalf("%s key of (%q,%q,%q) = %q, %s key of (%q,%q,%q) = %q: equal=%v, want %v",
+						kind1, ns1, uid1, svc1, key1, kind2, ns2, uid2, svc2, key2, equal, want)
+				}
+			}
+		}
+	})
+}
+
+// FuzzValidate: whatever the validators accept obeys the input rules.
+func FuzzValidate(f *testing.F) {
+	for _, s := range []string{"", " ", "a", "a{", "}", "a:b", "\x00", "\xff", "ü", "\u2028", strings.Repeat("x", 513)} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if validateName("namespace", s) == nil {
+			if len(s) < 1 || len(s) > 512 || strings.ContainsAny(s, ":{}*?[] \t\n") {
+				t.Fatalf("name %q accepted", s)
+			}
+		}
+		if validateUID("uid", s) == nil {
+			if len(s) < 1 || len(s) > 512 || !utf8.ValidString(s) || strings.ContainsAny(s, "{}\x00\n\r\x7f") || strings.TrimSpace(s) == "" {
+				t.Fatalf("uid %q accepted", s)
+			}
+		}
+	})
+}
+
+// FuzzParsePodState: the parser never panics, and what it accepts formats
+// back to a string that parses to the same values.
+func FuzzParsePodState(f *testing.F) {
+	for _, s := range []string{"3-1700000000", "-1-0", "0-0", "--1", "1-", "-1", "1--1", "+1-2", "1-+2", "99999999999999999999-1", "1-99999999999999999999", "1-2-3"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		load, beat, err := ParsePodState(s)
+		if err != nil {
+			return
+		}
+		load2, beat2, err := ParsePodState(FormatPodState(load, beat))
+		if err != nil || load2 != load || !beat2.Equal(beat) {
+			t.Fatalf("%q → (%d, %v) → %q → (%d, %v, %v)", s, load, beat.Unix(), FormatPodState(load, beat), load2, beat2.Unix(), err)
+		}
+	})
+}
+
+// FuzzFormatPodState: every load and non-negative heartbeat round-trips.
+func FuzzFormatPodState(f *testing.F) {
+	f.Add(0, int64(0))
+	f.Add(-5, int64(1_700_000_000))
+	f.Add(math.MaxInt, int64(math.MaxInt64))
+	f.Fuzz(func(t *testing.T, load int, secs int64) {
+		if secs < 0 {
+			return
+		}
+		s := FormatPodState(load, time.Unix(secs, 0))
+		l, b, err := ParsePodState(s)
+		if err != nil || l != load || b.Unix() != secs {
+			t.Fatalf("(%d, %d) → %q → (%d, %d, %v)", load, secs, s, l, b.Unix(), err)
+		}
+	})
+}
+
+// FuzzReplyParsers: the reply parsers never panic and return only values in
+// range, whatever shape Redis (or someone else's data) gives them.
+func FuzzReplyParsers(f *testing.F) {
+	f.Add(uint8(0), int64(3), int64(1), "3")
+	f.Add(uint8(1), int64(-2), int64(1<<40), "-1")
+	f.Add(uint8(2), int64(1), int64(7), "+7")
+	f.Add(uint8(3), int64(0), int64(-1), "007")
+	f.Add(uint8(4), int64(2), int64(2), "")
+	f.Fuzz(func(t *testing.T, shape uint8, a, b int64, s string) {
+		var v any
+		switch shape % 6 {
+		case 0:
+			v = a
+		case 1:
+			v = s
+		case 2:
+			v = []any{a, b}
+		case 3:
+			v = []any{a, s}
+		case 4:
+			v = []any{a}
+		case 5:
+			v = nil
+		}
+		if pod, err := parsePodReply(v); err == nil && (pod < -1 || pod > math.MaxInt32) {
+			t.Fatalf("parsePodReply(%#v) = %d", v, pod)
+		}
+		if ok, pod, err := parseTrySetReply(v); err == nil && (pod < 0 || pod > math.MaxInt32) {
+			t.Fatalf("parseTrySetReply(%#v) = %v, %d", v, ok, pod)
+		}
+		_, _ = parseBoolReply(v)
+		if pod, err := parsePodID(s); err == nil && (pod < 0 || pod > math.MaxInt32) {
+			t.Fatalf("parsePodID(%q) = %d", s, pod)
+		}
+		if states, err := parseStateHash(map[string]string{s: "x"}); err == nil && len(states) != 1 {
+			t.Fatalf("parseStateHash(%q) = %v", s, states)
+		}
+	})
+}
