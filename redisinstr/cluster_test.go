@@ -150,3 +150,25 @@ func nodeID(t *testing.T, addr string) string {
 	}
 	return id
 }
+
+func TestClusterDownAtInstrument(t *testing.T) {
+	port, err := redistest.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{fmt.Sprintf("127.0.0.1:%d", port)}})
+	t.Cleanup(func() { _ = cc.Close() })
+	mp, reader := testMeter(t)
+	start := time.Now()
+	inst, err := Instrument(cc, WithMeterProvider(mp), WithProbeTimeout(200*time.Millisecond))
+	if err != nil {
+		t.Fatalf("Instrument with the cluster down: %v, want a down status", err)
+	}
+	t.Cleanup(func() { _ = inst.Close() })
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("Instrument took %v with the cluster down, want about two 200ms probe timeouts", d)
+	}
+	if status(t, reader) {
+		t.Fatal("cluster status up with nothing listening")
+	}
+}

@@ -41,9 +41,10 @@ type Instrumentation struct {
 // *redis.Client, *redis.ClusterClient or *redis.Ring. Every node of a
 // cluster or ring is covered, including nodes that appear later.
 //
-// Instrument runs one probe before it returns (bounded by the probe timeout),
-// so the connection status is known at once, even when Redis is down: a down
-// Redis is reported, not returned as an error.
+// Instrument runs one probe before it returns, so the connection status is
+// known at once. It waits at most one probe timeout for the probe (two for a
+// cluster, whose slot map it loads first). A down Redis is reported as the
+// status "down", not returned as an error.
 func Instrument(rdb redis.UniversalClient, opts ...Option) (*Instrumentation, error) {
 	cfg := newConfig(opts)
 	if err := cfg.validate(rdb); err != nil {
@@ -85,10 +86,21 @@ func Instrument(rdb redis.UniversalClient, opts ...Option) (*Instrumentation, er
 }
 
 func (c *config) validate(rdb redis.UniversalClient) error {
-	switch rdb.(type) {
-	case *redis.Client, *redis.ClusterClient, *redis.Ring:
+	switch client := rdb.(type) {
 	case nil:
 		return errors.New("redisinstr: rdb is nil")
+	case *redis.Client:
+		if client == nil {
+			return errors.New("redisinstr: rdb is a nil *redis.Client")
+		}
+	case *redis.ClusterClient:
+		if client == nil {
+			return errors.New("redisinstr: rdb is a nil *redis.ClusterClient")
+		}
+	case *redis.Ring:
+		if client == nil {
+			return errors.New("redisinstr: rdb is a nil *redis.Ring")
+		}
 	default:
 		return fmt.Errorf("redisinstr: rdb: unsupported client type %T (want *redis.Client, *redis.ClusterClient or *redis.Ring)", rdb)
 	}

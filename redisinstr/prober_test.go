@@ -156,6 +156,8 @@ func TestInstrumentRejectsBadInput(t *testing.T) {
 		want string
 	}{
 		{"nil client", nil, nil, "rdb is nil"},
+		{"typed nil client", (*redis.Client)(nil), nil, "nil *redis.Client"},
+		{"typed nil cluster", (*redis.ClusterClient)(nil), nil, "nil *redis.ClusterClient"},
 		{"zero interval", c, []Option{WithProbeInterval(0)}, "WithProbeInterval"},
 		{"negative timeout", c, []Option{WithProbeTimeout(-time.Second)}, "WithProbeTimeout"},
 	} {
