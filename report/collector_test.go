@@ -3,6 +3,7 @@ package report
 import (
 	"context"
 	"errors"
+	"io"
 	"math"
 	"testing"
 	"time"
@@ -159,5 +160,55 @@ func TestReaderAsksForExponentialHistograms(t *testing.T) {
 	h := f.snapshot().raw.ops[0].hist
 	if h.count != 1 || h.scale != histogramMaxScale {
 		t.Fatalf("histogram count %d scale %d: want an exponential histogram at scale %d", h.count, h.scale, histogramMaxScale)
+	}
+}
+
+func TestSnapshotConcurrentWithRecording(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	done := make(chan struct{})
+	var recorded int
+	go func() {
+		defer close(done)
+		for i := range 2000 {
+			f.call(contract.Operations[i%len(contract.Operations)], float64(i%50+1)*1e-4, "")
+			recorded++
+		}
+	}()
+	errc := make(chan error, 4)
+	for range 4 {
+		go func() {
+			var prev *Report
+			for range 20 {
+				r, err := f.c.Snapshot(ctx)
+				if err != nil {
+					errc <- err
+					return
+				}
+				if d := Delta(prev, r); d == nil {
+					errc <- errors.New("nil delta")
+					return
+				}
+				if err := r.WriteJSON(io.Discard); err != nil {
+					errc <- err
+					return
+				}
+				prev = r
+			}
+			errc <- nil
+		}()
+	}
+	for range 4 {
+		if err := <-errc; err != nil {
+			t.Fatal(err)
+		}
+	}
+	<-done
+	var total uint64
+	for _, op := range f.snapshot().Operations {
+		total += op.Count
+	}
+	if total != uint64(recorded) {
+		t.Fatalf("%d calls in the report, %d recorded", total, recorded)
 	}
 }
