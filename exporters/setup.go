@@ -237,13 +237,24 @@ func (t *Telemetry) ForceFlush(ctx context.Context) error {
 	return errors.Join(err, t.lostSince(before))
 }
 
+// DefaultShutdownTimeout bounds Shutdown when its context has no deadline.
+const DefaultShutdownTimeout = 10 * time.Second
+
+// shutdownTimeout is DefaultShutdownTimeout; tests shorten it.
+var shutdownTimeout = DefaultShutdownTimeout
+
 // Shutdown flushes and stops everything Setup built. It returns within
-// ctx's deadline: exports still running then are abandoned and their data
-// counted as dropped. Errors are joined; data the collector did not take
-// during the final flush is one of them. Calling it again returns the first
-// call's result.
+// ctx's deadline (DefaultShutdownTimeout if ctx has none): exports still
+// running then are abandoned and their data counted as dropped. Errors are
+// joined; data the collector did not take during the final flush is one of
+// them. Calling it again returns the first call's result.
 func (t *Telemetry) Shutdown(ctx context.Context) error {
 	t.shutdownOnce.Do(func() {
+		if _, ok := ctx.Deadline(); !ok {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, shutdownTimeout)
+			defer cancel()
+		}
 		before := t.Stats()
 		// When ctx ends, in-flight and later exports end at once, so the
 		// SDK's background flush (which does not watch ctx) winds down too.

@@ -623,3 +623,33 @@ func TestSetupCollectorRecovers(t *testing.T) {
 		t.Errorf("recovery not logged: %q", i)
 	}
 }
+
+// TestShutdownWithoutDeadline: a context without a deadline still gets one,
+// so a hanging collector cannot hold Shutdown for the export timeouts of
+// every queued batch.
+func TestShutdownWithoutDeadline(t *testing.T) {
+	clearOTelEnv(t)
+	defer func(d time.Duration) { shutdownTimeout = d }(shutdownTimeout)
+	shutdownTimeout = 500 * time.Millisecond
+	r := otlptest.Start(t, otlptest.WithMode(otlptest.BlackHole))
+	tel, err := Setup(context.Background(), Config{
+		OTLPEndpoint: r.GRPCEndpoint(),
+		OTLPOptions:  []OTLPOption{WithProtocol(ProtocolGRPC), WithTimeout(time.Minute)},
+		Logger:       slog.New(&logRecorder{}),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3000 { // more than one batch
+		_, s := tel.TracerProvider().Tracer("t").Start(context.Background(), "op")
+		s.End()
+	}
+	start := time.Now()
+	err = tel.Shutdown(context.Background())
+	if took := time.Since(start); took > 3*time.Second {
+		t.Errorf("Shutdown without a deadline took %v, want about %v", took, shutdownTimeout)
+	}
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Shutdown = %v, want a deadline error", err)
+	}
+}
