@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/statefulroute/sfotel/internal/contract"
 )
@@ -263,18 +264,24 @@ func batchGetLinkedPod(r *Report, cfg *config, out []Suggestion) []Suggestion {
 // key names a metric with attributes the way evidence cites it:
 // name{k1=v1,k2=v2}.
 func key(name string, kv ...string) string {
-	b := make([]byte, 0, len(name)+32)
-	b = append(b, name...)
-	b = append(b, '{')
+	n := len(name) + 2
+	for _, s := range kv {
+		n += len(s) + 1
+	}
+	var b strings.Builder
+	b.Grow(n)
+	b.WriteString(name)
+	b.WriteByte('{')
 	for i := 0; i+1 < len(kv); i += 2 {
 		if i > 0 {
-			b = append(b, ',')
+			b.WriteByte(',')
 		}
-		b = append(b, kv[i]...)
-		b = append(b, '=')
-		b = append(b, kv[i+1]...)
+		b.WriteString(kv[i])
+		b.WriteByte('=')
+		b.WriteString(kv[i+1])
 	}
-	return string(append(b, '}'))
+	b.WriteByte('}')
+	return b.String()
 }
 
 // formatPercent renders a ratio as a percentage with sensible precision,
