@@ -2,7 +2,9 @@ package redisinstr
 
 import (
 	"context"
+	"errors"
 	"runtime"
+	"sync"
 	"testing"
 	"time"
 
@@ -172,4 +174,43 @@ func TestInstrumentRejectsBadInput(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestConcurrentCommandsCollectAndClose runs commands, collections and
+// probes at once, then closes in the middle of it: run with -race.
+func TestConcurrentCommandsCollectAndClose(t *testing.T) {
+	c := redistest.Client(t)
+	mp, reader := testMeter(t)
+	inst, err := Instrument(c, WithMeterProvider(mp), WithProbeInterval(5*time.Millisecond), WithCommandSpans(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	key := "sf:{" + redistest.Namespace(t) + ":workload:svc}"
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				if err := c.Get(ctx, key).Err(); err != nil && !errors.Is(err, redis.Nil) && ctx.Err() == nil {
+					t.Errorf("GET: %v", err)
+					return
+				}
+			}
+		})
+	}
+	wg.Go(func() {
+		for ctx.Err() == nil {
+			var rm metricdata.ResourceMetrics
+			if err := reader.Collect(context.Background(), &rm); err != nil {
+				t.Errorf("Collect: %v", err)
+				return
+			}
+		}
+	})
+	time.Sleep(100 * time.Millisecond)
+	if err := inst.Close(); err != nil {
+		t.Error(err)
+	}
+	wg.Wait()
 }
