@@ -97,7 +97,7 @@ func TestSetupExportsOverOTLP(t *testing.T) {
 			}
 			tel := setup(t, Config{
 				ServiceName: "router", ServiceVersion: "1.2.3",
-				OTLPEndpoint: endpoint, OTLPOptions: []OTLPOption{WithProtocol(proto)},
+				OTLPEndpoint: endpoint, OTLPOptions: []OTLPOption{WithProtocol(proto), WithHeaders(map[string]string{"x-tenant": "t1"})},
 				MetricInterval: time.Hour, // only the flush exports
 			})
 			parent, child := parentAndChild(t, tel)
@@ -163,6 +163,11 @@ func TestSetupExportsOverOTLP(t *testing.T) {
 				}
 				if m.Transport != transport {
 					t.Errorf("metric %s came over %s", m.Name, m.Transport)
+				}
+			}
+			for _, b := range r.TraceBatches() {
+				if got := b.Header.Get("x-tenant"); len(got) != 1 || got[0] != "t1" {
+					t.Errorf("WithHeaders: x-tenant = %v", got)
 				}
 			}
 			if s := tel.Stats(); s.SpansQueued != 2 || s.SpansExported != 2 || s.SpansDropped != 0 || s.MetricExports < 1 || s.MetricExportsFailed != 0 {
