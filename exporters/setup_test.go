@@ -14,7 +14,11 @@ import (
 
 	dto "github.com/prometheus/client_model/go"
 	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
 
@@ -656,5 +660,60 @@ func TestShutdownWithoutDeadline(t *testing.T) {
 	}
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("Shutdown = %v, want a deadline error", err)
+	}
+}
+
+func TestSetupExtraReadersAndProcessors(t *testing.T) {
+	clearOTelEnv(t)
+	reader := sdkmetric.NewManualReader()
+	spans := tracetest.NewSpanRecorder()
+	tel := setup(t, Config{
+		ServiceName:        "extra",
+		ResourceAttributes: []attribute.KeyValue{attribute.String("team", "routing")},
+		Readers:            []sdkmetric.Reader{nil, reader},
+		SpanProcessors:     []sdktrace.SpanProcessor{nil, spans},
+	})
+	parentAndChild(t, tel)
+
+	if got := len(spans.Ended()); got != 2 {
+		t.Fatalf("span processor saw %d spans, want 2", got)
+	}
+	if v, _ := spans.Ended()[0].Resource().Set().Value("team"); v.AsString() != "routing" {
+		t.Errorf("Config.ResourceAttributes: team = %q", v.AsString())
+	}
+	var rm metricdata.ResourceMetrics
+	if err := reader.Collect(context.Background(), &rm); err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			names = append(names, m.Name)
+		}
+	}
+	if !slices.Contains(names, contract.MetricOperations) {
+		t.Errorf("extra reader got %v", names)
+	}
+	if v, _ := rm.Resource.Set().Value(semconv.ServiceNameKey); v.AsString() != "extra" {
+		t.Errorf("reader resource service.name = %q", v.AsString())
+	}
+}
+
+func TestSetupResourceInput(t *testing.T) {
+	clearOTelEnv(t)
+	_, err := Setup(context.Background(), Config{ResourceAttributes: []attribute.KeyValue{{}}})
+	if err == nil || !strings.Contains(err.Error(), "Config.ResourceAttributes[0]") {
+		t.Fatalf("invalid attribute: %v", err)
+	}
+
+	// A malformed OTEL_RESOURCE_ATTRIBUTES costs a warning, not telemetry.
+	t.Setenv("OTEL_RESOURCE_ATTRIBUTES", "good=1,broken")
+	logs := &logRecorder{}
+	tel := setup(t, Config{ServiceName: "partial", Logger: slog.New(logs)})
+	if v, _ := tel.Resource().Set().Value(semconv.ServiceNameKey); v.AsString() != "partial" {
+		t.Errorf("service.name = %q", v.AsString())
+	}
+	if w := logs.messages(slog.LevelWarn); len(w) != 1 || !strings.Contains(w[0], "resource partly detected") {
+		t.Errorf("warnings = %q", w)
 	}
 }
