@@ -29,6 +29,7 @@ out=$(cd "$OUT" && pwd)
 
 # suite: name, package, -test.bench pattern, -test.benchtime
 suites=(
+	"op-telemetry|otelexec|^BenchmarkOpTelemetry$|$BENCHTIME"
 	"instrumentation-cpu|otelexec|^BenchmarkInstrumentationCPU$|$BENCHTIME"
 	"throughput50|otelexec|^BenchmarkThroughput50$|$BENCHTIME"
 	"routing|otelexec|^BenchmarkRoutingPath$|$BENCHTIME"
