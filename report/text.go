@@ -52,11 +52,13 @@ func (r *Report) writeOperations(w io.Writer) {
 	for i := range r.Operations {
 		nameWidth = max(nameWidth, len(r.Operations[i].Name))
 	}
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "%-*s\tCALLS\tOPS/S\tERRORS\tERROR%%\tMEAN\tP50\tP90\tP99\tMAX\t\n", nameWidth, "OPERATION")
+	// No padding: each cell after the name brings its own two-space gap, so
+	// the right-aligned table does not start indented.
+	tw := tabwriter.NewWriter(w, 0, 0, 0, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(tw, "%-*s\t  CALLS\t  OPS/S\t  ERRORS\t  ERROR%%\t  MEAN\t  P50\t  P90\t  P99\t  MAX\t\n", nameWidth, "OPERATION")
 	for i := range r.Operations {
 		op := &r.Operations[i]
-		fmt.Fprintf(tw, "%-*s\t%d\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t\n", nameWidth, op.Name,
+		fmt.Fprintf(tw, "%-*s\t  %d\t  %s\t  %d\t  %s\t  %s\t  %s\t  %s\t  %s\t  %s\t\n", nameWidth, op.Name,
 			op.Count, formatRate(op.OpsPerSec), op.Errors, formatPercent(op.ErrorRate),
 			latency(op, op.MeanSeconds), latency(op, op.P50Seconds), latency(op, op.P90Seconds),
 			latency(op, op.P99Seconds), latency(op, op.MaxSeconds))
