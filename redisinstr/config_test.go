@@ -1,0 +1,34 @@
+package redisinstr
+
+import (
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"go.opentelemetry.io/otel"
+)
+
+func TestConfigDefaultsAndNilProviders(t *testing.T) {
+	c := newConfig([]Option{WithMeterProvider(nil), WithTracerProvider(nil), nil})
+	if c.meterProvider != otel.GetMeterProvider() || c.tracerProvider != otel.GetTracerProvider() {
+		t.Error("nil providers replaced the global ones")
+	}
+	if !c.commandMetrics || c.commandSpans || c.callerInfo || c.dbStatement {
+		t.Errorf("defaults: metrics %v spans %v caller %v statement %v; want metrics only",
+			c.commandMetrics, c.commandSpans, c.callerInfo, c.dbStatement)
+	}
+	if c.probeInterval != 5*time.Second || c.probeTimeout != time.Second {
+		t.Errorf("probe interval %v timeout %v, want 5s and 1s", c.probeInterval, c.probeTimeout)
+	}
+	// A timeout longer than the interval is capped at the interval.
+	c = newConfig([]Option{WithProbeInterval(100 * time.Millisecond), WithProbeTimeout(time.Second)})
+	rdb := redis.NewClient(&redis.Options{})
+	defer rdb.Close()
+	if err := c.validate(rdb); err != nil {
+		t.Fatal(err)
+	}
+	if c.probeTimeout != 100*time.Millisecond {
+		t.Errorf("probe timeout %v with a 100ms interval, want 100ms", c.probeTimeout)
+	}
+}
