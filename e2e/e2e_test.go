@@ -84,11 +84,11 @@ func loadReport(t *testing.T) expected {
 		want[op.Name] = struct{ count, errors uint64 }{op.Count, op.Errors}
 		total += op.Count
 	}
-	// A run of several seconds makes thousands of calls of the busiest operations;
-	// fewer means the quickstart did not really run, and every comparison below
-	// would prove little.
-	if total < 1000 || len(want) < 5 {
-		t.Fatalf("report %s shows %d calls over %d operations; the quickstart should have made thousands over at least 5:\n%s", path, total, len(want), b)
+	// Even on a loaded machine a run of several seconds makes hundreds of
+	// calls over most of the simulation's operations; fewer means it did not
+	// really run, and every comparison below would prove little.
+	if total < 200 || len(want) < 5 {
+		t.Fatalf("report %s shows %d calls over %d operations; the quickstart should have made hundreds over at least 5:\n%s", path, total, len(want), b)
 	}
 	return want
 }

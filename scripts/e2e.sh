@@ -184,7 +184,7 @@ OTEL_SERVICE_NAME=$service \
 	"$work/quickstart" \
 	-redis "$redis_addr" \
 	-duration "$duration" -linger 10m \
-	-workers 4 -users 2000 -pods 8 \
+	-workers 4 -users 500 -pods 8 \
 	-listen "127.0.0.1:$quickstart_port" \
 	-otlp "http://127.0.0.1:$otelcol_otlp_http_port" \
 	-command-spans \
@@ -208,6 +208,7 @@ done
 cat "$work/quickstart.log" >&2
 
 log "checking Prometheus, the collector and Jaeger"
+go vet -tags e2e ./e2e/
 SFOTEL_E2E_REPORT=$report \
 	SFOTEL_E2E_SERVICE=$service \
 	SFOTEL_E2E_QUICKSTART_URL=http://127.0.0.1:$quickstart_port \
@@ -217,12 +218,14 @@ SFOTEL_E2E_REPORT=$report \
 	SFOTEL_E2E_COMMAND_SPANS=1 \
 	go test -tags e2e -count=1 -v ./e2e/...
 
-# A clean shutdown on SIGTERM is part of the contract: exit status 0.
+# A clean shutdown on SIGTERM is part of the contract: exit status 0, which
+# the quickstart also gives only if no call failed and no lookup disagreed.
 kill -TERM "$quickstart_pid"
-if ! wait "$quickstart_pid"; then
-	log "the quickstart did not exit cleanly on SIGTERM"
+status=0
+wait "$quickstart_pid" || status=$?
+if ((status != 0)); then
+	log "the quickstart exited with status $status after SIGTERM (its log is below)"
 	exit 1
 fi
-log "quickstart stopped cleanly:"
-tail -n 3 "$work/quickstart.log" >&2
+log "the quickstart exited 0 on SIGTERM"
 log "passed"
