@@ -107,7 +107,8 @@ func Setup(ctx context.Context, cfg Config) (*Telemetry, error) {
 		spanHealth:   &exportHealth{what: "span", logger: logger},
 		metricHealth: &exportHealth{what: "metric", logger: logger},
 	}
-	// Until the providers own them, exporters are closed here on error.
+	// Until the providers own them, processors and readers are shut down
+	// here on error.
 	var cleanup []func(context.Context) error
 	fail := func(err error) (*Telemetry, error) {
 		abort()
@@ -136,10 +137,10 @@ func Setup(ctx context.Context, cfg Config) (*Telemetry, error) {
 		if err != nil {
 			return fail(err)
 		}
-		cleanup = append(cleanup, exp.Shutdown)
 		// The batch processor never blocks span.End: when its queue is
 		// full it drops. OTEL_BSP_* tune it.
 		bsp := sdktrace.NewBatchSpanProcessor(&spanGuard{next: exp, stats: t.stats, health: t.spanHealth, abort: abortCtx})
+		cleanup = append(cleanup, bsp.Shutdown) // stops its goroutine and the exporter
 		tpOpts = append(tpOpts, sdktrace.WithSpanProcessor(countingProcessor{SpanProcessor: bsp, queued: &t.stats.spansQueued}))
 	}
 	for _, sp := range cfg.SpanProcessors {
@@ -162,13 +163,14 @@ func Setup(ctx context.Context, cfg Config) (*Telemetry, error) {
 		if err != nil {
 			return fail(err)
 		}
-		cleanup = append(cleanup, exp.Shutdown)
 		var ropts []sdkmetric.PeriodicReaderOption
 		if cfg.MetricInterval > 0 {
 			ropts = append(ropts, sdkmetric.WithInterval(cfg.MetricInterval))
 		}
 		guard := &metricGuard{Exporter: exp, stats: t.stats, health: t.metricHealth, abort: abortCtx}
-		mpOpts = append(mpOpts, sdkmetric.WithReader(sdkmetric.NewPeriodicReader(guard, ropts...)))
+		reader := sdkmetric.NewPeriodicReader(guard, ropts...)
+		cleanup = append(cleanup, reader.Shutdown) // stops its goroutine and the exporter
+		mpOpts = append(mpOpts, sdkmetric.WithReader(reader))
 	}
 	for _, r := range cfg.Readers {
 		if r != nil {

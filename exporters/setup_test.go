@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"log/slog"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -715,5 +716,25 @@ func TestSetupResourceInput(t *testing.T) {
 	}
 	if w := logs.messages(slog.LevelWarn); len(w) != 1 || !strings.Contains(w[0], "resource partly detected") {
 		t.Errorf("warnings = %q", w)
+	}
+}
+
+// TestSetupFailureLeavesNothingRunning: when the metric side is refused
+// after the span side was built, the batch processor is stopped again.
+func TestSetupFailureLeavesNothingRunning(t *testing.T) {
+	clearOTelEnv(t)
+	t.Setenv(envMetricsProtocol, "bogus")
+	before := runtime.NumGoroutine()
+	for range 20 {
+		if _, err := Setup(context.Background(), Config{OTLPEndpoint: "http://127.0.0.1:4318"}); err == nil || !strings.Contains(err.Error(), envMetricsProtocol) {
+			t.Fatalf("Setup = %v, want an error naming %s", err, envMetricsProtocol)
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before+2 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > before+2 {
+		t.Fatalf("%d goroutines after 20 failed Setups, %d before", n, before)
 	}
 }
