@@ -23,7 +23,7 @@ func sig3(v float64) string {
 		return strconv.FormatFloat(v, 'f', 0, 64)
 	case v >= 9.995:
 		return strconv.FormatFloat(v, 'f', 1, 64)
-	case v >= 1:
+	case v >= 0.9995:
 		return strconv.FormatFloat(v, 'f', 2, 64)
 	}
 	return strconv.FormatFloat(v, 'f', 3, 64)
