@@ -1,10 +1,13 @@
 package otelexec
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"maps"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -364,7 +367,8 @@ func TestChoosePod(t *testing.T) {
 func TestScriptFlushReloads(t *testing.T) {
 	srv := redistest.StartServer(t)
 	rdb := srv.Client(t)
-	e, err := New(rdb)
+	var logs bytes.Buffer
+	e, err := New(rdb, WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -384,6 +388,11 @@ func TestScriptFlushReloads(t *testing.T) {
 	}
 	if s := e.ScriptStats(); s != (ScriptStats{Hits: 2, Misses: 1, Reloads: 1}) {
 		t.Fatalf("stats after flush = %+v, want 2 hits, 1 miss, 1 reload", s)
+	}
+	// One warning for the reload, nothing for the ordinary calls.
+	if n := strings.Count(logs.String(), "\n"); n != 1 || !strings.Contains(logs.String(), "level=WARN") ||
+		!strings.Contains(logs.String(), "script=set_linked_pod.lua") {
+		t.Fatalf("log = %q, want one warning naming the script", logs.String())
 	}
 }
 

@@ -163,3 +163,21 @@ func skipUnderRace(t *testing.T) {
 		t.Skip("allocation counts differ under -race; run go test without -race (make test does both)")
 	}
 }
+
+// TestNoopCostsNothing: with the noop providers the executor allocates no
+// more than go-redis does for the same command, key building included.
+func TestNoopCostsNothing(t *testing.T) {
+	skipUnderRace(t)
+	ctx := context.Background()
+	rdb := newHookClient(t)
+	e, err := New(rdb, WithoutPreload(), WithTracerProvider(tracenoop.NewTracerProvider()), WithMeterProvider(metricnoop.NewMeterProvider()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns, uid, svc := "ns", "u", "svc"
+	raw := testing.AllocsPerRun(2000, func() { _ = rdb.Get(ctx, "sf:{"+ns+":lk:"+uid+"}"+svc).Err() })
+	executor := testing.AllocsPerRun(2000, func() { _, _ = e.GetLinkedPod(ctx, ns, uid, svc) })
+	if executor > raw {
+		t.Fatalf("noop executor: %.1f allocs/op, go-redis GET: %.1f", executor, raw)
+	}
+}
