@@ -169,3 +169,39 @@ func TestCommandMetricsOff(t *testing.T) {
 		t.Error("db.client.operation.duration exported with WithCommandMetrics(false)")
 	}
 }
+
+func TestOperationOf(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		args []any
+		want string
+	}{
+		{[]any{"get", "k"}, "GET"},
+		{[]any{"HGETALL", "k"}, "HGETALL"},
+		{[]any{"EvalSha", "sha", 0}, "EVALSHA"},
+		{[]any{"a-command-name-longer-than-the-buffer"}, "_OTHER"},
+		{[]any{[]byte("get")}, "_OTHER"},
+		{[]any{"flushall"}, "_OTHER"},
+	} {
+		if got := operationNames[operationOf(redis.NewCmd(ctx, tc.args...))]; got != tc.want {
+			t.Errorf("operationOf(%v) = %s, want %s", tc.args, got, tc.want)
+		}
+	}
+}
+
+func TestServerAttrs(t *testing.T) {
+	for _, tc := range []struct {
+		addr string
+		want []attribute.KeyValue
+	}{
+		{"10.0.0.1:7000", []attribute.KeyValue{semconv.ServerAddress("10.0.0.1"), semconv.ServerPort(7000)}},
+		{"[::1]:6379", []attribute.KeyValue{semconv.ServerAddress("::1"), semconv.ServerPort(6379)}},
+		{"/run/redis.sock", []attribute.KeyValue{semconv.ServerAddress("/run/redis.sock")}},
+		{"host:port", []attribute.KeyValue{semconv.ServerAddress("host")}},
+	} {
+		got, want := attribute.NewSet(serverAttrs(tc.addr)...), attribute.NewSet(tc.want...)
+		if !got.Equals(&want) {
+			t.Errorf("serverAttrs(%q) = %v, want %v", tc.addr, got, tc.want)
+		}
+	}
+}
