@@ -123,9 +123,9 @@ func TestCardinalityBounded(t *testing.T) {
 	n := uids
 	if raceEnabled || testing.Short() {
 		// About 30 µs per operation under -race on this machine: 1M would
-		// take half the package's budget. The full million runs without
+		// take a third of the package's budget. The full million runs without
 		// -race (go test -run TestCardinality ./internal/reliability/).
-		n = 200_000
+		n = 100_000
 	}
 	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"}) // never dialled
 	t.Cleanup(func() { _ = rdb.Close() })
@@ -168,7 +168,7 @@ func TestCardinalityCappedWithServiceAttributes(t *testing.T) {
 	const services = 1500
 	n := 200_000
 	if raceEnabled || testing.Short() {
-		n = 30_000 // still 10 calls per (namespace, service) pair
+		n = 15_000 // still 5 calls per (namespace, service) pair
 	}
 	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"})
 	t.Cleanup(func() { _ = rdb.Close() })

@@ -147,7 +147,7 @@ func TestScriptFlushUnderLoad(t *testing.T) {
 
 	const (
 		workers = 16
-		flushes = 20
+		flushes = 40
 		opsEach = 600
 	)
 	before := e.ScriptStats()
@@ -246,6 +246,63 @@ drained:
 	}
 	if after.Hits <= before.Hits {
 		t.Errorf("hits did not grow on a warm cache: %d→%d", before.Hits, after.Hits)
+	}
+}
+
+// flushAfterLoad is a go-redis hook that runs SCRIPT FLUSH on another
+// connection right after the first successful SCRIPT LOAD once armed: the
+// unlucky moment of a flush landing between the executor's reload and its
+// retry, made deterministic.
+type flushAfterLoad struct {
+	admin *redis.Client
+	armed atomic.Bool
+}
+
+func (h *flushAfterLoad) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (h *flushAfterLoad) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+func (h *flushAfterLoad) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		err := next(ctx, cmd)
+		args := cmd.Args()
+		if err == nil && cmd.Name() == "script" && len(args) > 1 && strings.EqualFold(fmt.Sprint(args[1]), "load") && h.armed.CompareAndSwap(true, false) {
+			if ferr := h.admin.ScriptFlush(ctx).Err(); ferr != nil {
+				return ferr
+			}
+		}
+		return err
+	}
+}
+
+// TestScriptFlushBetweenReloadAndRetry flushes the script cache once more
+// right after the executor reloaded a script and before its retry. A second
+// flush is as transparent as the first: the call must still succeed.
+func TestScriptFlushBetweenReloadAndRetry(t *testing.T) {
+	srv := redistest.StartServer(t)
+	rdb := serverClient(t, srv.Addr, 4)
+	admin := srv.Client(t)
+	e := newExecutor(t, rdb)
+	hook := &flushAfterLoad{admin: admin}
+	rdb.AddHook(hook)
+	ctx := context.Background()
+	ns := "rel.flush2"
+	if err := admin.ScriptFlush(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	hook.armed.Store(true)
+	prev, err := e.SetLinkedPod(ctx, ns, "u1", "svc", 3, -1)
+	if hook.armed.Load() {
+		t.Fatal("the executor never reloaded the script: the flush was not injected")
+	}
+	if err != nil {
+		t.Fatalf("SetLinkedPod with a second SCRIPT FLUSH between reload and retry: %v", err)
+	}
+	if prev != -1 {
+		t.Fatalf("SetLinkedPod returned previous %d, want -1", prev)
+	}
+	if got, err := e.GetLinkedPodIfPersist(ctx, ns, "u1", "svc"); err != nil || got != 3 {
+		t.Fatalf("read back = %d, %v; want 3", got, err)
 	}
 }
 
