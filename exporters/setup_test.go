@@ -642,6 +642,7 @@ func TestShutdownWithoutDeadline(t *testing.T) {
 	defer func(d time.Duration) { shutdownTimeout = d }(shutdownTimeout)
 	shutdownTimeout = 500 * time.Millisecond
 	r := otlptest.Start(t, otlptest.WithMode(otlptest.BlackHole))
+	before := runtime.NumGoroutine()
 	tel, err := Setup(context.Background(), Config{
 		OTLPEndpoint: r.GRPCEndpoint(),
 		OTLPOptions:  []OTLPOption{WithProtocol(ProtocolGRPC), WithTimeout(time.Minute)},
@@ -661,6 +662,16 @@ func TestShutdownWithoutDeadline(t *testing.T) {
 	}
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("Shutdown = %v, want a deadline error", err)
+	}
+	// The SDK's drain goes on after Shutdown returns; the abort makes
+	// its remaining exports fail at once, so it ends within moments rather
+	// than one export timeout (a minute here) per queued batch.
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before+2 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > before+2 {
+		t.Errorf("%d goroutines 5 s after Shutdown, %d before Setup", n, before)
 	}
 }
 
