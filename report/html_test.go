@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"golang.org/x/net/html"
+
+	"github.com/statefulroute/sfotel/internal/contract"
 )
 
 func attr(n *html.Node, key string) string {
@@ -92,6 +94,29 @@ func TestHTMLIsSelfContainedWithOneChartPerOperation(t *testing.T) {
 		if !strings.Contains(buf.String(), html.EscapeString(s.Message)) {
 			t.Fatalf("suggestion %s missing from the page", s.ID)
 		}
+	}
+}
+
+func TestHTMLEmptyAndIntervalReports(t *testing.T) {
+	f := newFixture(t)
+	empty := f.snapshot()
+	f.calls(contract.OpGetLinkedPod, 3, 0.001)
+	cur := f.snapshot()
+	idle := Delta(cur, cur) // an interval with no calls: rows without timings
+	for name, r := range map[string]*Report{"empty": empty, "idle interval": idle, "zero value": {}} {
+		var buf bytes.Buffer
+		if err := r.WriteHTML(&buf); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if _, err := html.Parse(&buf); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if err := r.WriteText(&buf); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+	}
+	if op := idle.Operation(contract.OpGetLinkedPod); op == nil || op.Count != 0 || op.P50Seconds != 0 || op.MaxSeconds != 0 {
+		t.Fatalf("idle interval: %+v", op)
 	}
 }
 

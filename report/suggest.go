@@ -12,15 +12,17 @@ import (
 
 // Rule identifiers, the id field of a Suggestion.
 const (
-	RuleConnectionDown     = "connection_down"
-	RulePoolExhaustion     = "pool_exhaustion"
-	RuleScriptReloads      = "script_reloads"
-	RuleErrorRate          = "error_rate"
-	RuleInvalidInput       = "invalid_input"
-	RuleTailLatency        = "tail_latency"
-	RuleBatchGetLinkedPod  = "batch_get_linked_pod"
-	criticalErrorRateTimes = 10 // error_rate is critical at ten times its threshold
+	RuleConnectionDown    = "connection_down"
+	RulePoolExhaustion    = "pool_exhaustion"
+	RuleScriptReloads     = "script_reloads"
+	RuleErrorRate         = "error_rate"
+	RuleInvalidInput      = "invalid_input"
+	RuleTailLatency       = "tail_latency"
+	RuleBatchGetLinkedPod = "batch_get_linked_pod"
 )
+
+// criticalErrorRateTimes makes error_rate critical at ten times its threshold.
+const criticalErrorRateTimes = 10
 
 // suggest applies every rule to r. The result is never nil, so that JSON
 // shows an empty list rather than null.
