@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -92,14 +93,14 @@ var calls = []call{
 	}},
 }
 
-// fieldWords are the words an error may use to name each field; the check is
-// case-insensitive.
-var fieldWords = map[string][]string{
+// fieldNames are the parameter names an *otelexec.ArgumentError may give for
+// each field: the method's parameter, or the batch slice with an index.
+var fieldNames = map[string][]string{
 	"namespace": {"namespace"},
-	"service":   {"service"},
-	"uid":       {"uid"},
-	"pod":       {"pod"},
-	"persist":   {"persist"},
+	"service":   {"serviceName", "serviceNames[1]"},
+	"uid":       {"uid", "uids[1]"},
+	"pod":       {"podID"},
+	"persist":   {"persistSeconds"},
 	"state":     {"state"},
 }
 
@@ -204,9 +205,11 @@ func TestHostileInputsRejected(t *testing.T) {
 					t.Errorf("%s with %s=%s: error %v does not wrap ErrInvalidArgument", c.op, field, short(value), err)
 					continue
 				}
-				msg := strings.ToLower(err.Error())
-				if _, ok := containsAny(msg, fieldWords[field]); !ok {
-					t.Errorf("%s with %s=%s: error %q does not name the field", c.op, field, short(value), err)
+				var argErr *otelexec.ArgumentError
+				if !errors.As(err, &argErr) || !slices.Contains(fieldNames[field], argErr.Field) {
+					t.Errorf("%s with %s=%s: error %q does not name the field (want one of %q)", c.op, field, short(value), err, fieldNames[field])
+				} else if !strings.Contains(err.Error(), argErr.Field) {
+					t.Errorf("%s with %s=%s: message %q does not carry the field name", c.op, field, short(value), err)
 				}
 				if len(err.Error()) > 2048 {
 					t.Errorf("%s with %s=%s: error message is %d bytes; it echoes the hostile value", c.op, field, short(value), len(err.Error()))
