@@ -9,6 +9,9 @@ import (
 	"strings"
 )
 
+// DefaultPath is where the report is conventionally served.
+const DefaultPath = "/debug/report"
+
 // Formats the handler serves, by ?format= value.
 const (
 	FormatJSON = "json"
@@ -23,7 +26,7 @@ var contentTypes = map[string]string{
 }
 
 // Handler serves a fresh snapshot of c on every GET or HEAD, usually mounted
-// at /debug/report. The format comes from ?format=json|text|html, else from
+// at DefaultPath. The format comes from ?format=json|text|html (any case), else from
 // the Accept header (q-values honoured; */* or no header gives JSON). An
 // unknown format value is a 400, an Accept header that admits none of the
 // three a 406. Responses are never cached.
@@ -73,7 +76,7 @@ func Handler(c *Collector) http.Handler {
 
 // negotiate picks the format of a request.
 func negotiate(req *http.Request) (format string, status int, msg string) {
-	if f := req.URL.Query().Get("format"); f != "" {
+	if f := strings.ToLower(req.URL.Query().Get("format")); f != "" {
 		if _, ok := contentTypes[f]; !ok {
 			return "", http.StatusBadRequest, fmt.Sprintf("report: format: unknown value %q; want json, text or html", f)
 		}
@@ -95,7 +98,7 @@ func negotiate(req *http.Request) (format string, status int, msg string) {
 				continue
 			}
 		}
-		f := formatOf(mt)
+		f := formatOf(strings.ToLower(mt))
 		if f != "" && q > bestQ {
 			best, bestQ = f, q
 		}

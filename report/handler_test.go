@@ -25,6 +25,7 @@ func TestHandlerFormats(t *testing.T) {
 		{"default", "", "", 200, "application/json; charset=utf-8", `"schema_version": 1`},
 		{"curl", "", "*/*", 200, "application/json; charset=utf-8", `"operations"`},
 		{"format=text", "?format=text", "", 200, "text/plain; charset=utf-8", "OPERATION"},
+		{"format=TEXT", "?format=TEXT", "", 200, "text/plain; charset=utf-8", "OPERATION"},
 		{"format=html", "?format=html", "application/json", 200, "text/html; charset=utf-8", "<!DOCTYPE html>"},
 		{"format wins over Accept", "?format=json", "text/html", 200, "application/json; charset=utf-8", `"schema_version"`},
 		{"browser", "", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", 200, "text/html; charset=utf-8", "<svg"},

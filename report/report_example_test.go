@@ -91,7 +91,7 @@ func ExampleHandler() {
 	record(mp, contract.OpGetLinkedPod, 10, 0.0003, "")
 
 	mux := http.NewServeMux()
-	mux.Handle("/debug/report", report.Handler(collector))
+	mux.Handle(report.DefaultPath, report.Handler(collector))
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 
