@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -73,6 +74,7 @@ func TestOTLPOutageNeverBlocks(t *testing.T) {
 		{otlptest.Accept, exporters.ProtocolHTTPProtobuf},
 	} {
 		t.Run(fmt.Sprintf("%s/%s", tc.mode, tc.proto), func(t *testing.T) {
+			goroutinesBefore := runtime.NumGoroutine()
 			recv, tel, reader := otlpSetup(t, tc.mode, tc.proto, otlpExportTimeout)
 			e := newExecutor(t, rdb, otelexec.WithTracerProvider(tel.TracerProvider()), otelexec.WithMeterProvider(tel.MeterProvider()))
 			ns := redistest.Namespace(t)
@@ -149,6 +151,13 @@ func TestOTLPOutageNeverBlocks(t *testing.T) {
 			if s.SpansExported+s.SpansDropped > s.SpansQueued {
 				t.Errorf("exported %d + dropped %d > queued %d", s.SpansExported, s.SpansDropped, s.SpansQueued)
 			}
+			// Nothing the pipeline started outlives Shutdown (the receiver,
+			// the test's own stand-in, is closed first).
+			if err := e.Close(); err != nil {
+				t.Errorf("executor Close: %v", err)
+			}
+			recv.Close()
+			settleGoroutines(t, goroutinesBefore, 5*time.Second)
 			if tc.mode == otlptest.Accept {
 				// Shutdown's error is TestOTLPHealthyShutdownNoError's subject.
 				if s.SpansExported != s.SpansQueued || s.SpansDropped != 0 {
