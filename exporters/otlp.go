@@ -179,13 +179,46 @@ func otlpEnabled(sig signal, endpointOption bool) bool {
 	return false
 }
 
-// retryFor keeps the upstream retry policy (exponential back-off on
-// retryable codes) but on a scale that fits inside one export's timeout.
-func retryFor(timeout time.Duration) (enabled bool, initial, maxInterval, maxElapsed time.Duration) {
-	if timeout <= 0 {
-		timeout = 30 * time.Second
+// Retry back-off: the upstream policy (exponential, on retryable codes
+// only) on a scale that fits inside one export's timeout, which bounds the
+// retries as a whole.
+const (
+	retryInitial = 250 * time.Millisecond
+	retryMax     = time.Second
+)
+
+// otlpPlan is what both exporters of one signal are built from.
+type otlpPlan struct {
+	proto    Protocol
+	target   *otlpTarget // nil: the upstream exporter reads the environment
+	insecure bool
+	headers  map[string]string
+	timeout  time.Duration // 0: the upstream exporter reads the environment
+}
+
+func (c otlpConfig) plan(sig signal) (otlpPlan, error) {
+	proto, err := c.protocolFor(sig)
+	if err != nil {
+		return otlpPlan{}, err
 	}
-	return true, 250 * time.Millisecond, time.Second, timeout
+	p := otlpPlan{proto: proto, insecure: c.insecure, headers: c.headers, timeout: c.timeoutFor(sig)}
+	if c.endpoint != "" {
+		t, err := parseEndpoint(c.endpoint, c.insecure)
+		if err != nil {
+			return otlpPlan{}, err
+		}
+		p.target, p.insecure = &t, t.insecure
+	}
+	return p, nil
+}
+
+// maxElapsed bounds retries by the export timeout, or by the upstream
+// default timeout when the environment sets it.
+func (p otlpPlan) maxElapsed() time.Duration {
+	if p.timeout > 0 {
+		return p.timeout
+	}
+	return 30 * time.Second
 }
 
 // NewOTLPTraceExporter returns an OTLP span exporter over gRPC or
@@ -194,58 +227,44 @@ func retryFor(timeout time.Duration) (enabled bool, initial, maxInterval, maxEla
 // It does not dial: a collector that is down shows as failed exports, not
 // as an error here.
 func NewOTLPTraceExporter(ctx context.Context, opts ...OTLPOption) (sdktrace.SpanExporter, error) {
-	c := newOTLPConfig(opts)
-	proto, err := c.protocolFor(tracesSignal)
+	p, err := newOTLPConfig(opts).plan(tracesSignal)
 	if err != nil {
 		return nil, err
 	}
-	var target *otlpTarget
-	if c.endpoint != "" {
-		t, err := parseEndpoint(c.endpoint, c.insecure)
-		if err != nil {
-			return nil, err
-		}
-		target = &t
-	}
-	timeout := c.timeoutFor(tracesSignal)
-	on, initial, maxInterval, maxElapsed := retryFor(timeout)
-
-	switch proto {
-	case ProtocolGRPC:
+	if p.proto == ProtocolGRPC {
 		o := []otlptracegrpc.Option{otlptracegrpc.WithRetry(otlptracegrpc.RetryConfig{
-			Enabled: on, InitialInterval: initial, MaxInterval: maxInterval, MaxElapsedTime: maxElapsed,
+			Enabled: true, InitialInterval: retryInitial, MaxInterval: retryMax, MaxElapsedTime: p.maxElapsed(),
 		})}
-		if target != nil {
-			o = append(o, otlptracegrpc.WithEndpoint(target.hostPort))
+		if p.target != nil {
+			o = append(o, otlptracegrpc.WithEndpoint(p.target.hostPort))
 		}
-		if c.insecure || (target != nil && target.insecure) {
+		if p.insecure {
 			o = append(o, otlptracegrpc.WithInsecure())
 		}
-		if c.headers != nil {
-			o = append(o, otlptracegrpc.WithHeaders(c.headers))
+		if p.headers != nil {
+			o = append(o, otlptracegrpc.WithHeaders(p.headers))
 		}
-		if timeout > 0 {
-			o = append(o, otlptracegrpc.WithTimeout(timeout))
+		if p.timeout > 0 {
+			o = append(o, otlptracegrpc.WithTimeout(p.timeout))
 		}
 		return otlptracegrpc.New(ctx, o...)
-	default:
-		o := []otlptracehttp.Option{otlptracehttp.WithRetry(otlptracehttp.RetryConfig{
-			Enabled: on, InitialInterval: initial, MaxInterval: maxInterval, MaxElapsedTime: maxElapsed,
-		})}
-		if target != nil {
-			o = append(o, otlptracehttp.WithEndpoint(target.hostPort), otlptracehttp.WithURLPath(target.path+"/v1/traces"))
-		}
-		if c.insecure || (target != nil && target.insecure) {
-			o = append(o, otlptracehttp.WithInsecure())
-		}
-		if c.headers != nil {
-			o = append(o, otlptracehttp.WithHeaders(c.headers))
-		}
-		if timeout > 0 {
-			o = append(o, otlptracehttp.WithTimeout(timeout))
-		}
-		return otlptracehttp.New(ctx, o...)
 	}
+	o := []otlptracehttp.Option{otlptracehttp.WithRetry(otlptracehttp.RetryConfig{
+		Enabled: true, InitialInterval: retryInitial, MaxInterval: retryMax, MaxElapsedTime: p.maxElapsed(),
+	})}
+	if p.target != nil {
+		o = append(o, otlptracehttp.WithEndpoint(p.target.hostPort), otlptracehttp.WithURLPath(p.target.path+"/v1/traces"))
+	}
+	if p.insecure {
+		o = append(o, otlptracehttp.WithInsecure())
+	}
+	if p.headers != nil {
+		o = append(o, otlptracehttp.WithHeaders(p.headers))
+	}
+	if p.timeout > 0 {
+		o = append(o, otlptracehttp.WithTimeout(p.timeout))
+	}
+	return otlptracehttp.New(ctx, o...)
 }
 
 // NewOTLPMetricExporter returns an OTLP metric exporter over gRPC or
@@ -253,56 +272,42 @@ func NewOTLPTraceExporter(ctx context.Context, opts ...OTLPOption) (sdktrace.Spa
 // OTEL_EXPORTER_OTLP_* and OTEL_EXPORTER_OTLP_METRICS_* variables configure
 // it (temporality preference included); opts override them.
 func NewOTLPMetricExporter(ctx context.Context, opts ...OTLPOption) (sdkmetric.Exporter, error) {
-	c := newOTLPConfig(opts)
-	proto, err := c.protocolFor(metricsSignal)
+	p, err := newOTLPConfig(opts).plan(metricsSignal)
 	if err != nil {
 		return nil, err
 	}
-	var target *otlpTarget
-	if c.endpoint != "" {
-		t, err := parseEndpoint(c.endpoint, c.insecure)
-		if err != nil {
-			return nil, err
-		}
-		target = &t
-	}
-	timeout := c.timeoutFor(metricsSignal)
-	on, initial, maxInterval, maxElapsed := retryFor(timeout)
-
-	switch proto {
-	case ProtocolGRPC:
+	if p.proto == ProtocolGRPC {
 		o := []otlpmetricgrpc.Option{otlpmetricgrpc.WithRetry(otlpmetricgrpc.RetryConfig{
-			Enabled: on, InitialInterval: initial, MaxInterval: maxInterval, MaxElapsedTime: maxElapsed,
+			Enabled: true, InitialInterval: retryInitial, MaxInterval: retryMax, MaxElapsedTime: p.maxElapsed(),
 		})}
-		if target != nil {
-			o = append(o, otlpmetricgrpc.WithEndpoint(target.hostPort))
+		if p.target != nil {
+			o = append(o, otlpmetricgrpc.WithEndpoint(p.target.hostPort))
 		}
-		if c.insecure || (target != nil && target.insecure) {
+		if p.insecure {
 			o = append(o, otlpmetricgrpc.WithInsecure())
 		}
-		if c.headers != nil {
-			o = append(o, otlpmetricgrpc.WithHeaders(c.headers))
+		if p.headers != nil {
+			o = append(o, otlpmetricgrpc.WithHeaders(p.headers))
 		}
-		if timeout > 0 {
-			o = append(o, otlpmetricgrpc.WithTimeout(timeout))
+		if p.timeout > 0 {
+			o = append(o, otlpmetricgrpc.WithTimeout(p.timeout))
 		}
 		return otlpmetricgrpc.New(ctx, o...)
-	default:
-		o := []otlpmetrichttp.Option{otlpmetrichttp.WithRetry(otlpmetrichttp.RetryConfig{
-			Enabled: on, InitialInterval: initial, MaxInterval: maxInterval, MaxElapsedTime: maxElapsed,
-		})}
-		if target != nil {
-			o = append(o, otlpmetrichttp.WithEndpoint(target.hostPort), otlpmetrichttp.WithURLPath(target.path+"/v1/metrics"))
-		}
-		if c.insecure || (target != nil && target.insecure) {
-			o = append(o, otlpmetrichttp.WithInsecure())
-		}
-		if c.headers != nil {
-			o = append(o, otlpmetrichttp.WithHeaders(c.headers))
-		}
-		if timeout > 0 {
-			o = append(o, otlpmetrichttp.WithTimeout(timeout))
-		}
-		return otlpmetrichttp.New(ctx, o...)
 	}
+	o := []otlpmetrichttp.Option{otlpmetrichttp.WithRetry(otlpmetrichttp.RetryConfig{
+		Enabled: true, InitialInterval: retryInitial, MaxInterval: retryMax, MaxElapsedTime: p.maxElapsed(),
+	})}
+	if p.target != nil {
+		o = append(o, otlpmetrichttp.WithEndpoint(p.target.hostPort), otlpmetrichttp.WithURLPath(p.target.path+"/v1/metrics"))
+	}
+	if p.insecure {
+		o = append(o, otlpmetrichttp.WithInsecure())
+	}
+	if p.headers != nil {
+		o = append(o, otlpmetrichttp.WithHeaders(p.headers))
+	}
+	if p.timeout > 0 {
+		o = append(o, otlpmetrichttp.WithTimeout(p.timeout))
+	}
+	return otlpmetrichttp.New(ctx, o...)
 }
