@@ -2,7 +2,6 @@ package report
 
 import (
 	"cmp"
-	"math"
 	"slices"
 	"time"
 
@@ -44,47 +43,6 @@ type rawOp struct {
 	hasCalls     bool   // the operations counter has this operation
 	errorsByType map[string]uint64
 	hist         histogram
-}
-
-type rawPool struct {
-	// Per pool (db.client.connection.pool.name), for the busiest pool's
-	// utilization.
-	pools                map[string]*poolUse
-	max, inUse, idle     int64
-	waits, timeouts      uint64
-	hits, misses         uint64
-	waitSeconds          float64
-	utilization          float64 // the utilization gauge, when max is unknown
-	hasUtilization, seen bool
-}
-
-type poolUse struct{ used, max int64 }
-
-// use returns the counts of the pool the attributes name.
-func (p *rawPool) use(attrs *attribute.Set) *poolUse {
-	v, _ := attrs.Value(semconv.DBClientConnectionPoolNameKey)
-	name := v.AsString()
-	if p.pools == nil {
-		p.pools = make(map[string]*poolUse, 2)
-	}
-	u := p.pools[name]
-	if u == nil {
-		u = &poolUse{}
-		p.pools[name] = u
-	}
-	return u
-}
-
-// busiest is the highest in use / max of the pools that report a max.
-func (p *rawPool) busiest() (float64, bool) {
-	var best float64
-	var ok bool
-	for _, u := range p.pools {
-		if u.max > 0 {
-			best, ok = max(best, float64(u.used)/float64(u.max)), true
-		}
-	}
-	return best, ok
 }
 
 type rawCache struct {
@@ -205,132 +163,4 @@ func gather(rm *metricdata.ResourceMetrics) *rawData {
 	}
 	slices.SortFunc(raw.ops, func(a, b *rawOp) int { return cmp.Compare(a.name, b.name) })
 	return raw
-}
-
-// gather reads the pool instruments; other names are ignored.
-func (p *rawPool) gather(m *metricdata.Metrics) {
-	switch m.Name {
-	case contract.MetricPoolConnectionCount:
-		eachNumber(m.Data, func(attrs *attribute.Set, v float64) {
-			p.seen = true
-			switch s, _ := attrs.Value(semconv.DBClientConnectionStateKey); s.AsString() {
-			case semconv.DBClientConnectionStateUsed.Value.AsString():
-				p.inUse += int64(math.Round(v))
-				p.use(attrs).used += int64(math.Round(v))
-			case semconv.DBClientConnectionStateIdle.Value.AsString():
-				p.idle += int64(math.Round(v))
-			}
-		})
-	case contract.MetricPoolMax:
-		eachNumber(m.Data, func(attrs *attribute.Set, v float64) {
-			p.seen = true
-			p.max += int64(math.Round(v))
-			p.use(attrs).max += int64(math.Round(v))
-		})
-	case contract.MetricPoolWaits:
-		p.waits += sum(m.Data, &p.seen)
-	case contract.MetricPoolTimeouts:
-		p.timeouts += sum(m.Data, &p.seen)
-	case contract.MetricPoolHits:
-		p.hits += sum(m.Data, &p.seen)
-	case contract.MetricPoolMisses:
-		p.misses += sum(m.Data, &p.seen)
-	case contract.MetricPoolWaitTime:
-		p.waitSeconds += sumFloat(m.Data, &p.seen)
-	case contract.MetricPoolUtilization:
-		eachNumber(m.Data, func(_ *attribute.Set, v float64) {
-			p.seen = true
-			p.utilization = math.Max(p.utilization, v)
-			p.hasUtilization = true
-		})
-	}
-}
-
-// earliest moves the window start back to the oldest StartTime in data.
-func (raw *rawData) earliest(data metricdata.Aggregation) {
-	see := func(t time.Time) {
-		if !t.IsZero() && (raw.start.IsZero() || t.Before(raw.start)) {
-			raw.start = t
-		}
-	}
-	switch d := data.(type) {
-	case metricdata.Sum[int64]:
-		for i := range d.DataPoints {
-			see(d.DataPoints[i].StartTime)
-		}
-	case metricdata.Sum[float64]:
-		for i := range d.DataPoints {
-			see(d.DataPoints[i].StartTime)
-		}
-	case metricdata.ExponentialHistogram[float64]:
-		for i := range d.DataPoints {
-			see(d.DataPoints[i].StartTime)
-		}
-	case metricdata.ExponentialHistogram[int64]:
-		for i := range d.DataPoints {
-			see(d.DataPoints[i].StartTime)
-		}
-	}
-}
-
-// eachNumber calls fn for every data point of a sum or gauge, whichever
-// number type the instrument was created with.
-func eachNumber(data metricdata.Aggregation, fn func(*attribute.Set, float64)) {
-	switch d := data.(type) {
-	case metricdata.Sum[int64]:
-		for i := range d.DataPoints {
-			fn(&d.DataPoints[i].Attributes, float64(d.DataPoints[i].Value))
-		}
-	case metricdata.Sum[float64]:
-		for i := range d.DataPoints {
-			fn(&d.DataPoints[i].Attributes, d.DataPoints[i].Value)
-		}
-	case metricdata.Gauge[int64]:
-		for i := range d.DataPoints {
-			fn(&d.DataPoints[i].Attributes, float64(d.DataPoints[i].Value))
-		}
-	case metricdata.Gauge[float64]:
-		for i := range d.DataPoints {
-			fn(&d.DataPoints[i].Attributes, d.DataPoints[i].Value)
-		}
-	}
-}
-
-// eachHistogram calls fn for every exponential histogram data point; add
-// merges the point into the histogram fn chooses. Explicit-bucket points (a
-// View can force them on this reader) are skipped: their few fixed buckets
-// cannot give the quantiles the report promises.
-func eachHistogram(data metricdata.Aggregation, fn func(*attribute.Set, func(*histogram))) {
-	switch d := data.(type) {
-	case metricdata.ExponentialHistogram[float64]:
-		for i := range d.DataPoints {
-			dp := &d.DataPoints[i]
-			fn(&dp.Attributes, func(h *histogram) { addPoint(h, dp) })
-		}
-	case metricdata.ExponentialHistogram[int64]:
-		for i := range d.DataPoints {
-			dp := &d.DataPoints[i]
-			fn(&dp.Attributes, func(h *histogram) { addPoint(h, dp) })
-		}
-	}
-}
-
-func count(v float64) uint64 {
-	if !(v > 0) {
-		return 0
-	}
-	return uint64(math.Round(v))
-}
-
-func sum(data metricdata.Aggregation, seen *bool) uint64 {
-	return count(sumFloat(data, seen))
-}
-
-func sumFloat(data metricdata.Aggregation, seen *bool) float64 {
-	var total float64
-	eachNumber(data, func(_ *attribute.Set, v float64) {
-		total += v
-		*seen = true
-	})
-	return total
 }
