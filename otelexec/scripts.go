@@ -83,7 +83,7 @@ func (c *scriptCounters) snapshot() ScriptStats {
 // preload loads every script at New and checks that Redis agrees on the SHA.
 func preload(ctx context.Context, rdb redis.UniversalClient, all []*script) error {
 	for _, s := range all {
-		sha, err := rdb.ScriptLoad(ctx, s.src).Result()
+		sha, err := scriptLoad(ctx, rdb, s.src)
 		if err != nil {
 			return fmt.Errorf("otelexec: load script %s: %w", s.name, err)
 		}
@@ -135,7 +135,7 @@ func (e *Executor) reload(ctx context.Context, s *script, generation uint64) err
 	if s.loaded.Load() != generation {
 		return nil
 	}
-	if err := e.rdb.ScriptLoad(ctx, s.src).Err(); err != nil {
+	if _, err := scriptLoad(ctx, e.rdb, s.src); err != nil {
 		return fmt.Errorf("otelexec: reload script %s: %w", s.name, err)
 	}
 	s.loaded.Add(1)
@@ -143,4 +143,26 @@ func (e *Executor) reload(ctx context.Context, s *script, generation uint64) err
 	e.logger.LogAttrs(ctx, slog.LevelWarn, "otelexec: Redis had lost a Lua script (SCRIPT FLUSH, restart or failover); reloaded it",
 		slog.String("script", s.name), slog.String("sha", s.sha))
 	return nil
+}
+
+// scriptLoad loads src on every node that may run it. A ClusterClient's
+// ScriptLoad already goes to every shard; a Ring's would go to one random
+// shard, because SCRIPT LOAD names no key, so there it is sent to each.
+func scriptLoad(ctx context.Context, rdb redis.UniversalClient, src string) (string, error) {
+	ring, ok := rdb.(*redis.Ring)
+	if !ok {
+		return rdb.ScriptLoad(ctx, src).Result()
+	}
+	var (
+		mu  sync.Mutex
+		sha string
+	)
+	err := ring.ForEachShard(ctx, func(ctx context.Context, shard *redis.Client) error {
+		v, err := shard.ScriptLoad(ctx, src).Result()
+		mu.Lock()
+		sha = v
+		mu.Unlock()
+		return err
+	})
+	return sha, err
 }
