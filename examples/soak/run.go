@@ -41,7 +41,9 @@ func (c *counters) fail(err error) {
 }
 
 func run(ctx context.Context, cfg config, out io.Writer) (bool, error) {
-	rdb := redis.NewClient(&redis.Options{Addr: cfg.redisAddr, DialTimeout: 2 * time.Second})
+	// ContextTimeoutEnabled: without it go-redis ignores context deadlines
+	// on reads and writes, and a stalled Redis would stall the run.
+	rdb := redis.NewClient(&redis.Options{Addr: cfg.redisAddr, DialTimeout: 2 * time.Second, ContextTimeoutEnabled: true})
 	defer rdb.Close()
 	if err := rdb.Ping(ctx).Err(); err != nil {
 		return false, fmt.Errorf("Redis at %s: %w", cfg.redisAddr, err)
