@@ -288,7 +288,9 @@ func (t *Telemetry) lostSince(before Stats) error {
 	if n := now.SpansDropped - before.SpansDropped; n > 0 {
 		errs = append(errs, fmt.Errorf("exporters: %d spans not delivered to the OTLP collector: %w", n, t.spanHealth.err()))
 	}
-	if n := now.MetricExportsFailed - before.MetricExportsFailed; n > 0 {
+	// Metrics are cumulative: a failed export is made good by a later one,
+	// so only a failure that is still the latest result lost data.
+	if n := now.MetricExportsFailed - before.MetricExportsFailed; n > 0 && t.metricHealth.failing.Load() {
 		errs = append(errs, fmt.Errorf("exporters: %d metric exports not delivered to the OTLP collector: %w", n, t.metricHealth.err()))
 	}
 	return errors.Join(errs...)

@@ -749,3 +749,38 @@ func TestSetupFailureLeavesNothingRunning(t *testing.T) {
 		t.Fatalf("%d goroutines after 20 failed Setups, %d before", n, before)
 	}
 }
+
+// TestShutdownHealthyCollectorWithExportInFlight: the periodic reader
+// cancels its own in-flight export when it shuts down and then exports
+// everything again; that is not lost data and Shutdown must not report it.
+func TestShutdownHealthyCollectorWithExportInFlight(t *testing.T) {
+	clearOTelEnv(t)
+	for i := range 10 {
+		r := otlptest.Start(t)
+		logs := &logRecorder{}
+		tel, err := Setup(context.Background(), Config{
+			OTLPEndpoint:   r.HTTPEndpoint(),
+			MetricInterval: 2 * time.Millisecond, // an export is almost always in flight
+			Logger:         slog.New(logs),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		probe, _ := tel.MeterProvider().Meter("t").Int64Counter("probe")
+		probe.Add(context.Background(), 1)
+		time.Sleep(20 * time.Millisecond)
+		if err := tel.Shutdown(ctxTimeout(t, 5*time.Second)); err != nil {
+			t.Errorf("try %d: Shutdown with a healthy collector: %v", i, err)
+		}
+		if s := tel.Stats(); s.MetricExportsFailed != 0 {
+			t.Errorf("try %d: %d metric exports counted as failed", i, s.MetricExportsFailed)
+		}
+		if w := logs.messages(slog.LevelWarn); len(w) != 0 {
+			t.Errorf("try %d: warnings %q", i, w)
+		}
+		if !slices.Contains(r.MetricNames(), "probe") {
+			t.Errorf("try %d: probe metric never arrived", i)
+		}
+		r.Close()
+	}
+}

@@ -146,21 +146,27 @@ type metricGuard struct {
 	abort  context.Context
 }
 
-func (g *metricGuard) Export(ctx context.Context, rm *metricdata.ResourceMetrics) error {
+func (g *metricGuard) Export(parent context.Context, rm *metricdata.ResourceMetrics) error {
 	g.stats.metricExports.Add(1)
 	if g.abort.Err() != nil {
 		g.stats.metricExportsFailed.Add(1)
 		g.health.failed(errAbandoned)
 		return nil
 	}
-	ctx, done := withAbort(ctx, g.abort)
+	ctx, done := withAbort(parent, g.abort)
 	err := g.Exporter.Export(ctx, rm)
 	done()
-	if err != nil {
+	switch {
+	case err == nil:
+		g.health.succeeded()
+	case errors.Is(parent.Err(), context.Canceled) && g.abort.Err() == nil:
+		// The periodic reader canceled its own in-flight export to shut
+		// down; its final export carries the same cumulative data, so
+		// nothing is lost and there is nothing to report.
+		g.stats.metricExports.Add(^uint64(0))
+	default:
 		g.stats.metricExportsFailed.Add(1)
 		g.health.failed(err)
-		return nil
 	}
-	g.health.succeeded()
 	return nil
 }
