@@ -31,12 +31,18 @@ func suggest(r *Report, cfg *config) []Suggestion {
 	out = connectionDown(r, out)
 	out = poolExhaustion(r, cfg, out)
 	out = scriptReloads(r, cfg, out)
+	var tails []Suggestion
+	judged := 0 // operations with enough calls for the tail rule
 	for i := range r.Operations {
 		op := &r.Operations[i]
 		out = errorRate(op, cfg, out)
 		out = invalidInput(op, out)
-		out = tailLatency(op, cfg, out)
+		if op.Count >= cfg.minSamples && op.P50Seconds > 0 {
+			judged++
+			tails = tailLatency(op, cfg, tails)
+		}
 	}
+	out = append(out, sharedTail(r, cfg, tails, judged)...)
 	out = batchGetLinkedPod(r, cfg, out)
 	slices.SortStableFunc(out, func(a, b Suggestion) int {
 		if c := cmp.Compare(severityRank(b.Severity), severityRank(a.Severity)); c != 0 {
@@ -215,9 +221,6 @@ func invalidInput(op *Operation, out []Suggestion) []Suggestion {
 }
 
 func tailLatency(op *Operation, cfg *config, out []Suggestion) []Suggestion {
-	if op.Count < cfg.minSamples || op.P50Seconds <= 0 {
-		return out
-	}
 	r := op.P99Seconds / op.P50Seconds
 	if r < cfg.tailRatioThreshold {
 		return out
@@ -235,6 +238,45 @@ func tailLatency(op *Operation, cfg *config, out []Suggestion) []Suggestion {
 			key(contract.MetricOperations, contract.AttrOperation, op.Name): float64(op.Count),
 		},
 	})
+}
+
+// Tail findings are merged into one when at least this many operations, and
+// at least half of those judged, have a slow tail: the cause is then shared
+// (CPU starvation or GC pauses in this process, pool waits, a slow Redis or
+// network), and one finding says so better than one per operation.
+const sharedTailMin = 3
+
+// sharedTail returns tails as they are, or merged into one suggestion that
+// names the worst operation and cites every ratio and the Redis ping.
+func sharedTail(r *Report, cfg *config, tails []Suggestion, judged int) []Suggestion {
+	if len(tails) < sharedTailMin || 2*len(tails) < judged {
+		return tails
+	}
+	merged := Suggestion{ID: RuleTailLatency, Severity: SeverityWarning, Evidence: map[string]float64{}}
+	var worst *Operation
+	var worstRatio float64
+	for _, t := range tails {
+		op := r.Operation(t.Operation)
+		ratio := op.P99Seconds / op.P50Seconds
+		merged.Evidence[key("p99_p50_ratio", contract.AttrOperation, op.Name)] = ratio
+		if ratio > worstRatio {
+			worst, worstRatio = op, ratio
+		}
+	}
+	merged.Evidence[key("p50_seconds", contract.AttrOperation, worst.Name)] = worst.P50Seconds
+	merged.Evidence[key("p99_seconds", contract.AttrOperation, worst.Name)] = worst.P99Seconds
+	merged.Message = fmt.Sprintf("%d of %d operations have a slow tail (p99 at least %.0f× p50); the worst is %s, p99 %s against p50 %s (%.1f×). A tail shared by most operations has a shared cause: CPU starvation or GC pauses in this process, pool waits, or a slow Redis or network.",
+		len(tails), judged, cfg.tailRatioThreshold, worst.Name, formatSeconds(worst.P99Seconds), formatSeconds(worst.P50Seconds), worstRatio)
+	if p := r.Redis.Ping; p != nil && p.Count > 0 {
+		merged.Evidence["redis.ping.p99_seconds"] = p.P99Seconds
+		merged.Message += fmt.Sprintf(" Redis answered PING in p99 %s over %d pings", formatSeconds(p.P99Seconds), p.Count)
+		if p.P99Seconds*float64(cfg.tailRatioThreshold) < worst.P99Seconds {
+			merged.Message += ": far below the operations' tail, so look at this process first."
+		} else {
+			merged.Message += ": as slow as the operations' tail, so look at Redis and the network first."
+		}
+	}
+	return []Suggestion{merged}
 }
 
 func batchGetLinkedPod(r *Report, cfg *config, out []Suggestion) []Suggestion {

@@ -262,6 +262,40 @@ func TestRuleTailLatency(t *testing.T) {
 	none(t, f.snapshot(), RuleTailLatency)
 }
 
+func TestRuleTailLatencySharedCause(t *testing.T) {
+	run := func(pingSeconds float64) *Report {
+		f := newFixture(t)
+		for i, op := range []string{contract.OpGetLinkedPod, contract.OpSetLinkedPod, contract.OpGetLinkService, contract.OpComputeLinkedPod} {
+			f.calls(op, 196, 0.001)
+			f.calls(op, 4, 0.02*float64(i+1)) // 20..80ms tails: 20× to 80× p50
+		}
+		f.calls(contract.OpBatchGetLinkedPod, 200, 0.002) // a healthy fifth
+		ping, err := f.meter.Float64Histogram(contract.MetricPingDuration)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 10 {
+			ping.Record(t.Context(), pingSeconds)
+		}
+		return f.snapshot()
+	}
+	r := run(0.0002)
+	s := one(t, r, RuleTailLatency)
+	if s.Operation != "" {
+		t.Fatalf("a shared tail names no single operation: %+v", s)
+	}
+	wantMessage(t, s, "4 of 5 operations", "the worst is ComputeLinkedPod", "PING in p99 200µs", "look at this process first")
+	for _, op := range []string{contract.OpGetLinkedPod, contract.OpSetLinkedPod, contract.OpGetLinkService, contract.OpComputeLinkedPod} {
+		if _, ok := s.Evidence[key("p99_p50_ratio", contract.AttrOperation, op)]; !ok {
+			t.Fatalf("no ratio for %s in %v", op, s.Evidence)
+		}
+	}
+	wantEvidence(t, s, "redis.ping.p99_seconds", 0.0002)
+
+	s = one(t, run(0.05), RuleTailLatency)
+	wantMessage(t, s, "look at Redis and the network first")
+}
+
 func TestRuleBatchGetLinkedPod(t *testing.T) {
 	run := func(single, batch int, window time.Duration) *Report {
 		clock := &fakeClock{t: time.Now()}
