@@ -27,7 +27,9 @@ type Stats struct {
 	// that number.
 	SpansDropped uint64
 	// MetricExports and MetricExportsFailed count OTLP metric exports
-	// (one per interval) and those the collector did not take.
+	// (one per interval, one per flush) and those the collector did not
+	// take. An export the periodic reader cancels itself to shut down is
+	// in neither: its final export carries the same cumulative data.
 	MetricExports       uint64
 	MetricExportsFailed uint64
 }
