@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -197,6 +199,13 @@ func containsUID(list []string, uid string) bool {
 // the way redis-cli --cluster reshard does it, and returns the slot and the
 // two addresses. The caller's ClusterClient is not told.
 func moveSlot(ctx context.Context, tb testing.TB, cl *redistest.Cluster, key string) (slot int64, from, to string) {
+	return moveSlotBatched(ctx, tb, cl, key, 100)
+}
+
+// moveSlotBatched is moveSlot migrating batch keys per MIGRATE; 1 makes the
+// window in which the slot's keys are split between two masters as wide as
+// it gets.
+func moveSlotBatched(ctx context.Context, tb testing.TB, cl *redistest.Cluster, key string, batch int) (slot int64, from, to string) {
 	tb.Helper()
 	nodes := map[string]*redis.Client{} // addr → client
 	ids := map[string]string{}          // addr → node id
@@ -243,7 +252,7 @@ func moveSlot(ctx context.Context, tb testing.TB, cl *redistest.Cluster, key str
 	do(src, "CLUSTER", "SETSLOT", slot, "MIGRATING", ids[to])
 	host, port, _ := net.SplitHostPort(to)
 	for {
-		keys, err := src.ClusterGetKeysInSlot(ctx, int(slot), 100).Result()
+		keys, err := src.ClusterGetKeysInSlot(ctx, int(slot), batch).Result()
 		if err != nil {
 			tb.Fatal(err)
 		}
@@ -255,6 +264,9 @@ func moveSlot(ctx context.Context, tb testing.TB, cl *redistest.Cluster, key str
 			args = append(args, k)
 		}
 		do(src, args...)
+		if batch == 1 {
+			time.Sleep(5 * time.Millisecond) // keep the slot split long enough for callers to see it
+		}
 	}
 	for _, c := range nodes {
 		do(c, "CLUSTER", "SETSLOT", slot, "NODE", ids[to])
@@ -280,4 +292,130 @@ func moveSlot(ctx context.Context, tb testing.TB, cl *redistest.Cluster, key str
 		}
 	}
 	return slot, from, to
+}
+
+// TestClusterReshardUnderLoad moves one user's slot key by key (5 ms apart)
+// while four goroutines keep reading and writing that user's links. While
+// the slot's keys are split between two masters, a script over the user's
+// two keys gets TRYAGAIN, and a key already moved gets ASK; go-redis follows
+// and retries up to MaxRedirects times with backoff. With the default
+// MaxRedirects (3) that budget can run out before the slot has moved, and
+// the last TRYAGAIN or ASK reaches the caller: the test then allows only
+// those. With MaxRedirects 8 every call must succeed. Either way every link written is
+// afterwards where it was written, persistent, on the new master.
+func TestClusterReshardUnderLoad(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		maxRedirects  int
+		allowTryAgain bool
+	}{
+		{"DefaultMaxRedirects", 0, true},
+		{"MaxRedirects8", 8, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			reshardUnderLoad(t, tc.maxRedirects, tc.allowTryAgain)
+		})
+	}
+}
+
+func reshardUnderLoad(t *testing.T, maxRedirects int, allowTryAgain bool) {
+	cl := redistest.StartCluster(t, 3)
+	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: cl.Addrs(), MaxRedirects: maxRedirects})
+	t.Cleanup(func() { _ = cc.Close() })
+	e := newExecutor(t, cc)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	ns := "rel.reshard"
+	const uid, workers = "mover", 4
+	var services []string
+	for i := range 24 {
+		svc := fmt.Sprintf("svc-%d", i)
+		services = append(services, svc)
+		if _, err := e.SetLinkedPod(ctx, ns, uid, svc, i, -1); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	var (
+		stop     atomic.Bool
+		wg       sync.WaitGroup
+		ops      atomic.Int64
+		failures atomic.Int64
+		tryAgain atomic.Int64
+		first    atomic.Value
+		last     [workers]map[string]int // per worker: service → last pod acknowledged
+	)
+	for w := range workers {
+		last[w] = map[string]int{}
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := 0; !stop.Load() && i < 100_000; i++ {
+				// Each worker owns the services ≡ w (mod workers).
+				svc := services[(i*workers+w)%len(services)]
+				var err error
+				switch i % 3 {
+				case 0:
+					pod := 100 + i%50
+					if _, err = e.SetLinkedPod(ctx, ns, uid, svc, pod, -1); err == nil {
+						last[w][svc] = pod
+					} else {
+						delete(last[w], svc) // unknown outcome: not checked afterwards
+					}
+				case 1:
+					_, err = e.GetLinkedPod(ctx, ns, uid, svc)
+				case 2:
+					_, err = e.GetLinkService(ctx, ns, uid)
+				}
+				ops.Add(1)
+				if err != nil {
+					failures.Add(1)
+					if redis.HasErrorPrefix(err, "TRYAGAIN") || redis.HasErrorPrefix(err, "ASK") || redis.HasErrorPrefix(err, "MOVED") {
+						tryAgain.Add(1)
+					} else {
+						first.CompareAndSwap(nil, fmt.Sprintf("%T %v", err, err))
+					}
+				}
+			}
+		}(w)
+	}
+	time.Sleep(200 * time.Millisecond)
+	opsBefore := ops.Load()
+	slot, from, to := moveSlotBatched(ctx, t, cl, linkHashKey(ns, uid), 1)
+	during := ops.Load() - opsBefore
+	time.Sleep(200 * time.Millisecond)
+	stop.Store(true)
+	wg.Wait()
+	t.Logf("moved slot %d from %s to %s key by key; %d calls in all, %d while the slot moved; %d failed (%d with a redirect budget spent: TRYAGAIN, ASK or MOVED)",
+		slot, from, to, ops.Load(), during, failures.Load(), tryAgain.Load())
+	if during < workers {
+		t.Errorf("only %d calls ran while the slot moved; the test did not exercise the migration", during)
+	}
+	switch n := failures.Load(); {
+	case allowTryAgain && n != tryAgain.Load():
+		t.Errorf("%d of %d calls failed, %d of them not with TRYAGAIN, ASK or MOVED; first: %v", n, ops.Load(), n-tryAgain.Load(), first.Load())
+	case !allowTryAgain && n > 0:
+		t.Errorf("%d of %d calls failed during the reshard; first: %v", n, ops.Load(), first.Load())
+	}
+	links, err := e.GetLinkService(ctx, ns, uid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	target := redis.NewClient(&redis.Options{Addr: to})
+	defer target.Close()
+	checked := 0
+	for w := range workers {
+		for svc, pod := range last[w] {
+			checked++
+			if links[svc] != pod {
+				t.Errorf("after the reshard %s → %d in the user's hash, want %d", svc, links[svc], pod)
+			}
+			if v, err := target.Get(ctx, linkKey(ns, uid, svc)).Result(); err != nil || v != strconv.Itoa(pod) {
+				t.Errorf("on the new master %s = %q, %v; want %d", svc, v, err, pod)
+			}
+		}
+	}
+	if checked == 0 {
+		t.Error("no acknowledged write to check")
+	}
 }
