@@ -289,15 +289,15 @@ func TestTelemetryEveryOperation(t *testing.T) {
 }
 
 // TestTelemetryRedisFailure checks the error types of failures that come from
-// Redis rather than from the input: a deadline that passes while the server
-// is busy (timeout) and a dead server (connection).
+// Redis rather than from the input: a read timeout that passes while the
+// server pauses its clients (timeout) and a dead server (connection).
 func TestTelemetryRedisFailure(t *testing.T) {
 	srv := redistest.StartServer(t)
 	reader := sdkmetric.NewManualReader()
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
 	recorder := tracetest.NewSpanRecorder()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(recorder))
-	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr, MaxRetries: -1, DialTimeout: 200 * time.Millisecond})
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr, MaxRetries: -1, DialTimeout: 200 * time.Millisecond, ReadTimeout: 100 * time.Millisecond})
 	t.Cleanup(func() { _ = rdb.Close() })
 	e, err := New(rdb, WithMeterProvider(mp), WithTracerProvider(tp))
 	if err != nil {
@@ -305,16 +305,13 @@ func TestTelemetryRedisFailure(t *testing.T) {
 	}
 	ctx := testContext(t)
 
-	// A timeout: the deadline passes while Redis is busy.
-	deadline, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
-	defer cancel()
-	busy := srv.Client(t)
-	go func() { _ = busy.Do(ctx, "DEBUG", "SLEEP", "0.3").Err() }()
-	time.Sleep(50 * time.Millisecond)
-	if _, err := e.GetLinkedPod(deadline, "ns", "u", "svc"); err == nil {
-		t.Fatal("GetLinkedPod during DEBUG SLEEP succeeded before its deadline")
+	// A timeout: the read timeout passes while the server holds its clients.
+	if err := srv.Client(t).Do(ctx, "CLIENT", "PAUSE", "1000", "ALL").Err(); err != nil {
+		t.Fatal(err)
 	}
-	time.Sleep(300 * time.Millisecond)
+	if _, err := e.GetLinkedPod(ctx, "ns", "u", "svc"); err == nil {
+		t.Fatal("GetLinkedPod during CLIENT PAUSE succeeded within the read timeout")
+	}
 
 	srv.Kill()
 	if _, err := e.SetLinkedPod(ctx, "ns", "u", "svc", 1, -1); err == nil {
