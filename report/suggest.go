@@ -246,6 +246,10 @@ func tailLatency(op *Operation, cfg *config, out []Suggestion) []Suggestion {
 // network), and one finding says so better than one per operation.
 const sharedTailMin = 3
 
+// minPingsForVerdict is how many pings the shared-tail finding needs before
+// it says whether the tail lies in this process or in Redis.
+const minPingsForVerdict = 10
+
 // sharedTail returns tails as they are, or merged into one suggestion that
 // names the worst operation and cites every ratio and the Redis ping.
 func sharedTail(r *Report, cfg *config, tails []Suggestion, judged int) []Suggestion {
@@ -270,10 +274,15 @@ func sharedTail(r *Report, cfg *config, tails []Suggestion, judged int) []Sugges
 	if p := r.Redis.Ping; p != nil && p.Count > 0 {
 		merged.Evidence["redis.ping.p99_seconds"] = p.P99Seconds
 		merged.Message += fmt.Sprintf(" Redis answered PING in p99 %s over %d pings", formatSeconds(p.P99Seconds), p.Count)
-		if p.P99Seconds*float64(cfg.tailRatioThreshold) < worst.P99Seconds {
-			merged.Message += ": far below the operations' tail, so look at this process first."
-		} else {
-			merged.Message += ": as slow as the operations' tail, so look at Redis and the network first."
+		switch {
+		case p.Count < minPingsForVerdict:
+			merged.Message += "."
+		case p.P99Seconds <= worst.P99Seconds/4:
+			merged.Message += ", far below the operations' tail: look at this process first."
+		case p.P99Seconds >= worst.P99Seconds/2:
+			merged.Message += ", close to the operations' tail: look at Redis and the network first."
+		default:
+			merged.Message += "."
 		}
 	}
 	return []Suggestion{merged}

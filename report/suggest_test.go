@@ -284,7 +284,7 @@ func TestRuleTailLatencySharedCause(t *testing.T) {
 	if s.Operation != "" {
 		t.Fatalf("a shared tail names no single operation: %+v", s)
 	}
-	wantMessage(t, s, "4 of 5 operations", "the worst is ComputeLinkedPod", "PING in p99 200µs", "look at this process first")
+	wantMessage(t, s, "4 of 5 operations", "the worst is ComputeLinkedPod", "PING in p99 200µs", "far below the operations' tail: look at this process first")
 	for _, op := range []string{contract.OpGetLinkedPod, contract.OpSetLinkedPod, contract.OpGetLinkService, contract.OpComputeLinkedPod} {
 		if _, ok := s.Evidence[key("p99_p50_ratio", contract.AttrOperation, op)]; !ok {
 			t.Fatalf("no ratio for %s in %v", op, s.Evidence)
