@@ -102,7 +102,8 @@ type telemetry struct {
 	duration   metric.Float64Histogram
 
 	spanStart []trace.SpanStartOption
-	spanAttrs [numOps][numErrorTypes + 1][]attribute.KeyValue // [op][error type], [op][numErrorTypes] on success
+	spanOK    [numOps][]attribute.KeyValue                // span attributes of a success
+	spanError [numOps][numErrorTypes][]attribute.KeyValue // the same plus error.type
 	byOp      [numOps]*opOptions
 	services  *serviceOptions // nil unless WithServiceAttributes
 
@@ -125,9 +126,9 @@ func newTelemetry(c *config, rdb redis.UniversalClient, stats *scriptCounters) (
 			semconv.DBSystemNameRedis,
 			semconv.DBOperationName(id.String()),
 		}, server...)
-		t.spanAttrs[id][numErrorTypes] = ok
+		t.spanOK[id] = ok
 		for et := range numErrorTypes {
-			t.spanAttrs[id][et] = append(slices.Clip(ok), semconv.ErrorTypeKey.String(et.String()))
+			t.spanError[id][et] = append(slices.Clip(ok), semconv.ErrorTypeKey.String(et.String()))
 		}
 		t.byOp[id] = newOpOptions(id)
 	}
@@ -244,8 +245,7 @@ func (t *telemetry) start(ctx context.Context, id opID) (context.Context, op) {
 		// rather than passed as a start option: the SDK copies start
 		// options into a fresh slice and grows the span's slice again for
 		// error.type, two allocations per span. The price is that samplers
-		// and OnStart processors do not see them; the executor's spans are
-		// sampled by their parent.
+		// and OnStart span processors do not see them.
 		ctx, o.span = t.tracer.Start(ctx, id.String(), t.spanStart...)
 	}
 	if t.metrics {
@@ -288,9 +288,9 @@ func (o op) end(errp *error) {
 	}
 	if o.span != nil && o.span.IsRecording() {
 		if err == nil {
-			o.span.SetAttributes(t.spanAttrs[o.id][numErrorTypes]...)
+			o.span.SetAttributes(t.spanOK[o.id]...)
 		} else {
-			o.span.SetAttributes(t.spanAttrs[o.id][et]...)
+			o.span.SetAttributes(t.spanError[o.id][et]...)
 			o.span.SetStatus(codes.Error, err.Error())
 		}
 	}
