@@ -7,7 +7,7 @@ BENCHTIME ?= 1s
 .PHONY: test bench demo lint fuzz e2e ci
 
 test: ## the README's test command
-	$(GO) test -race ./...
+	bash scripts/test.sh
 
 bench: ## every benchmark, -count $(BENCHCOUNT); compare variants with benchstat
 	$(GO) test -run '^$$' -bench . -benchmem -count $(BENCHCOUNT) -benchtime $(BENCHTIME) ./... | tee bench.out
