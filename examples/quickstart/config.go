@@ -63,7 +63,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.IntVar(&cfg.users, "users", 1000, "simulated users")
 	fs.IntVar(&cfg.pods, "pods", 8, "pods per service")
 	fs.StringVar(&cfg.listen, "listen", "127.0.0.1:9464", "HTTP `address` for /metrics, /debug/report and /debug/pprof/; empty disables it")
-	fs.StringVar(&cfg.otlpEndpoint, "otlp", getenv("OTEL_EXPORTER_OTLP_ENDPOINT"), "OTLP `endpoint` for traces and metrics (e.g. http://127.0.0.1:4317); default $OTEL_EXPORTER_OTLP_ENDPOINT, else none")
+	fs.StringVar(&cfg.otlpEndpoint, "otlp", getenv("OTEL_EXPORTER_OTLP_ENDPOINT"), "OTLP `endpoint` for traces and metrics (e.g. http://127.0.0.1:4318; http/protobuf unless OTEL_EXPORTER_OTLP_PROTOCOL=grpc); default $OTEL_EXPORTER_OTLP_ENDPOINT, else none")
 	fs.StringVar(&cfg.reportFormat, "report", "text", "final report `format`: text, json or html")
 	fs.StringVar(&cfg.reportOut, "report-out", "", "write the final report to this `file` instead of stdout")
 	fs.BoolVar(&cfg.commandSpans, "command-spans", false, "add a child span per Redis command (redisinstr) under each operation span")
