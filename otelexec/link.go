@@ -19,8 +19,11 @@ func validateSet(namespace, uid, serviceName string, podID, persistSeconds int) 
 	return validatePersist("persistSeconds", persistSeconds)
 }
 
+// linkKeys are the link hash and link keys of a user's link to a service.
+// The hash key is a prefix of the link key, so one string serves both.
 func linkKeys(namespace, uid, serviceName string) []string {
-	return []string{linkHashKey(namespace, uid), linkKey(namespace, uid, serviceName)}
+	k := linkKey(namespace, uid, serviceName)
+	return []string{k[:len(k)-len(serviceName)], k}
 }
 
 // SetLinkedPod links a user to a pod of a service, replacing any link, and

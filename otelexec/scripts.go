@@ -97,7 +97,8 @@ func preload(ctx context.Context, rdb redis.UniversalClient, all []*script) erro
 
 // evalSha runs s by EVALSHA. On NOSCRIPT (the server lost its script cache,
 // for example after SCRIPT FLUSH, a restart or a failover) it loads the script
-// once and retries once. Every EVALSHA reply counts as a hit or a miss.
+// once and retries once, and should the script be gone again by then, runs it
+// by EVAL. Every EVALSHA reply counts as a hit or a miss.
 func (e *Executor) evalSha(ctx context.Context, s *script, keys []string, args ...any) (any, error) {
 	generation := s.loaded.Load()
 	v, err := e.rdb.EvalSha(ctx, s.sha, keys, args...).Result()
@@ -110,21 +111,32 @@ func (e *Executor) evalSha(ctx context.Context, s *script, keys []string, args .
 		return nil, err
 	}
 	v, err = e.rdb.EvalSha(ctx, s.sha, keys, args...).Result()
-	if isNoScript(err) {
-		e.scriptStats.misses.Add(1)
-		return nil, fmt.Errorf("otelexec: script %s still missing after reload: %w", s.name, err)
+	if !isNoScript(err) {
+		e.countReply(err)
+		return v, err
 	}
-	e.countReply(err)
-	return v, err
+	// Flushed again between the reload and the retry. EVAL carries the
+	// source, so it cannot answer NOSCRIPT, and it caches the script again:
+	// it counts as the reload of this miss.
+	e.scriptStats.misses.Add(1)
+	e.scriptStats.reloads.Add(1)
+	return e.rdb.Eval(ctx, s.src, keys, args...).Result()
 }
 
 // countReply counts a reply as a script cache hit; an error that is not a
 // server reply (a timeout, a broken connection) says nothing about the cache.
 func (e *Executor) countReply(err error) {
-	var redisErr redis.Error
-	if err == nil || errors.Is(err, redis.Nil) || errors.As(err, &redisErr) {
+	if err == nil || errors.Is(err, redis.Nil) || isServerError(err) {
 		e.scriptStats.hits.Add(1)
 	}
+}
+
+// isServerError reports whether err is a reply from the server. It is its
+// own function so that the target errors.As needs escapes to the heap only
+// on this rare path, not on every EVALSHA.
+func isServerError(err error) bool {
+	var redisErr redis.Error
+	return errors.As(err, &redisErr)
 }
 
 // reload loads s unless another goroutine has loaded it since generation was
