@@ -61,7 +61,7 @@ func (s scripts) all() []*script {
 type ScriptStats struct {
 	Hits    uint64 // EVALSHA replies other than NOSCRIPT
 	Misses  uint64 // NOSCRIPT replies
-	Reloads uint64 // SCRIPT LOADs after a NOSCRIPT (not counting the preload in New)
+	Reloads uint64 // SCRIPT LOADs, or EVALs of a script flushed twice, after a NOSCRIPT (not the preload in New)
 }
 
 // HitRatio is Hits / (Hits + Misses), or 1 before the first EVALSHA.
