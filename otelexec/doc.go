@@ -44,6 +44,16 @@
 // call returns an *ArgumentError naming the field, which wraps
 // ErrInvalidArgument, and is still recorded as a failed operation.
 //
+// # Client settings
+//
+// The executor honours context deadlines only as far as the go-redis client
+// does: create it with ContextTimeoutEnabled: true, or a paused or stalled
+// Redis holds each call for the client's full read timeout whatever the
+// context says. On Redis Cluster, MaxRedirects of 8 rather than the default
+// 3 lets calls ride out a slot migration (TRYAGAIN and ASK replies); the
+// reliability tests saw about 4 in 600 calls fail during a migration with 3
+// and none with 8.
+//
 // # Telemetry
 //
 // Each operation is one span named after the method, kind client, with

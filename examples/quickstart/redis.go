@@ -34,9 +34,14 @@ func openRedis(ctx context.Context, addrs []string) (*backend, error) {
 		b.description = "Redis at " + strings.Join(addrs, ",")
 	}
 	// More than one address makes a cluster client.
+	// ContextTimeoutEnabled: without it go-redis ignores context deadlines
+	// and a stalled Redis holds every call for its full read timeout.
+	// MaxRedirects 8 rides out a slot migration (TRYAGAIN, ASK) on a cluster.
 	b.client = redis.NewUniversalClient(&redis.UniversalOptions{
-		Addrs:       addrs,
-		DialTimeout: 2 * time.Second,
+		Addrs:                 addrs,
+		DialTimeout:           2 * time.Second,
+		ContextTimeoutEnabled: true,
+		MaxRedirects:          8,
 	})
 	pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
