@@ -224,14 +224,19 @@ func serverAttributes(rdb redis.UniversalClient) []attribute.KeyValue {
 	return []attribute.KeyValue{semconv.ServerAddress(host), semconv.ServerPort(p)}
 }
 
+// monoEpoch lets an operation read only the monotonic clock: time.Since of
+// a time.Time that carries a monotonic reading reads that clock alone,
+// while time.Now also reads the wall clock, which durations do not need.
+var monoEpoch = time.Now()
+
 // op is one running operation. It is a value, so starting and ending an
 // operation allocates nothing of its own.
 type op struct {
 	ctx       context.Context
 	tel       *telemetry
-	span      trace.Span // nil when tracing is off
-	start     time.Time
-	namespace string // only with WithServiceAttributes
+	span      trace.Span    // nil when tracing is off
+	start     time.Duration // since monoEpoch; a monotonic clock read only
+	namespace string        // only with WithServiceAttributes
 	service   string
 	id        opID
 }
@@ -249,7 +254,7 @@ func (t *telemetry) start(ctx context.Context, id opID) (context.Context, op) {
 		ctx, o.span = t.tracer.Start(ctx, id.String(), t.spanStart...)
 	}
 	if t.metrics {
-		o.start = time.Now()
+		o.start = time.Since(monoEpoch)
 	}
 	o.ctx = ctx
 	return ctx, o
@@ -278,7 +283,7 @@ func (o op) end(errp *error) {
 		if t.services != nil {
 			opts = t.services.options(o.id, o.namespace, o.service, err != nil && et == errInvalidArgument)
 		}
-		t.duration.Record(o.ctx, time.Since(o.start).Seconds(), opts.duration...)
+		t.duration.Record(o.ctx, (time.Since(monoEpoch) - o.start).Seconds(), opts.duration...)
 		if err == nil {
 			t.operations.Add(o.ctx, 1, opts.status[0]...)
 		} else {
