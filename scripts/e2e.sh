@@ -65,11 +65,15 @@ trap 'exit 143' TERM
 
 # free_port prints a loopback port that nothing listens on and that this
 # script has not handed out yet. A connect to a free port is refused at once.
+# Ports come from below the kernel's ephemeral range: a port in that range
+# may be the local end of some outgoing connection, which a connect does
+# not see but which makes bind fail.
 taken=" "
+ephemeral_low=$(awk '{print $1}' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
 free_port() {
 	local port
 	for _ in $(seq 200); do
-		port=$((20000 + RANDOM % 30000))
+		port=$((15000 + RANDOM % (ephemeral_low - 15000)))
 		[[ $taken == *" $port "* ]] && continue
 		if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
 			taken+="$port "
