@@ -35,9 +35,11 @@ all_suites=(
 	"instrumentation-cpu;otelexec;^BenchmarkInstrumentationCPU\$;$BENCHTIME;/impl"
 	"throughput50;otelexec;^BenchmarkThroughput50\$;$BENCHTIME;/impl"
 	"routing;otelexec;^BenchmarkRoutingPath\$;$BENCHTIME;/impl"
+	"otelexec-ops;otelexec;^Benchmark(GetLinkedPod|SetLinkedPod)\$;$BENCHTIME;/provider"
+	"script-call;otelexec;^BenchmarkScriptCall\$;$BENCHTIME;/cmd"
 	"redisinstr-command;redisinstr;^BenchmarkCommand\$;$BENCHTIME;/impl"
 	"redisinstr-collect;redisinstr;^BenchmarkCollect\$;$BENCHTIME;"
-	"exporters;exporters;^Benchmark(SpanEnd|ProtectHandler)\$;$BENCHTIME;"
+	"exporters;exporters;^Benchmark(SpanEnd|Scrape|ProtectHandler)\$;$BENCHTIME;"
 	"report-snapshot;report;^BenchmarkSnapshot(ExemplarsOff)?\$;200x;"
 	"otlp-collector;internal/reliability;^BenchmarkOTLPCollector\$;2s;/collector"
 )
