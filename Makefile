@@ -1,16 +1,17 @@
 # sfotel developer targets. The README's commands work without make; these
 # are shortcuts for the longer runs.
 GO ?= go
-BENCHCOUNT ?= 6
-BENCHTIME ?= 1s
 
-.PHONY: test bench demo lint fuzz e2e ci
+.PHONY: test bench soak demo lint fuzz e2e ci
 
 test: ## the README's test command
 	bash scripts/test.sh
 
-bench: ## every benchmark, -count $(BENCHCOUNT); compare variants with benchstat
-	$(GO) test -run '^$$' -bench . -benchmem -count $(BENCHCOUNT) -benchtime $(BENCHTIME) ./... | tee bench.out
+bench: ## the suites of docs/benchmarks.md, variants interleaved round by round, benchstat per suite (COUNT, BENCHTIME, SUITES, OUT)
+	bash scripts/bench.sh
+
+soak: ## five minutes at full speed through 1M uids: heap and series count must stay flat (by hand, not CI)
+	$(GO) run ./examples/soak -duration 5m
 
 demo: ## the main job: the quickstart on the embedded Redis
 	$(GO) run ./examples/quickstart
