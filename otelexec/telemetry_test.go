@@ -17,6 +17,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/statefulroute/sfotel/internal/contract"
+	"github.com/statefulroute/sfotel/internal/metrictest"
 	"github.com/statefulroute/sfotel/internal/redistest"
 )
 
@@ -39,26 +40,12 @@ func newInstrumented(t testing.TB, opts ...Option) (instrumented, string) {
 
 func (in instrumented) collect(t testing.TB) metricdata.ResourceMetrics {
 	t.Helper()
-	var rm metricdata.ResourceMetrics
-	if err := in.reader.Collect(context.Background(), &rm); err != nil {
-		t.Fatal(err)
-	}
-	return rm
+	return metrictest.Collect(t, in.reader)
 }
 
 // findMetric returns the named metric of the executor's scope.
 func findMetric(rm metricdata.ResourceMetrics, name string) (metricdata.Metrics, bool) {
-	for _, sm := range rm.ScopeMetrics {
-		if sm.Scope.Name != ScopeName {
-			continue
-		}
-		for _, m := range sm.Metrics {
-			if m.Name == name {
-				return m, true
-			}
-		}
-	}
-	return metricdata.Metrics{}, false
+	return metrictest.Find(rm, ScopeName, name)
 }
 
 // sumOf returns the int64 sum point whose attributes are exactly kvs.

@@ -10,6 +10,8 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+
+	"github.com/statefulroute/sfotel/internal/metrictest"
 )
 
 // testMeter is a MeterProvider with a ManualReader, shut down when the test ends.
@@ -23,26 +25,12 @@ func testMeter(t *testing.T) (*sdkmetric.MeterProvider, *sdkmetric.ManualReader)
 
 func collect(t *testing.T, r *sdkmetric.ManualReader) metricdata.ResourceMetrics {
 	t.Helper()
-	var rm metricdata.ResourceMetrics
-	if err := r.Collect(context.Background(), &rm); err != nil {
-		t.Fatal(err)
-	}
-	return rm
+	return metrictest.Collect(t, r)
 }
 
 // findMetric returns the metric of that name in our scope, or false.
 func findMetric(rm metricdata.ResourceMetrics, name string) (metricdata.Metrics, bool) {
-	for _, sm := range rm.ScopeMetrics {
-		if sm.Scope.Name != ScopeName {
-			continue
-		}
-		for _, m := range sm.Metrics {
-			if m.Name == name {
-				return m, true
-			}
-		}
-	}
-	return metricdata.Metrics{}, false
+	return metrictest.Find(rm, ScopeName, name)
 }
 
 // point returns the value (a histogram's count) of the data point of metric

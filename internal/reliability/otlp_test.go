@@ -12,11 +12,11 @@ import (
 	"time"
 
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
-	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
 	"github.com/statefulroute/sfotel/exporters"
 	"github.com/statefulroute/sfotel/internal/contract"
+	"github.com/statefulroute/sfotel/internal/metrictest"
 	"github.com/statefulroute/sfotel/internal/otlptest"
 	"github.com/statefulroute/sfotel/internal/redistest"
 	"github.com/statefulroute/sfotel/otelexec"
@@ -130,7 +130,7 @@ func TestOTLPOutageNeverBlocks(t *testing.T) {
 				}
 				time.Sleep(20 * time.Millisecond)
 			}
-			rm := collectReader(t, reader)
+			rm := metrictest.Collect(t, reader)
 			droppedMetric := sumWhere(rm, contract.MetricExporterSpansDropped)
 
 			shutdownStart := time.Now()
@@ -215,14 +215,6 @@ func TestOTLPHealthyShutdownNoError(t *testing.T) {
 	if failures > 0 {
 		t.Errorf("%d of %d Shutdowns with a healthy collector reported lost metric exports", failures, tries)
 	}
-}
-
-func collectReader(tb testing.TB, r *sdkmetric.ManualReader) (rm metricdata.ResourceMetrics) {
-	tb.Helper()
-	if err := r.Collect(context.Background(), &rm); err != nil {
-		tb.Fatal(err)
-	}
-	return rm
 }
 
 // BenchmarkOTLPCollector measures executor throughput at 50 goroutines
