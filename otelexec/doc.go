@@ -10,8 +10,9 @@
 // *redis.ClusterClient or a *redis.Ring. Each link operation that writes is
 // one Lua script, run by EVALSHA with the SHA computed locally; when Redis
 // answers NOSCRIPT (its script cache was flushed, or it restarted or failed
-// over) the executor loads the script once and retries once, and counts the
-// miss and the reload (ScriptStats, and the script cache metrics).
+// over) the executor loads the script once and retries once, by EVAL (which
+// carries the source) should the cache be flushed again in between, and counts
+// the miss and the reload (ScriptStats, and the script cache metrics).
 // ComputeLinkedPod can read pod states through a short-lived cache
 // (WithStateCache) when many users are routed to one service at once.
 //
