@@ -128,7 +128,7 @@ func (h *commandHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 
 func (h *commandHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return func(ctx context.Context, cmds []redis.Cmder) error {
-		if h.closed.Load() || !h.hist.Enabled(ctx) {
+		if h.closed.Load() || !h.hist.Enabled(ctx) || isIdentityHandshake(cmds) {
 			return next(ctx, cmds)
 		}
 		op := opPipeline
@@ -140,6 +140,23 @@ func (h *commandHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.
 		h.hist.Record(ctx, time.Since(start).Seconds(), h.options(op, errorClass(err))...)
 		return err
 	}
+}
+
+// isIdentityHandshake reports whether cmds is the CLIENT SETINFO pipeline
+// go-redis sends on every new connection. Servers before Redis 7.2 refuse the
+// command and go-redis ignores that by design; recorded, it would put one
+// failed PIPELINE on the dashboards for every connection the pool opens.
+func isIdentityHandshake(cmds []redis.Cmder) bool {
+	if len(cmds) == 0 {
+		return false
+	}
+	args := cmds[0].Args()
+	if len(args) < 2 {
+		return false
+	}
+	name, _ := args[0].(string)
+	sub, _ := args[1].(string)
+	return strings.EqualFold(name, "client") && strings.EqualFold(sub, "setinfo")
 }
 
 // options returns the record options of one (operation, error class).
