@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -168,6 +167,3 @@ func DeleteNamespace(ctx context.Context, c redis.UniversalClient, ns string) er
 	}
 	return nil
 }
-
-// quoteArgs is for error messages that show a command line.
-func quoteArgs(args []string) string { return strings.Join(args, " ") }

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -101,7 +102,7 @@ func (s *Server) Start() error {
 	// Pdeathsig-like safety: the process group lets Kill take everything.
 	setProcessGroup(cmd)
 	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start redis-server %s: %w", quoteArgs(s.args), err)
+		return fmt.Errorf("start redis-server %s: %w", strings.Join(s.args, " "), err)
 	}
 	done := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(done) }()
@@ -210,7 +211,7 @@ func StartCluster(tb testing.TB, masters int) *Cluster {
 	args = append(args, "--cluster-replicas", "0", "--cluster-yes")
 	out, err := exec.Command("redis-cli", args...).CombinedOutput()
 	if err != nil {
-		tb.Fatalf("redistest: redis-cli %s: %v\n%s", quoteArgs(args), err, out)
+		tb.Fatalf("redistest: redis-cli %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
