@@ -63,7 +63,7 @@
 // redisotel), and server.address and server.port for a single-node client;
 // a ClusterClient or Ring leaves them out, as its commands go to many nodes.
 // A failure sets error.type and status Error. Spans carry no uid, key or
-// argument text. Semantic-convention keys come from semconv v1.40.0. The
+// argument text. Semantic-convention keys come from semconv v1.43.0. The
 // attributes are set when the span ends, in one call with error.type, which
 // saves two allocations per span; samplers therefore do not see them.
 //

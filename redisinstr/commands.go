@@ -15,7 +15,7 @@ import (
 	"github.com/statefulroute/sfotel/internal/contract"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
-	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 )
 
 // commandNames is the fixed set of commands that get a db.operation.name of

@@ -5,7 +5,7 @@ import (
 
 	"github.com/statefulroute/sfotel/internal/contract"
 	"go.opentelemetry.io/otel/metric"
-	"go.opentelemetry.io/otel/semconv/v1.40.0/dbconv"
+	"go.opentelemetry.io/otel/semconv/v1.43.0/dbconv"
 )
 
 // instruments are created once per Instrumentation. The pool instruments

@@ -7,7 +7,7 @@ import (
 	"github.com/statefulroute/sfotel/internal/contract"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
-	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 )
 
 // pipelinePoolSuffix names the second pool of a go-redis client: pipelines
