@@ -63,6 +63,19 @@ for s in "${suites[@]}"; do
 done
 [[ $ANCHORS == 1 ]] && : >"$out/anchors.txt"
 
+# What docs/benchmarks.md needs beside each table: when, on what, at which
+# commit, and how busy the machine was (at the start and at the end).
+{
+	echo "date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
+	echo "commit: $(git -C "$root" describe --always --dirty 2>/dev/null || echo unknown)"
+	echo "go: $(go version)"
+	echo "redis: $(redis-cli -h "${ADDR%:*}" -p "${ADDR##*:}" info server 2>/dev/null | tr -d '\r' | awk -F: '$1=="redis_version"{print $2}')"
+	echo "cpu: $(nproc) × $(awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo)"
+	echo "kernel: $(uname -r)"
+	echo "runs: COUNT=$COUNT BENCHTIME=$BENCHTIME SUITES=$SUITES"
+	echo "load at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+} >"$out/run.txt"
+
 host=${ADDR%:*}
 port=${ADDR##*:}
 anchor() { # label, redis-benchmark arguments...
@@ -87,6 +100,10 @@ for round in $(seq "$COUNT"); do
 	fi
 done
 [[ $ANCHORS == 1 ]] && redis-cli -h "$host" -p "$port" del sfbench:anchor >/dev/null
+{
+	echo "load at end: $(cut -d' ' -f1-3 /proc/loadavg)"
+	echo "finished: $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
+} >>"$out/run.txt"
 
 for s in "${suites[@]}"; do
 	IFS=';' read -r name _ _ _ col <<<"$s"
@@ -100,6 +117,7 @@ for s in "${suites[@]}"; do
 	fi
 	echo "== $name" && cat "$out/$name.stat"
 done
+echo "== run" && cat "$out/run.txt"
 if [[ $ANCHORS == 1 ]]; then
 	echo "== anchors (requests/s, one line per round)" && sort "$out/anchors.txt"
 fi
