@@ -17,6 +17,7 @@ type config struct {
 	services      int
 	stateTTL      time.Duration
 	heapTolerance float64
+	heapProfile   string // file name prefix; "" writes none
 }
 
 func parseFlags(args []string) (config, error) {
@@ -34,7 +35,8 @@ func parseFlags(args []string) (config, error) {
 	fs.IntVar(&c.workers, "workers", 50, "concurrent workers")
 	fs.IntVar(&c.services, "services", 4, "services the users are spread over")
 	fs.DurationVar(&c.stateTTL, "state-ttl", time.Second, "WithStateCache TTL (0 turns the cache off)")
-	fs.Float64Var(&c.heapTolerance, "heap-tolerance", 0.25, "largest allowed spread of the live heap after warm-up, as a fraction of its lowest sample")
+	fs.Float64Var(&c.heapTolerance, "heap-tolerance", 0.10, "largest allowed growth of the live heap after warm-up: median of the last third of the samples over median of the first third, minus 1")
+	fs.StringVar(&c.heapProfile, "heapprofile", "", "write heap profiles `prefix`-first.pb.gz (first sample after the warm-up) and prefix-last.pb.gz (last sample);\ncompare them with go tool pprof -base prefix-first.pb.gz prefix-last.pb.gz")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"runtime/pprof"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -82,6 +84,9 @@ func run(ctx context.Context, cfg config, out io.Writer) (bool, error) {
 	if err := heartbeat(ctx, e, ns, services); err != nil {
 		return false, err
 	}
+	if err := fillPools(ctx, rdb, ns); err != nil {
+		return false, err
+	}
 
 	fmt.Fprintf(out, "soak: %s, namespace %s, %d workers, %d uids, %d services, state cache TTL %v, for %v\n",
 		cfg.redisAddr, ns, cfg.workers, cfg.uids, cfg.services, cfg.stateTTL, cfg.duration)
@@ -110,7 +115,7 @@ func run(ctx context.Context, cfg config, out io.Writer) (bool, error) {
 	}
 
 	start := time.Now()
-	samples, err := watch(ctx, reader, cfg, start, &c, out)
+	samples, err := watch(ctx, reader, rdb, cfg, start, &c, out)
 	cancel()
 	wg.Wait()
 	if err != nil {
@@ -135,25 +140,40 @@ func run(ctx context.Context, cfg config, out io.Writer) (bool, error) {
 
 // watch takes one sample every interval for the run's duration, or until
 // ctx ends.
-func watch(ctx context.Context, reader *sdkmetric.ManualReader, cfg config, start time.Time, c *counters, out io.Writer) ([]sample, error) {
+func watch(ctx context.Context, reader *sdkmetric.ManualReader, rdb *redis.Client, cfg config, start time.Time, c *counters, out io.Writer) ([]sample, error) {
 	printHeader(out)
 	prev := sample{}
 	var samples []sample
 	t := time.NewTicker(cfg.interval)
 	defer t.Stop()
-	for n := int(cfg.duration / cfg.interval); len(samples) < n; {
+	n := int(cfg.duration / cfg.interval)
+	for len(samples) < n {
 		select {
 		case <-ctx.Done():
 			return samples, nil
 		case <-t.C:
 		}
-		s, err := take(context.Background(), reader, time.Since(start), c.ops.Load(), c.errs.Load(),
+		s, err := take(context.Background(), reader, rdb, time.Since(start), c.ops.Load(), c.errs.Load(),
 			min(c.next.Load(), int64(cfg.uids)))
 		if err != nil {
 			return nil, err
 		}
 		s.print(out, prev)
 		samples, prev = append(samples, s), s
+		if cfg.heapProfile == "" {
+			continue
+		}
+		// take just ran a GC, so the profile's in-use figures are those of
+		// the live heap the sample reports.
+		switch {
+		case len(samples) == n:
+			err = writeHeapProfile(cfg.heapProfile + "-last.pb.gz")
+		case s.at >= cfg.warmup && (len(samples) == 1 || samples[len(samples)-2].at < cfg.warmup):
+			err = writeHeapProfile(cfg.heapProfile + "-first.pb.gz")
+		}
+		if err != nil {
+			return nil, err
+		}
 	}
 	return samples, nil
 }
@@ -202,6 +222,43 @@ func work(ctx context.Context, e *otelexec.Executor, ns string, services []strin
 	}
 }
 
+// fillPools opens every connection go-redis's two pools may hold, before
+// the first sample. Each connection keeps its buffers (32 KiB each way for
+// commands, 128 KiB for pipelines) until it is closed, so a pool that grows
+// to its size in the middle of the run steps the live heap up by as much as
+// a megabyte, which is not a leak but would read as one. Blocking reads of
+// a key nobody writes hold every connection at once for a second (go-redis
+// rounds shorter blocking timeouts up to one).
+func fillPools(ctx context.Context, rdb *redis.Client, ns string) error {
+	opt := rdb.Options()
+	pipelines := opt.PipelinePoolSize
+	if pipelines == 0 {
+		pipelines = redis.DefaultPipelinePoolSize
+	}
+	key := "sf:{" + ns + ":soak}:never"
+	var wg sync.WaitGroup
+	errs := make(chan error, opt.PoolSize+pipelines)
+	for range opt.PoolSize {
+		wg.Go(func() { errs <- rdb.BLPop(ctx, time.Second, key).Err() })
+	}
+	for range max(pipelines, 0) {
+		wg.Go(func() {
+			_, err := rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+				return p.BLPop(ctx, time.Second, key).Err()
+			})
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return fmt.Errorf("filling the connection pools: %w", err)
+		}
+	}
+	return nil
+}
+
 // heartbeat writes every pod's "<load>-<now>" state.
 func heartbeat(ctx context.Context, e *otelexec.Executor, ns string, services []string) error {
 	now := time.Now()
@@ -213,6 +270,19 @@ func heartbeat(ctx context.Context, e *otelexec.Executor, ns string, services []
 		}
 	}
 	return nil
+}
+
+// writeHeapProfile writes the heap profile to name.
+func writeHeapProfile(name string) error {
+	f, err := os.Create(name)
+	if err != nil {
+		return fmt.Errorf("heap profile: %w", err)
+	}
+	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+		f.Close()
+		return fmt.Errorf("heap profile: %w", err)
+	}
+	return f.Close()
 }
 
 // countingExporter drops spans after counting them.

@@ -17,11 +17,24 @@ func TestJudge(t *testing.T) {
 	}{
 		{"steady", []sample{s(10, 900, 5), s(20, 100, 19), s(30, 110, 19), s(40, 105, 19)}, true, true, false},
 		{"growing heap", []sample{s(20, 100, 19), s(30, 120, 19), s(40, 140, 19)}, false, true, false},
+		// One early step (a pool filling up) and an outlier, then flat: not a leak.
+		{"early step", []sample{s(20, 100, 19), s(30, 118, 19), s(40, 120, 19), s(50, 150, 19), s(60, 119, 19),
+			s(70, 118, 19), s(80, 121, 19), s(90, 120, 19), s(100, 119, 19)}, true, true, false},
+		// A slow, steady leak: each sample 2% above the last.
+		{"slow leak", func() []sample {
+			var out []sample
+			heap := 100.0
+			for sec := 20; sec <= 200; sec += 10 {
+				out = append(out, s(sec, uint64(heap), 19))
+				heap *= 1.02
+			}
+			return out
+		}(), false, true, false},
 		{"new series", []sample{s(20, 100, 19), s(30, 100, 19), s(40, 100, 20)}, true, false, false},
 		{"warm-up only", []sample{s(10, 100, 19), s(20, 100, 19)}, false, false, true},
 	}
 	for _, c := range cases {
-		v, err := judge(c.samples, 20*time.Second, 0.25)
+		v, err := judge(c.samples, 20*time.Second, 0.10)
 		if (err != nil) != c.wantErr {
 			t.Fatalf("%s: err %v", c.name, err)
 		}
