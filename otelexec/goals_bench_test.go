@@ -11,6 +11,7 @@ import (
 
 	"github.com/redis/go-redis/extra/redisotel/v9"
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	metricnoop "go.opentelemetry.io/otel/metric/noop"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
@@ -177,6 +178,51 @@ func BenchmarkOpTelemetry(b *testing.B) {
 		}
 		cpu.report(b)
 	})
+}
+
+// BenchmarkSDKSpan takes the SDK's span apart: start and end of one span
+// with AlwaysSample, with no span processor or with a batch processor whose
+// exporter discards, and with no attributes or the executor's four (set as
+// the executor sets them, once, before End). No sfotel code runs; it says
+// which part of impl=sdk-floor above is the span's attributes and which the
+// batch queue.
+func BenchmarkSDKSpan(b *testing.B) {
+	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
+	b.Cleanup(func() { _ = c.Close() })
+	for _, processor := range []string{"none", "batch"} {
+		for _, attrs := range [][]attribute.KeyValue{nil, spanAttributesOK(c)} {
+			b.Run("processor="+processor+"/attrs="+strconv.Itoa(len(attrs)), func(b *testing.B) {
+				opts := []sdktrace.TracerProviderOption{sdktrace.WithSampler(sdktrace.AlwaysSample())}
+				if processor == "batch" {
+					opts = append(opts, sdktrace.WithBatcher(discardExporter{}))
+				}
+				tp := sdktrace.NewTracerProvider(opts...)
+				b.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+				tracer := tp.Tracer(ScopeName)
+				start := []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindClient)}
+				ctx := context.Background()
+				b.ReportAllocs()
+				cpu := startCPU()
+				for b.Loop() {
+					_, span := tracer.Start(ctx, "GetLinkedPod", start...)
+					if attrs != nil {
+						span.SetAttributes(attrs...)
+					}
+					span.End()
+				}
+				cpu.report(b)
+			})
+		}
+	}
+}
+
+// spanAttributesOK are the attributes of a successful GetLinkedPod span on c.
+func spanAttributesOK(c *redis.Client) []attribute.KeyValue {
+	tel, err := newTelemetry(&config{meterProvider: metricnoop.NewMeterProvider(), tracerProvider: tracenoop.NewTracerProvider()}, c, &scriptCounters{})
+	if err != nil {
+		panic(err)
+	}
+	return tel.spanOK[opGetLinkedPod]
 }
 
 // cpuClock measures the process CPU time a benchmark loop used. On a shared

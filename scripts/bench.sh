@@ -32,6 +32,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 # name; package; -test.bench pattern; -test.benchtime; benchstat column ("" = none)
 all_suites=(
 	"op-telemetry;otelexec;^BenchmarkOpTelemetry\$;$BENCHTIME;/impl"
+	"sdk-span;otelexec;^BenchmarkSDKSpan\$;$BENCHTIME;/attrs"
 	"instrumentation-cpu;otelexec;^BenchmarkInstrumentationCPU\$;$BENCHTIME;/impl"
 	"throughput50;otelexec;^BenchmarkThroughput50\$;$BENCHTIME;/impl"
 	"routing;otelexec;^BenchmarkRoutingPath\$;$BENCHTIME;/impl"
