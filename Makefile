@@ -21,7 +21,7 @@ lint:
 	$(GO) vet ./...
 
 fuzz:
-	bash scripts/fuzz.sh 15s
+	bash scripts/fuzz.sh
 
 e2e: ## real Prometheus, OpenTelemetry Collector and Jaeger on 127.0.0.1
 	bash scripts/e2e.sh
