@@ -232,39 +232,9 @@ func NewOTLPTraceExporter(ctx context.Context, opts ...OTLPOption) (sdktrace.Spa
 		return nil, err
 	}
 	if p.proto == ProtocolGRPC {
-		o := []otlptracegrpc.Option{otlptracegrpc.WithRetry(otlptracegrpc.RetryConfig{
-			Enabled: true, InitialInterval: retryInitial, MaxInterval: retryMax, MaxElapsedTime: p.maxElapsed(),
-		})}
-		if p.target != nil {
-			o = append(o, otlptracegrpc.WithEndpoint(p.target.hostPort))
-		}
-		if p.insecure {
-			o = append(o, otlptracegrpc.WithInsecure())
-		}
-		if p.headers != nil {
-			o = append(o, otlptracegrpc.WithHeaders(p.headers))
-		}
-		if p.timeout > 0 {
-			o = append(o, otlptracegrpc.WithTimeout(p.timeout))
-		}
-		return otlptracegrpc.New(ctx, o...)
+		return otlptracegrpc.New(ctx, traceGRPCOptions.build(p)...)
 	}
-	o := []otlptracehttp.Option{otlptracehttp.WithRetry(otlptracehttp.RetryConfig{
-		Enabled: true, InitialInterval: retryInitial, MaxInterval: retryMax, MaxElapsedTime: p.maxElapsed(),
-	})}
-	if p.target != nil {
-		o = append(o, otlptracehttp.WithEndpoint(p.target.hostPort), otlptracehttp.WithURLPath(p.target.path+"/v1/traces"))
-	}
-	if p.insecure {
-		o = append(o, otlptracehttp.WithInsecure())
-	}
-	if p.headers != nil {
-		o = append(o, otlptracehttp.WithHeaders(p.headers))
-	}
-	if p.timeout > 0 {
-		o = append(o, otlptracehttp.WithTimeout(p.timeout))
-	}
-	return otlptracehttp.New(ctx, o...)
+	return otlptracehttp.New(ctx, traceHTTPOptions.build(p)...)
 }
 
 // NewOTLPMetricExporter returns an OTLP metric exporter over gRPC or
@@ -277,37 +247,7 @@ func NewOTLPMetricExporter(ctx context.Context, opts ...OTLPOption) (sdkmetric.E
 		return nil, err
 	}
 	if p.proto == ProtocolGRPC {
-		o := []otlpmetricgrpc.Option{otlpmetricgrpc.WithRetry(otlpmetricgrpc.RetryConfig{
-			Enabled: true, InitialInterval: retryInitial, MaxInterval: retryMax, MaxElapsedTime: p.maxElapsed(),
-		})}
-		if p.target != nil {
-			o = append(o, otlpmetricgrpc.WithEndpoint(p.target.hostPort))
-		}
-		if p.insecure {
-			o = append(o, otlpmetricgrpc.WithInsecure())
-		}
-		if p.headers != nil {
-			o = append(o, otlpmetricgrpc.WithHeaders(p.headers))
-		}
-		if p.timeout > 0 {
-			o = append(o, otlpmetricgrpc.WithTimeout(p.timeout))
-		}
-		return otlpmetricgrpc.New(ctx, o...)
+		return otlpmetricgrpc.New(ctx, metricGRPCOptions.build(p)...)
 	}
-	o := []otlpmetrichttp.Option{otlpmetrichttp.WithRetry(otlpmetrichttp.RetryConfig{
-		Enabled: true, InitialInterval: retryInitial, MaxInterval: retryMax, MaxElapsedTime: p.maxElapsed(),
-	})}
-	if p.target != nil {
-		o = append(o, otlpmetrichttp.WithEndpoint(p.target.hostPort), otlpmetrichttp.WithURLPath(p.target.path+"/v1/metrics"))
-	}
-	if p.insecure {
-		o = append(o, otlpmetrichttp.WithInsecure())
-	}
-	if p.headers != nil {
-		o = append(o, otlpmetrichttp.WithHeaders(p.headers))
-	}
-	if p.timeout > 0 {
-		o = append(o, otlpmetrichttp.WithTimeout(p.timeout))
-	}
-	return otlpmetrichttp.New(ctx, o...)
+	return otlpmetrichttp.New(ctx, metricHTTPOptions.build(p)...)
 }
