@@ -180,6 +180,46 @@ func BenchmarkOpTelemetry(b *testing.B) {
 	})
 }
 
+// BenchmarkSampling is start + end of one operation with metrics and
+// tracing under the sampler most deployments use instead of AlwaysSample,
+// ParentBased(TraceIDRatioBased(ratio)), for a root operation. An unsampled
+// operation still carries a non-recording span in its context, so its
+// trace ID reaches the commands below it and any outgoing request.
+func BenchmarkSampling(b *testing.B) {
+	for _, ratio := range []string{"0", "0.01", "0.1", "1"} {
+		b.Run("ratio="+ratio, func(b *testing.B) {
+			r, err := strconv.ParseFloat(ratio, 64)
+			if err != nil {
+				b.Fatal(err)
+			}
+			mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
+			tp := sdktrace.NewTracerProvider(
+				sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(r))),
+				sdktrace.WithBatcher(discardExporter{}))
+			b.Cleanup(func() {
+				_ = mp.Shutdown(context.Background())
+				_ = tp.Shutdown(context.Background())
+			})
+			c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
+			b.Cleanup(func() { _ = c.Close() })
+			e, err := New(c, WithMeterProvider(mp), WithTracerProvider(tp), WithoutPreload())
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { _ = e.Close() })
+			ctx := context.Background()
+			b.ReportAllocs()
+			cpu := startCPU()
+			for b.Loop() {
+				var err error
+				_, op := e.tel.startFor(ctx, opGetLinkedPod, "ns", "game")
+				op.end(&err)
+			}
+			cpu.report(b)
+		})
+	}
+}
+
 // BenchmarkSDKSpan takes the SDK's span apart: start and end of one span
 // with AlwaysSample, with no span processor or with a batch processor whose
 // exporter discards, and with no attributes or the executor's four (set as

@@ -33,6 +33,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 all_suites=(
 	"op-telemetry;otelexec;^BenchmarkOpTelemetry\$;$BENCHTIME;/impl"
 	"sdk-span;otelexec;^BenchmarkSDKSpan\$;$BENCHTIME;/attrs"
+	"sampling;otelexec;^BenchmarkSampling\$;$BENCHTIME;/ratio"
 	"instrumentation-cpu;otelexec;^BenchmarkInstrumentationCPU\$;$BENCHTIME;/impl"
 	"throughput50;otelexec;^BenchmarkThroughput50\$;$BENCHTIME;/impl"
 	"routing;otelexec;^BenchmarkRoutingPath\$;$BENCHTIME;/impl"
