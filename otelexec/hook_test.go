@@ -68,6 +68,21 @@ type discardExporter struct{}
 func (discardExporter) ExportSpans(context.Context, []sdktrace.ReadOnlySpan) error { return nil }
 func (discardExporter) Shutdown(context.Context) error                             { return nil }
 
+// sdkProviders are SDK providers as an application would set them up:
+// metrics on a ManualReader, spans chosen by sampler into a batch processor
+// whose exporter discards.
+func sdkProviders(tb testing.TB, sampler sdktrace.Sampler) (metric.MeterProvider, trace.TracerProvider) {
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
+	tp := sdktrace.NewTracerProvider(
+		sdktrace.WithSampler(sampler),
+		sdktrace.WithBatcher(discardExporter{}))
+	tb.Cleanup(func() {
+		_ = mp.Shutdown(context.Background())
+		_ = tp.Shutdown(context.Background())
+	})
+	return mp, tp
+}
+
 // providers are the provider variants the allocation tests and benchmarks compare.
 type providers struct {
 	name string
@@ -76,14 +91,7 @@ type providers struct {
 }
 
 func providerVariants(tb testing.TB) []providers {
-	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
-	tp := sdktrace.NewTracerProvider(
-		sdktrace.WithSampler(sdktrace.AlwaysSample()),
-		sdktrace.WithBatcher(discardExporter{}))
-	tb.Cleanup(func() {
-		_ = mp.Shutdown(context.Background())
-		_ = tp.Shutdown(context.Background())
-	})
+	mp, tp := sdkProviders(tb, sdktrace.AlwaysSample())
 	return []providers{
 		{"noop", tracenoop.NewTracerProvider(), metricnoop.NewMeterProvider()},
 		{"metrics", tracenoop.NewTracerProvider(), mp},

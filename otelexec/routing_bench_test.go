@@ -10,8 +10,6 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
 	"github.com/statefulroute/sfotel/internal/redistest"
 )
@@ -224,18 +222,10 @@ func routingRequest(ctx context.Context, r router, ns, uid string) error {
 	return nil
 }
 
-// routingProviders are the SDK providers of the instrumented variants:
-// metrics on a manual reader, every span sampled into a batch processor that
-// discards.
+// routingProviders are the options of the instrumented variants: the goal
+// benchmarks' providers, every span sampled.
 func routingProviders(b *testing.B) []Option {
-	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
-	tp := sdktrace.NewTracerProvider(
-		sdktrace.WithSampler(sdktrace.AlwaysSample()),
-		sdktrace.WithBatcher(discardExporter{}))
-	b.Cleanup(func() {
-		_ = mp.Shutdown(context.Background())
-		_ = tp.Shutdown(context.Background())
-	})
+	mp, tp := goalProviders(b)
 	return []Option{WithMeterProvider(mp), WithTracerProvider(tp)}
 }
 
