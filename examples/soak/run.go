@@ -232,8 +232,11 @@ func work(ctx context.Context, e *otelexec.Executor, ns string, services []strin
 func fillPools(ctx context.Context, rdb *redis.Client, ns string) error {
 	opt := rdb.Options()
 	pipelines := opt.PipelinePoolSize
-	if pipelines == 0 {
+	switch {
+	case pipelines == 0:
 		pipelines = redis.DefaultPipelinePoolSize
+	case pipelines < 0: // the client has no pipeline pool
+		pipelines = 0
 	}
 	key := "sf:{" + ns + ":soak}:never"
 	var wg sync.WaitGroup
@@ -241,7 +244,7 @@ func fillPools(ctx context.Context, rdb *redis.Client, ns string) error {
 	for range opt.PoolSize {
 		wg.Go(func() { errs <- rdb.BLPop(ctx, time.Second, key).Err() })
 	}
-	for range max(pipelines, 0) {
+	for range pipelines {
 		wg.Go(func() {
 			_, err := rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 				return p.BLPop(ctx, time.Second, key).Err()
