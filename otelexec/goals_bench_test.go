@@ -204,7 +204,7 @@ func BenchmarkSDKSpan(b *testing.B) {
 	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
 	b.Cleanup(func() { _ = c.Close() })
 	for _, processor := range []string{"none", "batch"} {
-		for _, attrs := range [][]attribute.KeyValue{nil, spanAttributesOK(c)} {
+		for _, attrs := range [][]attribute.KeyValue{nil, spanAttributesOK(b, c)} {
 			b.Run("processor="+processor+"/attrs="+strconv.Itoa(len(attrs)), func(b *testing.B) {
 				opts := []sdktrace.TracerProviderOption{sdktrace.WithSampler(sdktrace.AlwaysSample())}
 				if processor == "batch" {
@@ -231,10 +231,10 @@ func BenchmarkSDKSpan(b *testing.B) {
 }
 
 // spanAttributesOK are the attributes of a successful GetLinkedPod span on c.
-func spanAttributesOK(c *redis.Client) []attribute.KeyValue {
+func spanAttributesOK(tb testing.TB, c *redis.Client) []attribute.KeyValue {
 	tel, err := newTelemetry(&config{meterProvider: metricnoop.NewMeterProvider(), tracerProvider: tracenoop.NewTracerProvider()}, c, &scriptCounters{})
 	if err != nil {
-		panic(err)
+		tb.Fatal(err)
 	}
 	return tel.spanOK[opGetLinkedPod]
 }
