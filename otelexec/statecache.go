@@ -107,11 +107,8 @@ func (sc *stateCache) newInstruments(m metric.Meter) error {
 	if err != nil {
 		return err
 	}
-	// The same instrument as the script cache's ratio (the SDK returns one
-	// instrument for one name, unit and description); this callback adds the
-	// cache_type="state" series.
-	ratio, err := m.Float64ObservableGauge(contract.MetricCacheHitRatio, metric.WithUnit(contract.UnitCacheHitRatio),
-		metric.WithDescription(descCacheHitRatio))
+	// The script cache's gauge; this callback adds the cache_type="state" series.
+	ratio, err := newCacheHitRatio(m)
 	if err != nil {
 		return err
 	}

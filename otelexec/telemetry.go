@@ -65,9 +65,14 @@ var durationBuckets = []float64{
 	0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
 }
 
-// descCacheHitRatio is shared by the script and state caches' callbacks: the
-// SDK returns one instrument only for an identical name, unit and description.
-const descCacheHitRatio = "Cache hits / (hits + misses), by cache type."
+// newCacheHitRatio returns the hit-ratio gauge the script and state caches'
+// callbacks share, each adding its cache_type series. Both must ask for it
+// with the same name, unit and description, or the SDK makes two
+// instruments that conflict.
+func newCacheHitRatio(m metric.Meter) (metric.Float64ObservableGauge, error) {
+	return m.Float64ObservableGauge(contract.MetricCacheHitRatio, metric.WithUnit(contract.UnitCacheHitRatio),
+		metric.WithDescription("Cache hits / (hits + misses), by cache type."))
+}
 
 // opOptions are the counts and measurement options of one operation, built
 // once so that recording allocates nothing.
@@ -201,8 +206,7 @@ func (t *telemetry) newInstruments(m metric.Meter, stats *scriptCounters) error 
 	if err != nil {
 		return err
 	}
-	ratio, err := m.Float64ObservableGauge(contract.MetricCacheHitRatio, metric.WithUnit(contract.UnitCacheHitRatio),
-		metric.WithDescription(descCacheHitRatio))
+	ratio, err := newCacheHitRatio(m)
 	if err != nil {
 		return err
 	}
