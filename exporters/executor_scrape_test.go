@@ -89,7 +89,7 @@ func TestScrapeAfterExecutorTraffic(t *testing.T) {
 	wantValue(t, fams, "stateful_executor_operations_total", map[string]string{"operation": get, "status": "error"}, rejected)
 
 	checkFamily(t, fams, "stateful_executor_errors_total", dto.MetricType_COUNTER, "error_type,operation")
-	wantValue(t, fams, "stateful_executor_errors_total", map[string]string{"operation": get, "error_type": contract.ErrInvalidArgument}, rejected)
+	wantValue(t, fams, "stateful_executor_errors_total", map[string]string{"operation": get, "error_type": contract.ErrorInvalidArgument.String()}, rejected)
 
 	checkFamily(t, fams, "stateful_executor_operation_duration_seconds", dto.MetricType_HISTOGRAM, "operation")
 	h := find(t, fams, "stateful_executor_operation_duration_seconds", map[string]string{"operation": set}).GetHistogram()

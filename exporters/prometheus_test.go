@@ -66,7 +66,7 @@ func recordExecutorLike(t *testing.T, mp metric.MeterProvider) {
 	op := metric.WithAttributes(attribute.String(contract.AttrOperation, contract.OpSetLinkedPod))
 	ops.Add(ctx, 3, ok)
 	ops.Add(ctx, 1, bad)
-	errs.Add(ctx, 1, metric.WithAttributes(attribute.String(contract.AttrOperation, contract.OpSetLinkedPod), attribute.String(contract.AttrErrorType, contract.ErrTimeout)))
+	errs.Add(ctx, 1, metric.WithAttributes(attribute.String(contract.AttrOperation, contract.OpSetLinkedPod), attribute.String(contract.AttrErrorType, contract.ErrorTimeout.String())))
 	for _, s := range []float64{0.001, 0.002, 0.003} {
 		dur.Record(ctx, s, op)
 	}

@@ -1,26 +1,33 @@
 package otelexec
 
 import (
-	"context"
-	"errors"
-	"io"
-	"net"
-	"os"
-	"syscall"
-
-	"github.com/redis/go-redis/v9"
-
 	"github.com/statefulroute/sfotel/internal/contract"
 )
 
 // ErrInvalidArgument is wrapped by every error for input the executor rejects
 // before it reaches Redis. Use errors.As with *ArgumentError to learn which
 // field was rejected.
-var ErrInvalidArgument = errors.New("otelexec: invalid argument")
+var ErrInvalidArgument = contract.ErrInvalidArgument
 
 // ErrUnexpectedReply is wrapped by errors for replies that do not have the
-// shape the executor wrote into Redis, for example a link that is not a pod ID.
-var ErrUnexpectedReply = errors.New("otelexec: unexpected reply")
+// shape the executor expects, for example a script reply of the wrong type
+// or a key of the wrong Redis type (WRONGTYPE).
+var ErrUnexpectedReply = contract.ErrUnexpectedReply
+
+// ErrOutcomeUnknown is wrapped by the error of a write whose reply was lost:
+// the connection broke or the deadline passed after the command may have
+// reached Redis, so the write may or may not have been applied. The executor
+// never retries such a write, because running a link script twice returns a
+// wrong result (the second run sees the first run's link). The error also
+// wraps the cause (a network error, context.DeadlineExceeded, ...).
+//
+// What to do with it: read the link back (GetLinkedPod) to learn what Redis
+// holds now, and decide from that; or, where the write is idempotent for the
+// caller (SetLinkedPod to the same pod), simply repeat it.
+var ErrOutcomeUnknown = contract.ErrOutcomeUnknown
+
+// ErrClosed is returned by every operation of an Executor after Close.
+var ErrClosed = contract.ErrClosed
 
 // ArgumentError is the error for one rejected input field. It wraps
 // ErrInvalidArgument. The reason never repeats the rejected value, so the
@@ -36,58 +43,15 @@ func (e *ArgumentError) Error() string {
 
 func (e *ArgumentError) Unwrap() error { return ErrInvalidArgument }
 
-// errorType is an index into contract.ErrorTypes; the telemetry tables are
-// indexed by it.
-type errorType uint8
+// ErrorType returns the class the executor's telemetry records for err: the
+// value of the error_type metric attribute and of the span's error.type. It
+// is "" for nil. The classes are fixed (ErrorTypes lists them) and shared
+// with package redisinstr, so a caller can map them to its own error codes,
+// as the Kratos integration does.
+func ErrorType(err error) string { return contract.Classify(err).String() }
 
-const (
-	errInvalidArgument errorType = iota
-	errRedisNil
-	errTimeout
-	errCanceled
-	errConnection
-	errNoScript
-	errOther
-	numErrorTypes
-)
-
-// String returns the contract name of the error type.
-func (t errorType) String() string { return contract.ErrorTypes[t] }
-
-// classify maps an error to the fixed set of error types of the telemetry
-// contract. The order matters: a context error wrapped by go-redis is a
-// cancellation or timeout, not a connection failure.
-func classify(err error) errorType {
-	var netErr net.Error
-	switch {
-	case errors.Is(err, ErrInvalidArgument):
-		return errInvalidArgument
-	case errors.Is(err, redis.Nil):
-		return errRedisNil
-	case errors.Is(err, context.Canceled):
-		return errCanceled
-	case errors.Is(err, context.DeadlineExceeded),
-		errors.Is(err, os.ErrDeadlineExceeded),
-		errors.Is(err, redis.ErrPoolTimeout):
-		return errTimeout
-	case isNoScript(err):
-		return errNoScript
-	case errors.As(err, &netErr) && netErr.Timeout():
-		return errTimeout
-	case errors.Is(err, redis.ErrClosed),
-		errors.Is(err, io.EOF),
-		errors.Is(err, io.ErrUnexpectedEOF),
-		errors.Is(err, syscall.ECONNREFUSED),
-		errors.Is(err, syscall.ECONNRESET),
-		errors.Is(err, syscall.EPIPE),
-		errors.As(err, &netErr):
-		return errConnection
-	default:
-		return errOther
-	}
-}
+// ErrorTypes returns every value ErrorType can return for a non-nil error.
+func ErrorTypes() []string { return contract.ErrorTypes() }
 
 // isNoScript reports whether err is the server's NOSCRIPT reply.
-func isNoScript(err error) bool {
-	return err != nil && redis.HasErrorPrefix(err, "NOSCRIPT")
-}
+func isNoScript(err error) bool { return contract.IsNoScript(err) }

@@ -84,10 +84,10 @@ func newCacheHitRatio(m metric.Meter) (metric.Float64ObservableGauge, error) {
 // every call). Only the duration histogram is recorded on the hot path.
 type opOptions struct {
 	count    [2]atomic.Int64 // operations{operation,status}: [0] ok, [1] error
-	errCount [numErrorTypes]atomic.Int64
+	errCount [contract.NumErrorTypes]atomic.Int64
 
 	status   [2][]metric.ObserveOption
-	errors   [numErrorTypes][]metric.ObserveOption
+	errors   [contract.NumErrorTypes][]metric.ObserveOption
 	duration []metric.RecordOption
 }
 
@@ -99,7 +99,7 @@ func newOpOptions(id opID, extra ...attribute.KeyValue) *opOptions {
 	o := &opOptions{duration: []metric.RecordOption{set()}}
 	o.status[0] = []metric.ObserveOption{set(attribute.String(contract.AttrStatus, contract.StatusOK))}
 	o.status[1] = []metric.ObserveOption{set(attribute.String(contract.AttrStatus, contract.StatusError))}
-	for et := range numErrorTypes {
+	for et := range contract.NumErrorTypes {
 		o.errors[et] = []metric.ObserveOption{set(attribute.String(contract.AttrErrorType, et.String()))}
 	}
 	return o
@@ -129,8 +129,8 @@ type telemetry struct {
 	duration metric.Float64Histogram
 
 	spanStart []trace.SpanStartOption
-	spanOK    [numOps][]attribute.KeyValue                // span attributes of a success
-	spanError [numOps][numErrorTypes][]attribute.KeyValue // the same plus error.type
+	spanOK    [numOps][]attribute.KeyValue                         // span attributes of a success
+	spanError [numOps][contract.NumErrorTypes][]attribute.KeyValue // the same plus error.type
 	byOp      [numOps]*opOptions
 	services  *serviceOptions // nil unless WithServiceAttributes
 
@@ -154,7 +154,7 @@ func newTelemetry(c *config, rdb redis.UniversalClient, stats *scriptCounters) (
 			semconv.DBOperationName(id.String()),
 		}, server...)
 		t.spanOK[id] = ok
-		for et := range numErrorTypes {
+		for et := range contract.NumErrorTypes {
 			t.spanError[id][et] = append(slices.Clip(ok), semconv.ErrorTypeKey.String(et.String()))
 		}
 		t.byOp[id] = newOpOptions(id)
@@ -307,14 +307,11 @@ func (t *telemetry) startFor(ctx context.Context, id opID, namespace, service st
 func (o op) end(errp *error) {
 	t := o.tel
 	err := *errp
-	et := errOther
-	if err != nil {
-		et = classify(err)
-	}
+	et := contract.Classify(err)
 	if t.metrics {
 		opts := t.byOp[o.id]
 		if t.services != nil {
-			opts = t.services.options(o.id, o.namespace, o.service, err != nil && et == errInvalidArgument)
+			opts = t.services.options(o.id, o.namespace, o.service, err != nil && et == contract.ErrorInvalidArgument)
 		}
 		t.duration.Record(o.ctx, (time.Since(monoEpoch) - o.start).Seconds(), opts.duration...)
 		if err == nil {

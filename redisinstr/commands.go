@@ -2,13 +2,8 @@ package redisinstr
 
 import (
 	"context"
-	"errors"
-	"io"
-	"net"
-	"os"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -70,26 +65,6 @@ var (
 	}()
 )
 
-// Error classes of the error.type attribute; the values are the dashboard
-// contract's error types. errNone has no error.type at all.
-const (
-	errNone = iota
-	errTimeout
-	errCanceled
-	errConnection
-	errNoScript
-	errOther
-	numErrs
-)
-
-var errorTypes = [numErrs]string{
-	errTimeout:    contract.ErrTimeout,
-	errCanceled:   contract.ErrCanceled,
-	errConnection: contract.ErrConnection,
-	errNoScript:   contract.ErrNoScript,
-	errOther:      contract.ErrOther,
-}
-
 // commandHook records db.client.operation.duration for every command and
 // pipeline of one node client. Its record options are built once per
 // (operation, error class) on first use and then only read, so a command
@@ -99,7 +74,7 @@ type commandHook struct {
 	hist   metric.Float64Histogram
 	closed *atomic.Bool
 	base   []attribute.KeyValue // db.system.name, server.address, server.port
-	opts   [numOps][numErrs]atomic.Pointer[[]metric.RecordOption]
+	opts   [numOps][contract.NumErrorTypes]atomic.Pointer[[]metric.RecordOption]
 }
 
 var _ redis.Hook = (*commandHook)(nil)
@@ -121,7 +96,7 @@ func (h *commandHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 		}
 		start := time.Now()
 		err := next(ctx, cmd)
-		h.hist.Record(ctx, time.Since(start).Seconds(), h.options(operationOf(cmd), errorClass(err))...)
+		h.hist.Record(ctx, time.Since(start).Seconds(), h.options(operationOf(cmd), contract.Classify(err))...)
 		return err
 	}
 }
@@ -137,7 +112,7 @@ func (h *commandHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.
 		}
 		start := time.Now()
 		err := next(ctx, cmds)
-		h.hist.Record(ctx, time.Since(start).Seconds(), h.options(op, errorClass(err))...)
+		h.hist.Record(ctx, time.Since(start).Seconds(), h.options(op, contract.Classify(err))...)
 		return err
 	}
 }
@@ -160,14 +135,14 @@ func isIdentityHandshake(cmds []redis.Cmder) bool {
 }
 
 // options returns the record options of one (operation, error class).
-func (h *commandHook) options(op, class int) []metric.RecordOption {
+func (h *commandHook) options(op int, class contract.ErrorType) []metric.RecordOption {
 	p := &h.opts[op][class]
 	if o := p.Load(); o != nil {
 		return *o
 	}
 	attrs := append(h.base[:len(h.base):len(h.base)], semconv.DBOperationName(operationNames[op]))
-	if class != errNone {
-		attrs = append(attrs, semconv.ErrorTypeKey.String(errorTypes[class]))
+	if class != contract.NoError {
+		attrs = append(attrs, semconv.ErrorTypeKey.String(class.String()))
 	}
 	o := []metric.RecordOption{metric.WithAttributeSet(attribute.NewSet(attrs...))}
 	// Two first uses may race; both build the same options, either wins.
@@ -205,33 +180,4 @@ func operationOf(cmd redis.Cmder) int {
 		return k
 	}
 	return opOther
-}
-
-// errorClass sorts a command error into the fixed error types. redis.Nil
-// (a missing key) is an answer, not an error.
-func errorClass(err error) int {
-	if err == nil || errors.Is(err, redis.Nil) {
-		return errNone
-	}
-	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) {
-		return errTimeout
-	}
-	if errors.Is(err, context.Canceled) {
-		return errCanceled
-	}
-	if redis.HasErrorPrefix(err, "NOSCRIPT") {
-		return errNoScript
-	}
-	var netErr net.Error
-	if errors.As(err, &netErr) {
-		if netErr.Timeout() {
-			return errTimeout
-		}
-		return errConnection
-	}
-	if errors.Is(err, redis.ErrClosed) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) {
-		return errConnection
-	}
-	return errOther
 }

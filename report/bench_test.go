@@ -20,11 +20,12 @@ import (
 func benchFixture(b *testing.B, mpOpts ...sdkmetric.Option) *fixture {
 	f := newFixtureWith(b, mpOpts)
 	rng := rand.New(rand.NewPCG(5, 6))
+	errorTypes := contract.ErrorTypes()
 	for _, op := range contract.Operations {
 		for i := range 2000 {
 			errType := ""
 			if i%100 == 0 {
-				errType = contract.ErrorTypes[i/100%len(contract.ErrorTypes)]
+				errType = errorTypes[i/100%len(errorTypes)]
 			}
 			f.call(op, 300e-6*math.Exp(1.2*rng.NormFloat64()), errType)
 		}

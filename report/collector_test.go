@@ -21,9 +21,9 @@ func TestSnapshotAggregatesOperationsAcrossScopesAndAttributes(t *testing.T) {
 	f := newFixture(t, WithClock(clock.now))
 	before := time.Now()
 	f.calls(contract.OpGetLinkedPod, 6, 0.002)
-	f.call(contract.OpGetLinkedPod, 0.004, contract.ErrTimeout)
-	f.call(contract.OpGetLinkedPod, 0.008, contract.ErrTimeout)
-	f.call(contract.OpGetLinkedPod, 0.0001, contract.ErrInvalidArgument)
+	f.call(contract.OpGetLinkedPod, 0.004, contract.ErrorTimeout.String())
+	f.call(contract.OpGetLinkedPod, 0.008, contract.ErrorTimeout.String())
+	f.call(contract.OpGetLinkedPod, 0.0001, contract.ErrorInvalidArgument.String())
 
 	// A second meter (another scope) with namespace/service attributes, as
 	// otelexec.WithServiceAttributes adds them: the report sums them in.
@@ -64,7 +64,7 @@ func TestSnapshotAggregatesOperationsAcrossScopesAndAttributes(t *testing.T) {
 	if op.Count != 12 || op.Errors != 3 {
 		t.Fatalf("count %d errors %d, want 12 and 3", op.Count, op.Errors)
 	}
-	if op.ErrorsByType[contract.ErrTimeout] != 2 || op.ErrorsByType[contract.ErrInvalidArgument] != 1 || len(op.ErrorsByType) != 2 {
+	if op.ErrorsByType[contract.ErrorTimeout.String()] != 2 || op.ErrorsByType[contract.ErrorInvalidArgument.String()] != 1 || len(op.ErrorsByType) != 2 {
 		t.Fatalf("errors by type %v", op.ErrorsByType)
 	}
 	if op.ErrorRate != 0.25 {

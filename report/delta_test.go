@@ -12,7 +12,7 @@ func TestDeltaDifferencesCountsAndBuckets(t *testing.T) {
 	clock := &fakeClock{t: time.Now()}
 	f := newFixture(t, WithClock(clock.now))
 	f.calls(contract.OpGetLinkedPod, 1000, 0.001)
-	f.call(contract.OpGetLinkedPod, 0.001, contract.ErrTimeout)
+	f.call(contract.OpGetLinkedPod, 0.001, contract.ErrorTimeout.String())
 	f.pool(4, 6, 10, 5, 0, 0.1)
 	f.count(contract.MetricScriptCacheHits, 100)
 	clock.advance(10 * time.Second)
@@ -22,8 +22,8 @@ func TestDeltaDifferencesCountsAndBuckets(t *testing.T) {
 	for i := range 500 {
 		f.call(contract.OpGetLinkedPod, 0.008+float64(i%5)*0.001, "")
 	}
-	f.call(contract.OpGetLinkedPod, 0.030, contract.ErrTimeout)
-	f.call(contract.OpGetLinkedPod, 0.0001, contract.ErrInvalidArgument)
+	f.call(contract.OpGetLinkedPod, 0.030, contract.ErrorTimeout.String())
+	f.call(contract.OpGetLinkedPod, 0.0001, contract.ErrorInvalidArgument.String())
 	f.calls(contract.OpSetLinkedPod, 10, 0.002) // new in this interval
 	f.pool(6, 4, 10, 3, 1, 0.4)                 // gauges replaced, counters added
 	f.count(contract.MetricScriptCacheHits, 50)
@@ -35,7 +35,7 @@ func TestDeltaDifferencesCountsAndBuckets(t *testing.T) {
 		t.Fatalf("window %+v, want prev end .. cur end (5s)", d.Window)
 	}
 	op := d.Operation(contract.OpGetLinkedPod)
-	if op.Count != 502 || op.Errors != 2 || op.ErrorsByType[contract.ErrTimeout] != 1 || op.ErrorsByType[contract.ErrInvalidArgument] != 1 {
+	if op.Count != 502 || op.Errors != 2 || op.ErrorsByType[contract.ErrorTimeout.String()] != 1 || op.ErrorsByType[contract.ErrorInvalidArgument.String()] != 1 {
 		t.Fatalf("interval stats %+v", op)
 	}
 	if op.OpsPerSec != 502.0/5 {

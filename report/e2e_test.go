@@ -74,7 +74,7 @@ func TestEndToEndWithRealRedis(t *testing.T) {
 	if set.Count != 50 || set.Errors != 0 || set.P50Seconds <= 0 || set.MaxSeconds < set.P99Seconds {
 		t.Fatalf("SetLinkedPod %+v", set)
 	}
-	if get.Count != 53 || get.Errors != 3 || get.ErrorsByType[contract.ErrInvalidArgument] != 3 {
+	if get.Count != 53 || get.Errors != 3 || get.ErrorsByType[contract.ErrorInvalidArgument.String()] != 3 {
 		t.Fatalf("GetLinkedPod %+v", get)
 	}
 	// The command pool and go-redis's pipeline pool.

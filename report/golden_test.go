@@ -35,10 +35,10 @@ func goldenReport(t testing.TB) *Report {
 		f.call(contract.OpSetLinkedPod, 0.0004+float64(i%10)*0.00002, "")
 	}
 	for range 60 {
-		f.call(contract.OpSetLinkedPod, 0.25, contract.ErrTimeout)
+		f.call(contract.OpSetLinkedPod, 0.25, contract.ErrorTimeout.String())
 	}
 	for range 15 {
-		f.call(contract.OpSetLinkedPod, 0.0008, contract.ErrConnection)
+		f.call(contract.OpSetLinkedPod, 0.0008, contract.ErrorConnection.String())
 	}
 	for i := range 1200 {
 		f.call(contract.OpComputeLinkedPod, 0.0009+float64(i%4)*0.0001, "")
@@ -50,7 +50,7 @@ func goldenReport(t testing.TB) *Report {
 		f.call(contract.OpGetLinkService, 0.0003, "")
 	}
 	for range 6 {
-		f.call(contract.OpGetLinkService, 0.00002, contract.ErrInvalidArgument)
+		f.call(contract.OpGetLinkService, 0.00002, contract.ErrorInvalidArgument.String())
 	}
 	f.calls(contract.OpBatchGetLinkedPod, 20, 0.0015)
 	f.pool(46, 2, 50, 310, 0, 0.84, attribute.String("db.client.connection.pool.name", "127.0.0.1:6379"))

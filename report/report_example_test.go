@@ -42,7 +42,7 @@ func ExampleCollector_Snapshot() {
 	defer mp.Shutdown(context.Background())
 
 	record(mp, contract.OpGetLinkedPod, 980, 0.0004, "")
-	record(mp, contract.OpGetLinkedPod, 20, 0.050, contract.ErrTimeout)
+	record(mp, contract.OpGetLinkedPod, 20, 0.050, contract.ErrorTimeout.String())
 
 	rep, err := collector.Snapshot(context.Background())
 	if err != nil {

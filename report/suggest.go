@@ -130,7 +130,7 @@ func scriptReloads(r *Report, cfg *config, out []Suggestion) []Suggestion {
 // errorRate judges failures that are not the caller's fault: rejected input
 // never reached Redis and has its own rule.
 func errorRate(op *Operation, cfg *config, out []Suggestion) []Suggestion {
-	invalid := op.ErrorsByType[contract.ErrInvalidArgument]
+	invalid := op.ErrorsByType[contract.ErrorInvalidArgument.String()]
 	failed := counterDelta(op.Errors, invalid)
 	if op.Errors < invalid {
 		failed = 0
@@ -154,7 +154,7 @@ func errorRate(op *Operation, cfg *config, out []Suggestion) []Suggestion {
 		},
 	}
 	if invalid > 0 {
-		s.Evidence[key(contract.MetricErrors, contract.AttrOperation, op.Name, contract.AttrErrorType, contract.ErrInvalidArgument)] = float64(invalid)
+		s.Evidence[key(contract.MetricErrors, contract.AttrOperation, op.Name, contract.AttrErrorType, contract.ErrorInvalidArgument.String())] = float64(invalid)
 	}
 	if rate >= criticalErrorRateTimes*cfg.errorRateThreshold {
 		s.Severity = SeverityCritical
@@ -176,7 +176,7 @@ func topErrorType(byType map[string]uint64) (string, uint64) {
 	var top string
 	var topN uint64
 	for t, n := range byType {
-		if t == contract.ErrInvalidArgument || n == 0 {
+		if t == contract.ErrorInvalidArgument.String() || n == 0 {
 			continue
 		}
 		if n > topN || (n == topN && t < top) {
@@ -188,22 +188,24 @@ func topErrorType(byType map[string]uint64) (string, uint64) {
 
 func errorAdvice(errorType string) string {
 	switch errorType {
-	case contract.ErrTimeout:
+	case contract.ErrorTimeout.String(), contract.ErrorUnavailable.String():
 		return "Redis answered too slowly: check its latency (SLOWLOG, CPU) and the client read/write timeouts."
-	case contract.ErrConnection:
+	case contract.ErrorConnection.String():
 		return "Connections to Redis failed: check reachability and the connection status."
-	case contract.ErrCanceled:
+	case contract.ErrorCanceled.String():
 		return "Callers canceled their contexts before Redis answered: their deadlines may be too short."
-	case contract.ErrNoScript:
+	case contract.ErrorNoScript.String():
 		return "Scripts were missing on the server: something flushes the script cache."
-	case contract.ErrRedisNil:
-		return "Expected keys were missing: check key expiry and the namespace."
+	case contract.ErrorPoolTimeout.String():
+		return "Callers timed out waiting for a pooled connection: raise PoolSize or PoolTimeout, or lower the concurrency."
+	case contract.ErrorOutcomeUnknown.String():
+		return "Writes lost their reply after reaching Redis, so their outcome is unknown: callers must read the link back."
 	}
 	return "See the spans with error status for the causes."
 }
 
 func invalidInput(op *Operation, out []Suggestion) []Suggestion {
-	n := op.ErrorsByType[contract.ErrInvalidArgument]
+	n := op.ErrorsByType[contract.ErrorInvalidArgument.String()]
 	if n == 0 {
 		return out
 	}
@@ -212,10 +214,10 @@ func invalidInput(op *Operation, out []Suggestion) []Suggestion {
 		Severity:  SeverityInfo,
 		Operation: op.Name,
 		Message: fmt.Sprintf("%s: %d of %d calls (%s) were rejected as invalid input before reaching Redis. A caller sends bad arguments; the error names the field, and the spans carry error.type=%s.",
-			op.Name, n, op.Count, formatPercent(ratio(n, op.Count)), contract.ErrInvalidArgument),
+			op.Name, n, op.Count, formatPercent(ratio(n, op.Count)), contract.ErrorInvalidArgument.String()),
 		Evidence: map[string]float64{
-			key(contract.MetricErrors, contract.AttrOperation, op.Name, contract.AttrErrorType, contract.ErrInvalidArgument): float64(n),
-			key(contract.MetricOperations, contract.AttrOperation, op.Name):                                                  float64(op.Count),
+			key(contract.MetricErrors, contract.AttrOperation, op.Name, contract.AttrErrorType, contract.ErrorInvalidArgument.String()): float64(n),
+			key(contract.MetricOperations, contract.AttrOperation, op.Name):                                                             float64(op.Count),
 		},
 	})
 }

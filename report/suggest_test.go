@@ -169,17 +169,17 @@ func TestRuleErrorRate(t *testing.T) {
 	f := newFixture(t)
 	f.calls(contract.OpSetLinkedPod, 188, 0.001)
 	for range 9 {
-		f.call(contract.OpSetLinkedPod, 0.5, contract.ErrTimeout)
+		f.call(contract.OpSetLinkedPod, 0.5, contract.ErrorTimeout.String())
 	}
 	for range 3 {
-		f.call(contract.OpSetLinkedPod, 0.001, contract.ErrConnection)
+		f.call(contract.OpSetLinkedPod, 0.001, contract.ErrorConnection.String())
 	}
 	s := one(t, f.snapshot(), RuleErrorRate)
 	if s.Severity != SeverityWarning || s.Operation != contract.OpSetLinkedPod {
 		t.Fatalf("%+v", s)
 	}
 	wantEvidence(t, s, key("error_rate", contract.AttrOperation, contract.OpSetLinkedPod), 0.06)
-	wantEvidence(t, s, key(contract.MetricErrors, contract.AttrOperation, contract.OpSetLinkedPod, contract.AttrErrorType, contract.ErrTimeout), 9)
+	wantEvidence(t, s, key(contract.MetricErrors, contract.AttrOperation, contract.OpSetLinkedPod, contract.AttrErrorType, contract.ErrorTimeout.String()), 9)
 	wantEvidence(t, s, key(contract.MetricOperations, contract.AttrOperation, contract.OpSetLinkedPod), 200)
 	wantMessage(t, s, "SetLinkedPod", "6.0%", "200 calls", "12 errors", "most were timeout (9)")
 
@@ -187,7 +187,7 @@ func TestRuleErrorRate(t *testing.T) {
 	f = newFixture(t)
 	f.calls(contract.OpSetLinkedPod, 100, 0.001)
 	for range 50 {
-		f.call(contract.OpSetLinkedPod, 0.001, contract.ErrConnection)
+		f.call(contract.OpSetLinkedPod, 0.001, contract.ErrorConnection.String())
 	}
 	if s := one(t, f.snapshot(), RuleErrorRate); s.Severity != SeverityCritical {
 		t.Fatalf("33%% errors: severity %s, want critical", s.Severity)
@@ -195,17 +195,17 @@ func TestRuleErrorRate(t *testing.T) {
 
 	f = newFixture(t)
 	f.calls(contract.OpSetLinkedPod, 199, 0.001)
-	f.call(contract.OpSetLinkedPod, 0.001, contract.ErrTimeout) // 0.5%
+	f.call(contract.OpSetLinkedPod, 0.001, contract.ErrorTimeout.String()) // 0.5%
 	none(t, f.snapshot(), RuleErrorRate)
 
 	f = newFixture(t)
 	for range 20 { // all failing, but too few calls to judge
-		f.call(contract.OpSetLinkedPod, 0.001, contract.ErrTimeout)
+		f.call(contract.OpSetLinkedPod, 0.001, contract.ErrorTimeout.String())
 	}
 	none(t, f.snapshot(), RuleErrorRate)
 	f = newFixture(t, WithMinSamples(10))
 	for range 20 {
-		f.call(contract.OpSetLinkedPod, 0.001, contract.ErrTimeout)
+		f.call(contract.OpSetLinkedPod, 0.001, contract.ErrorTimeout.String())
 	}
 	one(t, f.snapshot(), RuleErrorRate)
 
@@ -213,7 +213,7 @@ func TestRuleErrorRate(t *testing.T) {
 	f = newFixture(t)
 	f.calls(contract.OpSetLinkedPod, 150, 0.001)
 	for range 50 {
-		f.call(contract.OpSetLinkedPod, 0.0001, contract.ErrInvalidArgument)
+		f.call(contract.OpSetLinkedPod, 0.0001, contract.ErrorInvalidArgument.String())
 	}
 	none(t, f.snapshot(), RuleErrorRate)
 }
@@ -221,17 +221,17 @@ func TestRuleErrorRate(t *testing.T) {
 func TestRuleInvalidInput(t *testing.T) {
 	f := newFixture(t)
 	f.calls(contract.OpGetLinkService, 99, 0.001)
-	f.call(contract.OpGetLinkService, 0.0001, contract.ErrInvalidArgument)
+	f.call(contract.OpGetLinkService, 0.0001, contract.ErrorInvalidArgument.String())
 	s := one(t, f.snapshot(), RuleInvalidInput)
 	if s.Severity != SeverityInfo || s.Operation != contract.OpGetLinkService {
 		t.Fatalf("%+v", s)
 	}
-	wantEvidence(t, s, key(contract.MetricErrors, contract.AttrOperation, contract.OpGetLinkService, contract.AttrErrorType, contract.ErrInvalidArgument), 1)
+	wantEvidence(t, s, key(contract.MetricErrors, contract.AttrOperation, contract.OpGetLinkService, contract.AttrErrorType, contract.ErrorInvalidArgument.String()), 1)
 	wantMessage(t, s, "1 of 100 calls", "1.0%")
 
 	f = newFixture(t)
 	f.calls(contract.OpGetLinkService, 99, 0.001)
-	f.call(contract.OpGetLinkService, 0.001, contract.ErrTimeout)
+	f.call(contract.OpGetLinkService, 0.001, contract.ErrorTimeout.String())
 	none(t, f.snapshot(), RuleInvalidInput)
 }
 

@@ -1,5 +1,17 @@
 package contract
 
+// Instrumentation scopes: each package's import path, as OpenTelemetry
+// recommends. The report reads only these scopes, so another library's
+// instruments of the same name are never summed into it.
+const (
+	ScopeExecutor  = "github.com/statefulroute/sfotel/otelexec"
+	ScopeRedis     = "github.com/statefulroute/sfotel/redisinstr"
+	ScopeExporters = "github.com/statefulroute/sfotel/exporters"
+
+	// Version is the version of every sfotel instrumentation scope.
+	Version = "0.2.0"
+)
+
 // Operation names. They are the executor's method names and serve as span
 // names, as the value of the operation metric attribute and as report rows.
 const (
@@ -100,23 +112,6 @@ const (
 	CacheScript = "script"
 	CacheState  = "state"
 )
-
-// Error types: the fixed set of error_type values.
-const (
-	ErrInvalidArgument = "invalid_argument"
-	ErrRedisNil        = "redis_nil"
-	ErrTimeout         = "timeout"
-	ErrCanceled        = "canceled"
-	ErrConnection      = "connection"
-	ErrNoScript        = "noscript"
-	ErrOther           = "other"
-)
-
-// ErrorTypes lists every error type in a stable order.
-var ErrorTypes = []string{
-	ErrInvalidArgument, ErrRedisNil, ErrTimeout, ErrCanceled,
-	ErrConnection, ErrNoScript, ErrOther,
-}
 
 // Exporter instruments (package exporters).
 const (

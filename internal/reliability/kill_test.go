@@ -220,7 +220,7 @@ func TestRedisKilledUnderLoad(t *testing.T) {
 	var counted float64
 	for typ, n := range byType {
 		counted += n
-		if typ != contract.ErrConnection && typ != contract.ErrTimeout {
+		if typ != contract.ErrorConnection.String() && typ != contract.ErrorTimeout.String() {
 			t.Errorf("errors{error_type=%q} = %v; a dead server should only cause connection and timeout errors", typ, n)
 		}
 	}

@@ -151,7 +151,7 @@ func TestSlowRedisHonoursDeadlines(t *testing.T) {
 				}
 			}
 			errs := byAttr(rm, contract.MetricErrors, contract.AttrErrorType)
-			if errs[contract.ErrTimeout] != float64(len(slowOps)) {
+			if errs[contract.ErrorTimeout.String()] != float64(len(slowOps)) {
 				t.Errorf("errors by type %v, want %d timeout", errs, len(slowOps))
 			}
 
