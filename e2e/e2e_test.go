@@ -24,7 +24,7 @@ import (
 	"github.com/statefulroute/sfotel/internal/contract"
 )
 
-// Prometheus names of the dashboard contract (DESIGN.md).
+// Prometheus names of the dashboard contract (docs/telemetry.md).
 const (
 	promOperations     = "stateful_executor_operations_total"
 	promDurationBucket = "stateful_executor_operation_duration_seconds_bucket"
@@ -78,7 +78,7 @@ func loadReport(t *testing.T) expected {
 		if op.Count == 0 {
 			continue
 		}
-		if !slices.Contains(contract.Operations, op.Name) {
+		if !slices.Contains(contract.Operations(), op.Name) {
 			t.Errorf("report has an operation %q that is not in the contract", op.Name)
 		}
 		want[op.Name] = struct{ count, errors uint64 }{op.Count, op.Errors}
@@ -409,7 +409,7 @@ func TestJaegerHasOperationTraces(t *testing.T) {
 	commandSpans := os.Getenv("SFOTEL_E2E_COMMAND_SPANS") == "1"
 
 	// The two busiest operations: one plain command, one Lua script.
-	for _, op := range []string{contract.OpGetLinkedPod, contract.OpComputeLinkedPod} {
+	for _, op := range []string{contract.OpGetLinkedPod.String(), contract.OpComputeLinkedPod.String()} {
 		if want[op].count == 0 {
 			t.Fatalf("the report has no %s calls", op)
 		}
@@ -461,7 +461,15 @@ func checkTrace(spans []jaegerSpan, op string, commandSpans bool) []string {
 		}
 		return append(problems, fmt.Sprintf("no root span named %s among %v", op, names))
 	}
+	// The trace shape of docs/design.md: the operation span is the CLIENT
+	// span of the Redis call, or INTERNAL above the command spans.
 	wantTags := map[string]string{"db.system.name": "redis", "db.operation.name": "", "span.kind": "client", "server.address": "", "server.port": ""}
+	if commandSpans {
+		wantTags = map[string]string{"span.kind": "internal"}
+		if _, ok := opSpan.tag("db.system.name"); ok {
+			problems = append(problems, fmt.Sprintf("%s span is internal above command spans and must carry no db.system.name", op))
+		}
+	}
 	for key, value := range wantTags {
 		got, ok := opSpan.tag(key)
 		switch {
@@ -476,6 +484,12 @@ func checkTrace(spans []jaegerSpan, op string, commandSpans bool) []string {
 		for _, s := range spans {
 			if s.parent() == opSpan.SpanID {
 				children = append(children, s.OperationName)
+				if kind, _ := s.tag("span.kind"); kind != "client" {
+					problems = append(problems, fmt.Sprintf("command span %s has span.kind %q, want client", s.OperationName, kind))
+				}
+				if v, _ := s.tag("db.system.name"); v != "redis" {
+					problems = append(problems, fmt.Sprintf("command span %s has db.system.name %q, want redis", s.OperationName, v))
+				}
 			}
 		}
 		if len(children) == 0 {

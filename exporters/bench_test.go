@@ -41,7 +41,7 @@ func BenchmarkSpanEnd(b *testing.B) {
 			b.ReportAllocs()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
-					_, s := tr.Start(ctx, contract.OpGetLinkedPod)
+					_, s := tr.Start(ctx, contract.OpGetLinkedPod.String())
 					s.End()
 				}
 			})
@@ -68,7 +68,7 @@ func BenchmarkScrape(b *testing.B) {
 			m := mp.Meter("bench")
 			ops, _ := m.Int64Counter(contract.MetricOperations, metric.WithDescription("ops"))
 			dur, _ := m.Float64Histogram(contract.MetricOperationDuration, metric.WithUnit("s"), metric.WithDescription("dur"))
-			for _, op := range contract.Operations {
+			for _, op := range contract.Operations() {
 				for _, st := range []string{contract.StatusOK, contract.StatusError} {
 					ops.Add(context.Background(), 1, metric.WithAttributes(attribute.String(contract.AttrOperation, op), attribute.String(contract.AttrStatus, st)))
 				}

@@ -82,7 +82,7 @@ func TestScrapeAfterExecutorTraffic(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	set, get := contract.OpSetLinkedPod, contract.OpGetLinkedPod
+	set, get := contract.OpSetLinkedPod.String(), contract.OpGetLinkedPod.String()
 	checkFamily(t, fams, "stateful_executor_operations_total", dto.MetricType_COUNTER, "operation,status")
 	wantValue(t, fams, "stateful_executor_operations_total", map[string]string{"operation": set, "status": "ok"}, sets)
 	wantValue(t, fams, "stateful_executor_operations_total", map[string]string{"operation": get, "status": "ok"}, gets)
@@ -130,7 +130,7 @@ func TestScrapeAfterExecutorTraffic(t *testing.T) {
 }
 
 // acceptedLint lists the promtool findings that follow from the OTel
-// semantic conventions, which DESIGN.md makes the contract for Redis pool
+// semantic conventions, which docs/telemetry.md makes the contract for Redis pool
 // metrics: db.client.connection.count becomes db_client_connection_count,
 // the name an OTel Collector or Prometheus's own OTLP ingestion gives it
 // too, and promtool reserves _count for histograms and summaries.

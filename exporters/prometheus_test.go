@@ -61,12 +61,12 @@ func recordExecutorLike(t *testing.T, mp metric.MeterProvider) {
 	}
 
 	ctx := context.Background()
-	ok := metric.WithAttributes(attribute.String(contract.AttrOperation, contract.OpSetLinkedPod), attribute.String(contract.AttrStatus, contract.StatusOK))
-	bad := metric.WithAttributes(attribute.String(contract.AttrOperation, contract.OpSetLinkedPod), attribute.String(contract.AttrStatus, contract.StatusError))
-	op := metric.WithAttributes(attribute.String(contract.AttrOperation, contract.OpSetLinkedPod))
+	ok := metric.WithAttributes(attribute.String(contract.AttrOperation, contract.OpSetLinkedPod.String()), attribute.String(contract.AttrStatus, contract.StatusOK))
+	bad := metric.WithAttributes(attribute.String(contract.AttrOperation, contract.OpSetLinkedPod.String()), attribute.String(contract.AttrStatus, contract.StatusError))
+	op := metric.WithAttributes(attribute.String(contract.AttrOperation, contract.OpSetLinkedPod.String()))
 	ops.Add(ctx, 3, ok)
 	ops.Add(ctx, 1, bad)
-	errs.Add(ctx, 1, metric.WithAttributes(attribute.String(contract.AttrOperation, contract.OpSetLinkedPod), attribute.String(contract.AttrErrorType, contract.ErrorTimeout.String())))
+	errs.Add(ctx, 1, metric.WithAttributes(attribute.String(contract.AttrOperation, contract.OpSetLinkedPod.String()), attribute.String(contract.AttrErrorType, contract.ErrorTimeout.String())))
 	for _, s := range []float64{0.001, 0.002, 0.003} {
 		dur.Record(ctx, s, op)
 	}
@@ -157,7 +157,7 @@ func TestPrometheusContractNames(t *testing.T) {
 	}
 	fams := parseExposition(t, rec.Body.Bytes())
 
-	const op = contract.OpSetLinkedPod
+	op := contract.OpSetLinkedPod.String()
 	if v := series(t, fams, "stateful_executor_operations_total", dto.MetricType_COUNTER,
 		map[string]string{"operation": op, "status": "ok"}).GetCounter().GetValue(); v != 3 {
 		t.Errorf("operations ok = %v, want 3", v)
@@ -220,7 +220,7 @@ func TestPrometheusOptions(t *testing.T) {
 		}
 	}
 	m := series(t, fams, "team_stateful_executor_errors_total", dto.MetricType_COUNTER, map[string]string{
-		"operation": contract.OpSetLinkedPod, "error_type": "timeout",
+		"operation": contract.OpSetLinkedPod.String(), "error_type": "timeout",
 		"otel_scope_name": "github.com/statefulroute/sfotel/otelexec", "otel_scope_version": "", "otel_scope_schema_url": "",
 	})
 	if m.GetCounter().GetValue() != 1 {

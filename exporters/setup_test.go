@@ -69,7 +69,7 @@ func setup(t *testing.T, cfg Config) *Telemetry {
 func parentAndChild(t *testing.T, tel *Telemetry) (parent, child trace.SpanContext) {
 	t.Helper()
 	tr := tel.TracerProvider().Tracer("github.com/statefulroute/sfotel/otelexec")
-	ctx, ps := tr.Start(context.Background(), contract.OpSetLinkedPod, trace.WithSpanKind(trace.SpanKindClient))
+	ctx, ps := tr.Start(context.Background(), contract.OpSetLinkedPod.String(), trace.WithSpanKind(trace.SpanKindClient))
 	_, cs := tr.Start(ctx, "EVALSHA")
 	cs.End()
 	ps.End()
@@ -121,7 +121,7 @@ func TestSetupExportsOverOTLP(t *testing.T) {
 					t.Errorf("%s came over %s, want %s", s.Name, s.Transport, transport)
 				}
 			}
-			ps, cs := byName[contract.OpSetLinkedPod], byName["EVALSHA"]
+			ps, cs := byName[contract.OpSetLinkedPod.String()], byName["EVALSHA"]
 			if ps.Span == nil || cs.Span == nil {
 				t.Fatalf("span names: %v", byName)
 			}
@@ -532,7 +532,7 @@ func TestSetupCollectorDown(t *testing.T) {
 					for g := range 4 {
 						wg.Go(func() {
 							for i := range spans / 4 {
-								_, s := tr.Start(context.Background(), contract.Operations[(g+i)%len(contract.Operations)])
+								_, s := tr.Start(context.Background(), contract.Op((g+i)%int(contract.NumOps)).String())
 								s.End()
 							}
 						})

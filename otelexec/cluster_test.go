@@ -78,7 +78,7 @@ func TestCluster(t *testing.T) {
 	if ok, err := e.RemoveLinkedPod(ctx, ns, uids[0], "game", 30); err != nil || !ok {
 		t.Fatalf("RemoveLinkedPod = %v, %v", ok, err)
 	}
-	if ok, err := e.RemoveLinkedPodWithID(ctx, ns, uids[3], "game", PersistForever, 3); err != nil || !ok {
+	if ok, err := e.RemoveLinkedPodWithID(ctx, ns, uids[3], "game", 3, PersistForever); err != nil || !ok {
 		t.Fatalf("RemoveLinkedPodWithID = %v, %v", ok, err)
 	}
 

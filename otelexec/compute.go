@@ -1,6 +1,8 @@
 package otelexec
 
 import (
+	"github.com/statefulroute/sfotel/internal/contract"
+
 	"context"
 	"time"
 )
@@ -15,8 +17,11 @@ import (
 // pod is chosen in Go, then linked with the SetLinkedPodIfAbsent script on the
 // user's own slot, so a link set concurrently by another caller wins.
 func (e *Executor) ComputeLinkedPod(ctx context.Context, namespace, uid, serviceName string, aliveWithin time.Duration, persistSeconds int) (pod int, err error) {
-	ctx, op := e.tel.startFor(ctx, opComputeLinkedPod, namespace, serviceName)
+	ctx, op := e.tel.startFor(ctx, contract.OpComputeLinkedPod, namespace, serviceName)
 	defer op.end(&err)
+	if err = e.check(); err != nil {
+		return -1, err
+	}
 	if err = validateLink(namespace, uid, serviceName); err != nil {
 		return -1, err
 	}

@@ -15,7 +15,7 @@ type config struct {
 	meterProvider     metric.MeterProvider
 	logger            *slog.Logger
 	serviceAttributes bool
-	preload           bool
+	cardinalityLimit  int
 	stateCacheTTL     time.Duration // WithStateCache, in statecache.go
 }
 
@@ -30,10 +30,10 @@ func (f optionFunc) apply(c *config) { f(c) }
 
 func newConfig(opts []Option) config {
 	c := config{
-		tracerProvider: otel.GetTracerProvider(),
-		meterProvider:  otel.GetMeterProvider(),
-		logger:         slog.Default(),
-		preload:        true,
+		tracerProvider:   otel.GetTracerProvider(),
+		meterProvider:    otel.GetMeterProvider(),
+		logger:           slog.Default(),
+		cardinalityLimit: defaultCardinalityLimit(),
 	}
 	for _, o := range opts {
 		if o != nil {
@@ -75,19 +75,35 @@ func WithLogger(l *slog.Logger) Option {
 }
 
 // WithServiceAttributes adds the namespace and service name of each call as
-// metric attributes (off by default). At most MaxServiceAttributePairs
-// distinct (namespace, service) pairs are recorded under their own names;
-// later pairs are recorded as namespace="_other", service="_other", so the
-// number of series stays bounded. Calls rejected as invalid are recorded as
-// "_invalid", and operations without a single service (GetWorkloadStateBatch,
-// GetLinkService) with an empty service.
-func WithServiceAttributes(enabled bool) Option {
-	return optionFunc(func(c *config) { c.serviceAttributes = enabled })
+// metric attributes (off by default). A (namespace, service) pair's
+// operation is recorded under its own names only while every one of the
+// executor's instruments has room for its series under the cardinality
+// limit (WithCardinalityLimit), and for at most MaxServiceAttributePairs
+// pairs; the rest is recorded as namespace="_other", service="_other". So
+// the SDK's limit is never reached, and no count loses its labels to the
+// SDK's overflow series: totals per operation stay exact. Calls rejected as
+// invalid are recorded as "_invalid", and operations without a single
+// service (GetWorkloadStateBatch, GetLinkService, LoadScripts) with an
+// empty service.
+func WithServiceAttributes(on bool) Option {
+	return optionFunc(func(c *config) { c.serviceAttributes = on })
 }
 
-// WithoutPreload makes New skip loading the Lua scripts into Redis. They are
-// then loaded on first use, when EVALSHA answers NOSCRIPT (counted as a miss
-// and a reload).
+// WithCardinalityLimit tells the executor the cardinality limit of its
+// MeterProvider: the most series the SDK keeps per instrument
+// (sdkmetric.WithCardinalityLimit; exporters.Config.CardinalityLimit). The
+// default is the SDK's default, 2000, or OTEL_GO_X_CARDINALITY_LIMIT as the
+// SDK reads it; 0 or less means no limit, as in the SDK. It matters only with
+// WithServiceAttributes, which never records more series than the limit
+// allows. Every executor on one MeterProvider must be given the same limit.
+func WithCardinalityLimit(n int) Option {
+	return optionFunc(func(c *config) { c.cardinalityLimit = max(n, 0) })
+}
+
+// WithoutPreload did make New skip loading the Lua scripts. New no longer
+// talks to Redis at all; see LoadScripts.
+//
+// Deprecated: New never loads the scripts; this option does nothing.
 func WithoutPreload() Option {
-	return optionFunc(func(c *config) { c.preload = false })
+	return optionFunc(func(*config) {})
 }

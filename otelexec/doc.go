@@ -47,36 +47,50 @@
 //
 // # Client settings
 //
-// The executor honours context deadlines only as far as the go-redis client
-// does: create it with ContextTimeoutEnabled: true, or a paused or stalled
-// Redis holds each call for the client's full read timeout whatever the
-// context says. On Redis Cluster, MaxRedirects of 8 rather than the default
-// 3 lets calls ride out a slot migration (TRYAGAIN and ASK replies); the
-// reliability tests saw about 4 in 600 calls fail during a migration with 3
-// and none with 8.
+// New does no I/O, so it cannot hang; LoadScripts checks Redis and loads the
+// scripts within the caller's deadline. The executor honours context
+// deadlines only as far as the go-redis client does: create it with
+// ContextTimeoutEnabled: true (New logs a warning otherwise), or a paused or
+// stalled Redis holds each call for the client's full read timeout whatever
+// the context says. On Redis Cluster, MaxRedirects of 8 rather than the
+// default 3 lets calls ride out a slot migration (TRYAGAIN and ASK replies);
+// the reliability tests saw about 4 in 600 calls fail during a migration
+// with 3 and none with 8.
+//
+// # Lost replies
+//
+// A link script that writes is sent at most once: go-redis resends a
+// command whose connection broke without knowing whether Redis ran it, and a
+// link script run twice returns a wrong result. When such a write's reply is
+// lost, the error wraps ErrOutcomeUnknown; see there for what to do. Reads
+// are retried as go-redis retries them.
 //
 // # Telemetry
 //
-// Each operation is one span named after the method, kind client, with
-// db.system.name=redis, db.operation.name set to the method name (the Redis
-// commands it runs appear as child spans when the client is instrumented with
-// redisotel), and server.address and server.port for a single-node client;
-// a ClusterClient or Ring leaves them out, as its commands go to many nodes.
-// A failure sets error.type and status Error. Spans carry no uid, key or
-// argument text. Semantic-convention keys come from semconv v1.43.0. The
-// attributes are set when the span ends, in one call with error.type, which
-// saves two allocations per span; samplers therefore do not see them.
+// Each operation is one span named after the method. While no Redis command
+// spans are recorded it is the CLIENT span of the Redis call, with
+// db.system.name=redis, db.operation.name set to the method name, and
+// server.address and server.port for a single-node client; once
+// redisinstr.WithCommandSpans is on for the same client, the command spans
+// are the CLIENT spans and the operation span is INTERNAL, so each Redis
+// round trip is counted once by span-derived metrics. The attributes are
+// start options, so samplers see them. A failure sets error.type (one of the
+// classes ErrorType returns) and status Error. Spans carry no uid, key,
+// stored value or argument text. Semantic-convention keys come from semconv
+// v1.43.0.
 //
 // The metrics, with the names the Prometheus exporter gives them, are
 // stateful_executor_operations_total{operation,status},
 // stateful_executor_operation_duration_seconds{operation},
 // stateful_executor_errors_total{operation,error_type},
-// stateful_executor_cache_hit_ratio{cache_type="script"} and
-// stateful_executor_script_cache_{hits,misses,reloads}_total. error_type is
-// one of invalid_argument, redis_nil, timeout, canceled, connection, noscript
-// and other. Every attribute set and measurement option is built in New, so
+// stateful_executor_cache_hit_ratio{cache_type} and
+// stateful_executor_script_cache_{hits,misses,reloads}_total. The counts
+// belong to the MeterProvider: every executor on one MeterProvider adds to
+// the same counters, so they are monotonic whatever executors are created or
+// closed. Every attribute set and measurement option is built in New, so
 // recording allocates nothing; with WithServiceAttributes the namespace and
-// service are added from a bounded cache (MaxServiceAttributePairs).
+// service are added for as many pairs as the cardinality limit holds
+// (WithCardinalityLimit), and the rest are recorded as "_other".
 //
 // With the noop providers of go.opentelemetry.io/otel/trace/noop and
 // go.opentelemetry.io/otel/metric/noop the executor skips spans, clocks and

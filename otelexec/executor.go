@@ -2,10 +2,12 @@ package otelexec
 
 import (
 	"context"
-	"errors"
 	"log/slog"
+	"sync/atomic"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/statefulroute/sfotel/internal/contract"
 )
 
 // Executor runs the stateful operations over Redis, each one traced and
@@ -17,38 +19,107 @@ type Executor struct {
 	scriptStats scriptCounters
 	logger      *slog.Logger
 	states      *stateCache // nil unless WithStateCache
+	closed      atomic.Bool
 }
 
 // New returns an Executor over rdb, which may be a *redis.Client, a
-// *redis.ClusterClient or a *redis.Ring. Unless WithoutPreload is given it
-// loads the Lua scripts (SCRIPT LOAD) and returns an error if Redis refuses
-// them. The executor does not own rdb: closing it is the caller's job.
+// *redis.ClusterClient or a *redis.Ring. It does not talk to Redis, so it
+// cannot hang on an unreachable server: like redis.NewClient or sql.Open,
+// it only checks its arguments and builds the instrumentation. Call
+// LoadScripts with a deadline to check Redis and load the Lua scripts at
+// start-up; otherwise each script is loaded by its first use.
+//
+// The executor does not own rdb: closing it is the caller's job.
 func New(rdb redis.UniversalClient, opts ...Option) (*Executor, error) {
-	if rdb == nil {
-		return nil, &ArgumentError{Field: "rdb", Reason: "nil"}
+	if err := checkClient(rdb); err != nil {
+		return nil, err
 	}
 	c := newConfig(opts)
 	e := &Executor{rdb: rdb, scripts: loadScripts(), logger: c.logger}
-	if c.preload {
-		if err := preload(context.Background(), rdb, e.scripts.all()); err != nil {
-			return nil, err
-		}
-	}
 	tel, err := newTelemetry(&c, rdb, &e.scriptStats)
 	if err != nil {
-		return nil, errors.Join(err, tel.close())
+		return nil, err
 	}
 	e.tel = tel
-	if e.states, err = newStateCache(&c); err != nil {
-		return nil, errors.Join(err, tel.close())
-	}
+	e.states = newStateCache(&c, tel.meters)
+	warnIfContextIgnored(c.logger, rdb)
 	return e, nil
 }
 
-// Close stops reporting the executor's script and state cache metrics. It
-// does not close the Redis client. The executor's operations keep working.
-func (e *Executor) Close() error { return errors.Join(e.tel.close(), e.states.close()) }
+// checkClient refuses a nil client, including a typed nil in the interface,
+// which would panic on first use.
+func checkClient(rdb redis.UniversalClient) error {
+	var isNil bool
+	switch c := rdb.(type) {
+	case nil:
+		isNil = true
+	case *redis.Client:
+		isNil = c == nil
+	case *redis.ClusterClient:
+		isNil = c == nil
+	case *redis.Ring:
+		isNil = c == nil
+	}
+	if isNil {
+		return &ArgumentError{Field: "rdb", Reason: "nil"}
+	}
+	return nil
+}
+
+// warnIfContextIgnored logs once per New when the client ignores context
+// deadlines: go-redis then bounds a call by its read timeout only, and the
+// executor's deadline promise cannot hold.
+func warnIfContextIgnored(l *slog.Logger, rdb redis.UniversalClient) {
+	var enabled bool
+	switch c := rdb.(type) {
+	case *redis.Client:
+		enabled = c.Options().ContextTimeoutEnabled
+	case *redis.ClusterClient:
+		enabled = c.Options().ContextTimeoutEnabled
+	case *redis.Ring:
+		enabled = c.Options().ContextTimeoutEnabled
+	default:
+		return
+	}
+	if !enabled {
+		l.Warn("otelexec: the go-redis client has ContextTimeoutEnabled false, so calls ignore context deadlines and wait for the client's read timeout; set ContextTimeoutEnabled: true")
+	}
+}
+
+// LoadScripts loads the executor's Lua scripts into Redis (SCRIPT LOAD; on
+// every shard of a Ring, every master of a Cluster) and checks that Redis
+// agrees on each script's SHA1. It is an operation like the others (span,
+// metrics), bounded by ctx. Use it at start-up to fail fast on an
+// unreachable or refusing Redis; without it each script is loaded by its
+// first use.
+func (e *Executor) LoadScripts(ctx context.Context) (err error) {
+	ctx, op := e.tel.start(ctx, contract.OpLoadScripts)
+	defer op.end(&err)
+	if err = e.check(); err != nil {
+		return err
+	}
+	return preload(ctx, e.rdb, e.scripts.all())
+}
+
+// Close ends the executor: every later call returns ErrClosed (and is
+// counted, with error_type="closed"), and the state cache's memory is
+// released. The executor's counts stay in its MeterProvider's counters,
+// which are shared by every executor on it, so closing one never makes a
+// counter go down. Close does not close the Redis client. It is idempotent.
+func (e *Executor) Close() error {
+	e.closed.Store(true)
+	e.states.clear()
+	return nil
+}
+
+// check returns ErrClosed after Close.
+func (e *Executor) check() error {
+	if e.closed.Load() {
+		return ErrClosed
+	}
+	return nil
+}
 
 // ScriptStats returns the EVALSHA hits, NOSCRIPT misses and script reloads
-// since New.
+// of this executor since New.
 func (e *Executor) ScriptStats() ScriptStats { return e.scriptStats.snapshot() }

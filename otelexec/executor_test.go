@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"maps"
+	"net"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -263,19 +264,19 @@ func TestRemoveLinkedPodWithID(t *testing.T) {
 	ctx := testContext(t)
 	link := "sf:{" + ns + ":lk:u}game"
 	must[int](t)(e.SetLinkedPod(ctx, ns, "u", "game", 1, PersistForever))
-	if ok := must[bool](t)(e.RemoveLinkedPodWithID(ctx, ns, "u", "game", PersistForever, 2)); ok {
+	if ok := must[bool](t)(e.RemoveLinkedPodWithID(ctx, ns, "u", "game", 2, PersistForever)); ok {
 		t.Fatal("RemoveLinkedPodWithID with other pod = true")
 	}
 	if v := raw.Get(ctx, link).Val(); v != "1" || !raw.HExists(ctx, "sf:{"+ns+":lk:u}", "game").Val() {
 		t.Fatalf("link to other pod was touched: %q", v)
 	}
-	if ok := must[bool](t)(e.RemoveLinkedPodWithID(ctx, ns, "u", "game", 10, 1)); !ok {
+	if ok := must[bool](t)(e.RemoveLinkedPodWithID(ctx, ns, "u", "game", 1, 10)); !ok {
 		t.Fatal("RemoveLinkedPodWithID with its pod = false")
 	}
 	if d := ttl(t, raw, link); d <= 0 || d > 10*time.Second {
 		t.Fatalf("grace TTL = %v, want ≤10s", d)
 	}
-	if ok := must[bool](t)(e.RemoveLinkedPodWithID(ctx, ns, "u", "game", PersistForever, 1)); !ok {
+	if ok := must[bool](t)(e.RemoveLinkedPodWithID(ctx, ns, "u", "game", 1, PersistForever)); !ok {
 		t.Fatal("RemoveLinkedPodWithID during grace = false")
 	}
 	if raw.Exists(ctx, link).Val() != 0 {
@@ -373,6 +374,9 @@ func TestScriptFlushReloads(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := testContext(t)
+	if err := e.LoadScripts(ctx); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := e.SetLinkedPod(ctx, "ns", "u", "game", 1, PersistForever); err != nil {
 		t.Fatal(err)
 	}
@@ -396,22 +400,34 @@ func TestScriptFlushReloads(t *testing.T) {
 	}
 }
 
-func TestWithoutPreloadLoadsOnFirstUse(t *testing.T) {
+// TestFirstUseSendsSource: a script this executor never loaded runs by EVAL,
+// which caches it on the server, so the first call needs no NOSCRIPT round
+// trip and later calls run by EVALSHA.
+func TestFirstUseSendsSource(t *testing.T) {
 	srv := redistest.StartServer(t)
 	rdb := srv.Client(t)
-	e, err := New(rdb, WithoutPreload())
+	e, err := New(rdb)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx := testContext(t)
-	if n := rdb.ScriptExists(ctx, e.scripts.setLinked.sha).Val(); n[0] {
-		t.Fatal("WithoutPreload: script loaded at New")
+	if n := rdb.ScriptExists(ctx, e.scripts.getIfPersist.sha).Val(); n[0] {
+		t.Fatal("script loaded at New")
 	}
 	if _, err := e.GetLinkedPodIfPersist(ctx, "ns", "u", "game"); err != nil {
 		t.Fatal(err)
 	}
-	if s := e.ScriptStats(); s != (ScriptStats{Hits: 1, Misses: 1, Reloads: 1}) {
-		t.Fatalf("stats = %+v", s)
+	if n := rdb.ScriptExists(ctx, e.scripts.getIfPersist.sha).Val(); !n[0] {
+		t.Fatal("the first use did not leave the script cached")
+	}
+	if s := e.ScriptStats(); s != (ScriptStats{}) {
+		t.Fatalf("stats after the first use = %+v, want none: EVAL is neither a hit nor a miss", s)
+	}
+	if _, err := e.GetLinkedPodIfPersist(ctx, "ns", "u", "game"); err != nil {
+		t.Fatal(err)
+	}
+	if s := e.ScriptStats(); s != (ScriptStats{Hits: 1}) {
+		t.Fatalf("stats = %+v, want one EVALSHA hit", s)
 	}
 }
 
@@ -424,12 +440,18 @@ func TestConcurrentNoScriptReloadsOnce(t *testing.T) {
 	const n = 16
 	var seen atomic.Int32
 	release := make(chan struct{})
-	rdb.AddHook(noScriptBarrier{seen: &seen, n: n, release: release})
-	e, err := New(rdb, WithoutPreload())
+	e, err := New(rdb)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx := testContext(t)
+	if err := e.LoadScripts(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := rdb.ScriptFlush(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	rdb.AddHook(noScriptBarrier{seen: &seen, n: n, release: release})
 	errs := make(chan error, n)
 	for range n {
 		go func() {
@@ -474,16 +496,79 @@ func (b noScriptBarrier) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 }
 
 func TestNewRejectsNilClient(t *testing.T) {
-	if _, err := New(nil); !errors.Is(err, ErrInvalidArgument) {
-		t.Fatalf("New(nil) error = %v, want ErrInvalidArgument", err)
+	for _, rdb := range []redis.UniversalClient{nil, (*redis.Client)(nil), (*redis.ClusterClient)(nil), (*redis.Ring)(nil)} {
+		var ae *ArgumentError
+		if _, err := New(rdb); !errors.As(err, &ae) || ae.Field != "rdb" {
+			t.Errorf("New(%T(nil)) error = %v, want an ArgumentError for rdb", rdb, err)
+		}
 	}
 }
 
-func TestNewFailsWhenRedisRefuses(t *testing.T) {
+// TestNewDoesNoIO: New returns at once even when Redis accepts connections
+// and never answers; LoadScripts, which does talk to Redis, keeps its
+// context's deadline.
+func TestNewDoesNoIO(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ln.Close() })
+	go func() { // accept and never answer
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			t.Cleanup(func() { _ = c.Close() })
+		}
+	}()
+	rdb := redis.NewClient(&redis.Options{Addr: ln.Addr().String(), ReadTimeout: -1, ContextTimeoutEnabled: true, MaxRetries: -1})
+	t.Cleanup(func() { _ = rdb.Close() })
+	start := time.Now()
+	e, err := New(rdb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took > 100*time.Millisecond {
+		t.Errorf("New took %v against a silent server", took)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	start = time.Now()
+	if err := e.LoadScripts(ctx); err == nil {
+		t.Fatal("LoadScripts against a silent server succeeded")
+	}
+	if took := time.Since(start); took > 400*time.Millisecond {
+		t.Errorf("LoadScripts took %v, its deadline was 200ms", took)
+	}
+}
+
+func TestLoadScriptsFailsWhenRedisRefuses(t *testing.T) {
 	srv := redistest.StartServer(t)
 	rdb := srv.Client(t)
 	srv.Kill()
-	if _, err := New(rdb); err == nil {
-		t.Fatal("New against a dead server succeeded")
+	e, err := New(rdb)
+	if err != nil {
+		t.Fatalf("New against a dead server: %v; New must not talk to Redis", err)
+	}
+	if err := e.LoadScripts(testContext(t)); err == nil {
+		t.Fatal("LoadScripts against a dead server succeeded")
+	}
+}
+
+func TestClosedExecutor(t *testing.T) {
+	e, _, ns := newTestExecutor(t)
+	ctx := testContext(t)
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.GetLinkedPod(ctx, ns, "u", "svc"); !errors.Is(err, ErrClosed) {
+		t.Errorf("GetLinkedPod after Close: %v, want ErrClosed", err)
+	}
+	if err := e.LoadScripts(ctx); !errors.Is(err, ErrClosed) {
+		t.Errorf("LoadScripts after Close: %v, want ErrClosed", err)
+	}
+	if err := e.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
 	}
 }

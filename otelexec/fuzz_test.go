@@ -2,6 +2,7 @@ package otelexec
 
 import (
 	"math"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -148,18 +149,44 @@ func FuzzReplyParsers(f *testing.F) {
 		case 5:
 			v = nil
 		}
-		if pod, err := parsePodReply(v); err == nil && (pod < -1 || pod > math.MaxInt32) {
-			t.Fatalf("parsePodReply(%#v) = %d", v, pod)
+		n, isInt := v.(int64)
+		pod, err := parsePodReply(v)
+		if want := isInt && n >= -1 && n <= math.MaxInt32; (err == nil) != want || err == nil && int64(pod) != n {
+			t.Fatalf("parsePodReply(%#v) = %d, %v", v, pod, err)
 		}
 		if ok, pod, err := parseTrySetReply(v); err == nil && (pod < 0 || pod > math.MaxInt32) {
 			t.Fatalf("parseTrySetReply(%#v) = %v, %d", v, ok, pod)
 		}
-		_, _ = parseBoolReply(v)
-		if pod, err := parsePodID(s); err == nil && (pod < 0 || pod > math.MaxInt32) {
-			t.Fatalf("parsePodID(%q) = %d", s, pod)
+		set, err := parseBoolReply(v)
+		if want := isInt && (n == 0 || n == 1); (err == nil) != want || err == nil && set != (n == 1) {
+			t.Fatalf("parseBoolReply(%#v) = %v, %v", v, set, err)
+		}
+		// A stored pod ID is accepted exactly when it is in canonical form.
+		if pod, err := parsePodID(s); (err == nil) != (canonicalPodID(s) >= 0) || err == nil && strconv.Itoa(pod) != s {
+			t.Fatalf("parsePodID(%q) = %d, %v", s, pod, err)
 		}
 		if states, err := parseStateHash(map[string]string{s: "x"}); err == nil && len(states) != 1 {
 			t.Fatalf("parseStateHash(%q) = %v", s, states)
 		}
 	})
+}
+
+// canonicalPodID is the definition of a stored pod ID written out the slow
+// way: decimal digits, no sign, no leading zero, 0 to 2^31-1. It returns -1
+// for anything else.
+func canonicalPodID(s string) int64 {
+	if s == "" || len(s) > 10 || len(s) > 1 && s[0] == '0' {
+		return -1
+	}
+	var n int64
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return -1
+		}
+		n = n*10 + int64(c-'0')
+	}
+	if n > math.MaxInt32 {
+		return -1
+	}
+	return n
 }

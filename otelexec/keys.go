@@ -1,7 +1,7 @@
 package otelexec
 
 // Keys of the Redis data layout, byte for byte those of the Java
-// StatefulRedisExecutor (DESIGN.md, "Redis data layout"). The arguments must
+// StatefulRedisExecutor (docs/design.md, "Redis data layout"). The arguments must
 // have passed validation: names cannot contain ':' or braces and uids cannot
 // contain braces, which is what makes every key decode to exactly one
 // (namespace, uid, service) triple.

@@ -11,7 +11,7 @@ import (
 
 // TestRawLayout runs every writing operation and then reads the whole
 // namespace with a plain client: the exact set of keys, their types, values
-// and TTLs must be the Java executor's layout (DESIGN.md).
+// and TTLs must be the Java executor's layout (docs/design.md).
 func TestRawLayout(t *testing.T) {
 	e, raw, ns := newTestExecutor(t)
 	ctx := testContext(t)
@@ -28,7 +28,7 @@ func TestRawLayout(t *testing.T) {
 		func() error { _, err := e.SetLinkedPod(ctx, ns, "dave", "game", 2, PersistForever); return err },
 		func() error { _, err := e.RemoveLinkedPod(ctx, ns, "dave", "game", PersistForever); return err },
 		func() error { _, err := e.SetLinkedPod(ctx, ns, "erin", "game", 2, PersistForever); return err },
-		func() error { _, err := e.RemoveLinkedPodWithID(ctx, ns, "erin", "game", 45, 2); return err },
+		func() error { _, err := e.RemoveLinkedPodWithID(ctx, ns, "erin", "game", 2, 45); return err },
 	}
 	for i, step := range steps {
 		if err := step(); err != nil {

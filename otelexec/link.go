@@ -1,6 +1,8 @@
 package otelexec
 
 import (
+	"github.com/statefulroute/sfotel/internal/contract"
+
 	"context"
 	"errors"
 	"strconv"
@@ -31,8 +33,11 @@ func linkKeys(namespace, uid, serviceName string) []string {
 // the link persistent and records it in the user's link hash; a positive
 // value makes it a temporary link that expires after that many seconds.
 func (e *Executor) SetLinkedPod(ctx context.Context, namespace, uid, serviceName string, podID, persistSeconds int) (previousPod int, err error) {
-	ctx, op := e.tel.startFor(ctx, opSetLinkedPod, namespace, serviceName)
+	ctx, op := e.tel.startFor(ctx, contract.OpSetLinkedPod, namespace, serviceName)
 	defer op.end(&err)
+	if err = e.check(); err != nil {
+		return -1, err
+	}
 	if err = validateSet(namespace, uid, serviceName, podID, persistSeconds); err != nil {
 		return -1, err
 	}
@@ -49,8 +54,11 @@ func (e *Executor) SetLinkedPod(ctx context.Context, namespace, uid, serviceName
 // (false, current pod) when a persistent link won. A temporary link is
 // replaced.
 func (e *Executor) TrySetLinkedPod(ctx context.Context, namespace, uid, serviceName string, podID, persistSeconds int) (ok bool, currentPod int, err error) {
-	ctx, op := e.tel.startFor(ctx, opTrySetLinkedPod, namespace, serviceName)
+	ctx, op := e.tel.startFor(ctx, contract.OpTrySetLinkedPod, namespace, serviceName)
 	defer op.end(&err)
+	if err = e.check(); err != nil {
+		return false, -1, err
+	}
 	if err = validateSet(namespace, uid, serviceName, podID, persistSeconds); err != nil {
 		return false, -1, err
 	}
@@ -65,8 +73,11 @@ func (e *Executor) TrySetLinkedPod(ctx context.Context, namespace, uid, serviceN
 // SetLinkedPodIfAbsent links a user to a pod unless any link exists, and
 // returns the pod the user is linked to afterwards: the existing one wins.
 func (e *Executor) SetLinkedPodIfAbsent(ctx context.Context, namespace, uid, serviceName string, podID, persistSeconds int) (currentPod int, err error) {
-	ctx, op := e.tel.startFor(ctx, opSetLinkedPodIfAbsent, namespace, serviceName)
+	ctx, op := e.tel.startFor(ctx, contract.OpSetLinkedPodIfAbsent, namespace, serviceName)
 	defer op.end(&err)
+	if err = e.check(); err != nil {
+		return -1, err
+	}
 	if err = validateSet(namespace, uid, serviceName, podID, persistSeconds); err != nil {
 		return -1, err
 	}
@@ -89,8 +100,11 @@ func (e *Executor) setIfAbsent(ctx context.Context, namespace, uid, serviceName 
 // GetLinkedPod returns the pod a user is linked to for a service, persistent
 // or temporary, or -1 when there is no link.
 func (e *Executor) GetLinkedPod(ctx context.Context, namespace, uid, serviceName string) (pod int, err error) {
-	ctx, op := e.tel.startFor(ctx, opGetLinkedPod, namespace, serviceName)
+	ctx, op := e.tel.startFor(ctx, contract.OpGetLinkedPod, namespace, serviceName)
 	defer op.end(&err)
+	if err = e.check(); err != nil {
+		return -1, err
+	}
 	if err = validateLink(namespace, uid, serviceName); err != nil {
 		return -1, err
 	}
@@ -111,8 +125,11 @@ func (e *Executor) getLink(ctx context.Context, namespace, uid, serviceName stri
 // GetLinkedPodIfPersist returns the pod a user is persistently linked to for
 // a service, or -1 when the link is missing or temporary.
 func (e *Executor) GetLinkedPodIfPersist(ctx context.Context, namespace, uid, serviceName string) (pod int, err error) {
-	ctx, op := e.tel.startFor(ctx, opGetLinkedPodIfPersist, namespace, serviceName)
+	ctx, op := e.tel.startFor(ctx, contract.OpGetLinkedPodIfPersist, namespace, serviceName)
 	defer op.end(&err)
+	if err = e.check(); err != nil {
+		return -1, err
+	}
 	if err = validateLink(namespace, uid, serviceName); err != nil {
 		return -1, err
 	}
@@ -129,8 +146,11 @@ func (e *Executor) GetLinkedPodIfPersist(ctx context.Context, namespace, uid, se
 // with CROSSSLOT). Uids without a link are left out; repeated uids count once.
 // A nil or empty slice gives an empty map without calling Redis.
 func (e *Executor) BatchGetLinkedPod(ctx context.Context, namespace string, uids []string, serviceName string) (pods map[int][]string, err error) {
-	ctx, op := e.tel.startFor(ctx, opBatchGetLinkedPod, namespace, serviceName)
+	ctx, op := e.tel.startFor(ctx, contract.OpBatchGetLinkedPod, namespace, serviceName)
 	defer op.end(&err)
+	if err = e.check(); err != nil {
+		return nil, err
+	}
 	if err = validateServiceArgs(namespace, serviceName); err != nil {
 		return nil, err
 	}
@@ -177,8 +197,11 @@ func (e *Executor) BatchGetLinkedPod(ctx context.Context, namespace string, uids
 // a reconnecting user still finds its pod. Either way the link is no longer
 // persistent.
 func (e *Executor) RemoveLinkedPod(ctx context.Context, namespace, uid, serviceName string, persistSeconds int) (removed bool, err error) {
-	ctx, op := e.tel.startFor(ctx, opRemoveLinkedPod, namespace, serviceName)
+	ctx, op := e.tel.startFor(ctx, contract.OpRemoveLinkedPod, namespace, serviceName)
 	defer op.end(&err)
+	if err = e.check(); err != nil {
+		return false, err
+	}
 	if err = validateLink(namespace, uid, serviceName); err != nil {
 		return false, err
 	}
@@ -194,10 +217,15 @@ func (e *Executor) RemoveLinkedPod(ctx context.Context, namespace, uid, serviceN
 }
 
 // RemoveLinkedPodWithID is RemoveLinkedPod, done only when the link points to
-// podID; it reports whether it removed one.
-func (e *Executor) RemoveLinkedPodWithID(ctx context.Context, namespace, uid, serviceName string, persistSeconds, podID int) (removed bool, err error) {
-	ctx, op := e.tel.startFor(ctx, opRemoveLinkedPodWithID, namespace, serviceName)
+// podID; it reports whether it removed one. Its arguments come in the order
+// of SetLinkedPod's (podID, then persistSeconds); the Java executor's
+// removeLinkedPodWithId takes them the other way round.
+func (e *Executor) RemoveLinkedPodWithID(ctx context.Context, namespace, uid, serviceName string, podID, persistSeconds int) (removed bool, err error) {
+	ctx, op := e.tel.startFor(ctx, contract.OpRemoveLinkedPodWithID, namespace, serviceName)
 	defer op.end(&err)
+	if err = e.check(); err != nil {
+		return false, err
+	}
 	if err = validateLink(namespace, uid, serviceName); err != nil {
 		return false, err
 	}
@@ -218,8 +246,11 @@ func (e *Executor) RemoveLinkedPodWithID(ctx context.Context, namespace, uid, se
 // GetLinkService returns a user's persistent links, service → pod; an empty
 // map when there are none.
 func (e *Executor) GetLinkService(ctx context.Context, namespace, uid string) (links map[string]int, err error) {
-	ctx, op := e.tel.startFor(ctx, opGetLinkService, namespace, "")
+	ctx, op := e.tel.startFor(ctx, contract.OpGetLinkService, namespace, "")
 	defer op.end(&err)
+	if err = e.check(); err != nil {
+		return nil, err
+	}
 	if err = validateName("namespace", namespace); err != nil {
 		return nil, err
 	}

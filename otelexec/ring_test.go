@@ -21,6 +21,9 @@ func TestRing(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := testContext(t)
+	if err := e.LoadScripts(ctx); err != nil {
+		t.Fatal(err)
+	}
 	for i := range 40 {
 		uid := "user-" + strconv.Itoa(i)
 		if _, err := e.SetLinkedPod(ctx, "ns", uid, "game", i, PersistForever); err != nil {

@@ -1,6 +1,8 @@
 package otelexec
 
 import (
+	"github.com/statefulroute/sfotel/internal/contract"
+
 	"context"
 	"errors"
 	"fmt"
@@ -13,8 +15,11 @@ import (
 // service's pod state hash). ComputeLinkedPod reads states written with
 // FormatPodState.
 func (e *Executor) SetServiceState(ctx context.Context, namespace, serviceName string, podID int, state string) (err error) {
-	ctx, op := e.tel.startFor(ctx, opSetServiceState, namespace, serviceName)
+	ctx, op := e.tel.startFor(ctx, contract.OpSetServiceState, namespace, serviceName)
 	defer op.end(&err)
+	if err = e.check(); err != nil {
+		return err
+	}
 	if err = validateServiceArgs(namespace, serviceName); err != nil {
 		return err
 	}
@@ -32,8 +37,11 @@ func (e *Executor) SetServiceState(ctx context.Context, namespace, serviceName s
 // GetServiceState returns the states of a service's pods by pod ID; an empty
 // map when none is recorded.
 func (e *Executor) GetServiceState(ctx context.Context, namespace, serviceName string) (states map[int]string, err error) {
-	ctx, op := e.tel.startFor(ctx, opGetServiceState, namespace, serviceName)
+	ctx, op := e.tel.startFor(ctx, contract.OpGetServiceState, namespace, serviceName)
 	defer op.end(&err)
+	if err = e.check(); err != nil {
+		return nil, err
+	}
 	if err = validateServiceArgs(namespace, serviceName); err != nil {
 		return nil, err
 	}
@@ -65,8 +73,11 @@ func parseStateHash(raw map[string]string) (map[int]string, error) {
 
 // SetWorkloadState records the workload state of a service.
 func (e *Executor) SetWorkloadState(ctx context.Context, namespace, serviceName, state string) (err error) {
-	ctx, op := e.tel.startFor(ctx, opSetWorkloadState, namespace, serviceName)
+	ctx, op := e.tel.startFor(ctx, contract.OpSetWorkloadState, namespace, serviceName)
 	defer op.end(&err)
+	if err = e.check(); err != nil {
+		return err
+	}
 	if err = validateServiceArgs(namespace, serviceName); err != nil {
 		return err
 	}
@@ -78,8 +89,11 @@ func (e *Executor) SetWorkloadState(ctx context.Context, namespace, serviceName,
 
 // GetWorkloadState returns the workload state of a service, "" when unset.
 func (e *Executor) GetWorkloadState(ctx context.Context, namespace, serviceName string) (state string, err error) {
-	ctx, op := e.tel.startFor(ctx, opGetWorkloadState, namespace, serviceName)
+	ctx, op := e.tel.startFor(ctx, contract.OpGetWorkloadState, namespace, serviceName)
 	defer op.end(&err)
+	if err = e.check(); err != nil {
+		return "", err
+	}
 	if err = validateServiceArgs(namespace, serviceName); err != nil {
 		return "", err
 	}
@@ -96,8 +110,11 @@ func (e *Executor) GetWorkloadState(ctx context.Context, namespace, serviceName 
 // CROSSSLOT). Services without a state are left out of the map. A nil or
 // empty slice gives an empty map without calling Redis.
 func (e *Executor) GetWorkloadStateBatch(ctx context.Context, namespace string, serviceNames []string) (states map[string]string, err error) {
-	ctx, op := e.tel.startFor(ctx, opGetWorkloadStateBatch, namespace, "")
+	ctx, op := e.tel.startFor(ctx, contract.OpGetWorkloadStateBatch, namespace, "")
 	defer op.end(&err)
+	if err = e.check(); err != nil {
+		return nil, err
+	}
 	if err = validateName("namespace", namespace); err != nil {
 		return nil, err
 	}

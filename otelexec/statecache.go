@@ -8,12 +8,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/metric"
-	metricnoop "go.opentelemetry.io/otel/metric/noop"
-
-	"github.com/statefulroute/sfotel/internal/contract"
 )
 
 // MaxCachedServices bounds the services whose pod states WithStateCache
@@ -52,9 +46,7 @@ type stateCache struct {
 	mu      sync.RWMutex
 	entries map[serviceKey]*stateEntry
 
-	hits, misses atomic.Uint64
-
-	registration metric.Registration
+	hits, misses *atomic.Uint64
 }
 
 // stateEntry is one service's cached states and its refresh in flight.
@@ -84,52 +76,30 @@ type stateFlight struct {
 	err    error
 }
 
-// newStateCache returns nil when c does not ask for a state cache.
-func newStateCache(c *config) (*stateCache, error) {
+// newStateCache returns nil when c does not ask for a state cache. Its
+// hits and misses are counted in ms, shared with every executor on the
+// MeterProvider, or only here without metrics.
+func newStateCache(c *config, ms *meterState) *stateCache {
 	if c.stateCacheTTL <= 0 {
-		return nil, nil
+		return nil
 	}
 	sc := &stateCache{ttl: c.stateCacheTTL, entries: make(map[serviceKey]*stateEntry)}
-	if _, noop := c.meterProvider.(metricnoop.MeterProvider); noop {
-		return sc, nil
+	sc.hits, sc.misses = new(atomic.Uint64), new(atomic.Uint64)
+	if ms != nil {
+		ms.stateCache.Store(true)
+		sc.hits, sc.misses = &ms.stateHits, &ms.stateMisses
 	}
-	return sc, sc.newInstruments(c.meterProvider.Meter(ScopeName, metric.WithInstrumentationVersion(Version)))
+	return sc
 }
 
-func (sc *stateCache) newInstruments(m metric.Meter) error {
-	hits, err := m.Int64ObservableCounter(contract.MetricStateCacheHits, metric.WithUnit("{read}"),
-		metric.WithDescription("Pod state reads answered from the state cache."))
-	if err != nil {
-		return err
+// clear drops every entry, at Close.
+func (sc *stateCache) clear() {
+	if sc == nil {
+		return
 	}
-	misses, err := m.Int64ObservableCounter(contract.MetricStateCacheMisses, metric.WithUnit("{read}"),
-		metric.WithDescription("Pod state reads that waited for Redis: the state cache had no fresh entry."))
-	if err != nil {
-		return err
-	}
-	// The script cache's gauge; this callback adds the cache_type="state" series.
-	ratio, err := newCacheHitRatio(m)
-	if err != nil {
-		return err
-	}
-	stateCache := metric.WithAttributeSet(attribute.NewSet(attribute.String(contract.AttrCacheType, contract.CacheState)))
-	sc.registration, err = m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
-		h, m := sc.hits.Load(), sc.misses.Load()
-		o.ObserveInt64(hits, int64(h))
-		o.ObserveInt64(misses, int64(m))
-		if h+m > 0 {
-			o.ObserveFloat64(ratio, float64(h)/float64(h+m), stateCache)
-		}
-		return nil
-	}, hits, misses, ratio)
-	return err
-}
-
-func (sc *stateCache) close() error {
-	if sc == nil || sc.registration == nil {
-		return nil
-	}
-	return sc.registration.Unregister()
+	sc.mu.Lock()
+	clear(sc.entries)
+	sc.mu.Unlock()
 }
 
 // sharedPodStates reads a service's pod states through the cache when there

@@ -14,6 +14,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"go.opentelemetry.io/otel/attribute"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/statefulroute/sfotel/internal/contract"
@@ -63,7 +64,11 @@ func newCountingExecutor(t testing.TB, opts ...Option) (*Executor, *hgetallCount
 	rdb := redistest.Client(t)
 	h := &hgetallCounter{}
 	rdb.AddHook(h)
-	e, err := New(rdb, opts...)
+	// A MeterProvider of its own, so the state cache's counts (which are
+	// per MeterProvider) are this executor's alone.
+	mp := sdkmetric.NewMeterProvider()
+	t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
+	e, err := New(rdb, append([]Option{WithMeterProvider(mp)}, opts...)...)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -454,6 +459,9 @@ func TestStateCacheBounded(t *testing.T) {
 func TestStateCacheMetrics(t *testing.T) {
 	in, ns := newInstrumented(t, WithStateCache(time.Minute))
 	ctx := testContext(t)
+	if err := in.LoadScripts(ctx); err != nil { // so that ComputeLinkedPod's script runs by EVALSHA
+		t.Fatal(err)
+	}
 	must[struct{}](t)(struct{}{}, in.SetServiceState(ctx, ns, "game", 0, FormatPodState(1, time.Now())))
 	for range 4 { // 1 miss, 3 hits
 		must[map[int]string](t)(in.GetServiceState(ctx, ns, "game"))
@@ -491,10 +499,11 @@ func TestStateCacheMetrics(t *testing.T) {
 		t.Errorf("cache_hit_ratio{cache_type=script} is missing: %v", byType)
 	}
 
+	// The counts outlive the executor: they are the MeterProvider's.
 	if err := in.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if m, ok := findMetric(in.collect(t), contract.MetricStateCacheHits); ok && len(m.Data.(metricdata.Sum[int64]).DataPoints) > 0 {
-		t.Errorf("state cache hits still reported after Close")
+	if got := sumOf(t, in.collect(t), contract.MetricStateCacheHits); got != 4 {
+		t.Errorf("%s after Close = %d, want 4", contract.MetricStateCacheHits, got)
 	}
 }

@@ -2,6 +2,7 @@ package otelexec
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -83,9 +84,9 @@ const secretUID = "user-secret-4242"
 
 // opCalls is, for every operation, one call that succeeds and one that is
 // rejected as invalid.
-func opCalls(e *Executor, ns string) map[string][2]func(context.Context) error {
+func opCalls(e *Executor, ns string) map[contract.Op][2]func(context.Context) error {
 	u, s := secretUID, "svc"
-	return map[string][2]func(context.Context) error{
+	return map[contract.Op][2]func(context.Context) error{
 		contract.OpSetServiceState: {
 			func(ctx context.Context) error {
 				return e.SetServiceState(ctx, ns, s, 1, FormatPodState(1, time.Now()))
@@ -149,7 +150,7 @@ func opCalls(e *Executor, ns string) map[string][2]func(context.Context) error {
 			func(ctx context.Context) error { _, err := e.RemoveLinkedPod(ctx, ns, u, s, 0); return err },
 		},
 		contract.OpRemoveLinkedPodWithID: {
-			func(ctx context.Context) error { _, err := e.RemoveLinkedPodWithID(ctx, ns, u, s, -1, 1); return err },
+			func(ctx context.Context) error { _, err := e.RemoveLinkedPodWithID(ctx, ns, u, s, 1, -1); return err },
 			func(ctx context.Context) error { _, err := e.RemoveLinkedPodWithID(ctx, ns, u, s, -1, -1); return err },
 		},
 		contract.OpGetLinkService: {
@@ -166,18 +167,12 @@ func opCalls(e *Executor, ns string) map[string][2]func(context.Context) error {
 				return err
 			},
 		},
-	}
-}
-
-func TestOpIDsMatchContract(t *testing.T) {
-	if int(numOps) != len(contract.Operations) {
-		t.Fatalf("%d op IDs, %d contract operations", numOps, len(contract.Operations))
-	}
-	if got := opSetLinkedPod.String(); got != contract.OpSetLinkedPod {
-		t.Fatalf("opSetLinkedPod = %q", got)
-	}
-	if got := opComputeLinkedPod.String(); got != contract.OpComputeLinkedPod {
-		t.Fatalf("opComputeLinkedPod = %q", got)
+		// LoadScripts takes no input to reject: its second call is the
+		// same, and the test expects one more success for it.
+		contract.OpLoadScripts: {
+			func(ctx context.Context) error { return e.LoadScripts(ctx) },
+			nil,
+		},
 	}
 }
 
@@ -188,42 +183,51 @@ func TestTelemetryEveryOperation(t *testing.T) {
 	in, ns := newInstrumented(t)
 	ctx := testContext(t)
 	calls := opCalls(in.Executor, ns)
-	if len(calls) != len(contract.Operations) {
-		t.Fatalf("test covers %d operations, contract has %d", len(calls), len(contract.Operations))
+	if len(calls) != int(contract.NumOps) {
+		t.Fatalf("test covers %d operations, contract has %d", len(calls), contract.NumOps)
 	}
 	canceled, cancel := context.WithCancel(ctx)
 	cancel()
-	for _, name := range contract.Operations {
-		c := calls[name]
+	// Per operation: the outcomes in call order ("" success, else error.type).
+	want := map[contract.Op][]string{}
+	for id := range contract.NumOps {
+		c := calls[id]
 		if err := c[0](ctx); err != nil {
-			t.Fatalf("%s success call: %v", name, err)
+			t.Fatalf("%s success call: %v", id, err)
 		}
-		if err := c[1](ctx); err == nil {
-			t.Fatalf("%s invalid call succeeded", name)
+		want[id] = append(want[id], "")
+		if c[1] != nil {
+			if err := c[1](ctx); err == nil {
+				t.Fatalf("%s invalid call succeeded", id)
+			}
+			want[id] = append(want[id], contract.ErrorInvalidArgument.String())
 		}
 		if err := c[0](canceled); err == nil {
-			t.Fatalf("%s with canceled context succeeded", name)
+			t.Fatalf("%s with canceled context succeeded", id)
 		}
+		want[id] = append(want[id], contract.ErrorCanceled.String())
 	}
 
 	rm := in.collect(t)
-	opAttr := func(name string) attribute.KeyValue { return attribute.String(contract.AttrOperation, name) }
-	for _, name := range contract.Operations {
-		op := opAttr(name)
-		if n := sumOf(t, rm, contract.MetricOperations, op, attribute.String(contract.AttrStatus, contract.StatusOK)); n != 1 {
-			t.Errorf("%s operations{status=ok} = %d, want 1", name, n)
+	for id := range contract.NumOps {
+		op := attribute.String(contract.AttrOperation, id.String())
+		count := map[string]int64{}
+		for _, et := range want[id] {
+			count[et]++
 		}
-		if n := sumOf(t, rm, contract.MetricOperations, op, attribute.String(contract.AttrStatus, contract.StatusError)); n != 2 {
-			t.Errorf("%s operations{status=error} = %d, want 2", name, n)
+		if n := sumOf(t, rm, contract.MetricOperations, op, attribute.String(contract.AttrStatus, contract.StatusOK)); n != count[""] {
+			t.Errorf("%s operations{status=ok} = %d, want %d", id, n, count[""])
 		}
-		if n := sumOf(t, rm, contract.MetricErrors, op, attribute.String(contract.AttrErrorType, contract.ErrorInvalidArgument.String())); n != 1 {
-			t.Errorf("%s errors{invalid_argument} = %d, want 1", name, n)
+		if n := sumOf(t, rm, contract.MetricOperations, op, attribute.String(contract.AttrStatus, contract.StatusError)); n != int64(len(want[id]))-count[""] {
+			t.Errorf("%s operations{status=error} = %d, want %d", id, n, int64(len(want[id]))-count[""])
 		}
-		if n := sumOf(t, rm, contract.MetricErrors, op, attribute.String(contract.AttrErrorType, contract.ErrorCanceled.String())); n != 1 {
-			t.Errorf("%s errors{canceled} = %d, want 1", name, n)
+		for _, et := range []string{contract.ErrorInvalidArgument.String(), contract.ErrorCanceled.String()} {
+			if n := sumOf(t, rm, contract.MetricErrors, op, attribute.String(contract.AttrErrorType, et)); n != count[et] {
+				t.Errorf("%s errors{%s} = %d, want %d", id, et, n, count[et])
+			}
 		}
-		if n := histogramCount(t, rm, op); n != 3 {
-			t.Errorf("%s duration count = %d, want 3", name, n)
+		if n := histogramCount(t, rm, op); n != uint64(len(want[id])) {
+			t.Errorf("%s duration count = %d, want %d", id, n, len(want[id]))
 		}
 	}
 	m, _ := findMetric(rm, contract.MetricOperationDuration)
@@ -232,14 +236,17 @@ func TestTelemetryEveryOperation(t *testing.T) {
 	}
 
 	spans := in.recorder.Ended()
-	if len(spans) != 3*len(contract.Operations) {
-		t.Fatalf("%d spans, want %d", len(spans), 3*len(contract.Operations))
-	}
-	for i, name := range contract.Operations {
-		for j, wantType := range []string{"", contract.ErrorInvalidArgument.String(), contract.ErrorCanceled.String()} {
-			s := spans[3*i+j]
+	i := 0
+	for id := range contract.NumOps {
+		for _, wantType := range want[id] {
+			if i >= len(spans) {
+				t.Fatalf("only %d spans", len(spans))
+			}
+			s := spans[i]
+			i++
+			name := id.String()
 			if s.Name() != name || s.SpanKind() != trace.SpanKindClient {
-				t.Fatalf("span %d = %s %v, want %s client", 3*i+j, s.Name(), s.SpanKind(), name)
+				t.Fatalf("span %d = %s %v, want %s client", i, s.Name(), s.SpanKind(), name)
 			}
 			attrs := attribute.NewSet(s.Attributes()...)
 			for _, kv := range []attribute.KeyValue{
@@ -269,6 +276,9 @@ func TestTelemetryEveryOperation(t *testing.T) {
 				t.Errorf("%s span status leaks the uid: %q", name, s.Status().Description)
 			}
 		}
+	}
+	if i != len(spans) {
+		t.Errorf("%d spans, want %d", len(spans), i)
 	}
 }
 
@@ -305,11 +315,14 @@ func TestTelemetryRedisFailure(t *testing.T) {
 	if err := reader.Collect(ctx, &rm); err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range []struct{ op, errorType string }{
+	for _, c := range []struct {
+		op        contract.Op
+		errorType string
+	}{
 		{contract.OpGetLinkedPod, contract.ErrorTimeout.String()},
 		{contract.OpSetLinkedPod, contract.ErrorConnection.String()},
 	} {
-		if n := sumOf(t, rm, contract.MetricErrors, attribute.String(contract.AttrOperation, c.op), attribute.String(contract.AttrErrorType, c.errorType)); n != 1 {
+		if n := sumOf(t, rm, contract.MetricErrors, attribute.String(contract.AttrOperation, c.op.String()), attribute.String(contract.AttrErrorType, c.errorType)); n != 1 {
 			t.Errorf("%s errors{error_type=%s} = %d, want 1", c.op, c.errorType, n)
 		}
 	}
@@ -344,8 +357,9 @@ func TestScriptCacheMetrics(t *testing.T) {
 	if err := reader.Collect(ctx, &rm); err != nil {
 		t.Fatal(err)
 	}
+	// The first call sends the source (EVAL): neither a hit nor a miss.
 	for name, want := range map[string]int64{
-		contract.MetricScriptCacheHits: 4, contract.MetricScriptCacheMisses: 1, contract.MetricScriptCacheReloads: 1,
+		contract.MetricScriptCacheHits: 3, contract.MetricScriptCacheMisses: 1, contract.MetricScriptCacheReloads: 1,
 	} {
 		if n := sumOf(t, rm, name); n != want {
 			t.Errorf("%s = %d, want %d", name, n, want)
@@ -356,14 +370,15 @@ func TestScriptCacheMetrics(t *testing.T) {
 		t.Fatal("no cache hit ratio gauge")
 	}
 	p := m.Data.(metricdata.Gauge[float64]).DataPoints
-	if len(p) != 1 || p[0].Value != 0.8 {
-		t.Fatalf("cache hit ratio = %+v, want one point 0.8", p)
+	if len(p) != 1 || p[0].Value != 0.75 {
+		t.Fatalf("cache hit ratio = %+v, want one point 0.75", p)
 	}
 	if v, _ := p[0].Attributes.Value(contract.AttrCacheType); v.AsString() != contract.CacheScript {
 		t.Fatalf("cache hit ratio attributes = %v", p[0].Attributes)
 	}
 
-	// Close stops the callback.
+	// Close ends the executor, not its counts: they belong to the
+	// MeterProvider and stay.
 	if err := e.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -371,8 +386,8 @@ func TestScriptCacheMetrics(t *testing.T) {
 	if err := reader.Collect(ctx, &rm); err != nil {
 		t.Fatal(err)
 	}
-	if m, ok := findMetric(rm, contract.MetricCacheHitRatio); ok && len(m.Data.(metricdata.Gauge[float64]).DataPoints) > 0 {
-		t.Fatalf("ratio still observed after Close: %+v", m.Data)
+	if n := sumOf(t, rm, contract.MetricScriptCacheHits); n != 3 {
+		t.Errorf("script cache hits after Close = %d, want 3", n)
 	}
 }
 
@@ -388,7 +403,7 @@ func TestServiceAttributes(t *testing.T) {
 		t.Fatal("bad service accepted")
 	}
 	rm := in.collect(t)
-	op := attribute.String(contract.AttrOperation, contract.OpGetLinkedPod)
+	op := attribute.String(contract.AttrOperation, contract.OpGetLinkedPod.String())
 	ok := attribute.String(contract.AttrStatus, contract.StatusOK)
 	nsAttr := attribute.String(contract.AttrNamespace, ns)
 	if n := sumOf(t, rm, contract.MetricOperations, op, ok, nsAttr, attribute.String(contract.AttrService, "a")); n != 2 {
@@ -404,18 +419,14 @@ func TestServiceAttributes(t *testing.T) {
 }
 
 func TestServiceAttributesBounded(t *testing.T) {
-	s := &serviceOptions{
-		pairs: make(map[serviceKey]*serviceEntry),
-		other: &serviceEntry{namespace: attrOther, service: attrOther},
-	}
+	s := newServiceTable(0)
 	for i := range MaxServiceAttributePairs + 50 {
-		s.options(opGetLinkedPod, "ns", "svc"+strings.Repeat("x", i%7)+string(rune('a'+i%26))+time.Duration(i).String(), false)
+		s.counts(contract.OpGetLinkedPod, "ns", "svc"+strconv.Itoa(i), false)
 	}
 	if len(s.pairs) != MaxServiceAttributePairs {
-		t.Fatalf("%d pairs cached, want the cap %d", len(s.pairs), MaxServiceAttributePairs)
+		t.Fatalf("%d pairs kept, want the cap %d", len(s.pairs), MaxServiceAttributePairs)
 	}
-	o := s.options(opGetLinkedPod, "ns", "one-more", false)
-	if o != s.other.ops[opGetLinkedPod].Load() {
+	if c := s.counts(contract.OpGetLinkedPod, "ns", "one-more", false); c != s.other.ops[contract.OpGetLinkedPod].Load() {
 		t.Fatal("pair past the cap not recorded as _other")
 	}
 }

@@ -7,7 +7,7 @@ import (
 	"unicode/utf8"
 )
 
-// Input limits of DESIGN.md ("Bad input never reaches Redis").
+// Input limits (docs/design.md, "Input rules").
 const (
 	maxNameLen  = 512  // namespace, service name, uid
 	maxStateLen = 4096 // pod and workload state strings

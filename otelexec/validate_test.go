@@ -48,7 +48,7 @@ func TestBadInputWritesNothing(t *testing.T) {
 		{"uid 513 bytes", "uid", func() error { _, err := e.SetLinkedPod(ctx, ns, long, "svc", 1, -1); return err }},
 		{"negative pod ID", "podID", func() error { _, err := e.SetLinkedPod(ctx, ns, "u", "svc", -1, -1); return err }},
 		{"pod ID above 2^31-1", "podID", func() error { return e.SetServiceState(ctx, ns, "svc", 1<<31, "s") }},
-		{"negative pod ID in RemoveLinkedPodWithID", "podID", func() error { _, err := e.RemoveLinkedPodWithID(ctx, ns, "u", "svc", -1, -5); return err }},
+		{"negative pod ID in RemoveLinkedPodWithID", "podID", func() error { _, err := e.RemoveLinkedPodWithID(ctx, ns, "u", "svc", -5, -1); return err }},
 		{"persistSeconds 0", "persistSeconds", func() error { _, err := e.SetLinkedPod(ctx, ns, "u", "svc", 1, 0); return err }},
 		{"persistSeconds -2", "persistSeconds", func() error { _, _, err := e.TrySetLinkedPod(ctx, ns, "u", "svc", 1, -2); return err }},
 		{"persistSeconds 0 in RemoveLinkedPod", "persistSeconds", func() error { _, err := e.RemoveLinkedPod(ctx, ns, "u", "svc", 0); return err }},

@@ -87,6 +87,9 @@ func TestCoexistsWithExecutor(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	ns := redistest.Namespace(t)
+	if err := e.LoadScripts(ctx); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := e.SetLinkedPod(ctx, ns, "u1", "svc", 3, -1); err != nil {
 		t.Fatal(err)
 	}
@@ -102,8 +105,9 @@ func TestCoexistsWithExecutor(t *testing.T) {
 	body := rec.Body.String()
 	for _, series := range []string{
 		`stateful_executor_cache_hit_ratio{cache_type="script"`,
-		`stateful_executor_redis_connection_status{otel_scope_name="` + redisinstr.ScopeName + `",otel_scope_schema_url="",otel_scope_version="` + redisinstr.Version + `",status="up"} 1`,
-		`stateful_executor_redis_connection_status{otel_scope_name="` + redisinstr.ScopeName + `",otel_scope_schema_url="",otel_scope_version="` + redisinstr.Version + `",status="down"} 0`,
+		`stateful_executor_redis_connection_status{db_client_connection_pool_name="db0",otel_scope_name="` + redisinstr.ScopeName + `",otel_scope_schema_url="",otel_scope_version="` + redisinstr.Version + `",status="up"} 1`,
+		`stateful_executor_redis_connection_status{db_client_connection_pool_name="db0",otel_scope_name="` + redisinstr.ScopeName + `",otel_scope_schema_url="",otel_scope_version="` + redisinstr.Version + `",status="down"} 0`,
+		`stateful_executor_redis_connection_status{db_client_connection_pool_name="db1",otel_scope_name="` + redisinstr.ScopeName + `",otel_scope_schema_url="",otel_scope_version="` + redisinstr.Version + `",status="up"} 1`,
 		`stateful_executor_redis_ping_duration_seconds_bucket{`,
 		`db_client_connection_count{db_client_connection_pool_name="db0",db_client_connection_state="idle"`,
 		`db_client_connection_count{db_client_connection_pool_name="db1",db_client_connection_state="used"`,

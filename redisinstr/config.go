@@ -1,6 +1,8 @@
 package redisinstr
 
 import (
+	"errors"
+	"fmt"
 	"time"
 
 	"go.opentelemetry.io/otel"
@@ -20,13 +22,19 @@ type config struct {
 
 	commandSpans   bool
 	callerInfo     bool
-	dbStatement    bool
+	queryText      bool
 	commandMetrics bool
 
-	probeInterval time.Duration
-	probeTimeout  time.Duration
-	poolName      string
+	probeInterval   time.Duration
+	probeTimeout    time.Duration
+	probeTimeoutSet bool // WithProbeTimeout was given; else the timeout follows a shorter interval
+	poolName        string
+
+	invalid []error // option values Instrument refuses, each naming its option
 }
+
+// refuse records an option value Instrument will refuse.
+func (c *config) refuse(err error) { c.invalid = append(c.invalid, err) }
 
 // Option configures Instrument.
 type Option interface {
@@ -49,6 +57,9 @@ func newConfig(opts []Option) config {
 		if o != nil {
 			o.apply(&c)
 		}
+	}
+	if !c.probeTimeoutSet {
+		c.probeTimeout = min(c.probeTimeout, c.probeInterval)
 	}
 	return c
 }
@@ -73,25 +84,37 @@ func WithTracerProvider(tp trace.TracerProvider) Option {
 	})
 }
 
-// WithCommandSpans turns on one span per Redis command (through redisotel).
-// Off by default: the executor's operation span already carries the database
-// attributes, and a span per command costs microseconds and allocations.
+// WithCommandSpans turns on one CLIENT span per Redis command and per
+// pipeline, after the OpenTelemetry semantic conventions for Redis (v1.43:
+// db.system.name, db.operation.name, db.namespace, server.address,
+// server.port, error.type, db.response.status_code). Off by default: the
+// executor's operation span already carries the database attributes, and a
+// span per command costs microseconds and allocations. While it is on, the
+// executor's operation spans on the same client become INTERNAL spans, so
+// each Redis round trip is counted once by span-derived metrics and service
+// graphs.
 func WithCommandSpans(on bool) Option {
 	return optionFunc(func(c *config) { c.commandSpans = on })
 }
 
-// WithCallerInfo adds code.function, code.filepath and code.lineno to command
-// spans. Off by default: the stack walk is the most expensive part of
-// redisotel's hook.
+// WithCallerInfo adds code.function.name, code.file.path and
+// code.line.number (the first caller outside go-redis and sfotel) to command
+// spans. Off by default: the stack walk costs more than the rest of the span.
 func WithCallerInfo(on bool) Option {
 	return optionFunc(func(c *config) { c.callerInfo = on })
 }
 
-// WithDBStatement adds the full command text (db.statement) to command spans.
-// Off by default: it carries keys and values, which may be personal data.
-func WithDBStatement(on bool) Option {
-	return optionFunc(func(c *config) { c.dbStatement = on })
+// WithQueryText adds the full command text (db.query.text) to command
+// spans. Off by default: it carries keys and values, which may be personal
+// data (uids are part of the executor's keys).
+func WithQueryText(on bool) Option {
+	return optionFunc(func(c *config) { c.queryText = on })
 }
+
+// WithDBStatement is WithQueryText under the attribute's old name.
+//
+// Deprecated: use WithQueryText; the attribute is db.query.text.
+func WithDBStatement(on bool) Option { return WithQueryText(on) }
 
 // WithCommandMetrics turns the per-command db.client.operation.duration
 // histogram on or off. On by default: it allocates nothing per command.
@@ -99,21 +122,45 @@ func WithCommandMetrics(on bool) Option {
 	return optionFunc(func(c *config) { c.commandMetrics = on })
 }
 
-// WithProbeInterval sets how often the prober PINGs Redis. Default 5s; a
-// value <= 0 is rejected by Instrument.
+// WithProbeInterval sets how often the prober PINGs Redis. Default 5s; it
+// must be > 0.
 func WithProbeInterval(d time.Duration) Option {
-	return optionFunc(func(c *config) { c.probeInterval = d })
+	return optionFunc(func(c *config) {
+		if d <= 0 {
+			c.refuse(fmt.Errorf("redisinstr: WithProbeInterval: must be > 0, got %v", d))
+			return
+		}
+		c.probeInterval = d
+	})
 }
 
-// WithProbeTimeout bounds each PING of the prober. Default 1s, capped at the
-// probe interval; a value <= 0 is rejected by Instrument.
+// WithProbeTimeout bounds each PING of the prober, its dial included, and
+// so also Instrument (which runs the first probe) and Close (which waits for
+// a probe in flight). Default 1s, or the probe interval if that is shorter;
+// it must be > 0 and at most the probe interval.
 func WithProbeTimeout(d time.Duration) Option {
-	return optionFunc(func(c *config) { c.probeTimeout = d })
+	return optionFunc(func(c *config) {
+		if d <= 0 {
+			c.refuse(fmt.Errorf("redisinstr: WithProbeTimeout: must be > 0, got %v", d))
+			return
+		}
+		c.probeTimeout, c.probeTimeoutSet = d, true
+	})
 }
 
-// WithPoolName names the connection pool in db.client.connection.pool.name.
-// Default: the node address. For a cluster or ring, whose pools are per node,
-// it becomes a prefix: "<name>/<node address>".
+// WithPoolName names the client: db.client.connection.pool.name of its pool
+// metrics and of its connection status. Default: the node address for a
+// *redis.Client, the configured addresses for a cluster or ring. For a
+// cluster or ring, whose pools are per node, the pool metrics' name is
+// "<name>/<node address>". Names must be unique per MeterProvider (the
+// semantic conventions ask for it, and two clients' series would collide):
+// give each client of one Redis its own.
 func WithPoolName(name string) Option {
-	return optionFunc(func(c *config) { c.poolName = name })
+	return optionFunc(func(c *config) {
+		if name == "" {
+			c.refuse(errors.New("redisinstr: WithPoolName: empty name"))
+			return
+		}
+		c.poolName = name
+	})
 }

@@ -4,12 +4,20 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 
-	"github.com/redis/go-redis/extra/redisotel/v9"
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/statefulroute/sfotel/internal/attach"
+	"github.com/statefulroute/sfotel/internal/contract"
+	"github.com/statefulroute/sfotel/internal/redisclient"
 )
 
 // Instrumentation is the telemetry attached to one go-redis client by
@@ -17,17 +25,25 @@ import (
 type Instrumentation struct {
 	cfg    config
 	rdb    redis.UniversalClient
+	name   string // the client's name: db.client.connection.pool.name of its status
 	inst   instruments
-	tracer gatedTracerProvider
+	tracer trace.Tracer
+
+	names  *nameSet           // names taken on the MeterProvider
+	client *redisclient.State // what the executor learns of this client
 
 	// closed turns hooks and the new-node callback into no-ops after Close:
 	// go-redis can neither remove a hook nor an OnNewNode callback.
 	closed atomic.Bool
 	status atomic.Int32 // statusUp or statusDown
+	// statusUp and statusDown are the two series of the status gauge.
+	statusUp, statusDown []metric.ObserveOption
 
 	mu    sync.Mutex
 	nodes map[*redis.Client]*node // guarded by mu
 	list  []*node                 // copy-on-write snapshot of nodes, guarded by mu
+
+	topology bounded // the cluster's slot map or the ring's shards, read with a bound
 
 	reg       metric.Registration
 	cancel    context.CancelFunc
@@ -42,8 +58,10 @@ type Instrumentation struct {
 // cluster or ring is covered, including nodes that appear later.
 //
 // Instrument runs one probe before it returns, so the connection status is
-// known at once. It waits at most one probe timeout for the probe (two for a
-// cluster, whose slot map it loads first). A down Redis is reported as the
+// known at once. It never waits longer than two probe timeouts (one for a
+// cluster's slot map, one for the PINGs), whatever the client's own
+// timeouts: the prober has a connection of its own, with the probe timeout
+// as its dial, read and write timeout. A down Redis is reported as the
 // status "down", not returned as an error.
 func Instrument(rdb redis.UniversalClient, opts ...Option) (*Instrumentation, error) {
 	cfg := newConfig(opts)
@@ -51,19 +69,38 @@ func Instrument(rdb redis.UniversalClient, opts ...Option) (*Instrumentation, er
 		return nil, err
 	}
 	i := &Instrumentation{
-		cfg:   cfg,
-		rdb:   rdb,
-		nodes: make(map[*redis.Client]*node),
-		done:  make(chan struct{}),
+		cfg:    cfg,
+		rdb:    rdb,
+		name:   clientName(rdb, cfg.poolName),
+		nodes:  make(map[*redis.Client]*node),
+		done:   make(chan struct{}),
+		client: redisclient.Of(rdb),
 	}
-	i.tracer = gatedTracerProvider{tp: cfg.tracerProvider, closed: &i.closed}
+	pool := semconv.DBClientConnectionPoolName(i.name)
+	i.statusUp = []metric.ObserveOption{metric.WithAttributeSet(attribute.NewSet(pool, attribute.String(contract.AttrStatus, contract.StatusUp)))}
+	i.statusDown = []metric.ObserveOption{metric.WithAttributeSet(attribute.NewSet(pool, attribute.String(contract.AttrStatus, contract.StatusDown)))}
+
+	names, err := usedNames.Get(cfg.meterProvider, func() (*nameSet, error) { return &nameSet{taken: map[string]bool{}}, nil })
+	if err != nil {
+		return nil, err
+	}
+	if !names.claim(i.name) {
+		return nil, fmt.Errorf("redisinstr: pool name %q is already instrumented on this MeterProvider; give each client its own WithPoolName, or instrument a client once", i.name)
+	}
+	i.names = names
+
 	meter := cfg.meterProvider.Meter(ScopeName, metric.WithInstrumentationVersion(Version))
-	var err error
 	if i.inst, err = newInstruments(meter, cfg.commandMetrics); err != nil {
+		names.release(i.name)
 		return nil, fmt.Errorf("redisinstr: create instruments: %w", err)
 	}
 	if i.reg, err = meter.RegisterCallback(i.observe, i.inst.observables()...); err != nil {
+		names.release(i.name)
 		return nil, fmt.Errorf("redisinstr: register metric callback: %w", err)
+	}
+	if cfg.commandSpans {
+		i.tracer = cfg.tracerProvider.Tracer(ScopeName, trace.WithInstrumentationVersion(Version))
+		i.client.CommandSpans.Add(1)
 	}
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -104,14 +141,60 @@ func (c *config) validate(rdb redis.UniversalClient) error {
 	default:
 		return fmt.Errorf("redisinstr: rdb: unsupported client type %T (want *redis.Client, *redis.ClusterClient or *redis.Ring)", rdb)
 	}
-	if c.probeInterval <= 0 {
-		return fmt.Errorf("redisinstr: WithProbeInterval: must be > 0, got %v", c.probeInterval)
+	if len(c.invalid) > 0 {
+		return errors.Join(c.invalid...)
 	}
-	if c.probeTimeout <= 0 {
-		return fmt.Errorf("redisinstr: WithProbeTimeout: must be > 0, got %v", c.probeTimeout)
+	if c.probeTimeout > c.probeInterval {
+		return fmt.Errorf("redisinstr: WithProbeTimeout: %v is longer than the probe interval %v (WithProbeInterval)", c.probeTimeout, c.probeInterval)
 	}
-	c.probeTimeout = min(c.probeTimeout, c.probeInterval)
 	return nil
+}
+
+// clientName is the client's default name: its address, or a cluster's or
+// ring's configured addresses.
+func clientName(rdb redis.UniversalClient, configured string) string {
+	if configured != "" {
+		return configured
+	}
+	switch c := rdb.(type) {
+	case *redis.Client:
+		return c.Options().Addr
+	case *redis.ClusterClient:
+		return strings.Join(c.Options().Addrs, ",")
+	case *redis.Ring:
+		var addrs []string
+		for _, a := range c.Options().Addrs {
+			addrs = append(addrs, a)
+		}
+		slices.Sort(addrs)
+		return strings.Join(addrs, ",")
+	}
+	return ""
+}
+
+// usedNames holds, per MeterProvider, the client names in use, so that two
+// clients never share a series.
+var usedNames attach.Table[nameSet]
+
+type nameSet struct {
+	mu    sync.Mutex
+	taken map[string]bool
+}
+
+func (s *nameSet) claim(name string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.taken[name] {
+		return false
+	}
+	s.taken[name] = true
+	return true
+}
+
+func (s *nameSet) release(name string) {
+	s.mu.Lock()
+	delete(s.taken, name)
+	s.mu.Unlock()
 }
 
 // addShards adds the nodes a cluster or ring already has. A failure (cluster
@@ -120,38 +203,29 @@ func (c *config) validate(rdb redis.UniversalClient) error {
 func (i *Instrumentation) addShards(ctx context.Context, forEach func(context.Context, func(context.Context, *redis.Client) error) error) {
 	ctx, cancel := context.WithTimeout(ctx, i.cfg.probeTimeout)
 	defer cancel()
-	_ = forEach(ctx, func(_ context.Context, c *redis.Client) error {
-		i.addNode(c)
-		return nil
+	_ = i.topology.run(ctx, func(ctx context.Context) error {
+		return forEach(ctx, func(_ context.Context, c *redis.Client) error {
+			i.addNode(c)
+			return nil
+		})
 	})
 }
 
 // addNode starts observing the pool of one node client and installs the
-// command hooks on it, once per client.
+// command hook on it, once per client.
 func (i *Instrumentation) addNode(c *redis.Client) {
 	i.mu.Lock()
 	if i.closed.Load() || i.nodes[c] != nil {
 		i.mu.Unlock()
 		return
 	}
-	n := newNode(c, i.poolName(c))
+	n := newNode(c, i.poolName(c), i.cfg.probeTimeout)
 	i.nodes[c] = n
 	i.list = append(i.list[:len(i.list):len(i.list)], n)
 	i.mu.Unlock()
 
-	if i.cfg.commandMetrics {
-		c.AddHook(newCommandHook(i.inst.operationDuration, &i.closed, c.Options().Addr))
-	}
-	if i.cfg.commandSpans {
-		// Per node client, not per cluster: redisotel's cluster support only
-		// sees nodes created after the call. No dial spans: go-redis dials
-		// in the background, so they would be parentless root spans.
-		_ = redisotel.InstrumentTracing(c,
-			redisotel.WithTracerProvider(i.tracer),
-			redisotel.WithDialFilter(true),
-			redisotel.WithCallerEnabled(i.cfg.callerInfo),
-			redisotel.WithDBStatement(i.cfg.dbStatement),
-		)
+	if i.cfg.commandMetrics || i.cfg.commandSpans {
+		c.AddHook(newCommandHook(i, c))
 	}
 }
 
@@ -159,18 +233,21 @@ func (i *Instrumentation) addNode(c *redis.Client) {
 // node gone from the slot map, a ring shard removed by SetAddrs).
 func (i *Instrumentation) removeNode(c *redis.Client) {
 	i.mu.Lock()
-	defer i.mu.Unlock()
-	if i.nodes[c] == nil {
+	n := i.nodes[c]
+	if n == nil {
+		i.mu.Unlock()
 		return
 	}
 	delete(i.nodes, c)
 	list := make([]*node, 0, len(i.list)-1)
-	for _, n := range i.list {
-		if n.client != c {
-			list = append(list, n)
+	for _, m := range i.list {
+		if m != n {
+			list = append(list, m)
 		}
 	}
 	i.list = list
+	i.mu.Unlock()
+	_ = n.probe.Close()
 }
 
 func (i *Instrumentation) snapshot() []*node {
@@ -179,16 +256,13 @@ func (i *Instrumentation) snapshot() []*node {
 	return i.list
 }
 
-// poolName follows the semantic conventions: the pool name, or else the node
-// address; for a cluster or ring, whose pools are per node, a configured
-// name is a prefix of the node address.
+// poolName follows the semantic conventions: the client's name for a
+// single client; for a cluster or ring, whose pools are per node, the
+// client's name (when one was given) as a prefix of the node address.
 func (i *Instrumentation) poolName(c *redis.Client) string {
 	addr := c.Options().Addr
 	if _, single := i.rdb.(*redis.Client); single {
-		if i.cfg.poolName != "" {
-			return i.cfg.poolName
-		}
-		return addr
+		return i.name
 	}
 	if i.cfg.poolName != "" {
 		return i.cfg.poolName + "/" + addr
@@ -197,19 +271,57 @@ func (i *Instrumentation) poolName(c *redis.Client) string {
 }
 
 // Close unregisters the metric callback, stops the prober and waits for it,
-// and turns the command hooks into pass-throughs. It is idempotent and safe
-// to call concurrently; every call returns the first call's result.
+// and turns the command hooks into pass-throughs (go-redis cannot remove a
+// hook). It returns within one probe timeout: a probe in flight ends when
+// Close cancels it. It is idempotent and safe to call concurrently; every
+// call returns the first call's result.
 func (i *Instrumentation) Close() error {
 	i.closeOnce.Do(func() {
 		i.mu.Lock()
 		i.closed.Store(true)
+		nodes := i.list
 		i.nodes, i.list = nil, nil
 		i.mu.Unlock()
 		i.cancel()
 		<-i.done
-		if err := i.reg.Unregister(); err != nil {
-			i.closeErr = fmt.Errorf("redisinstr: unregister metric callback: %w", err)
+		if i.cfg.commandSpans {
+			i.client.CommandSpans.Add(-1)
 		}
+		var errs []error
+		if err := i.reg.Unregister(); err != nil {
+			errs = append(errs, fmt.Errorf("redisinstr: unregister metric callback: %w", err))
+		}
+		for _, n := range nodes {
+			_ = n.probe.Close()
+		}
+		i.names.release(i.name)
+		i.closeErr = errors.Join(errs...)
 	})
 	return i.closeErr
+}
+
+// bounded runs one call at a time in a goroutine of its own and waits for
+// it only as long as its context allows. go-redis bounds a cluster's slot
+// map load by the client's own timeouts, which may be none
+// (ReadTimeout: -1); a call still running when the caller gives up is left
+// to finish, and no other is started until it has.
+type bounded struct{ busy atomic.Bool }
+
+var errBusy = errors.New("redisinstr: the previous topology read has not returned")
+
+func (b *bounded) run(ctx context.Context, f func(context.Context) error) error {
+	if !b.busy.CompareAndSwap(false, true) {
+		return errBusy
+	}
+	done := make(chan error, 1)
+	go func() {
+		defer b.busy.Store(false)
+		done <- f(ctx)
+	}()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }

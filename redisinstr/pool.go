@@ -2,9 +2,9 @@ package redisinstr
 
 import (
 	"context"
+	"time"
 
 	"github.com/redis/go-redis/v9"
-	"github.com/statefulroute/sfotel/internal/contract"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
@@ -16,12 +16,14 @@ import (
 const pipelinePoolSuffix = "/pipeline"
 
 // node is one go-redis node client (the client itself, a cluster node or a
-// ring shard) with the attribute sets of its pools, built once.
+// ring shard) with the attribute sets of its pools, built once, and the
+// prober's own connection to it.
 type node struct {
 	client   *redis.Client
+	probe    *redis.Client
 	main     poolSeries
 	pipeline poolSeries
-	ping     []metric.RecordOption // server.address, server.port
+	ping     []metric.RecordOption // pool name, server.address, server.port
 }
 
 // poolSeries holds the prebuilt attribute sets of one pool's series.
@@ -31,7 +33,7 @@ type poolSeries struct {
 	idleMax          int64
 }
 
-func newNode(c *redis.Client, poolName string) *node {
+func newNode(c *redis.Client, poolName string, probeTimeout time.Duration) *node {
 	opt := c.Options()
 	pipelineSize := opt.PipelinePoolSize
 	if pipelineSize == 0 {
@@ -39,11 +41,13 @@ func newNode(c *redis.Client, poolName string) *node {
 	}
 	return &node{
 		client: c,
+		probe:  newProbeClient(opt, probeTimeout),
 		main:   newPoolSeries(poolName, int64(opt.PoolSize), int64(opt.MinIdleConns), int64(opt.MaxIdleConns)),
 		// The pipeline pool never keeps idle connections on purpose (see
 		// redis.Options.PipelinePoolSize), so its idle bounds are 0.
 		pipeline: newPoolSeries(poolName+pipelinePoolSuffix, int64(pipelineSize), 0, 0),
-		ping:     []metric.RecordOption{metric.WithAttributeSet(attribute.NewSet(serverAttrs(opt.Addr)...))},
+		ping: []metric.RecordOption{metric.WithAttributeSet(attribute.NewSet(
+			append(serverAttrs(opt.Addr), semconv.DBClientConnectionPoolName(poolName))...))},
 	}
 }
 
@@ -76,15 +80,10 @@ func (i *Instrumentation) observe(_ context.Context, o metric.Observer) error {
 	if i.status.Load() == statusUp {
 		up = 1
 	}
-	o.ObserveInt64(i.inst.status, up, statusUpOpts...)
-	o.ObserveInt64(i.inst.status, 1-up, statusDownOpts...)
+	o.ObserveInt64(i.inst.status, up, i.statusUp...)
+	o.ObserveInt64(i.inst.status, 1-up, i.statusDown...)
 	return nil
 }
-
-var (
-	statusUpOpts   = []metric.ObserveOption{metric.WithAttributes(attribute.String(contract.AttrStatus, contract.StatusUp))}
-	statusDownOpts = []metric.ObserveOption{metric.WithAttributes(attribute.String(contract.AttrStatus, contract.StatusDown))}
-)
 
 func (i *Instrumentation) observePool(o metric.Observer, p *poolSeries, s *redis.PoolStats) {
 	in := &i.inst

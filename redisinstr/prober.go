@@ -3,6 +3,7 @@ package redisinstr
 import (
 	"context"
 	"errors"
+	"maps"
 	"sync"
 	"time"
 
@@ -15,8 +16,34 @@ const (
 	statusUp
 )
 
-// probeKey marks the prober's context, so its PINGs make no command spans.
-type probeKey struct{}
+// What the status means: the Redis server is reachable from this process
+// and answers a PING within the probe timeout. The prober asks over a
+// connection of its own (newProbeClient), not through the client's pool, so
+// a pool saturated by slow calls does not make a healthy server look down
+// (pool saturation has its own metrics: utilization, waits, timeouts), and
+// the probe keeps its timeout whatever the client's own settings are.
+
+// newProbeClient returns the prober's client for one node: the node's
+// address, credentials, TLS and database, one connection, no retries, and
+// the probe timeout as its dial, read, write and pool timeout, with the
+// context's deadline honoured.
+func newProbeClient(node *redis.Options, timeout time.Duration) *redis.Client {
+	o := *node
+	o.PoolSize = 1
+	o.MinIdleConns = 0
+	o.MaxIdleConns = 1
+	o.MaxActiveConns = 1
+	o.PipelinePoolSize = 0
+	o.MaxRetries = -1
+	o.DialTimeout = timeout
+	o.ReadTimeout = timeout
+	o.WriteTimeout = timeout
+	o.PoolTimeout = timeout
+	o.ContextTimeoutEnabled = true
+	o.Limiter = nil
+	o.DisableIdentity = true // no CLIENT SETINFO handshake on the probe connection
+	return redis.NewClient(&o)
+}
 
 // run probes every interval until ctx is canceled by Close.
 func (i *Instrumentation) run(ctx context.Context) {
@@ -39,40 +66,48 @@ func (i *Instrumentation) run(ctx context.Context) {
 // are pinged for latency but do not count, a cluster serves without them).
 // One failing master makes a cluster "down" because the slots it holds fail.
 func (i *Instrumentation) probe(ctx context.Context) {
-	ctx, cancel := context.WithTimeout(context.WithValue(ctx, probeKey{}, struct{}{}), i.cfg.probeTimeout)
-	defer cancel()
-
 	var masters map[*redis.Client]bool
 	mastersOK := true
 	if c, ok := i.rdb.(*redis.ClusterClient); ok {
 		var mu sync.Mutex
-		masters = make(map[*redis.Client]bool)
+		found := make(map[*redis.Client]bool)
 		// ForEachMaster reads the cached slot map (it loads it only when
 		// there is none yet), so it adds masters that Instrument could not
-		// see while the cluster was down.
-		err := c.ForEachMaster(ctx, func(_ context.Context, m *redis.Client) error {
-			i.addNode(m)
-			mu.Lock()
-			masters[m] = true
-			mu.Unlock()
-			return nil
+		// see while the cluster was down. A load can take as long as the
+		// cluster client's own timeouts allow: it is bounded here.
+		mctx, cancel := context.WithTimeout(ctx, i.cfg.probeTimeout)
+		err := i.topology.run(mctx, func(ctx context.Context) error {
+			return c.ForEachMaster(ctx, func(_ context.Context, m *redis.Client) error {
+				i.addNode(m)
+				mu.Lock()
+				found[m] = true
+				mu.Unlock()
+				return nil
+			})
 		})
+		cancel()
+		mu.Lock()
+		// A read still running past its bound may add to found later.
+		masters = maps.Clone(found)
+		mu.Unlock()
 		mastersOK = err == nil && len(masters) > 0
 	}
 
+	ctx, cancel := context.WithTimeout(ctx, i.cfg.probeTimeout)
+	defer cancel()
 	nodes := i.snapshot()
 	failed := make([]bool, len(nodes))
 	var wg sync.WaitGroup
 	for k, n := range nodes {
 		wg.Go(func() {
 			start := time.Now()
-			err := n.client.Ping(ctx).Err()
+			err := n.probe.Ping(ctx).Err()
 			if err == nil {
 				i.inst.pingDuration.Record(ctx, time.Since(start).Seconds(), n.ping...)
 				return
 			}
 			failed[k] = true
-			if errors.Is(err, redis.ErrClosed) && !i.isClientItself(n.client) {
+			if errors.Is(n.client.Ping(closedCheck).Err(), redis.ErrClosed) && !i.isClientItself(n.client) {
 				// go-redis closed a cluster node or ring shard it no
 				// longer uses: its series go away with it.
 				i.removeNode(n.client)
@@ -93,6 +128,14 @@ func (i *Instrumentation) probe(ctx context.Context) {
 		i.status.Store(statusDown)
 	}
 }
+
+// closedCheck is an already canceled context: a PING with it returns at
+// once, with redis.ErrClosed only when go-redis has closed the client.
+var closedCheck = func() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return ctx
+}()
 
 func (i *Instrumentation) isClientItself(c *redis.Client) bool {
 	single, ok := i.rdb.(*redis.Client)

@@ -22,17 +22,46 @@ var (
 	attrDown = attribute.String(contract.AttrStatus, contract.StatusDown)
 )
 
-// status reads the status gauge: true for up. It fails the test unless
-// exactly one of the two series is 1.
+// status reads the status gauge of the one instrumented client: true for
+// up. It fails the test unless there is one client, whose two series are
+// one 1 and one 0.
 func status(t *testing.T, r *sdkmetric.ManualReader) bool {
 	t.Helper()
-	rm := collect(t, r)
-	up := mustPoint(t, rm, contract.MetricConnectionStatus, attrUp)
-	down := mustPoint(t, rm, contract.MetricConnectionStatus, attrDown)
-	if up+down != 1 || up*down != 0 {
-		t.Fatalf("status gauge up=%v down=%v, want one 1 and one 0", up, down)
+	byClient := statuses(t, r)
+	if len(byClient) != 1 {
+		t.Fatalf("status gauge for %d clients, want 1: %v", len(byClient), byClient)
 	}
-	return up == 1
+	for _, up := range byClient {
+		return up
+	}
+	return false
+}
+
+// statuses reads the status gauge per client (db.client.connection.pool.name).
+func statuses(t *testing.T, r *sdkmetric.ManualReader) map[string]bool {
+	t.Helper()
+	m, ok := findMetric(collect(t, r), contract.MetricConnectionStatus)
+	if !ok {
+		t.Fatal("no status gauge")
+	}
+	values := map[string]map[string]int64{}
+	for _, p := range m.Data.(metricdata.Gauge[int64]).DataPoints {
+		name, _ := p.Attributes.Value(semconv.DBClientConnectionPoolNameKey)
+		st, _ := p.Attributes.Value(contract.AttrStatus)
+		if values[name.AsString()] == nil {
+			values[name.AsString()] = map[string]int64{}
+		}
+		values[name.AsString()][st.AsString()] = p.Value
+	}
+	out := map[string]bool{}
+	for name, v := range values {
+		up, down := v[contract.StatusUp], v[contract.StatusDown]
+		if len(v) != 2 || up+down != 1 || up*down != 0 {
+			t.Fatalf("status gauge of %q: %v, want one 1 and one 0", name, v)
+		}
+		out[name] = up == 1
+	}
+	return out
 }
 
 func TestProberFollowsServer(t *testing.T) {
@@ -50,7 +79,7 @@ func TestProberFollowsServer(t *testing.T) {
 	if !status(t, reader) {
 		t.Fatal("status down right after Instrument against a running server")
 	}
-	if got := mustPoint(t, collect(t, reader), contract.MetricPingDuration, serverAttrs(s.Addr)...); got < 1 {
+	if got := mustPoint(t, collect(t, reader), contract.MetricPingDuration, append(serverAttrs(s.Addr), semconv.DBClientConnectionPoolName(s.Addr))...); got < 1 {
 		t.Fatalf("ping duration count = %v after the first probe, want >= 1", got)
 	}
 
@@ -102,17 +131,15 @@ func TestCloseStopsEverything(t *testing.T) {
 	mp, reader := testMeter(t)
 	before := runtime.NumGoroutine()
 	var insts []*Instrumentation
-	for range 3 {
-		inst, err := Instrument(c, WithMeterProvider(mp), WithProbeInterval(10*time.Millisecond))
+	for k := range 3 {
+		inst, err := Instrument(c, WithMeterProvider(mp), WithProbeInterval(10*time.Millisecond), WithPoolName("client-"+itoa(k)))
 		if err != nil {
 			t.Fatal(err)
 		}
 		insts = append(insts, inst)
 	}
-	if _, n := point(collect(t, reader), contract.MetricConnectionStatus, attrUp); n != 1 {
-		// Three Instrumentations observe the same attribute set; the SDK
-		// keeps one point.
-		t.Fatalf("status points = %d, want 1", n)
+	if st := statuses(t, reader); len(st) != 3 {
+		t.Fatalf("status of %d clients, want 3: %v", len(st), st)
 	}
 	// Close concurrently and twice: idempotent and race free.
 	done := make(chan error)
@@ -135,18 +162,64 @@ func TestCloseStopsEverything(t *testing.T) {
 		}
 	}
 	// The hook stays on the client (go-redis cannot remove it) but records
-	// nothing: the PING count (the prober's PINGs went through it) stays.
+	// nothing past Close. (The prober's PINGs have a connection of their
+	// own, without the hook.)
 	ping := append(serverAttrs(c.Options().Addr), semconv.DBSystemNameRedis, semconv.DBOperationName("PING"))
-	pingsAtClose := mustPoint(t, rm, "db.client.operation.duration", ping...)
-	if pingsAtClose < 3 {
-		t.Fatalf("PING operations = %v before Close, want >= 3 (one first probe per Instrumentation)", pingsAtClose)
+	if _, n := point(rm, "db.client.operation.duration", ping...); n != 0 {
+		t.Errorf("the prober's PINGs went through the client's hook")
 	}
 	if err := c.Ping(context.Background()).Err(); err != nil {
 		t.Fatal(err)
 	}
-	if got := mustPoint(t, collect(t, reader), "db.client.operation.duration", ping...); got != pingsAtClose {
-		t.Errorf("PING operations = %v after a PING past Close, want %v", got, pingsAtClose)
+	if _, n := point(collect(t, reader), "db.client.operation.duration", ping...); n != 0 {
+		t.Errorf("a PING past Close was recorded")
 	}
+}
+
+// TestEachClientHasItsOwnStatus: two clients on one MeterProvider, one of
+// them to a dead server, report two statuses; the dead one's is down.
+func TestEachClientHasItsOwnStatus(t *testing.T) {
+	live := redistest.StartServer(t)
+	dead := redistest.StartServer(t)
+	mp, reader := testMeter(t)
+	for _, s := range []*redistest.Server{live, dead} {
+		inst, err := Instrument(s.Client(t), WithMeterProvider(mp), WithProbeInterval(50*time.Millisecond))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = inst.Close() })
+	}
+	dead.Kill()
+	ok := eventually(2*time.Second, func() bool {
+		st := statuses(t, reader)
+		return len(st) == 2 && st[live.Addr] && !st[dead.Addr]
+	})
+	if !ok {
+		t.Fatalf("statuses = %v, want %s up and %s down", statuses(t, reader), live.Addr, dead.Addr)
+	}
+}
+
+// TestSameClientTwiceIsRefused: two instrumentations of one name on one
+// MeterProvider would record into the same series.
+func TestSameClientTwiceIsRefused(t *testing.T) {
+	c := redistest.Client(t)
+	mp, _ := testMeter(t)
+	inst, err := Instrument(c, WithMeterProvider(mp))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Instrument(c, WithMeterProvider(mp)); err == nil || !contains(err.Error(), "WithPoolName") {
+		t.Fatalf("second Instrument of one client: %v, want an error pointing to WithPoolName", err)
+	}
+	// Closing the first frees the name.
+	if err := inst.Close(); err != nil {
+		t.Fatal(err)
+	}
+	again, err := Instrument(c, WithMeterProvider(mp))
+	if err != nil {
+		t.Fatalf("Instrument after Close: %v", err)
+	}
+	_ = again.Close()
 }
 
 func TestInstrumentRejectsBadInput(t *testing.T) {

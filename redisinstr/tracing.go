@@ -1,40 +1,93 @@
 package redisinstr
 
 import (
-	"context"
-	"sync/atomic"
+	"errors"
+	"fmt"
+	"runtime"
+	"strings"
 
-	"go.opentelemetry.io/otel/trace"
-	"go.opentelemetry.io/otel/trace/embedded"
-	"go.opentelemetry.io/otel/trace/noop"
+	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/attribute"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 )
 
-// gatedTracerProvider hands redisotel tracers that stop making spans once
-// the Instrumentation is closed (go-redis cannot remove redisotel's hook)
-// and never make them for the prober's PINGs.
-type gatedTracerProvider struct {
-	embedded.TracerProvider
-	tp     trace.TracerProvider
-	closed *atomic.Bool
+// maxQueryText bounds db.query.text: a pipeline of a thousand commands
+// must not put a megabyte on one span.
+const maxQueryText = 1024
+
+// queryText is one command as redis-cli would show it.
+func queryText(cmd redis.Cmder) string {
+	var b strings.Builder
+	appendArgs(&b, cmd.Args())
+	return b.String()
 }
 
-func (p gatedTracerProvider) Tracer(name string, opts ...trace.TracerOption) trace.Tracer {
-	return gatedTracer{tracer: p.tp.Tracer(name, opts...), closed: p.closed}
-}
-
-type gatedTracer struct {
-	embedded.Tracer
-	tracer trace.Tracer
-	closed *atomic.Bool
-}
-
-var noopTracer = noop.NewTracerProvider().Tracer("")
-
-func (t gatedTracer) Start(ctx context.Context, name string, opts ...trace.SpanStartOption) (context.Context, trace.Span) {
-	if t.closed.Load() || ctx.Value(probeKey{}) != nil {
-		// A non-recording span: redisotel ends it and may record an error
-		// on it, which must not reach the caller's span.
-		return noopTracer.Start(ctx, name)
+// pipelineText is a pipeline's commands, one per line, bounded.
+func pipelineText(cmds []redis.Cmder) string {
+	var b strings.Builder
+	for k, c := range cmds {
+		if k > 0 {
+			b.WriteByte('\n')
+		}
+		appendArgs(&b, c.Args())
+		if b.Len() >= maxQueryText {
+			break
+		}
 	}
-	return t.tracer.Start(ctx, name, opts...)
+	return truncateText(b.String())
+}
+
+func appendArgs(b *strings.Builder, args []any) {
+	for k, a := range args {
+		if k > 0 {
+			b.WriteByte(' ')
+		}
+		switch v := a.(type) {
+		case string:
+			b.WriteString(v)
+		case []byte:
+			b.Write(v)
+		default:
+			fmt.Fprint(b, v)
+		}
+		if b.Len() >= maxQueryText {
+			return
+		}
+	}
+}
+
+func truncateText(s string) string {
+	if len(s) <= maxQueryText {
+		return s
+	}
+	return s[:maxQueryText] + "…"
+}
+
+// callerAttrs are code.function.name, code.file.path and code.line.number
+// of the first frame outside go-redis, this package and the executor.
+func callerAttrs() []attribute.KeyValue {
+	var pcs [32]uintptr
+	n := runtime.Callers(3, pcs[:])
+	frames := runtime.CallersFrames(pcs[:n])
+	for {
+		f, more := frames.Next()
+		if !strings.Contains(f.Function, "github.com/redis/go-redis/") &&
+			!strings.Contains(f.Function, "github.com/statefulroute/sfotel/redisinstr.") &&
+			!strings.Contains(f.Function, "github.com/statefulroute/sfotel/otelexec.") {
+			return []attribute.KeyValue{
+				semconv.CodeFunctionName(f.Function),
+				semconv.CodeFilePath(f.File),
+				semconv.CodeLineNumber(f.Line),
+			}
+		}
+		if !more {
+			return nil
+		}
+	}
+}
+
+// asRedisError is errors.As for a server reply, in a function of its own so
+// that the target escapes to the heap only on the error path.
+func asRedisError(err error, target *redis.Error) bool {
+	return err != nil && errors.As(err, target)
 }

@@ -9,6 +9,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
 )
 
 func testTracer(t *testing.T) (*sdktrace.TracerProvider, *tracetest.SpanRecorder) {
@@ -38,7 +39,7 @@ func TestCommandSpans(t *testing.T) {
 	}{
 		{"default off", nil, 0, false, false},
 		{"on, private by default", []Option{WithCommandSpans(true)}, 1, false, false},
-		{"on with caller and statement", []Option{WithCommandSpans(true), WithCallerInfo(true), WithDBStatement(true)}, 1, true, true},
+		{"on with caller and query text", []Option{WithCommandSpans(true), WithCallerInfo(true), WithQueryText(true)}, 1, true, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := redistest.Client(t)
@@ -62,7 +63,7 @@ func TestCommandSpans(t *testing.T) {
 			var names []string
 			for _, s := range rec.Ended() {
 				names = append(names, s.Name())
-				if s.Name() == "set" {
+				if s.Name() == "SET" {
 					spans = append(spans, s)
 				}
 			}
@@ -73,14 +74,22 @@ func TestCommandSpans(t *testing.T) {
 				return
 			}
 			s := spans[0]
-			if s.Name() != "set" {
-				t.Errorf("span name %q, want set", s.Name())
+			if s.SpanKind() != trace.SpanKindClient {
+				t.Errorf("span kind %v, want client", s.SpanKind())
 			}
-			if got := hasAttr(s.Attributes(), "code.function"); got != tc.caller {
-				t.Errorf("code.function present = %v, want %v", got, tc.caller)
+			for _, key := range []string{"db.system.name", "db.operation.name", "db.namespace", "server.address", "server.port"} {
+				if !hasAttr(s.Attributes(), key) {
+					t.Errorf("span lacks %s", key)
+				}
 			}
-			if got := hasAttr(s.Attributes(), "db.statement"); got != tc.statement {
-				t.Errorf("db.statement present = %v, want %v", got, tc.statement)
+			if hasAttr(s.Attributes(), "db.system") {
+				t.Error("span carries db.system, the old semconv name")
+			}
+			if got := hasAttr(s.Attributes(), "code.function.name"); got != tc.caller {
+				t.Errorf("code.function.name present = %v, want %v", got, tc.caller)
+			}
+			if got := hasAttr(s.Attributes(), "db.query.text"); got != tc.statement {
+				t.Errorf("db.query.text present = %v, want %v", got, tc.statement)
 			}
 
 			if err := inst.Close(); err != nil {

@@ -21,7 +21,7 @@ func benchFixture(b *testing.B, mpOpts ...sdkmetric.Option) *fixture {
 	f := newFixtureWith(b, mpOpts)
 	rng := rand.New(rand.NewPCG(5, 6))
 	errorTypes := contract.ErrorTypes()
-	for _, op := range contract.Operations {
+	for _, op := range contract.Operations() {
 		for i := range 2000 {
 			errType := ""
 			if i%100 == 0 {

@@ -20,10 +20,10 @@ func TestSnapshotAggregatesOperationsAcrossScopesAndAttributes(t *testing.T) {
 	clock := &fakeClock{t: time.Now()}
 	f := newFixture(t, WithClock(clock.now))
 	before := time.Now()
-	f.calls(contract.OpGetLinkedPod, 6, 0.002)
-	f.call(contract.OpGetLinkedPod, 0.004, contract.ErrorTimeout.String())
-	f.call(contract.OpGetLinkedPod, 0.008, contract.ErrorTimeout.String())
-	f.call(contract.OpGetLinkedPod, 0.0001, contract.ErrorInvalidArgument.String())
+	f.calls(contract.OpGetLinkedPod.String(), 6, 0.002)
+	f.call(contract.OpGetLinkedPod.String(), 0.004, contract.ErrorTimeout.String())
+	f.call(contract.OpGetLinkedPod.String(), 0.008, contract.ErrorTimeout.String())
+	f.call(contract.OpGetLinkedPod.String(), 0.0001, contract.ErrorInvalidArgument.String())
 
 	// A second meter (another scope) with namespace/service attributes, as
 	// otelexec.WithServiceAttributes adds them: the report sums them in.
@@ -36,14 +36,14 @@ func TestSnapshotAggregatesOperationsAcrossScopesAndAttributes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	attrs := metric.WithAttributes(attribute.String(contract.AttrOperation, contract.OpGetLinkedPod),
+	attrs := metric.WithAttributes(attribute.String(contract.AttrOperation, contract.OpGetLinkedPod.String()),
 		attribute.String(contract.AttrStatus, contract.StatusOK),
 		attribute.String(contract.AttrNamespace, "ns1"), attribute.String(contract.AttrService, "game"))
 	for range 3 {
 		ops.Add(context.Background(), 1, attrs)
 		dur.Record(context.Background(), 0.016, attrs)
 	}
-	f.calls(contract.OpSetLinkedPod, 2, 0.001)
+	f.calls(contract.OpSetLinkedPod.String(), 2, 0.001)
 
 	clock.advance(10 * time.Second)
 	r := f.snapshot()
@@ -57,10 +57,10 @@ func TestSnapshotAggregatesOperationsAcrossScopesAndAttributes(t *testing.T) {
 	if want := r.Window.End.Sub(r.Window.Start).Seconds(); r.Window.Seconds != want {
 		t.Fatalf("window seconds %v, want %v", r.Window.Seconds, want)
 	}
-	if len(r.Operations) != 2 || r.Operations[0].Name != contract.OpGetLinkedPod || r.Operations[1].Name != contract.OpSetLinkedPod {
+	if len(r.Operations) != 2 || r.Operations[0].Name != contract.OpGetLinkedPod.String() || r.Operations[1].Name != contract.OpSetLinkedPod.String() {
 		t.Fatalf("operations not sorted by name or missing: %+v", r.Operations)
 	}
-	op := r.Operation(contract.OpGetLinkedPod)
+	op := r.Operation(contract.OpGetLinkedPod.String())
 	if op.Count != 12 || op.Errors != 3 {
 		t.Fatalf("count %d errors %d, want 12 and 3", op.Count, op.Errors)
 	}
@@ -156,7 +156,7 @@ func TestSnapshotUnregisteredReader(t *testing.T) {
 
 func TestReaderAsksForExponentialHistograms(t *testing.T) {
 	f := newFixture(t)
-	f.call(contract.OpGetLinkedPod, 0.001, "")
+	f.call(contract.OpGetLinkedPod.String(), 0.001, "")
 	h := f.snapshot().raw.ops[0].hist
 	if h.count != 1 || h.scale != histogramMaxScale {
 		t.Fatalf("histogram count %d scale %d: want an exponential histogram at scale %d", h.count, h.scale, histogramMaxScale)
@@ -171,7 +171,7 @@ func TestSnapshotConcurrentWithRecording(t *testing.T) {
 	go func() {
 		defer close(done)
 		for i := range 2000 {
-			f.call(contract.Operations[i%len(contract.Operations)], float64(i%50+1)*1e-4, "")
+			f.call(contract.Op(i%int(contract.NumOps)).String(), float64(i%50+1)*1e-4, "")
 			recorded++
 		}
 	}()

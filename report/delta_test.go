@@ -11,8 +11,8 @@ import (
 func TestDeltaDifferencesCountsAndBuckets(t *testing.T) {
 	clock := &fakeClock{t: time.Now()}
 	f := newFixture(t, WithClock(clock.now))
-	f.calls(contract.OpGetLinkedPod, 1000, 0.001)
-	f.call(contract.OpGetLinkedPod, 0.001, contract.ErrorTimeout.String())
+	f.calls(contract.OpGetLinkedPod.String(), 1000, 0.001)
+	f.call(contract.OpGetLinkedPod.String(), 0.001, contract.ErrorTimeout.String())
 	f.pool(4, 6, 10, 5, 0, 0.1)
 	f.count(contract.MetricScriptCacheHits, 100)
 	clock.advance(10 * time.Second)
@@ -20,12 +20,12 @@ func TestDeltaDifferencesCountsAndBuckets(t *testing.T) {
 
 	// The second interval is ten times slower, with a 30ms outlier.
 	for i := range 500 {
-		f.call(contract.OpGetLinkedPod, 0.008+float64(i%5)*0.001, "")
+		f.call(contract.OpGetLinkedPod.String(), 0.008+float64(i%5)*0.001, "")
 	}
-	f.call(contract.OpGetLinkedPod, 0.030, contract.ErrorTimeout.String())
-	f.call(contract.OpGetLinkedPod, 0.0001, contract.ErrorInvalidArgument.String())
-	f.calls(contract.OpSetLinkedPod, 10, 0.002) // new in this interval
-	f.pool(6, 4, 10, 3, 1, 0.4)                 // gauges replaced, counters added
+	f.call(contract.OpGetLinkedPod.String(), 0.030, contract.ErrorTimeout.String())
+	f.call(contract.OpGetLinkedPod.String(), 0.0001, contract.ErrorInvalidArgument.String())
+	f.calls(contract.OpSetLinkedPod.String(), 10, 0.002) // new in this interval
+	f.pool(6, 4, 10, 3, 1, 0.4)                          // gauges replaced, counters added
 	f.count(contract.MetricScriptCacheHits, 50)
 	clock.advance(5 * time.Second)
 	cur := f.snapshot()
@@ -34,7 +34,7 @@ func TestDeltaDifferencesCountsAndBuckets(t *testing.T) {
 	if !d.Window.Start.Equal(prev.Window.End) || !d.Window.End.Equal(cur.Window.End) || d.Window.Seconds != 5 {
 		t.Fatalf("window %+v, want prev end .. cur end (5s)", d.Window)
 	}
-	op := d.Operation(contract.OpGetLinkedPod)
+	op := d.Operation(contract.OpGetLinkedPod.String())
 	if op.Count != 502 || op.Errors != 2 || op.ErrorsByType[contract.ErrorTimeout.String()] != 1 || op.ErrorsByType[contract.ErrorInvalidArgument.String()] != 1 {
 		t.Fatalf("interval stats %+v", op)
 	}
@@ -44,7 +44,7 @@ func TestDeltaDifferencesCountsAndBuckets(t *testing.T) {
 	// Quantiles come from the interval's buckets only: the 1ms calls of the
 	// first interval must not pull p50 down.
 	if relErr(op.P50Seconds, 0.010) > 0.022 {
-		t.Fatalf("interval p50 %v, want about 10ms (cumulative p50 is %v)", op.P50Seconds, cur.Operation(contract.OpGetLinkedPod).P50Seconds)
+		t.Fatalf("interval p50 %v, want about 10ms (cumulative p50 is %v)", op.P50Seconds, cur.Operation(contract.OpGetLinkedPod.String()).P50Seconds)
 	}
 	wantMean := (100*(0.008+0.009+0.010+0.011+0.012) + 0.030 + 0.0001) / 502
 	if math.Abs(op.MeanSeconds-wantMean) > 0.5e-9 { // rounded to the nanosecond
@@ -53,7 +53,7 @@ func TestDeltaDifferencesCountsAndBuckets(t *testing.T) {
 	if op.MaxSeconds < 0.030 || relErr(op.MaxSeconds, 0.030) > 0.022 {
 		t.Fatalf("interval max %v, want within a bucket above 30ms", op.MaxSeconds)
 	}
-	if set := d.Operation(contract.OpSetLinkedPod); set == nil || set.Count != 10 {
+	if set := d.Operation(contract.OpSetLinkedPod.String()); set == nil || set.Count != 10 {
 		t.Fatalf("operation new in the interval: %+v", set)
 	}
 	p := d.Redis.Pool
@@ -73,12 +73,12 @@ func TestDeltaAfterRestart(t *testing.T) {
 	// Two reports from different processes: cur counted less than prev, so
 	// cur is the change.
 	a, b := newFixture(t), newFixture(t)
-	a.calls(contract.OpGetLinkedPod, 100, 0.001)
+	a.calls(contract.OpGetLinkedPod.String(), 100, 0.001)
 	a.pool(1, 1, 2, 50, 5, 3)
-	b.calls(contract.OpGetLinkedPod, 10, 0.004)
+	b.calls(contract.OpGetLinkedPod.String(), 10, 0.004)
 	b.pool(1, 1, 2, 7, 0, 1)
 	d := Delta(a.snapshot(), b.snapshot())
-	op := d.Operation(contract.OpGetLinkedPod)
+	op := d.Operation(contract.OpGetLinkedPod.String())
 	if op.Count != 10 || relErr(op.P50Seconds, 0.004) > 1e-12 {
 		t.Fatalf("after restart %+v", op)
 	}

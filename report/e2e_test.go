@@ -67,7 +67,7 @@ func TestEndToEndWithRealRedis(t *testing.T) {
 	if r.Service.Name != "e2e" || r.Service.Version != "0.0.1" {
 		t.Fatalf("service %+v", r.Service)
 	}
-	set, get := r.Operation(contract.OpSetLinkedPod), r.Operation(contract.OpGetLinkedPod)
+	set, get := r.Operation(contract.OpSetLinkedPod.String()), r.Operation(contract.OpGetLinkedPod.String())
 	if set == nil || get == nil {
 		t.Fatalf("operations %+v", r.Operations)
 	}
@@ -100,7 +100,7 @@ func TestEndToEndWithRealRedis(t *testing.T) {
 	if err := r.WriteText(&text); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(text.String(), contract.OpSetLinkedPod) {
+	if !strings.Contains(text.String(), contract.OpSetLinkedPod.String()) {
 		t.Fatalf("text report:\n%s", text.String())
 	}
 	t.Logf("\n%s", text.String())

@@ -67,7 +67,7 @@ func gather(rm *metricdata.ResourceMetrics) *rawData {
 	if v, ok := rm.Resource.Set().Value(semconv.ServiceVersionKey); ok {
 		raw.service.Version = v.Emit()
 	}
-	ops := make(map[string]*rawOp, len(contract.Operations))
+	ops := make(map[string]*rawOp, int(contract.NumOps))
 	op := func(attrs *attribute.Set) *rawOp {
 		v, ok := attrs.Value(keyOperation)
 		if !ok {

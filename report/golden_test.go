@@ -29,30 +29,30 @@ func goldenReport(t testing.TB) *Report {
 	t.Helper()
 	f := newFixture(t, WithClock(func() time.Time { return goldenEnd }), WithWarmup(0))
 	for i := range 12000 {
-		f.call(contract.OpGetLinkedPod, 0.0002+float64(i%20)*0.00001, "")
+		f.call(contract.OpGetLinkedPod.String(), 0.0002+float64(i%20)*0.00001, "")
 	}
 	for i := range 3000 {
-		f.call(contract.OpSetLinkedPod, 0.0004+float64(i%10)*0.00002, "")
+		f.call(contract.OpSetLinkedPod.String(), 0.0004+float64(i%10)*0.00002, "")
 	}
 	for range 60 {
-		f.call(contract.OpSetLinkedPod, 0.25, contract.ErrorTimeout.String())
+		f.call(contract.OpSetLinkedPod.String(), 0.25, contract.ErrorTimeout.String())
 	}
 	for range 15 {
-		f.call(contract.OpSetLinkedPod, 0.0008, contract.ErrorConnection.String())
+		f.call(contract.OpSetLinkedPod.String(), 0.0008, contract.ErrorConnection.String())
 	}
 	for i := range 1200 {
-		f.call(contract.OpComputeLinkedPod, 0.0009+float64(i%4)*0.0001, "")
+		f.call(contract.OpComputeLinkedPod.String(), 0.0009+float64(i%4)*0.0001, "")
 	}
 	for range 30 {
-		f.call(contract.OpComputeLinkedPod, 0.045, "")
+		f.call(contract.OpComputeLinkedPod.String(), 0.045, "")
 	}
 	for range 600 {
-		f.call(contract.OpGetLinkService, 0.0003, "")
+		f.call(contract.OpGetLinkService.String(), 0.0003, "")
 	}
 	for range 6 {
-		f.call(contract.OpGetLinkService, 0.00002, contract.ErrorInvalidArgument.String())
+		f.call(contract.OpGetLinkService.String(), 0.00002, contract.ErrorInvalidArgument.String())
 	}
-	f.calls(contract.OpBatchGetLinkedPod, 20, 0.0015)
+	f.calls(contract.OpBatchGetLinkedPod.String(), 20, 0.0015)
 	f.pool(46, 2, 50, 310, 0, 0.84, attribute.String("db.client.connection.pool.name", "127.0.0.1:6379"))
 	f.count(contract.MetricScriptCacheHits, 4195)
 	f.count(contract.MetricScriptCacheMisses, 5)

@@ -13,7 +13,7 @@ import (
 
 func TestHandlerFormats(t *testing.T) {
 	f := newFixture(t)
-	f.calls(contract.OpGetLinkedPod, 3, 0.001)
+	f.calls(contract.OpGetLinkedPod.String(), 3, 0.001)
 	srv := httptest.NewServer(Handler(f.c))
 	defer srv.Close()
 
@@ -76,11 +76,11 @@ func TestHandlerServesAFreshSnapshot(t *testing.T) {
 		}
 		return r
 	}
-	f.calls(contract.OpGetLinkedPod, 2, 0.001)
+	f.calls(contract.OpGetLinkedPod.String(), 2, 0.001)
 	if r := get(); len(r.Operations) != 1 || r.Operations[0].Count != 2 {
 		t.Fatalf("%+v", r.Operations)
 	}
-	f.calls(contract.OpGetLinkedPod, 3, 0.001)
+	f.calls(contract.OpGetLinkedPod.String(), 3, 0.001)
 	if r := get(); r.Operations[0].Count != 5 {
 		t.Fatalf("second request: %+v", r.Operations)
 	}

@@ -21,10 +21,10 @@ func checkQuantiles(t *testing.T, values []float64, minScale int32) {
 	t.Helper()
 	f := newFixture(t)
 	for _, v := range values {
-		f.duration.Record(t.Context(), v, attrOp(contract.OpGetLinkedPod))
+		f.duration.Record(t.Context(), v, attrOp(contract.OpGetLinkedPod.String()))
 	}
 	r := f.snapshot()
-	op := r.Operation(contract.OpGetLinkedPod)
+	op := r.Operation(contract.OpGetLinkedPod.String())
 	if op == nil {
 		t.Fatal("no operation in the report")
 	}
@@ -83,8 +83,8 @@ func TestQuantileAccuracySevenDecades(t *testing.T) {
 
 func TestQuantileSingleValueIsExact(t *testing.T) {
 	f := newFixture(t)
-	f.calls(contract.OpGetLinkedPod, 5, 0.00123)
-	op := f.snapshot().Operation(contract.OpGetLinkedPod)
+	f.calls(contract.OpGetLinkedPod.String(), 5, 0.00123)
+	op := f.snapshot().Operation(contract.OpGetLinkedPod.String())
 	for _, v := range []float64{op.P50Seconds, op.P90Seconds, op.P99Seconds, op.MaxSeconds, op.MeanSeconds} {
 		if relErr(v, 0.00123) > 1e-12 {
 			t.Fatalf("stats %+v: want every latency 1.23ms", op)
@@ -171,13 +171,13 @@ func TestQuantileAccuracyDiscreteValues(t *testing.T) {
 	}
 	f := newFixture(t)
 	for _, v := range values {
-		f.duration.Record(t.Context(), v, attrOp(contract.OpGetLinkedPod))
+		f.duration.Record(t.Context(), v, attrOp(contract.OpGetLinkedPod.String()))
 	}
 	r := f.snapshot()
 	if h := r.raw.ops[0].hist; h.scale < 5 {
 		t.Fatalf("scale %d < 5", h.scale)
 	}
-	op := r.Operation(contract.OpGetLinkedPod)
+	op := r.Operation(contract.OpGetLinkedPod.String())
 	slices.Sort(values)
 	bucket := math.Exp2(1.0/32) - 1
 	for _, c := range []struct{ q, got float64 }{{0.5, op.P50Seconds}, {0.9, op.P90Seconds}, {0.99, op.P99Seconds}} {

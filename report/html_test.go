@@ -100,7 +100,7 @@ func TestHTMLIsSelfContainedWithOneChartPerOperation(t *testing.T) {
 func TestHTMLEmptyAndIntervalReports(t *testing.T) {
 	f := newFixture(t)
 	empty := f.snapshot()
-	f.calls(contract.OpGetLinkedPod, 3, 0.001)
+	f.calls(contract.OpGetLinkedPod.String(), 3, 0.001)
 	cur := f.snapshot()
 	idle := Delta(cur, cur) // an interval with no calls: rows without timings
 	for name, r := range map[string]*Report{"empty": empty, "idle interval": idle, "zero value": {}} {
@@ -115,7 +115,7 @@ func TestHTMLEmptyAndIntervalReports(t *testing.T) {
 			t.Fatalf("%s: %v", name, err)
 		}
 	}
-	if op := idle.Operation(contract.OpGetLinkedPod); op == nil || op.Count != 0 || op.P50Seconds != 0 || op.MaxSeconds != 0 {
+	if op := idle.Operation(contract.OpGetLinkedPod.String()); op == nil || op.Count != 0 || op.P50Seconds != 0 || op.MaxSeconds != 0 {
 		t.Fatalf("idle interval: %+v", op)
 	}
 }

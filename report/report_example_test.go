@@ -41,15 +41,15 @@ func ExampleCollector_Snapshot() {
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(collector.Reader()))
 	defer mp.Shutdown(context.Background())
 
-	record(mp, contract.OpGetLinkedPod, 980, 0.0004, "")
-	record(mp, contract.OpGetLinkedPod, 20, 0.050, contract.ErrorTimeout.String())
+	record(mp, contract.OpGetLinkedPod.String(), 980, 0.0004, "")
+	record(mp, contract.OpGetLinkedPod.String(), 20, 0.050, contract.ErrorTimeout.String())
 
 	rep, err := collector.Snapshot(context.Background())
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	op := rep.Operation(contract.OpGetLinkedPod)
+	op := rep.Operation(contract.OpGetLinkedPod.String())
 	fmt.Printf("%s: %d calls, %d errors, p50 %.1fms, p99 %.0fms\n",
 		op.Name, op.Count, op.Errors, op.P50Seconds*1e3, op.P99Seconds*1e3)
 	for _, s := range rep.Suggestions {
@@ -69,15 +69,15 @@ func ExampleDelta() {
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(collector.Reader()))
 	defer mp.Shutdown(context.Background())
 
-	record(mp, contract.OpSetLinkedPod, 500, 0.001, "")
+	record(mp, contract.OpSetLinkedPod.String(), 500, 0.001, "")
 	first, _ := collector.Snapshot(context.Background())
-	record(mp, contract.OpSetLinkedPod, 200, 0.008, "")
+	record(mp, contract.OpSetLinkedPod.String(), 200, 0.008, "")
 	second, _ := collector.Snapshot(context.Background())
 
 	interval := report.Delta(first, second)
-	op := interval.Operation(contract.OpSetLinkedPod)
+	op := interval.Operation(contract.OpSetLinkedPod.String())
 	fmt.Printf("interval: %d calls, p50 %.0fms (cumulative p50 %.0fms)\n",
-		op.Count, op.P50Seconds*1e3, second.Operation(contract.OpSetLinkedPod).P50Seconds*1e3)
+		op.Count, op.P50Seconds*1e3, second.Operation(contract.OpSetLinkedPod.String()).P50Seconds*1e3)
 	fmt.Println("window starts where the first snapshot ended:", interval.Window.Start.Equal(first.Window.End))
 	// Output:
 	// interval: 200 calls, p50 8ms (cumulative p50 1ms)
@@ -88,7 +88,7 @@ func ExampleHandler() {
 	collector := report.NewCollector(report.WithWarmup(time.Minute))
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(collector.Reader()))
 	defer mp.Shutdown(context.Background())
-	record(mp, contract.OpGetLinkedPod, 10, 0.0003, "")
+	record(mp, contract.OpGetLinkedPod.String(), 10, 0.0003, "")
 
 	mux := http.NewServeMux()
 	mux.Handle(report.DefaultPath, report.Handler(collector))

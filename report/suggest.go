@@ -291,12 +291,12 @@ func sharedTail(r *Report, cfg *config, tails []Suggestion, judged int) []Sugges
 }
 
 func batchGetLinkedPod(r *Report, cfg *config, out []Suggestion) []Suggestion {
-	single := r.Operation(contract.OpGetLinkedPod)
+	single := r.Operation(contract.OpGetLinkedPod.String())
 	if single == nil || single.Count < cfg.minSamples || single.OpsPerSec < cfg.batchHintRate {
 		return out
 	}
 	var batched uint64
-	if b := r.Operation(contract.OpBatchGetLinkedPod); b != nil {
+	if b := r.Operation(contract.OpBatchGetLinkedPod.String()); b != nil {
 		batched = b.Count
 	}
 	if float64(batched) >= cfg.batchHintShare*float64(single.Count) {
@@ -305,13 +305,13 @@ func batchGetLinkedPod(r *Report, cfg *config, out []Suggestion) []Suggestion {
 	return append(out, Suggestion{
 		ID:        RuleBatchGetLinkedPod,
 		Severity:  SeverityInfo,
-		Operation: contract.OpGetLinkedPod,
+		Operation: contract.OpGetLinkedPod.String(),
 		Message: fmt.Sprintf("%s ran %.0f calls/s (%d calls) and %s only %d: where a caller looks up many users at once, one %s call answers them in one round trip.",
-			contract.OpGetLinkedPod, single.OpsPerSec, single.Count, contract.OpBatchGetLinkedPod, batched, contract.OpBatchGetLinkedPod),
+			contract.OpGetLinkedPod.String(), single.OpsPerSec, single.Count, contract.OpBatchGetLinkedPod.String(), batched, contract.OpBatchGetLinkedPod.String()),
 		Evidence: map[string]float64{
-			key("ops_per_sec", contract.AttrOperation, contract.OpGetLinkedPod):                  single.OpsPerSec,
-			key(contract.MetricOperations, contract.AttrOperation, contract.OpGetLinkedPod):      float64(single.Count),
-			key(contract.MetricOperations, contract.AttrOperation, contract.OpBatchGetLinkedPod): float64(batched),
+			key("ops_per_sec", contract.AttrOperation, contract.OpGetLinkedPod.String()):                  single.OpsPerSec,
+			key(contract.MetricOperations, contract.AttrOperation, contract.OpGetLinkedPod.String()):      float64(single.Count),
+			key(contract.MetricOperations, contract.AttrOperation, contract.OpBatchGetLinkedPod.String()): float64(batched),
 		},
 	})
 }

@@ -59,7 +59,7 @@ func wantMessage(t *testing.T, s Suggestion, parts ...string) {
 
 // healthy records a run that no rule should object to.
 func healthy(f *fixture) {
-	for _, op := range contract.Operations {
+	for _, op := range contract.Operations() {
 		for i := range 150 {
 			f.call(op, 0.0004+float64(i%10)*0.00005, "")
 		}
@@ -75,8 +75,8 @@ func TestHealthyRunHasNoSuggestions(t *testing.T) {
 	f := newFixture(t)
 	healthy(f)
 	r := f.snapshot()
-	if len(r.Operations) != len(contract.Operations) {
-		t.Fatalf("%d operations, want %d", len(r.Operations), len(contract.Operations))
+	if len(r.Operations) != int(contract.NumOps) {
+		t.Fatalf("%d operations, want %d", len(r.Operations), int(contract.NumOps))
 	}
 	if len(r.Suggestions) != 0 {
 		t.Fatalf("healthy run: %+v", r.Suggestions)
@@ -167,109 +167,109 @@ func TestRuleScriptReloadsWithoutSnapshotDuringWarmup(t *testing.T) {
 
 func TestRuleErrorRate(t *testing.T) {
 	f := newFixture(t)
-	f.calls(contract.OpSetLinkedPod, 188, 0.001)
+	f.calls(contract.OpSetLinkedPod.String(), 188, 0.001)
 	for range 9 {
-		f.call(contract.OpSetLinkedPod, 0.5, contract.ErrorTimeout.String())
+		f.call(contract.OpSetLinkedPod.String(), 0.5, contract.ErrorTimeout.String())
 	}
 	for range 3 {
-		f.call(contract.OpSetLinkedPod, 0.001, contract.ErrorConnection.String())
+		f.call(contract.OpSetLinkedPod.String(), 0.001, contract.ErrorConnection.String())
 	}
 	s := one(t, f.snapshot(), RuleErrorRate)
-	if s.Severity != SeverityWarning || s.Operation != contract.OpSetLinkedPod {
+	if s.Severity != SeverityWarning || s.Operation != contract.OpSetLinkedPod.String() {
 		t.Fatalf("%+v", s)
 	}
-	wantEvidence(t, s, key("error_rate", contract.AttrOperation, contract.OpSetLinkedPod), 0.06)
-	wantEvidence(t, s, key(contract.MetricErrors, contract.AttrOperation, contract.OpSetLinkedPod, contract.AttrErrorType, contract.ErrorTimeout.String()), 9)
-	wantEvidence(t, s, key(contract.MetricOperations, contract.AttrOperation, contract.OpSetLinkedPod), 200)
+	wantEvidence(t, s, key("error_rate", contract.AttrOperation, contract.OpSetLinkedPod.String()), 0.06)
+	wantEvidence(t, s, key(contract.MetricErrors, contract.AttrOperation, contract.OpSetLinkedPod.String(), contract.AttrErrorType, contract.ErrorTimeout.String()), 9)
+	wantEvidence(t, s, key(contract.MetricOperations, contract.AttrOperation, contract.OpSetLinkedPod.String()), 200)
 	wantMessage(t, s, "SetLinkedPod", "6.0%", "200 calls", "12 errors", "most were timeout (9)")
 
 	// Ten times the threshold is critical.
 	f = newFixture(t)
-	f.calls(contract.OpSetLinkedPod, 100, 0.001)
+	f.calls(contract.OpSetLinkedPod.String(), 100, 0.001)
 	for range 50 {
-		f.call(contract.OpSetLinkedPod, 0.001, contract.ErrorConnection.String())
+		f.call(contract.OpSetLinkedPod.String(), 0.001, contract.ErrorConnection.String())
 	}
 	if s := one(t, f.snapshot(), RuleErrorRate); s.Severity != SeverityCritical {
 		t.Fatalf("33%% errors: severity %s, want critical", s.Severity)
 	}
 
 	f = newFixture(t)
-	f.calls(contract.OpSetLinkedPod, 199, 0.001)
-	f.call(contract.OpSetLinkedPod, 0.001, contract.ErrorTimeout.String()) // 0.5%
+	f.calls(contract.OpSetLinkedPod.String(), 199, 0.001)
+	f.call(contract.OpSetLinkedPod.String(), 0.001, contract.ErrorTimeout.String()) // 0.5%
 	none(t, f.snapshot(), RuleErrorRate)
 
 	f = newFixture(t)
 	for range 20 { // all failing, but too few calls to judge
-		f.call(contract.OpSetLinkedPod, 0.001, contract.ErrorTimeout.String())
+		f.call(contract.OpSetLinkedPod.String(), 0.001, contract.ErrorTimeout.String())
 	}
 	none(t, f.snapshot(), RuleErrorRate)
 	f = newFixture(t, WithMinSamples(10))
 	for range 20 {
-		f.call(contract.OpSetLinkedPod, 0.001, contract.ErrorTimeout.String())
+		f.call(contract.OpSetLinkedPod.String(), 0.001, contract.ErrorTimeout.String())
 	}
 	one(t, f.snapshot(), RuleErrorRate)
 
 	// Invalid input is the caller's fault: not counted here.
 	f = newFixture(t)
-	f.calls(contract.OpSetLinkedPod, 150, 0.001)
+	f.calls(contract.OpSetLinkedPod.String(), 150, 0.001)
 	for range 50 {
-		f.call(contract.OpSetLinkedPod, 0.0001, contract.ErrorInvalidArgument.String())
+		f.call(contract.OpSetLinkedPod.String(), 0.0001, contract.ErrorInvalidArgument.String())
 	}
 	none(t, f.snapshot(), RuleErrorRate)
 }
 
 func TestRuleInvalidInput(t *testing.T) {
 	f := newFixture(t)
-	f.calls(contract.OpGetLinkService, 99, 0.001)
-	f.call(contract.OpGetLinkService, 0.0001, contract.ErrorInvalidArgument.String())
+	f.calls(contract.OpGetLinkService.String(), 99, 0.001)
+	f.call(contract.OpGetLinkService.String(), 0.0001, contract.ErrorInvalidArgument.String())
 	s := one(t, f.snapshot(), RuleInvalidInput)
-	if s.Severity != SeverityInfo || s.Operation != contract.OpGetLinkService {
+	if s.Severity != SeverityInfo || s.Operation != contract.OpGetLinkService.String() {
 		t.Fatalf("%+v", s)
 	}
-	wantEvidence(t, s, key(contract.MetricErrors, contract.AttrOperation, contract.OpGetLinkService, contract.AttrErrorType, contract.ErrorInvalidArgument.String()), 1)
+	wantEvidence(t, s, key(contract.MetricErrors, contract.AttrOperation, contract.OpGetLinkService.String(), contract.AttrErrorType, contract.ErrorInvalidArgument.String()), 1)
 	wantMessage(t, s, "1 of 100 calls", "1.0%")
 
 	f = newFixture(t)
-	f.calls(contract.OpGetLinkService, 99, 0.001)
-	f.call(contract.OpGetLinkService, 0.001, contract.ErrorTimeout.String())
+	f.calls(contract.OpGetLinkService.String(), 99, 0.001)
+	f.call(contract.OpGetLinkService.String(), 0.001, contract.ErrorTimeout.String())
 	none(t, f.snapshot(), RuleInvalidInput)
 }
 
 func TestRuleTailLatency(t *testing.T) {
 	f := newFixture(t)
-	f.calls(contract.OpComputeLinkedPod, 196, 0.001)
-	f.calls(contract.OpComputeLinkedPod, 4, 0.05)
+	f.calls(contract.OpComputeLinkedPod.String(), 196, 0.001)
+	f.calls(contract.OpComputeLinkedPod.String(), 4, 0.05)
 	s := one(t, f.snapshot(), RuleTailLatency)
-	if s.Operation != contract.OpComputeLinkedPod || s.Severity != SeverityWarning {
+	if s.Operation != contract.OpComputeLinkedPod.String() || s.Severity != SeverityWarning {
 		t.Fatalf("%+v", s)
 	}
 	// Within one bucket (2.2%) of the recorded 50ms and 1ms.
-	p99 := s.Evidence[key("p99_seconds", contract.AttrOperation, contract.OpComputeLinkedPod)]
-	ratio := s.Evidence[key("p99_p50_ratio", contract.AttrOperation, contract.OpComputeLinkedPod)]
+	p99 := s.Evidence[key("p99_seconds", contract.AttrOperation, contract.OpComputeLinkedPod.String())]
+	ratio := s.Evidence[key("p99_p50_ratio", contract.AttrOperation, contract.OpComputeLinkedPod.String())]
 	if relErr(p99, 0.05) > 0.022 || relErr(ratio, 50) > 0.045 {
 		t.Fatalf("p99 %v ratio %v, want about 50ms and 50", p99, ratio)
 	}
 	wantMessage(t, s, "p99 "+formatSeconds(p99), "49.9× p50 1.00ms", "200 calls")
 
 	f = newFixture(t, WithTailRatioThreshold(60))
-	f.calls(contract.OpComputeLinkedPod, 196, 0.001)
-	f.calls(contract.OpComputeLinkedPod, 4, 0.05)
+	f.calls(contract.OpComputeLinkedPod.String(), 196, 0.001)
+	f.calls(contract.OpComputeLinkedPod.String(), 4, 0.05)
 	none(t, f.snapshot(), RuleTailLatency)
 
 	f = newFixture(t)
-	f.calls(contract.OpComputeLinkedPod, 46, 0.001) // too few calls to judge
-	f.calls(contract.OpComputeLinkedPod, 4, 0.05)
+	f.calls(contract.OpComputeLinkedPod.String(), 46, 0.001) // too few calls to judge
+	f.calls(contract.OpComputeLinkedPod.String(), 4, 0.05)
 	none(t, f.snapshot(), RuleTailLatency)
 }
 
 func TestRuleTailLatencySharedCause(t *testing.T) {
 	run := func(pingSeconds float64) *Report {
 		f := newFixture(t)
-		for i, op := range []string{contract.OpGetLinkedPod, contract.OpSetLinkedPod, contract.OpGetLinkService, contract.OpComputeLinkedPod} {
+		for i, op := range []string{contract.OpGetLinkedPod.String(), contract.OpSetLinkedPod.String(), contract.OpGetLinkService.String(), contract.OpComputeLinkedPod.String()} {
 			f.calls(op, 196, 0.001)
 			f.calls(op, 4, 0.02*float64(i+1)) // 20..80ms tails: 20× to 80× p50
 		}
-		f.calls(contract.OpBatchGetLinkedPod, 200, 0.002) // a healthy fifth
+		f.calls(contract.OpBatchGetLinkedPod.String(), 200, 0.002) // a healthy fifth
 		ping, err := f.meter.Float64Histogram(contract.MetricPingDuration)
 		if err != nil {
 			t.Fatal(err)
@@ -285,7 +285,7 @@ func TestRuleTailLatencySharedCause(t *testing.T) {
 		t.Fatalf("a shared tail names no single operation: %+v", s)
 	}
 	wantMessage(t, s, "4 of 5 operations", "the worst is ComputeLinkedPod", "PING in p99 200µs", "far below the operations' tail: look at this process first")
-	for _, op := range []string{contract.OpGetLinkedPod, contract.OpSetLinkedPod, contract.OpGetLinkService, contract.OpComputeLinkedPod} {
+	for _, op := range []string{contract.OpGetLinkedPod.String(), contract.OpSetLinkedPod.String(), contract.OpGetLinkService.String(), contract.OpComputeLinkedPod.String()} {
 		if _, ok := s.Evidence[key("p99_p50_ratio", contract.AttrOperation, op)]; !ok {
 			t.Fatalf("no ratio for %s in %v", op, s.Evidence)
 		}
@@ -300,8 +300,8 @@ func TestRuleBatchGetLinkedPod(t *testing.T) {
 	run := func(single, batch int, window time.Duration) *Report {
 		clock := &fakeClock{t: time.Now()}
 		f := newFixture(t, WithClock(clock.now))
-		f.calls(contract.OpGetLinkedPod, single, 0.0003)
-		f.calls(contract.OpBatchGetLinkedPod, batch, 0.0005)
+		f.calls(contract.OpGetLinkedPod.String(), single, 0.0003)
+		f.calls(contract.OpBatchGetLinkedPod.String(), batch, 0.0005)
 		clock.advance(window)
 		return f.snapshot()
 	}
@@ -310,9 +310,9 @@ func TestRuleBatchGetLinkedPod(t *testing.T) {
 	if s.Severity != SeverityInfo {
 		t.Fatalf("severity %s", s.Severity)
 	}
-	wantEvidence(t, s, key(contract.MetricOperations, contract.AttrOperation, contract.OpGetLinkedPod), 2000)
-	wantEvidence(t, s, key(contract.MetricOperations, contract.AttrOperation, contract.OpBatchGetLinkedPod), 5)
-	wantEvidence(t, s, key("ops_per_sec", contract.AttrOperation, contract.OpGetLinkedPod), r.Operation(contract.OpGetLinkedPod).OpsPerSec)
+	wantEvidence(t, s, key(contract.MetricOperations, contract.AttrOperation, contract.OpGetLinkedPod.String()), 2000)
+	wantEvidence(t, s, key(contract.MetricOperations, contract.AttrOperation, contract.OpBatchGetLinkedPod.String()), 5)
+	wantEvidence(t, s, key("ops_per_sec", contract.AttrOperation, contract.OpGetLinkedPod.String()), r.Operation(contract.OpGetLinkedPod.String()).OpsPerSec)
 	wantMessage(t, s, "2000 calls", "only 5")
 
 	none(t, run(2000, 100, time.Second), RuleBatchGetLinkedPod) // batch is in use

@@ -34,7 +34,7 @@ type config struct {
 	onListen func(addr string)
 }
 
-// validNamespace is the executor's rule for namespaces (DESIGN.md).
+// validNamespace is the executor's rule for namespaces (docs/design.md).
 var validNamespace = regexp.MustCompile(`^[A-Za-z0-9._-]{1,512}$`)
 
 var reportFormats = []string{"text", "json", "html"}

@@ -92,8 +92,8 @@ func runAndProbe(t *testing.T, extra ...string) (*report.Report, string) {
 			var live report.Report
 			if err := json.Unmarshal([]byte(get(t, base+"/debug/report?format=json")), &live); err != nil {
 				t.Errorf("/debug/report?format=json: %v", err)
-			} else if live.Operation(contract.OpComputeLinkedPod) == nil {
-				t.Errorf("/debug/report during the run has no %s row: %+v", contract.OpComputeLinkedPod, live.Operations)
+			} else if live.Operation(contract.OpComputeLinkedPod.String()) == nil {
+				t.Errorf("/debug/report during the run has no %s row: %+v", contract.OpComputeLinkedPod.String(), live.Operations)
 			}
 			if idx := get(t, base+"/debug/pprof/"); !strings.Contains(idx, "goroutine") {
 				t.Errorf("/debug/pprof/ does not list profiles: %.300s", idx)
@@ -135,7 +135,7 @@ func checkHealthyRun(t *testing.T, final *report.Report, out string) {
 	if total < 100 {
 		t.Errorf("only %d calls in 2 s; output:\n%s", total, out)
 	}
-	for _, name := range []string{contract.OpSetServiceState, contract.OpSetWorkloadState, contract.OpComputeLinkedPod, contract.OpGetLinkedPod} {
+	for _, name := range []string{contract.OpSetServiceState.String(), contract.OpSetWorkloadState.String(), contract.OpComputeLinkedPod.String(), contract.OpGetLinkedPod.String()} {
 		if op := final.Operation(name); op == nil || op.Count == 0 {
 			t.Errorf("no %s calls in the final report", name)
 		}

@@ -52,6 +52,13 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) (err error) 
 		return fmt.Errorf("executor: %w", err)
 	}
 	defer exec.Close()
+	// Fail fast on a Redis that refuses the scripts, within a deadline.
+	lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	err = exec.LoadScripts(lctx)
+	cancel()
+	if err != nil {
+		return fmt.Errorf("executor: %w", err)
+	}
 
 	if cfg.listen != "" {
 		srv, err := startServer(cfg.listen, tel.exporters.Prometheus(), report.Handler(tel.report))

@@ -68,6 +68,12 @@ func run(ctx context.Context, cfg config, out io.Writer) (bool, error) {
 		return false, err
 	}
 	defer e.Close()
+	lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	err = e.LoadScripts(lctx)
+	cancel()
+	if err != nil {
+		return false, err
+	}
 
 	ns := "soak." + randomSuffix()
 	defer func() {

@@ -1,9 +1,12 @@
-// Package contract holds the names that several sfotel packages must agree on:
-// operation names, instrument names and the fixed attribute keys and values of
-// the telemetry contract in DESIGN.md.
+// Package contract is sfotel's telemetry contract, defined once: the
+// instrumentation scopes, every instrument (name, kind, unit, description,
+// buckets, attribute keys) with a typed constructor, the executor's
+// operations, the fixed attribute keys and values, and the one error
+// classifier with its vocabulary.
 //
-// The executor records with these names, the redisinstr package observes with
-// them, and the report package finds instruments by them, whichever meter
-// recorded them. Keeping them in one place is what keeps the Prometheus names
-// that dashboards rely on from drifting.
+// The executor and redisinstr create their instruments through the
+// constructors here, the report finds them by these names in these scopes,
+// and docs/telemetry.md is checked against the definitions, so a name, a
+// unit or an error class cannot mean one thing in one package and another
+// elsewhere. docs/design.md says how to add an operation or an instrument.
 package contract

@@ -1,67 +1,86 @@
 package contract
 
 import (
-	"go/ast"
-	"go/parser"
-	"go/token"
 	"os"
-	"strconv"
 	"strings"
 	"testing"
+
+	"go.opentelemetry.io/otel/semconv/v1.43.0/dbconv"
 )
 
 // TestTelemetryDocListsEveryInstrument keeps docs/telemetry.md in step with
-// this package: every Metric* constant must be documented by its OTel name.
+// the instrument definitions: each one's row must name it, its kind and its
+// unit.
 func TestTelemetryDocListsEveryInstrument(t *testing.T) {
 	doc, err := os.ReadFile("../../docs/telemetry.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := parser.ParseFile(token.NewFileSet(), "names.go", nil, 0)
-	if err != nil {
-		t.Fatal(err)
+	rows := map[string]string{}
+	for _, line := range strings.Split(string(doc), "\n") {
+		if strings.HasPrefix(line, "| `") {
+			name := strings.SplitN(strings.TrimPrefix(line, "| `"), "`", 2)[0]
+			rows[name] = line
+		}
 	}
-	found := 0
-	ast.Inspect(f, func(n ast.Node) bool {
-		spec, ok := n.(*ast.ValueSpec)
+	if len(Instruments()) < 20 {
+		t.Fatalf("only %d instruments defined", len(Instruments()))
+	}
+	for _, d := range Instruments() {
+		row, ok := rows[d.Name]
 		if !ok {
-			return true
+			t.Errorf("docs/telemetry.md has no row for %s", d.Name)
+			continue
 		}
-		for i, name := range spec.Names {
-			if !strings.HasPrefix(name.Name, "Metric") || i >= len(spec.Values) {
-				continue
-			}
-			lit, ok := spec.Values[i].(*ast.BasicLit)
-			if !ok {
-				continue
-			}
-			value, err := strconv.Unquote(lit.Value)
-			if err != nil {
-				t.Fatal(err)
-			}
-			found++
-			if !strings.Contains(string(doc), "`"+value+"`") {
-				t.Errorf("docs/telemetry.md does not document %s (%q)", name.Name, value)
-			}
+		if !strings.Contains(row, string(d.Kind)) {
+			t.Errorf("docs/telemetry.md: %s is a %s, the row says: %s", d.Name, d.Kind, row)
 		}
-		return true
-	})
-	if found < 20 {
-		t.Fatalf("found only %d Metric constants in names.go; the parser walk is broken", found)
+		if d.Unit != "" && !strings.Contains(row, "`"+d.Unit+"`") {
+			t.Errorf("docs/telemetry.md: %s has unit %q, the row says: %s", d.Name, d.Unit, row)
+		}
 	}
 }
 
-// TestOperationsAreUnique guards the Operations list, whose order indexes
-// the executor's telemetry tables.
-func TestOperationsAreUnique(t *testing.T) {
-	seen := map[string]bool{}
-	for _, op := range Operations {
-		if seen[op] {
-			t.Errorf("operation %q listed twice", op)
+// TestSemconvNames: the instruments the conventions define carry dbconv's
+// names, so the constants cannot drift from the conventions.
+func TestSemconvNames(t *testing.T) {
+	for _, c := range []struct{ ours, conv string }{
+		{MetricCommandDuration, dbconv.ClientOperationDuration{}.Name()},
+		{MetricPoolConnectionCount, dbconv.ClientConnectionCountObservable{}.Name()},
+		{MetricPoolMax, dbconv.ClientConnectionMaxObservable{}.Name()},
+		{MetricPoolIdleMax, dbconv.ClientConnectionIdleMaxObservable{}.Name()},
+		{MetricPoolIdleMin, dbconv.ClientConnectionIdleMinObservable{}.Name()},
+		{MetricPoolTimeouts, dbconv.ClientConnectionTimeoutsObservable{}.Name()},
+	} {
+		if c.ours != c.conv {
+			t.Errorf("%q, the conventions say %q", c.ours, c.conv)
 		}
-		seen[op] = true
 	}
-	if len(Operations) != 15 {
-		t.Errorf("len(Operations) = %d, want the 15 executor methods", len(Operations))
+}
+
+func TestInstrumentsAreUnique(t *testing.T) {
+	seen := map[string]bool{}
+	for _, d := range Instruments() {
+		if seen[d.Name] {
+			t.Errorf("instrument %q defined twice", d.Name)
+		}
+		seen[d.Name] = true
+		if d.Description == "" {
+			t.Errorf("instrument %q has no description", d.Name)
+		}
+		if d.Kind == KindHistogram && len(d.Buckets) == 0 {
+			t.Errorf("histogram %q has no buckets", d.Name)
+		}
+	}
+}
+
+func TestOperationsAreNamedOnce(t *testing.T) {
+	seen := map[string]bool{}
+	for op := range NumOps {
+		name := op.String()
+		if name == "" || seen[name] {
+			t.Errorf("operation %d: name %q is empty or used twice", op, name)
+		}
+		seen[name] = true
 	}
 }

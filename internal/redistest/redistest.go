@@ -84,7 +84,7 @@ func (requiredError) Error() string {
 var errRequired error = requiredError{}
 
 func ping(addr string) error {
-	c := redis.NewClient(&redis.Options{Addr: addr, DialTimeout: time.Second, MaxRetries: -1})
+	c := redis.NewClient(&redis.Options{Addr: addr, DialTimeout: time.Second, MaxRetries: -1, ContextTimeoutEnabled: true})
 	defer c.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
@@ -94,7 +94,7 @@ func ping(addr string) error {
 // Client returns a client of the Redis that Addr finds, closed when the test ends.
 func Client(tb testing.TB) *redis.Client {
 	tb.Helper()
-	c := redis.NewClient(&redis.Options{Addr: Addr(tb)})
+	c := redis.NewClient(&redis.Options{Addr: Addr(tb), ContextTimeoutEnabled: true})
 	tb.Cleanup(func() { _ = c.Close() })
 	return c
 }
@@ -115,7 +115,7 @@ func Namespace(tb testing.TB) string {
 	ns := "t." + name + "." + hex.EncodeToString(b[:])
 	addr := Addr(tb)
 	tb.Cleanup(func() {
-		c := redis.NewClient(&redis.Options{Addr: addr})
+		c := redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: true})
 		defer c.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()

@@ -151,7 +151,7 @@ func (s *Server) signal(kill bool) {
 
 // Client returns a client of this server, closed when the test ends.
 func (s *Server) Client(tb testing.TB) *redis.Client {
-	c := redis.NewClient(&redis.Options{Addr: s.Addr})
+	c := redis.NewClient(&redis.Options{Addr: s.Addr, ContextTimeoutEnabled: true})
 	tb.Cleanup(func() { _ = c.Close() })
 	return c
 }
@@ -216,7 +216,7 @@ func StartCluster(tb testing.TB, masters int) *Cluster {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	for _, s := range c.Servers {
-		rc := redis.NewClient(&redis.Options{Addr: s.Addr})
+		rc := redis.NewClient(&redis.Options{Addr: s.Addr, ContextTimeoutEnabled: true})
 		for {
 			info, err := rc.ClusterInfo(ctx).Result()
 			if err == nil && bytes.Contains([]byte(info), []byte("cluster_state:ok")) {

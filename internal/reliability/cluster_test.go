@@ -121,7 +121,7 @@ func TestClusterEveryOperation(t *testing.T) {
 	if len(links) != 2 || links["chat"] != 3 {
 		t.Fatalf("GetLinkService = %v, want chat:3 and one computed link", links)
 	}
-	removed, err := e.RemoveLinkedPodWithID(ctx, ns, uids[4], "chat", -1, 4)
+	removed, err := e.RemoveLinkedPodWithID(ctx, ns, uids[4], "chat", 4, -1)
 	must("RemoveLinkedPodWithID", err)
 	removedAgain, err := e.RemoveLinkedPod(ctx, ns, uids[5], "chat", 30)
 	must("RemoveLinkedPod", err)

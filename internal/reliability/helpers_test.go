@@ -170,6 +170,19 @@ func newExecutor(tb testing.TB, rdb redis.UniversalClient, opts ...otelexec.Opti
 	return e
 }
 
+// startExecutor is newExecutor plus LoadScripts, as an application starts
+// one: the scripts are on the server before the first call.
+func startExecutor(tb testing.TB, rdb redis.UniversalClient, opts ...otelexec.Option) *otelexec.Executor {
+	tb.Helper()
+	e := newExecutor(tb, rdb, opts...)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := e.LoadScripts(ctx); err != nil {
+		tb.Fatalf("LoadScripts: %v", err)
+	}
+	return e
+}
+
 // serverClient is a client of a test-owned server that honours context
 // deadlines on reads, with the given pool size.
 func serverClient(tb testing.TB, addr string, pool int) *redis.Client {
@@ -214,7 +227,7 @@ func containsAny(hay string, needles []string) (string, bool) {
 	return "", false
 }
 
-// Raw key layout of DESIGN.md, used by verifiers that read Redis directly.
+// Raw key layout (docs/design.md), used by verifiers that read Redis directly.
 func linkHashKey(ns, uid string) string  { return "sf:{" + ns + ":lk:" + uid + "}" }
 func linkKey(ns, uid, svc string) string { return linkHashKey(ns, uid) + svc }
 func stateKey(ns, svc string) string     { return "sf:{" + ns + ":state:" + svc + "}" }

@@ -80,7 +80,7 @@ var calls = []call{
 		return err
 	}},
 	{"RemoveLinkedPodWithID", []string{"namespace", "uid", "service", "pod", "persist"}, func(ctx context.Context, e *otelexec.Executor, a args) error {
-		_, err := e.RemoveLinkedPodWithID(ctx, a.ns, a.uid, a.svc, a.persist, a.pod)
+		_, err := e.RemoveLinkedPodWithID(ctx, a.ns, a.uid, a.svc, a.pod, a.persist)
 		return err
 	}},
 	{"GetLinkService", []string{"namespace", "uid"}, func(ctx context.Context, e *otelexec.Executor, a args) error {
@@ -124,7 +124,7 @@ func (c *commandCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) red
 	return func(ctx context.Context, cmds []redis.Cmder) error { c.n.Add(int64(len(cmds))); return next(ctx, cmds) }
 }
 
-// hostileValues lists, per field, the values DESIGN.md's input rules reject,
+// hostileValues lists, per field, the values the input rules (docs/design.md) reject,
 // beyond the unit table of otelexec.
 func hostileValues(is64 bool) map[string][]any {
 	mb := strings.Repeat("a", 1<<20)
@@ -237,7 +237,7 @@ func TestHostileInputsRejected(t *testing.T) {
 }
 
 // TestGlobUidsStoredExactly is a property test: uids made of `:` `*` `?` `[`
-// `]` `\` and letters (allowed by DESIGN.md) are stored and read back exactly,
+// `]` `\` and letters (allowed by the input rules) are stored and read back exactly,
 // and no two users' links collide: every user keeps exactly its own link,
 // and the server holds exactly one hash and one link key per user.
 func TestGlobUidsStoredExactly(t *testing.T) {

@@ -118,7 +118,7 @@ func TestLinkInvariantsUnderContention(t *testing.T) {
 				case 2:
 					_, err = e.ComputeLinkedPod(ctx, ns, uid, svc, time.Minute, persist)
 				case 3:
-					_, err = e.RemoveLinkedPodWithID(ctx, ns, uid, svc, persist, pod)
+					_, err = e.RemoveLinkedPodWithID(ctx, ns, uid, svc, pod, persist)
 				}
 				counts[kind].Add(1)
 				if err != nil {

@@ -54,7 +54,7 @@ func piiWorkload(ctx context.Context, tb testing.TB, e *otelexec.Executor, ns, s
 		check("GetLinkedPodIfPersist", err)
 		_, err = e.GetLinkService(ctx, ns, uid)
 		check("GetLinkService", err)
-		_, err = e.RemoveLinkedPodWithID(ctx, ns, uid, svc, 30, 8) // wrong pod: false
+		_, err = e.RemoveLinkedPodWithID(ctx, ns, uid, svc, 8, 30) // wrong pod: false
 		check("RemoveLinkedPodWithID", err)
 		_, err = e.RemoveLinkedPod(ctx, ns, uid, svc, 30)
 		check("RemoveLinkedPod", err)

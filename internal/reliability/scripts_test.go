@@ -96,7 +96,7 @@ func everyScriptOnce(ctx context.Context, tb testing.TB, e *otelexec.Executor, n
 	must("SetLinkedPodIfAbsent", err)
 	_, err = e.GetLinkedPodIfPersist(ctx, ns, uid, svc)
 	must("GetLinkedPodIfPersist", err)
-	_, err = e.RemoveLinkedPodWithID(ctx, ns, uid, svc, -1, 1)
+	_, err = e.RemoveLinkedPodWithID(ctx, ns, uid, svc, 1, -1)
 	must("RemoveLinkedPodWithID", err)
 	_, err = e.RemoveLinkedPod(ctx, ns, uid, svc, 30)
 	must("RemoveLinkedPod", err)
@@ -119,7 +119,7 @@ func scriptLoad(ctx context.Context, e *otelexec.Executor, ns string, w, i int) 
 	case 3:
 		_, err = e.ComputeLinkedPod(ctx, ns, uid, svc, time.Minute, -1)
 	case 4:
-		_, err = e.RemoveLinkedPodWithID(ctx, ns, uid, svc, 30, i%7)
+		_, err = e.RemoveLinkedPodWithID(ctx, ns, uid, svc, i%7, 30)
 	case 5:
 		_, err = e.GetLinkedPodIfPersist(ctx, ns, uid, svc)
 	}
@@ -138,7 +138,7 @@ func TestScriptFlushUnderLoad(t *testing.T) {
 	rdb.AddHook(spy)
 	admin := srv.Client(t)
 	tel := newTelemetry(t)
-	e := newExecutor(t, rdb, tel.options()...)
+	e := startExecutor(t, rdb, tel.options()...)
 	ns := "rel.flush"
 	ctx := context.Background()
 	if err := e.SetServiceState(ctx, ns, "svc", 1, otelexec.FormatPodState(1, time.Now())); err != nil {
@@ -282,7 +282,7 @@ func TestScriptFlushBetweenReloadAndRetry(t *testing.T) {
 	srv := redistest.StartServer(t)
 	rdb := serverClient(t, srv.Addr, 4)
 	admin := srv.Client(t)
-	e := newExecutor(t, rdb)
+	e := startExecutor(t, rdb)
 	hook := &flushAfterLoad{admin: admin}
 	rdb.AddHook(hook)
 	ctx := context.Background()
@@ -315,7 +315,7 @@ func TestRestartWithoutPersistenceUnderLoad(t *testing.T) {
 	spy := newScriptSpy()
 	rdb := serverClient(t, srv.Addr, 32)
 	rdb.AddHook(spy)
-	e := newExecutor(t, rdb)
+	e := startExecutor(t, rdb)
 	ns := "rel.restart"
 	ctx := context.Background()
 

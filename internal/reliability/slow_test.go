@@ -27,30 +27,33 @@ const (
 var slowOps = []struct {
 	op  string
 	run func(ctx context.Context, e *otelexec.Executor, ns string) error
+	// linkWrite: a link script whose reply the deadline cuts off; Redis
+	// runs it when the pause ends, so its outcome is unknown, not failed.
+	linkWrite bool
 }{
-	{contract.OpGetLinkedPod, func(ctx context.Context, e *otelexec.Executor, ns string) error {
+	{contract.OpGetLinkedPod.String(), func(ctx context.Context, e *otelexec.Executor, ns string) error {
 		_, err := e.GetLinkedPod(ctx, ns, "u1", "svc")
 		return err
-	}},
-	{contract.OpSetLinkedPod, func(ctx context.Context, e *otelexec.Executor, ns string) error {
+	}, false},
+	{contract.OpSetLinkedPod.String(), func(ctx context.Context, e *otelexec.Executor, ns string) error {
 		_, err := e.SetLinkedPod(ctx, ns, "u1", "svc", 1, -1)
 		return err
-	}},
-	{contract.OpComputeLinkedPod, func(ctx context.Context, e *otelexec.Executor, ns string) error {
+	}, true},
+	{contract.OpComputeLinkedPod.String(), func(ctx context.Context, e *otelexec.Executor, ns string) error {
 		_, err := e.ComputeLinkedPod(ctx, ns, "u2", "svc", time.Minute, -1)
 		return err
-	}},
-	{contract.OpBatchGetLinkedPod, func(ctx context.Context, e *otelexec.Executor, ns string) error {
+	}, false},
+	{contract.OpBatchGetLinkedPod.String(), func(ctx context.Context, e *otelexec.Executor, ns string) error {
 		_, err := e.BatchGetLinkedPod(ctx, ns, []string{"u1", "u2", "u3"}, "svc")
 		return err
-	}},
-	{contract.OpGetServiceState, func(ctx context.Context, e *otelexec.Executor, ns string) error {
+	}, false},
+	{contract.OpGetServiceState.String(), func(ctx context.Context, e *otelexec.Executor, ns string) error {
 		_, err := e.GetServiceState(ctx, ns, "svc")
 		return err
-	}},
-	{contract.OpSetWorkloadState, func(ctx context.Context, e *otelexec.Executor, ns string) error {
+	}, false},
+	{contract.OpSetWorkloadState.String(), func(ctx context.Context, e *otelexec.Executor, ns string) error {
 		return e.SetWorkloadState(ctx, ns, "svc", "busy")
-	}},
+	}, false},
 }
 
 // TestSlowRedisHonoursDeadlines pauses every client of a test-owned server
@@ -99,6 +102,9 @@ func TestSlowRedisHonoursDeadlines(t *testing.T) {
 				}
 				if !errors.Is(err, context.DeadlineExceeded) && !isTimeout(err) {
 					t.Errorf("%s: error %v does not wrap the deadline or a timeout", tc.op, err)
+				}
+				if got := errors.Is(err, otelexec.ErrOutcomeUnknown); got != tc.linkWrite {
+					t.Errorf("%s: errors.Is(err, ErrOutcomeUnknown) = %v, want %v: %v", tc.op, got, tc.linkWrite, err)
 				}
 				if elapsed > slowDeadline+slowSlack {
 					t.Errorf("%s returned after %v, deadline %v (+%v slack)", tc.op, elapsed, slowDeadline, slowSlack)
@@ -150,9 +156,15 @@ func TestSlowRedisHonoursDeadlines(t *testing.T) {
 					t.Errorf("%s: duration histogram sum %.3fs, want >= the %v the call waited", tc.op, sum, slowDeadline)
 				}
 			}
+			writes := 0
+			for _, tc := range slowOps {
+				if tc.linkWrite {
+					writes++
+				}
+			}
 			errs := byAttr(rm, contract.MetricErrors, contract.AttrErrorType)
-			if errs[contract.ErrorTimeout.String()] != float64(len(slowOps)) {
-				t.Errorf("errors by type %v, want %d timeout", errs, len(slowOps))
+			if errs[contract.ErrorTimeout.String()] != float64(len(slowOps)-writes) || errs[contract.ErrorOutcomeUnknown.String()] != float64(writes) {
+				t.Errorf("errors by type %v, want %d timeout and %d outcome_unknown", errs, len(slowOps)-writes, writes)
 			}
 
 			// Lift the pause: operations work again.

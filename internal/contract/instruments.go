@@ -1,0 +1,246 @@
+package contract
+
+import (
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/semconv/v1.43.0/dbconv"
+)
+
+// Desc is everything a meter needs to create one instrument of the
+// telemetry contract: each instrument is described exactly once, here, and
+// every package and test records through the typed constructors below.
+type Desc struct {
+	Name        string
+	Kind        Kind
+	Unit        string
+	Description string
+	// Attributes are the keys its points may carry; a test holds the
+	// recorded data to them.
+	Attributes []string
+	// Buckets are the explicit bucket boundaries of a histogram.
+	Buckets []float64
+}
+
+// Kind is the instrument kind, as the SDK names them.
+type Kind string
+
+const (
+	KindCounter       Kind = "counter"         // observable, monotonic
+	KindUpDownCounter Kind = "up-down counter" // observable
+	KindGauge         Kind = "gauge"           // observable
+	KindHistogram     Kind = "histogram"       // synchronous
+)
+
+// instruments lists every Desc, in declaration order, for the docs test.
+var instruments []Desc
+
+func def(d Desc) Desc {
+	instruments = append(instruments, d)
+	return d
+}
+
+// Instruments returns every instrument of the contract.
+func Instruments() []Desc { return append([]Desc(nil), instruments...) }
+
+// DurationBuckets are the bucket boundaries, in seconds, of every duration
+// histogram: 10 µs to 10 s. A loopback Redis round trip takes 30–150 µs, so
+// the first boundaries are close enough to tell 50 µs from 100 µs; the
+// semantic conventions' advice (from 1 ms) would put most calls in the
+// first bucket.
+var DurationBuckets = []float64{
+	0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005,
+	0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+	0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+}
+
+// Int64Counter is an observable int64 counter.
+type Int64Counter struct{ Desc }
+
+// New creates the instrument on m.
+func (d Int64Counter) New(m metric.Meter) (metric.Int64ObservableCounter, error) {
+	return m.Int64ObservableCounter(d.Name, metric.WithUnit(d.Unit), metric.WithDescription(d.Description))
+}
+
+// Float64Counter is an observable float64 counter.
+type Float64Counter struct{ Desc }
+
+// New creates the instrument on m.
+func (d Float64Counter) New(m metric.Meter) (metric.Float64ObservableCounter, error) {
+	return m.Float64ObservableCounter(d.Name, metric.WithUnit(d.Unit), metric.WithDescription(d.Description))
+}
+
+// Int64UpDownCounter is an observable int64 up-down counter.
+type Int64UpDownCounter struct{ Desc }
+
+// New creates the instrument on m.
+func (d Int64UpDownCounter) New(m metric.Meter) (metric.Int64ObservableUpDownCounter, error) {
+	return m.Int64ObservableUpDownCounter(d.Name, metric.WithUnit(d.Unit), metric.WithDescription(d.Description))
+}
+
+// Int64Gauge is an observable int64 gauge.
+type Int64Gauge struct{ Desc }
+
+// New creates the instrument on m.
+func (d Int64Gauge) New(m metric.Meter) (metric.Int64ObservableGauge, error) {
+	return m.Int64ObservableGauge(d.Name, metric.WithUnit(d.Unit), metric.WithDescription(d.Description))
+}
+
+// Float64Gauge is an observable float64 gauge.
+type Float64Gauge struct{ Desc }
+
+// New creates the instrument on m.
+func (d Float64Gauge) New(m metric.Meter) (metric.Float64ObservableGauge, error) {
+	return m.Float64ObservableGauge(d.Name, metric.WithUnit(d.Unit), metric.WithDescription(d.Description))
+}
+
+// Histogram is a synchronous float64 histogram with explicit buckets.
+type Histogram struct{ Desc }
+
+// New creates the instrument on m.
+func (d Histogram) New(m metric.Meter) (metric.Float64Histogram, error) {
+	return m.Float64Histogram(d.Name, metric.WithUnit(d.Unit), metric.WithDescription(d.Description),
+		metric.WithExplicitBucketBoundaries(d.Buckets...))
+}
+
+// The executor's instruments (scope ScopeExecutor). The comment names the
+// series the OTel Prometheus exporter makes of each: those names are the
+// dashboard contract.
+var (
+	// stateful_executor_operations_total{operation,status}
+	OperationsCounter = Int64Counter{def(Desc{
+		Name: MetricOperations, Kind: KindCounter, Unit: UnitOperations,
+		Description: "Executor operations, by operation and status (ok or error).",
+		Attributes:  []string{AttrOperation, AttrStatus, AttrNamespace, AttrService},
+	})}
+	// stateful_executor_errors_total{operation,error_type}
+	ErrorsCounter = Int64Counter{def(Desc{
+		Name: MetricErrors, Kind: KindCounter, Unit: UnitErrors,
+		Description: "Failed executor operations, by operation and error type.",
+		Attributes:  []string{AttrOperation, AttrErrorType, AttrNamespace, AttrService},
+	})}
+	// stateful_executor_operation_duration_seconds{operation}
+	OperationDuration = Histogram{def(Desc{
+		Name: MetricOperationDuration, Kind: KindHistogram, Unit: "s",
+		Description: "Duration of executor operations, including validation and every Redis round trip.",
+		Attributes:  []string{AttrOperation, AttrNamespace, AttrService},
+		Buckets:     DurationBuckets,
+	})}
+	// stateful_executor_cache_hit_ratio{cache_type}
+	CacheHitRatio = Float64Gauge{def(Desc{
+		Name: MetricCacheHitRatio, Kind: KindGauge, Unit: UnitCacheHitRatio,
+		Description: "Cache hits / (hits + misses), by cache type.",
+		Attributes:  []string{AttrCacheType},
+	})}
+	// stateful_executor_script_cache_hits_total
+	ScriptCacheHits = Int64Counter{def(Desc{
+		Name: MetricScriptCacheHits, Kind: KindCounter, Unit: "{call}",
+		Description: "EVALSHA replies other than NOSCRIPT.",
+	})}
+	// stateful_executor_script_cache_misses_total
+	ScriptCacheMisses = Int64Counter{def(Desc{
+		Name: MetricScriptCacheMisses, Kind: KindCounter, Unit: "{call}",
+		Description: "EVALSHA replies NOSCRIPT: the server had lost the script.",
+	})}
+	// stateful_executor_script_cache_reloads_total
+	ScriptCacheReloads = Int64Counter{def(Desc{
+		Name: MetricScriptCacheReloads, Kind: KindCounter, Unit: "{call}",
+		Description: "Script loads after a NOSCRIPT.",
+	})}
+	// stateful_executor_state_cache_hits_total
+	StateCacheHits = Int64Counter{def(Desc{
+		Name: MetricStateCacheHits, Kind: KindCounter, Unit: "{read}",
+		Description: "Pod state reads answered from the state cache.",
+	})}
+	// stateful_executor_state_cache_misses_total
+	StateCacheMisses = Int64Counter{def(Desc{
+		Name: MetricStateCacheMisses, Kind: KindCounter, Unit: "{read}",
+		Description: "Pod state reads that waited for Redis: the state cache had no fresh entry.",
+	})}
+)
+
+// The Redis client instruments (scope ScopeRedis). Where the semantic
+// conventions define an instrument, its name, unit and description are
+// dbconv's, the generated definitions of the conventions.
+var (
+	// stateful_executor_redis_connection_status{status,db_client_connection_pool_name}
+	ConnectionStatus = Int64Gauge{def(Desc{
+		Name: MetricConnectionStatus, Kind: KindGauge,
+		// No unit: the Prometheus name must stay stateful_executor_redis_connection_status.
+		Description: `1 on the series of the current Redis connection status ("up" or "down") of one client, 0 on the other.`,
+		Attributes:  []string{AttrStatus, AttrPoolName},
+	})}
+	// stateful_executor_redis_ping_duration_seconds
+	PingDuration = Histogram{def(Desc{
+		Name: MetricPingDuration, Kind: KindHistogram, Unit: "s",
+		Description: "Round trip time of the prober's PING.",
+		Attributes:  []string{AttrPoolName, AttrServerAddress, AttrServerPort},
+		Buckets:     DurationBuckets,
+	})}
+	// db_client_operation_duration_seconds
+	CommandDuration = Histogram{def(Desc{
+		Name: MetricCommandDuration, Kind: KindHistogram,
+		Unit: dbconv.ClientOperationDuration{}.Unit(), Description: dbconv.ClientOperationDuration{}.Description(),
+		Attributes: []string{AttrDBSystemName, AttrDBOperationName, AttrServerAddress, AttrServerPort, AttrErrorTypeSemconv},
+		Buckets:    DurationBuckets,
+	})}
+	PoolConnectionCount = Int64UpDownCounter{def(Desc{
+		Name: MetricPoolConnectionCount, Kind: KindUpDownCounter,
+		Unit: dbconv.ClientConnectionCountObservable{}.Unit(), Description: dbconv.ClientConnectionCountObservable{}.Description(),
+		Attributes: []string{AttrPoolName, AttrConnectionState},
+	})}
+	PoolMax = Int64UpDownCounter{def(Desc{
+		Name: MetricPoolMax, Kind: KindUpDownCounter,
+		Unit: dbconv.ClientConnectionMaxObservable{}.Unit(), Description: dbconv.ClientConnectionMaxObservable{}.Description(),
+		Attributes: []string{AttrPoolName},
+	})}
+	PoolIdleMax = Int64UpDownCounter{def(Desc{
+		Name: MetricPoolIdleMax, Kind: KindUpDownCounter,
+		Unit: dbconv.ClientConnectionIdleMaxObservable{}.Unit(), Description: dbconv.ClientConnectionIdleMaxObservable{}.Description(),
+		Attributes: []string{AttrPoolName},
+	})}
+	PoolIdleMin = Int64UpDownCounter{def(Desc{
+		Name: MetricPoolIdleMin, Kind: KindUpDownCounter,
+		Unit: dbconv.ClientConnectionIdleMinObservable{}.Unit(), Description: dbconv.ClientConnectionIdleMinObservable{}.Description(),
+		Attributes: []string{AttrPoolName},
+	})}
+	PoolTimeouts = Int64Counter{def(Desc{
+		Name: MetricPoolTimeouts, Kind: KindCounter,
+		Unit: dbconv.ClientConnectionTimeoutsObservable{}.Unit(), Description: dbconv.ClientConnectionTimeoutsObservable{}.Description(),
+		Attributes: []string{AttrPoolName},
+	})}
+	// The conventions do not name these go-redis pool facts; they keep the
+	// db.client.connection prefix so they sort beside the others.
+	PoolWaits = Int64Counter{def(Desc{
+		Name: MetricPoolWaits, Kind: KindCounter, Unit: "{wait}",
+		Description: "The number of times a caller waited for a free connection.",
+		Attributes:  []string{AttrPoolName},
+	})}
+	PoolWaitTime = Float64Counter{def(Desc{
+		Name: MetricPoolWaitTime, Kind: KindCounter, Unit: "s",
+		Description: "The total time callers spent waiting for a free connection.",
+		Attributes:  []string{AttrPoolName},
+	})}
+	PoolHits = Int64Counter{def(Desc{
+		Name: MetricPoolHits, Kind: KindCounter, Unit: "{hit}",
+		Description: "The number of times a free connection was found in the pool.",
+		Attributes:  []string{AttrPoolName},
+	})}
+	PoolMisses = Int64Counter{def(Desc{
+		Name: MetricPoolMisses, Kind: KindCounter, Unit: "{miss}",
+		Description: "The number of times no free connection was found in the pool and one was dialed.",
+		Attributes:  []string{AttrPoolName},
+	})}
+	PoolUtilization = Float64Gauge{def(Desc{
+		Name: MetricPoolUtilization, Kind: KindGauge, Unit: "1",
+		Description: "Connections in use divided by the pool size.",
+		Attributes:  []string{AttrPoolName},
+	})}
+)
+
+// The exporters' own instrument (scope ScopeExporters).
+var (
+	// sfotel_exporter_spans_dropped_total
+	ExporterSpansDropped = Int64Counter{def(Desc{
+		Name: MetricExporterSpansDropped, Kind: KindCounter, Unit: UnitSpans,
+		Description: "Spans in batches the OTLP collector did not take (error, timeout or shutdown deadline).",
+	})}
+)
