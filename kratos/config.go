@@ -1,0 +1,100 @@
+package sfkratos
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/statefulroute/sfotel/exporters"
+	"github.com/statefulroute/sfotel/otelexec"
+	"github.com/statefulroute/sfotel/redisinstr"
+)
+
+// DefaultStopTimeout bounds Lifecycle.Stop when WithStopTimeout is not
+// given: exporters' own shutdown bound.
+const DefaultStopTimeout = exporters.DefaultShutdownTimeout
+
+// config is what NewLifecycle builds from its options.
+type config struct {
+	telemetry   *exporters.Telemetry
+	inst        *redisinstr.Instrumentation
+	executor    *otelexec.Executor
+	rdb         redis.UniversalClient
+	stopTimeout time.Duration
+	err         error // the first invalid option value
+}
+
+func newConfig(opts []Option) config {
+	c := config{stopTimeout: DefaultStopTimeout}
+	for _, o := range opts {
+		if o != nil {
+			o.apply(&c)
+		}
+	}
+	return c
+}
+
+// Option configures a Lifecycle.
+type Option interface{ apply(*config) }
+
+type optionFunc func(*config)
+
+func (f optionFunc) apply(c *config) { f(c) }
+
+// WithTelemetry makes the Lifecycle shut t down (flushing its spans and
+// metrics) after the servers have stopped. nil is ignored.
+func WithTelemetry(t *exporters.Telemetry) Option {
+	return optionFunc(func(c *config) {
+		if t != nil {
+			c.telemetry = t
+		}
+	})
+}
+
+// WithInstrumentation makes the Lifecycle close i (its prober and metric
+// callback) after the servers have stopped. nil is ignored.
+func WithInstrumentation(i *redisinstr.Instrumentation) Option {
+	return optionFunc(func(c *config) {
+		if i != nil {
+			c.inst = i
+		}
+	})
+}
+
+// WithExecutor makes the Lifecycle start e before the servers (Start fails,
+// and Kratos does not start the servers, when Redis does not answer) and
+// close it after they have stopped. nil is ignored.
+func WithExecutor(e *otelexec.Executor) Option {
+	return optionFunc(func(c *config) {
+		if e != nil {
+			c.executor = e
+		}
+	})
+}
+
+// WithRedisClient hands rdb to the Lifecycle: Start checks that it answers,
+// Stop closes it, last. Leave it out when something else owns the client.
+// nil is ignored.
+func WithRedisClient(rdb redis.UniversalClient) Option {
+	return optionFunc(func(c *config) {
+		if rdb != nil {
+			c.rdb = rdb
+		}
+	})
+}
+
+// WithStopTimeout bounds Stop, and is the kratos.StopTimeout that Options
+// returns, so the servers' graceful stop and the telemetry's final flush get
+// the same budget each. It must be > 0; the default is DefaultStopTimeout.
+func WithStopTimeout(d time.Duration) Option {
+	return optionFunc(func(c *config) {
+		if d <= 0 {
+			if c.err == nil {
+				c.err = fmt.Errorf("sfkratos: WithStopTimeout: must be > 0, got %v", d)
+			}
+			return
+		}
+		c.stopTimeout = d
+	})
+}

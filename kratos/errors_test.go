@@ -1,0 +1,183 @@
+package sfkratos
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"syscall"
+	"testing"
+
+	kerrors "github.com/go-kratos/kratos/v2/errors"
+	"github.com/redis/go-redis/v9"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/statefulroute/sfotel/otelexec"
+)
+
+// replyError is a Redis error reply as go-redis returns it: a value that
+// implements redis.Error.
+type replyError string
+
+func (e replyError) Error() string { return string(e) }
+func (replyError) RedisError()     {}
+
+var _ redis.Error = replyError("")
+
+// classCase is one error of each class of otelexec.ErrorTypes and what
+// Error must make of it: the mapping written out once more, so a change of
+// the table shows up here.
+type classCase struct {
+	err    error
+	code   int
+	grpc   codes.Code
+	reason string
+}
+
+var classCases = map[string]classCase{
+	"invalid_argument": {&otelexec.ArgumentError{Field: "uid", Reason: "contains '{'"}, http.StatusBadRequest, codes.InvalidArgument, ReasonInvalidArgument},
+	"outcome_unknown":  {fmt.Errorf("otelexec: SetLinkedPod: %w: %w", otelexec.ErrOutcomeUnknown, io.EOF), http.StatusGatewayTimeout, codes.DeadlineExceeded, ReasonOutcomeUnknown},
+	"canceled":         {fmt.Errorf("otelexec: GetLinkedPod: %w", context.Canceled), 499, codes.Canceled, ReasonCanceled},
+	"timeout":          {fmt.Errorf("otelexec: GetLinkedPod: %w", context.DeadlineExceeded), http.StatusGatewayTimeout, codes.DeadlineExceeded, ReasonTimeout},
+	"pool_timeout":     {fmt.Errorf("otelexec: GetLinkedPod: %w", redis.ErrPoolTimeout), http.StatusGatewayTimeout, codes.DeadlineExceeded, ReasonTimeout},
+	"noscript":         {replyError("NOSCRIPT No matching script."), http.StatusServiceUnavailable, codes.Unavailable, ReasonUnavailable},
+	"oom":              {replyError("OOM command not allowed when used memory > 'maxmemory'."), http.StatusServiceUnavailable, codes.Unavailable, ReasonUnavailable},
+	"auth":             {replyError("NOAUTH Authentication required."), http.StatusInternalServerError, codes.Internal, ReasonInternal},
+	"readonly":         {replyError("READONLY You can't write against a read only replica."), http.StatusServiceUnavailable, codes.Unavailable, ReasonUnavailable},
+	"unavailable":      {replyError("LOADING Redis is loading the dataset in memory"), http.StatusServiceUnavailable, codes.Unavailable, ReasonUnavailable},
+	"unexpected_reply": {fmt.Errorf("otelexec: GetLinkedPod: %w", otelexec.ErrUnexpectedReply), http.StatusInternalServerError, codes.Internal, ReasonInternal},
+	"connection":       {fmt.Errorf("dial tcp 127.0.0.1:1: %w", syscall.ECONNREFUSED), http.StatusServiceUnavailable, codes.Unavailable, ReasonUnavailable},
+	"closed":           {fmt.Errorf("otelexec: GetLinkedPod: %w", otelexec.ErrClosed), http.StatusServiceUnavailable, codes.Unavailable, ReasonUnavailable},
+	"_OTHER":           {errors.New("something else"), http.StatusInternalServerError, codes.Internal, ReasonInternal},
+}
+
+// TestEveryClassIsMapped fails when otelexec gains an error class that this
+// package does not map on purpose (it would fall back to 500), or loses one.
+func TestEveryClassIsMapped(t *testing.T) {
+	classes := otelexec.ErrorTypes()
+	for _, class := range classes {
+		if _, ok := mappings[class]; !ok {
+			t.Errorf("error class %q has no mapping: add it to mappings", class)
+		}
+		if _, ok := classCases[class]; !ok {
+			t.Errorf("error class %q has no test case: add it to classCases", class)
+		}
+	}
+	if len(mappings) != len(classes) {
+		t.Errorf("mappings has %d classes, otelexec.ErrorTypes %d: remove the stale ones", len(mappings), len(classes))
+	}
+}
+
+func TestErrorByClass(t *testing.T) {
+	for _, class := range otelexec.ErrorTypes() {
+		tc, ok := classCases[class]
+		if !ok {
+			continue // reported by TestEveryClassIsMapped
+		}
+		t.Run(class, func(t *testing.T) {
+			if got := otelexec.ErrorType(tc.err); got != class {
+				t.Fatalf("the test's sample is of class %q, not %q", got, class)
+			}
+			err := Error(tc.err)
+			ke := kerrors.FromError(err)
+			if int(ke.Code) != tc.code || ke.Reason != tc.reason {
+				t.Errorf("Error = %d %s, want %d %s", ke.Code, ke.Reason, tc.code, tc.reason)
+			}
+			if got := ke.Metadata[MetadataErrorType]; got != class {
+				t.Errorf("metadata %s = %q, want %q", MetadataErrorType, got, class)
+			}
+			if !errors.Is(err, tc.err) {
+				t.Errorf("the cause is lost: errors.Is(Error(err), err) is false")
+			}
+			// The client's message is fixed: no cause text (addresses,
+			// Redis replies) leaves the server.
+			if class != "invalid_argument" && strings.Contains(ke.Message, tc.err.Error()) {
+				t.Errorf("message %q repeats the cause", ke.Message)
+			}
+			// Over gRPC: the code Kratos derives, and the reason and
+			// metadata in an ErrorInfo detail.
+			st := status.Convert(err)
+			if st.Code() != tc.grpc {
+				t.Errorf("gRPC code = %v, want %v", st.Code(), tc.grpc)
+			}
+			var info *errdetails.ErrorInfo
+			for _, d := range st.Details() {
+				if i, ok := d.(*errdetails.ErrorInfo); ok {
+					info = i
+				}
+			}
+			if info == nil || info.Reason != tc.reason || info.Metadata[MetadataErrorType] != class {
+				t.Errorf("gRPC ErrorInfo = %v, want reason %s and %s=%s", info, tc.reason, MetadataErrorType, class)
+			}
+		})
+	}
+}
+
+func TestErrorInvalidArgumentNamesTheField(t *testing.T) {
+	err := Error(fmt.Errorf("wrapped: %w", &otelexec.ArgumentError{Field: "serviceNames[3]", Reason: "is empty"}))
+	ke := kerrors.FromError(err)
+	if ke.Metadata[MetadataField] != "serviceNames[3]" {
+		t.Errorf("metadata field = %q, want serviceNames[3]", ke.Metadata[MetadataField])
+	}
+	if ke.Message != "otelexec: invalid serviceNames[3]: is empty" {
+		t.Errorf("message = %q", ke.Message)
+	}
+	// ErrInvalidArgument without an *ArgumentError: still a 400, no field.
+	ke = kerrors.FromError(Error(otelexec.ErrInvalidArgument))
+	if ke.Code != 400 || ke.Reason != ReasonInvalidArgument {
+		t.Errorf("bare ErrInvalidArgument = %d %s", ke.Code, ke.Reason)
+	}
+	if _, ok := ke.Metadata[MetadataField]; ok {
+		t.Errorf("bare ErrInvalidArgument has a field: %v", ke.Metadata)
+	}
+}
+
+func TestErrorKeepsKratosErrors(t *testing.T) {
+	if Error(nil) != nil {
+		t.Fatal("Error(nil) != nil")
+	}
+	own := kerrors.NotFound("USER_NOT_FOUND", "no such user")
+	if got := Error(own); got != error(own) {
+		t.Errorf("Error(kratos error) = %v, want it unchanged", got)
+	}
+	wrapped := fmt.Errorf("handler: %w", own)
+	if got := Error(wrapped); got != wrapped {
+		t.Errorf("Error(wrapped kratos error) = %v, want it unchanged", got)
+	}
+}
+
+// TestErrorFromTheExecutor maps what a real executor returns against the
+// real Redis: a bad uid, and an operation on a client that is closed.
+func TestErrorFromTheExecutor(t *testing.T) {
+	ctx := context.Background()
+	rdb := redis.NewClient(&redis.Options{Addr: redisAddr(t), ContextTimeoutEnabled: true})
+	exec, err := otelexec.New(rdb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = exec.GetLinkedPod(ctx, testNamespace(t), "bad{uid}", "match")
+	ke := kerrors.FromError(Error(err))
+	if ke.Code != 400 || ke.Reason != ReasonInvalidArgument || ke.Metadata[MetadataField] != "uid" {
+		t.Errorf("bad uid: %d %s %v, want 400 %s field=uid", ke.Code, ke.Reason, ke.Metadata, ReasonInvalidArgument)
+	}
+	if strings.Contains(ke.Message, "bad{uid}") {
+		t.Errorf("message %q repeats the uid", ke.Message)
+	}
+	rdb.Close()
+	_, err = exec.GetLinkedPod(ctx, testNamespace(t), "u1", "match")
+	ke = kerrors.FromError(Error(err))
+	if ke.Code != 503 || ke.Metadata[MetadataErrorType] != "closed" {
+		t.Errorf("closed client: %d %s %v (%v), want 503 closed", ke.Code, ke.Reason, ke.Metadata, err)
+	}
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	stopRedisServer()
+	os.Exit(code)
+}

@@ -1,0 +1,173 @@
+package sfkratos
+
+import (
+	"context"
+	"log/slog"
+	"slices"
+
+	"github.com/go-kratos/kratos/v2/log"
+)
+
+// NewSlogLogger returns a *slog.Logger that writes to the Kratos logger l,
+// for otelexec.WithLogger (and exporters.Config.Logger), so the executor's
+// few log lines land where the service's own go:
+//
+//	exec, err := otelexec.New(rdb, otelexec.WithLogger(sfkratos.NewSlogLogger(logger)))
+//
+// See NewSlogHandler for how records are translated.
+func NewSlogLogger(l log.Logger) *slog.Logger { return slog.New(NewSlogHandler(l)) }
+
+// NewSlogHandler returns a slog.Handler that writes each record to the Kratos
+// logger l as Log(level, "msg", message, key, value, ...): the message under
+// log.DefaultMessageKey, then the attributes in order, a group's attributes
+// under "group.key". Levels map to the nearest Kratos level at or below
+// them: below Info is Debug, below Warn is Info, below Error is Warn, Error
+// and above are Error. The record's time is left out: a Kratos logger adds
+// its own ("ts", log.DefaultTimestamp). The record's context is bound to l
+// with log.WithContext, so valuers such as tracing.TraceID() see the span
+// of the call that logged.
+//
+// Every level is enabled: filter with log.NewFilter(l, log.FilterLevel(...))
+// as for any other Kratos logger.
+func NewSlogHandler(l log.Logger) slog.Handler {
+	if l == nil {
+		l = log.GetLogger()
+	}
+	return &slogHandler{logger: l}
+}
+
+type slogHandler struct {
+	logger log.Logger
+	attrs  []any  // key, value pairs already flattened by WithAttrs
+	group  string // the open group's prefix, "a.b." or ""
+}
+
+func (h *slogHandler) Enabled(context.Context, slog.Level) bool { return true }
+
+func (h *slogHandler) Handle(ctx context.Context, r slog.Record) error {
+	kvs := make([]any, 0, 2+len(h.attrs)+2*r.NumAttrs())
+	kvs = append(kvs, log.DefaultMessageKey, r.Message)
+	kvs = append(kvs, h.attrs...)
+	r.Attrs(func(a slog.Attr) bool {
+		kvs = appendAttr(kvs, h.group, a)
+		return true
+	})
+	l := h.logger
+	if ctx != nil {
+		l = log.WithContext(ctx, l)
+	}
+	return l.Log(kratosLevel(r.Level), kvs...)
+}
+
+func (h *slogHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	if len(attrs) == 0 {
+		return h
+	}
+	h2 := *h
+	h2.attrs = slices.Clip(h.attrs)
+	for _, a := range attrs {
+		h2.attrs = appendAttr(h2.attrs, h.group, a)
+	}
+	return &h2
+}
+
+func (h *slogHandler) WithGroup(name string) slog.Handler {
+	if name == "" {
+		return h
+	}
+	h2 := *h
+	h2.group = h.group + name + "."
+	return &h2
+}
+
+// appendAttr flattens a into key, value pairs, as slog's text handler does:
+// groups become key prefixes, empty attributes and empty groups vanish.
+func appendAttr(kvs []any, prefix string, a slog.Attr) []any {
+	a.Value = a.Value.Resolve()
+	if a.Equal(slog.Attr{}) {
+		return kvs
+	}
+	if a.Value.Kind() == slog.KindGroup {
+		if a.Key != "" {
+			prefix += a.Key + "."
+		}
+		for _, ga := range a.Value.Group() {
+			kvs = appendAttr(kvs, prefix, ga)
+		}
+		return kvs
+	}
+	return append(kvs, prefix+a.Key, a.Value.Any())
+}
+
+func kratosLevel(l slog.Level) log.Level {
+	switch {
+	case l < slog.LevelInfo:
+		return log.LevelDebug
+	case l < slog.LevelWarn:
+		return log.LevelInfo
+	case l < slog.LevelError:
+		return log.LevelWarn
+	default:
+		return log.LevelError
+	}
+}
+
+// LevelFatal is the slog level NewKratosLogger gives Kratos' LevelFatal,
+// which slog has no name for: it prints as "ERROR+4".
+const LevelFatal = slog.LevelError + 4
+
+// NewKratosLogger returns a Kratos log.Logger that writes to l, the other
+// direction of NewSlogHandler: for a service that logs through slog and
+// wants Kratos (kratos.Logger, the logging middleware, log.SetLogger) to do
+// the same. The value under log.DefaultMessageKey becomes the record's
+// message and the other pairs its attributes; Kratos' Debug, Info, Warn,
+// Error map to slog's, Fatal to LevelFatal. A nil l means slog.Default().
+func NewKratosLogger(l *slog.Logger) log.Logger {
+	return &kratosLogger{logger: l}
+}
+
+type kratosLogger struct{ logger *slog.Logger }
+
+func (k *kratosLogger) Log(level log.Level, keyvals ...any) error {
+	l := k.logger
+	if l == nil {
+		l = slog.Default()
+	}
+	lv := slogLevel(level)
+	ctx := context.Background()
+	if !l.Enabled(ctx, lv) {
+		return nil
+	}
+	var msg string
+	args := make([]any, 0, len(keyvals))
+	for i := 0; i < len(keyvals); i += 2 {
+		if i+1 < len(keyvals) {
+			if key, ok := keyvals[i].(string); ok && key == log.DefaultMessageKey && msg == "" {
+				msg, _ = keyvals[i+1].(string)
+				if msg != "" {
+					continue
+				}
+			}
+			args = append(args, keyvals[i], keyvals[i+1])
+			continue
+		}
+		args = append(args, keyvals[i]) // an unpaired key: slog shows it as !BADKEY
+	}
+	l.Log(ctx, lv, msg, args...)
+	return nil
+}
+
+func slogLevel(l log.Level) slog.Level {
+	switch {
+	case l <= log.LevelDebug:
+		return slog.LevelDebug
+	case l == log.LevelInfo:
+		return slog.LevelInfo
+	case l == log.LevelWarn:
+		return slog.LevelWarn
+	case l == log.LevelError:
+		return slog.LevelError
+	default:
+		return LevelFatal
+	}
+}
