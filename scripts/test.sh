@@ -9,4 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 go test -race "$@" ./...
+# The nested modules (the Kratos integration and its example) have go.mods
+# of their own, which ./... does not enter.
+for m in kratos examples/kratos; do (cd "$m" && go test -race "$@" ./...); done
 go test -run 'Alloc|NoopCosts|Cardinality' "$@" ./otelexec/... ./redisinstr/... ./internal/reliability/...
