@@ -62,9 +62,10 @@ func WithInstrumentation(i *redisinstr.Instrumentation) Option {
 	})
 }
 
-// WithExecutor makes the Lifecycle start e before the servers (Start fails,
-// and Kratos does not start the servers, when Redis does not answer) and
-// close it after they have stopped. nil is ignored.
+// WithExecutor makes the Lifecycle close e after the servers have stopped.
+// There is nothing to start: otelexec.New has already loaded the Lua
+// scripts. To have Start check that Redis answers, give the client with
+// WithRedisClient. nil is ignored.
 func WithExecutor(e *otelexec.Executor) Option {
 	return optionFunc(func(c *config) {
 		if e != nil {
