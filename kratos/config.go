@@ -62,10 +62,9 @@ func WithInstrumentation(i *redisinstr.Instrumentation) Option {
 	})
 }
 
-// WithExecutor makes the Lifecycle close e after the servers have stopped.
-// There is nothing to start: otelexec.New has already loaded the Lua
-// scripts. To have Start check that Redis answers, give the client with
-// WithRedisClient. nil is ignored.
+// WithExecutor makes the Lifecycle load e's Lua scripts at Start (within
+// Kratos' start deadline: otelexec.New itself does no I/O) and close e after
+// the servers have stopped. nil is ignored.
 func WithExecutor(e *otelexec.Executor) Option {
 	return optionFunc(func(c *config) {
 		if e != nil {

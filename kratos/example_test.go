@@ -15,7 +15,7 @@ import (
 // Error maps an executor error to a Kratos error; over gRPC it becomes the
 // status Kratos derives from the HTTP code.
 func ExampleError() {
-	exec, _ := otelexec.New(redis.NewClient(&redis.Options{Addr: "127.0.0.1:0"}), otelexec.WithoutPreload())
+	exec, _ := otelexec.New(redis.NewClient(&redis.Options{Addr: "127.0.0.1:0"}))
 	_, err := exec.GetLinkedPod(context.Background(), "prod", "bad{uid}", "match")
 
 	ke := errors.FromError(sfkratos.Error(err))

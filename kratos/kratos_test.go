@@ -44,7 +44,7 @@ import (
 // The spans a request makes, by kind, as docs/telemetry.md describes them:
 // Kratos' server span; the executor's span; redisinstr's command spans.
 const (
-	executorSpanKind = trace.SpanKindClient
+	executorSpanKind = trace.SpanKindInternal // command spans are on: they are the Redis calls
 	commandSpanKind  = trace.SpanKindClient
 )
 

@@ -49,13 +49,20 @@ func (l *Lifecycle) Options() []kratos.Option {
 }
 
 // Start checks, within ctx, that Redis answers (a PING on the client given
-// with WithRedisClient). An error keeps Kratos from starting the servers;
+// with WithRedisClient) and loads the executor's Lua scripts (LoadScripts on
+// the executor given with WithExecutor), so a Redis that refuses them fails
+// the start, not the first request. An error keeps Kratos from starting the servers;
 // kratos.App.Run then returns it without running AfterStop hooks, so call
 // Stop yourself in that case (Stop is safe to call more than once).
 func (l *Lifecycle) Start(ctx context.Context) error {
 	if l.cfg.rdb != nil {
 		if err := l.cfg.rdb.Ping(ctx).Err(); err != nil {
 			return fmt.Errorf("sfkratos: Lifecycle.Start: redis: %w", err)
+		}
+	}
+	if l.cfg.executor != nil {
+		if err := l.cfg.executor.LoadScripts(ctx); err != nil {
+			return fmt.Errorf("sfkratos: Lifecycle.Start: %w", err)
 		}
 	}
 	return nil

@@ -37,7 +37,7 @@ import (
 // The span kinds of docs/telemetry.md: the executor's span, and the Redis
 // command spans under it when command spans are on.
 const (
-	executorSpanKind = trace.SpanKindClient
+	executorSpanKind = trace.SpanKindInternal // command spans are on: they are the Redis calls
 	commandSpanKind  = trace.SpanKindClient
 )
 
