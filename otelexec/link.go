@@ -140,11 +140,15 @@ func (e *Executor) GetLinkedPodIfPersist(ctx context.Context, namespace, uid, se
 	return parsePodReply(v)
 }
 
-// BatchGetLinkedPod returns, for one service, pod → the uids linked to it, in
-// one round trip: a pipeline of GETs, which go-redis splits per node on Redis
-// Cluster (the uids' keys have different hash tags, so one MGET would fail
-// with CROSSSLOT). Uids without a link are left out; repeated uids count once.
-// A nil or empty slice gives an empty map without calling Redis.
+// BatchGetLinkedPod returns, for one service, pod → the uids linked to it:
+// pipelines of GETs (batchChunk at a time), which go-redis splits per node on
+// Redis Cluster (the uids' keys have different hash tags, so one MGET would
+// fail with CROSSSLOT). Uids without a link are left out; a uid given twice
+// is listed twice, as the Java executor lists it. A nil or empty slice gives
+// an empty map without calling Redis. The context is checked every chunk,
+// while the uids are validated and while they are read, so a canceled call
+// stops at once whatever the batch's size; the memory it takes beyond its
+// result is one chunk's.
 func (e *Executor) BatchGetLinkedPod(ctx context.Context, namespace string, uids []string, serviceName string) (pods map[int][]string, err error) {
 	ctx, op := e.tel.startFor(ctx, contract.OpBatchGetLinkedPod, namespace, serviceName)
 	defer op.end(&err)
@@ -154,39 +158,21 @@ func (e *Executor) BatchGetLinkedPod(ctx context.Context, namespace string, uids
 	if err = validateServiceArgs(namespace, serviceName); err != nil {
 		return nil, err
 	}
-	for i, uid := range uids {
-		if err = validateUID(indexed("uids", i), uid); err != nil {
-			return nil, err
-		}
-	}
-	pods = make(map[int][]string)
-	if len(uids) == 0 {
-		return pods, nil
-	}
-	unique := dedupe(uids)
-	cmds := make([]*redis.StringCmd, len(unique))
-	_, err = e.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for i, uid := range unique {
-			cmds[i] = p.Get(ctx, linkKey(namespace, uid, serviceName))
-		}
-		return nil
-	})
-	if err != nil && !errors.Is(err, redis.Nil) {
+	if err = validateEach(ctx, "uids", uids, validateUID); err != nil {
 		return nil, err
 	}
-	for i, cmd := range cmds {
-		v, err := cmd.Result()
-		if errors.Is(err, redis.Nil) {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		pod, err := parsePodID(v)
-		if err != nil {
-			return nil, err
-		}
-		pods[pod] = append(pods[pod], unique[i])
+	pods = make(map[int][]string)
+	err = e.pipelinedGets(ctx, len(uids), func(i int) string { return linkKey(namespace, uids[i], serviceName) },
+		func(i int, v string) error {
+			pod, err := parsePodID(v)
+			if err != nil {
+				return err
+			}
+			pods[pod] = append(pods[pod], uids[i])
+			return nil
+		})
+	if err != nil {
+		return nil, err
 	}
 	return pods, nil
 }

@@ -104,11 +104,11 @@ func (e *Executor) GetWorkloadState(ctx context.Context, namespace, serviceName 
 	return state, err
 }
 
-// GetWorkloadStateBatch returns the workload states of several services in
-// one round trip: a pipeline of GETs, which works on Redis Cluster because
-// go-redis splits it per node (an MGET across hash tags would fail with
-// CROSSSLOT). Services without a state are left out of the map. A nil or
-// empty slice gives an empty map without calling Redis.
+// GetWorkloadStateBatch returns the workload states of several services:
+// pipelines of GETs (batchChunk at a time), which work on Redis Cluster
+// because go-redis splits them per node (an MGET across hash tags would fail
+// with CROSSSLOT). Services without a state are left out of the map. A nil
+// or empty slice gives an empty map without calling Redis.
 func (e *Executor) GetWorkloadStateBatch(ctx context.Context, namespace string, serviceNames []string) (states map[string]string, err error) {
 	ctx, op := e.tel.startFor(ctx, contract.OpGetWorkloadStateBatch, namespace, "")
 	defer op.end(&err)
@@ -118,37 +118,78 @@ func (e *Executor) GetWorkloadStateBatch(ctx context.Context, namespace string, 
 	if err = validateName("namespace", namespace); err != nil {
 		return nil, err
 	}
-	for i, s := range serviceNames {
-		if err = validateName(indexed("serviceNames", i), s); err != nil {
-			return nil, err
-		}
-	}
-	states = make(map[string]string, len(serviceNames))
-	if len(serviceNames) == 0 {
-		return states, nil
-	}
-	names := dedupe(serviceNames)
-	cmds := make([]*redis.StringCmd, len(names))
-	_, err = e.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for i, s := range names {
-			cmds[i] = p.Get(ctx, workloadKey(namespace, s))
-		}
-		return nil
-	})
-	if err != nil && !errors.Is(err, redis.Nil) {
+	if err = validateEach(ctx, "serviceNames", serviceNames, validateName); err != nil {
 		return nil, err
 	}
-	for i, cmd := range cmds {
-		v, err := cmd.Result()
-		switch {
-		case errors.Is(err, redis.Nil):
-		case err != nil:
-			return nil, err
-		default:
-			states[names[i]] = v
-		}
+	states = make(map[string]string, min(len(serviceNames), batchChunk))
+	err = e.pipelinedGets(ctx, len(serviceNames), func(i int) string { return workloadKey(namespace, serviceNames[i]) },
+		func(i int, v string) error {
+			states[serviceNames[i]] = v
+			return nil
+		})
+	if err != nil {
+		return nil, err
 	}
 	return states, nil
+}
+
+// batchChunk bounds the commands of one pipeline of a batch operation: a
+// million uids are a thousand pipelines, not one, so the memory a batch
+// takes beyond its result stays that of one chunk, and a canceled batch
+// stops within one chunk's round trip.
+const batchChunk = 1024
+
+// validateEach validates every element of a batch input, checking ctx
+// every chunk so that a huge batch with a canceled context returns at once.
+func validateEach(ctx context.Context, field string, items []string, validate func(field, s string) error) error {
+	for i, s := range items {
+		if i%batchChunk == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		if err := validate(indexed(field, i), s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// pipelinedGets GETs key(i) for every i below n, batchChunk keys to a
+// pipeline, and calls found for every key that exists, in order. It checks
+// ctx before each chunk.
+func (e *Executor) pipelinedGets(ctx context.Context, n int, key func(i int) string, found func(i int, v string) error) error {
+	cmds := make([]*redis.StringCmd, 0, min(n, batchChunk))
+	for start := 0; start < n; start += batchChunk {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		end := min(start+batchChunk, n)
+		cmds = cmds[:0]
+		_, err := e.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for i := start; i < end; i++ {
+				cmds = append(cmds, p.Get(ctx, key(i)))
+			}
+			return nil
+		})
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return err
+		}
+		for k, cmd := range cmds {
+			v, err := cmd.Result()
+			if errors.Is(err, redis.Nil) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if err := found(start+k, v); err != nil {
+				return err
+			}
+		}
+		clear(cmds) // let this chunk's commands go before the next is built
+	}
+	return nil
 }
 
 func validateServiceArgs(namespace, serviceName string) error {
@@ -156,27 +197,4 @@ func validateServiceArgs(namespace, serviceName string) error {
 		return err
 	}
 	return validateName("serviceName", serviceName)
-}
-
-// dedupe returns s without repeated elements, in first-seen order; s itself
-// when it has none, which is the common case.
-func dedupe(s []string) []string {
-	seen := make(map[string]struct{}, len(s))
-	var out []string
-	for i, v := range s {
-		if _, dup := seen[v]; dup {
-			if out == nil {
-				out = append(make([]string, 0, len(s)), s[:i]...)
-			}
-			continue
-		}
-		seen[v] = struct{}{}
-		if out != nil {
-			out = append(out, v)
-		}
-	}
-	if out == nil {
-		return s
-	}
-	return out
 }
