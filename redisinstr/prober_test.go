@@ -287,3 +287,73 @@ func TestConcurrentCommandsCollectAndClose(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestInstrumentAndCloseAreBoundedBySilentServer: a Redis that accepts TCP
+// and never answers, and a client that would wait forever for it
+// (ReadTimeout -1, no context deadlines). Instrument's first probe and Close
+// are bounded by the probe timeout all the same: the prober has a
+// connection of its own with the probe timeout as its timeouts.
+func TestInstrumentAndCloseAreBoundedBySilentServer(t *testing.T) {
+	srv := redistest.StartServer(t)
+	proxy := redistest.StartProxy(t, srv.Addr)
+	proxy.Silence()
+	c := redis.NewClient(&redis.Options{Addr: proxy.Addr, ReadTimeout: -1, WriteTimeout: -1})
+	t.Cleanup(func() { _ = c.Close() })
+	mp, reader := testMeter(t)
+	const timeout = 200 * time.Millisecond
+	start := time.Now()
+	inst, err := Instrument(c, WithMeterProvider(mp), WithProbeInterval(time.Second), WithProbeTimeout(timeout))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took > timeout+150*time.Millisecond {
+		t.Errorf("Instrument took %v against a silent server, probe timeout %v", took, timeout)
+	}
+	if status(t, reader) {
+		t.Error("a silent server reported up")
+	}
+	start = time.Now()
+	if err := inst.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took > timeout+150*time.Millisecond {
+		t.Errorf("Close took %v, probe timeout %v", took, timeout)
+	}
+}
+
+// TestBusyPoolIsNotDown: every connection of the client's pool is taken by
+// writes that a CLIENT PAUSE WRITE holds, yet Redis answers PING. The status
+// says whether the server answers, so it stays up; the pool's saturation
+// shows in its own metrics.
+func TestBusyPoolIsNotDown(t *testing.T) {
+	srv := redistest.StartServer(t)
+	const pool = 2
+	c := redis.NewClient(&redis.Options{Addr: srv.Addr, PoolSize: pool, PoolTimeout: 100 * time.Millisecond, ContextTimeoutEnabled: true})
+	t.Cleanup(func() { _ = c.Close() })
+	mp, reader := testMeter(t)
+	inst, err := Instrument(c, WithMeterProvider(mp), WithProbeInterval(50*time.Millisecond), WithProbeTimeout(50*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = inst.Close() })
+	admin := srv.Client(t)
+	ctx := context.Background()
+	if err := admin.Do(ctx, "CLIENT", "PAUSE", "1500", "WRITE").Err(); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for k := range pool {
+		wg.Go(func() { _ = c.Set(ctx, "busy:"+itoa(k), "v", 0).Err() })
+	}
+	time.Sleep(300 * time.Millisecond) // several probes while the pool is full
+	busy := mustPoint(t, collect(t, reader), contract.MetricPoolUtilization, semconv.DBClientConnectionPoolName(srv.Addr))
+	up := status(t, reader)
+	_ = admin.Do(ctx, "CLIENT", "UNPAUSE").Err()
+	wg.Wait()
+	if busy < 1 {
+		t.Fatalf("pool utilization %v while every connection waited: the pool was not full, the test proves nothing", busy)
+	}
+	if !up {
+		t.Error("status down while Redis answered PING and only the pool was full")
+	}
+}

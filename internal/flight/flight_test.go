@@ -61,22 +61,61 @@ func TestWaiterKeepsItsDeadline(t *testing.T) {
 	}
 }
 
-// TestLeaderDeadlineIsNotShared: when the leader's own deadline ends the
-// call, a waiter with time left runs it again rather than failing.
+// TestLeaderDeadlineIsNotShared: the call does not end with its leader's
+// deadline; a caller with time left gets its result, and it runs once.
 func TestLeaderDeadlineIsNotShared(t *testing.T) {
 	var g Group[int]
+	var runs atomic.Int32
 	leaderCtx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
 	defer cancel()
-	started := make(chan struct{})
-	go g.Do(leaderCtx, func(ctx context.Context) (int, error) {
-		close(started)
+	slow := func(ctx context.Context) (int, error) {
+		runs.Add(1)
+		select {
+		case <-time.After(100 * time.Millisecond):
+			return 7, nil
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+	}
+	leaderDone := make(chan error, 1)
+	go func() {
+		_, led, err := g.Do(leaderCtx, slow)
+		if !led {
+			err = errors.New("the first caller did not lead")
+		}
+		leaderDone <- err
+	}()
+	time.Sleep(10 * time.Millisecond)
+	v, led, err := g.Do(context.Background(), slow)
+	if err != nil || v != 7 || led {
+		t.Errorf("waiter got %d led=%v err=%v, want 7 from the leader's call", v, led, err)
+	}
+	if err := <-leaderDone; !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("leader: %v, want its own deadline", err)
+	}
+	if n := runs.Load(); n != 1 {
+		t.Errorf("fn ran %d times, want 1", n)
+	}
+}
+
+// TestBound: a call nobody waits for ends at the bound.
+func TestBound(t *testing.T) {
+	g := Group[int]{Bound: 20 * time.Millisecond}
+	ended := make(chan error, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, _, _ = g.Do(ctx, func(ctx context.Context) (int, error) {
 		<-ctx.Done()
+		ended <- ctx.Err()
 		return 0, ctx.Err()
 	})
-	<-started
-	v, led, err := g.Do(context.Background(), func(context.Context) (int, error) { return 7, nil })
-	if err != nil || v != 7 || !led {
-		t.Errorf("got %d led=%v err=%v, want 7 from a call of its own", v, led, err)
+	select {
+	case err := <-ended:
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("call ended with %v, want its bound", err)
+		}
+	case <-time.After(time.Second):
+		t.Fatal("the call outlived its bound")
 	}
 }
 
