@@ -205,7 +205,8 @@ func (e expected) errors() map[string]uint64 {
 func TestPrometheusAgreesWithReport(t *testing.T) {
 	want := loadReport(t)
 	prom := env(t, "SFOTEL_E2E_PROMETHEUS_URL")
-	sel := fmt.Sprintf(`{job=%q}`, quickstartJob)
+	// Only the first quickstart's series: the report is its counts.
+	sel := firstSelector(t)
 
 	t.Run("operations_total", func(t *testing.T) {
 		poll(t, promOperations+" in Prometheus equal to the report", func() (bool, string) {
@@ -219,7 +220,7 @@ func TestPrometheusAgreesWithReport(t *testing.T) {
 			}
 			// Errors: the status="error" series agree with the report too
 			// (none in a healthy run, and then no error series may count any).
-			v, err = promVector(prom, "sum by (operation) ("+promOperations+`{job="`+quickstartJob+`",status="error"})`)
+			v, err = promVector(prom, "sum by (operation) ("+promOperations+withLabels(sel, `status="error"`)+")")
 			if err != nil {
 				return false, err.Error()
 			}
@@ -230,7 +231,7 @@ func TestPrometheusAgreesWithReport(t *testing.T) {
 
 	t.Run("duration_bucket", func(t *testing.T) {
 		poll(t, promDurationBucket+` le="+Inf" in Prometheus equal to the report`, func() (bool, string) {
-			v, err := promVector(prom, "sum by (operation) ("+promDurationBucket+`{job="`+quickstartJob+`",le="+Inf"})`)
+			v, err := promVector(prom, "sum by (operation) ("+promDurationBucket+withLabels(sel, `le="+Inf"`)+")")
 			if err != nil {
 				return false, err.Error()
 			}
@@ -290,6 +291,9 @@ func TestCollectorReceivedOTLPMetrics(t *testing.T) {
 	want := loadReport(t)
 	metricsURL := env(t, "SFOTEL_E2E_OTELCOL_METRICS_URL")
 	service := env(t, "SFOTEL_E2E_SERVICE")
+	// The exporter names the sender's service.instance.id in instance; only
+	// the first quickstart's series count.
+	instanceID := firstInstanceID(t)
 
 	poll(t, "the collector's Prometheus exporter showing the report's counts", func() (bool, string) {
 		fams, err := scrape(metricsURL)
@@ -310,6 +314,9 @@ func TestCollectorReceivedOTLPMetrics(t *testing.T) {
 			if labels["job"] != service {
 				return false, fmt.Sprintf("%s series with job=%q, want %q: %v", promOperations, labels["job"], service, labels)
 			}
+			if labels["instance"] != instanceID {
+				continue
+			}
 			got[labels[contract.AttrOperation]] += m.GetCounter().GetValue()
 		}
 		d := diff("collector "+promOperations, got, want.counts())
@@ -322,11 +329,46 @@ func TestCollectorReceivedOTLPMetrics(t *testing.T) {
 		}
 		got = map[string]float64{}
 		for _, m := range hist.GetMetric() {
-			got[labelMap(m)[contract.AttrOperation]] += float64(m.GetHistogram().GetSampleCount())
+			if labels := labelMap(m); labels["instance"] == instanceID {
+				got[labels[contract.AttrOperation]] += float64(m.GetHistogram().GetSampleCount())
+			}
 		}
 		d = diff("collector "+promDurationCount, got, want.counts())
 		return len(d) == 0, strings.Join(d, "\n")
 	})
+}
+
+// firstSelector selects the first quickstart's series of the quickstart job:
+// the job scrapes two quickstarts (scripts/e2e.sh), each its own instance.
+func firstSelector(t *testing.T) string {
+	t.Helper()
+	u, err := url.Parse(env(t, "SFOTEL_E2E_QUICKSTART_URL"))
+	if err != nil || u.Host == "" {
+		t.Fatalf("SFOTEL_E2E_QUICKSTART_URL: %v", err)
+	}
+	return fmt.Sprintf(`{job=%q,instance=%q}`, quickstartJob, u.Host)
+}
+
+// withLabels adds matchers to a {…} selector.
+func withLabels(sel, matchers string) string {
+	return strings.TrimSuffix(sel, "}") + "," + matchers + "}"
+}
+
+// firstInstanceID is the first quickstart's service.instance.id, read from
+// the target_info series of its own /metrics.
+func firstInstanceID(t *testing.T) string {
+	t.Helper()
+	fams, err := scrape(env(t, "SFOTEL_E2E_QUICKSTART_URL") + "/metrics")
+	if err != nil {
+		t.Fatalf("scrape the first quickstart: %v", err)
+	}
+	for _, m := range fams["target_info"].GetMetric() {
+		if id := labelMap(m)["service_instance_id"]; id != "" {
+			return id
+		}
+	}
+	t.Fatalf("the first quickstart's target_info has no service_instance_id: %v", fams["target_info"])
+	return ""
 }
 
 func scrape(u string) (map[string]*dto.MetricFamily, error) {

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# e2e.sh runs the end-to-end tests: the quickstart against the real Redis,
-# sending OTLP to a real OpenTelemetry Collector that forwards traces to a real
-# Jaeger and exposes the metrics for Prometheus, which also scrapes the
-# quickstart's /metrics. Everything listens on free 127.0.0.1 ports and is
-# stopped (by PID) when the script exits, whatever the outcome. Then
-# `go test -tags e2e ./e2e/...` checks what each of them saw.
+# e2e.sh runs the end-to-end tests: two quickstarts (one service, two
+# instances) against the real Redis, sending OTLP to a real OpenTelemetry
+# Collector that forwards traces to a real Jaeger and exposes the metrics for
+# Prometheus, which also scrapes both quickstarts' /metrics. Everything
+# listens on free 127.0.0.1 ports and is stopped (by PID) when the script
+# exits, whatever the outcome. Then `go test -tags e2e ./e2e/...` checks what
+# each of them saw.
 #
 # Environment: REDIS_ADDR (default 127.0.0.1:6379); SFOTEL_E2E_KEEP=1 keeps
-# the work directory (logs, configs, report) for a look afterwards.
+# the work directory (logs, configs, reports) for a look afterwards.
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -121,6 +122,7 @@ if command -v redis-cli >/dev/null && ! redis-cli -h "${redis_addr%:*}" -p "${re
 fi
 
 quickstart_port=$(free_port)
+quickstart_port_2=$(free_port)
 prometheus_port=$(free_port)
 otelcol_otlp_port=$(free_port)
 otelcol_otlp_http_port=$(free_port)
@@ -155,8 +157,9 @@ pids+=($!)
 otelcol_pid=$!
 
 log "starting Prometheus (http://127.0.0.1:$prometheus_port, scrape interval 1s)"
-# The repo's scrape config, moved to this run's ports and a 1 s interval.
-sed -e "s/127\.0\.0\.1:9464/127.0.0.1:$quickstart_port/" \
+# The repo's scrape config, moved to this run's ports and a 1 s interval;
+# the quickstart job scrapes both quickstarts, as two instances.
+sed -e "s/\"127\.0\.0\.1:9464\"/\"127.0.0.1:$quickstart_port\", \"127.0.0.1:$quickstart_port_2\"/" \
 	-e "s/127\.0\.0\.1:8889/127.0.0.1:$otelcol_prom_port/" \
 	-e "s/scrape_interval: 5s/scrape_interval: 1s/" \
 	-e "s/evaluation_interval: 5s/evaluation_interval: 1s/" \
@@ -173,49 +176,70 @@ wait_http Jaeger "$jaeger_pid" "$jaeger_http_port" /api/services
 wait_http "the collector" "$otelcol_pid" "$otelcol_prom_port" /metrics
 wait_http Prometheus "$prometheus_pid" "$prometheus_port" /-/ready
 
-# The quickstart runs for $duration, writes its final JSON report, and then
-# keeps serving its (now frozen) /metrics and exporting over OTLP until it is
-# told to stop: every backend then converges on exactly the report's counts.
-# OTLP goes over http/protobuf, the default protocol. Sampling 5% of traces
-# keeps Jaeger's load modest; metrics see every call.
-log "running the quickstart for $duration against Redis at $redis_addr"
-report=$work/report.json
-OTEL_SERVICE_NAME=$service \
-	OTEL_METRIC_EXPORT_INTERVAL=1000 \
-	OTEL_BSP_SCHEDULE_DELAY=500 \
-	OTEL_TRACES_SAMPLER=parentbased_traceidratio \
-	OTEL_TRACES_SAMPLER_ARG=0.05 \
-	"$work/quickstart" \
-	-redis "$redis_addr" \
-	-duration "$duration" -linger 10m \
-	-workers 4 -users 500 -pods 8 \
-	-listen "127.0.0.1:$quickstart_port" \
-	-otlp "http://127.0.0.1:$otelcol_otlp_http_port" \
-	-command-spans \
-	-report json -report-out "$report" \
-	>"$work/quickstart.log" 2>&1 &
-pids+=($!)
-quickstart_pid=$!
+# Two quickstarts run side by side as one service (same OTEL_SERVICE_NAME),
+# as a fleet of routers would: each on its own port with its own report,
+# scraped by the same Prometheus job as two instances, each sending OTLP
+# under its own service.instance.id. Each runs for $duration, writes its
+# final JSON report, and then keeps serving its (now frozen) /metrics and
+# exporting over OTLP until it is told to stop: every backend then converges
+# on exactly the reports' counts. OTLP goes over http/protobuf, the default
+# protocol. Sampling 5% of traces keeps Jaeger's load modest; metrics see
+# every call.
+# start_quickstart N PORT REPORT starts quickstart number N.
+start_quickstart() {
+	local n=$1 port=$2 out=$3
+	OTEL_SERVICE_NAME=$service \
+		OTEL_METRIC_EXPORT_INTERVAL=1000 \
+		OTEL_BSP_SCHEDULE_DELAY=500 \
+		OTEL_TRACES_SAMPLER=parentbased_traceidratio \
+		OTEL_TRACES_SAMPLER_ARG=0.05 \
+		"$work/quickstart" \
+		-redis "$redis_addr" \
+		-duration "$duration" -linger 10m \
+		-workers 4 -users 500 -pods 8 \
+		-listen "127.0.0.1:$port" \
+		-otlp "http://127.0.0.1:$otelcol_otlp_http_port" \
+		-command-spans \
+		-report json -report-out "$out" \
+		>"$work/quickstart-$n.log" 2>&1 &
+	pids+=($!)
+}
 
-deadline=$((SECONDS + 120))
-until [[ -s $report ]]; do
-	if ! kill -0 "$quickstart_pid" 2>/dev/null; then
-		log "the quickstart exited before writing its report"
-		exit 1
-	fi
-	if ((SECONDS >= deadline)); then
-		log "no report from the quickstart within 120s"
-		exit 1
-	fi
-	sleep 0.5
-done
-cat "$work/quickstart.log" >&2
+log "running two quickstarts for $duration against Redis at $redis_addr"
+report=$work/report.json
+report_2=$work/report-2.json
+start_quickstart 1 "$quickstart_port" "$report"
+quickstart_pid=$!
+start_quickstart 2 "$quickstart_port_2" "$report_2"
+quickstart_pid_2=$!
+
+# wait_report waits for quickstart N's report file.
+wait_report() {
+	local n=$1 pid=$2 file=$3
+	local deadline=$((SECONDS + 120))
+	until [[ -s $file ]]; do
+		if ! kill -0 "$pid" 2>/dev/null; then
+			log "quickstart $n exited before writing its report"
+			return 1
+		fi
+		if ((SECONDS >= deadline)); then
+			log "no report from quickstart $n within 120s"
+			return 1
+		fi
+		sleep 0.5
+	done
+}
+wait_report 1 "$quickstart_pid" "$report"
+wait_report 2 "$quickstart_pid_2" "$report_2"
+cat "$work/quickstart-1.log" >&2
 
 log "checking Prometheus, the collector and Jaeger"
 go vet -tags e2e ./e2e/
 SFOTEL_E2E_REPORT=$report \
+	SFOTEL_E2E_REPORT_2=$report_2 \
 	SFOTEL_E2E_SERVICE=$service \
 	SFOTEL_E2E_QUICKSTART_URL=http://127.0.0.1:$quickstart_port \
+	SFOTEL_E2E_QUICKSTART_URL_2=http://127.0.0.1:$quickstart_port_2 \
 	SFOTEL_E2E_PROMETHEUS_URL=http://127.0.0.1:$prometheus_port \
 	SFOTEL_E2E_OTELCOL_METRICS_URL=http://127.0.0.1:$otelcol_prom_port/metrics \
 	SFOTEL_E2E_JAEGER_URL=http://127.0.0.1:$jaeger_http_port \
@@ -224,12 +248,16 @@ SFOTEL_E2E_REPORT=$report \
 
 # A clean shutdown on SIGTERM is part of the contract: exit status 0, which
 # the quickstart also gives only if no call failed and no lookup disagreed.
-kill -TERM "$quickstart_pid"
-status=0
-wait "$quickstart_pid" || status=$?
-if ((status != 0)); then
-	log "the quickstart exited with status $status after SIGTERM (its log is below)"
-	exit 1
-fi
-log "the quickstart exited 0 on SIGTERM"
+kill -TERM "$quickstart_pid" "$quickstart_pid_2"
+for n in 1 2; do
+	pid=$quickstart_pid
+	((n == 2)) && pid=$quickstart_pid_2
+	status=0
+	wait "$pid" || status=$?
+	if ((status != 0)); then
+		log "quickstart $n exited with status $status after SIGTERM (its log is below)"
+		exit 1
+	fi
+done
+log "both quickstarts exited 0 on SIGTERM"
 log "passed"
