@@ -154,7 +154,11 @@ type protectOptionFunc func(*protectConfig)
 func (f protectOptionFunc) applyProtect(c *protectConfig) { f(c) }
 
 // WithBearerToken accepts requests with "Authorization: Bearer token".
-// It may be given more than once (e.g. while rotating a token).
+// It may be given more than once (e.g. while rotating a token). A token
+// with white space or a control character at either end, such as the
+// newline at the end of a file read with os.ReadFile, is refused: HTTP
+// strips it from the header, so it could never match. Trim it first (as
+// Prometheus does with the file of its credentials_file setting).
 func WithBearerToken(token string) ProtectOption {
 	return protectOptionFunc(func(c *protectConfig) {
 		c.bearerTokens = append(c.bearerTokens, token)
@@ -162,7 +166,8 @@ func WithBearerToken(token string) ProtectOption {
 }
 
 // WithBasicAuth accepts requests with HTTP basic credentials user and
-// password. It may be given more than once.
+// password. It may be given more than once. As with WithBearerToken, a
+// user or password with white space at either end is refused.
 func WithBasicAuth(user, password string) ProtectOption {
 	return protectOptionFunc(func(c *protectConfig) {
 		c.basicUsers = append(c.basicUsers, basicCredential{user, password})

@@ -40,6 +40,9 @@ func ProtectHandler(h http.Handler, opts ...ProtectOption) (http.Handler, error)
 		if strings.TrimSpace(tok) == "" {
 			return nil, fmt.Errorf("exporters: ProtectHandler: WithBearerToken #%d: token is empty", i+1)
 		}
+		if err := checkCredential(tok); err != nil {
+			return nil, fmt.Errorf("exporters: ProtectHandler: WithBearerToken #%d: token %w; it could never match", i+1, err)
+		}
 		p.tokens = append(p.tokens, sha256.Sum256([]byte(tok)))
 	}
 	for i, u := range c.basicUsers {
@@ -48,6 +51,12 @@ func ProtectHandler(h http.Handler, opts ...ProtectOption) (http.Handler, error)
 		}
 		if strings.Contains(u.user, ":") {
 			return nil, fmt.Errorf("exporters: ProtectHandler: WithBasicAuth #%d: user must not contain ':'", i+1)
+		}
+		if err := checkCredential(u.user); err != nil {
+			return nil, fmt.Errorf("exporters: ProtectHandler: WithBasicAuth #%d: user %w", i+1, err)
+		}
+		if err := checkCredential(u.password); err != nil {
+			return nil, fmt.Errorf("exporters: ProtectHandler: WithBasicAuth #%d: password %w", i+1, err)
 		}
 		p.users = append(p.users, digestPair{sha256.Sum256([]byte(u.user)), sha256.Sum256([]byte(u.password))})
 	}
@@ -58,6 +67,23 @@ func ProtectHandler(h http.Handler, opts ...ProtectOption) (http.Handler, error)
 		p.challenges = append(p.challenges, `Basic realm="`+c.realm+`", charset="UTF-8"`)
 	}
 	return p, nil
+}
+
+// checkCredential refuses what a client cannot send or a tool would not:
+// white space at either end (HTTP strips it from a header value; Prometheus
+// and curl strip a credentials file's newline) and control characters
+// (not allowed in a header). The usual cause is a file read with
+// os.ReadFile, newline and all.
+func checkCredential(v string) error {
+	if strings.TrimSpace(v) != v {
+		return errors.New("has white space at its start or end (a trailing newline from a file?); trim it")
+	}
+	for _, r := range v {
+		if r < 0x20 && r != '\t' || r == 0x7f {
+			return fmt.Errorf("contains the control character %U", r)
+		}
+	}
+	return nil
 }
 
 type digest = [sha256.Size]byte

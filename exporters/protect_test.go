@@ -1,6 +1,8 @@
 package exporters
 
 import (
+	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -102,6 +104,14 @@ func TestProtectHandlerRejectsBadConfig(t *testing.T) {
 		{"empty password", okHandler, []ProtectOption{WithBasicAuth("u", "")}, "WithBasicAuth #1"},
 		{"colon in user", okHandler, []ProtectOption{WithBasicAuth("a:b", "p")}, "must not contain ':'"},
 		{"quote in realm", okHandler, []ProtectOption{WithBearerToken("t"), WithRealm(`a"b`)}, "WithRealm"},
+		// A token read with os.ReadFile keeps the file's newline; HTTP
+		// strips it from the header, so it could never match.
+		{"token with a trailing newline", okHandler, []ProtectOption{WithBearerToken("s3cret\n")}, "WithBearerToken #1: token has white space at its start or end (a trailing newline from a file?); trim it; it could never match"},
+		{"token with CRLF", okHandler, []ProtectOption{WithBearerToken("a"), WithBearerToken("s3cret\r\n")}, "WithBearerToken #2: token has white space"},
+		{"token with a leading space", okHandler, []ProtectOption{WithBearerToken(" s3cret")}, "WithBearerToken #1: token has white space"},
+		{"token with a control character", okHandler, []ProtectOption{WithBearerToken("s3\x00cret")}, "WithBearerToken #1: token contains the control character U+0000"},
+		{"password with a trailing newline", okHandler, []ProtectOption{WithBasicAuth("prom", "pa55\n")}, "WithBasicAuth #1: password has white space"},
+		{"user with a trailing space", okHandler, []ProtectOption{WithBasicAuth("prom ", "pa55")}, "WithBasicAuth #1: user has white space"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -110,5 +120,28 @@ func TestProtectHandlerRejectsBadConfig(t *testing.T) {
 				t.Fatalf("got %v, %v; want an error containing %q", h, err, c.want)
 			}
 		})
+	}
+}
+
+// TestHeaderWhiteSpaceIsStripped is why ProtectHandler refuses a token with
+// white space at its end: even a client that sends "Bearer s3cret \r\n"
+// byte for byte reaches the handler as "Bearer s3cret", so such a token
+// could never match.
+func TestHeaderWhiteSpaceIsStripped(t *testing.T) {
+	got := make(chan string, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got <- r.Header.Get("Authorization")
+	}))
+	defer srv.Close()
+	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := fmt.Fprint(conn, "GET /metrics HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer s3cret \t\r\nConnection: close\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	if v := <-got; v != "Bearer s3cret" {
+		t.Fatalf("server saw %q", v)
 	}
 }
