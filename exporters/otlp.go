@@ -2,6 +2,7 @@ package exporters
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -111,7 +112,7 @@ type otlpTarget struct {
 
 // parseEndpoint checks an endpoint given by option and decides TLS.
 func parseEndpoint(endpoint string, insecure bool) (otlpTarget, error) {
-	const field = "OTLP endpoint"
+	const field = "OTLP endpoint (Config.OTLPEndpoint or WithEndpoint)"
 	if strings.TrimSpace(endpoint) != endpoint || endpoint == "" {
 		return otlpTarget{}, fmt.Errorf("exporters: %s %q: empty or surrounded by spaces", field, endpoint)
 	}
@@ -133,11 +134,11 @@ func parseEndpoint(endpoint string, insecure bool) (otlpTarget, error) {
 	switch u.Scheme {
 	case "https":
 		if insecure {
-			return otlpTarget{}, fmt.Errorf("exporters: %s %q: https:// contradicts WithInsecure", field, endpoint)
+			return otlpTarget{}, fmt.Errorf("exporters: %s %q: https:// contradicts WithInsecureTransport(true)", field, endpoint)
 		}
 	case "http":
 		if !insecure && !isLoopback(u.Hostname()) {
-			return otlpTarget{}, fmt.Errorf("exporters: %s %q: plain-text http:// to a host that is not loopback needs WithInsecure", field, endpoint)
+			return otlpTarget{}, fmt.Errorf("exporters: %s %q: plain-text http:// to a host that is not loopback needs WithInsecureTransport(true)", field, endpoint)
 		}
 		t.insecure = true
 	default:
@@ -197,6 +198,9 @@ type otlpPlan struct {
 }
 
 func (c otlpConfig) plan(sig signal) (otlpPlan, error) {
+	if err := errors.Join(c.errs...); err != nil {
+		return otlpPlan{}, err
+	}
 	proto, err := c.protocolFor(sig)
 	if err != nil {
 		return otlpPlan{}, err

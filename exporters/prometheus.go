@@ -21,12 +21,14 @@ const DefaultListenAddr = "127.0.0.1:9464"
 // Prometheus is a metric Reader that a MeterProvider fills and an
 // http.Handler that serves what it holds in the Prometheus text format.
 // Give it to sdkmetric.WithReader (or Config.Prometheus) and mount it on
-// /metrics. It has a registry of its own, never the global default one, so
-// two of them (or a library that registers globally) never collide.
+// /metrics. It has a registry of its own unless WithRegisterer gives it one,
+// never the global default one, so two of them (or a library that registers
+// globally) never collide.
 type Prometheus struct {
 	sdkmetric.Reader
-	registry *prometheus.Registry
-	handler  http.Handler
+	registerer prometheus.Registerer
+	gatherer   prometheus.Gatherer
+	handler    http.Handler
 }
 
 var (
@@ -38,15 +40,19 @@ var (
 // the OTel-to-Prometheus translation with suffixes (a counter
 // stateful_executor.operations becomes stateful_executor_operations_total, a
 // histogram in seconds gets _seconds), pinned explicitly so a change of the
-// upstream default never renames a dashboard's series.
+// upstream default never renames a dashboard's series. An invalid option is
+// an error that names it.
 func NewPrometheus(opts ...PrometheusOption) (*Prometheus, error) {
-	c := newPromConfig(opts)
+	c, err := newPromConfig(opts)
+	if err != nil {
+		return nil, err
+	}
 
 	popts := []otelprom.Option{
-		otelprom.WithRegisterer(c.registry),
+		otelprom.WithRegisterer(c.registerer),
 		otelprom.WithTranslationStrategy(otlptranslator.UnderscoreEscapingWithSuffixes),
 	}
-	if !c.scopeInfo {
+	if !c.scopeLabels {
 		popts = append(popts, otelprom.WithoutScopeInfo())
 	}
 	if !c.targetInfo {
@@ -61,28 +67,28 @@ func NewPrometheus(opts ...PrometheusOption) (*Prometheus, error) {
 	}
 
 	if c.goCollector {
-		if err := c.registry.Register(collectors.NewGoCollector()); err != nil {
+		if err := c.registerer.Register(collectors.NewGoCollector()); err != nil {
 			return nil, fmt.Errorf("exporters: WithGoCollector: %w", err)
 		}
 	}
 	if c.processCollector {
-		if err := c.registry.Register(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})); err != nil {
+		if err := c.registerer.Register(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})); err != nil {
 			return nil, fmt.Errorf("exporters: WithProcessCollector: %w", err)
 		}
 	}
 
-	h := promhttp.HandlerFor(c.registry, promhttp.HandlerOpts{
+	h := promhttp.HandlerFor(c.gatherer, promhttp.HandlerOpts{
 		ErrorLog: scrapeErrorLog{c.logger},
 		// Serve what could be gathered: one failing collector must not
 		// blank the whole scrape (the failure is logged and counted in
 		// promhttp_metric_handler_errors_total).
 		ErrorHandling:       promhttp.ContinueOnError,
-		Registry:            c.registry,
+		Registry:            c.registerer, // promhttp_metric_handler_errors_total
 		MaxRequestsInFlight: c.maxInFlight,
 		Timeout:             c.scrapeTimeout,
 		EnableOpenMetrics:   c.openMetrics,
 	})
-	return &Prometheus{Reader: exp, registry: c.registry, handler: h}, nil
+	return &Prometheus{Reader: exp, registerer: c.registerer, gatherer: c.gatherer, handler: h}, nil
 }
 
 // ServeHTTP serves the current metrics. Wrap it with ProtectHandler to ask
@@ -91,9 +97,23 @@ func (p *Prometheus) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.handler.ServeHTTP(w, r)
 }
 
-// Registry returns the registry the handler serves, so an application can
-// register collectors of its own beside the OTel instruments.
-func (p *Prometheus) Registry() *prometheus.Registry { return p.registry }
+// Registerer returns the registerer the OTel bridge registered with, so an
+// application can register collectors of its own beside the OTel
+// instruments (the handler serves them when its gatherer gathers that
+// registerer, as it does by default).
+func (p *Prometheus) Registerer() prometheus.Registerer { return p.registerer }
+
+// Gatherer returns what the handler serves.
+func (p *Prometheus) Gatherer() prometheus.Gatherer { return p.gatherer }
+
+// Registry returns the registerer when it is a *prometheus.Registry (the
+// default one, or one given to WithRegisterer), else nil.
+//
+// Deprecated: use Registerer or Gatherer.
+func (p *Prometheus) Registry() *prometheus.Registry {
+	reg, _ := p.registerer.(*prometheus.Registry)
+	return reg
+}
 
 // scrapeErrorLog adapts slog to promhttp's Println logger.
 type scrapeErrorLog struct{ l *slog.Logger }

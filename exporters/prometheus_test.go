@@ -7,8 +7,10 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
@@ -18,6 +20,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
 	"github.com/statefulroute/sfotel/internal/contract"
 )
@@ -211,20 +214,85 @@ func TestPrometheusContractNames(t *testing.T) {
 }
 
 func TestPrometheusOptions(t *testing.T) {
-	p, mp := newPromProvider(t, WithGoCollector(false), WithProcessCollector(false), WithScopeInfo(), WithoutTargetInfo(), WithNamespace("team"))
+	for name, opts := range map[string][]PrometheusOption{
+		"current":    {WithGoCollector(false), WithProcessCollector(false), WithScopeLabels(true), WithTargetInfo(false), WithNamespace("team")},
+		"deprecated": {WithGoCollector(false), WithProcessCollector(false), WithScopeInfo(), WithoutTargetInfo(), WithNamespace("team")},
+	} {
+		t.Run(name, func(t *testing.T) {
+			p, mp := newPromProvider(t, opts...)
+			recordExecutorLike(t, mp)
+			fams := parseExposition(t, scrape(t, p).Body.Bytes())
+			for name := range fams {
+				if strings.HasPrefix(name, "go_") || strings.HasPrefix(name, "process_") || name == "target_info" {
+					t.Errorf("%s present although turned off", name)
+				}
+			}
+			m := series(t, fams, "team_stateful_executor_errors_total", dto.MetricType_COUNTER, map[string]string{
+				"operation": contract.OpSetLinkedPod.String(), "error_type": "timeout",
+				"otel_scope_name": "github.com/statefulroute/sfotel/otelexec", "otel_scope_version": "", "otel_scope_schema_url": "",
+			})
+			if m.GetCounter().GetValue() != 1 {
+				t.Errorf("value %v", m.GetCounter().GetValue())
+			}
+		})
+	}
+	// The toggles turn back off (the last option wins).
+	p, mp := newPromProvider(t, WithScopeLabels(true), WithScopeLabels(false), WithTargetInfo(false), WithTargetInfo(true))
 	recordExecutorLike(t, mp)
 	fams := parseExposition(t, scrape(t, p).Body.Bytes())
-	for name := range fams {
-		if strings.HasPrefix(name, "go_") || strings.HasPrefix(name, "process_") || name == "target_info" {
-			t.Errorf("%s present although turned off", name)
+	if _, ok := fams["target_info"]; !ok {
+		t.Error("WithTargetInfo(true) after false: no target_info")
+	}
+	series(t, fams, "stateful_executor_errors_total", dto.MetricType_COUNTER, map[string]string{"operation": contract.OpSetLinkedPod.String(), "error_type": "timeout"})
+}
+
+// TestPrometheusRejectsBadOptions: every invalid value is an error that
+// names its option, never a silent default.
+func TestPrometheusRejectsBadOptions(t *testing.T) {
+	wrapped := prometheus.WrapRegistererWith(prometheus.Labels{"team": "routing"}, prometheus.NewRegistry())
+	for _, tc := range []struct {
+		opts []PrometheusOption
+		want string
+	}{
+		{[]PrometheusOption{WithScrapeLimits(-1, time.Second)}, "exporters: WithScrapeLimits: maxInFlight must be > 0, got -1"},
+		{[]PrometheusOption{WithScrapeLimits(4, 0)}, "WithScrapeLimits: timeout must be > 0, got 0s"},
+		{[]PrometheusOption{WithNamespace("my-team")}, `WithNamespace: "my-team"`},
+		{[]PrometheusOption{WithNamespace("1team")}, `WithNamespace: "1team"`},
+		{[]PrometheusOption{WithRegisterer(wrapped)}, "WithRegisterer: "},
+		{[]PrometheusOption{WithGatherer(prometheus.NewRegistry())}, "WithGatherer: needs WithRegisterer"},
+	} {
+		if _, err := NewPrometheus(tc.opts...); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("NewPrometheus = %v, want an error containing %q", err, tc.want)
 		}
 	}
-	m := series(t, fams, "team_stateful_executor_errors_total", dto.MetricType_COUNTER, map[string]string{
-		"operation": contract.OpSetLinkedPod.String(), "error_type": "timeout",
-		"otel_scope_name": "github.com/statefulroute/sfotel/otelexec", "otel_scope_version": "", "otel_scope_schema_url": "",
-	})
-	if m.GetCounter().GetValue() != 1 {
-		t.Errorf("value %v", m.GetCounter().GetValue())
+	// And through Setup.
+	if _, err := Setup(context.Background(), Config{Prometheus: true, PrometheusOptions: []PrometheusOption{WithScrapeLimits(0, 0)}}); err == nil || !strings.Contains(err.Error(), "WithScrapeLimits") {
+		t.Errorf("Setup with a bad Prometheus option: %v", err)
+	}
+}
+
+// TestPrometheusRegistererAndGatherer: any Registerer, with the Gatherer
+// that serves it, as client_golang's own handlers take them.
+func TestPrometheusRegistererAndGatherer(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	wrapped := prometheus.WrapRegistererWith(prometheus.Labels{"team": "routing"}, reg)
+	p, mp := newPromProvider(t, WithRegisterer(wrapped), WithGatherer(reg), WithGoCollector(false), WithProcessCollector(false))
+	recordExecutorLike(t, mp)
+	if p.Registerer() != wrapped || p.Gatherer() != prometheus.Gatherer(reg) || p.Registry() != nil {
+		t.Errorf("Registerer %v, Gatherer %v, Registry %v", p.Registerer(), p.Gatherer(), p.Registry())
+	}
+	fams := parseExposition(t, scrape(t, p).Body.Bytes())
+	series(t, fams, "stateful_executor_errors_total", dto.MetricType_COUNTER,
+		map[string]string{"operation": contract.OpSetLinkedPod.String(), "error_type": "timeout", "team": "routing"})
+
+	// nil, typed or not, is ignored: the exporter gets a registry of its own.
+	p, mp = newPromProvider(t, WithRegisterer(nil), WithRegisterer((*prometheus.Registry)(nil)), WithGatherer(nil), WithRegistry(nil))
+	recordExecutorLike(t, mp)
+	if p.Registry() == nil || p.Registry() == prometheus.DefaultRegisterer {
+		t.Errorf("nil registerers: Registry() = %v", p.Registry())
+	}
+	if _, ok := parseExposition(t, scrape(t, p).Body.Bytes())["stateful_executor_operations_total"]; !ok {
+		t.Error("nothing served with nil registerers")
 	}
 }
 
@@ -244,9 +312,9 @@ func TestPrometheusTwoInstancesAndSharedRegistry(t *testing.T) {
 	own := prometheus.NewCounter(prometheus.CounterOpts{Name: "app_own_total", Help: "own"})
 	reg.MustRegister(own)
 	own.Add(2)
-	p, mp := newPromProvider(t, WithRegistry(reg), WithGoCollector(false), WithProcessCollector(false))
-	if p.Registry() != reg {
-		t.Fatal("Registry() is not the one given")
+	p, mp := newPromProvider(t, WithRegisterer(reg), WithGoCollector(false), WithProcessCollector(false))
+	if p.Registry() != reg || p.Registerer() != prometheus.Registerer(reg) || p.Gatherer() != prometheus.Gatherer(reg) {
+		t.Fatal("Registry(), Registerer() or Gatherer() is not the registry given")
 	}
 	recordExecutorLike(t, mp)
 	fams = parseExposition(t, scrape(t, p).Body.Bytes())
@@ -258,22 +326,71 @@ func TestPrometheusTwoInstancesAndSharedRegistry(t *testing.T) {
 	}
 }
 
+// TestPrometheusOpenMetricsNegotiation: a scraper that asks for OpenMetrics
+// gets it by default, with the exemplars of the histogram buckets; one that
+// does not (or a handler with WithOpenMetricsFormat(false)) gets the classic
+// text format, without them.
 func TestPrometheusOpenMetricsNegotiation(t *testing.T) {
-	accept := "Accept"
-	om := "application/openmetrics-text;version=1.0.0"
-	p, mp := newPromProvider(t)
-	recordExecutorLike(t, mp)
-	if ct := scrape(t, p, accept, om).Header().Get("Content-Type"); strings.Contains(ct, "openmetrics") {
-		t.Errorf("OpenMetrics served without WithOpenMetrics: %s", ct)
+	const accept, om = "Accept", "application/openmetrics-text;version=1.0.0"
+	// record measures one call under a sampled span and returns the
+	// handler and the span's trace ID.
+	record := func(t *testing.T, opts ...PrometheusOption) (*Prometheus, string) {
+		t.Helper()
+		p, err := NewPrometheus(opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tp := sdktrace.NewTracerProvider()
+		mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(p))
+		t.Cleanup(func() { _ = mp.Shutdown(context.Background()); _ = tp.Shutdown(context.Background()) })
+		h, err := mp.Meter(contract.ScopeExecutor).Float64Histogram(contract.MetricOperationDuration, metric.WithUnit("s"),
+			metric.WithExplicitBucketBoundaries(0.001, 0.01, 1, 5))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// A sampled span's measurement becomes the bucket's exemplar.
+		ctx, span := tp.Tracer("t").Start(context.Background(), contract.OpGetLinkedPod.String())
+		h.Record(ctx, 0.004, metric.WithAttributes(attribute.String(contract.AttrOperation, contract.OpGetLinkedPod.String())))
+		span.End()
+		return p, span.SpanContext().TraceID().String()
 	}
-	p, mp = newPromProvider(t, WithOpenMetrics())
-	recordExecutorLike(t, mp)
-	rec := scrape(t, p, accept, om)
-	if ct := rec.Header().Get("Content-Type"); !strings.Contains(ct, "openmetrics") {
-		t.Errorf("WithOpenMetrics: Content-Type %s", ct)
-	}
-	if !strings.Contains(rec.Body.String(), "# EOF") {
-		t.Error("OpenMetrics body without # EOF")
+
+	for _, tc := range []struct {
+		name       string
+		opts       []PrometheusOption
+		header     []string
+		openMetric bool
+	}{
+		{"default, OpenMetrics asked", nil, []string{accept, om}, true},
+		{"default, nothing asked", nil, nil, false},
+		{"WithOpenMetricsFormat(false)", []PrometheusOption{WithOpenMetricsFormat(false)}, []string{accept, om}, false},
+		{"deprecated WithOpenMetrics", []PrometheusOption{WithOpenMetricsFormat(false), WithOpenMetrics()}, []string{accept, om}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, exemplarTrace := record(t, tc.opts...)
+			rec := scrape(t, p, tc.header...)
+			body := rec.Body.String()
+			ct := rec.Header().Get("Content-Type")
+			if strings.Contains(ct, "openmetrics") != tc.openMetric {
+				t.Fatalf("Content-Type %s, want OpenMetrics: %v", ct, tc.openMetric)
+			}
+			// The exemplar's labels (trace_id, span_id) come in no fixed order.
+			exemplarOn := func(le string) *regexp.Regexp {
+				return regexp.MustCompile(`le="` + regexp.QuoteMeta(le) + `"\} 1 # \{[^}]*trace_id="` + exemplarTrace + `"`)
+			}
+			hasExemplar := regexp.MustCompile(`# \{[^}]*trace_id="` + exemplarTrace + `"`).MatchString(body)
+			if hasExemplar != tc.openMetric || strings.Contains(body, "# EOF") != tc.openMetric {
+				t.Fatalf("exemplar with the span's trace ID: %v, # EOF: %v, want %v:\n%s", hasExemplar, strings.Contains(body, "# EOF"), tc.openMetric, body)
+			}
+			// The bucket the measurement fell in carries it; integer
+			// bounds are written 1.0 in OpenMetrics, 1 in the text format.
+			if tc.openMetric && (!exemplarOn("0.01").MatchString(body) || !strings.Contains(body, `le="1.0"`)) {
+				t.Errorf("OpenMetrics buckets:\n%s", body)
+			}
+			if !tc.openMetric && !strings.Contains(body, `le="1"`) {
+				t.Errorf("text format buckets:\n%s", body)
+			}
+		})
 	}
 }
 

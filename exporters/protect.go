@@ -23,12 +23,7 @@ func ProtectHandler(h http.Handler, opts ...ProtectOption) (http.Handler, error)
 	if h == nil {
 		return nil, errors.New("exporters: ProtectHandler: handler is nil")
 	}
-	c := protectConfig{realm: "sfotel"}
-	for _, o := range opts {
-		if o != nil {
-			o.applyProtect(&c)
-		}
-	}
+	c := newProtectConfig(opts)
 	if len(c.bearerTokens) == 0 && len(c.basicUsers) == 0 {
 		return nil, errors.New("exporters: ProtectHandler: no credentials; give WithBearerToken or WithBasicAuth")
 	}

@@ -19,8 +19,12 @@ import (
 	"github.com/statefulroute/sfotel/internal/contract"
 )
 
-// scopeName is the instrumentation scope of the exporters' own metrics.
-const scopeName = "github.com/statefulroute/sfotel/exporters"
+// ScopeName is the instrumentation scope of the exporters' own metrics
+// (sfotel.exporter.spans.dropped).
+const ScopeName = contract.ScopeExporters
+
+// Version is the version of that scope, the same for every sfotel package.
+const Version = contract.Version
 
 // Config says what Setup builds. The zero value is useful: a TracerProvider
 // and a MeterProvider with the resource of this process, exporting over OTLP
@@ -49,7 +53,7 @@ type Config struct {
 	// DisableOTLP ignores the OTLP environment: no OTLP exporter at all.
 	DisableOTLP bool
 	// MetricInterval is the OTLP metric export interval; zero means
-	// OTEL_METRIC_EXPORT_INTERVAL, else 60 s.
+	// OTEL_METRIC_EXPORT_INTERVAL, else 60 s. It must not be negative.
 	MetricInterval time.Duration
 
 	// Readers are further metric readers, e.g. the report collector's.
@@ -93,6 +97,9 @@ func Setup(ctx context.Context, cfg Config) (*Telemetry, error) {
 	logger := cfg.Logger
 	if logger == nil {
 		logger = slog.Default()
+	}
+	if cfg.MetricInterval < 0 {
+		return nil, fmt.Errorf("exporters: Config.MetricInterval must not be negative, got %v", cfg.MetricInterval)
 	}
 	res, err := newResource(ctx, cfg, logger)
 	if err != nil {
@@ -197,7 +204,7 @@ func Setup(ctx context.Context, cfg Config) (*Telemetry, error) {
 
 // observeDropped exports Stats.SpansDropped as a counter.
 func (t *Telemetry) observeDropped() error {
-	m := t.mp.Meter(scopeName)
+	m := t.mp.Meter(ScopeName, metric.WithInstrumentationVersion(Version))
 	dropped, err := m.Int64ObservableCounter(contract.MetricExporterSpansDropped,
 		metric.WithUnit(contract.UnitSpans),
 		metric.WithDescription("Spans in batches the OTLP collector did not take (error, timeout or shutdown deadline)."))

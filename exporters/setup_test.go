@@ -379,7 +379,7 @@ func TestSetupRejectsBadConfig(t *testing.T) {
 		{"http/json", nil, Config{OTLPEndpoint: "http://127.0.0.1:4318", OTLPOptions: []OTLPOption{WithProtocol("http/json")}}, "not supported"},
 		{"unknown protocol variable", map[string]string{envProtocol: "carrier-pigeon"}, Config{OTLPEndpoint: "http://127.0.0.1:4318"}, envProtocol},
 		{"unknown traces protocol variable", map[string]string{envTracesProtocol: "x"}, Config{OTLPEndpoint: "http://127.0.0.1:4318"}, envTracesProtocol},
-		{"plain text to a remote host", nil, Config{OTLPEndpoint: "http://collector.example:4318"}, "needs WithInsecure"},
+		{"plain text to a remote host", nil, Config{OTLPEndpoint: "http://collector.example:4318"}, "needs WithInsecureTransport(true)"},
 		{"https with WithInsecure", nil, Config{OTLPEndpoint: "https://collector.example:4318", OTLPOptions: []OTLPOption{WithInsecure()}}, "contradicts WithInsecure"},
 		{"no port", nil, Config{OTLPEndpoint: "http://127.0.0.1"}, "missing port"},
 		{"scheme", nil, Config{OTLPEndpoint: "ftp://127.0.0.1:21"}, "scheme must be http or https"},
@@ -387,6 +387,11 @@ func TestSetupRejectsBadConfig(t *testing.T) {
 		{"spaces", nil, Config{OTLPEndpoint: " http://127.0.0.1:4318"}, "surrounded by spaces"},
 		{"user info", nil, Config{OTLPEndpoint: "http://u:p@127.0.0.1:4318"}, "no user"},
 		{"disable with endpoint", nil, Config{DisableOTLP: true, OTLPEndpoint: "http://127.0.0.1:4318"}, "Config.DisableOTLP"},
+		{"https with WithInsecureTransport", nil, Config{OTLPEndpoint: "https://collector.example:4318", OTLPOptions: []OTLPOption{WithInsecureTransport(true)}}, "contradicts WithInsecureTransport(true)"},
+		{"zero timeout", nil, Config{OTLPEndpoint: "http://127.0.0.1:4318", OTLPOptions: []OTLPOption{WithTimeout(0)}}, "exporters: WithTimeout: must be > 0, got 0s"},
+		{"negative timeout", nil, Config{OTLPEndpoint: "http://127.0.0.1:4318", OTLPOptions: []OTLPOption{WithTimeout(-time.Second)}}, "WithTimeout: must be > 0, got -1s"},
+		{"empty header name", nil, Config{OTLPEndpoint: "http://127.0.0.1:4318", OTLPOptions: []OTLPOption{WithHeaders(map[string]string{"": "x"})}}, "WithHeaders: a header name is empty"},
+		{"negative metric interval", nil, Config{MetricInterval: -time.Second}, "Config.MetricInterval"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
