@@ -158,28 +158,6 @@ func isLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// otlpEnabled reports whether Setup should export sig over OTLP when no
-// endpoint option is given: an endpoint variable is set, or
-// OTEL_{TRACES,METRICS}_EXPORTER names otlp. "none" there turns it off even
-// with an endpoint option.
-func otlpEnabled(sig signal, endpointOption bool) bool {
-	kinds := strings.Split(os.Getenv(sig.kind), ",")
-	for _, k := range kinds {
-		if strings.TrimSpace(k) == "none" {
-			return false
-		}
-	}
-	if endpointOption || os.Getenv(envEndpoint) != "" || os.Getenv(sig.endpointEnv) != "" {
-		return true
-	}
-	for _, k := range kinds {
-		if strings.TrimSpace(k) == "otlp" {
-			return true
-		}
-	}
-	return false
-}
-
 // Retry back-off: the upstream policy (exponential, on retryable codes
 // only) on a scale that fits inside one export's timeout, which bounds the
 // retries as a whole.

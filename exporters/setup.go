@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"sync"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/propagation"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/exemplar"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
@@ -42,11 +44,14 @@ type Config struct {
 	Prometheus        bool
 	PrometheusOptions []PrometheusOption
 
-	// OTLPEndpoint, when set, exports traces and metrics over OTLP to it;
-	// see WithEndpoint for the forms it takes. Without it, OTLP is on when
-	// OTEL_EXPORTER_OTLP_ENDPOINT (or the per-signal variable) is set or
-	// OTEL_TRACES_EXPORTER / OTEL_METRICS_EXPORTER says otlp;
-	// OTEL_{TRACES,METRICS}_EXPORTER=none turns a signal off either way.
+	// OTLPEndpoint, when set, is where traces and metrics go over OTLP;
+	// see WithEndpoint for the forms it takes. OTEL_TRACES_EXPORTER and
+	// OTEL_METRICS_EXPORTER choose each signal's exporter: unset, a signal
+	// goes over OTLP when this field, WithEndpoint or an
+	// OTEL_EXPORTER_OTLP_*ENDPOINT variable names an endpoint; otlp sends
+	// it over OTLP in any case (to the OTLP default endpoint,
+	// http://localhost:4318, if nothing names one); none, console and the
+	// other names autoexport knows replace OTLP for that signal.
 	OTLPEndpoint string
 	// OTLPOptions override the environment (protocol, headers, timeout...).
 	OTLPOptions []OTLPOption
@@ -55,6 +60,29 @@ type Config struct {
 	// MetricInterval is the OTLP metric export interval; zero means
 	// OTEL_METRIC_EXPORT_INTERVAL, else 60 s. It must not be negative.
 	MetricInterval time.Duration
+	// DisableRuntimeMetrics leaves out the OpenTelemetry Go runtime
+	// metrics (go.memory.used, go.goroutine.count, go.schedule.duration,
+	// ...), which otherwise go with the OTLP metrics. They never go to the
+	// Prometheus reader or Config.Readers: /metrics serves client_golang's
+	// go_* series instead (WithGoCollector).
+	DisableRuntimeMetrics bool
+
+	// Views change what the MeterProvider records (sdkmetric.NewView):
+	// rename an instrument, drop attributes, choose other buckets. They
+	// apply to every reader.
+	Views []sdkmetric.View
+	// CardinalityLimit is the most series one instrument keeps per
+	// collection (sdkmetric.WithCardinalityLimit); the rest are folded into
+	// one series with otel.metric.overflow=true. Zero means
+	// OTEL_GO_X_CARDINALITY_LIMIT, else DefaultCardinalityLimit (2000). It
+	// must not be negative. Telemetry.CardinalityLimit reports the value in
+	// force, for instrumentation that budgets its own series.
+	CardinalityLimit int
+	// ExemplarFilter chooses which measurements may become exemplars
+	// (sdkmetric.WithExemplarFilter); nil means OTEL_METRICS_EXEMPLAR_FILTER,
+	// else exemplar.TraceBasedFilter: measurements made inside a sampled
+	// span, whose trace ID then links a histogram bucket to its trace.
+	ExemplarFilter exemplar.Filter
 
 	// Readers are further metric readers, e.g. the report collector's.
 	Readers []sdkmetric.Reader
@@ -64,21 +92,27 @@ type Config struct {
 	// neither, spans are sampled parent-based, always on.
 	Sampler sdktrace.Sampler
 
-	// SetGlobal installs the providers and the W3C trace-context and baggage
-	// propagators as the otel globals.
+	// SetGlobal installs the providers and the propagator
+	// (Telemetry.Propagator: OTEL_PROPAGATORS, else W3C trace context and
+	// baggage) as the otel globals.
 	SetGlobal bool
 	// Logger receives the few events a person must act on (an OTLP outage
-	// and its end). The default is slog.Default().
+	// and its end, an environment variable that is ignored). The default is
+	// slog.Default().
 	Logger *slog.Logger
 }
 
 // Telemetry holds what Setup built. Shutdown it before the process exits.
 type Telemetry struct {
-	tp    *sdktrace.TracerProvider
-	mp    *sdkmetric.MeterProvider
-	prom  *Prometheus
-	res   *resource.Resource
-	stats *exportStats
+	tp       *sdktrace.TracerProvider
+	mp       *sdkmetric.MeterProvider
+	prom     *Prometheus
+	res      *resource.Resource
+	prop     propagation.TextMapPropagator
+	limit    int
+	disabled bool
+	runtime  *runtimeMetrics
+	stats    *exportStats
 
 	spanHealth, metricHealth *exportHealth
 	abort                    context.CancelFunc
@@ -93,6 +127,12 @@ type Telemetry struct {
 // values (an unusable endpoint or protocol) are errors naming the field.
 // No network is touched: a collector that is down costs dropped data and
 // one logged warning, never a failed Setup or a slower operation.
+//
+// With OTEL_SDK_DISABLED=true it builds no exporter and records nothing:
+// the TracerProvider hands out no-op tracers (which pass an incoming trace
+// context through), the MeterProvider drops every measurement (its readers,
+// Config.Readers included, collect nothing), and the propagator is still
+// installed, as the specification asks.
 func Setup(ctx context.Context, cfg Config) (*Telemetry, error) {
 	logger := cfg.Logger
 	if logger == nil {
@@ -100,6 +140,10 @@ func Setup(ctx context.Context, cfg Config) (*Telemetry, error) {
 	}
 	if cfg.MetricInterval < 0 {
 		return nil, fmt.Errorf("exporters: Config.MetricInterval must not be negative, got %v", cfg.MetricInterval)
+	}
+	limit, err := cardinalityLimit(cfg, logger)
+	if err != nil {
+		return nil, err
 	}
 	res, err := newResource(ctx, cfg, logger)
 	if err != nil {
@@ -109,6 +153,8 @@ func Setup(ctx context.Context, cfg Config) (*Telemetry, error) {
 	abortCtx, abort := context.WithCancel(context.Background())
 	t := &Telemetry{
 		res:          res,
+		prop:         propagatorFromEnv(logger),
+		limit:        limit,
 		stats:        &exportStats{},
 		abort:        abort,
 		spanHealth:   &exportHealth{what: "span", logger: logger},
@@ -134,11 +180,37 @@ func Setup(ctx context.Context, cfg Config) (*Telemetry, error) {
 		return fail(errors.New("exporters: Config.DisableOTLP contradicts Config.OTLPEndpoint or WithEndpoint"))
 	}
 
+	if sdkDisabled(logger) {
+		return t.setupDisabled(cfg)
+	}
+
+	mpOpts := []sdkmetric.Option{sdkmetric.WithResource(res), sdkmetric.WithCardinalityLimit(limit)}
+	if len(cfg.Views) > 0 {
+		mpOpts = append(mpOpts, sdkmetric.WithView(cfg.Views...))
+	}
+	if cfg.ExemplarFilter != nil {
+		mpOpts = append(mpOpts, sdkmetric.WithExemplarFilter(cfg.ExemplarFilter))
+	}
+
 	tpOpts := []sdktrace.TracerProviderOption{sdktrace.WithResource(res)}
 	if cfg.Sampler != nil {
 		tpOpts = append(tpOpts, sdktrace.WithSampler(cfg.Sampler))
 	}
-	tracesOTLP := !cfg.DisableOTLP && otlpEnabled(tracesSignal, endpointOption)
+	traces, tracesName := exporterFromEnv(tracesSignal, logger)
+	if traces == choiceOther {
+		exp, err := otherSpanExporter(ctx, tracesName, logger)
+		if err != nil {
+			return fail(err)
+		}
+		if exp == nil {
+			traces = choiceUnset // an unknown name is ignored
+		} else {
+			bsp := sdktrace.NewBatchSpanProcessor(exp)
+			cleanup = append(cleanup, bsp.Shutdown)
+			tpOpts = append(tpOpts, sdktrace.WithSpanProcessor(bsp))
+		}
+	}
+	tracesOTLP := !cfg.DisableOTLP && wantOTLP(traces, tracesSignal, endpointOption)
 	if tracesOTLP {
 		exp, err := NewOTLPTraceExporter(ctx, otlpOpts...)
 		if err != nil {
@@ -156,7 +228,6 @@ func Setup(ctx context.Context, cfg Config) (*Telemetry, error) {
 		}
 	}
 
-	mpOpts := []sdkmetric.Option{sdkmetric.WithResource(res)}
 	if cfg.Prometheus {
 		p, err := NewPrometheus(cfg.PrometheusOptions...)
 		if err != nil {
@@ -165,7 +236,23 @@ func Setup(ctx context.Context, cfg Config) (*Telemetry, error) {
 		t.prom = p
 		mpOpts = append(mpOpts, sdkmetric.WithReader(p))
 	}
-	if !cfg.DisableOTLP && otlpEnabled(metricsSignal, endpointOption) {
+	metrics, metricsName := exporterFromEnv(metricsSignal, logger)
+	// "prometheus" asks for a Prometheus exporter; Config.Prometheus is one
+	// already, served where the application mounts it. Without it,
+	// autoexport's serves on OTEL_EXPORTER_PROMETHEUS_HOST:PORT.
+	if metrics == choiceOther || metrics == choicePrometheus && !cfg.Prometheus {
+		r, err := otherMetricReader(ctx, metricsName, logger)
+		if err != nil {
+			return fail(err)
+		}
+		if r == nil {
+			metrics = choiceUnset // an unknown name is ignored
+		} else {
+			cleanup = append(cleanup, r.Shutdown)
+			mpOpts = append(mpOpts, sdkmetric.WithReader(r))
+		}
+	}
+	if !cfg.DisableOTLP && wantOTLP(metrics, metricsSignal, endpointOption) {
 		exp, err := NewOTLPMetricExporter(ctx, otlpOpts...)
 		if err != nil {
 			return fail(err)
@@ -173,6 +260,16 @@ func Setup(ctx context.Context, cfg Config) (*Telemetry, error) {
 		var ropts []sdkmetric.PeriodicReaderOption
 		if cfg.MetricInterval > 0 {
 			ropts = append(ropts, sdkmetric.WithInterval(cfg.MetricInterval))
+		}
+		if !cfg.DisableRuntimeMetrics {
+			rt, err := newRuntimeMetrics(res, exp)
+			if err != nil {
+				_ = exp.Shutdown(ctx)
+				return fail(err)
+			}
+			t.runtime = rt
+			cleanup = append(cleanup, rt.shutdown)
+			ropts = append(ropts, rt.producers()...)
 		}
 		guard := &metricGuard{Exporter: exp, stats: t.stats, health: t.metricHealth, abort: abortCtx}
 		reader := sdkmetric.NewPeriodicReader(guard, ropts...)
@@ -193,13 +290,62 @@ func Setup(ctx context.Context, cfg Config) (*Telemetry, error) {
 			return nil, err
 		}
 	}
-
 	if cfg.SetGlobal {
-		otel.SetTracerProvider(t.tp)
-		otel.SetMeterProvider(t.mp)
-		otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}))
+		t.setGlobal()
 	}
 	return t, nil
+}
+
+// wantOTLP reports whether sig goes over OTLP: the variable says otlp, or
+// it is unset and an endpoint is configured. Unset with no endpoint
+// anywhere means no OTLP: where the specification's default would send to
+// localhost:4318, a library's Setup sends nowhere nobody configured (as
+// autoexport's WithFallbackSpanExporter lets a program choose).
+func wantOTLP(c exporterChoice, sig signal, endpointOption bool) bool {
+	switch c {
+	case choiceOTLP:
+		return true
+	case choiceUnset:
+		return endpointOption || os.Getenv(envEndpoint) != "" || os.Getenv(sig.endpointEnv) != ""
+	}
+	return false
+}
+
+// setupDisabled finishes t for OTEL_SDK_DISABLED=true. The TracerProvider
+// is shut down at once, so every Tracer it hands out is a no-op one. The
+// MeterProvider keeps its readers (so the Prometheus handler and
+// Config.Readers still answer) but drops every instrument, views and all.
+func (t *Telemetry) setupDisabled(cfg Config) (*Telemetry, error) {
+	t.disabled = true
+	t.tp = sdktrace.NewTracerProvider(sdktrace.WithResource(t.res))
+	_ = t.tp.Shutdown(context.Background())
+	dropAll := sdkmetric.NewView(sdkmetric.Instrument{Name: "*"}, sdkmetric.Stream{Aggregation: sdkmetric.AggregationDrop{}})
+	mpOpts := []sdkmetric.Option{sdkmetric.WithResource(t.res), sdkmetric.WithView(dropAll)}
+	if cfg.Prometheus {
+		p, err := NewPrometheus(cfg.PrometheusOptions...)
+		if err != nil {
+			t.abort()
+			return nil, err
+		}
+		t.prom = p
+		mpOpts = append(mpOpts, sdkmetric.WithReader(p))
+	}
+	for _, r := range cfg.Readers {
+		if r != nil {
+			mpOpts = append(mpOpts, sdkmetric.WithReader(r))
+		}
+	}
+	t.mp = sdkmetric.NewMeterProvider(mpOpts...)
+	if cfg.SetGlobal {
+		t.setGlobal()
+	}
+	return t, nil
+}
+
+func (t *Telemetry) setGlobal() {
+	otel.SetTracerProvider(t.tp)
+	otel.SetMeterProvider(t.mp)
+	otel.SetTextMapPropagator(t.prop)
 }
 
 // observeDropped exports Stats.SpansDropped as a counter.
@@ -233,6 +379,20 @@ func (t *Telemetry) Prometheus() *Prometheus { return t.prom }
 
 // Resource returns the resource every span and metric carries.
 func (t *Telemetry) Resource() *resource.Resource { return t.res }
+
+// Propagator returns the propagator OTEL_PROPAGATORS names (W3C trace
+// context and baggage when unset), for a program that does not SetGlobal.
+func (t *Telemetry) Propagator() propagation.TextMapPropagator { return t.prop }
+
+// CardinalityLimit returns the MeterProvider's cardinality limit: the most
+// series one instrument keeps per collection, 0 for none. Instrumentation
+// that adds attributes of its own (otelexec.WithServiceAttributes) budgets
+// its series below it.
+func (t *Telemetry) CardinalityLimit() int { return t.limit }
+
+// Disabled reports whether OTEL_SDK_DISABLED=true made Setup build a
+// Telemetry that records nothing.
+func (t *Telemetry) Disabled() bool { return t.disabled }
 
 // Stats returns what the OTLP exporters delivered and lost so far.
 func (t *Telemetry) Stats() Stats { return t.stats.snapshot() }
@@ -280,7 +440,12 @@ func (t *Telemetry) Shutdown(ctx context.Context) error {
 		// Traces and metrics shut down side by side so one slow pipeline
 		// does not use up the other's share of the deadline.
 		wg.Go(func() { tpErr = t.tp.Shutdown(ctx) })
-		wg.Go(func() { mpErr = t.mp.Shutdown(ctx) })
+		wg.Go(func() {
+			mpErr = t.mp.Shutdown(ctx)
+			if t.runtime != nil {
+				mpErr = errors.Join(mpErr, t.runtime.shutdown(ctx))
+			}
+		})
 		wg.Wait()
 		t.shutdownErr = errors.Join(regErr, tpErr, mpErr, t.lostSince(before))
 	})
