@@ -6,10 +6,14 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
+	"os"
 	"regexp"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/statefulroute/sfotel/exporters"
 )
 
 // config is what the command line asks for.
@@ -28,6 +32,10 @@ type config struct {
 	commandSpans bool
 	progress     time.Duration // 0 disables progress lines
 	keepKeys     bool
+	exemplars    bool   // serve OpenMetrics, with exemplars, to a scraper that asks
+	pprof        bool   // serve /debug/pprof/
+	tokenFile    string // "" leaves the HTTP server open
+	bearerToken  string // read from tokenFile by parseFlags
 
 	// onListen, when set, is told the HTTP server's address; tests listen on
 	// port 0 and need to know where.
@@ -69,6 +77,9 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.BoolVar(&cfg.commandSpans, "command-spans", false, "add a child span per Redis command (redisinstr) under each operation span")
 	fs.DurationVar(&cfg.progress, "progress", 3*time.Second, "interval of the progress line; 0 disables it")
 	fs.BoolVar(&cfg.keepKeys, "keep-keys", false, "leave this run's keys in Redis instead of deleting them at exit")
+	fs.BoolVar(&cfg.exemplars, "exemplars", true, "serve /metrics as OpenMetrics, with exemplars (the trace ID of a sampled call on its latency bucket), to a scraper that asks for it; false serves the classic text format only")
+	fs.BoolVar(&cfg.pprof, "pprof", true, "serve Go profiles on /debug/pprof/")
+	fs.StringVar(&cfg.tokenFile, "bearer-token-file", "", "ask every HTTP request for \"Authorization: Bearer <token>\", the token read from this `file` (white space around it is trimmed, as Prometheus's credentials_file does)")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}
@@ -124,5 +135,39 @@ func (c *config) validate() error {
 	if c.progress < 0 {
 		errs = append(errs, fmt.Errorf("-progress: %v is negative", c.progress))
 	}
+	if c.tokenFile != "" {
+		if c.listen == "" {
+			errs = append(errs, errors.New("-bearer-token-file: there is no HTTP server to protect (-listen is empty)"))
+		}
+		tok, err := readToken(c.tokenFile)
+		if err == nil {
+			// The same check the server's protection makes, now rather
+			// than after Redis and telemetry are set up.
+			_, err = exporters.ProtectHandler(http.NotFoundHandler(), exporters.WithBearerToken(tok))
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("-bearer-token-file: %w", err))
+		}
+		c.bearerToken = tok
+	}
 	return errors.Join(errs...)
+}
+
+// readToken reads a bearer token from path. The white space around it (the
+// newline an editor or echo leaves) is trimmed, as Prometheus trims the file
+// of its credentials_file, so the two agree on the token. An empty file, or
+// one holding more than one line, is refused: that token could never match.
+func readToken(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	tok := strings.TrimSpace(string(b))
+	switch {
+	case tok == "":
+		return "", fmt.Errorf("%s holds no token", path)
+	case strings.ContainsAny(tok, "\r\n"):
+		return "", fmt.Errorf("%s holds more than one line; want the token alone", path)
+	}
+	return tok, nil
 }

@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -66,9 +68,32 @@ func get(t *testing.T, url string) string {
 	return string(body)
 }
 
+// openMetrics is the body of the last /metrics scrape runAndProbe made
+// with an OpenMetrics Accept header, "" if it got the text format.
+var openMetrics string
+
+// getOpenMetrics scrapes url as Prometheus does, asking for OpenMetrics,
+// and returns the body if OpenMetrics came back, else "".
+func getOpenMetrics(t *testing.T, url string) string {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	req.Header.Set("Accept", "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Errorf("GET %s: %v", url, err)
+		return ""
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/openmetrics-text") {
+		return ""
+	}
+	return string(body)
+}
+
 // runAndProbe runs the quickstart for about two seconds and, while it runs,
-// reads /metrics, /debug/report and /debug/pprof/. It returns the final JSON
-// report and what the run printed.
+// reads /metrics (in both formats), /debug/report and /debug/pprof/. It
+// returns the final JSON report and what the run printed.
 func runAndProbe(t *testing.T, extra ...string) (*report.Report, string) {
 	t.Helper()
 	reportPath := filepath.Join(t.TempDir(), "report.json")
@@ -98,6 +123,7 @@ func runAndProbe(t *testing.T, extra ...string) (*report.Report, string) {
 			if idx := get(t, base+"/debug/pprof/"); !strings.Contains(idx, "goroutine") {
 				t.Errorf("/debug/pprof/ does not list profiles: %.300s", idx)
 			}
+			openMetrics = getOpenMetrics(t, base+"/metrics")
 		}()
 	}
 	var out syncBuffer
@@ -152,6 +178,11 @@ func TestRunRealRedis(t *testing.T) {
 	ns := redistest.Namespace(t)
 	final, out := runAndProbe(t, "-redis", addr, "-namespace", ns)
 	checkHealthyRun(t, final, out)
+	// Every call is sampled here, so the latency buckets carry exemplars
+	// for a scraper that asks for OpenMetrics.
+	if !exemplarLine.MatchString(openMetrics) {
+		t.Errorf("/metrics as OpenMetrics has no exemplar on a latency bucket:\n%.3000s", openMetrics)
+	}
 	if !strings.Contains(out, "on Redis at "+addr) {
 		t.Errorf("output does not name the Redis it ran on:\n%s", out)
 	}
@@ -165,9 +196,16 @@ func TestRunRealRedis(t *testing.T) {
 	}
 }
 
+// exemplarLine is a latency bucket with an exemplar: a trace ID and the
+// measured value.
+var exemplarLine = regexp.MustCompile(`(?m)^stateful_executor_operation_duration_seconds_bucket\{[^}]*\} \d+ # \{[^}]*trace_id="[0-9a-f]{32}"[^}]*\} [0-9.e-]+`)
+
 func TestRunEmbeddedRedis(t *testing.T) {
-	final, out := runAndProbe(t, "-command-spans")
+	final, out := runAndProbe(t, "-command-spans", "-exemplars=false", "-pprof=true")
 	checkHealthyRun(t, final, out)
+	if openMetrics != "" {
+		t.Errorf("-exemplars=false, yet /metrics answered OpenMetrics:\n%.1000s", openMetrics)
+	}
 	if !strings.Contains(out, "embedded miniredis") {
 		t.Errorf("output does not say it used the embedded Redis:\n%s", out)
 	}
@@ -282,10 +320,131 @@ func TestParseFlagsRejects(t *testing.T) {
 		{[]string{"-progress", "-1s"}, "-progress"},
 		{[]string{"-workers", "many"}, "-workers"},
 		{[]string{"extra"}, "extra"},
+		{[]string{"-bearer-token-file", "/nonexistent/token"}, "-bearer-token-file"},
+		{[]string{"-bearer-token-file", writeFile(t, "")}, "-bearer-token-file"},
+		{[]string{"-bearer-token-file", writeFile(t, " \n\n")}, "-bearer-token-file"},
+		{[]string{"-bearer-token-file", writeFile(t, "one\ntwo\n")}, "-bearer-token-file"},
+		{[]string{"-bearer-token-file", writeFile(t, "s3\x01cret\n")}, "-bearer-token-file"},
+		{[]string{"-bearer-token-file", writeFile(t, "s3cret\n"), "-listen", ""}, "-bearer-token-file"},
 	} {
 		_, err := parseFlags(tc.args, noEnv, io.Discard)
 		if err == nil || !strings.Contains(err.Error(), tc.flag) {
 			t.Errorf("parseFlags(%q) = %v; want an error naming %s", tc.args, err, tc.flag)
 		}
+	}
+}
+
+func writeFile(t *testing.T, content string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestBearerTokenFile: a token file with the newline an editor leaves is
+// trimmed (as Prometheus trims its credentials_file), and then every path,
+// pprof included, asks for it.
+func TestBearerTokenFile(t *testing.T) {
+	cfg := mustParse(t, "-bearer-token-file", writeFile(t, "s3cret-token\n"), "-listen", "127.0.0.1:0")
+	if cfg.bearerToken != "s3cret-token" {
+		t.Fatalf("token %q", cfg.bearerToken)
+	}
+	ok := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok") })
+	srv, err := startServer(serverConfig{listen: cfg.listen, metrics: ok, report: ok, pprof: true, bearerToken: cfg.bearerToken, timeouts: defaultTimeouts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.shutdown(context.Background())
+	for _, path := range []string{"/", "/metrics", "/debug/report", "/debug/pprof/", "/debug/pprof/cmdline"} {
+		for _, auth := range []string{"", "Bearer wrong", "Bearer s3cret-token"} {
+			req, _ := http.NewRequest(http.MethodGet, "http://"+srv.addr+path, nil)
+			if auth != "" {
+				req.Header.Set("Authorization", auth)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			want := http.StatusUnauthorized
+			if auth == "Bearer s3cret-token" {
+				want = http.StatusOK
+			}
+			if resp.StatusCode != want {
+				t.Errorf("GET %s with %q: %s, want %d", path, auth, resp.Status, want)
+			}
+		}
+	}
+}
+
+// TestPprofSwitch: -pprof=false serves no profiles.
+func TestPprofSwitch(t *testing.T) {
+	ok := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {})
+	srv, err := startServer(serverConfig{listen: "127.0.0.1:0", metrics: ok, report: ok, pprof: false, timeouts: defaultTimeouts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.shutdown(context.Background())
+	resp, err := http.Get("http://" + srv.addr + "/debug/pprof/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("-pprof=false: /debug/pprof/ answered %s", resp.Status)
+	}
+}
+
+// TestIdleConnectionsAreClosed: keep-alive connections left idle are
+// closed after the idle timeout (measured before: 50 idle connections
+// stayed open for as long as their clients wanted), and a client that
+// never finishes its request header is cut off too.
+func TestIdleConnectionsAreClosed(t *testing.T) {
+	ok := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok") })
+	timeouts := serverTimeouts{readHeader: 300 * time.Millisecond, read: time.Second, write: time.Second, idle: 300 * time.Millisecond}
+	srv, err := startServer(serverConfig{listen: "127.0.0.1:0", metrics: ok, report: ok, timeouts: timeouts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.shutdown(context.Background())
+
+	const n = 50
+	conns := make([]net.Conn, 0, n+1)
+	for range n {
+		c, err := net.Dial("tcp", srv.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		// One keep-alive request, answered, then nothing.
+		if _, err := io.WriteString(c, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+	}
+	slow, err := net.Dial("tcp", srv.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slow.Close()
+	_, _ = io.WriteString(slow, "GET /metrics HTTP/1.1\r\nHost: x\r\n") // never ends its header
+	conns = append(conns, slow)
+
+	start := time.Now()
+	for i, c := range conns {
+		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		buf := make([]byte, 4096)
+		var err error
+		for err == nil {
+			_, err = c.Read(buf) // the response, if any, then the close
+		}
+		if !errors.Is(err, io.EOF) {
+			t.Errorf("connection %d: %v, want the server to close it", i, err)
+		}
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("idle connections closed after %v, want about %v", d, timeouts.idle)
 	}
 }

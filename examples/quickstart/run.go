@@ -61,17 +61,34 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) (err error) 
 	}
 
 	if cfg.listen != "" {
-		srv, err := startServer(cfg.listen, tel.exporters.Prometheus(), report.Handler(tel.report))
+		srv, err := startServer(serverConfig{
+			listen:      cfg.listen,
+			metrics:     tel.exporters.Prometheus(),
+			report:      report.Handler(tel.report),
+			pprof:       cfg.pprof,
+			bearerToken: cfg.bearerToken,
+			timeouts:    defaultTimeouts,
+		})
 		if err != nil {
 			return fmt.Errorf("-listen: %w", err)
 		}
 		defer func() { err = errors.Join(err, srv.shutdown(context.WithoutCancel(ctx))) }()
-		fmt.Fprintf(stdout, "serving http://%[1]s/metrics  http://%[1]s/debug/report  http://%[1]s/debug/pprof/\n", srv.addr)
+		line := fmt.Sprintf("serving http://%[1]s/metrics  http://%[1]s/debug/report", srv.addr)
+		if cfg.pprof {
+			line += fmt.Sprintf("  http://%s/debug/pprof/", srv.addr)
+		}
+		if cfg.bearerToken != "" {
+			line += "  (bearer token required)"
+		}
+		fmt.Fprintln(stdout, line)
 		if cfg.onListen != nil {
 			cfg.onListen(srv.addr)
 		}
 	}
-	if cfg.otlpEndpoint != "" {
+	switch {
+	case tel.exporters.Disabled():
+		fmt.Fprintln(stdout, "OTEL_SDK_DISABLED=true: no telemetry is recorded or sent")
+	case cfg.otlpEndpoint != "":
 		fmt.Fprintf(stdout, "sending traces and metrics over OTLP to %s\n", cfg.otlpEndpoint)
 	}
 

@@ -33,7 +33,10 @@ func setupTelemetry(ctx context.Context, cfg config, rdb redis.UniversalClient, 
 		ServiceName:    serviceName,
 		ServiceVersion: otelexec.Version,
 		Prometheus:     true,
-		OTLPEndpoint:   cfg.otlpEndpoint,
+		// The exporter serves OpenMetrics, with exemplars, to a scraper
+		// that asks for it, unless -exemplars=false.
+		PrometheusOptions: []exporters.PrometheusOption{exporters.WithOpenMetricsFormat(cfg.exemplars)},
+		OTLPEndpoint:      cfg.otlpEndpoint,
 		// The -otlp flag already defaults to OTEL_EXPORTER_OTLP_ENDPOINT, so
 		// an empty flag means no OTLP, even if other OTEL_* variables are set.
 		DisableOTLP: cfg.otlpEndpoint == "",
