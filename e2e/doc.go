@@ -1,5 +1,9 @@
 // Package e2e holds the end-to-end tests: the quickstart's telemetry checked
-// in a real Prometheus, a real OpenTelemetry Collector and a real Jaeger.
+// in a real Prometheus, a real OpenTelemetry Collector and a real Jaeger;
+// the exemplars of the latency buckets followed to their traces in Jaeger;
+// and every query of deploy/ (the Grafana dashboard's panels and variables,
+// the recording rules, each alert's signal) run against that Prometheus,
+// which must return data.
 //
 // Two quickstarts run as one service, as a fleet of routers would; the
 // checks that compare counts with a report select the first one's series

@@ -163,9 +163,13 @@ sed -e "s/\"127\.0\.0\.1:9464\"/\"127.0.0.1:$quickstart_port\", \"127.0.0.1:$qui
 	-e "s/127\.0\.0\.1:8889/127.0.0.1:$otelcol_prom_port/" \
 	-e "s/scrape_interval: 5s/scrape_interval: 1s/" \
 	-e "s/evaluation_interval: 5s/evaluation_interval: 1s/" \
+	-e "s|\.\./\.\./deploy/prometheus/rules\.yml|$repo/deploy/prometheus/rules.yml|" \
 	examples/collector/prometheus.yml >"$work/prometheus.yml"
 promtool check config "$work/prometheus.yml" >"$work/promtool.log" 2>&1
+# Exemplar storage on, as examples/collector/README.md says: the tests follow
+# exemplars from the latency buckets to their traces in Jaeger.
 prometheus --config.file="$work/prometheus.yml" \
+	--enable-feature=exemplar-storage \
 	--web.listen-address="127.0.0.1:$prometheus_port" \
 	--storage.tsdb.path="$work/tsdb" \
 	>"$work/prometheus.log" 2>&1 &
