@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"strings"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
@@ -114,4 +115,30 @@ func ExampleProtectHandler() {
 	// 401 Unauthorized
 	// 200 OK
 	// # TYPE target_info gauge
+}
+
+// The bridge registers with any prometheus.Registerer; here one that adds a
+// constant label, served by the registry it wraps.
+func ExampleWithRegisterer() {
+	reg := prometheus.NewRegistry()
+	prom, err := exporters.NewPrometheus(
+		exporters.WithRegisterer(prometheus.WrapRegistererWith(prometheus.Labels{"team": "routing"}, reg)),
+		exporters.WithGatherer(reg),
+		exporters.WithGoCollector(false), exporters.WithProcessCollector(false),
+	)
+	if err != nil {
+		log.Fatal(err)
+	}
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(prom))
+	defer mp.Shutdown(context.Background())
+
+	ops, _ := mp.Meter("example").Int64Counter("stateful_executor.operations")
+	ops.Add(context.Background(), 1, metric.WithAttributes(attribute.String("operation", "GetLinkedPod"), attribute.String("status", "ok")))
+
+	srv := httptest.NewServer(prom)
+	defer srv.Close()
+	printSeries(srv.URL, "stateful_executor_")
+	// Output:
+	// 200 OK
+	// stateful_executor_operations_total{operation="GetLinkedPod",status="ok",team="routing"} 1
 }
