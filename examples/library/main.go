@@ -58,11 +58,17 @@ func run(ctx context.Context, redisAddr, listen string) (err error) {
 	}
 	defer func() { err = errors.Join(err, inst.Close()) }()
 
-	exec, err := otelexec.New(rdb) // loads the Lua scripts; global providers by default
+	exec, err := otelexec.New(rdb) // no I/O; global providers by default
 	if err != nil {
 		return err
 	}
 	defer func() { err = errors.Join(err, exec.Close()) }()
+	lctx, cancel := context.WithTimeout(ctx, 5*time.Second) // fail fast on a bad Redis
+	err = exec.LoadScripts(lctx)
+	cancel()
+	if err != nil {
+		return err
+	}
 
 	// Pods heartbeat their state, "<load>-<unix seconds>". ComputeLinkedPod
 	// links a user to the least-loaded pod with a recent heartbeat; on a
