@@ -62,6 +62,9 @@ func (t *telemetry) executorOptions(logger *slog.Logger) []otelexec.Option {
 	return []otelexec.Option{
 		otelexec.WithTracerProvider(t.exporters.TracerProvider()),
 		otelexec.WithMeterProvider(t.exporters.MeterProvider()),
+		// The limit Setup gave the MeterProvider, for the executor's series
+		// budget.
+		otelexec.WithCardinalityLimit(t.exporters.CardinalityLimit()),
 		otelexec.WithLogger(logger),
 	}
 }
