@@ -117,8 +117,11 @@ func TestHTTPSurfaceProtected(t *testing.T) {
 		}
 	}
 
-	// A protection that would let everyone in is refused at start-up.
+	// A protection that would let everyone in, or nobody (a token read from
+	// a file with its newline), is refused at start-up.
 	for name, opts := range map[string][]exporters.ProtectOption{
+		"token with a newline":    {exporters.WithBearerToken("s3cret-token\n")},
+		"password with a newline": {exporters.WithBasicAuth("ops", "pa55word\n")},
 		"no credentials":  nil,
 		"empty token":     {exporters.WithBearerToken("")},
 		"blank token":     {exporters.WithBearerToken("  ")},
