@@ -122,14 +122,14 @@ func TestHTTPSurfaceProtected(t *testing.T) {
 	for name, opts := range map[string][]exporters.ProtectOption{
 		"token with a newline":    {exporters.WithBearerToken("s3cret-token\n")},
 		"password with a newline": {exporters.WithBasicAuth("ops", "pa55word\n")},
-		"no credentials":  nil,
-		"empty token":     {exporters.WithBearerToken("")},
-		"blank token":     {exporters.WithBearerToken("  ")},
-		"empty password":  {exporters.WithBasicAuth("ops", "")},
-		"empty user":      {exporters.WithBasicAuth("", "pw")},
-		"colon in user":   {exporters.WithBasicAuth("a:b", "pw")},
-		"quote in realm":  {exporters.WithBearerToken("t"), exporters.WithRealm(`a"b`)},
-		"newline in real": {exporters.WithBearerToken("t"), exporters.WithRealm("a\nb")},
+		"no credentials":          nil,
+		"empty token":             {exporters.WithBearerToken("")},
+		"blank token":             {exporters.WithBearerToken("  ")},
+		"empty password":          {exporters.WithBasicAuth("ops", "")},
+		"empty user":              {exporters.WithBasicAuth("", "pw")},
+		"colon in user":           {exporters.WithBasicAuth("a:b", "pw")},
+		"quote in realm":          {exporters.WithBearerToken("t"), exporters.WithRealm(`a"b`)},
+		"newline in real":         {exporters.WithBearerToken("t"), exporters.WithRealm("a\nb")},
 	} {
 		if _, err := exporters.ProtectHandler(mux, opts...); err == nil {
 			t.Errorf("ProtectHandler with %s: no error", name)
