@@ -66,6 +66,9 @@ func (i *Instrumentation) run(ctx context.Context) {
 // are pinged for latency but do not count, a cluster serves without them).
 // One failing master makes a cluster "down" because the slots it holds fail.
 func (i *Instrumentation) probe(ctx context.Context) {
+	// One deadline for the whole probe: the slot map and the PINGs.
+	ctx, cancel := context.WithTimeout(ctx, i.cfg.probeTimeout)
+	defer cancel()
 	var masters map[*redis.Client]bool
 	mastersOK := true
 	if c, ok := i.rdb.(*redis.ClusterClient); ok {
@@ -75,8 +78,7 @@ func (i *Instrumentation) probe(ctx context.Context) {
 		// there is none yet), so it adds masters that Instrument could not
 		// see while the cluster was down. A load can take as long as the
 		// cluster client's own timeouts allow: it is bounded here.
-		mctx, cancel := context.WithTimeout(ctx, i.cfg.probeTimeout)
-		err := i.topology.run(mctx, func(ctx context.Context) error {
+		err := i.topology.run(ctx, func(ctx context.Context) error {
 			return c.ForEachMaster(ctx, func(_ context.Context, m *redis.Client) error {
 				i.addNode(m)
 				mu.Lock()
@@ -85,7 +87,6 @@ func (i *Instrumentation) probe(ctx context.Context) {
 				return nil
 			})
 		})
-		cancel()
 		mu.Lock()
 		// A read still running past its bound may add to found later.
 		masters = maps.Clone(found)
@@ -93,8 +94,6 @@ func (i *Instrumentation) probe(ctx context.Context) {
 		mastersOK = err == nil && len(masters) > 0
 	}
 
-	ctx, cancel := context.WithTimeout(ctx, i.cfg.probeTimeout)
-	defer cancel()
 	nodes := i.snapshot()
 	failed := make([]bool, len(nodes))
 	var wg sync.WaitGroup
