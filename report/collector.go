@@ -26,9 +26,14 @@ type Collector struct {
 	baselineFixed  bool
 }
 
-// NewCollector returns a Collector. Its warm-up period starts now.
-func NewCollector(opts ...Option) *Collector {
-	cfg := newConfig(opts)
+// NewCollector returns a Collector. Its warm-up period starts now. An
+// invalid option value is an error that names the option; nil options are
+// ignored.
+func NewCollector(opts ...Option) (*Collector, error) {
+	cfg, err := newConfig(opts)
+	if err != nil {
+		return nil, err
+	}
 	c := &Collector{
 		cfg: cfg,
 		reader: sdkmetric.NewManualReader(
@@ -42,7 +47,7 @@ func NewCollector(opts ...Option) *Collector {
 		// after it stand out even if nobody takes a snapshot before then.
 		time.AfterFunc(cfg.warmup, c.fixBaseline)
 	}
-	return c
+	return c, nil
 }
 
 // aggregationSelector asks for exponential histograms, which keep quantiles

@@ -148,7 +148,11 @@ func TestSnapshotEmpty(t *testing.T) {
 }
 
 func TestSnapshotUnregisteredReader(t *testing.T) {
-	_, err := NewCollector().Snapshot(context.Background())
+	c, err := NewCollector()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Snapshot(context.Background())
 	if !errors.Is(err, sdkmetric.ErrReaderNotRegistered) {
 		t.Fatalf("err %v, want ErrReaderNotRegistered", err)
 	}

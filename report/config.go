@@ -1,10 +1,9 @@
 package report
 
 import (
+	"errors"
 	"fmt"
 	"time"
-
-	"go.opentelemetry.io/otel"
 )
 
 // Defaults of the suggestion rules, documented in docs/report.md.
@@ -38,17 +37,15 @@ type config struct {
 	batchHintRate            float64
 	batchHintShare           float64
 
-	rejected []error // options whose values were out of range
+	errs []error // options whose values were invalid
 }
 
-// reject notes an option value out of range. The value is not applied;
-// newConfig hands the error to the OpenTelemetry error handler, as the SDK
-// does with its own bad settings, since NewCollector returns no error.
-func (c *config) reject(option string, value any, want string) {
-	c.rejected = append(c.rejected, fmt.Errorf("report: %s(%v) ignored: want %s", option, value, want))
+// invalid notes an option value the constructor refuses.
+func (c *config) invalid(option, format string, args ...any) {
+	c.errs = append(c.errs, fmt.Errorf("report: %s: %s", option, fmt.Sprintf(format, args...)))
 }
 
-// Option configures a Collector.
+// Option configures a Collector (and the rules of FleetReport).
 type Option interface {
 	apply(*config)
 }
@@ -57,8 +54,20 @@ type optionFunc func(*config)
 
 func (f optionFunc) apply(c *config) { f(c) }
 
-func newConfig(opts []Option) *config {
-	c := &config{
+// newConfig applies opts over the defaults and returns every invalid option
+// value, joined, each error naming its option.
+func newConfig(opts []Option) (*config, error) {
+	c := defaultConfig()
+	for _, o := range opts {
+		if o != nil {
+			o.apply(c)
+		}
+	}
+	return c, errors.Join(c.errs...)
+}
+
+func defaultConfig() *config {
+	return &config{
 		now:                      time.Now,
 		errorRateThreshold:       DefaultErrorRateThreshold,
 		tailRatioThreshold:       DefaultTailRatioThreshold,
@@ -68,24 +77,14 @@ func newConfig(opts []Option) *config {
 		batchHintRate:            DefaultBatchHintRate,
 		batchHintShare:           DefaultBatchHintShare,
 	}
-	for _, o := range opts {
-		if o != nil {
-			o.apply(c)
-		}
-	}
-	for _, err := range c.rejected {
-		otel.Handle(err)
-	}
-	return c
 }
 
 // WithClock sets the clock that stamps generated_at and ends the window.
-// Tests pin it for golden files. A nil clock is ignored and reported to the
-// OpenTelemetry error handler.
+// Tests pin it for golden files. A nil clock is an error.
 func WithClock(now func() time.Time) Option {
 	return optionFunc(func(c *config) {
 		if now == nil {
-			c.reject("WithClock", "nil", "a clock")
+			c.invalid("WithClock", "clock must not be nil")
 			return
 		}
 		c.now = now
@@ -93,12 +92,11 @@ func WithClock(now func() time.Time) Option {
 }
 
 // WithErrorRateThreshold sets the share of failed calls (0 < t ≤ 1, default
-// 0.01) above which the error_rate rule fires for an operation. Other values
-// are ignored and reported to the OpenTelemetry error handler.
+// 0.01) above which the error_rate rule fires for an operation.
 func WithErrorRateThreshold(t float64) Option {
 	return optionFunc(func(c *config) {
 		if !(t > 0 && t <= 1) {
-			c.reject("WithErrorRateThreshold", t, "0 < t ≤ 1")
+			c.invalid("WithErrorRateThreshold", "t must be in (0, 1], got %v", t)
 			return
 		}
 		c.errorRateThreshold = t
@@ -106,12 +104,11 @@ func WithErrorRateThreshold(t float64) Option {
 }
 
 // WithTailRatioThreshold sets the p99/p50 ratio (> 1, default 10) at or above
-// which the tail_latency rule fires. Other values are ignored and reported
-// to the OpenTelemetry error handler.
+// which the tail_latency rule fires.
 func WithTailRatioThreshold(r float64) Option {
 	return optionFunc(func(c *config) {
 		if !(r > 1) {
-			c.reject("WithTailRatioThreshold", r, "r > 1")
+			c.invalid("WithTailRatioThreshold", "r must be > 1, got %v", r)
 			return
 		}
 		c.tailRatioThreshold = r
@@ -120,12 +117,11 @@ func WithTailRatioThreshold(r float64) Option {
 
 // WithMinSamples sets how many calls an operation needs (default 100) before
 // the error_rate, tail_latency and batch_get_linked_pod rules judge it, so a
-// handful of calls cannot fire them. Zero is ignored and reported to the
-// OpenTelemetry error handler.
+// handful of calls cannot fire them. It must be > 0.
 func WithMinSamples(n uint64) Option {
 	return optionFunc(func(c *config) {
-		if !(n > 0) {
-			c.reject("WithMinSamples", n, "n > 0")
+		if n == 0 {
+			c.invalid("WithMinSamples", "n must be > 0, got 0")
 			return
 		}
 		c.minSamples = n
@@ -135,12 +131,11 @@ func WithMinSamples(n uint64) Option {
 // WithWarmup sets the warm-up period (default 30s, from NewCollector) during
 // which script reloads are expected: the executor loads each script on a
 // node the first time it runs there. Reloads after it fire script_reloads.
-// Zero counts every reload; negative values are ignored and reported
-// to the OpenTelemetry error handler.
+// Zero counts every reload; a negative period is an error.
 func WithWarmup(d time.Duration) Option {
 	return optionFunc(func(c *config) {
-		if !(d >= 0) {
-			c.reject("WithWarmup", d, "d ≥ 0")
+		if d < 0 {
+			c.invalid("WithWarmup", "d must be ≥ 0, got %v", d)
 			return
 		}
 		c.warmup = d
@@ -149,12 +144,11 @@ func WithWarmup(d time.Duration) Option {
 
 // WithPoolUtilizationThreshold sets the pool utilization (in use / max,
 // 0 < u ≤ 1, default 0.9) at or above which waits make the pool_exhaustion
-// rule fire. Other values are ignored and reported to the OpenTelemetry
-// error handler.
+// rule fire.
 func WithPoolUtilizationThreshold(u float64) Option {
 	return optionFunc(func(c *config) {
 		if !(u > 0 && u <= 1) {
-			c.reject("WithPoolUtilizationThreshold", u, "0 < u ≤ 1")
+			c.invalid("WithPoolUtilizationThreshold", "u must be in (0, 1], got %v", u)
 			return
 		}
 		c.poolUtilizationThreshold = u
@@ -163,18 +157,17 @@ func WithPoolUtilizationThreshold(u float64) Option {
 
 // WithBatchHint sets when the batch_get_linked_pod rule fires: GetLinkedPod
 // at or above rate calls per second (default 100) while BatchGetLinkedPod
-// calls are fewer than share (default 0.01) of the GetLinkedPod calls.
-// Non-positive values are ignored and reported to the OpenTelemetry error
-// handler.
+// calls are fewer than share (default 0.01) of the GetLinkedPod calls. Both
+// must be > 0.
 func WithBatchHint(rate, share float64) Option {
 	return optionFunc(func(c *config) {
 		if !(rate > 0) {
-			c.reject("WithBatchHint", rate, "rate > 0")
+			c.invalid("WithBatchHint", "rate must be > 0, got %v", rate)
 		} else {
 			c.batchHintRate = rate
 		}
 		if !(share > 0) {
-			c.reject("WithBatchHint", share, "share > 0")
+			c.invalid("WithBatchHint", "share must be > 0, got %v", share)
 		} else {
 			c.batchHintShare = share
 		}

@@ -57,7 +57,7 @@ func Delta(prev, cur *Report) *Report {
 
 	cfg := cur.cfg
 	if cfg == nil {
-		cfg = newConfig(nil)
+		cfg = defaultConfig()
 	}
 	return build(d, prev.Window.End, cur.Window.End, cfg)
 }

@@ -26,7 +26,10 @@ import (
 // report: the names the report looks for are the names they record.
 func TestEndToEndWithRealRedis(t *testing.T) {
 	ctx := t.Context()
-	collector := report.NewCollector()
+	collector, err := report.NewCollector()
+	if err != nil {
+		t.Fatal(err)
+	}
 	res := resource.NewSchemaless(semconv.ServiceName("e2e"), semconv.ServiceVersion("0.0.1"))
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(collector.Reader()), sdkmetric.WithResource(res))
 	t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })

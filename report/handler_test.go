@@ -103,7 +103,10 @@ func TestHandlerMethodsAndErrors(t *testing.T) {
 	}
 
 	// A collector whose provider is gone answers 500 with the cause.
-	orphan := NewCollector()
+	orphan, err := NewCollector()
+	if err != nil {
+		t.Fatal(err)
+	}
 	rec = httptest.NewRecorder()
 	Handler(orphan).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/debug/report", nil))
 	if rec.Code != http.StatusInternalServerError || !strings.Contains(rec.Body.String(), "collect metrics") {

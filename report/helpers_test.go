@@ -33,12 +33,14 @@ func newFixture(t testing.TB, opts ...Option) *fixture {
 // newFixtureWith also passes MeterProvider options.
 func newFixtureWith(t testing.TB, mpOpts []sdkmetric.Option, opts ...Option) *fixture {
 	t.Helper()
-	c := NewCollector(opts...)
+	c, err := NewCollector(opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
 	res := resource.NewSchemaless(semconv.ServiceName("checkout"), semconv.ServiceVersion("1.4.2"))
 	mp := sdkmetric.NewMeterProvider(append([]sdkmetric.Option{sdkmetric.WithReader(c.Reader()), sdkmetric.WithResource(res)}, mpOpts...)...)
 	t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
 	f := &fixture{t: t, c: c, mp: mp, meter: mp.Meter("github.com/statefulroute/sfotel/otelexec")}
-	var err error
 	if f.ops, err = f.meter.Int64Counter(contract.MetricOperations, metric.WithUnit(contract.UnitOperations)); err != nil {
 		t.Fatal(err)
 	}

@@ -37,7 +37,11 @@ func record(mp metric.MeterProvider, op string, n int, seconds float64, errType 
 }
 
 func ExampleCollector_Snapshot() {
-	collector := report.NewCollector()
+	collector, err := report.NewCollector()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(collector.Reader()))
 	defer mp.Shutdown(context.Background())
 
@@ -65,7 +69,11 @@ func ExampleCollector_Snapshot() {
 }
 
 func ExampleDelta() {
-	collector := report.NewCollector()
+	collector, err := report.NewCollector()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(collector.Reader()))
 	defer mp.Shutdown(context.Background())
 
@@ -85,7 +93,11 @@ func ExampleDelta() {
 }
 
 func ExampleHandler() {
-	collector := report.NewCollector(report.WithWarmup(time.Minute))
+	collector, err := report.NewCollector(report.WithWarmup(time.Minute))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(collector.Reader()))
 	defer mp.Shutdown(context.Background())
 	record(mp, contract.OpGetLinkedPod.String(), 10, 0.0003, "")

@@ -52,7 +52,10 @@ func newLogger(w io.Writer) log.Logger {
 // configuration (the tests add span processors).
 func newRouter(ctx context.Context, c *conf.Bootstrap, logger log.Logger, tweak func(*exporters.Config)) (_ *router, err error) {
 	slogger := sfkratos.NewSlogLogger(logger)
-	coll := report.NewCollector()
+	coll, err := report.NewCollector()
+	if err != nil {
+		return nil, err
+	}
 	tc := exporters.Config{
 		ServiceName:    serviceName,
 		ServiceVersion: otelexec.Version,

@@ -40,7 +40,10 @@ func run(ctx context.Context, redisAddr, listen string) (err error) {
 	rdb := redis.NewClient(&redis.Options{Addr: redisAddr, ContextTimeoutEnabled: true})
 	defer rdb.Close()
 
-	coll := report.NewCollector() // the live report's metric reader
+	coll, err := report.NewCollector() // the live report's metric reader
+	if err != nil {
+		return err
+	}
 	tel, err := exporters.Setup(ctx, exporters.Config{
 		ServiceName: "router",
 		Prometheus:  true, // tel.Prometheus() serves /metrics

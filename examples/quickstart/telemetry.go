@@ -27,8 +27,11 @@ type telemetry struct {
 }
 
 func setupTelemetry(ctx context.Context, cfg config, rdb redis.UniversalClient, logger *slog.Logger) (*telemetry, error) {
-	t := &telemetry{report: report.NewCollector()}
-	var err error
+	coll, err := report.NewCollector()
+	if err != nil {
+		return nil, err
+	}
+	t := &telemetry{report: coll}
 	t.exporters, err = exporters.Setup(ctx, exporters.Config{
 		ServiceName:    serviceName,
 		ServiceVersion: otelexec.Version,

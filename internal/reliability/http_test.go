@@ -34,7 +34,10 @@ func TestHTTPSurfaceProtected(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	collector := report.NewCollector()
+	collector, err := report.NewCollector()
+	if err != nil {
+		t.Fatal(err)
+	}
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(prom), sdkmetric.WithReader(collector.Reader()))
 	t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
 	e := newExecutor(t, redistest.Client(t), otelexec.WithMeterProvider(mp))
