@@ -1,7 +1,9 @@
 package report
 
 import (
+	"cmp"
 	"math"
+	"slices"
 	"time"
 )
 
@@ -13,9 +15,14 @@ func build(raw *rawData, start, end time.Time, cfg *config) *Report {
 		GeneratedAt:   end.UTC(),
 		Window:        Window{Start: start.UTC(), End: end.UTC()},
 		Service:       raw.service,
+		Source:        raw.source,
+		Thresholds:    cfg.thresholds(),
 		Operations:    make([]Operation, 0, len(raw.ops)),
 		raw:           raw,
 		cfg:           cfg,
+	}
+	if r.Source.Kind == "" {
+		r.Source.Kind = SourceProcess
 	}
 	// Wall-clock difference, so that seconds matches start and end as
 	// printed (UTC drops the monotonic reading).
@@ -23,11 +30,39 @@ func build(raw *rawData, start, end time.Time, cfg *config) *Report {
 		r.Window.Seconds = d.Seconds()
 	}
 	for _, o := range raw.ops {
-		r.Operations = append(r.Operations, o.stats(r.Window.Seconds))
+		s := o.stats(r.Window.Seconds)
+		s.SlowestCalls = callsIn(raw.slowest[o.name], r.Window.Start, r.Window.End)
+		r.Operations = append(r.Operations, s)
 	}
 	r.Redis = raw.redis()
-	r.Suggestions = suggest(r, cfg)
+	if raw.hasRuntime {
+		r.Runtime = &Runtime{SchedulingLatency: latencyOf(&raw.sched), GCPauses: latencyOf(&raw.gcPauses)}
+	}
+	r.Suggestions = suggest(r)
 	return r
+}
+
+func (c *config) thresholds() Thresholds {
+	return Thresholds{
+		MinSamples:      c.minSamples,
+		ErrorRate:       c.errorRateThreshold,
+		TailRatio:       c.tailRatioThreshold,
+		PoolUtilization: c.poolUtilizationThreshold,
+		WarmupSeconds:   c.warmup.Seconds(),
+		BatchHintRate:   c.batchHintRate,
+		BatchHintShare:  c.batchHintShare,
+	}
+}
+
+// callsIn returns the calls that ended inside start..end, never nil.
+func callsIn(calls []Call, start, end time.Time) []Call {
+	out := make([]Call, 0, len(calls))
+	for _, c := range calls {
+		if !c.Time.Before(start) && !c.Time.After(end) {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 func (o *rawOp) stats(seconds float64) Operation {
@@ -51,7 +86,7 @@ func (o *rawOp) stats(seconds float64) Operation {
 		s.OpsPerSec = float64(s.Count) / seconds
 	}
 	if h := &o.hist; h.count > 0 {
-		s.MeanSeconds = nanos(h.sum / float64(h.count))
+		s.MeanSeconds = h.mean()
 		s.P50Seconds = nanos(h.quantile(0.50))
 		s.P90Seconds = nanos(h.quantile(0.90))
 		s.P99Seconds = nanos(h.quantile(0.99))
@@ -60,25 +95,38 @@ func (o *rawOp) stats(seconds float64) Operation {
 	return s
 }
 
+// mean is sum / count, 0 when the source has no sum.
+func (h *histogram) mean() float64 {
+	if h.count == 0 || h.noSum {
+		return 0
+	}
+	return nanos(h.sum / float64(h.count))
+}
+
+func latencyOf(h *histogram) Latency {
+	if h.count == 0 {
+		return Latency{}
+	}
+	return Latency{
+		Count:      h.count,
+		P50Seconds: nanos(h.quantile(0.50)),
+		P99Seconds: nanos(h.quantile(0.99)),
+		MaxSeconds: nanos(h.maxOrEdge()),
+	}
+}
+
 func (raw *rawData) redis() Redis {
-	p := raw.pool
 	rd := Redis{
-		Pool: Pool{
-			Max: p.max, InUse: p.inUse, Idle: p.idle,
-			Waits: p.waits, WaitSeconds: p.waitSeconds, Timeouts: p.timeouts,
-			Hits: p.hits, Misses: p.misses,
-		},
+		Pool: raw.sumPools(raw.allPools()),
 		ScriptCache: ScriptCache{
 			Hits: raw.script.hits, Misses: raw.script.misses, Reloads: raw.script.reloads,
-			HitRatio: ratio(raw.script.hits, raw.script.hits+raw.script.misses),
+			HitRatio:           ratio(raw.script.hits, raw.script.hits+raw.script.misses),
+			ReloadsAfterWarmup: raw.reloadsAfterWarmup,
+			WarmingUp:          raw.warmingUp,
 		},
-	}
-	// The busiest pool's utilization: a full pool makes its callers wait
-	// even while another (go-redis's pipeline pool, another node) is idle.
-	if u, ok := p.busiest(); ok {
-		rd.Pool.Utilization = u
-	} else if p.hasUtilization {
-		rd.Pool.Utilization = p.utilization
+		ConnectionUp: raw.connectionUp(),
+		Clients:      raw.clients(),
+		Commands:     raw.commandStats(),
 	}
 	if !raw.script.seen && raw.hasScriptRatio {
 		rd.ScriptCache.HitRatio = raw.scriptHitRatio
@@ -98,14 +146,31 @@ func (raw *rawData) redis() Redis {
 			P50Seconds:  nanos(h.quantile(0.50)),
 			P99Seconds:  nanos(h.quantile(0.99)),
 			MaxSeconds:  nanos(h.maxOrEdge()),
-			MeanSeconds: nanos(h.sum / float64(h.count)),
+			MeanSeconds: h.mean(),
 		}
 	}
-	if raw.connUpSeen || raw.connDownSeen {
-		up := raw.connUpSeen && !raw.connDownSeen
-		rd.ConnectionUp = &up
-	}
 	return rd
+}
+
+// commandStats is the per-command table, sorted by name, never nil.
+func (raw *rawData) commandStats() []Command {
+	out := make([]Command, 0, len(raw.commands))
+	for name, c := range raw.commands {
+		h := &c.hist
+		if h.count == 0 {
+			continue
+		}
+		out = append(out, Command{
+			Name: name, Count: h.count, Errors: c.errors,
+			MeanSeconds: h.mean(),
+			P50Seconds:  nanos(h.quantile(0.50)),
+			P90Seconds:  nanos(h.quantile(0.90)),
+			P99Seconds:  nanos(h.quantile(0.99)),
+			MaxSeconds:  nanos(h.maxOrEdge()),
+		})
+	}
+	slices.SortFunc(out, func(a, b Command) int { return cmp.Compare(a.Name, b.Name) })
+	return out
 }
 
 // ratio is part/whole, 0 when whole is 0.

@@ -18,6 +18,10 @@ type Collector struct {
 	reader  *sdkmetric.ManualReader
 	warmEnd time.Time // end of the script-reload warm-up
 
+	readRuntime  runtimeReader
+	schedBase    histogram // the runtime's histograms when the collector was made
+	gcPausesBase histogram
+
 	mu sync.Mutex
 	rm metricdata.ResourceMetrics // reused by every collection
 	// Script reloads at the end of the warm-up: the latest count seen during
@@ -40,8 +44,15 @@ func NewCollector(opts ...Option) (*Collector, error) {
 			sdkmetric.WithAggregationSelector(aggregationSelector),
 			sdkmetric.WithTemporalitySelector(sdkmetric.DefaultTemporalitySelector),
 		),
-		warmEnd: cfg.now().Add(cfg.warmup),
+		warmEnd:     cfg.now().Add(cfg.warmup),
+		readRuntime: cfg.readRuntime,
 	}
+	if c.readRuntime == nil {
+		c.readRuntime = goRuntime()
+	}
+	// The runtime counts since the process started; the report counts from
+	// now, like the instruments the collector will read.
+	c.schedBase, c.gcPausesBase, _ = c.readRuntime()
 	if cfg.warmup > 0 {
 		// Read the reload count once when the warm-up ends, so that reloads
 		// after it stand out even if nobody takes a snapshot before then.
@@ -97,7 +108,13 @@ func (c *Collector) collect(ctx context.Context) (*rawData, error) {
 	if err := c.reader.Collect(ctx, &c.rm); err != nil {
 		return nil, fmt.Errorf("report: collect metrics: %w", err)
 	}
-	return gather(&c.rm), nil
+	raw := gather(&c.rm)
+	if sched, gc, ok := c.readRuntime(); ok {
+		raw.sched = sub(&sched, &c.schedBase)
+		raw.gcPauses = sub(&gc, &c.gcPausesBase)
+		raw.hasRuntime = true
+	}
+	return raw, nil
 }
 
 // trackReloads splits the script reloads into warm-up and later ones.
@@ -126,13 +143,4 @@ func (c *Collector) fixBaseline() {
 		c.reloadBaseline = raw.script.reloads
 	}
 	c.baselineFixed = true
-}
-
-// counterDelta is cur − prev for a cumulative counter; a counter that went
-// down was restarted, and cur is what it counted since.
-func counterDelta(cur, prev uint64) uint64 {
-	if cur < prev {
-		return cur
-	}
-	return cur - prev
 }

@@ -25,14 +25,15 @@ func TestSnapshotAggregatesOperationsAcrossScopesAndAttributes(t *testing.T) {
 	f.call(contract.OpGetLinkedPod.String(), 0.008, contract.ErrorTimeout.String())
 	f.call(contract.OpGetLinkedPod.String(), 0.0001, contract.ErrorInvalidArgument.String())
 
-	// A second meter (another scope) with namespace/service attributes, as
-	// otelexec.WithServiceAttributes adds them: the report sums them in.
-	other := f.mp.Meter("other/scope")
-	ops, err := other.Int64Counter(contract.MetricOperations)
+	// A second executor's meter (the same scope, a second version) with
+	// namespace/service attributes, as otelexec.WithServiceAttributes adds
+	// them: the report sums them in.
+	second := f.mp.Meter(contract.ScopeExecutor, metric.WithInstrumentationVersion("0.0.0-other"))
+	ops, err := second.Int64Counter(contract.MetricOperations)
 	if err != nil {
 		t.Fatal(err)
 	}
-	dur, err := other.Float64Histogram(contract.MetricOperationDuration)
+	dur, err := second.Float64Histogram(contract.MetricOperationDuration)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,6 +93,70 @@ func TestSnapshotAggregatesOperationsAcrossScopesAndAttributes(t *testing.T) {
 	}
 }
 
+// TestSnapshotReadsOnlySfotelScopes records the same instrument names from
+// another library's scope, as otelsql or pgx would record
+// db.client.connection.*: none of it reaches the report.
+func TestSnapshotReadsOnlySfotelScopes(t *testing.T) {
+	f := newFixture(t)
+	f.calls(contract.OpGetLinkedPod.String(), 5, 0.001)
+	f.pool(2, 3, 10, 4, 1, 0.5, semconv.DBClientConnectionPoolName("127.0.0.1:6379"))
+	f.clientStatus("127.0.0.1:6379", true)
+	f.pings(20, 0.0002)
+
+	other := f.mp.Meter("github.com/XSAM/otelsql")
+	ctx := context.Background()
+	pg := metric.WithAttributes(semconv.DBClientConnectionPoolName("postgres"))
+	for name, v := range map[string]int64{contract.MetricPoolMax: 100, contract.MetricPoolWaits: 999, contract.MetricPoolTimeouts: 50} {
+		c, err := other.Int64UpDownCounter(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Add(ctx, v, pg)
+	}
+	used, err := other.Int64UpDownCounter(contract.MetricPoolConnectionCount)
+	if err != nil {
+		t.Fatal(err)
+	}
+	used.Add(ctx, 100, metric.WithAttributes(semconv.DBClientConnectionPoolName("postgres"), semconv.DBClientConnectionStateUsed))
+	status, err := other.Int64Gauge(contract.MetricConnectionStatus)
+	if err != nil {
+		t.Fatal(err)
+	}
+	status.Record(ctx, 0, metric.WithAttributes(attribute.String(contract.AttrStatus, contract.StatusUp)))
+	ops, err := other.Int64Counter(contract.MetricOperations)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ops.Add(ctx, 1000, metric.WithAttributes(attribute.String(contract.AttrOperation, contract.OpGetLinkedPod.String()), attribute.String(contract.AttrStatus, contract.StatusError)))
+	dur, err := other.Float64Histogram(contract.MetricOperationDuration)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dur.Record(ctx, 9, attrOp(contract.OpGetLinkedPod.String()))
+	ping, err := other.Float64Histogram(contract.MetricPingDuration)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ping.Record(ctx, 5)
+
+	r := f.snapshot()
+	if op := r.Operation(contract.OpGetLinkedPod.String()); op.Count != 5 || op.Errors != 0 || op.MaxSeconds != 0.001 {
+		t.Fatalf("operation %+v: another scope's calls were summed in", op)
+	}
+	if p := r.Redis.Pool; p.Max != 10 || p.InUse != 2 || p.Waits != 4 || p.Timeouts != 1 {
+		t.Fatalf("pool %+v: another scope's pool was summed in", p)
+	}
+	if len(r.Redis.Clients) != 1 || r.Redis.Clients[0].Name != "127.0.0.1:6379" {
+		t.Fatalf("clients %+v", r.Redis.Clients)
+	}
+	if up := r.Redis.ConnectionUp; up == nil || !*up {
+		t.Fatalf("connection up %v: another scope's status was read", up)
+	}
+	if p := r.Redis.Ping; p == nil || p.Count != 20 || p.MaxSeconds != 0.0002 {
+		t.Fatalf("ping %+v", p)
+	}
+}
+
 func TestSnapshotRedis(t *testing.T) {
 	f := newFixture(t)
 	node := func(addr string) attribute.KeyValue { return semconv.DBClientConnectionPoolName(addr) }
@@ -112,7 +177,7 @@ func TestSnapshotRedis(t *testing.T) {
 	if p.Utilization != 0.8 {
 		t.Fatalf("utilization %v, want the busiest pool's 8/10", p.Utilization)
 	}
-	if sc := r.Redis.ScriptCache; sc != (ScriptCache{Hits: 97, Misses: 3, Reloads: 3, HitRatio: 0.97}) {
+	if sc := r.Redis.ScriptCache; sc != (ScriptCache{Hits: 97, Misses: 3, Reloads: 3, HitRatio: 0.97, WarmingUp: true}) {
 		t.Fatalf("script cache %+v", sc)
 	}
 	if st := r.Redis.StateCache; st == nil || *st != (StateCache{Hits: 30, Misses: 10, HitRatio: 0.75}) {

@@ -36,6 +36,7 @@ type config struct {
 	poolUtilizationThreshold float64
 	batchHintRate            float64
 	batchHintShare           float64
+	readRuntime              runtimeReader // nil: this process's runtime
 
 	errs []error // options whose values were invalid
 }
@@ -172,4 +173,10 @@ func WithBatchHint(rate, share float64) Option {
 			c.batchHintShare = share
 		}
 	})
+}
+
+// withRuntime replaces the Go runtime's histograms, for tests that need
+// fixed ones.
+func withRuntime(read runtimeReader) Option {
+	return optionFunc(func(c *config) { c.readRuntime = read })
 }

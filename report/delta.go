@@ -7,13 +7,15 @@ package report
 // taken as the interval's.
 //
 // Pool max, in use, idle, utilization, the hit ratio gauges and the
-// connection status are the values at cur's end. max_seconds cannot be
+// connection statuses are the values at cur's end. max_seconds cannot be
 // derived from cumulative data: in an interval report it is the upper edge of
 // the highest histogram bucket that gained values (within one bucket width,
-// 2.2%), capped by cur's lifetime max.
+// 2.2%), capped by cur's lifetime max. The slowest calls are cur's that
+// ended inside the interval.
 //
 // The rules are applied again to the interval with cur's thresholds. A nil
-// prev returns cur; a nil cur returns nil.
+// prev returns cur; a nil cur returns nil. Delta reads nothing but its two
+// arguments and changes neither.
 func Delta(prev, cur *Report) *Report {
 	if cur == nil {
 		return nil
@@ -21,28 +23,64 @@ func Delta(prev, cur *Report) *Report {
 	if prev == nil {
 		return cur
 	}
-	p, c := rawOf(prev), rawOf(cur)
+	cfg := cur.cfg
+	if cfg == nil {
+		cfg = defaultConfig()
+	}
+	return build(deltaRaw(rawOf(prev), rawOf(cur)), prev.Window.End, cur.Window.End, cfg)
+}
+
+func rawOf(r *Report) *rawData {
+	if r.raw == nil {
+		return &rawData{}
+	}
+	return r.raw
+}
+
+// deltaRaw is c − p, the raw data of the interval between two snapshots.
+func deltaRaw(p, c *rawData) *rawData {
 	d := &rawData{
 		service:        c.service,
+		source:         c.source,
 		ops:            make([]*rawOp, 0, len(c.ops)),
 		state:          c.state.minus(&p.state),
 		script:         c.script.minus(&p.script),
 		scriptHitRatio: c.scriptHitRatio, hasScriptRatio: c.hasScriptRatio,
 		stateHitRatio: c.stateHitRatio, hasStateRatio: c.hasStateRatio,
-		connUpSeen: c.connUpSeen, connDownSeen: c.connDownSeen,
+		statuses:           c.statuses,
 		ping:               sub(&c.ping, &p.ping),
+		sched:              sub(&c.sched, &p.sched),
+		gcPauses:           sub(&c.gcPauses, &p.gcPauses),
+		hasRuntime:         c.hasRuntime,
 		warmingUp:          c.warmingUp,
 		reloadsAfterWarmup: counterDelta(c.reloadsAfterWarmup, p.reloadsAfterWarmup),
+		slowest:            c.slowest,
 	}
-	d.pool = c.pool
-	d.pool.waits = counterDelta(c.pool.waits, p.pool.waits)
-	d.pool.timeouts = counterDelta(c.pool.timeouts, p.pool.timeouts)
-	d.pool.hits = counterDelta(c.pool.hits, p.pool.hits)
-	d.pool.misses = counterDelta(c.pool.misses, p.pool.misses)
-	if c.pool.waitSeconds >= p.pool.waitSeconds {
-		d.pool.waitSeconds = c.pool.waitSeconds - p.pool.waitSeconds
-	} // else restarted: cur's value, already in d
-
+	if len(c.pools) > 0 {
+		d.pools = make(map[poolKey]*rawPool, len(c.pools))
+		for k, cp := range c.pools {
+			pp := p.pools[k]
+			if pp == nil {
+				pp = &rawPool{}
+			}
+			d.pools[k] = cp.minus(pp)
+		}
+	}
+	if len(c.commands) > 0 {
+		d.commands = make(map[string]*rawCommand, len(c.commands))
+		for name, cc := range c.commands {
+			pc := p.commands[name]
+			if pc == nil {
+				pc = &rawCommand{}
+			}
+			h := sub(&cc.hist, &pc.hist)
+			errs := counterDelta(cc.errors, pc.errors)
+			if h.count == cc.hist.count { // restarted, or nothing before
+				errs = cc.errors
+			}
+			d.commands[name] = &rawCommand{hist: h, errors: min(errs, h.count)}
+		}
+	}
 	prevOps := make(map[string]*rawOp, len(p.ops))
 	for _, o := range p.ops {
 		prevOps[o.name] = o
@@ -54,19 +92,7 @@ func Delta(prev, cur *Report) *Report {
 		}
 		d.ops = append(d.ops, co.minus(po))
 	}
-
-	cfg := cur.cfg
-	if cfg == nil {
-		cfg = defaultConfig()
-	}
-	return build(d, prev.Window.End, cur.Window.End, cfg)
-}
-
-func rawOf(r *Report) *rawData {
-	if r.raw == nil {
-		return &rawData{}
-	}
-	return r.raw
+	return d
 }
 
 func (c *rawOp) minus(p *rawOp) *rawOp {
@@ -87,6 +113,17 @@ func (c *rawOp) minus(p *rawOp) *rawOp {
 		}
 	}
 	return d
+}
+
+// minus differences the counters of a pool; the gauges are cur's.
+func (c *rawPool) minus(p *rawPool) *rawPool {
+	d := *c
+	d.waits = counterDelta(c.waits, p.waits)
+	d.timeouts = counterDelta(c.timeouts, p.timeouts)
+	d.hits = counterDelta(c.hits, p.hits)
+	d.misses = counterDelta(c.misses, p.misses)
+	d.waitSeconds = floatDelta(c.waitSeconds, p.waitSeconds)
+	return &d
 }
 
 func (c *rawCache) minus(p *rawCache) rawCache {

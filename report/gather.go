@@ -1,9 +1,7 @@
 package report
 
 import (
-	"cmp"
-	"slices"
-	"time"
+	"math"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
@@ -12,55 +10,39 @@ import (
 	"github.com/statefulroute/sfotel/internal/contract"
 )
 
-// rawData is what a report is computed from: counters and histograms summed
-// over attribute sets and scopes. Delta differences two of them.
-type rawData struct {
-	start   time.Time
-	service Service
-	ops     []*rawOp // sorted by name
-
-	pool   rawPool
-	script rawCache
-	state  rawCache
-	// scriptHitRatio is the cache_hit_ratio gauge, used when the script
-	// cache counters are absent.
-	scriptHitRatio, stateHitRatio float64
-	hasScriptRatio, hasStateRatio bool
-
-	ping histogram // PING round trips of the connection prober
-
-	connUpSeen   bool // a client reported its connection up
-	connDownSeen bool // a client reported its connection down
-
-	warmingUp          bool   // the window ends inside the warm-up period
-	reloadsAfterWarmup uint64 // script reloads counted since the warm-up ended
-}
-
-type rawOp struct {
-	name         string
-	calls        uint64 // from the operations counter
-	errors       uint64 // status=error calls
-	hasCalls     bool   // the operations counter has this operation
-	errorsByType map[string]uint64
-	hist         histogram
-}
-
-type rawCache struct {
-	hits, misses, reloads uint64
-	seen                  bool
-}
-
 var (
-	keyOperation = attribute.Key(contract.AttrOperation)
-	keyStatus    = attribute.Key(contract.AttrStatus)
-	keyErrorType = attribute.Key(contract.AttrErrorType)
-	keyCacheType = attribute.Key(contract.AttrCacheType)
+	keyOperation   = attribute.Key(contract.AttrOperation)
+	keyStatus      = attribute.Key(contract.AttrStatus)
+	keyErrorType   = attribute.Key(contract.AttrErrorType)
+	keyCacheType   = attribute.Key(contract.AttrCacheType)
+	keyPoolName    = semconv.DBClientConnectionPoolNameKey
+	keyPoolState   = semconv.DBClientConnectionStateKey
+	keyDBOperation = semconv.DBOperationNameKey
+	keyErrorTypeSC = semconv.ErrorTypeKey
 )
 
-// gather walks one collection and sums the contract's instruments over
-// scopes and attribute sets. Unknown instruments are skipped.
+// metricCommandDuration is redisinstr's per-command histogram, the
+// semantic conventions' db.client.operation.duration.
+const metricCommandDuration = "db.client.operation.duration"
+
+// OtherCommand names the commands in the report's Redis section that
+// redisinstr records without a db.operation.name (those outside its fixed
+// table of command names).
+const OtherCommand = "(other)"
+
+// reportScopes are the instrumentation scopes the report reads. Another
+// library's instruments of the same name (otelsql's or pgx's
+// db.client.connection.*, say) live in scopes of their own and are never
+// summed in.
+var reportScopes = map[string]bool{
+	contract.ScopeExecutor: true,
+	contract.ScopeRedis:    true,
+}
+
+// gather walks one collection and sums sfotel's instruments over attribute
+// sets. Other scopes and unknown instruments are skipped.
 func gather(rm *metricdata.ResourceMetrics) *rawData {
-	raw := &rawData{}
+	raw := &rawData{source: Source{Kind: SourceProcess}}
 	if v, ok := rm.Resource.Set().Value(semconv.ServiceNameKey); ok {
 		raw.service.Name = v.Emit()
 	}
@@ -82,6 +64,9 @@ func gather(rm *metricdata.ResourceMetrics) *rawData {
 		return o
 	}
 	for i := range rm.ScopeMetrics {
+		if !reportScopes[rm.ScopeMetrics[i].Scope.Name] {
+			continue
+		}
 		for j := range rm.ScopeMetrics[i].Metrics {
 			m := &rm.ScopeMetrics[i].Metrics[j]
 			switch m.Name {
@@ -121,6 +106,19 @@ func gather(rm *metricdata.ResourceMetrics) *rawData {
 				})
 			case contract.MetricPingDuration:
 				eachHistogram(m.Data, func(_ *attribute.Set, add func(*histogram)) { add(&raw.ping) })
+			case metricCommandDuration:
+				eachHistogram(m.Data, func(attrs *attribute.Set, add func(*histogram)) {
+					name := OtherCommand
+					if v, ok := attrs.Value(keyDBOperation); ok {
+						name = v.AsString()
+					}
+					c := raw.command(name)
+					before := c.hist.count
+					add(&c.hist)
+					if attrs.HasValue(keyErrorTypeSC) {
+						c.errors += c.hist.count - before
+					}
+				})
 			case contract.MetricScriptCacheHits:
 				raw.script.hits += sum(m.Data, &raw.script.seen)
 			case contract.MetricScriptCacheMisses:
@@ -141,26 +139,73 @@ func gather(rm *metricdata.ResourceMetrics) *rawData {
 					}
 				})
 			case contract.MetricConnectionStatus:
-				// Any client or node reporting down makes the connection down:
-				// one unreachable cluster node fails its share of the calls.
 				eachNumber(m.Data, func(attrs *attribute.Set, v float64) {
-					switch s, _ := attrs.Value(keyStatus); {
-					case s.AsString() == contract.StatusUp && v > 0:
-						raw.connUpSeen = true
-					case s.AsString() == contract.StatusDown && v > 0,
-						s.AsString() == contract.StatusUp:
-						raw.connDownSeen = true
-					}
+					raw.observeStatus(poolKey{name: poolName(attrs)}, statusValue(attrs), v)
 				})
 			default:
-				raw.pool.gather(m)
+				raw.gatherPool(m)
 			}
 		}
 	}
-	raw.ops = make([]*rawOp, 0, len(ops))
-	for _, o := range ops {
-		raw.ops = append(raw.ops, o)
-	}
-	slices.SortFunc(raw.ops, func(a, b *rawOp) int { return cmp.Compare(a.name, b.name) })
+	raw.ops = opsByName(ops)
 	return raw
+}
+
+// poolName is the db.client.connection.pool.name of a point, "" if absent.
+func poolName(attrs *attribute.Set) string {
+	v, _ := attrs.Value(keyPoolName)
+	return v.AsString()
+}
+
+func statusValue(attrs *attribute.Set) string {
+	v, _ := attrs.Value(keyStatus)
+	return v.AsString()
+}
+
+// observeStatus records one point of a client's connection-status pair.
+func (raw *rawData) observeStatus(k poolKey, status string, v float64) {
+	s := raw.status(k)
+	switch {
+	case status == contract.StatusUp && v > 0:
+		s.upSeen = true
+	case status == contract.StatusDown && v > 0, status == contract.StatusUp:
+		s.downSeen = true
+	}
+}
+
+// gatherPool reads the pool instruments, per pool; other names are ignored.
+func (raw *rawData) gatherPool(m *metricdata.Metrics) {
+	each := func(fn func(p *rawPool, attrs *attribute.Set, v float64)) {
+		eachNumber(m.Data, func(attrs *attribute.Set, v float64) {
+			fn(raw.pool(poolKey{name: poolName(attrs)}), attrs, v)
+		})
+	}
+	switch m.Name {
+	case contract.MetricPoolConnectionCount:
+		each(func(p *rawPool, attrs *attribute.Set, v float64) {
+			switch s, _ := attrs.Value(keyPoolState); s.AsString() {
+			case semconv.DBClientConnectionStateUsed.Value.AsString():
+				p.used += int64(math.Round(v))
+			case semconv.DBClientConnectionStateIdle.Value.AsString():
+				p.idle += int64(math.Round(v))
+			}
+		})
+	case contract.MetricPoolMax:
+		each(func(p *rawPool, _ *attribute.Set, v float64) { p.max += int64(math.Round(v)); p.hasMax = true })
+	case contract.MetricPoolWaits:
+		each(func(p *rawPool, _ *attribute.Set, v float64) { p.waits += count(v) })
+	case contract.MetricPoolTimeouts:
+		each(func(p *rawPool, _ *attribute.Set, v float64) { p.timeouts += count(v) })
+	case contract.MetricPoolHits:
+		each(func(p *rawPool, _ *attribute.Set, v float64) { p.hits += count(v) })
+	case contract.MetricPoolMisses:
+		each(func(p *rawPool, _ *attribute.Set, v float64) { p.misses += count(v) })
+	case contract.MetricPoolWaitTime:
+		each(func(p *rawPool, _ *attribute.Set, v float64) { p.waitSeconds += math.Max(v, 0) })
+	case contract.MetricPoolUtilization:
+		each(func(p *rawPool, _ *attribute.Set, v float64) {
+			p.utilization = math.Max(p.utilization, v)
+			p.hasUtilization = true
+		})
+	}
 }

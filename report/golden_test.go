@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"go.opentelemetry.io/otel/attribute"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 
 	"github.com/statefulroute/sfotel/internal/contract"
 )
@@ -27,7 +27,11 @@ var (
 // script cache and many single lookups.
 func goldenReport(t testing.TB) *Report {
 	t.Helper()
-	f := newFixture(t, WithClock(func() time.Time { return goldenEnd }), WithWarmup(0))
+	rt := &fakeRuntime{}
+	f := newFixture(t, WithClock(func() time.Time { return goldenEnd }), WithWarmup(0), withRuntime(rt.read))
+	rt.add(&rt.sched, 60000, 12e-6)
+	rt.add(&rt.sched, 600, 0.0004)
+	rt.add(&rt.gc, 40, 0.00015)
 	for i := range 12000 {
 		f.call(contract.OpGetLinkedPod.String(), 0.0002+float64(i%20)*0.00001, "")
 	}
@@ -53,19 +57,17 @@ func goldenReport(t testing.TB) *Report {
 		f.call(contract.OpGetLinkService.String(), 0.00002, contract.ErrorInvalidArgument.String())
 	}
 	f.calls(contract.OpBatchGetLinkedPod.String(), 20, 0.0015)
-	f.pool(46, 2, 50, 310, 0, 0.84, attribute.String("db.client.connection.pool.name", "127.0.0.1:6379"))
+	f.pool(46, 2, 50, 310, 0, 0.84, semconv.DBClientConnectionPoolName("127.0.0.1:6379"))
+	f.pool(0, 0, 10, 0, 0, 0, semconv.DBClientConnectionPoolName("127.0.0.1:6379/pipeline"))
 	f.count(contract.MetricScriptCacheHits, 4195)
 	f.count(contract.MetricScriptCacheMisses, 5)
 	f.count(contract.MetricScriptCacheReloads, 5)
-	f.connection(true)
-	ping, err := f.meter.Float64Histogram(contract.MetricPingDuration)
-	if err != nil {
-		t.Fatal(err)
-	}
+	f.clientStatus("127.0.0.1:6379", true)
+	f.commands(map[string]int{"EVALSHA": 4275, "GET": 13200, "": 20}, 0.00018)
 	for i := range 60 {
-		ping.Record(t.Context(), 0.00015+float64(i%3)*0.00001)
+		f.pings(1, 0.00015+float64(i%3)*0.00001)
 	}
-	ping.Record(t.Context(), 0.0004)
+	f.pings(1, 0.0004)
 	r, err := f.c.snapshot(t.Context(), goldenStart)
 	if err != nil {
 		t.Fatal(err)

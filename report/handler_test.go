@@ -22,7 +22,7 @@ func TestHandlerFormats(t *testing.T) {
 		status              int
 		contentType, body   string // body: a substring the format must contain
 	}{
-		{"default", "", "", 200, "application/json; charset=utf-8", `"schema_version": 1`},
+		{"default", "", "", 200, "application/json; charset=utf-8", `"schema_version": 2`},
 		{"curl", "", "*/*", 200, "application/json; charset=utf-8", `"operations"`},
 		{"format=text", "?format=text", "", 200, "text/plain; charset=utf-8", "OPERATION"},
 		{"format=TEXT", "?format=TEXT", "", 200, "text/plain; charset=utf-8", "OPERATION"},

@@ -2,6 +2,10 @@ package report
 
 import (
 	"context"
+	"math"
+	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -20,7 +24,8 @@ type fixture struct {
 	t        testing.TB
 	c        *Collector
 	mp       *sdkmetric.MeterProvider
-	meter    metric.Meter
+	meter    metric.Meter // the executor's scope
+	redis    metric.Meter // redisinstr's scope
 	ops      metric.Int64Counter
 	errs     metric.Int64Counter
 	duration metric.Float64Histogram
@@ -40,7 +45,7 @@ func newFixtureWith(t testing.TB, mpOpts []sdkmetric.Option, opts ...Option) *fi
 	res := resource.NewSchemaless(semconv.ServiceName("checkout"), semconv.ServiceVersion("1.4.2"))
 	mp := sdkmetric.NewMeterProvider(append([]sdkmetric.Option{sdkmetric.WithReader(c.Reader()), sdkmetric.WithResource(res)}, mpOpts...)...)
 	t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
-	f := &fixture{t: t, c: c, mp: mp, meter: mp.Meter("github.com/statefulroute/sfotel/otelexec")}
+	f := &fixture{t: t, c: c, mp: mp, meter: mp.Meter(contract.ScopeExecutor), redis: mp.Meter(contract.ScopeRedis)}
 	if f.ops, err = f.meter.Int64Counter(contract.MetricOperations, metric.WithUnit(contract.UnitOperations)); err != nil {
 		t.Fatal(err)
 	}
@@ -75,10 +80,19 @@ func (f *fixture) calls(op string, n int, seconds float64) {
 	}
 }
 
+// meterFor is the meter that records the instrument called name: redisinstr's
+// for the pool, connection and command instruments, the executor's otherwise.
+func (f *fixture) meterFor(name string) metric.Meter {
+	if strings.HasPrefix(name, "db.client.") || strings.HasPrefix(name, "stateful_executor.redis.") {
+		return f.redis
+	}
+	return f.meter
+}
+
 // count adds v to the Int64Counter called name.
 func (f *fixture) count(name string, v int64, attrs ...attribute.KeyValue) {
 	f.t.Helper()
-	c, err := f.meter.Int64Counter(name)
+	c, err := f.meterFor(name).Int64Counter(name)
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -88,7 +102,7 @@ func (f *fixture) count(name string, v int64, attrs ...attribute.KeyValue) {
 // gauge sets the Int64Gauge called name.
 func (f *fixture) gauge(name string, v int64, attrs ...attribute.KeyValue) {
 	f.t.Helper()
-	g, err := f.meter.Int64Gauge(name)
+	g, err := f.meterFor(name).Int64Gauge(name)
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -103,21 +117,42 @@ func (f *fixture) pool(inUse, idle, max int64, waits, timeouts int64, waitSecond
 	f.gauge(contract.MetricPoolMax, max, attrs...)
 	f.count(contract.MetricPoolWaits, waits, attrs...)
 	f.count(contract.MetricPoolTimeouts, timeouts, attrs...)
-	wt, err := f.meter.Float64Counter(contract.MetricPoolWaitTime, metric.WithUnit("s"))
+	wt, err := f.redis.Float64Counter(contract.MetricPoolWaitTime, metric.WithUnit("s"))
 	if err != nil {
 		f.t.Fatal(err)
 	}
 	wt.Add(context.Background(), waitSeconds, metric.WithAttributes(attrs...))
 }
 
-// connection records the connection status gauge.
-func (f *fixture) connection(up bool) {
+// connection records the connection status gauge of a client without a
+// pool name.
+func (f *fixture) connection(up bool) { f.clientStatus("", up) }
+
+// clientStatus records the connection status pair of the client named by
+// its pool name ("" for none).
+func (f *fixture) clientStatus(name string, up bool) {
 	u, d := int64(0), int64(1)
 	if up {
 		u, d = 1, 0
 	}
-	f.gauge(contract.MetricConnectionStatus, u, attribute.String(contract.AttrStatus, contract.StatusUp))
-	f.gauge(contract.MetricConnectionStatus, d, attribute.String(contract.AttrStatus, contract.StatusDown))
+	var attrs []attribute.KeyValue
+	if name != "" {
+		attrs = append(attrs, semconv.DBClientConnectionPoolName(name))
+	}
+	f.gauge(contract.MetricConnectionStatus, u, append(attrs, attribute.String(contract.AttrStatus, contract.StatusUp))...)
+	f.gauge(contract.MetricConnectionStatus, d, append(attrs, attribute.String(contract.AttrStatus, contract.StatusDown))...)
+}
+
+// pings records n PING round trips of seconds each.
+func (f *fixture) pings(n int, seconds float64) {
+	f.t.Helper()
+	h, err := f.redis.Float64Histogram(contract.MetricPingDuration, metric.WithUnit("s"))
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	for range n {
+		h.Record(context.Background(), seconds)
+	}
 }
 
 func (f *fixture) snapshot() *Report {
@@ -148,4 +183,64 @@ func relErr(got, want float64) float64 {
 
 func attrOp(op string) metric.MeasurementOption {
 	return metric.WithAttributes(attribute.String(contract.AttrOperation, op))
+}
+
+// fakeRuntime stands in for the Go runtime's histograms: values added after
+// the collector is made show up in its reports.
+type fakeRuntime struct {
+	mu        sync.Mutex
+	sched, gc []float64
+}
+
+// runtimeBounds are bucket bounds like the runtime's: four per power of two.
+var runtimeBounds = func() []float64 {
+	var b []float64
+	for k := -24 * 4; k <= 6*4; k++ {
+		b = append(b, math.Exp2(float64(k)/4))
+	}
+	return b
+}()
+
+func explicitOf(bounds []float64, values []float64) histogram {
+	counts := make([]uint64, len(bounds)+1)
+	for _, v := range values {
+		i, _ := slices.BinarySearch(bounds, v)
+		counts[i]++
+	}
+	return newExplicit(bounds, counts, 0, false)
+}
+
+func (rt *fakeRuntime) read() (histogram, histogram, bool) {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	return explicitOf(runtimeBounds, rt.sched), explicitOf(runtimeBounds, rt.gc), true
+}
+
+// add records n scheduling latencies (or GC pauses) of seconds each.
+func (rt *fakeRuntime) add(list *[]float64, n int, seconds float64) {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	for range n {
+		*list = append(*list, seconds)
+	}
+}
+
+// commands records redisinstr's db.client.operation.duration: n calls of
+// each command (by db.operation.name, "" for one outside its table),
+// spread from seconds to ten times it.
+func (f *fixture) commands(n map[string]int, seconds float64) {
+	f.t.Helper()
+	h, err := f.redis.Float64Histogram("db.client.operation.duration", metric.WithUnit("s"))
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	for name, k := range n {
+		attrs := []attribute.KeyValue{semconv.DBSystemNameRedis}
+		if name != "" {
+			attrs = append(attrs, semconv.DBOperationName(name))
+		}
+		for i := range k {
+			h.Record(context.Background(), seconds*(1+9*float64(i%100)/99), metric.WithAttributes(attrs...))
+		}
+	}
 }

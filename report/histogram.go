@@ -6,9 +6,17 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 )
 
-// histogram is a base-2 exponential histogram of non-negative durations in
-// seconds, merged from every data point of one operation. Bucket i (index
-// offset+i) holds values in (base^index, base^(index+1)], base = 2^(2^-scale).
+// histogram is a histogram of non-negative durations in seconds, merged
+// from every data point of one series group (an operation, a command). It
+// has one of two forms:
+//
+//   - base-2 exponential (bounds == nil), what the collector asks the SDK
+//     for: bucket i (index offset+i) holds values in (base^index,
+//     base^(index+1)], base = 2^(2^-scale);
+//   - explicit (bounds != nil), what Prometheus and runtime/metrics give:
+//     counts[i] holds values in (bounds[i-1], bounds[i]], the last count
+//     those above the highest bound (the +Inf bucket).
+//
 // A report keeps it so that Delta can difference two snapshots.
 type histogram struct {
 	scale  int32
@@ -20,6 +28,9 @@ type histogram struct {
 	min    float64
 	max    float64
 	minMax bool // min and max are known
+
+	bounds []float64 // explicit upper bounds, ascending; nil for exponential
+	noSum  bool      // the source has no sum (runtime/metrics): no mean
 }
 
 // addPoint merges one SDK data point into h.
@@ -47,14 +58,18 @@ func addPoint[N int64 | float64](h *histogram, dp *metricdata.ExponentialHistogr
 // merge adds o into h. Both are brought to the coarser scale first; lowering
 // the scale only joins neighbouring buckets, so nothing is lost but resolution.
 func (h *histogram) merge(o *histogram) {
-	if o.count == 0 && o.zero == 0 && len(o.counts) == 0 {
+	if o.empty() {
 		return
 	}
-	if h.count == 0 && h.zero == 0 && len(h.counts) == 0 {
-		*h = histogram{
-			scale: o.scale, offset: o.offset, counts: append([]uint64(nil), o.counts...),
-			zero: o.zero, count: o.count, sum: o.sum, min: o.min, max: o.max, minMax: o.minMax,
-		}
+	if h.empty() {
+		*h = o.clone()
+		return
+	}
+	if (h.bounds == nil) != (o.bounds == nil) {
+		return // one source never mixes the two forms
+	}
+	if h.bounds != nil {
+		h.mergeExplicit(o)
 		return
 	}
 	if o.scale < h.scale {
@@ -115,6 +130,17 @@ func (h *histogram) downscale(by int32) {
 	h.counts, h.offset = counts, first
 }
 
+func (h *histogram) empty() bool {
+	return h.count == 0 && h.zero == 0 && len(h.counts) == 0
+}
+
+// clone is a deep copy of h: the copy shares no counts with it.
+func (h *histogram) clone() histogram {
+	c := *h
+	c.counts = append([]uint64(nil), h.counts...)
+	return c
+}
+
 // lowerBound is the lower edge of the bucket with the given index.
 func lowerBound(index, scale int32) float64 {
 	return math.Exp2(float64(index) * math.Exp2(-float64(scale)))
@@ -126,6 +152,9 @@ func lowerBound(index, scale int32) float64 {
 // is clamped to the recorded min and max, which makes p100 and single-value
 // histograms exact.
 func (h *histogram) quantile(q float64) float64 {
+	if h.bounds != nil {
+		return h.explicitQuantile(q)
+	}
 	total := h.zero
 	for _, n := range h.counts {
 		total += n
@@ -162,6 +191,9 @@ func (h *histogram) clamp(v float64) float64 {
 // upperEdge is the upper edge of the highest non-empty bucket: the largest
 // value the buckets allow, 0 if only the zero bucket holds values.
 func (h *histogram) upperEdge() float64 {
+	if h.bounds != nil {
+		return h.explicitUpperEdge()
+	}
 	for i := len(h.counts) - 1; i >= 0; i-- {
 		if h.counts[i] != 0 {
 			return lowerBound(h.offset+int32(i)+1, h.scale)
@@ -182,6 +214,9 @@ func (h *histogram) maxOrEdge() float64 {
 // lowerEdge is the lower edge of the lowest non-empty bucket, 0 if the zero
 // bucket holds values.
 func (h *histogram) lowerEdge() float64 {
+	if h.bounds != nil {
+		return h.explicitLowerEdge()
+	}
 	if h.zero > 0 {
 		return 0
 	}
@@ -199,6 +234,9 @@ func (h *histogram) lowerEdge() float64 {
 // from cumulative data; they are estimated as the edges of the lowest and
 // highest buckets that gained values, capped by cur's lifetime min and max.
 func sub(cur, prev *histogram) histogram {
+	if cur.bounds != nil || prev.bounds != nil {
+		return subExplicit(cur, prev)
+	}
 	d := histogram{scale: cur.scale, zero: cur.zero, count: cur.count, sum: cur.sum}
 	d.counts = append([]uint64(nil), cur.counts...)
 	d.offset = cur.offset

@@ -27,6 +27,7 @@ var htmlTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
 		return keys
 	},
 	"connection": connectionText,
+	"clientName": clientName,
 	"upper":      strings.ToUpper,
 }).Parse(htmlSource))
 
@@ -48,6 +49,11 @@ type htmlView struct {
 	Charts     []chart // one per operation, in the order of Operations
 	Axis       []tick
 	Geometry   geometry
+
+	Unjudged     []bool // per operation: too few calls for the rules
+	AnyUnjudged  bool
+	UnjudgedNote string
+	ClientsDown  int
 }
 
 // geometry holds the chart layout constants for the template.
@@ -107,6 +113,18 @@ func newHTMLView(r *Report) *htmlView {
 		}
 	}
 	v.ErrorRate = ratio(errs, v.TotalCalls)
+	v.UnjudgedNote = r.unjudgedNote()
+	for i := range r.Operations {
+		op := &r.Operations[i]
+		u := op.Count > 0 && !r.judged(op)
+		v.Unjudged = append(v.Unjudged, u)
+		v.AnyUnjudged = v.AnyUnjudged || u
+	}
+	for i := range r.Redis.Clients {
+		if up := r.Redis.Clients[i].ConnectionUp; up != nil && !*up {
+			v.ClientsDown++
+		}
+	}
 	if hi == 0 { // no timings at all
 		lo, hi = 1e-6, 1
 	}

@@ -12,6 +12,7 @@ import (
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 
 	"github.com/statefulroute/sfotel/internal/contract"
+	"github.com/statefulroute/sfotel/otelexec"
 	"github.com/statefulroute/sfotel/report"
 )
 
@@ -19,7 +20,7 @@ import (
 // the contract's instruments.
 func record(mp metric.MeterProvider, op string, n int, seconds float64, errType string) {
 	ctx := context.Background()
-	m := mp.Meter("example")
+	m := mp.Meter(otelexec.ScopeName, metric.WithInstrumentationVersion(otelexec.Version))
 	calls, _ := m.Int64Counter(contract.MetricOperations)
 	errs, _ := m.Int64Counter(contract.MetricErrors)
 	dur, _ := m.Float64Histogram(contract.MetricOperationDuration)

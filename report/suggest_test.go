@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+
 	"github.com/statefulroute/sfotel/internal/contract"
 )
 
@@ -262,38 +264,90 @@ func TestRuleTailLatency(t *testing.T) {
 	none(t, f.snapshot(), RuleTailLatency)
 }
 
-func TestRuleTailLatencySharedCause(t *testing.T) {
-	run := func(pingSeconds float64) *Report {
-		f := newFixture(t)
-		for i, op := range []string{contract.OpGetLinkedPod.String(), contract.OpSetLinkedPod.String(), contract.OpGetLinkService.String(), contract.OpComputeLinkedPod.String()} {
-			f.calls(op, 196, 0.001)
-			f.calls(op, 4, 0.02*float64(i+1)) // 20..80ms tails: 20× to 80× p50
-		}
-		f.calls(contract.OpBatchGetLinkedPod.String(), 200, 0.002) // a healthy fifth
-		ping, err := f.meter.Float64Histogram(contract.MetricPingDuration)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for range 10 {
-			ping.Record(t.Context(), pingSeconds)
-		}
-		return f.snapshot()
+// tailRun records four operations with a 40ms tail (40× p50) and a healthy
+// fifth over ten seconds, with the evidence that evidence records.
+func tailRun(t *testing.T, evidence func(f *fixture, rt *fakeRuntime)) *Report {
+	t.Helper()
+	clock := &fakeClock{t: time.Now()}
+	rt := &fakeRuntime{}
+	f := newFixture(t, WithClock(clock.now), withRuntime(rt.read))
+	for _, op := range []string{contract.OpGetLinkedPod.String(), contract.OpSetLinkedPod.String(), contract.OpGetLinkService.String(), contract.OpComputeLinkedPod.String()} {
+		f.calls(op, 196, 0.001)
+		f.calls(op, 4, 0.04)
 	}
-	r := run(0.0002)
-	s := one(t, r, RuleTailLatency)
+	f.calls(contract.OpBatchGetLinkedPod.String(), 200, 0.002)
+	f.calls(contract.OpRemoveLinkedPod.String(), 40, 0.002) // too few calls to judge
+	// A healthy process and Redis unless evidence says otherwise.
+	rt.add(&rt.sched, 5000, 20e-6)
+	rt.add(&rt.gc, 5, 100e-6)
+	f.pool(2, 8, 10, 0, 0, 0, semconv.DBClientConnectionPoolName("127.0.0.1:6379"))
+	f.clientStatus("127.0.0.1:6379", true)
+	if evidence != nil {
+		evidence(f, rt)
+	}
+	f.pings(100, 200e-6)
+	clock.advance(10 * time.Second)
+	return f.snapshot()
+}
+
+func TestRuleTailLatencySharedTail(t *testing.T) {
+	s := one(t, tailRun(t, nil), RuleTailLatency)
 	if s.Operation != "" {
 		t.Fatalf("a shared tail names no single operation: %+v", s)
 	}
-	wantMessage(t, s, "4 of 5 operations", "the worst is ComputeLinkedPod", "PING in p99 200µs", "far below the operations' tail: look at this process first")
+	// The table has six operations: the message says why it judged five.
+	wantMessage(t, s, "4 of the 5 operations with at least 100 calls", "1 with fewer calls was not judged", "The worst is", "40.0ms")
 	for _, op := range []string{contract.OpGetLinkedPod.String(), contract.OpSetLinkedPod.String(), contract.OpGetLinkService.String(), contract.OpComputeLinkedPod.String()} {
 		if _, ok := s.Evidence[key("p99_p50_ratio", contract.AttrOperation, op)]; !ok {
 			t.Fatalf("no ratio for %s in %v", op, s.Evidence)
 		}
 	}
-	wantEvidence(t, s, "redis.ping.p99_seconds", 0.0002)
+}
 
-	s = one(t, run(0.05), RuleTailLatency)
-	wantMessage(t, s, "look at Redis and the network first")
+func TestRuleTailLatencyNamesTheCause(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		record  func(f *fixture, rt *fakeRuntime)
+		cause   string
+		message []string
+		want    map[string]float64
+	}{
+		{"healthy evidence", nil, CauseUnclear,
+			[]string{"Cause unclear: no measured delays of at least 19.5ms", "0% of 100 PINGs took longer than 19.5ms", "no call waited for a pooled connection", "Look at the network"},
+			map[string]float64{"cause.pool.calls_hit": 0, "cause.redis.pings_hit": 0}},
+		{"CPU starvation", func(_ *fixture, rt *fakeRuntime) { rt.add(&rt.sched, 100, 0.03) }, CauseCPU,
+			[]string{"Cause: CPU starvation in this process", "more than 19.5ms for a CPU", "of 5100 scheduling events", "4.0 per call"},
+			map[string]float64{"runtime.scheduling_latency.p99_seconds": 0}},
+		{"GC pauses", func(_ *fixture, rt *fakeRuntime) { rt.add(&rt.gc, 20, 0.025) }, CauseGC,
+			[]string{"Cause: GC pauses in this process", "20 GC pauses longer than 19.5ms"},
+			nil},
+		{"small pool", func(f *fixture, _ *fakeRuntime) {
+			f.pool(0, 0, 0, 50, 0, 50*0.03, semconv.DBClientConnectionPoolName("127.0.0.1:6379"))
+		}, CausePool,
+			[]string{"Cause: the connection pool: 50 waits for a pooled connection (4.8% of 1040 calls) averaged 30.0ms"},
+			map[string]float64{"redis.pool.mean_wait_seconds": 0.03}},
+		{"slow Redis", func(f *fixture, _ *fakeRuntime) { f.pings(5, 0.03) }, CauseRedis,
+			[]string{"Cause: Redis or the network: 4.8% of 105 PINGs took longer than 19.5ms", "this process's own delays explain none of it"},
+			nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s := one(t, tailRun(t, c.record), RuleTailLatency)
+			if s.Cause != c.cause {
+				t.Fatalf("cause %q, want %q: %s", s.Cause, c.cause, s.Message)
+			}
+			wantMessage(t, s, c.message...)
+			for k, v := range c.want {
+				if v == 0 {
+					if _, ok := s.Evidence[k]; !ok {
+						t.Fatalf("no evidence %s in %v", k, s.Evidence)
+					}
+					continue
+				}
+				wantEvidence(t, s, k, v)
+			}
+			t.Log(s.Message)
+		})
+	}
 }
 
 func TestRuleBatchGetLinkedPod(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -21,7 +22,9 @@ func (r *Report) WriteText(w io.Writer) error {
 	r.writeHeader(bw)
 	r.writeOperations(bw)
 	r.writeErrors(bw)
+	r.writeSlowest(bw)
 	r.writeRedis(bw)
+	r.writeRuntime(bw)
 	r.writeSuggestions(bw)
 	return bw.Flush()
 }
@@ -35,10 +38,41 @@ func (r *Report) writeHeader(w io.Writer) {
 		name += " " + r.Service.Version
 	}
 	fmt.Fprintf(w, "sfotel report: %s\n", name)
-	fmt.Fprintf(w, "window %s to %s (%s), generated %s\n\n",
-		r.Window.Start.Format(time.RFC3339), r.Window.End.Format(time.RFC3339),
-		time.Duration(r.Window.Seconds*float64(time.Second)).Round(time.Millisecond),
-		r.GeneratedAt.Format(time.RFC3339))
+	fmt.Fprintf(w, "window %s to %s (%s", r.Window.Start.Format(time.RFC3339), r.Window.End.Format(time.RFC3339),
+		seconds(r.Window.Seconds))
+	if r.Window.RequestedSeconds > 0 {
+		fmt.Fprintf(w, ", %s asked for", seconds(r.Window.RequestedSeconds))
+	}
+	fmt.Fprintf(w, "), generated %s\n", r.GeneratedAt.Format(time.RFC3339))
+	if src := r.Source; src.Kind == SourcePrometheus {
+		fmt.Fprintf(w, "from Prometheus %s", src.Prometheus)
+		if src.Selector != "" {
+			fmt.Fprintf(w, " {%s}", src.Selector)
+		}
+		fmt.Fprintf(w, ", %d %s: %s\n", len(src.Instances), plural(len(src.Instances), "instance", "instances"), strings.Join(src.Instances, ", "))
+	}
+	fmt.Fprintln(w)
+}
+
+// seconds renders a window length as a Go duration, to the millisecond.
+func seconds(s float64) time.Duration {
+	return time.Duration(s * float64(time.Second)).Round(time.Millisecond)
+}
+
+// unjudged counts the operations with calls but fewer than min samples.
+func (r *Report) unjudged() int {
+	n := 0
+	for i := range r.Operations {
+		if op := &r.Operations[i]; op.Count > 0 && !r.judged(op) {
+			n++
+		}
+	}
+	return n
+}
+
+// unjudgedNote explains the mark on operations the rules did not judge.
+func (r *Report) unjudgedNote() string {
+	return fmt.Sprintf("fewer than %d calls: error_rate, tail_latency and batch_get_linked_pod do not judge it", r.Thresholds.MinSamples)
 }
 
 func (r *Report) writeOperations(w io.Writer) {
@@ -48,9 +82,16 @@ func (r *Report) writeOperations(w io.Writer) {
 	}
 	// tabwriter right-aligns every column; the name column is padded here
 	// so that names read left-aligned.
+	marked := r.unjudged() > 0
+	label := func(op *Operation) string {
+		if marked && op.Count > 0 && !r.judged(op) {
+			return op.Name + "*"
+		}
+		return op.Name
+	}
 	nameWidth := len("OPERATION")
 	for i := range r.Operations {
-		nameWidth = max(nameWidth, len(r.Operations[i].Name))
+		nameWidth = max(nameWidth, len(label(&r.Operations[i])))
 	}
 	// No padding: each cell after the name brings its own two-space gap, so
 	// the right-aligned table does not start indented.
@@ -58,12 +99,15 @@ func (r *Report) writeOperations(w io.Writer) {
 	fmt.Fprintf(tw, "%-*s\t  CALLS\t  OPS/S\t  ERRORS\t  ERROR%%\t  MEAN\t  P50\t  P90\t  P99\t  MAX\t\n", nameWidth, "OPERATION")
 	for i := range r.Operations {
 		op := &r.Operations[i]
-		fmt.Fprintf(tw, "%-*s\t  %d\t  %s\t  %d\t  %s\t  %s\t  %s\t  %s\t  %s\t  %s\t\n", nameWidth, op.Name,
+		fmt.Fprintf(tw, "%-*s\t  %d\t  %s\t  %d\t  %s\t  %s\t  %s\t  %s\t  %s\t  %s\t\n", nameWidth, label(op),
 			op.Count, formatRate(op.OpsPerSec), op.Errors, formatPercent(op.ErrorRate),
 			latency(op, op.MeanSeconds), latency(op, op.P50Seconds), latency(op, op.P90Seconds),
 			latency(op, op.P99Seconds), latency(op, op.MaxSeconds))
 	}
 	tw.Flush()
+	if marked {
+		fmt.Fprintf(w, "* %s\n", r.unjudgedNote())
+	}
 	fmt.Fprintln(w)
 }
 
@@ -102,23 +146,125 @@ func (r *Report) writeErrors(w io.Writer) {
 	}
 }
 
+func (r *Report) writeSlowest(w io.Writer) {
+	header := false
+	for i := range r.Operations {
+		op := &r.Operations[i]
+		if len(op.SlowestCalls) == 0 {
+			continue
+		}
+		if !header {
+			fmt.Fprint(w, "SLOWEST CALLS (sampled traces)\n")
+			header = true
+		}
+		parts := make([]string, len(op.SlowestCalls))
+		for j, c := range op.SlowestCalls {
+			parts[j] = formatSeconds(c.Seconds) + " " + c.TraceID
+		}
+		fmt.Fprintf(w, "%s: %s\n", op.Name, strings.Join(parts, ", "))
+	}
+	if header {
+		fmt.Fprintln(w)
+	}
+}
+
 func (r *Report) writeRedis(w io.Writer) {
 	rd := &r.Redis
 	fmt.Fprint(w, "REDIS\n")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	p := &rd.Pool
-	fmt.Fprintf(tw, "connection\t%s\n", connectionText(rd.ConnectionUp))
+	fmt.Fprintf(tw, "connection\t%s\n", connectionSummary(rd))
 	if pg := rd.Ping; pg != nil {
 		fmt.Fprintf(tw, "ping\t%d pings, p50 %s, p99 %s, max %s\n",
 			pg.Count, formatSeconds(pg.P50Seconds), formatSeconds(pg.P99Seconds), formatSeconds(pg.MaxSeconds))
 	}
-	fmt.Fprintf(tw, "pool\t%d of %d connections in use (%s), %d idle; %d waits (%s waiting), %d timeouts; %d hits, %d misses\n",
-		p.InUse, p.Max, formatPercent(p.Utilization), p.Idle, p.Waits, formatSeconds(p.WaitSeconds), p.Timeouts, p.Hits, p.Misses)
+	fmt.Fprintf(tw, "pool\t%s\n", poolText(p))
 	sc := &rd.ScriptCache
-	fmt.Fprintf(tw, "script cache\t%d hits, %d misses, %d reloads; hit ratio %s\n",
-		sc.Hits, sc.Misses, sc.Reloads, formatPercent(sc.HitRatio))
+	fmt.Fprintf(tw, "script cache\t%d hits, %d misses, %d reloads (%d after the warm-up); hit ratio %s\n",
+		sc.Hits, sc.Misses, sc.Reloads, sc.ReloadsAfterWarmup, formatPercent(sc.HitRatio))
 	if st := rd.StateCache; st != nil {
 		fmt.Fprintf(tw, "state cache\t%d hits, %d misses; hit ratio %s\n", st.Hits, st.Misses, formatPercent(st.HitRatio))
+	}
+	tw.Flush()
+	fmt.Fprintln(w)
+	if len(rd.Clients) > 0 {
+		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprint(tw, "CLIENT\tCONNECTION\tPOOL\n")
+		for i := range rd.Clients {
+			c := &rd.Clients[i]
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", clientName(c), connectionText(c.ConnectionUp), poolText(&c.Pool))
+			if len(c.Pools) > 1 {
+				for j := range c.Pools {
+					fmt.Fprintf(tw, "\t\t%s: %s\n", c.Pools[j].Name, poolText(&c.Pools[j]))
+				}
+			}
+		}
+		tw.Flush()
+		fmt.Fprintln(w)
+	}
+	if len(rd.Commands) > 0 {
+		tw = tabwriter.NewWriter(w, 0, 0, 0, ' ', tabwriter.AlignRight)
+		nameWidth := len("COMMAND")
+		for i := range rd.Commands {
+			nameWidth = max(nameWidth, len(rd.Commands[i].Name))
+		}
+		fmt.Fprintf(tw, "%-*s\t  CALLS\t  ERRORS\t  MEAN\t  P50\t  P90\t  P99\t  MAX\t\n", nameWidth, "COMMAND")
+		for i := range rd.Commands {
+			c := &rd.Commands[i]
+			fmt.Fprintf(tw, "%-*s\t  %d\t  %d\t  %s\t  %s\t  %s\t  %s\t  %s\t\n", nameWidth, c.Name, c.Count, c.Errors,
+				formatSeconds(c.MeanSeconds), formatSeconds(c.P50Seconds), formatSeconds(c.P90Seconds), formatSeconds(c.P99Seconds), formatSeconds(c.MaxSeconds))
+		}
+		tw.Flush()
+		fmt.Fprintln(w)
+	}
+}
+
+// poolText describes a pool; for a sum, utilization is the busiest pool's.
+func poolText(p *Pool) string {
+	util := formatPercent(p.Utilization)
+	if p.Name == "" && p.Max > 0 && math.Abs(p.Utilization-float64(p.InUse)/float64(p.Max)) > 1e-9 {
+		util = "busiest pool " + util
+	}
+	return fmt.Sprintf("%d of %d connections in use (%s), %d idle; %d waits (%s waiting), %d timeouts; %d hits, %d misses",
+		p.InUse, p.Max, util, p.Idle, p.Waits, formatSeconds(p.WaitSeconds), p.Timeouts, p.Hits, p.Misses)
+}
+
+// clientName names a client in a table; an unnamed one is "(unnamed)".
+func clientName(c *Client) string {
+	if l := clientLabel(c); l != "" {
+		return l
+	}
+	return "(unnamed)"
+}
+
+// connectionSummary is the summary status with the count of clients down.
+func connectionSummary(rd *Redis) string {
+	s := connectionText(rd.ConnectionUp)
+	down := 0
+	for i := range rd.Clients {
+		if up := rd.Clients[i].ConnectionUp; up != nil && !*up {
+			down++
+		}
+	}
+	if n := len(rd.Clients); n > 1 || down > 0 {
+		s += fmt.Sprintf(" (%d of %d clients down)", down, n)
+	}
+	return s
+}
+
+func (r *Report) writeRuntime(w io.Writer) {
+	rt := r.Runtime
+	if rt == nil {
+		return
+	}
+	fmt.Fprint(w, "GO RUNTIME\n")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, l := range []struct {
+		name, what string
+		l          *Latency
+	}{{"scheduling latency", "waits for a CPU", &rt.SchedulingLatency}, {"gc pauses", "pauses", &rt.GCPauses}} {
+		fmt.Fprintf(tw, "%s\t%d %s, p50 %s, p99 %s, max %s\n", l.name, l.l.Count, l.what,
+			formatSeconds(l.l.P50Seconds), formatSeconds(l.l.P99Seconds), formatSeconds(l.l.MaxSeconds))
 	}
 	tw.Flush()
 	fmt.Fprintln(w)
@@ -142,7 +288,11 @@ func (r *Report) writeSuggestions(w io.Writer) {
 	}
 	for i := range r.Suggestions {
 		s := &r.Suggestions[i]
-		fmt.Fprintf(w, "%-8s %s: %s\n", strings.ToUpper(string(s.Severity)), s.ID, s.Message)
+		id := s.ID
+		if s.Cause != "" {
+			id += " (cause: " + s.Cause + ")"
+		}
+		fmt.Fprintf(w, "%-8s %s: %s\n", strings.ToUpper(string(s.Severity)), id, s.Message)
 		keys := sortedKeys(s.Evidence)
 		parts := make([]string, len(keys))
 		for j, k := range keys {
