@@ -35,8 +35,14 @@ func build(raw *rawData, start, end time.Time, cfg *config) *Report {
 		r.Operations = append(r.Operations, s)
 	}
 	r.Redis = raw.redis()
-	if raw.hasRuntime {
+	if raw.hasRuntime || raw.osQueue.ok {
 		r.Runtime = &Runtime{SchedulingLatency: latencyOf(&raw.sched), GCPauses: latencyOf(&raw.gcPauses)}
+		if q := raw.osQueue; q.ok {
+			r.Runtime.OSRunQueue = &RunQueue{WaitSeconds: nanos(q.waitSeconds), Timeslices: q.timeslices}
+			if q.timeslices > 0 {
+				r.Runtime.OSRunQueue.MeanWaitSeconds = nanos(q.waitSeconds / float64(q.timeslices))
+			}
+		}
 	}
 	r.Suggestions = suggest(r)
 	return r

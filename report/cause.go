@@ -2,6 +2,7 @@ package report
 
 import (
 	"fmt"
+	"math"
 	"strings"
 )
 
@@ -89,6 +90,33 @@ func diagnose(r *Report, p50, p99 float64) diagnosis {
 		d.evidence["runtime.scheduling_latency.share_above_threshold"] = share
 		d.evidence["cause.cpu.calls_hit"] = cpu.hit
 	}
+	if q := r.Runtime; q != nil && q.OSRunQueue != nil && q.OSRunQueue.Timeslices > 0 {
+		// The OS counts its run-queue waits and their total, not their
+		// spread: as for the pool, a share exp(−threshold/mean) of them is
+		// taken to reach the threshold.
+		rq := q.OSRunQueue
+		wakeups := minWakeupsPerCall
+		if calls > 0 {
+			wakeups = min(max(float64(rq.Timeslices)/float64(calls), minWakeupsPerCall), maxWakeupsPerCall)
+		}
+		var share float64
+		if rq.MeanWaitSeconds > 0 {
+			share = math.Exp(-threshold / rq.MeanWaitSeconds)
+		}
+		hit := min(share*wakeups, 1)
+		text := fmt.Sprintf("the operating system kept this process's threads waiting for a CPU %s per timeslice on average (%s over %d timeslices): an estimated %s of calls waited longer than %s",
+			formatSeconds(rq.MeanWaitSeconds), formatSeconds(rq.WaitSeconds), rq.Timeslices, formatPercent(hit), thr)
+		d.evidence["runtime.os_run_queue.mean_wait_seconds"] = rq.MeanWaitSeconds
+		d.evidence["cause.cpu.os_calls_hit"] = hit
+		switch {
+		case !cpu.ok:
+			cpu.ok, cpu.hit, cpu.text = true, hit, text
+		case hit > cpu.hit:
+			cpu.hit, cpu.text = hit, text+"; "+cpu.text
+		default:
+			cpu.text += "; " + text
+		}
+	}
 	if raw.hasRuntime && r.Window.Seconds > 0 {
 		share, pausedSeconds := raw.gcPauses.above(threshold)
 		n := share * float64(raw.gcPauses.count)
@@ -104,12 +132,18 @@ func diagnose(r *Report, p50, p99 float64) diagnosis {
 	pool := candidate{cause: CausePool, ok: true}
 	p := &r.Redis.Pool
 	if p.Waits > 0 && calls > 0 {
+		// The pool counts its waits and their total time, not their
+		// spread; waits in a queue spread about exponentially, so a share
+		// exp(−threshold/mean) of them is taken to reach the threshold.
+		// A timeout waited the whole pool timeout.
 		meanWait := p.WaitSeconds / float64(p.Waits)
-		if meanWait >= threshold || p.Timeouts > 0 {
-			pool.hit = min(float64(p.Waits+p.Timeouts)/float64(calls), 1)
+		long := float64(p.Timeouts)
+		if meanWait > 0 {
+			long += float64(p.Waits) * math.Exp(-threshold/meanWait)
 		}
-		pool.text = fmt.Sprintf("%d waits for a pooled connection (%s of %d calls) averaged %s",
-			p.Waits, formatPercent(float64(p.Waits)/float64(calls)), calls, formatSeconds(meanWait))
+		pool.hit = min(long/float64(calls), 1)
+		pool.text = fmt.Sprintf("%d waits for a pooled connection (%s of %d calls) averaged %s: an estimated %s of calls waited longer than %s",
+			p.Waits, formatPercent(float64(p.Waits)/float64(calls)), calls, formatSeconds(meanWait), formatPercent(pool.hit), thr)
 		if p.Timeouts > 0 {
 			pool.text += fmt.Sprintf(" and %d timed out", p.Timeouts)
 		}
@@ -151,11 +185,11 @@ func diagnose(r *Report, p50, p99 float64) diagnosis {
 	d.cause = best.cause
 	switch best.cause {
 	case CauseCPU:
-		d.text = "Cause: CPU starvation in this process: " + best.text + ". Give it more CPU (GOMAXPROCS, the container's limit) or do less work beside the calls."
+		d.text = "Cause: CPU starvation: " + best.text + ". Give this process more CPU (GOMAXPROCS, the container's limit, a less loaded host) or do less work beside the calls."
 	case CauseGC:
 		d.text = "Cause: GC pauses in this process: " + best.text + ". Allocate less, or raise GOGC or GOMEMLIMIT."
 	case CausePool:
-		d.text = "Cause: the connection pool: " + best.text + ", above " + thr + ". Raise the pool size (PoolSize) or lower the concurrency."
+		d.text = "Cause: the connection pool: " + best.text + ". Raise the pool size (PoolSize) or lower the concurrency."
 	case CauseRedis:
 		d.text = "Cause: Redis or the network: " + best.text
 		if cpu.ok {

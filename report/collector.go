@@ -18,9 +18,8 @@ type Collector struct {
 	reader  *sdkmetric.ManualReader
 	warmEnd time.Time // end of the script-reload warm-up
 
-	readRuntime  runtimeReader
-	schedBase    histogram // the runtime's histograms when the collector was made
-	gcPausesBase histogram
+	readRuntime runtimeReader
+	runtimeBase runtimeSample // the runtime's evidence when the collector was made
 
 	mu sync.Mutex
 	rm metricdata.ResourceMetrics // reused by every collection
@@ -52,7 +51,7 @@ func NewCollector(opts ...Option) (*Collector, error) {
 	}
 	// The runtime counts since the process started; the report counts from
 	// now, like the instruments the collector will read.
-	c.schedBase, c.gcPausesBase, _ = c.readRuntime()
+	c.runtimeBase = c.readRuntime()
 	if cfg.warmup > 0 {
 		// Read the reload count once when the warm-up ends, so that reloads
 		// after it stand out even if nobody takes a snapshot before then.
@@ -109,10 +108,18 @@ func (c *Collector) collect(ctx context.Context) (*rawData, error) {
 		return nil, fmt.Errorf("report: collect metrics: %w", err)
 	}
 	raw := gather(&c.rm)
-	if sched, gc, ok := c.readRuntime(); ok {
-		raw.sched = sub(&sched, &c.schedBase)
-		raw.gcPauses = sub(&gc, &c.gcPausesBase)
+	rs := c.readRuntime()
+	if rs.ok {
+		raw.sched = sub(&rs.sched, &c.runtimeBase.sched)
+		raw.gcPauses = sub(&rs.gcPauses, &c.runtimeBase.gcPauses)
 		raw.hasRuntime = true
+	}
+	if rs.os.ok && c.runtimeBase.os.ok {
+		raw.osQueue = osRunQueue{
+			waitSeconds: floatDelta(rs.os.waitSeconds, c.runtimeBase.os.waitSeconds),
+			timeslices:  counterDelta(rs.os.timeslices, c.runtimeBase.os.timeslices),
+			ok:          true,
+		}
 	}
 	return raw, nil
 }

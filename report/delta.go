@@ -52,6 +52,7 @@ func deltaRaw(p, c *rawData) *rawData {
 		sched:              sub(&c.sched, &p.sched),
 		gcPauses:           sub(&c.gcPauses, &p.gcPauses),
 		hasRuntime:         c.hasRuntime,
+		osQueue:            c.osQueue.minus(p.osQueue),
 		warmingUp:          c.warmingUp,
 		reloadsAfterWarmup: counterDelta(c.reloadsAfterWarmup, p.reloadsAfterWarmup),
 		slowest:            c.slowest,
@@ -133,4 +134,12 @@ func (c *rawCache) minus(p *rawCache) rawCache {
 		reloads: counterDelta(c.reloads, p.reloads),
 		seen:    c.seen,
 	}
+}
+
+// minus is q − p for two totals of one collector.
+func (q osRunQueue) minus(p osRunQueue) osRunQueue {
+	if !q.ok || !p.ok {
+		return q
+	}
+	return osRunQueue{waitSeconds: floatDelta(q.waitSeconds, p.waitSeconds), timeslices: counterDelta(q.timeslices, p.timeslices), ok: true}
 }

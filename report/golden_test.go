@@ -27,11 +27,12 @@ var (
 // script cache and many single lookups.
 func goldenReport(t testing.TB) *Report {
 	t.Helper()
-	rt := &fakeRuntime{}
+	rt := &fakeRuntime{os: osRunQueue{ok: true}}
 	f := newFixture(t, WithClock(func() time.Time { return goldenEnd }), WithWarmup(0), withRuntime(rt.read))
 	rt.add(&rt.sched, 60000, 12e-6)
 	rt.add(&rt.sched, 600, 0.0004)
 	rt.add(&rt.gc, 40, 0.00015)
+	rt.os = osRunQueue{waitSeconds: 0.42, timeslices: 51000, ok: true}
 	for i := range 12000 {
 		f.call(contract.OpGetLinkedPod.String(), 0.0002+float64(i%20)*0.00001, "")
 	}

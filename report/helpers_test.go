@@ -190,6 +190,7 @@ func attrOp(op string) metric.MeasurementOption {
 type fakeRuntime struct {
 	mu        sync.Mutex
 	sched, gc []float64
+	os        osRunQueue
 }
 
 // runtimeBounds are bucket bounds like the runtime's: four per power of two.
@@ -210,10 +211,10 @@ func explicitOf(bounds []float64, values []float64) histogram {
 	return newExplicit(bounds, counts, 0, false)
 }
 
-func (rt *fakeRuntime) read() (histogram, histogram, bool) {
+func (rt *fakeRuntime) read() runtimeSample {
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
-	return explicitOf(runtimeBounds, rt.sched), explicitOf(runtimeBounds, rt.gc), true
+	return runtimeSample{sched: explicitOf(runtimeBounds, rt.sched), gcPauses: explicitOf(runtimeBounds, rt.gc), ok: true, os: rt.os}
 }
 
 // add records n scheduling latencies (or GC pauses) of seconds each.

@@ -32,6 +32,7 @@ type rawData struct {
 	// (runtime/metrics), since the collector was created.
 	sched, gcPauses histogram
 	hasRuntime      bool
+	osQueue         osRunQueue // Linux: the threads' waits in the OS run queues
 
 	warmingUp          bool   // the window ends inside the warm-up period
 	reloadsAfterWarmup uint64 // script reloads counted since the warm-up ended

@@ -169,6 +169,17 @@ type Ping struct {
 type Runtime struct {
 	SchedulingLatency Latency `json:"scheduling_latency"`
 	GCPauses          Latency `json:"gc_pauses"`
+	// OSRunQueue is present on Linux: the waits the Go scheduler does not
+	// see, of threads that the operating system did not run.
+	OSRunQueue *RunQueue `json:"os_run_queue,omitempty"`
+}
+
+// RunQueue is how long the process's threads waited in the operating
+// system's run queues, over the window.
+type RunQueue struct {
+	WaitSeconds     float64 `json:"wait_seconds"`
+	Timeslices      uint64  `json:"timeslices"`
+	MeanWaitSeconds float64 `json:"mean_wait_seconds"`
 }
 
 // Latency summarizes a distribution of waits.

@@ -2,8 +2,11 @@ package report
 
 import (
 	"math"
+	"os"
 	"runtime/metrics"
 	"slices"
+	"strconv"
+	"strings"
 )
 
 // The Go runtime's histograms the tail diagnosis reads. They come from
@@ -17,9 +20,17 @@ const (
 	runtimeGCPausesOld    = "/gc/pauses:seconds"
 )
 
-// runtimeReader reads the runtime histograms: cumulative since the process
-// started; ok is false where the runtime does not have them.
-type runtimeReader func() (sched, gcPauses histogram, ok bool)
+// runtimeSample is one read of the runtime's evidence, cumulative: the
+// histograms since the process started, the OS run queue since the reader
+// was made.
+type runtimeSample struct {
+	sched, gcPauses histogram
+	ok              bool // the Go runtime has the histograms
+	os              osRunQueue
+}
+
+// runtimeReader reads the runtime's evidence.
+type runtimeReader func() runtimeSample
 
 // goRuntime returns a reader of this process's runtime histograms.
 func goRuntime() runtimeReader {
@@ -31,21 +42,25 @@ func goRuntime() runtimeReader {
 	if !supported[gcName] {
 		gcName = runtimeGCPausesOld
 	}
-	if !supported[runtimeSchedLatencies] || !supported[gcName] {
-		return func() (histogram, histogram, bool) { return histogram{}, histogram{}, false }
-	}
+	has := supported[runtimeSchedLatencies] && supported[gcName]
 	var bounds [2][]float64 // kept from the first read: the runtime's are fixed
-	return func() (histogram, histogram, bool) {
+	var tracker osTracker
+	return func() runtimeSample {
+		rs := runtimeSample{os: tracker.read()}
+		if !has {
+			return rs
+		}
 		samples := []metrics.Sample{{Name: runtimeSchedLatencies}, {Name: gcName}}
 		metrics.Read(samples)
 		var out [2]histogram
 		for i := range samples {
 			if samples[i].Value.Kind() != metrics.KindFloat64Histogram {
-				return histogram{}, histogram{}, false
+				return rs
 			}
 			out[i] = fromRuntime(samples[i].Value.Float64Histogram(), &bounds[i])
 		}
-		return out[0], out[1], true
+		rs.sched, rs.gcPauses, rs.ok = out[0], out[1], true
+		return rs
 	}
 }
 
@@ -64,4 +79,65 @@ func fromRuntime(h *metrics.Float64Histogram, bounds *[]float64) histogram {
 	counts := make([]uint64, len(*bounds)+1)
 	copy(counts, h.Counts)
 	return newExplicit(*bounds, counts, 0, false)
+}
+
+// osRunQueue is the time this process's threads spent runnable but waiting
+// for a CPU in the operating system's run queues, and how many times they
+// were put on a CPU: Linux's /proc/self/task/*/schedstat (run_delay and
+// pcount). A loaded host or a CPU quota stalls goroutines that the Go
+// scheduler counts as running; this sees it.
+type osRunQueue struct {
+	waitSeconds float64
+	timeslices  uint64
+	ok          bool
+}
+
+// osTracker turns the per-thread schedstat counters into one total since
+// it was made: threads that exit take their counters with them, so it sums
+// each thread's growth, and counts a thread that appeared later whole.
+type osTracker struct {
+	last   map[string][2]uint64 // thread id → run_delay ns, timeslices
+	total  osRunQueue
+	primed bool
+}
+
+func (t *osTracker) read() osRunQueue {
+	tasks, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		return osRunQueue{}
+	}
+	if t.last == nil {
+		t.last = make(map[string][2]uint64, len(tasks))
+	}
+	var buf [128]byte
+	seen := false
+	for _, task := range tasks {
+		f, err := os.Open("/proc/self/task/" + task.Name() + "/schedstat")
+		if err != nil {
+			continue // the thread exited
+		}
+		n, _ := f.Read(buf[:])
+		_ = f.Close()
+		fields := strings.Fields(string(buf[:n]))
+		if len(fields) < 3 {
+			continue
+		}
+		delay, err1 := strconv.ParseUint(fields[1], 10, 64)
+		slices, err2 := strconv.ParseUint(fields[2], 10, 64)
+		if err1 != nil || err2 != nil {
+			continue
+		}
+		seen = true
+		prev, known := t.last[task.Name()]
+		if known || t.primed {
+			if delay >= prev[0] && slices >= prev[1] {
+				t.total.waitSeconds += float64(delay-prev[0]) / 1e9
+				t.total.timeslices += slices - prev[1]
+			}
+		}
+		t.last[task.Name()] = [2]uint64{delay, slices}
+	}
+	t.primed = true
+	t.total.ok = seen
+	return t.total
 }

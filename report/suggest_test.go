@@ -269,7 +269,7 @@ func TestRuleTailLatency(t *testing.T) {
 func tailRun(t *testing.T, evidence func(f *fixture, rt *fakeRuntime)) *Report {
 	t.Helper()
 	clock := &fakeClock{t: time.Now()}
-	rt := &fakeRuntime{}
+	rt := &fakeRuntime{os: osRunQueue{ok: true}}
 	f := newFixture(t, WithClock(clock.now), withRuntime(rt.read))
 	for _, op := range []string{contract.OpGetLinkedPod.String(), contract.OpSetLinkedPod.String(), contract.OpGetLinkService.String(), contract.OpComputeLinkedPod.String()} {
 		f.calls(op, 196, 0.001)
@@ -280,6 +280,7 @@ func tailRun(t *testing.T, evidence func(f *fixture, rt *fakeRuntime)) *Report {
 	// A healthy process and Redis unless evidence says otherwise.
 	rt.add(&rt.sched, 5000, 20e-6)
 	rt.add(&rt.gc, 5, 100e-6)
+	rt.os = osRunQueue{waitSeconds: 0.05, timeslices: 5000, ok: true} // 10µs each
 	f.pool(2, 8, 10, 0, 0, 0, semconv.DBClientConnectionPoolName("127.0.0.1:6379"))
 	f.clientStatus("127.0.0.1:6379", true)
 	if evidence != nil {
@@ -316,8 +317,13 @@ func TestRuleTailLatencyNamesTheCause(t *testing.T) {
 			[]string{"Cause unclear: no measured delays of at least 19.5ms", "0% of 100 PINGs took longer than 19.5ms", "no call waited for a pooled connection", "Look at the network"},
 			map[string]float64{"cause.pool.calls_hit": 0, "cause.redis.pings_hit": 0}},
 		{"CPU starvation", func(_ *fixture, rt *fakeRuntime) { rt.add(&rt.sched, 100, 0.03) }, CauseCPU,
-			[]string{"Cause: CPU starvation in this process", "more than 19.5ms for a CPU", "of 5100 scheduling events", "4.0 per call"},
+			[]string{"Cause: CPU starvation: runnable goroutines waited more than 19.5ms for a CPU", "of 5100 scheduling events", "4.0 per call"},
 			map[string]float64{"runtime.scheduling_latency.p99_seconds": 0}},
+		{"loaded host", func(_ *fixture, rt *fakeRuntime) {
+			rt.os = osRunQueue{waitSeconds: 20, timeslices: 2000, ok: true} // 10ms each
+		}, CauseCPU,
+			[]string{"Cause: CPU starvation: the operating system kept this process's threads waiting for a CPU 10.0ms per timeslice on average (20.0s over 2000 timeslices)"},
+			map[string]float64{"runtime.os_run_queue.mean_wait_seconds": 0.01}},
 		{"GC pauses", func(_ *fixture, rt *fakeRuntime) { rt.add(&rt.gc, 20, 0.025) }, CauseGC,
 			[]string{"Cause: GC pauses in this process", "20 GC pauses longer than 19.5ms"},
 			nil},

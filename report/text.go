@@ -266,6 +266,10 @@ func (r *Report) writeRuntime(w io.Writer) {
 		fmt.Fprintf(tw, "%s\t%d %s, p50 %s, p99 %s, max %s\n", l.name, l.l.Count, l.what,
 			formatSeconds(l.l.P50Seconds), formatSeconds(l.l.P99Seconds), formatSeconds(l.l.MaxSeconds))
 	}
+	if q := rt.OSRunQueue; q != nil {
+		fmt.Fprintf(tw, "os run queue\t%s waiting for a CPU over %d timeslices, %s each on average\n",
+			formatSeconds(q.WaitSeconds), q.Timeslices, formatSeconds(q.MeanWaitSeconds))
+	}
 	tw.Flush()
 	fmt.Fprintln(w)
 }
