@@ -31,7 +31,7 @@ func build(raw *rawData, start, end time.Time, cfg *config) *Report {
 	}
 	for _, o := range raw.ops {
 		s := o.stats(r.Window.Seconds)
-		s.SlowestCalls = callsIn(raw.slowest[o.name], r.Window.Start, r.Window.End)
+		s.SlowestCalls = callsIn(raw.slowest[o.name], r.Window.Start, r.Window.End, cfg.traceURL)
 		r.Operations = append(r.Operations, s)
 	}
 	r.Redis = raw.redis()
@@ -60,13 +60,21 @@ func (c *config) thresholds() Thresholds {
 	}
 }
 
-// callsIn returns the calls that ended inside start..end, never nil.
-func callsIn(calls []Call, start, end time.Time) []Call {
-	out := make([]Call, 0, len(calls))
+// callsIn returns the first slowShown of calls (slowest first) that ended
+// inside start..end, linked to their traces, never nil.
+func callsIn(calls []Call, start, end time.Time, traceURL string) []Call {
+	out := make([]Call, 0, min(len(calls), slowShown))
 	for _, c := range calls {
-		if !c.Time.Before(start) && !c.Time.After(end) {
-			out = append(out, c)
+		if len(out) == slowShown {
+			break
 		}
+		if c.Time.Before(start) || c.Time.After(end) {
+			continue
+		}
+		if traceURL != "" {
+			c.TraceURL = expandTraceURL(traceURL, c.TraceID, c.SpanID)
+		}
+		out = append(out, c)
 	}
 	return out
 }

@@ -175,8 +175,8 @@ func logText(t *testing.T, r *report.Report) {
 }
 
 func TestTailCauseSlowRedis(t *testing.T) {
-	// DEBUG SLEEP blocks the server, PINGs included, for 20ms in every 30:
-	// each caller waits once per pause, about 2% of the calls.
+	// DEBUG SLEEP blocks the server, PINGs included, for 20ms in every 25:
+	// each caller waits once per pause, a few percent of the calls.
 	r := runLoad(t, loadConfig{poolSize: 16, workers: 4, duration: 2 * time.Second, serverArgs: []string{"--enable-debug-command", "yes"},
 		during: func(ctx context.Context, t *testing.T, srv *redistest.Server) {
 			admin := redis.NewClient(&redis.Options{Addr: srv.Addr})
@@ -186,7 +186,7 @@ func TestTailCauseSlowRedis(t *testing.T) {
 					t.Errorf("DEBUG SLEEP: %v", err)
 					return
 				}
-				time.Sleep(10 * time.Millisecond)
+				time.Sleep(5 * time.Millisecond)
 			}
 		}})
 	if cause := tailCause(t, r); cause != report.CauseRedis {
@@ -245,7 +245,9 @@ func TestTailCauseCPUStarvation(t *testing.T) {
 }
 
 // cpuStarvedChild runs the load while goroutines spin on the only P for
-// 20ms in every 30.
+// 15ms in every 17. A caller gets through a few calls in each 2ms gap and
+// then waits for the spinners once: a share of the calls of about its
+// call time over the gap (a few percent) lands in the tail.
 func cpuStarvedChild(t *testing.T, out string) {
 	if runtime.GOMAXPROCS(0) != 1 {
 		t.Fatalf("GOMAXPROCS %d, want 1", runtime.GOMAXPROCS(0))
@@ -254,7 +256,7 @@ func cpuStarvedChild(t *testing.T, out string) {
 		during: func(ctx context.Context, _ *testing.T, _ *redistest.Server) {
 			for ctx.Err() == nil {
 				var spin sync.WaitGroup
-				end := time.Now().Add(20 * time.Millisecond)
+				end := time.Now().Add(15 * time.Millisecond)
 				for range 3 {
 					spin.Go(func() {
 						for time.Now().Before(end) {
@@ -262,7 +264,7 @@ func cpuStarvedChild(t *testing.T, out string) {
 					})
 				}
 				spin.Wait()
-				time.Sleep(10 * time.Millisecond)
+				time.Sleep(2 * time.Millisecond)
 			}
 		}})
 	logText(t, r)

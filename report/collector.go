@@ -1,8 +1,11 @@
 package report
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -10,9 +13,10 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 )
 
-// Collector reads the executor's metrics on demand and turns them into
-// Reports. Attach Reader() to the MeterProvider; the collector does nothing
-// between snapshots, so it costs the measured operations nothing.
+// Collector reads the executor's metrics and turns them into Reports.
+// Attach Reader() to the MeterProvider. Between reports it only takes a
+// snapshot every history interval (WithHistory), which costs the measured
+// operations nothing: the SDK aggregates as it always does.
 type Collector struct {
 	cfg     *config
 	reader  *sdkmetric.ManualReader
@@ -27,11 +31,23 @@ type Collector struct {
 	// it until the warm-up ends, then fixed.
 	reloadBaseline uint64
 	baselineFixed  bool
+
+	history *history
+	timer   *time.Timer
+	slow    map[string][]Call // per operation: slowest recent calls, slowest first
 }
 
-// NewCollector returns a Collector. Its warm-up period starts now. An
-// invalid option value is an error that names the option; nil options are
-// ignored.
+// slowKept is how many slow calls the collector keeps per operation, and
+// slowShown how many a report lists, of those in its window.
+const (
+	slowKept  = 20
+	slowShown = 5
+)
+
+// NewCollector returns a Collector. Its warm-up period starts now, and so
+// does its history: a snapshot every interval of WithHistory, from a timer
+// that stops when the MeterProvider shuts the reader down. An invalid
+// option value is an error that names the option; nil options are ignored.
 func NewCollector(opts ...Option) (*Collector, error) {
 	cfg, err := newConfig(opts)
 	if err != nil {
@@ -45,6 +61,7 @@ func NewCollector(opts ...Option) (*Collector, error) {
 		),
 		warmEnd:     cfg.now().Add(cfg.warmup),
 		readRuntime: cfg.readRuntime,
+		history:     newHistory(cfg),
 	}
 	if c.readRuntime == nil {
 		c.readRuntime = goRuntime()
@@ -56,6 +73,9 @@ func NewCollector(opts ...Option) (*Collector, error) {
 		// Read the reload count once when the warm-up ends, so that reloads
 		// after it stand out even if nobody takes a snapshot before then.
 		time.AfterFunc(cfg.warmup, c.fixBaseline)
+	}
+	if cfg.historySpan > 0 && !cfg.manualHistory {
+		c.timer = time.AfterFunc(cfg.historyInterval, c.tick)
 	}
 	return c, nil
 }
@@ -87,22 +107,78 @@ func (c *Collector) Snapshot(ctx context.Context) (*Report, error) {
 func (c *Collector) snapshot(ctx context.Context, start time.Time) (*Report, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	raw, err := c.collect(ctx)
+	raw, now, err := c.take(ctx)
 	if err != nil {
 		return nil, err
 	}
-	now := c.cfg.now()
-	c.trackReloads(raw, now)
+	return build(raw, c.windowStart(raw, start, now), now, c.cfg), nil
+}
+
+// windowStart is start, or the earliest start time of the data when start
+// is zero, never after now.
+func (c *Collector) windowStart(raw *rawData, start, now time.Time) time.Time {
 	if start.IsZero() {
 		start = raw.start
 	}
 	if start.IsZero() || start.After(now) {
 		start = now
 	}
-	return build(raw, start, now, c.cfg), nil
+	return start
 }
 
-// collect reads the reader into the reused ResourceMetrics. c.mu is held.
+// Window returns the report of the last d: the difference between a fresh
+// snapshot and the kept snapshot that ends at or just before now − d, with
+// the timeline of the kept snapshots inside the window. d = 0 is since
+// start. When the history reaches back less far than d, the window is
+// what it kept (window.seconds < window.requested_seconds), unless the data
+// starts inside it, when the report is since start.
+func (c *Collector) Window(ctx context.Context, d time.Duration) (*Report, error) {
+	if d < 0 {
+		return nil, fmt.Errorf("report: Window: d must be ≥ 0, got %v", d)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	raw, now, err := c.take(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var r *Report
+	start := c.windowStart(raw, time.Time{}, now)
+	if e, found := c.history.before(now.Add(-d)); d > 0 && e.raw != nil && (found || start.Before(now.Add(-d))) {
+		r = build(deltaRaw(e.raw, raw), e.end, now, c.cfg)
+	} else {
+		r = build(raw, start, now, c.cfg)
+	}
+	if d > 0 {
+		r.Window.RequestedSeconds = d.Seconds()
+	}
+	if c.cfg.historySpan > 0 {
+		var ends []time.Time
+		var raws []*rawData
+		for _, e := range c.history.entries {
+			if !e.end.Before(r.Window.Start) {
+				ends, raws = append(ends, e.end), append(raws, e.raw)
+			}
+		}
+		r.Timeline = timeline(append(ends, now), append(raws, raw), c.cfg.historyInterval)
+	}
+	return r, nil
+}
+
+// take collects and returns the raw data and its time, with the script
+// reloads split at the warm-up and the slowest recent calls. c.mu is held.
+func (c *Collector) take(ctx context.Context) (*rawData, time.Time, error) {
+	raw, err := c.collect(ctx)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	now := c.cfg.now()
+	c.trackReloads(raw, now)
+	c.trackSlowest(raw, now)
+	return raw, now, nil
+}
+
+// collect reads the reader and the runtime. c.mu is held.
 func (c *Collector) collect(ctx context.Context) (*rawData, error) {
 	if err := c.reader.Collect(ctx, &c.rm); err != nil {
 		return nil, fmt.Errorf("report: collect metrics: %w", err)
@@ -115,13 +191,33 @@ func (c *Collector) collect(ctx context.Context) (*rawData, error) {
 		raw.hasRuntime = true
 	}
 	if rs.os.ok && c.runtimeBase.os.ok {
-		raw.osQueue = osRunQueue{
-			waitSeconds: floatDelta(rs.os.waitSeconds, c.runtimeBase.os.waitSeconds),
-			timeslices:  counterDelta(rs.os.timeslices, c.runtimeBase.os.timeslices),
-			ok:          true,
-		}
+		raw.osQueue = rs.os.minus(c.runtimeBase.os)
 	}
 	return raw, nil
+}
+
+// tick takes one background snapshot into the history and schedules the
+// next, until the reader is shut down.
+func (c *Collector) tick() {
+	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.historyInterval)
+	defer cancel()
+	if err := c.record(ctx); errors.Is(err, sdkmetric.ErrReaderShutdown) {
+		return
+	}
+	c.timer.Reset(c.cfg.historyInterval)
+}
+
+// record takes one snapshot into the history. A reader not registered yet
+// records nothing and is tried again at the next tick.
+func (c *Collector) record(ctx context.Context) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	raw, now, err := c.take(ctx)
+	if err != nil {
+		return err
+	}
+	c.history.add(now, raw)
+	return nil
 }
 
 // trackReloads splits the script reloads into warm-up and later ones.
@@ -135,6 +231,35 @@ func (c *Collector) trackReloads(raw *rawData, now time.Time) {
 	}
 	c.baselineFixed = true
 	raw.reloadsAfterWarmup = counterDelta(raw.script.reloads, c.reloadBaseline)
+}
+
+// trackSlowest merges the calls the SDK sampled as exemplars into the kept
+// slowest calls and hands raw a copy. The SDK keeps an exemplar until a
+// later call replaces it, so the same call comes back collection after
+// collection: calls are told apart by span and time. Calls older than the
+// history span (10 minutes at least) are dropped.
+func (c *Collector) trackSlowest(raw *rawData, now time.Time) {
+	keep := max(c.cfg.historySpan, DefaultHistorySpan)
+	if c.slow == nil {
+		c.slow = make(map[string][]Call, len(raw.slowest))
+	}
+	for op, calls := range raw.slowest {
+		c.slow[op] = append(c.slow[op], calls...)
+	}
+	out := make(map[string][]Call, len(c.slow))
+	for op, calls := range c.slow {
+		calls = slices.DeleteFunc(calls, func(x Call) bool { return x.Time.Before(now.Add(-keep)) })
+		slices.SortFunc(calls, func(a, b Call) int {
+			return cmp.Or(cmp.Compare(b.Seconds, a.Seconds), a.Time.Compare(b.Time), cmp.Compare(a.SpanID, b.SpanID))
+		})
+		calls = slices.CompactFunc(calls, func(a, b Call) bool { return a.SpanID == b.SpanID && a.Time.Equal(b.Time) })
+		if len(calls) > slowKept {
+			calls = calls[:slowKept]
+		}
+		c.slow[op] = calls
+		out[op] = slices.Clone(calls)
+	}
+	raw.slowest = out
 }
 
 // fixBaseline runs once when the warm-up ends.

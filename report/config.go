@@ -3,6 +3,8 @@ package report
 import (
 	"errors"
 	"fmt"
+	"net/url"
+	"strings"
 	"time"
 )
 
@@ -15,7 +17,20 @@ const (
 	DefaultPoolUtilizationThreshold = 0.9  // in use / max
 	DefaultBatchHintRate            = 100  // GetLinkedPod calls per second
 	DefaultBatchHintShare           = 0.01 // BatchGetLinkedPod calls per GetLinkedPod call
+
+	// DefaultHistoryInterval and DefaultHistorySpan: a snapshot every 5s,
+	// kept for 10 minutes, for ?window= and the page's charts.
+	DefaultHistoryInterval = 5 * time.Second
+	DefaultHistorySpan     = 10 * time.Minute
+
+	// DefaultTraceURLTemplate opens a trace in Jaeger's UI on this host.
+	DefaultTraceURLTemplate = "http://localhost:16686/trace/{trace_id}"
 )
+
+// HistoryMaxBytes bounds the memory of the kept snapshots: when a new one
+// would take the history past it, the oldest are dropped, and windows
+// reach back less far (docs/report.md, "Moving windows").
+const HistoryMaxBytes = 16 << 20
 
 // Histogram aggregation the collector asks for. At scale 5 a bucket spans
 // 2^(1/32), 2.2%, so log-space interpolation lands within about 1% of the
@@ -37,6 +52,10 @@ type config struct {
 	batchHintRate            float64
 	batchHintShare           float64
 	readRuntime              runtimeReader // nil: this process's runtime
+	historyInterval          time.Duration
+	historySpan              time.Duration // 0: no history
+	traceURL                 string        // with {trace_id} and {span_id}
+	manualHistory            bool          // tests take the history's snapshots themselves
 
 	errs []error // options whose values were invalid
 }
@@ -77,6 +96,9 @@ func defaultConfig() *config {
 		poolUtilizationThreshold: DefaultPoolUtilizationThreshold,
 		batchHintRate:            DefaultBatchHintRate,
 		batchHintShare:           DefaultBatchHintShare,
+		historyInterval:          DefaultHistoryInterval,
+		historySpan:              DefaultHistorySpan,
+		traceURL:                 DefaultTraceURLTemplate,
 	}
 }
 
@@ -179,4 +201,69 @@ func WithBatchHint(rate, share float64) Option {
 // fixed ones.
 func withRuntime(read runtimeReader) Option {
 	return optionFunc(func(c *config) { c.readRuntime = read })
+}
+
+// WithHistory sets how often the collector takes a snapshot in the
+// background (default 5s) and how long it keeps them (default 10m), for
+// Collector.Window, the handler's ?window= and the page's charts. interval
+// must be at least 100ms and span a whole number of intervals from 0 to
+// 10000 of them; a span of 0 keeps no history and takes no snapshot in the
+// background. The memory is bounded by HistoryMaxBytes whatever the span.
+func WithHistory(interval, span time.Duration) Option {
+	return optionFunc(func(c *config) {
+		switch {
+		case interval < 100*time.Millisecond:
+			c.invalid("WithHistory", "interval must be ≥ 100ms, got %v", interval)
+		case span < 0 || span%interval != 0 || span/interval > 10000:
+			c.invalid("WithHistory", "span must be 0 to 10000 whole intervals of %v, got %v", interval, span)
+		default:
+			c.historyInterval, c.historySpan = interval, span
+		}
+	})
+}
+
+// WithTraceURLTemplate sets how the HTML page and the JSON's trace_url link
+// a slow call to its trace: {trace_id} (required) and {span_id} are
+// replaced by the call's IDs in hex. The default opens Jaeger's UI on
+// localhost (DefaultTraceURLTemplate). The template must be an http or
+// https URL, or a path starting with "/" on the page's own host.
+func WithTraceURLTemplate(tmpl string) Option {
+	return optionFunc(func(c *config) {
+		if err := checkTraceURLTemplate(tmpl); err != nil {
+			c.invalid("WithTraceURLTemplate", "%v", err)
+			return
+		}
+		c.traceURL = tmpl
+	})
+}
+
+func checkTraceURLTemplate(tmpl string) error {
+	if !strings.Contains(tmpl, "{trace_id}") {
+		return fmt.Errorf("template %q has no {trace_id}", tmpl)
+	}
+	u, err := url.Parse(expandTraceURL(tmpl, "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"))
+	if err != nil {
+		return fmt.Errorf("template %q: %v", tmpl, err)
+	}
+	switch {
+	case u.Scheme == "http" || u.Scheme == "https":
+		if u.Host == "" {
+			return fmt.Errorf("template %q has no host", tmpl)
+		}
+	case u.Scheme == "" && u.Host == "" && strings.HasPrefix(u.Path, "/"):
+	default:
+		return fmt.Errorf("template %q must be an http or https URL or a path starting with /", tmpl)
+	}
+	return nil
+}
+
+// expandTraceURL fills a checked template with a call's IDs.
+func expandTraceURL(tmpl, traceID, spanID string) string {
+	return strings.NewReplacer("{trace_id}", traceID, "{span_id}", spanID).Replace(tmpl)
+}
+
+// withManualHistory stops the background snapshots: tests with a fake clock
+// take them with Collector.record.
+func withManualHistory() Option {
+	return optionFunc(func(c *config) { c.manualHistory = true })
 }

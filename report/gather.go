@@ -2,6 +2,7 @@ package report
 
 import (
 	"math"
+	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
@@ -102,6 +103,14 @@ func gather(rm *metricdata.ResourceMetrics) *rawData {
 				eachHistogram(m.Data, func(attrs *attribute.Set, add func(*histogram)) {
 					if o := op(attrs); o != nil {
 						add(&o.hist)
+					}
+				})
+				eachExemplar(m.Data, func(attrs *attribute.Set, v float64, at time.Time, traceID, spanID string) {
+					if o := op(attrs); o != nil {
+						if raw.slowest == nil {
+							raw.slowest = make(map[string][]Call, 4)
+						}
+						raw.slowest[o.name] = append(raw.slowest[o.name], Call{TraceID: traceID, SpanID: spanID, Seconds: v, Time: at.UTC()})
 					}
 				})
 			case contract.MetricPingDuration:

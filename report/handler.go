@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"mime"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // DefaultPath is where the report is conventionally served.
@@ -25,11 +27,15 @@ var contentTypes = map[string]string{
 	FormatHTML: "text/html; charset=utf-8",
 }
 
-// Handler serves a fresh snapshot of c on every GET or HEAD, usually mounted
-// at DefaultPath. The format comes from ?format=json|text|html (any case), else from
-// the Accept header (q-values honoured; */* or no header gives JSON). An
-// unknown format value is a 400, an Accept header that admits none of the
-// three a 406. Responses are never cached.
+// Handler serves a fresh report of c on every GET or HEAD, usually mounted
+// at DefaultPath. The format comes from ?format=json|text|html (any case),
+// else from the Accept header (q-values honoured; */* or no header gives
+// JSON). ?window=60s (a Go duration, at most the kept history span) serves
+// the last minute instead of since start; every report carries the
+// timeline of the kept history inside its window. ?refresh=5s (1s or more)
+// makes the HTML page reload itself. A bad value is a 400 that names the
+// parameter, an Accept header that admits none of the three formats a 406.
+// Responses are never cached.
 func Handler(c *Collector) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		if req.Method != http.MethodGet && req.Method != http.MethodHead {
@@ -43,7 +49,18 @@ func Handler(c *Collector) http.Handler {
 			http.Error(w, msg, status)
 			return
 		}
-		rep, err := c.Snapshot(req.Context())
+		q := req.URL.Query()
+		window, err := durationParam(q, "window", time.Nanosecond, c.cfg.historySpan)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		refresh, err := durationParam(q, "refresh", time.Second, 24*time.Hour)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		rep, err := c.Window(req.Context(), window)
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
@@ -54,7 +71,7 @@ func Handler(c *Collector) http.Handler {
 		case FormatText:
 			err = rep.WriteText(&buf)
 		case FormatHTML:
-			err = rep.WriteHTML(&buf)
+			err = rep.writeHTML(&buf, pageOptions{refresh: refresh, links: true, query: q, span: c.cfg.historySpan})
 		default:
 			err = rep.WriteJSON(&buf)
 		}
@@ -72,6 +89,26 @@ func Handler(c *Collector) http.Handler {
 			_, _ = w.Write(buf.Bytes())
 		}
 	})
+}
+
+// durationParam reads the duration parameter name, 0 when absent; a value
+// outside lo..hi is an error that names the parameter.
+func durationParam(q url.Values, name string, lo, hi time.Duration) (time.Duration, error) {
+	v := q.Get(name)
+	if v == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return 0, fmt.Errorf("report: %s: %q is not a duration such as 60s or 5m", name, v)
+	}
+	if d < lo || d > hi {
+		if hi == 0 {
+			return 0, fmt.Errorf("report: %s: this collector keeps no history (WithHistory)", name)
+		}
+		return 0, fmt.Errorf("report: %s: must be from %v to %v, got %v", name, lo, hi, d)
+	}
+	return d, nil
 }
 
 // negotiate picks the format of a request.

@@ -32,11 +32,23 @@ var htmlTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
 }).Parse(htmlSource))
 
 // WriteHTML writes r as one self-contained HTML page: inline styles that
-// follow the reader's light or dark preference, the suggestions table, and an
-// inline SVG latency chart per operation on one shared log scale. It loads
-// nothing from elsewhere.
+// follow the reader's light or dark preference, the suggestions table, an
+// inline SVG latency chart per operation on one shared log scale, and, for a
+// report with a timeline, charts of throughput, error rate and p99 over
+// time. It loads nothing from elsewhere; links to traces are links.
 func (r *Report) WriteHTML(w io.Writer) error {
-	return htmlTemplate.Execute(w, newHTMLView(r))
+	return r.writeHTML(w, pageOptions{})
+}
+
+// writeHTML writes the page with the handler's additions.
+func (r *Report) writeHTML(w io.Writer, o pageOptions) error {
+	v := newHTMLView(r)
+	v.Windows, v.Refreshes = o.navigation(r)
+	if o.refresh > 0 {
+		v.RefreshSeconds = refreshSeconds(o.refresh)
+	}
+	v.Sparks = sparkRows(r.Timeline)
+	return htmlTemplate.Execute(w, v)
 }
 
 // htmlView is what the template renders: the report and the chart geometry.
@@ -49,6 +61,10 @@ type htmlView struct {
 	Charts     []chart // one per operation, in the order of Operations
 	Axis       []tick
 	Geometry   geometry
+
+	Windows, Refreshes []navLink  // the handler's links
+	RefreshSeconds     string     // the refresh meta element, "" for none
+	Sparks             []sparkRow // the timeline charts
 
 	Unjudged     []bool // per operation: too few calls for the rules
 	AnyUnjudged  bool

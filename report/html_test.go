@@ -27,7 +27,15 @@ func attr(n *html.Node, key string) string {
 }
 
 func TestHTMLIsSelfContainedWithOneChartPerOperation(t *testing.T) {
-	r := goldenReport(t)
+	for name, r := range map[string]*Report{"golden": goldenReport(t), "timeline": timelineReport(t)} {
+		t.Run(name, func(t *testing.T) { checkPage(t, r) })
+	}
+}
+
+// checkPage parses the page of r: nothing loaded from elsewhere, a latency
+// chart per operation, three timeline charts per operation of the
+// timeline, a row per suggestion, every slow call linked to its trace.
+func checkPage(t *testing.T, r *Report) {
 	var buf bytes.Buffer
 	if err := r.WriteHTML(&buf); err != nil {
 		t.Fatal(err)
@@ -37,7 +45,9 @@ func TestHTMLIsSelfContainedWithOneChartPerOperation(t *testing.T) {
 		t.Fatal(err)
 	}
 	var charts []string
-	var suggestionRows, bars int
+	var suggestionRows, bars, traceLinks int
+	timelineCharts := map[string][]string{} // operation → metrics charted
+	var lines int
 	var walk func(*html.Node, bool)
 	walk = func(n *html.Node, inSuggestions bool) {
 		if n.Type == html.ElementNode {
@@ -48,6 +58,23 @@ func TestHTMLIsSelfContainedWithOneChartPerOperation(t *testing.T) {
 				if strings.Contains(attr(n, "class"), "latency-chart") {
 					charts = append(charts, attr(n, "data-operation"))
 				}
+				if strings.Contains(attr(n, "class"), "timeline-chart") {
+					op := attr(n, "data-operation")
+					timelineCharts[op] = append(timelineCharts[op], attr(n, "data-metric"))
+				}
+			case "polyline":
+				if pts := strings.Fields(attr(n, "points")); len(pts) >= 2 {
+					lines++
+				}
+			case "a":
+				// A link is followed by the reader, never loaded by the page.
+				if strings.Contains(attr(n, "href"), "/trace/") {
+					traceLinks++
+				}
+				for c := n.FirstChild; c != nil; c = c.NextSibling {
+					walk(c, inSuggestions)
+				}
+				return
 			case "rect":
 				bars++
 			case "table":
@@ -87,8 +114,30 @@ func TestHTMLIsSelfContainedWithOneChartPerOperation(t *testing.T) {
 	if bars != 4*len(r.Operations) {
 		t.Fatalf("%d bars, want p50, p90, p99 and max for each of %d operations", bars, len(r.Operations))
 	}
-	if suggestionRows != len(r.Suggestions) || suggestionRows == 0 {
+	if suggestionRows != len(r.Suggestions) {
 		t.Fatalf("%d suggestion rows for %d suggestions", suggestionRows, len(r.Suggestions))
+	}
+	if tl := r.Timeline; tl != nil {
+		if len(timelineCharts) != len(tl.Operations) || len(tl.Operations) == 0 {
+			t.Fatalf("timeline charts for %v, want the %d operations of the timeline", timelineCharts, len(tl.Operations))
+		}
+		for _, s := range tl.Operations {
+			if got := strings.Join(timelineCharts[s.Name], ","); got != "ops_per_sec,error_rate,p99_seconds" {
+				t.Fatalf("%s: timeline charts %s, want throughput, error rate and p99", s.Name, got)
+			}
+		}
+		if lines != 3*len(tl.Operations) {
+			t.Fatalf("%d lines drawn, want one per timeline chart (%d)", lines, 3*len(tl.Operations))
+		}
+	} else if len(timelineCharts) != 0 {
+		t.Fatal("timeline charts without a timeline")
+	}
+	var calls int
+	for _, op := range r.Operations {
+		calls += len(op.SlowestCalls)
+	}
+	if traceLinks != calls {
+		t.Fatalf("%d trace links for %d slow calls", traceLinks, calls)
 	}
 	for _, s := range r.Suggestions {
 		if !strings.Contains(buf.String(), html.EscapeString(s.Message)) {
@@ -152,8 +201,10 @@ func TestHTMLScreenshot(t *testing.T) {
 	dir := t.TempDir()
 	page := filepath.Join(dir, "report.html")
 	shot := filepath.Join(dir, "report.png")
+	// The handler's page: a report with a timeline, links and a refresh.
 	var buf bytes.Buffer
-	if err := goldenReport(t).WriteHTML(&buf); err != nil {
+	r := timelineReport(t)
+	if err := r.writeHTML(&buf, pageOptions{refresh: time.Hour, links: true, span: time.Minute}); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(page, buf.Bytes(), 0o600); err != nil {

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"encoding/hex"
 	"math"
 	"time"
 
@@ -95,4 +96,38 @@ func sumFloat(data metricdata.Aggregation, seen *bool) float64 {
 		*seen = true
 	})
 	return total
+}
+
+// eachExemplar calls fn for every exemplar with a trace on the histogram's
+// data points: the value, when it was recorded and the span's IDs in hex.
+func eachExemplar(data metricdata.Aggregation, fn func(attrs *attribute.Set, value float64, at time.Time, traceID, spanID string)) {
+	emit := func(attrs *attribute.Set, v float64, at time.Time, tid, sid []byte) {
+		if len(tid) != 16 || allZero(tid) {
+			return
+		}
+		fn(attrs, v, at, hex.EncodeToString(tid), hex.EncodeToString(sid))
+	}
+	switch d := data.(type) {
+	case metricdata.ExponentialHistogram[float64]:
+		for i := range d.DataPoints {
+			for _, e := range d.DataPoints[i].Exemplars {
+				emit(&d.DataPoints[i].Attributes, e.Value, e.Time, e.TraceID, e.SpanID)
+			}
+		}
+	case metricdata.ExponentialHistogram[int64]:
+		for i := range d.DataPoints {
+			for _, e := range d.DataPoints[i].Exemplars {
+				emit(&d.DataPoints[i].Attributes, float64(e.Value), e.Time, e.TraceID, e.SpanID)
+			}
+		}
+	}
+}
+
+func allZero(b []byte) bool {
+	for _, x := range b {
+		if x != 0 {
+			return false
+		}
+	}
+	return true
 }

@@ -1,0 +1,135 @@
+package report
+
+import (
+	"cmp"
+	"slices"
+	"time"
+)
+
+// historyScale is the finest histogram scale the history keeps: buckets of
+// 2^(1/16), 4.4%, a quarter of the memory of scale 5 over the same range.
+// Reports of a window carry that resolution (docs/report.md).
+const historyScale = 4
+
+// historyEntry is one kept snapshot.
+type historyEntry struct {
+	end  time.Time
+	raw  *rawData
+	size int // bytes, estimated
+}
+
+// history keeps the collector's background snapshots, oldest first, within
+// a count (span / interval + 1) and HistoryMaxBytes.
+type history struct {
+	entries  []historyEntry
+	bytes    int
+	maxCount int
+	maxBytes int
+}
+
+func newHistory(cfg *config) *history {
+	h := &history{maxBytes: HistoryMaxBytes}
+	if cfg.historySpan > 0 {
+		h.maxCount = int(cfg.historySpan/cfg.historyInterval) + 1
+	}
+	return h
+}
+
+// add keeps raw as the snapshot that ends at end, with its histograms
+// coarsened to historyScale, and drops the oldest entries past the bounds.
+func (h *history) add(end time.Time, raw *rawData) {
+	if h.maxCount == 0 {
+		return
+	}
+	e := historyEntry{end: end, raw: raw.coarsened(historyScale)}
+	e.size = e.raw.sizeBytes()
+	h.entries = append(h.entries, e)
+	h.bytes += e.size
+	for len(h.entries) > 1 && (len(h.entries) > h.maxCount || h.bytes > h.maxBytes) {
+		h.bytes -= h.entries[0].size
+		h.entries[0] = historyEntry{}
+		h.entries = h.entries[1:]
+	}
+}
+
+// before returns the latest entry that ends at or before t, or the oldest
+// entry and false when none does.
+func (h *history) before(t time.Time) (historyEntry, bool) {
+	for i := len(h.entries) - 1; i >= 0; i-- {
+		if !h.entries[i].end.After(t) {
+			return h.entries[i], true
+		}
+	}
+	if len(h.entries) == 0 {
+		return historyEntry{}, false
+	}
+	return h.entries[0], false
+}
+
+// coarsened is a copy of raw whose exponential histograms are no finer than
+// scale. The maps it does not change are shared: raw data is never
+// modified once gathered.
+func (raw *rawData) coarsened(scale int32) *rawData {
+	c := *raw
+	c.ops = make([]*rawOp, len(raw.ops))
+	for i, o := range raw.ops {
+		co := *o
+		co.hist = coarse(&o.hist, scale)
+		c.ops[i] = &co
+	}
+	if raw.commands != nil {
+		c.commands = make(map[string]*rawCommand, len(raw.commands))
+		for name, cmd := range raw.commands {
+			c.commands[name] = &rawCommand{hist: coarse(&cmd.hist, scale), errors: cmd.errors}
+		}
+	}
+	c.ping = coarse(&raw.ping, scale)
+	c.slowest = nil // the collector keeps them apart
+	return &c
+}
+
+func coarse(h *histogram, scale int32) histogram {
+	c := h.clone()
+	if c.bounds == nil && c.scale > scale {
+		c.downscale(c.scale - scale)
+	}
+	c.counts = slices.Clip(c.counts)
+	return c
+}
+
+// timeline turns consecutive snapshots (oldest first) into one point per
+// interval and operation.
+func timeline(ends []time.Time, raws []*rawData, interval time.Duration) *Timeline {
+	tl := &Timeline{IntervalSeconds: interval.Seconds(), Operations: []Series{}}
+	series := map[string]*Series{}
+	for i := 1; i < len(raws); i++ {
+		seconds := ends[i].Sub(ends[i-1]).Seconds()
+		if seconds <= 0 {
+			continue
+		}
+		prev := make(map[string]*rawOp, len(raws[i-1].ops))
+		for _, o := range raws[i-1].ops {
+			prev[o.name] = o
+		}
+		for _, o := range raws[i].ops {
+			po := prev[o.name]
+			if po == nil {
+				po = &rawOp{}
+			}
+			st := o.minus(po).stats(seconds)
+			s := series[o.name]
+			if s == nil {
+				s = &Series{Name: o.name}
+				series[o.name] = s
+			}
+			s.Points = append(s.Points, Point{
+				End: ends[i].UTC(), OpsPerSec: st.OpsPerSec, ErrorRate: st.ErrorRate, P99Seconds: st.P99Seconds,
+			})
+		}
+	}
+	for _, s := range series {
+		tl.Operations = append(tl.Operations, *s)
+	}
+	slices.SortFunc(tl.Operations, func(a, b Series) int { return cmp.Compare(a.Name, b.Name) })
+	return tl
+}
