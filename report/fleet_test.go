@@ -1,0 +1,433 @@
+package report
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/common/model"
+
+	"github.com/redis/go-redis/v9"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/resource"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+
+	"github.com/statefulroute/sfotel/exporters"
+	"github.com/statefulroute/sfotel/internal/contract"
+	"github.com/statefulroute/sfotel/internal/redistest"
+	"github.com/statefulroute/sfotel/otelexec"
+	"github.com/statefulroute/sfotel/redisinstr"
+)
+
+// TestFleetNamesMatchTheExporter scrapes the exporters package's real
+// Prometheus handler after real executor, redisinstr and state-cache
+// traffic: every name the fleet report queries is there.
+func TestFleetNamesMatchTheExporter(t *testing.T) {
+	prom, err := exporters.NewPrometheus(exporters.WithGoCollector(false), exporters.WithProcessCollector(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(prom))
+	t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
+	rdb := redistest.Client(t)
+	inst, err := redisinstr.Instrument(rdb, redisinstr.WithMeterProvider(mp), redisinstr.WithProbeInterval(20*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = inst.Close() })
+	e, err := otelexec.New(rdb, otelexec.WithMeterProvider(mp), otelexec.WithStateCache(time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = e.Close() })
+	ns := redistest.Namespace(t)
+	if _, err := e.SetLinkedPod(t.Context(), ns, "u", "svc", 1, -1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.GetLinkedPod(t.Context(), ns, "", "svc"); err == nil {
+		t.Fatal("an empty uid was accepted")
+	}
+	if _, err := e.GetServiceState(t.Context(), ns, "svc"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(60 * time.Millisecond) // a ping or two
+	rec := httptest.NewRecorder()
+	prom.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	scrape := rec.Body.String()
+	q := FleetQuery{}
+	for _, m := range fleetMetrics {
+		name := q.promName(m)
+		if m.kind == promHistogram {
+			name += "_bucket"
+		}
+		if !strings.Contains(scrape, "\n"+name+"{") && !strings.Contains(scrape, "\n"+name+" ") {
+			t.Errorf("%s (%s) is not in the exporter's scrape", name, m.name)
+		}
+	}
+	if t.Failed() {
+		t.Logf("scrape:\n%s", scrape)
+	}
+	if q := (FleetQuery{Namespace: "team"}); q.promName(fleetMetrics[0]) != "team_stateful_executor_operations_total" {
+		t.Fatalf("with a namespace: %s", q.promName(fleetMetrics[0]))
+	}
+}
+
+func TestFleetQueryValidation(t *testing.T) {
+	now := time.Now()
+	for _, c := range []struct {
+		q    FleetQuery
+		want string
+	}{
+		{FleetQuery{Start: now.Add(-time.Minute), End: now}, "report: FleetQuery.Prometheus: the server's URL is required"},
+		{FleetQuery{Prometheus: "127.0.0.1:9090", Start: now.Add(-time.Minute), End: now}, "report: FleetQuery.Prometheus: \"127.0.0.1:9090\" is not an http or https URL"},
+		{FleetQuery{Prometheus: "http://127.0.0.1:9090"}, "report: FleetQuery.Start, End: both are required"},
+		{FleetQuery{Prometheus: "http://127.0.0.1:9090", Start: now, End: now.Add(-time.Minute)}, "report: FleetQuery.Start: "},
+		{FleetQuery{Prometheus: "http://127.0.0.1:9090", Start: now.Add(-time.Minute), End: now, Selector: `{job="x"}`}, "report: FleetQuery.Selector: "},
+	} {
+		if _, err := FleetReport(t.Context(), c.q); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%+v: %v, want %q", c.q, err, c.want)
+		}
+	}
+	if _, err := FleetReport(t.Context(), FleetQuery{}, WithTailRatioThreshold(0)); err == nil || !strings.Contains(err.Error(), "WithTailRatioThreshold") {
+		t.Fatalf("invalid option: %v", err)
+	}
+	// A server that answers with an error: the error names the query.
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = io.WriteString(w, `{"status":"error","errorType":"bad_data","error":"parse error at char 3"}`)
+	}))
+	defer srv.Close()
+	_, err := FleetReport(t.Context(), FleetQuery{Prometheus: srv.URL, Start: now.Add(-time.Minute), End: now, Selector: `job=~"(`})
+	if err == nil || !strings.Contains(err.Error(), "report: Prometheus query") || !strings.Contains(err.Error(), "bad_data: parse error") {
+		t.Fatalf("server error: %v", err)
+	}
+}
+
+// fleetProcess is one instrumented "process": its own MeterProvider with
+// the real Prometheus exporter and a collector, a Redis client with
+// redisinstr and an executor, served on its own loopback listener. restart
+// replaces the MeterProvider, as a process restarting on the same address
+// would: its counters start again from zero.
+type fleetProcess struct {
+	t       *testing.T
+	srv     *httptest.Server
+	handler http.Handler
+	prom    *exporters.Prometheus
+	mp      *sdkmetric.MeterProvider
+	coll    *Collector
+	exec    *otelexec.Executor
+	inst    *redisinstr.Instrumentation
+	rdb     *redis.Client
+	before  *Report // the reports of the earlier lives of this process
+}
+
+func newFleetProcess(t *testing.T, name string) *fleetProcess {
+	p := &fleetProcess{t: t}
+	p.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { p.handler.ServeHTTP(w, r) }))
+	t.Cleanup(p.srv.Close)
+	p.start(name)
+	t.Cleanup(p.stop)
+	return p
+}
+
+func (p *fleetProcess) start(name string) {
+	t := p.t
+	var err error
+	p.prom, err = exporters.NewPrometheus(exporters.WithGoCollector(false), exporters.WithProcessCollector(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.coll, err = NewCollector(WithHistory(time.Second, 0)); err != nil {
+		t.Fatal(err)
+	}
+	res := resource.NewSchemaless(semconv.ServiceName("fleet-test"), semconv.ServiceVersion("1.0.0"))
+	p.mp = sdkmetric.NewMeterProvider(sdkmetric.WithReader(p.prom), sdkmetric.WithReader(p.coll.Reader()), sdkmetric.WithResource(res))
+	p.rdb = redis.NewClient(&redis.Options{Addr: redistest.Addr(t), PoolSize: 8})
+	if p.inst, err = redisinstr.Instrument(p.rdb, redisinstr.WithMeterProvider(p.mp), redisinstr.WithProbeInterval(100*time.Millisecond), redisinstr.WithPoolName(name)); err != nil {
+		t.Fatal(err)
+	}
+	if p.exec, err = otelexec.New(p.rdb, otelexec.WithMeterProvider(p.mp)); err != nil {
+		t.Fatal(err)
+	}
+	p.handler = p.prom
+}
+
+func (p *fleetProcess) stop() {
+	_ = p.exec.Close()
+	_ = p.inst.Close()
+	_ = p.rdb.Close()
+	_ = p.mp.Shutdown(context.Background())
+}
+
+// restart keeps the report of the life that ends and starts a new one.
+func (p *fleetProcess) restart(name string) {
+	p.before = p.own()
+	p.stop()
+	p.start(name)
+}
+
+// own is the report of this process's lives summed: what it counted.
+func (p *fleetProcess) own() *Report {
+	r, err := p.coll.Snapshot(context.Background())
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	if p.before == nil {
+		return r
+	}
+	sum := map[string]Operation{}
+	for _, rr := range []*Report{p.before, r} {
+		for _, op := range rr.Operations {
+			s := sum[op.Name]
+			s.Name, s.Count, s.Errors = op.Name, s.Count+op.Count, s.Errors+op.Errors
+			sum[op.Name] = s
+		}
+	}
+	out := &Report{}
+	for _, name := range sortedKeys(sum) {
+		out.Operations = append(out.Operations, sum[name])
+	}
+	return out
+}
+
+// load makes n calls of a mix of operations, some of them failing.
+func (p *fleetProcess) load(ns string, n int, slow bool) {
+	ctx := context.Background()
+	for i := range n {
+		uid := fmt.Sprintf("u%d", i%50)
+		if _, err := p.exec.SetLinkedPod(ctx, ns, uid, "game", i%4, -1); err != nil {
+			p.t.Fatal(err)
+		}
+		if _, err := p.exec.GetLinkedPod(ctx, ns, uid, "game"); err != nil {
+			p.t.Fatal(err)
+		}
+		if i%10 == 0 {
+			_, _ = p.exec.GetLinkedPod(ctx, ns, "", "game") // invalid_argument
+		}
+		if slow && i%20 == 0 {
+			time.Sleep(2 * time.Millisecond)
+		}
+	}
+}
+
+func TestFleetReportFromRealPrometheus(t *testing.T) {
+	ns := redistest.Namespace(t)
+	start := time.Now().Add(-2 * time.Second)
+	a, b := newFleetProcess(t, "sessions"), newFleetProcess(t, "sessions")
+	promURL := startPrometheus(t, a.srv.URL, b.srv.URL)
+	a.load(ns, 300, false)
+	b.load(ns, 200, true)
+	// a restarts on the same address: Prometheus sees its counters reset.
+	waitScraped(t, promURL, a.srv.URL, a.own())
+	a.restart("sessions")
+	a.load(ns, 120, false)
+
+	want := map[string][2]uint64{} // operation → calls, errors of both processes
+	for _, p := range []*fleetProcess{a, b} {
+		for _, op := range p.own().Operations {
+			w := want[op.Name]
+			want[op.Name] = [2]uint64{w[0] + op.Count, w[1] + op.Errors}
+		}
+	}
+	var r *Report
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		var err error
+		r, err = FleetReport(t.Context(), FleetQuery{Prometheus: promURL, Selector: `job="fleet"`, Start: start, End: time.Now()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string][2]uint64{}
+		for _, op := range r.Operations {
+			got[op.Name] = [2]uint64{op.Count, op.Errors}
+		}
+		if fmt.Sprint(got) == fmt.Sprint(want) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("fleet counts %v, want the sum of the processes' own %v", got, want)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	// Each quantile lies in the explicit bucket that holds the true
+	// quantile of all the calls, which lies between the processes' own
+	// (themselves within 2.2% of the exact values): docs/report.md.
+	lives := []*Report{a.before, mustSnapshot(t, a.coll), mustSnapshot(t, b.coll)}
+	for i := range r.Operations {
+		op := &r.Operations[i]
+		bounds := r.raw.ops[i].hist.bounds
+		for _, q := range []struct {
+			name string
+			of   func(*Operation) float64
+		}{{"p50", func(o *Operation) float64 { return o.P50Seconds }}, {"p90", func(o *Operation) float64 { return o.P90Seconds }}, {"p99", func(o *Operation) float64 { return o.P99Seconds }}} {
+			var own []float64
+			for _, l := range lives {
+				if o := l.Operation(op.Name); o != nil && o.Count > 0 {
+					own = append(own, q.of(o))
+				}
+			}
+			lo, hi := fleetQuantileBounds(bounds, own)
+			if got := q.of(op); got < lo || got > hi {
+				t.Errorf("%s %s: fleet %v outside [%v, %v], from the processes' own %v", op.Name, q.name, got, lo, hi, own)
+			}
+		}
+	}
+	if r.Source.Kind != SourcePrometheus || len(r.Source.Instances) != 2 || r.Service.Name != "fleet-test" {
+		t.Fatalf("source %+v service %+v", r.Source, r.Service)
+	}
+	if op := r.Operation(contract.OpGetLinkedPod.String()); op.ErrorsByType[contract.ErrorInvalidArgument.String()] == 0 || op.P50Seconds <= 0 || op.P99Seconds < op.P50Seconds || op.MaxSeconds < op.P99Seconds {
+		t.Fatalf("GetLinkedPod %+v", op)
+	}
+	// One client per instance, each up, each with its pools.
+	if len(r.Redis.Clients) != 2 {
+		t.Fatalf("clients %+v, want one per instance", r.Redis.Clients)
+	}
+	for _, c := range r.Redis.Clients {
+		// The client is named by its status series' pool name; a
+		// redisinstr that writes the status without one leaves it empty.
+		if c.Instance == "" || (c.Name != "sessions" && c.Name != "") || c.ConnectionUp == nil || !*c.ConnectionUp || c.Pool.Max == 0 {
+			t.Fatalf("client %+v", c)
+		}
+		if len(c.Pools) != 2 || c.Pools[0].Name != "sessions" || c.Pools[1].Name != "sessions/pipeline" {
+			t.Fatalf("client %s on %s: pools %+v, want its command and pipeline pools", c.Name, c.Instance, c.Pools)
+		}
+	}
+	if len(r.Redis.Commands) == 0 || r.Redis.Ping == nil || r.Redis.Ping.Count == 0 {
+		t.Fatalf("commands %+v ping %+v", r.Redis.Commands, r.Redis.Ping)
+	}
+	var text strings.Builder
+	if err := r.WriteText(&text); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(text.String(), "from Prometheus "+promURL) {
+		t.Fatalf("text report:\n%s", text.String())
+	}
+	t.Logf("\n%s", text.String())
+}
+
+// startPrometheus runs the real Prometheus, scraping targets every second
+// as job "fleet", and returns its URL. It is stopped, by its PID, when the
+// test ends. CI (REDIS_REQUIRED=1) installs Debian's prometheus package, so
+// there a missing binary is a failure.
+func startPrometheus(t *testing.T, targets ...string) string {
+	t.Helper()
+	bin, err := exec.LookPath("prometheus")
+	if err != nil {
+		if redistest.Required() {
+			t.Fatal("prometheus not found and REDIS_REQUIRED=1: install Debian's prometheus package")
+		}
+		t.Skip("prometheus not installed (apt-get install prometheus); set REDIS_REQUIRED=1 to make this a failure")
+	}
+	dir := t.TempDir()
+	var hosts []string
+	for _, u := range targets {
+		hosts = append(hosts, strconv.Quote(strings.TrimPrefix(u, "http://")))
+	}
+	config := "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: fleet\n    static_configs:\n      - targets: [" + strings.Join(hosts, ", ") + "]\n"
+	if err := os.WriteFile(filepath.Join(dir, "prometheus.yml"), []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	port, err := redistest.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	var logs bytes.Buffer
+	cmd := exec.Command(bin, "--config.file="+filepath.Join(dir, "prometheus.yml"), "--web.listen-address="+addr,
+		"--storage.tsdb.path="+filepath.Join(dir, "tsdb"))
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("prometheus log:\n%s", logs.String())
+		}
+	})
+	base := "http://" + addr
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(base + "/-/ready")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return base
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("prometheus not ready within 30s: %v\n%s", err, logs.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// waitScraped waits until Prometheus holds the calls of the target's own
+// report: the scrape after the last call.
+func waitScraped(t *testing.T, promURL, target string, own *Report) {
+	t.Helper()
+	var want uint64
+	for _, op := range own.Operations {
+		want += op.Count
+	}
+	f := &fleet{client: http.DefaultClient, base: promURL}
+	query := `sum(stateful_executor_operations_total{instance="` + strings.TrimPrefix(target, "http://") + `"})`
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		v, err := f.query(t.Context(), query, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if vec, _ := v.(model.Vector); len(vec) == 1 && uint64(vec[0].Value) == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: Prometheus has %v, want %d calls", query, v, want)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func mustSnapshot(t *testing.T, c *Collector) *Report {
+	t.Helper()
+	r, err := c.Snapshot(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// fleetQuantileBounds is the documented bound of a fleet quantile: from the
+// lower edge of the explicit bucket that holds the smallest of the
+// processes' own quantiles (less their 2.2%) to the upper edge of the one
+// that holds the largest (plus 2.2%).
+func fleetQuantileBounds(bounds []float64, own []float64) (lo, hi float64) {
+	const ownError = 0.022
+	minQ, maxQ := slices.Min(own)*(1-ownError), slices.Max(own)*(1+ownError)
+	hi = math.Inf(1)
+	for _, b := range bounds {
+		if b < minQ {
+			lo = b
+		}
+		if b >= maxQ && math.IsInf(hi, 1) {
+			hi = b
+		}
+	}
+	if math.IsInf(hi, 1) && len(bounds) > 0 {
+		hi = bounds[len(bounds)-1] // the +Inf bucket reports its lower edge
+	}
+	return lo, hi
+}
