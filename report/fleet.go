@@ -9,6 +9,7 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -168,7 +169,13 @@ func promLabel(key string) model.LabelName {
 // the exporter writes otel_scope_name (exporters.WithScopeInfo), and every
 // series when it does not: the empty alternative matches a series without
 // the label.
-var scopeMatcher = `otel_scope_name=~"` + contract.ScopeExecutor + `|` + contract.ScopeRedis + `|"`
+var scopeMatcher = `otel_scope_name=~"` + promRegexp(contract.ScopeExecutor) + `|` + promRegexp(contract.ScopeRedis) + `|"`
+
+// promRegexp quotes s as a regular expression inside a PromQL string,
+// whose backslashes must themselves be escaped.
+func promRegexp(s string) string {
+	return strings.ReplaceAll(regexp.QuoteMeta(s), `\`, `\\`)
+}
 
 // fleet runs the queries of one FleetReport.
 type fleet struct {
