@@ -29,20 +29,25 @@ func TestSnapshotAggregatesOperationsAcrossScopesAndAttributes(t *testing.T) {
 	// namespace/service attributes, as otelexec.WithServiceAttributes adds
 	// them: the report sums them in.
 	second := f.mp.Meter(contract.ScopeExecutor, metric.WithInstrumentationVersion("0.0.0-other"))
-	ops, err := second.Int64Counter(contract.MetricOperations)
+	ops, err := contract.OperationsCounter.New(second)
 	if err != nil {
 		t.Fatal(err)
 	}
-	dur, err := second.Float64Histogram(contract.MetricOperationDuration)
+	dur, err := contract.OperationDuration.New(second)
 	if err != nil {
 		t.Fatal(err)
 	}
-	attrs := metric.WithAttributes(attribute.String(contract.AttrOperation, contract.OpGetLinkedPod.String()),
+	attrs := attribute.NewSet(attribute.String(contract.AttrOperation, contract.OpGetLinkedPod.String()),
 		attribute.String(contract.AttrStatus, contract.StatusOK),
 		attribute.String(contract.AttrNamespace, "ns1"), attribute.String(contract.AttrService, "game"))
+	if _, err := second.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		o.ObserveInt64(ops, 3, metric.WithAttributeSet(attrs))
+		return nil
+	}, ops); err != nil {
+		t.Fatal(err)
+	}
 	for range 3 {
-		ops.Add(context.Background(), 1, attrs)
-		dur.Record(context.Background(), 0.016, attrs)
+		dur.Record(context.Background(), 0.016, metric.WithAttributeSet(attrs))
 	}
 	f.calls(contract.OpSetLinkedPod.String(), 2, 0.001)
 
@@ -194,12 +199,8 @@ func TestSnapshotRedis(t *testing.T) {
 
 func TestSnapshotUtilizationGaugeWhenMaxUnknown(t *testing.T) {
 	f := newFixture(t)
-	g, err := f.meter.Float64Gauge(contract.MetricPoolUtilization)
-	if err != nil {
-		t.Fatal(err)
-	}
-	g.Record(context.Background(), 0.4, metric.WithAttributes(attribute.String("pool", "a")))
-	g.Record(context.Background(), 0.95, metric.WithAttributes(attribute.String("pool", "b")))
+	f.set(contract.MetricPoolUtilization, 0.4, false, semconv.DBClientConnectionPoolName("a"))
+	f.set(contract.MetricPoolUtilization, 0.95, false, semconv.DBClientConnectionPoolName("b"))
 	if u := f.snapshot().Redis.Pool.Utilization; u != 0.95 {
 		t.Fatalf("utilization %v, want the busiest pool's 0.95", u)
 	}

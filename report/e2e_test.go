@@ -108,3 +108,73 @@ func TestEndToEndWithRealRedis(t *testing.T) {
 	}
 	t.Logf("\n%s", text.String())
 }
+
+// TestTwoClientsOneDown instruments two Redis clients on one MeterProvider
+// and stops the server of one: the report shows that client down and its
+// own pools, the other up, and the summary down.
+func TestTwoClientsOneDown(t *testing.T) {
+	collector, err := report.NewCollector()
+	if err != nil {
+		t.Fatal(err)
+	}
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(collector.Reader()))
+	t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
+	servers := map[string]*redistest.Server{"sessions": redistest.StartServer(t), "matches": redistest.StartServer(t)}
+	for name, srv := range servers {
+		rdb := redis.NewClient(&redis.Options{Addr: srv.Addr, PoolSize: 3, MaxRetries: -1})
+		t.Cleanup(func() { _ = rdb.Close() })
+		inst, err := redisinstr.Instrument(rdb, redisinstr.WithMeterProvider(mp), redisinstr.WithPoolName(name),
+			redisinstr.WithProbeInterval(50*time.Millisecond))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = inst.Close() })
+		if err := rdb.Ping(t.Context()).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	servers["matches"].Kill()
+
+	var r *report.Report
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if r, err = collector.Snapshot(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if up := r.Redis.ConnectionUp; up != nil && !*up {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the summary never went down: %+v", r.Redis.Clients)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if len(r.Redis.Clients) != 2 {
+		t.Fatalf("clients %+v, want two", r.Redis.Clients)
+	}
+	for _, c := range r.Redis.Clients {
+		wantUp := c.Name == "sessions"
+		if c.ConnectionUp == nil || *c.ConnectionUp != wantUp {
+			t.Fatalf("client %s: connection up %v, want %v", c.Name, c.ConnectionUp, wantUp)
+		}
+		if len(c.Pools) != 2 || c.Pools[0].Name != c.Name || c.Pools[1].Name != c.Name+"/pipeline" || c.Pool.Max != 3+c.Pools[1].Max {
+			t.Fatalf("client %s: pools %+v, want its own two", c.Name, c.Pools)
+		}
+	}
+	var down []report.Suggestion
+	for _, s := range r.Suggestions {
+		if s.ID == report.RuleConnectionDown {
+			down = append(down, s)
+		}
+	}
+	if len(down) != 1 || !strings.Contains(down[0].Message, "client matches is down") {
+		t.Fatalf("connection_down findings %+v, want one naming matches", down)
+	}
+	var text bytes.Buffer
+	if err := r.WriteText(&text); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(text.String(), "1 of 2 clients down") {
+		t.Fatalf("text report:\n%s", text.String())
+	}
+}

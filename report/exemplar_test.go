@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 
@@ -18,7 +19,7 @@ func (f *fixture) tracedCall(tp trace.TracerProvider, op string, seconds float64
 	ctx, span := tp.Tracer("test").Start(context.Background(), op)
 	defer span.End()
 	f.duration.Record(ctx, seconds, attrOp(op))
-	f.ops.Add(ctx, 1, attrOp(op))
+	f.count(contract.MetricOperations, 1, attribute.String(contract.AttrOperation, op), attribute.String(contract.AttrStatus, contract.StatusOK))
 	return span.SpanContext()
 }
 

@@ -105,31 +105,42 @@ type fleetMetric struct {
 	kind       promKind
 }
 
-// fleetMetrics are the instruments of the report, with the unit and kind
-// that decide their Prometheus names. A test checks every name against a
-// real scrape of the exporters package.
-var fleetMetrics = []fleetMetric{
-	{contract.MetricOperations, contract.UnitOperations, promCounter},
-	{contract.MetricErrors, contract.UnitErrors, promCounter},
-	{contract.MetricOperationDuration, "s", promHistogram},
-	{contract.MetricScriptCacheHits, "{call}", promCounter},
-	{contract.MetricScriptCacheMisses, "{call}", promCounter},
-	{contract.MetricScriptCacheReloads, "{call}", promCounter},
-	{contract.MetricStateCacheHits, "{read}", promCounter},
-	{contract.MetricStateCacheMisses, "{read}", promCounter},
-	{contract.MetricCacheHitRatio, contract.UnitCacheHitRatio, promGauge},
-	{contract.MetricConnectionStatus, "", promGauge},
-	{contract.MetricPingDuration, "s", promHistogram},
-	{metricCommandDuration, "s", promHistogram},
-	{contract.MetricPoolConnectionCount, "{connection}", promGauge},
-	{contract.MetricPoolMax, "{connection}", promGauge},
-	{contract.MetricPoolWaits, "{wait}", promCounter},
-	{contract.MetricPoolTimeouts, "{timeout}", promCounter},
-	{contract.MetricPoolHits, "{hit}", promCounter},
-	{contract.MetricPoolMisses, "{miss}", promCounter},
-	{contract.MetricPoolWaitTime, "s", promCounter},
-	{contract.MetricPoolUtilization, "1", promGauge},
+// fleetNames are the instruments of the report; their unit and kind, which
+// decide the Prometheus names, come from the contract's one definition of
+// each. A test checks every name against a real scrape of the exporters
+// package.
+var fleetNames = []string{
+	contract.MetricOperations, contract.MetricErrors, contract.MetricOperationDuration,
+	contract.MetricScriptCacheHits, contract.MetricScriptCacheMisses, contract.MetricScriptCacheReloads,
+	contract.MetricStateCacheHits, contract.MetricStateCacheMisses, contract.MetricCacheHitRatio,
+	contract.MetricConnectionStatus, contract.MetricPingDuration, contract.MetricCommandDuration,
+	contract.MetricPoolConnectionCount, contract.MetricPoolMax, contract.MetricPoolWaits,
+	contract.MetricPoolTimeouts, contract.MetricPoolHits, contract.MetricPoolMisses,
+	contract.MetricPoolWaitTime, contract.MetricPoolUtilization,
 }
+
+var fleetMetrics = func() []fleetMetric {
+	descs := map[string]contract.Desc{}
+	for _, d := range contract.Instruments() {
+		descs[d.Name] = d
+	}
+	out := make([]fleetMetric, 0, len(fleetNames))
+	for _, name := range fleetNames {
+		d, ok := descs[name]
+		if !ok {
+			panic("report: " + name + " is not an instrument of the contract")
+		}
+		m := fleetMetric{name: d.Name, unit: d.Unit, kind: promGauge}
+		switch d.Kind {
+		case contract.KindCounter:
+			m.kind = promCounter
+		case contract.KindHistogram:
+			m.kind = promHistogram
+		}
+		out = append(out, m)
+	}
+	return out
+}()
 
 // The Go runtime's histograms as client_golang's Go collector names them
 // when it is asked for runtime/metrics (collectors.WithGoCollectorRuntimeMetrics).
@@ -505,8 +516,8 @@ func (f *fleet) gather(ctx context.Context) (*rawData, error) {
 	raw.ops = opsByName(ops)
 
 	raw.ping = promHistograms(res, name(contract.MetricPingDuration), "")[""]
-	errored := promHistograms(res, name(metricCommandDuration), lDBOp, lErrType)
-	for key, h := range promHistograms(res, name(metricCommandDuration), lDBOp) {
+	errored := promHistograms(res, name(contract.MetricCommandDuration), lDBOp, lErrType)
+	for key, h := range promHistograms(res, name(contract.MetricCommandDuration), lDBOp) {
 		cmd := key
 		if cmd == "" {
 			cmd = OtherCommand

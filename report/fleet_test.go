@@ -295,9 +295,7 @@ func TestFleetReportFromRealPrometheus(t *testing.T) {
 		t.Fatalf("clients %+v, want one per instance", r.Redis.Clients)
 	}
 	for _, c := range r.Redis.Clients {
-		// The client is named by its status series' pool name; a
-		// redisinstr that writes the status without one leaves it empty.
-		if c.Instance == "" || (c.Name != "sessions" && c.Name != "") || c.ConnectionUp == nil || !*c.ConnectionUp || c.Pool.Max == 0 {
+		if c.Instance == "" || c.Name != "sessions" || c.ConnectionUp == nil || !*c.ConnectionUp || c.Pool.Max == 0 {
 			t.Fatalf("client %+v", c)
 		}
 		if len(c.Pools) != 2 || c.Pools[0].Name != "sessions" || c.Pools[1].Name != "sessions/pipeline" {

@@ -16,15 +16,11 @@ var (
 	keyStatus      = attribute.Key(contract.AttrStatus)
 	keyErrorType   = attribute.Key(contract.AttrErrorType)
 	keyCacheType   = attribute.Key(contract.AttrCacheType)
-	keyPoolName    = semconv.DBClientConnectionPoolNameKey
-	keyPoolState   = semconv.DBClientConnectionStateKey
-	keyDBOperation = semconv.DBOperationNameKey
-	keyErrorTypeSC = semconv.ErrorTypeKey
+	keyPoolName    = attribute.Key(contract.AttrPoolName)
+	keyPoolState   = attribute.Key(contract.AttrConnectionState)
+	keyDBOperation = attribute.Key(contract.AttrDBOperationName)
+	keyErrorTypeSC = attribute.Key(contract.AttrErrorTypeSemconv)
 )
-
-// metricCommandDuration is redisinstr's per-command histogram, the
-// semantic conventions' db.client.operation.duration.
-const metricCommandDuration = "db.client.operation.duration"
 
 // OtherCommand names the commands in the report's Redis section that
 // redisinstr records without a db.operation.name (those outside its fixed
@@ -115,7 +111,7 @@ func gather(rm *metricdata.ResourceMetrics) *rawData {
 				})
 			case contract.MetricPingDuration:
 				eachHistogram(m.Data, func(_ *attribute.Set, add func(*histogram)) { add(&raw.ping) })
-			case metricCommandDuration:
+			case contract.MetricCommandDuration:
 				eachHistogram(m.Data, func(attrs *attribute.Set, add func(*histogram)) {
 					name := OtherCommand
 					if v, ok := attrs.Value(keyDBOperation); ok {

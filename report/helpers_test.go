@@ -18,17 +18,29 @@ import (
 	"github.com/statefulroute/sfotel/internal/contract"
 )
 
-// fixture is a MeterProvider whose only reader is a Collector, with the
-// contract's instruments created the way an executor would create them.
+// fixture is a MeterProvider whose only reader is a Collector, with every
+// instrument of the contract created through its typed constructor on the
+// scope that owns it, as otelexec and redisinstr create them. The
+// observable ones report the values the test set, from one callback per
+// scope.
 type fixture struct {
 	t        testing.TB
 	c        *Collector
 	mp       *sdkmetric.MeterProvider
 	meter    metric.Meter // the executor's scope
 	redis    metric.Meter // redisinstr's scope
-	ops      metric.Int64Counter
-	errs     metric.Int64Counter
 	duration metric.Float64Histogram
+	ping     metric.Float64Histogram
+	command  metric.Float64Histogram
+
+	mu        sync.Mutex
+	observers map[string]func(metric.Observer, float64, metric.ObserveOption) // by instrument name
+	values    map[string]map[attribute.Distinct]observed                      // the current value of each series
+}
+
+type observed struct {
+	attrs attribute.Set
+	v     float64
 }
 
 func newFixture(t testing.TB, opts ...Option) *fixture {
@@ -45,32 +57,126 @@ func newFixtureWith(t testing.TB, mpOpts []sdkmetric.Option, opts ...Option) *fi
 	res := resource.NewSchemaless(semconv.ServiceName("checkout"), semconv.ServiceVersion("1.4.2"))
 	mp := sdkmetric.NewMeterProvider(append([]sdkmetric.Option{sdkmetric.WithReader(c.Reader()), sdkmetric.WithResource(res)}, mpOpts...)...)
 	t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
-	f := &fixture{t: t, c: c, mp: mp, meter: mp.Meter(contract.ScopeExecutor), redis: mp.Meter(contract.ScopeRedis)}
-	if f.ops, err = f.meter.Int64Counter(contract.MetricOperations, metric.WithUnit(contract.UnitOperations)); err != nil {
-		t.Fatal(err)
+	f := &fixture{t: t, c: c, mp: mp, meter: mp.Meter(contract.ScopeExecutor), redis: mp.Meter(contract.ScopeRedis),
+		observers: map[string]func(metric.Observer, float64, metric.ObserveOption){},
+		values:    map[string]map[attribute.Distinct]observed{}}
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
-	if f.errs, err = f.meter.Int64Counter(contract.MetricErrors, metric.WithUnit(contract.UnitErrors)); err != nil {
-		t.Fatal(err)
+	var executor, redis []metric.Observable
+	i64 := func(list *[]metric.Observable, name string, o metric.Int64Observable, err error) {
+		must(err)
+		*list = append(*list, o)
+		f.observers[name] = func(obs metric.Observer, v float64, opt metric.ObserveOption) {
+			obs.ObserveInt64(o, int64(math.Round(v)), opt)
+		}
 	}
-	if f.duration, err = f.meter.Float64Histogram(contract.MetricOperationDuration, metric.WithUnit("s")); err != nil {
-		t.Fatal(err)
+	f64 := func(list *[]metric.Observable, name string, o metric.Float64Observable, err error) {
+		must(err)
+		*list = append(*list, o)
+		f.observers[name] = func(obs metric.Observer, v float64, opt metric.ObserveOption) { obs.ObserveFloat64(o, v, opt) }
 	}
+	for _, d := range []contract.Int64Counter{contract.OperationsCounter, contract.ErrorsCounter,
+		contract.ScriptCacheHits, contract.ScriptCacheMisses, contract.ScriptCacheReloads,
+		contract.StateCacheHits, contract.StateCacheMisses} {
+		o, err := d.New(f.meter)
+		i64(&executor, d.Name, o, err)
+	}
+	{
+		o, err := contract.CacheHitRatio.New(f.meter)
+		f64(&executor, contract.CacheHitRatio.Name, o, err)
+	}
+	for _, d := range []contract.Int64Counter{contract.PoolTimeouts, contract.PoolWaits, contract.PoolHits, contract.PoolMisses} {
+		o, err := d.New(f.redis)
+		i64(&redis, d.Name, o, err)
+	}
+	for _, d := range []contract.Int64UpDownCounter{contract.PoolConnectionCount, contract.PoolMax} {
+		o, err := d.New(f.redis)
+		i64(&redis, d.Name, o, err)
+	}
+	{
+		o, err := contract.ConnectionStatus.New(f.redis)
+		i64(&redis, contract.ConnectionStatus.Name, o, err)
+		w, err := contract.PoolWaitTime.New(f.redis)
+		f64(&redis, contract.PoolWaitTime.Name, w, err)
+		u, err := contract.PoolUtilization.New(f.redis)
+		f64(&redis, contract.PoolUtilization.Name, u, err)
+	}
+	observe := func(names map[string]bool) metric.Callback {
+		return func(_ context.Context, o metric.Observer) error {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			for name, series := range f.values {
+				if !names[name] {
+					continue
+				}
+				for _, p := range series {
+					f.observers[name](o, p.v, metric.WithAttributeSet(p.attrs))
+				}
+			}
+			return nil
+		}
+	}
+	executorNames, redisNames := map[string]bool{}, map[string]bool{}
+	for name := range f.observers {
+		if f.meterFor(name) == f.redis {
+			redisNames[name] = true
+		} else {
+			executorNames[name] = true
+		}
+	}
+	_, err = f.meter.RegisterCallback(observe(executorNames), executor...)
+	must(err)
+	_, err = f.redis.RegisterCallback(observe(redisNames), redis...)
+	must(err)
+	f.duration, err = contract.OperationDuration.New(f.meter)
+	must(err)
+	f.ping, err = contract.PingDuration.New(f.redis)
+	must(err)
+	f.command, err = contract.CommandDuration.New(f.redis)
+	must(err)
 	return f
+}
+
+// set changes the value of one observable series: add adds to it (a
+// counter), otherwise it is replaced (a gauge).
+func (f *fixture) set(name string, v float64, add bool, attrs ...attribute.KeyValue) {
+	f.t.Helper()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.observers[name] == nil {
+		f.t.Fatalf("%s is not an observable instrument of the contract", name)
+	}
+	set := attribute.NewSet(attrs...)
+	series := f.values[name]
+	if series == nil {
+		series = map[attribute.Distinct]observed{}
+		f.values[name] = series
+	}
+	p := series[set.Equivalent()]
+	p.attrs = set
+	if add {
+		p.v += v
+	} else {
+		p.v = v
+	}
+	series[set.Equivalent()] = p
 }
 
 // call records one executor call: its count, its duration and, when
 // errType is not empty, its error.
 func (f *fixture) call(op string, seconds float64, errType string) {
-	ctx := context.Background()
+	f.t.Helper()
 	status := contract.StatusOK
 	if errType != "" {
 		status = contract.StatusError
-		f.errs.Add(ctx, 1, metric.WithAttributes(
-			attribute.String(contract.AttrOperation, op), attribute.String(contract.AttrErrorType, errType)))
+		f.count(contract.MetricErrors, 1, attribute.String(contract.AttrOperation, op), attribute.String(contract.AttrErrorType, errType))
 	}
-	f.ops.Add(ctx, 1, metric.WithAttributes(
-		attribute.String(contract.AttrOperation, op), attribute.String(contract.AttrStatus, status)))
-	f.duration.Record(ctx, seconds, metric.WithAttributes(attribute.String(contract.AttrOperation, op)))
+	f.count(contract.MetricOperations, 1, attribute.String(contract.AttrOperation, op), attribute.String(contract.AttrStatus, status))
+	f.duration.Record(context.Background(), seconds, metric.WithAttributes(attribute.String(contract.AttrOperation, op)))
 }
 
 // calls records n successful calls of op lasting seconds each.
@@ -89,24 +195,16 @@ func (f *fixture) meterFor(name string) metric.Meter {
 	return f.meter
 }
 
-// count adds v to the Int64Counter called name.
+// count adds v to the observable counter called name.
 func (f *fixture) count(name string, v int64, attrs ...attribute.KeyValue) {
 	f.t.Helper()
-	c, err := f.meterFor(name).Int64Counter(name)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	c.Add(context.Background(), v, metric.WithAttributes(attrs...))
+	f.set(name, float64(v), true, attrs...)
 }
 
-// gauge sets the Int64Gauge called name.
+// gauge sets the observable gauge (or up-down counter) called name.
 func (f *fixture) gauge(name string, v int64, attrs ...attribute.KeyValue) {
 	f.t.Helper()
-	g, err := f.meterFor(name).Int64Gauge(name)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	g.Record(context.Background(), v, metric.WithAttributes(attrs...))
+	f.set(name, float64(v), false, attrs...)
 }
 
 // pool records the pool instruments of one pool.
@@ -117,11 +215,7 @@ func (f *fixture) pool(inUse, idle, max int64, waits, timeouts int64, waitSecond
 	f.gauge(contract.MetricPoolMax, max, attrs...)
 	f.count(contract.MetricPoolWaits, waits, attrs...)
 	f.count(contract.MetricPoolTimeouts, timeouts, attrs...)
-	wt, err := f.redis.Float64Counter(contract.MetricPoolWaitTime, metric.WithUnit("s"))
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	wt.Add(context.Background(), waitSeconds, metric.WithAttributes(attrs...))
+	f.set(contract.MetricPoolWaitTime, waitSeconds, true, attrs...)
 }
 
 // connection records the connection status gauge of a client without a
@@ -145,13 +239,8 @@ func (f *fixture) clientStatus(name string, up bool) {
 
 // pings records n PING round trips of seconds each.
 func (f *fixture) pings(n int, seconds float64) {
-	f.t.Helper()
-	h, err := f.redis.Float64Histogram(contract.MetricPingDuration, metric.WithUnit("s"))
-	if err != nil {
-		f.t.Fatal(err)
-	}
 	for range n {
-		h.Record(context.Background(), seconds)
+		f.ping.Record(context.Background(), seconds)
 	}
 }
 
@@ -230,18 +319,13 @@ func (rt *fakeRuntime) add(list *[]float64, n int, seconds float64) {
 // each command (by db.operation.name, "" for one outside its table),
 // spread from seconds to ten times it.
 func (f *fixture) commands(n map[string]int, seconds float64) {
-	f.t.Helper()
-	h, err := f.redis.Float64Histogram("db.client.operation.duration", metric.WithUnit("s"))
-	if err != nil {
-		f.t.Fatal(err)
-	}
 	for name, k := range n {
 		attrs := []attribute.KeyValue{semconv.DBSystemNameRedis}
 		if name != "" {
 			attrs = append(attrs, semconv.DBOperationName(name))
 		}
 		for i := range k {
-			h.Record(context.Background(), seconds*(1+9*float64(i%100)/99), metric.WithAttributes(attrs...))
+			f.command.Record(context.Background(), seconds*(1+9*float64(i%100)/99), metric.WithAttributes(attrs...))
 		}
 	}
 }
