@@ -19,6 +19,10 @@ import (
 //go:embed scripts/*.lua
 var scriptFiles embed.FS
 
+// preludeFile is prepended to every script: the Lua definitions all scripts
+// share (the one definition of a stored pod ID). It is not a script itself.
+const preludeFile = "prelude.lua"
+
 // script is one embedded Lua script. Its SHA1 is computed locally, so EVALSHA
 // needs no round trip to learn it.
 type script struct {
@@ -38,12 +42,24 @@ type script struct {
 	reload flight.Group[struct{}]
 }
 
+// mustScript reads an embedded script and prepends the prelude; the SHA1 is
+// that of the combined source, which is what Redis runs and caches.
 func mustScript(name string, write bool) *script {
+	src := scriptSource(name)
+	return &script{name: name, src: src, sha: redis.NewScript(src).Hash(), write: write}
+}
+
+// scriptSource is the prelude followed by the named script.
+func scriptSource(name string) string {
+	return mustEmbedded(preludeFile) + mustEmbedded(name)
+}
+
+func mustEmbedded(name string) string {
 	src, err := scriptFiles.ReadFile("scripts/" + name)
 	if err != nil {
 		panic("otelexec: missing embedded script " + name) // a build defect, not a runtime fault
 	}
-	return &script{name: name, src: string(src), sha: redis.NewScript(string(src)).Hash(), write: write}
+	return string(src)
 }
 
 // scripts are the executor's Lua scripts, parsed from the embedded files once.

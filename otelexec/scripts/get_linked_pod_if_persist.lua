@@ -9,7 +9,7 @@ local current = redis.call('GET', KEYS[1])
 if not current or redis.call('PTTL', KEYS[1]) ~= -1 then
   return -1
 end
-local pod = tonumber(current)
+local pod = sf_pod(current)
 if not pod then
   return redis.error_reply('ERR sfotel: link value is not a pod ID')
 end

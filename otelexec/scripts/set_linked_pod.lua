@@ -22,7 +22,7 @@ end
 if not previous then
   return -1
 end
-local pod = tonumber(previous)
+local pod = sf_pod(previous)
 if not pod then
   return redis.error_reply('ERR sfotel: link value is not a pod ID')
 end

@@ -11,7 +11,7 @@
 
 local current = redis.call('GET', KEYS[2])
 if current then
-  local pod = tonumber(current)
+  local pod = sf_pod(current)
   if not pod then
     return redis.error_reply('ERR sfotel: link value is not a pod ID')
   end

@@ -12,7 +12,7 @@
 
 local current = redis.call('GET', KEYS[2])
 if current and current ~= ARGV[2] and redis.call('PTTL', KEYS[2]) == -1 then
-  local pod = tonumber(current)
+  local pod = sf_pod(current)
   if not pod then
     return redis.error_reply('ERR sfotel: link value is not a pod ID')
   end
