@@ -31,14 +31,16 @@ func (e *Executor) ComputeLinkedPod(ctx context.Context, namespace, uid, service
 	if err = validatePersist("persistSeconds", persistSeconds); err != nil {
 		return -1, err
 	}
-	if pod, err = e.getLink(ctx, namespace, uid, serviceName); err != nil || pod >= 0 {
+	if pod, err = e.getLink(ctx, contract.OpComputeLinkedPod, namespace, uid, serviceName); err != nil || pod >= 0 {
 		return pod, err
 	}
-	states, err := e.sharedPodStates(ctx, namespace, serviceName)
+	h, err := e.sharedPodStates(ctx, namespace, serviceName)
 	if err != nil {
 		return -1, err
 	}
-	chosen := choosePod(states, time.Now(), aliveWithin)
+	e.skipped(ctx, contract.OpComputeLinkedPod, namespace, serviceName, contract.SkipStateField, h.skipped)
+	chosen, unparsed := choosePod(h.states, time.Now(), aliveWithin)
+	e.skipped(ctx, contract.OpComputeLinkedPod, namespace, serviceName, contract.SkipStateValue, unparsed)
 	if chosen < 0 {
 		return -1, nil
 	}
@@ -46,18 +48,23 @@ func (e *Executor) ComputeLinkedPod(ctx context.Context, namespace, uid, service
 }
 
 // choosePod picks the live pod with the lowest load, lowest pod ID on ties,
-// or -1 when no pod is live. A heartbeat counts as live when it is at most
-// aliveWithin before now (a heartbeat ahead of now, from clock skew, too).
-func choosePod(states map[int]string, now time.Time, aliveWithin time.Duration) int {
+// or -1 when no pod is live, and says how many states it could not parse.
+// A heartbeat counts as live when it is at most aliveWithin before now (a
+// heartbeat ahead of now, from clock skew, too).
+func choosePod(states map[int]string, now time.Time, aliveWithin time.Duration) (chosen, unparsed int) {
 	best, bestLoad := -1, 0
 	for pod, state := range states {
 		load, heartbeat, err := ParsePodState(state)
-		if err != nil || now.Sub(heartbeat) > aliveWithin {
+		if err != nil {
+			unparsed++
+			continue
+		}
+		if now.Sub(heartbeat) > aliveWithin {
 			continue
 		}
 		if best < 0 || load < bestLoad || load == bestLoad && pod < best {
 			best, bestLoad = pod, load
 		}
 	}
-	return best
+	return best, unparsed
 }

@@ -19,6 +19,7 @@ type Executor struct {
 	scriptStats scriptCounters
 	logger      *slog.Logger
 	states      *stateCache // nil unless WithStateCache
+	skips       skipLog
 	closed      atomic.Bool
 }
 

@@ -360,7 +360,7 @@ func TestChoosePod(t *testing.T) {
 		{map[int]string{1: "0-1800000000"}, 1},                    // future heartbeat (clock skew) is live
 	}
 	for _, c := range cases {
-		if got := choosePod(c.states, now, 30*time.Second); got != c.want {
+		if got, _ := choosePod(c.states, now, 30*time.Second); got != c.want {
 			t.Errorf("choosePod(%v) = %d, want %d", c.states, got, c.want)
 		}
 	}

@@ -98,7 +98,9 @@ func (e *Executor) setIfAbsent(ctx context.Context, namespace, uid, serviceName 
 }
 
 // GetLinkedPod returns the pod a user is linked to for a service, persistent
-// or temporary, or -1 when there is no link.
+// or temporary, or -1 when there is no link. A link value that is not a pod
+// ID (another writer's data) is no link; it is counted and logged
+// (stateful_executor.stored_values.skipped).
 func (e *Executor) GetLinkedPod(ctx context.Context, namespace, uid, serviceName string) (pod int, err error) {
 	ctx, op := e.tel.startFor(ctx, contract.OpGetLinkedPod, namespace, serviceName)
 	defer op.end(&err)
@@ -108,10 +110,12 @@ func (e *Executor) GetLinkedPod(ctx context.Context, namespace, uid, serviceName
 	if err = validateLink(namespace, uid, serviceName); err != nil {
 		return -1, err
 	}
-	return e.getLink(ctx, namespace, uid, serviceName)
+	return e.getLink(ctx, contract.OpGetLinkedPod, namespace, uid, serviceName)
 }
 
-func (e *Executor) getLink(ctx context.Context, namespace, uid, serviceName string) (int, error) {
+// getLink reads a user's link for operation id; a value that is not a pod
+// ID is no link, and counted.
+func (e *Executor) getLink(ctx context.Context, id contract.Op, namespace, uid, serviceName string) (int, error) {
 	v, err := e.rdb.Get(ctx, linkKey(namespace, uid, serviceName)).Result()
 	if errors.Is(err, redis.Nil) {
 		return -1, nil
@@ -119,7 +123,12 @@ func (e *Executor) getLink(ctx context.Context, namespace, uid, serviceName stri
 	if err != nil {
 		return -1, err
 	}
-	return parsePodID(v)
+	pod, err := parsePodID(v)
+	if err != nil {
+		e.skipped(ctx, id, namespace, serviceName, contract.SkipLinkValue, 1)
+		return -1, nil
+	}
+	return pod, nil
 }
 
 // GetLinkedPodIfPersist returns the pod a user is persistently linked to for
@@ -143,8 +152,9 @@ func (e *Executor) GetLinkedPodIfPersist(ctx context.Context, namespace, uid, se
 // BatchGetLinkedPod returns, for one service, pod → the uids linked to it:
 // pipelines of GETs (batchChunk at a time), which go-redis splits per node on
 // Redis Cluster (the uids' keys have different hash tags, so one MGET would
-// fail with CROSSSLOT). Uids without a link are left out; a uid given twice
-// is listed twice, as the Java executor lists it. A nil or empty slice gives
+// fail with CROSSSLOT). Uids without a link are left out, and so are uids
+// whose link value is not a pod ID (counted and logged, as in GetLinkedPod);
+// a uid given twice is listed twice, as the Java executor lists it. A nil or empty slice gives
 // an empty map without calling Redis. The context is checked every chunk,
 // while the uids are validated and while they are read, so a canceled call
 // stops at once whatever the batch's size; the memory it takes beyond its
@@ -162,11 +172,13 @@ func (e *Executor) BatchGetLinkedPod(ctx context.Context, namespace string, uids
 		return nil, err
 	}
 	pods = make(map[int][]string)
+	bad := 0
 	err = e.pipelinedGets(ctx, len(uids), func(i int) string { return linkKey(namespace, uids[i], serviceName) },
 		func(i int, v string) error {
 			pod, err := parsePodID(v)
 			if err != nil {
-				return err
+				bad++
+				return nil
 			}
 			pods[pod] = append(pods[pod], uids[i])
 			return nil
@@ -174,6 +186,7 @@ func (e *Executor) BatchGetLinkedPod(ctx context.Context, namespace string, uids
 	if err != nil {
 		return nil, err
 	}
+	e.skipped(ctx, contract.OpBatchGetLinkedPod, namespace, serviceName, contract.SkipLinkValue, bad)
 	return pods, nil
 }
 
@@ -230,7 +243,8 @@ func (e *Executor) RemoveLinkedPodWithID(ctx context.Context, namespace, uid, se
 }
 
 // GetLinkService returns a user's persistent links, service → pod; an empty
-// map when there are none.
+// map when there are none. A link whose value is not a pod ID is left out,
+// counted and logged.
 func (e *Executor) GetLinkService(ctx context.Context, namespace, uid string) (links map[string]int, err error) {
 	ctx, op := e.tel.startFor(ctx, contract.OpGetLinkService, namespace, "")
 	defer op.end(&err)
@@ -248,12 +262,16 @@ func (e *Executor) GetLinkService(ctx context.Context, namespace, uid string) (l
 		return nil, err
 	}
 	links = make(map[string]int, len(raw))
+	bad := 0
 	for service, v := range raw {
 		pod, err := parsePodID(v)
 		if err != nil {
-			return nil, err
+			bad++
+			continue
 		}
 		links[service] = pod
 	}
+	// The service names are the hash's fields, stored data: none is logged.
+	e.skipped(ctx, contract.OpGetLinkService, namespace, "", contract.SkipLinkValue, bad)
 	return links, nil
 }

@@ -41,6 +41,10 @@ type meterState struct {
 	stateMisses atomic.Uint64
 	stateCache  atomic.Bool // some executor on this MeterProvider has a state cache
 
+	// skipped counts the stored values operations passed over, by kind
+	// (stored.go).
+	skipped [contract.NumSkipKinds]atomic.Int64
+
 	limit int // the cardinality limit the budget was computed for; <= 0 unlimited
 
 	registration metric.Registration
@@ -86,6 +90,7 @@ func newMeterState(mp metric.MeterProvider, limit int) (*meterState, error) {
 	reloads := newCounter(contract.ScriptCacheReloads)
 	stateHits := newCounter(contract.StateCacheHits)
 	stateMisses := newCounter(contract.StateCacheMisses)
+	skipped := newCounter(contract.StoredValuesSkipped)
 	ratio, err := contract.CacheHitRatio.New(m)
 	errs = append(errs, err)
 	if err := errors.Join(errs...); err != nil {
@@ -94,6 +99,10 @@ func newMeterState(mp metric.MeterProvider, limit int) (*meterState, error) {
 
 	scriptCache := metric.WithAttributeSet(attribute.NewSet(attribute.String(contract.AttrCacheType, contract.CacheScript)))
 	stateCache := metric.WithAttributeSet(attribute.NewSet(attribute.String(contract.AttrCacheType, contract.CacheState)))
+	var skipKinds [contract.NumSkipKinds]metric.ObserveOption
+	for k := range contract.NumSkipKinds {
+		skipKinds[k] = metric.WithAttributeSet(attribute.NewSet(attribute.String(contract.AttrKind, k.String())))
+	}
 	ms.registration, err = m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
 		for _, c := range ms.plain {
 			c.observe(o, ops, failures)
@@ -115,8 +124,13 @@ func newMeterState(mp metric.MeterProvider, limit int) (*meterState, error) {
 				o.ObserveFloat64(ratio, float64(h)/float64(h+m), stateCache)
 			}
 		}
+		for k := range ms.skipped {
+			if n := ms.skipped[k].Load(); n > 0 {
+				o.ObserveInt64(skipped, n, skipKinds[k])
+			}
+		}
 		return nil
-	}, ops, failures, hits, misses, reloads, stateHits, stateMisses, ratio)
+	}, ops, failures, hits, misses, reloads, stateHits, stateMisses, skipped, ratio)
 	if err != nil {
 		return nil, err
 	}

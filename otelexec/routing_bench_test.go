@@ -59,7 +59,7 @@ func (n naiveRouter) podStates(ctx context.Context, namespace, serviceName strin
 	if err != nil {
 		return nil, err
 	}
-	return parseStateHash(raw)
+	return parseStateHash(raw).states, nil
 }
 
 func (n naiveRouter) computeLinkedPod(ctx context.Context, namespace, uid, serviceName string) (int, error) {
@@ -74,7 +74,7 @@ func (n naiveRouter) computeLinkedPod(ctx context.Context, namespace, uid, servi
 	if err != nil {
 		return -1, err
 	}
-	chosen := choosePod(states, time.Now(), routingAliveWithin)
+	chosen, _ := choosePod(states, time.Now(), routingAliveWithin)
 	if chosen < 0 {
 		return -1, nil
 	}

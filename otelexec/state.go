@@ -5,7 +5,6 @@ import (
 
 	"context"
 	"errors"
-	"fmt"
 	"strconv"
 
 	"github.com/redis/go-redis/v9"
@@ -35,7 +34,10 @@ func (e *Executor) SetServiceState(ctx context.Context, namespace, serviceName s
 }
 
 // GetServiceState returns the states of a service's pods by pod ID; an empty
-// map when none is recorded.
+// map when none is recorded. A field whose name is not a pod ID (another
+// writer's data) is left out, counted and logged (docs/telemetry.md,
+// stateful_executor.stored_values.skipped); the states themselves are
+// returned as stored.
 func (e *Executor) GetServiceState(ctx context.Context, namespace, serviceName string) (states map[int]string, err error) {
 	ctx, op := e.tel.startFor(ctx, contract.OpGetServiceState, namespace, serviceName)
 	defer op.end(&err)
@@ -45,30 +47,46 @@ func (e *Executor) GetServiceState(ctx context.Context, namespace, serviceName s
 	if err = validateServiceArgs(namespace, serviceName); err != nil {
 		return nil, err
 	}
-	return e.podStatesCopy(ctx, namespace, serviceName)
+	h, err := e.podStatesCopy(ctx, namespace, serviceName)
+	if err != nil {
+		return nil, err
+	}
+	e.skipped(ctx, contract.OpGetServiceState, namespace, serviceName, contract.SkipStateField, h.skipped)
+	return h.states, nil
+}
+
+// podStateHash is a service's pod state hash as read: the states by pod ID,
+// and how many fields were left out because their name is not a pod ID.
+type podStateHash struct {
+	states  map[int]string
+	skipped int
 }
 
 // podStates reads a service's pod state hash. Every pod state read goes
 // through here, so a pod state cache (WithStateCache) has one place to sit.
-func (e *Executor) podStates(ctx context.Context, namespace, serviceName string) (map[int]string, error) {
+func (e *Executor) podStates(ctx context.Context, namespace, serviceName string) (podStateHash, error) {
 	raw, err := e.rdb.HGetAll(ctx, stateKey(namespace, serviceName)).Result()
 	if err != nil {
-		return nil, err
+		return podStateHash{}, err
 	}
-	return parseStateHash(raw)
+	return parseStateHash(raw), nil
 }
 
-// parseStateHash turns the raw pod state hash into pod ID → state.
-func parseStateHash(raw map[string]string) (map[int]string, error) {
-	states := make(map[int]string, len(raw))
+// parseStateHash turns the raw pod state hash into pod ID → state. A field
+// that is not a stored pod ID (parsePodID) is left out and counted, so one
+// foreign field cannot stop routing for the whole service, and two
+// spellings of one pod ("1" and "01") cannot both claim it.
+func parseStateHash(raw map[string]string) podStateHash {
+	h := podStateHash{states: make(map[int]string, len(raw))}
 	for field, state := range raw {
 		pod, err := parsePodID(field)
 		if err != nil {
-			return nil, fmt.Errorf("pod state field: %w", err)
+			h.skipped++
+			continue
 		}
-		states[pod] = state
+		h.states[pod] = state
 	}
-	return states, nil
+	return h
 }
 
 // SetWorkloadState records the workload state of a service.

@@ -64,16 +64,16 @@ type stateEntry struct {
 // stateSnapshot is a service's pod states as read by one HGETALL. The map is
 // shared by every reader and never modified.
 type stateSnapshot struct {
-	states map[int]string
-	asOf   time.Time // when the HGETALL was sent; the states are at least this recent
+	hash podStateHash
+	asOf time.Time // when the HGETALL was sent; the states are at least this recent
 }
 
 // stateFlight is one HGETALL that the callers missing at the same time wait
 // for.
 type stateFlight struct {
-	done   chan struct{}
-	states map[int]string
-	err    error
+	done chan struct{}
+	hash podStateHash
+	err  error
 }
 
 // newStateCache returns nil when c does not ask for a state cache. Its
@@ -104,7 +104,7 @@ func (sc *stateCache) clear() {
 
 // sharedPodStates reads a service's pod states through the cache when there
 // is one. The map may be shared with other callers: read it, never modify it.
-func (e *Executor) sharedPodStates(ctx context.Context, namespace, serviceName string) (map[int]string, error) {
+func (e *Executor) sharedPodStates(ctx context.Context, namespace, serviceName string) (podStateHash, error) {
 	if e.states == nil {
 		return e.podStates(ctx, namespace, serviceName)
 	}
@@ -112,23 +112,24 @@ func (e *Executor) sharedPodStates(ctx context.Context, namespace, serviceName s
 }
 
 // podStatesCopy is sharedPodStates for callers that hand the map out.
-func (e *Executor) podStatesCopy(ctx context.Context, namespace, serviceName string) (map[int]string, error) {
+func (e *Executor) podStatesCopy(ctx context.Context, namespace, serviceName string) (podStateHash, error) {
 	if e.states == nil {
 		return e.podStates(ctx, namespace, serviceName)
 	}
-	states, err := e.states.get(ctx, namespace, serviceName, e.podStates)
+	h, err := e.states.get(ctx, namespace, serviceName, e.podStates)
 	if err != nil {
-		return nil, err
+		return podStateHash{}, err
 	}
-	return maps.Clone(states), nil
+	h.states = maps.Clone(h.states)
+	return h, nil
 }
 
 // fetchFunc reads a service's pod states from Redis.
-type fetchFunc func(ctx context.Context, namespace, serviceName string) (map[int]string, error)
+type fetchFunc func(ctx context.Context, namespace, serviceName string) (podStateHash, error)
 
 // get returns the service's states from a fresh entry, or waits for one
 // HGETALL shared by every caller that misses meanwhile.
-func (sc *stateCache) get(ctx context.Context, namespace, serviceName string, fetch fetchFunc) (map[int]string, error) {
+func (sc *stateCache) get(ctx context.Context, namespace, serviceName string, fetch fetchFunc) (podStateHash, error) {
 	en := sc.entry(namespace, serviceName)
 	for {
 		if states, ok := sc.fresh(en); ok {
@@ -157,7 +158,7 @@ func (sc *stateCache) get(ctx context.Context, namespace, serviceName string, fe
 		case <-f.done:
 		case <-ctx.Done():
 			sc.misses.Add(1)
-			return nil, ctx.Err()
+			return podStateHash{}, ctx.Err()
 		}
 		// The leader's own context ended its read, not Redis: try again,
 		// leading a new refresh if nobody else has.
@@ -165,34 +166,34 @@ func (sc *stateCache) get(ctx context.Context, namespace, serviceName string, fe
 			continue
 		}
 		sc.misses.Add(1)
-		return f.states, f.err
+		return f.hash, f.err
 	}
 }
 
 // fresh returns the entry's states if they are younger than the TTL.
-func (sc *stateCache) fresh(en *stateEntry) (map[int]string, bool) {
+func (sc *stateCache) fresh(en *stateEntry) (podStateHash, bool) {
 	s := en.snapshot.Load()
 	if s == nil || time.Since(s.asOf) >= sc.ttl {
-		return nil, false
+		return podStateHash{}, false
 	}
-	return s.states, true
+	return s.hash, true
 }
 
 // refresh runs the HGETALL of flight f and publishes its result unless the
 // entry was invalidated since generation.
-func (sc *stateCache) refresh(ctx context.Context, en *stateEntry, f *stateFlight, generation uint64, namespace, serviceName string, fetch fetchFunc) (map[int]string, error) {
+func (sc *stateCache) refresh(ctx context.Context, en *stateEntry, f *stateFlight, generation uint64, namespace, serviceName string, fetch fetchFunc) (podStateHash, error) {
 	asOf := time.Now()
-	f.states, f.err = fetch(ctx, namespace, serviceName)
+	f.hash, f.err = fetch(ctx, namespace, serviceName)
 	en.mu.Lock()
 	if en.flight == f {
 		en.flight = nil
 	}
 	if f.err == nil && en.generation == generation {
-		en.snapshot.Store(&stateSnapshot{states: f.states, asOf: asOf})
+		en.snapshot.Store(&stateSnapshot{hash: f.hash, asOf: asOf})
 	}
 	en.mu.Unlock()
 	close(f.done)
-	return f.states, f.err
+	return f.hash, f.err
 }
 
 // invalidate drops a service's cached states and detaches its refresh in

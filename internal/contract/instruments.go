@@ -155,6 +155,12 @@ var (
 		Name: MetricStateCacheMisses, Kind: KindCounter, Unit: "{read}",
 		Description: "Pod state reads that waited for Redis: the state cache had no fresh entry.",
 	})}
+	// stateful_executor_stored_values_skipped_total{kind}
+	StoredValuesSkipped = Int64Counter{def(Desc{
+		Name: MetricStoredSkipped, Kind: KindCounter, Unit: UnitStoredValues,
+		Description: "Stored values an operation skipped because sfotel does not write them so (a pod state field that is not a pod ID, a pod state that does not parse, a link value that is not a pod ID), by kind.",
+		Attributes:  []string{AttrKind},
+	})}
 )
 
 // The Redis client instruments (scope ScopeRedis). Where the semantic

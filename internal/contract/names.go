@@ -29,6 +29,8 @@ const (
 	MetricScriptCacheReloads = "stateful_executor.script_cache.reloads"
 	MetricStateCacheHits     = "stateful_executor.state_cache.hits"
 	MetricStateCacheMisses   = "stateful_executor.state_cache.misses"
+	MetricStoredSkipped      = "stateful_executor.stored_values.skipped"
+	UnitStoredValues         = "{value}"
 )
 
 const (
@@ -55,6 +57,7 @@ const (
 	AttrStatus    = "status"
 	AttrErrorType = "error_type"
 	AttrCacheType = "cache_type"
+	AttrKind      = "kind" // of stateful_executor.stored_values.skipped
 	// Only with otelexec.WithServiceAttributes.
 	AttrNamespace = "namespace"
 	AttrService   = "service"
@@ -78,6 +81,32 @@ const (
 	StatusUp    = "up"
 	StatusDown  = "down"
 )
+
+// SkipKind is the kind of stored value a read skipped because it is not
+// what sfotel writes (another writer stored it): the value of the kind
+// attribute of stateful_executor.stored_values.skipped. The set is fixed.
+type SkipKind uint8
+
+const (
+	// SkipStateField: a field of a pod state hash whose name is not a pod ID.
+	SkipStateField SkipKind = iota
+	// SkipStateValue: a pod state ComputeLinkedPod cannot parse as
+	// <load>-<heartbeat>, or whose load is negative.
+	SkipStateValue
+	// SkipLinkValue: a link value (a link key, or a field of a user's link
+	// hash) that is not a pod ID.
+	SkipLinkValue
+	NumSkipKinds
+)
+
+var skipKindNames = [NumSkipKinds]string{
+	SkipStateField: "state_field",
+	SkipStateValue: "state_value",
+	SkipLinkValue:  "link_value",
+}
+
+// String returns the kind attribute's value.
+func (k SkipKind) String() string { return skipKindNames[k] }
 
 // Values of the cache_type attribute.
 const (
