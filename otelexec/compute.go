@@ -44,7 +44,7 @@ func (e *Executor) ComputeLinkedPod(ctx context.Context, namespace, uid, service
 	if chosen < 0 {
 		return -1, nil
 	}
-	return e.setIfAbsent(ctx, namespace, uid, serviceName, chosen, persistSeconds)
+	return e.setIfAbsent(ctx, contract.OpComputeLinkedPod, namespace, uid, serviceName, chosen, persistSeconds)
 }
 
 // choosePod picks the live pod with the lowest load, lowest pod ID on ties,

@@ -27,7 +27,14 @@ import (
 func BenchmarkGetLinkedPod(b *testing.B) {
 	benchmarkOperation(b,
 		func(ctx context.Context, rdb *redis.Client, ns string) error {
-			return rdb.Get(ctx, linkKey(ns, "user-1", "game")).Err()
+			// What GetLinkedPod sends: the hash field and the link key in
+			// one pipeline.
+			key := linkKey(ns, "user-1", "game")
+			p := rdb.Pipeline()
+			p.HGet(ctx, key[:len(key)-len("game")], "game")
+			p.Get(ctx, key)
+			_, err := p.Exec(ctx)
+			return err
 		},
 		func(ctx context.Context, e *Executor, ns string) error {
 			_, err := e.GetLinkedPod(ctx, ns, "user-1", "game")

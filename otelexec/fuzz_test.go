@@ -133,9 +133,10 @@ func FuzzReplyParsers(f *testing.F) {
 	f.Add(uint8(2), int64(1), int64(7), "+7")
 	f.Add(uint8(3), int64(0), int64(-1), "007")
 	f.Add(uint8(4), int64(2), int64(2), "")
+	f.Add(uint8(6), int64(1), int64(2), "")
 	f.Fuzz(func(t *testing.T, shape uint8, a, b int64, s string) {
 		var v any
-		switch shape % 6 {
+		switch shape % 8 {
 		case 0:
 			v = a
 		case 1:
@@ -148,14 +149,31 @@ func FuzzReplyParsers(f *testing.F) {
 			v = []any{a}
 		case 5:
 			v = nil
+		case 6:
+			v = []any{a, b, b}
+		case 7:
+			v = []any{a, b, s}
 		}
 		n, isInt := v.(int64)
 		pod, err := parsePodReply(v)
 		if want := isInt && n >= -1 && n <= math.MaxInt32; (err == nil) != want || err == nil && int64(pod) != n {
 			t.Fatalf("parsePodReply(%#v) = %d, %v", v, pod, err)
 		}
-		if ok, pod, err := parseTrySetReply(v); err == nil && (pod < 0 || pod > math.MaxInt32) {
-			t.Fatalf("parseTrySetReply(%#v) = %v, %d", v, ok, pod)
+		// A link reply is a pod ID, or {pod ID, skipped} with skipped 1 or 2.
+		pair, isPair := v.([]any)
+		skippedOK := isPair && len(pair) == 2 && (b == 1 || b == 2) && shape%8 == 2
+		if pod, skipped, err := parseLinkReply(v); err == nil {
+			if skipped == 0 && (!isInt || int64(pod) != n) || skipped > 0 && (!skippedOK || int64(pod) != a || int64(skipped) != b) || pod < -1 || pod > math.MaxInt32 {
+				t.Fatalf("parseLinkReply(%#v) = %d, %d", v, pod, skipped)
+			}
+		}
+		if removed, skipped, err := parseRemoveReply(v); err == nil {
+			if skipped == 0 && (!isInt || n != 0 && n != 1 || removed != (n == 1)) || skipped > 0 && (!skippedOK || a != 0 && a != 1 || removed != (a == 1)) {
+				t.Fatalf("parseRemoveReply(%#v) = %v, %d", v, removed, skipped)
+			}
+		}
+		if ok, pod, skipped, err := parseTrySetReply(v); err == nil && (pod < 0 || pod > math.MaxInt32 || skipped < 0 || skipped > 2 || ok != (a == 1)) {
+			t.Fatalf("parseTrySetReply(%#v) = %v, %d, %d", v, ok, pod, skipped)
 		}
 		set, err := parseBoolReply(v)
 		if want := isInt && (n == 0 || n == 1); (err == nil) != want || err == nil && set != (n == 1) {

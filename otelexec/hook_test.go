@@ -177,7 +177,9 @@ func skipUnderRace(t *testing.T) {
 }
 
 // TestNoopCostsNothing: with the noop providers the executor allocates no
-// more than go-redis does for the same command, key building included.
+// more than go-redis does for the same commands, key building included:
+// GetLinkedPod is one pipeline of HGET (the user's link hash) and GET (the
+// link key).
 func TestNoopCostsNothing(t *testing.T) {
 	skipUnderRace(t)
 	ctx := context.Background()
@@ -186,10 +188,20 @@ func TestNoopCostsNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ns, uid, svc := "ns", "u", "svc"
-	raw := testing.AllocsPerRun(2000, func() { _ = rdb.Get(ctx, "sf:{"+ns+":lk:"+uid+"}"+svc).Err() })
+	// Names only known at run time, as the executor's are: go-redis boxes
+	// each argument, which costs nothing for a constant.
+	ns, uid, svc := runtimeNames[0], runtimeNames[1], runtimeNames[2]
+	raw := testing.AllocsPerRun(2000, func() {
+		key := "sf:{" + ns + ":lk:" + uid + "}" + svc
+		p := rdb.Pipeline()
+		p.HGet(ctx, key[:len(key)-len(svc)], svc)
+		p.Get(ctx, key)
+		_, _ = p.Exec(ctx)
+	})
 	executor := testing.AllocsPerRun(2000, func() { _, _ = e.GetLinkedPod(ctx, ns, uid, svc) })
 	if executor > raw {
-		t.Fatalf("noop executor: %.1f allocs/op, go-redis GET: %.1f", executor, raw)
+		t.Fatalf("noop executor: %.1f allocs/op, go-redis pipeline of HGET and GET: %.1f", executor, raw)
 	}
 }
+
+var runtimeNames = []string{"ns", "u", "svc"}

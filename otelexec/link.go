@@ -1,13 +1,13 @@
 package otelexec
 
 import (
-	"github.com/statefulroute/sfotel/internal/contract"
-
 	"context"
 	"errors"
 	"strconv"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/statefulroute/sfotel/internal/contract"
 )
 
 // validateSet checks the arguments of the link-setting operations.
@@ -28,6 +28,17 @@ func linkKeys(namespace, uid, serviceName string) []string {
 	return []string{k[:len(k)-len(serviceName)], k}
 }
 
+// A user's link to a service is stored in two places (docs/design.md): the
+// link key sf:{<ns>:lk:<uid>}<svc> (no TTL = persistent, TTL = temporary)
+// and, for a persistent link, the field <svc> of the user's link hash
+// sf:{<ns>:lk:<uid>}. sfotel writes both; the Java executor's compute
+// script writes the hash field alone. So every operation reads the hash
+// field first: a field is the user's persistent link, whether or not a link
+// key exists, and it wins where the two disagree (the field is then the
+// later write: docs/java.md). A value that is not a pod ID is no link, and
+// is counted (stored.go). The Lua side of this rule is sf_link in
+// scripts/prelude.lua; the Go side is getLink and linkOf.
+
 // SetLinkedPod links a user to a pod of a service, replacing any link, and
 // returns the previous pod or -1. persistSeconds -1 (PersistForever) makes
 // the link persistent and records it in the user's link hash; a positive
@@ -46,13 +57,18 @@ func (e *Executor) SetLinkedPod(ctx context.Context, namespace, uid, serviceName
 	if err != nil {
 		return -1, err
 	}
-	return parsePodReply(v)
+	pod, skipped, err := parseLinkReply(v)
+	e.skipped(ctx, contract.OpSetLinkedPod, namespace, serviceName, contract.SkipLinkValue, skipped)
+	return pod, err
 }
 
 // TrySetLinkedPod links a user to a pod unless a persistent link to another
-// pod exists. It returns (true, podID) when it set the link and
-// (false, current pod) when a persistent link won. A temporary link is
-// replaced.
+// pod exists (a field of the user's link hash, the Java executor's
+// computed links included, or a link without TTL). It returns (true, podID)
+// when it set the link and (false, current pod) when a persistent link won.
+// A temporary link is replaced, and so is a persistent link to the same
+// pod: with a positive persistSeconds that link becomes temporary, as in
+// the Java executor.
 func (e *Executor) TrySetLinkedPod(ctx context.Context, namespace, uid, serviceName string, podID, persistSeconds int) (ok bool, currentPod int, err error) {
 	ctx, op := e.tel.startFor(ctx, contract.OpTrySetLinkedPod, namespace, serviceName)
 	defer op.end(&err)
@@ -67,11 +83,18 @@ func (e *Executor) TrySetLinkedPod(ctx context.Context, namespace, uid, serviceN
 	if err != nil {
 		return false, -1, err
 	}
-	return parseTrySetReply(v)
+	ok, currentPod, skipped, err := parseTrySetReply(v)
+	e.skipped(ctx, contract.OpTrySetLinkedPod, namespace, serviceName, contract.SkipLinkValue, skipped)
+	if err != nil {
+		return false, -1, err
+	}
+	return ok, currentPod, nil
 }
 
 // SetLinkedPodIfAbsent links a user to a pod unless any link exists, and
-// returns the pod the user is linked to afterwards: the existing one wins.
+// returns the pod the user is linked to afterwards: the existing one wins
+// (persistent or temporary, a Java-computed hash field alone included) and
+// is left as it is.
 func (e *Executor) SetLinkedPodIfAbsent(ctx context.Context, namespace, uid, serviceName string, podID, persistSeconds int) (currentPod int, err error) {
 	ctx, op := e.tel.startFor(ctx, contract.OpSetLinkedPodIfAbsent, namespace, serviceName)
 	defer op.end(&err)
@@ -81,16 +104,17 @@ func (e *Executor) SetLinkedPodIfAbsent(ctx context.Context, namespace, uid, ser
 	if err = validateSet(namespace, uid, serviceName, podID, persistSeconds); err != nil {
 		return -1, err
 	}
-	return e.setIfAbsent(ctx, namespace, uid, serviceName, podID, persistSeconds)
+	return e.setIfAbsent(ctx, contract.OpSetLinkedPodIfAbsent, namespace, uid, serviceName, podID, persistSeconds)
 }
 
-func (e *Executor) setIfAbsent(ctx context.Context, namespace, uid, serviceName string, podID, persistSeconds int) (int, error) {
+func (e *Executor) setIfAbsent(ctx context.Context, id contract.Op, namespace, uid, serviceName string, podID, persistSeconds int) (int, error) {
 	v, err := e.evalSha(ctx, e.scripts.setIfAbsent, linkKeys(namespace, uid, serviceName),
 		serviceName, strconv.Itoa(podID), strconv.Itoa(persistSeconds))
 	if err != nil {
 		return -1, err
 	}
-	pod, err := parsePodReply(v)
+	pod, skipped, err := parseLinkReply(v)
+	e.skipped(ctx, id, namespace, serviceName, contract.SkipLinkValue, skipped)
 	if err == nil && pod < 0 {
 		err = errors.Join(ErrUnexpectedReply, errors.New("script returned -1"))
 	}
@@ -98,9 +122,12 @@ func (e *Executor) setIfAbsent(ctx context.Context, namespace, uid, serviceName 
 }
 
 // GetLinkedPod returns the pod a user is linked to for a service, persistent
-// or temporary, or -1 when there is no link. A link value that is not a pod
-// ID (another writer's data) is no link; it is counted and logged
-// (stateful_executor.stored_values.skipped).
+// or temporary, or -1 when there is no link. A field of the user's link
+// hash (the persistent link, which the Java executor's compute script writes
+// alone) wins over the link key. A link value that is not a pod ID (another
+// writer's data) is no link; it is counted and logged
+// (stateful_executor.stored_values.skipped). One round trip: a pipeline of
+// HGET and GET on the user's slot.
 func (e *Executor) GetLinkedPod(ctx context.Context, namespace, uid, serviceName string) (pod int, err error) {
 	ctx, op := e.tel.startFor(ctx, contract.OpGetLinkedPod, namespace, serviceName)
 	defer op.end(&err)
@@ -113,26 +140,57 @@ func (e *Executor) GetLinkedPod(ctx context.Context, namespace, uid, serviceName
 	return e.getLink(ctx, contract.OpGetLinkedPod, namespace, uid, serviceName)
 }
 
-// getLink reads a user's link for operation id; a value that is not a pod
-// ID is no link, and counted.
+// getLink reads a user's link for operation id in one round trip: HGET of
+// the hash field, then GET of the link key, pipelined. Both keys share the
+// user's hash tag, so on a cluster the pipeline goes to one node. The two
+// reads are not one atomic step, but with the field read first the answer
+// is the link as it was at one of the two reads: a write between them that
+// adds a field alone (the Java compute script) leaves the link key as it
+// was when the field was still absent.
 func (e *Executor) getLink(ctx context.Context, id contract.Op, namespace, uid, serviceName string) (int, error) {
-	v, err := e.rdb.Get(ctx, linkKey(namespace, uid, serviceName)).Result()
-	if errors.Is(err, redis.Nil) {
-		return -1, nil
-	}
-	if err != nil {
+	key := linkKey(namespace, uid, serviceName)
+	p := e.rdb.Pipeline()
+	field := p.HGet(ctx, key[:len(key)-len(serviceName)], serviceName)
+	link := p.Get(ctx, key)
+	if _, err := p.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return -1, err
 	}
-	pod, err := parsePodID(v)
-	if err != nil {
-		e.skipped(ctx, id, namespace, serviceName, contract.SkipLinkValue, 1)
-		return -1, nil
+	pod, skipped, err := linkOf(field, link)
+	e.skipped(ctx, id, namespace, serviceName, contract.SkipLinkValue, skipped)
+	return pod, err
+}
+
+// linkOf is sf_link's rule in Go, over the replies of HGET (the hash
+// field) and GET (the link key): the field's pod if it is one, else the
+// link key's, else -1; skipped counts the values that are not pod IDs.
+func linkOf(field, link *redis.StringCmd) (pod, skipped int, err error) {
+	v, err := field.Result()
+	switch {
+	case err == nil:
+		if pod, err := parsePodID(v); err == nil {
+			return pod, 0, nil
+		}
+		skipped = 1
+	case !errors.Is(err, redis.Nil):
+		return -1, 0, err
 	}
-	return pod, nil
+	v, err = link.Result()
+	switch {
+	case err == nil:
+		if pod, err := parsePodID(v); err == nil {
+			return pod, skipped, nil
+		}
+		skipped++
+	case !errors.Is(err, redis.Nil):
+		return -1, 0, err
+	}
+	return -1, skipped, nil
 }
 
 // GetLinkedPodIfPersist returns the pod a user is persistently linked to for
-// a service, or -1 when the link is missing or temporary.
+// a service, or -1 when the link is missing or temporary. A field of the
+// user's link hash is a persistent link (the Java executor's compute script
+// writes the field alone), and so is a link key without TTL.
 func (e *Executor) GetLinkedPodIfPersist(ctx context.Context, namespace, uid, serviceName string) (pod int, err error) {
 	ctx, op := e.tel.startFor(ctx, contract.OpGetLinkedPodIfPersist, namespace, serviceName)
 	defer op.end(&err)
@@ -142,23 +200,26 @@ func (e *Executor) GetLinkedPodIfPersist(ctx context.Context, namespace, uid, se
 	if err = validateLink(namespace, uid, serviceName); err != nil {
 		return -1, err
 	}
-	v, err := e.evalSha(ctx, e.scripts.getIfPersist, []string{linkKey(namespace, uid, serviceName)})
+	v, err := e.evalSha(ctx, e.scripts.getIfPersist, linkKeys(namespace, uid, serviceName), serviceName)
 	if err != nil {
 		return -1, err
 	}
-	return parsePodReply(v)
+	pod, skipped, err := parseLinkReply(v)
+	e.skipped(ctx, contract.OpGetLinkedPodIfPersist, namespace, serviceName, contract.SkipLinkValue, skipped)
+	return pod, err
 }
 
-// BatchGetLinkedPod returns, for one service, pod → the uids linked to it:
-// pipelines of GETs (batchChunk at a time), which go-redis splits per node on
-// Redis Cluster (the uids' keys have different hash tags, so one MGET would
-// fail with CROSSSLOT). Uids without a link are left out, and so are uids
-// whose link value is not a pod ID (counted and logged, as in GetLinkedPod);
-// a uid given twice is listed twice, as the Java executor lists it. A nil or empty slice gives
-// an empty map without calling Redis. The context is checked every chunk,
-// while the uids are validated and while they are read, so a canceled call
-// stops at once whatever the batch's size; the memory it takes beyond its
-// result is one chunk's.
+// BatchGetLinkedPod returns, for one service, pod → the uids linked to it,
+// each link read as GetLinkedPod reads it (the hash field first): pipelines
+// of HGET and GET (batchChunk uids at a time), which go-redis splits per
+// node on Redis Cluster (the uids' keys have different hash tags, so one
+// MGET would fail with CROSSSLOT). Uids without a link are left out, and so
+// are uids whose link value is not a pod ID (counted and logged, as in
+// GetLinkedPod); a uid given twice is listed twice, as the Java executor
+// lists it. A nil or empty slice gives an empty map without calling Redis.
+// The context is checked every chunk, while the uids are validated and
+// while they are read, so a canceled call stops at once whatever the
+// batch's size; the memory it takes beyond its result is one chunk's.
 func (e *Executor) BatchGetLinkedPod(ctx context.Context, namespace string, uids []string, serviceName string) (pods map[int][]string, err error) {
 	ctx, op := e.tel.startFor(ctx, contract.OpBatchGetLinkedPod, namespace, serviceName)
 	defer op.end(&err)
@@ -172,17 +233,27 @@ func (e *Executor) BatchGetLinkedPod(ctx context.Context, namespace string, uids
 		return nil, err
 	}
 	pods = make(map[int][]string)
+	n := min(len(uids), batchChunk)
+	fields, links := make([]*redis.StringCmd, n), make([]*redis.StringCmd, n)
 	bad := 0
-	err = e.pipelinedGets(ctx, len(uids), func(i int) string { return linkKey(namespace, uids[i], serviceName) },
-		func(i int, v string) error {
-			pod, err := parsePodID(v)
+	err = e.pipelined(ctx, len(uids),
+		func(p redis.Pipeliner, i int) {
+			key := linkKey(namespace, uids[i], serviceName)
+			fields[i%batchChunk] = p.HGet(ctx, key[:len(key)-len(serviceName)], serviceName)
+			links[i%batchChunk] = p.Get(ctx, key)
+		},
+		func(i int) error {
+			pod, skipped, err := linkOf(fields[i%batchChunk], links[i%batchChunk])
 			if err != nil {
-				bad++
-				return nil
+				return err
 			}
-			pods[pod] = append(pods[pod], uids[i])
+			bad += skipped
+			if pod >= 0 {
+				pods[pod] = append(pods[pod], uids[i])
+			}
 			return nil
-		})
+		},
+		func() { clear(fields); clear(links) })
 	if err != nil {
 		return nil, err
 	}
@@ -191,10 +262,12 @@ func (e *Executor) BatchGetLinkedPod(ctx context.Context, namespace string, uids
 }
 
 // RemoveLinkedPod removes a user's link to a service and reports whether a
-// link existed. persistSeconds -1 deletes the link now; a positive value
-// keeps it as a temporary link for that many seconds, a grace period in which
-// a reconnecting user still finds its pod. Either way the link is no longer
-// persistent.
+// link existed (a Java-computed hash field alone counts). persistSeconds -1
+// deletes the link now; a positive value keeps it as a temporary link to
+// the same pod for that many seconds, a grace period in which a
+// reconnecting user still finds its pod. Either way the link is no longer
+// persistent. The Java executor removes the link at once whatever
+// persistSeconds says (docs/java.md).
 func (e *Executor) RemoveLinkedPod(ctx context.Context, namespace, uid, serviceName string, persistSeconds int) (removed bool, err error) {
 	ctx, op := e.tel.startFor(ctx, contract.OpRemoveLinkedPod, namespace, serviceName)
 	defer op.end(&err)
@@ -212,7 +285,9 @@ func (e *Executor) RemoveLinkedPod(ctx context.Context, namespace, uid, serviceN
 	if err != nil {
 		return false, err
 	}
-	return parseBoolReply(v)
+	removed, skipped, err := parseRemoveReply(v)
+	e.skipped(ctx, contract.OpRemoveLinkedPod, namespace, serviceName, contract.SkipLinkValue, skipped)
+	return removed, err
 }
 
 // RemoveLinkedPodWithID is RemoveLinkedPod, done only when the link points to
@@ -239,7 +314,9 @@ func (e *Executor) RemoveLinkedPodWithID(ctx context.Context, namespace, uid, se
 	if err != nil {
 		return false, err
 	}
-	return parseBoolReply(v)
+	removed, skipped, err := parseRemoveReply(v)
+	e.skipped(ctx, contract.OpRemoveLinkedPodWithID, namespace, serviceName, contract.SkipLinkValue, skipped)
+	return removed, err
 }
 
 // GetLinkService returns a user's persistent links, service → pod; an empty

@@ -9,6 +9,11 @@ import (
 // accepts exactly the shapes the scripts and the Java layout produce and
 // wraps ErrUnexpectedReply for anything else, never panicking.
 
+// A link script replies with its result alone, or with {result, skipped}
+// when it passed over stored values that are not pod IDs (scripts/prelude.lua,
+// sf_reply); TrySetLinkedPod's {ok, pod} gets skipped as a third element.
+// skipped is 1 or 2: the hash field, the link key, or both.
+
 // parsePodReply parses a script's pod ID reply: an integer from -1 up.
 func parsePodReply(v any) (int, error) {
 	n, ok := v.(int64)
@@ -27,24 +32,70 @@ func parseBoolReply(v any) (bool, error) {
 	return false, fmt.Errorf("%w: script returned %T, want the integer 0 or 1", ErrUnexpectedReply, v)
 }
 
-// parseTrySetReply parses try_set_linked_pod.lua's {ok, pod} reply.
-func parseTrySetReply(v any) (bool, int, error) {
+// parseSkipped parses the skipped element of a reply: 1 or 2.
+func parseSkipped(v any) (int, error) {
+	if n, ok := v.(int64); ok && (n == 1 || n == 2) {
+		return int(n), nil
+	}
+	return 0, fmt.Errorf("%w: script returned %T as the count of skipped values, want 1 or 2", ErrUnexpectedReply, v)
+}
+
+// splitSkipped returns a scalar reply as is, and the result and skipped
+// count of a {result, skipped} reply.
+func splitSkipped(v any) (any, int, error) {
 	pair, ok := v.([]any)
-	if !ok || len(pair) != 2 {
-		return false, 0, fmt.Errorf("%w: script returned %T, want {ok, pod}", ErrUnexpectedReply, v)
+	if !ok {
+		return v, 0, nil
 	}
-	set, err := parseBoolReply(pair[0])
+	if len(pair) != 2 {
+		return nil, 0, fmt.Errorf("%w: script returned %d values, want {result, skipped}", ErrUnexpectedReply, len(pair))
+	}
+	skipped, err := parseSkipped(pair[1])
+	return pair[0], skipped, err
+}
+
+// parseLinkReply parses a pod reply that may carry a skipped count.
+func parseLinkReply(v any) (pod, skipped int, err error) {
+	r, skipped, err := splitSkipped(v)
+	if err != nil {
+		return 0, 0, err
+	}
+	pod, err = parsePodReply(r)
+	return pod, skipped, err
+}
+
+// parseRemoveReply parses a 0/1 reply that may carry a skipped count.
+func parseRemoveReply(v any) (removed bool, skipped int, err error) {
+	r, skipped, err := splitSkipped(v)
 	if err != nil {
 		return false, 0, err
 	}
-	pod, err := parsePodReply(pair[1])
-	if err != nil {
-		return false, 0, err
+	removed, err = parseBoolReply(r)
+	return removed, skipped, err
+}
+
+// parseTrySetReply parses try_set_linked_pod.lua's {ok, pod} or
+// {ok, pod, skipped} reply.
+func parseTrySetReply(v any) (set bool, pod, skipped int, err error) {
+	list, ok := v.([]any)
+	if !ok || len(list) != 2 && len(list) != 3 {
+		return false, 0, 0, fmt.Errorf("%w: script returned %T, want {ok, pod}", ErrUnexpectedReply, v)
+	}
+	if len(list) == 3 {
+		if skipped, err = parseSkipped(list[2]); err != nil {
+			return false, 0, 0, err
+		}
+	}
+	if set, err = parseBoolReply(list[0]); err != nil {
+		return false, 0, 0, err
+	}
+	if pod, err = parsePodReply(list[1]); err != nil {
+		return false, 0, 0, err
 	}
 	if pod < 0 {
-		return false, 0, fmt.Errorf("%w: script returned pod %d", ErrUnexpectedReply, pod)
+		return false, 0, 0, fmt.Errorf("%w: script returned pod %d", ErrUnexpectedReply, pod)
 	}
-	return set, pod, nil
+	return set, pod, skipped, nil
 }
 
 // errNotPodID is the error for a stored value that is not a pod ID. It

@@ -177,35 +177,50 @@ func validateEach(ctx context.Context, field string, items []string, validate fu
 // pipeline, and calls found for every key that exists, in order. It checks
 // ctx before each chunk.
 func (e *Executor) pipelinedGets(ctx context.Context, n int, key func(i int) string, found func(i int, v string) error) error {
-	cmds := make([]*redis.StringCmd, 0, min(n, batchChunk))
+	cmds := make([]*redis.StringCmd, min(n, batchChunk))
+	return e.pipelined(ctx, n,
+		func(p redis.Pipeliner, i int) { cmds[i%batchChunk] = p.Get(ctx, key(i)) },
+		func(i int) error {
+			v, err := cmds[i%batchChunk].Result()
+			if errors.Is(err, redis.Nil) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			return found(i, v)
+		},
+		func() { clear(cmds) })
+}
+
+// pipelined runs a batch read in pipelines of batchChunk items: queue(p, i)
+// adds item i's commands to the pipeline, read(i) takes its replies once the
+// chunk's pipeline returned, and done lets the chunk's commands go before
+// the next chunk is built. It checks ctx before each chunk, so the memory a
+// batch takes beyond its result is one chunk's and a canceled batch stops
+// within one chunk's round trip. A reply that is an error other than
+// redis.Nil fails the batch.
+func (e *Executor) pipelined(ctx context.Context, n int, queue func(p redis.Pipeliner, i int), read func(i int) error, done func()) error {
 	for start := 0; start < n; start += batchChunk {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		end := min(start+batchChunk, n)
-		cmds = cmds[:0]
 		_, err := e.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 			for i := start; i < end; i++ {
-				cmds = append(cmds, p.Get(ctx, key(i)))
+				queue(p, i)
 			}
 			return nil
 		})
 		if err != nil && !errors.Is(err, redis.Nil) {
 			return err
 		}
-		for k, cmd := range cmds {
-			v, err := cmd.Result()
-			if errors.Is(err, redis.Nil) {
-				continue
-			}
-			if err != nil {
-				return err
-			}
-			if err := found(start+k, v); err != nil {
+		for i := start; i < end; i++ {
+			if err := read(i); err != nil {
 				return err
 			}
 		}
-		clear(cmds) // let this chunk's commands go before the next is built
+		done()
 	}
 	return nil
 }

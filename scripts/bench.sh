@@ -38,6 +38,7 @@ all_suites=(
 	"throughput50;otelexec;^BenchmarkThroughput50\$;$BENCHTIME;/impl"
 	"routing;otelexec;^BenchmarkRoutingPath\$;$BENCHTIME;/impl"
 	"otelexec-ops;otelexec;^Benchmark(GetLinkedPod|SetLinkedPod)\$;$BENCHTIME;/provider"
+	"link-read;otelexec;^BenchmarkLinkRead\$;$BENCHTIME;/read"
 	"script-call;otelexec;^BenchmarkScriptCall\$;$BENCHTIME;/cmd"
 	"redisinstr-command;redisinstr;^BenchmarkCommand\$;$BENCHTIME;/impl"
 	"redisinstr-collect;redisinstr;^BenchmarkCollect\$;$BENCHTIME;"

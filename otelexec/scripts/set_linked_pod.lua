@@ -6,24 +6,11 @@
 -- ARGV[2]  pod ID (decimal)
 -- ARGV[3]  persistSeconds: "-1" = persistent, else the link's TTL in seconds
 --
--- Returns the previous pod ID, or -1 when there was no link.
+-- Returns the previous pod ID as sf_link reads it (the hash field first), or
+-- -1 when there was no link; {that, skipped} when stored values that are not
+-- pod IDs were passed over (they are replaced).
 -- Both keys share one hash tag, so this runs on one Redis Cluster slot.
 
-local previous = redis.call('GET', KEYS[2])
-
-if ARGV[3] == '-1' then
-  redis.call('SET', KEYS[2], ARGV[2])
-  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-else
-  redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[3])
-  redis.call('HDEL', KEYS[1], ARGV[1])
-end
-
-if not previous then
-  return -1
-end
-local pod = sf_pod(previous)
-if not pod then
-  return redis.error_reply('ERR sfotel: link value is not a pod ID')
-end
-return pod
+local previous, _, skipped = sf_link(KEYS[1], KEYS[2], ARGV[1], false)
+sf_write(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3])
+return sf_reply(previous or -1, skipped)

@@ -1,5 +1,6 @@
 -- SetLinkedPodIfAbsent: link a user to a pod unless a link exists; an
--- existing link (persistent or temporary) wins.
+-- existing link (persistent or temporary, a Java-computed hash field alone
+-- included) wins and is left as it is.
 --
 -- KEYS[1]  sf:{<ns>:lk:<uid>}       hash of the user's persistent links (service -> pod ID)
 -- KEYS[2]  sf:{<ns>:lk:<uid>}<svc>  the link (string pod ID)
@@ -7,22 +8,13 @@
 -- ARGV[2]  pod ID (decimal)
 -- ARGV[3]  persistSeconds: "-1" = persistent, else the link's TTL in seconds
 --
--- Returns the pod the user is linked to afterwards: the existing one, or ARGV[2].
+-- Returns the pod the user is linked to afterwards: the existing one, or
+-- ARGV[2]; {that, skipped} when stored values that are not pod IDs were
+-- passed over (they count as no link and are replaced).
 
-local current = redis.call('GET', KEYS[2])
+local current, _, skipped = sf_link(KEYS[1], KEYS[2], ARGV[1], false)
 if current then
-  local pod = sf_pod(current)
-  if not pod then
-    return redis.error_reply('ERR sfotel: link value is not a pod ID')
-  end
-  return pod
+  return sf_reply(current, skipped)
 end
-
-if ARGV[3] == '-1' then
-  redis.call('SET', KEYS[2], ARGV[2])
-  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-else
-  redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[3])
-  redis.call('HDEL', KEYS[1], ARGV[1])
-end
-return tonumber(ARGV[2])
+sf_write(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3])
+return sf_reply(tonumber(ARGV[2]), skipped)

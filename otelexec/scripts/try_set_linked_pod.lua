@@ -1,5 +1,6 @@
 -- TrySetLinkedPod: link a user to a pod unless a persistent link to another
--- pod exists. A temporary link, or a link to the same pod, is replaced.
+-- pod exists (the hash field, a Java-computed one alone included, or a link
+-- key without TTL). A temporary link, or a link to the same pod, is replaced.
 --
 -- KEYS[1]  sf:{<ns>:lk:<uid>}       hash of the user's persistent links (service -> pod ID)
 -- KEYS[2]  sf:{<ns>:lk:<uid>}<svc>  the link (string pod ID; no TTL = persistent)
@@ -8,22 +9,19 @@
 -- ARGV[3]  persistSeconds: "-1" = persistent, else the link's TTL in seconds
 --
 -- Returns {1, ARGV[2]} when the link was set, {0, current pod} when a
--- persistent link to another pod won.
+-- persistent link to another pod won; a third element, skipped, when stored
+-- values that are not pod IDs were passed over (they count as no link).
 
-local current = redis.call('GET', KEYS[2])
-if current and current ~= ARGV[2] and redis.call('PTTL', KEYS[2]) == -1 then
-  local pod = sf_pod(current)
-  if not pod then
-    return redis.error_reply('ERR sfotel: link value is not a pod ID')
-  end
-  return {0, pod}
-end
-
-if ARGV[3] == '-1' then
-  redis.call('SET', KEYS[2], ARGV[2])
-  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+local pod = tonumber(ARGV[2])
+local current, persistent, skipped = sf_link(KEYS[1], KEYS[2], ARGV[1], true)
+local reply
+if current and persistent and current ~= pod then
+  reply = {0, current}
 else
-  redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[3])
-  redis.call('HDEL', KEYS[1], ARGV[1])
+  sf_write(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3])
+  reply = {1, pod}
 end
-return {1, tonumber(ARGV[2])}
+if skipped > 0 then
+  reply[3] = skipped
+end
+return reply
