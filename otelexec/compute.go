@@ -9,9 +9,18 @@ import (
 
 // ComputeLinkedPod returns the pod a user is linked to for a service, linking
 // one first when there is none: the live pod with the lowest load (lowest pod
-// ID on ties), where live means its state, in the FormatPodState form, has a
-// heartbeat no older than aliveWithin. States that do not parse are ignored.
-// It returns -1 when there is no link and no live pod.
+// ID on ties), where live means its state ("<load>-<heartbeat>",
+// ParsePodState) has a heartbeat, in Unix seconds or milliseconds, at or
+// after the current time minus aliveWithin, both in whole seconds (or
+// milliseconds) as the Java executor counts them, and at most
+// MaxHeartbeatSkew ahead of the current time. A state that does not parse,
+// and a pod state field that is not a pod ID, are passed over, counted and
+// logged (stateful_executor.stored_values.skipped). It returns -1 when
+// there is no link and no live pod.
+//
+// An existing link wins, read as GetLinkedPod reads it: a field of the
+// user's link hash (a Java-computed link) or a link key, temporary links
+// included.
 //
 // It works on Redis Cluster: the pod states (one hash tag) are read and the
 // pod is chosen in Go, then linked with the SetLinkedPodIfAbsent script on the
@@ -49,17 +58,19 @@ func (e *Executor) ComputeLinkedPod(ctx context.Context, namespace, uid, service
 
 // choosePod picks the live pod with the lowest load, lowest pod ID on ties,
 // or -1 when no pod is live, and says how many states it could not parse.
-// A heartbeat counts as live when it is at most aliveWithin before now (a
-// heartbeat ahead of now, from clock skew, too).
+// Live is the Java executor's rule (livenessAt): a heartbeat no older than
+// aliveWithin, counted in whole seconds or milliseconds, the boundary
+// included, and no more than MaxHeartbeatSkew ahead.
 func choosePod(states map[int]string, now time.Time, aliveWithin time.Duration) (chosen, unparsed int) {
+	window := livenessAt(now, aliveWithin)
 	best, bestLoad := -1, 0
 	for pod, state := range states {
-		load, heartbeat, err := ParsePodState(state)
-		if err != nil {
+		load, beat, ok := parseState(state)
+		if !ok {
 			unparsed++
 			continue
 		}
-		if now.Sub(heartbeat) > aliveWithin {
+		if !window.live(beat) {
 			continue
 		}
 		if best < 0 || load < bestLoad || load == bestLoad && pod < best {

@@ -8,6 +8,7 @@ import (
 	"maps"
 	"net"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -346,22 +347,118 @@ func TestComputeLinkedPod(t *testing.T) {
 	}
 }
 
+// TestMillisecondHeartbeats: Java services of the same family write
+// heartbeats in milliseconds. A pod whose millisecond heartbeat is an hour
+// old is dead (read as seconds it was far in the future, and took every new
+// user), one beating now in milliseconds is live beside pods beating in
+// seconds.
+func TestMillisecondHeartbeats(t *testing.T) {
+	e, _, ns := newTestExecutor(t)
+	ctx := testContext(t)
+	now := time.Now()
+	for pod, state := range map[int]string{
+		1: "0-" + strconv.FormatInt(now.Add(-time.Hour).UnixMilli(), 10), // dead for an hour
+		2: FormatPodState(5, now),                                        // seconds
+		3: "3-" + strconv.FormatInt(now.UnixMilli(), 10),                 // milliseconds, live
+	} {
+		must[struct{}](t)(struct{}{}, e.SetServiceState(ctx, ns, "game", pod, state))
+	}
+	for i := range 20 {
+		if pod := must[int](t)(e.ComputeLinkedPod(ctx, ns, "u"+strconv.Itoa(i), "game", 30*time.Second, 60)); pod != 3 {
+			t.Fatalf("user %d went to pod %d, want 3 (pod 1 is dead, pod 2 busier)", i, pod)
+		}
+	}
+}
+
 func TestChoosePod(t *testing.T) {
 	now := time.Unix(1_700_000_000, 0)
+	ms := func(d time.Duration) string { return strconv.FormatInt(now.Add(d).UnixMilli(), 10) }
 	cases := []struct {
+		name   string
 		states map[int]string
+		now    time.Time // now when zero
 		want   int
 	}{
-		{nil, -1},
-		{map[int]string{1: "x", 2: "1-"}, -1},
-		{map[int]string{1: "3-1700000000", 2: "3-1700000000", 0: "4-1700000000"}, 1},
-		{map[int]string{9: "-1-1700000000", 1: "0-1700000000"}, 9},
-		{map[int]string{1: "0-1699999969", 2: "9-1699999970"}, 2}, // 31s old is stale, 30s is live
-		{map[int]string{1: "0-1800000000"}, 1},                    // future heartbeat (clock skew) is live
+		{"none", nil, time.Time{}, -1},
+		{"unparsable", map[int]string{1: "x", 2: "1-"}, time.Time{}, -1},
+		{"lowest ID on ties", map[int]string{1: "3-1700000000", 2: "3-1700000000", 0: "4-1700000000"}, time.Time{}, 1},
+		// Split at the first '-', as Java: "-1-…" has an empty load and
+		// is passed over (the Java compute script fails on it).
+		{"negative load", map[int]string{9: "-1-1700000000", 1: "0-1700000000"}, time.Time{}, 1},
+		{"31s old is stale, 30s is live", map[int]string{1: "0-1699999969", 2: "9-1699999970"}, time.Time{}, 2},
+		// The threshold is in whole seconds: at 1700000000.9 a heartbeat
+		// of 1699999970 is still exactly at it, and live.
+		{"boundary in whole seconds", map[int]string{2: "9-1699999970"}, now.Add(900 * time.Millisecond), 2},
+		{"future within the skew", map[int]string{1: "0-1700000060"}, time.Time{}, 1},
+		{"future beyond the skew", map[int]string{1: "0-1700000061", 2: "5-1700000000"}, time.Time{}, 2},
+		{"far future", map[int]string{1: "0-1800000000"}, time.Time{}, -1},
+		// Milliseconds, by magnitude.
+		{"milliseconds live", map[int]string{1: "0-" + ms(-29*time.Second), 2: "1-1700000000"}, time.Time{}, 1},
+		{"milliseconds at the boundary", map[int]string{1: "0-" + ms(-30*time.Second)}, time.Time{}, 1},
+		{"milliseconds 1 ms too old", map[int]string{1: "0-" + ms(-30*time.Second-time.Millisecond)}, time.Time{}, -1},
+		{"milliseconds an hour old", map[int]string{1: "0-" + ms(-time.Hour), 2: "5-1700000000"}, time.Time{}, 2},
+		{"milliseconds beyond the skew", map[int]string{1: "0-" + ms(MaxHeartbeatSkew+time.Millisecond)}, time.Time{}, -1},
+		{"microseconds are never live", map[int]string{1: "0-" + strconv.FormatInt(now.UnixMicro(), 10)}, time.Time{}, -1},
 	}
 	for _, c := range cases {
-		if got, _ := choosePod(c.states, now, 30*time.Second); got != c.want {
-			t.Errorf("choosePod(%v) = %d, want %d", c.states, got, c.want)
+		at := c.now
+		if at.IsZero() {
+			at = now
+		}
+		if got, _ := choosePod(c.states, at, 30*time.Second); got != c.want {
+			t.Errorf("%s: choosePod(%v) = %d, want %d", c.name, c.states, got, c.want)
+		}
+	}
+}
+
+// TestPodStateFormat: FormatPodState never writes what the Java compute
+// script fails on, and ParsePodState reads what either side writes.
+func TestPodStateFormat(t *testing.T) {
+	at := time.Unix(1_764_000_000, 0)
+	for _, c := range []struct {
+		load int
+		at   time.Time
+		want string
+	}{
+		{12, at, "12-1764000000"},
+		{0, at, "0-1764000000"},
+		{-3, at, "0-1764000000"}, // a negative load would fail Java's compute for the whole service
+		{1, time.Unix(-5, 0), "1-0"},
+		{1, time.Unix(1e12, 0), "1-99999999999"},
+	} {
+		if got := FormatPodState(c.load, c.at); got != c.want {
+			t.Errorf("FormatPodState(%d, %d) = %q, want %q", c.load, c.at.Unix(), got, c.want)
+		}
+	}
+	for _, c := range []struct {
+		state string
+		load  int
+		beat  time.Time
+	}{
+		{"12-1764000000", 12, at},
+		{"12-1764000000123", 12, time.UnixMilli(1764000000123)},
+		{"007-1764000000", 7, at},
+		{"3-1764000000-9", -1, time.Time{}}, // the heartbeat is "1764000000-9"
+		{"-3-1764000000", -1, time.Time{}},
+		{"+3-1764000000", -1, time.Time{}},
+		{"3-+1764000000", -1, time.Time{}},
+		{" 3-1764000000", -1, time.Time{}},
+		{"3.5-1764000000", -1, time.Time{}},
+		{"3-", -1, time.Time{}},
+		{"-", -1, time.Time{}},
+		{"3", -1, time.Time{}},
+		{"99999999999999999999-1", -1, time.Time{}},
+		{"1-99999999999999999999", -1, time.Time{}},
+	} {
+		load, beat, err := ParsePodState(c.state)
+		if c.load < 0 {
+			if err == nil {
+				t.Errorf("ParsePodState(%q) = %d, %v; want an error", c.state, load, beat)
+			}
+			continue
+		}
+		if err != nil || load != c.load || !beat.Equal(c.beat) {
+			t.Errorf("ParsePodState(%q) = %d, %v, %v; want %d, %v", c.state, load, beat, err, c.load, c.beat)
 		}
 	}
 }
