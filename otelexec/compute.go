@@ -22,6 +22,12 @@ import (
 // user's link hash (a Java-computed link) or a link key, temporary links
 // included.
 //
+// With WithStateCache, aliveWithin must be longer than the cache's TTL (an
+// *ArgumentError for aliveWithin otherwise): a state read through the cache
+// is up to the TTL old, so with aliveWithin at or below it most calls would
+// find every pod dead. Choose aliveWithin above the TTL plus the pods'
+// heartbeat interval.
+//
 // It works on Redis Cluster: the pod states (one hash tag) are read and the
 // pod is chosen in Go, then linked with the SetLinkedPodIfAbsent script on the
 // user's own slot, so a link set concurrently by another caller wins.
@@ -36,6 +42,10 @@ func (e *Executor) ComputeLinkedPod(ctx context.Context, namespace, uid, service
 	}
 	if aliveWithin <= 0 {
 		return -1, &ArgumentError{Field: "aliveWithin", Reason: "must be positive"}
+	}
+	if e.states != nil && aliveWithin <= e.states.ttl {
+		return -1, &ArgumentError{Field: "aliveWithin", Reason: "must be longer than the WithStateCache TTL (" +
+			e.states.ttl.String() + "): a cached heartbeat is up to that old when it is read, so pods would look dead"}
 	}
 	if err = validatePersist("persistSeconds", persistSeconds); err != nil {
 		return -1, err

@@ -19,7 +19,10 @@ const MaxCachedServices = 1024
 // WithStateCache makes the executor keep each service's pod states in memory
 // for at most ttl, so GetServiceState and ComputeLinkedPod read them from
 // Redis (HGETALL) about once per ttl per service instead of once per call.
-// ttl <= 0 turns the cache off, which is the default.
+// ttl <= 0 turns the cache off, which is the default. ComputeLinkedPod
+// refuses an aliveWithin not longer than ttl: a cached heartbeat is up to
+// ttl old when it is read, so with such a window most logins would find no
+// live pod.
 //
 // A state read through the cache is never older than ttl: its age is counted
 // from the moment the HGETALL that fetched it was sent. When many callers

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -323,7 +324,7 @@ func TestStateCacheComputeLinkedPod(t *testing.T) {
 	must[struct{}](t)(struct{}{}, e.SetServiceState(ctx, ns, "game", 1, FormatPodState(5, now)))
 	must[struct{}](t)(struct{}{}, e.SetServiceState(ctx, ns, "game", 2, FormatPodState(3, now)))
 	for i := range 20 {
-		pod := must[int](t)(e.ComputeLinkedPod(ctx, ns, fmt.Sprintf("u%d", i), "game", time.Minute, 60))
+		pod := must[int](t)(e.ComputeLinkedPod(ctx, ns, fmt.Sprintf("u%d", i), "game", 2*time.Minute, 60))
 		if pod != 2 {
 			t.Fatalf("user %d linked to pod %d, want 2 (lowest load)", i, pod)
 		}
@@ -332,7 +333,7 @@ func TestStateCacheComputeLinkedPod(t *testing.T) {
 		t.Errorf("20 ComputeLinkedPod calls for new users sent %d HGETALLs, want 1", got)
 	}
 	must[struct{}](t)(struct{}{}, e.SetServiceState(ctx, ns, "game", 1, FormatPodState(1, now)))
-	if pod := must[int](t)(e.ComputeLinkedPod(ctx, ns, "late", "game", time.Minute, 60)); pod != 1 {
+	if pod := must[int](t)(e.ComputeLinkedPod(ctx, ns, "late", "game", 2*time.Minute, 60)); pod != 1 {
 		t.Errorf("after pod 1's load dropped, new user linked to pod %d, want 1", pod)
 	}
 }
@@ -466,7 +467,7 @@ func TestStateCacheMetrics(t *testing.T) {
 	for range 4 { // 1 miss, 3 hits
 		must[map[int]string](t)(in.GetServiceState(ctx, ns, "game"))
 	}
-	must[int](t)(in.ComputeLinkedPod(ctx, ns, "u1", "game", time.Minute, 60)) // 1 hit, and one EVALSHA
+	must[int](t)(in.ComputeLinkedPod(ctx, ns, "u1", "game", 2*time.Minute, 60)) // 1 hit, and one EVALSHA
 
 	rm := in.collect(t)
 	if got := sumOf(t, rm, contract.MetricStateCacheHits); got != 4 {
@@ -505,5 +506,30 @@ func TestStateCacheMetrics(t *testing.T) {
 	}
 	if got := sumOf(t, in.collect(t), contract.MetricStateCacheHits); got != 4 {
 		t.Errorf("%s after Close = %d, want 4", contract.MetricStateCacheHits, got)
+	}
+}
+
+// TestStateCacheRefusesShortAliveWithin: with a state cache, an aliveWithin
+// not longer than its TTL is refused, naming aliveWithin: cached heartbeats
+// are up to the TTL old, so most logins would find no live pod. Just above
+// the TTL is accepted.
+func TestStateCacheRefusesShortAliveWithin(t *testing.T) {
+	e, _, _, ns := newCountingExecutor(t, WithStateCache(2*time.Second))
+	ctx := testContext(t)
+	must[struct{}](t)(struct{}{}, e.SetServiceState(ctx, ns, "game", 1, FormatPodState(0, time.Now())))
+	for _, alive := range []time.Duration{time.Second, 2 * time.Second} {
+		_, err := e.ComputeLinkedPod(ctx, ns, "u", "game", alive, 60)
+		var ae *ArgumentError
+		if !errors.As(err, &ae) || ae.Field != "aliveWithin" || !strings.Contains(err.Error(), "WithStateCache") {
+			t.Errorf("aliveWithin %v with a 2s state cache: %v, want an ArgumentError for aliveWithin naming WithStateCache", alive, err)
+		}
+	}
+	if pod := must[int](t)(e.ComputeLinkedPod(ctx, ns, "u", "game", 2*time.Second+time.Millisecond, 60)); pod != 1 {
+		t.Errorf("aliveWithin just above the TTL: pod %d, want 1", pod)
+	}
+	// Without a cache the same window is fine.
+	plain, _, _ := newTestExecutor(t)
+	if pod := must[int](t)(plain.ComputeLinkedPod(ctx, ns, "w", "game", time.Second, 60)); pod != 1 {
+		t.Errorf("aliveWithin 1s without a cache: pod %d, want 1", pod)
 	}
 }
