@@ -28,22 +28,43 @@
 //
 // The two link keys of a user share one hash tag, so each link script runs
 // on one Redis Cluster slot. No script touches two hash tags: BatchGetLinkedPod
-// and GetWorkloadStateBatch use a pipeline of GETs, and ComputeLinkedPod reads
-// the pod states first and then links with a script on the user's slot.
+// and GetWorkloadStateBatch use pipelines, and ComputeLinkedPod reads the pod
+// states first and then links with a script on the user's slot (the Java
+// compute script, which touches both, fails with CROSSSLOT on a cluster).
 //
-// One deliberate difference from Java: RemoveLinkedPod with persistSeconds > 0
-// keeps the link as a temporary link for that many seconds, a grace period for
-// a reconnecting user. The Java script deletes the link and then expires the
-// deleted key, so there the link is gone at once.
+// # Sharing Redis with the Java executor
+//
+// The Java executor's compute script links a user by writing the field of
+// the user's link hash alone. So every operation reads that field first: a
+// field is the user's persistent link whether or not a link key exists, and
+// where the two disagree (the Java script linked the user over a temporary
+// link) the field wins. Reads see it, ComputeLinkedPod, SetLinkedPodIfAbsent
+// and TrySetLinkedPod keep it, SetLinkedPod reports it, and the removals
+// find it. Each read stays one round trip (HGET and GET pipelined on the
+// user's slot). Heartbeats are read in seconds and in milliseconds, by
+// magnitude; liveness counts as Java counts it, a heartbeat exactly at the
+// threshold alive; and data another writer stored that sfotel does not
+// write (a state field or link value that is not a pod ID, a state that
+// does not parse) is passed over, counted in
+// stateful_executor.stored_values.skipped and logged once, never failing
+// the call. Deliberate differences from the Java executor, each with its
+// reason, are tabled in docs/java.md: among them the grace period of
+// RemoveLinkedPod and RemoveLinkedPodWithID with persistSeconds > 0 (the
+// link stays as a temporary link to the same pod for that many seconds,
+// where the Java scripts delete it at once), ties broken by lowest pod ID,
+// heartbeats more than MaxHeartbeatSkew ahead never live, inputs Java
+// accepts and sfotel refuses, and RemoveLinkedPodWithID's argument order.
 //
 // # Input rules
 //
 // Bad input never reaches Redis. Namespaces and service names are 1–512 bytes
 // of [A-Za-z0-9._-]; uids are 1–512 bytes of valid UTF-8, not blank, without
 // braces or control characters; pod IDs are 0 … 2^31−1; persistSeconds is
-// -1 (PersistForever) or 1 … 2^31−1; states are 1–4096 bytes. A rejected
-// call returns an *ArgumentError naming the field, which wraps
-// ErrInvalidArgument, and is still recorded as a failed operation.
+// -1 (PersistForever) or 1 … 2^31−1; states are 1–4096 bytes; with
+// WithStateCache, ComputeLinkedPod's aliveWithin must be longer than the
+// cache's TTL. A rejected call returns an *ArgumentError naming the field,
+// which wraps ErrInvalidArgument, and is still recorded as a failed
+// operation.
 //
 // # Client settings
 //
@@ -75,16 +96,18 @@
 // are the CLIENT spans and the operation span is INTERNAL, so each Redis
 // round trip is counted once by span-derived metrics. The attributes are
 // start options, so samplers see them. A failure sets error.type (one of the
-// classes ErrorType returns) and status Error. Spans carry no uid, key,
-// stored value or argument text. Semantic-convention keys come from semconv
+// classes ErrorType returns) and status Error. A skipped stored value adds
+// the event sfotel.stored_value.skipped (its kind and count). Spans carry no
+// uid, key, stored value or argument text. Semantic-convention keys come from semconv
 // v1.43.0.
 //
 // The metrics, with the names the Prometheus exporter gives them, are
 // stateful_executor_operations_total{operation,status},
 // stateful_executor_operation_duration_seconds{operation},
 // stateful_executor_errors_total{operation,error_type},
-// stateful_executor_cache_hit_ratio{cache_type} and
-// stateful_executor_script_cache_{hits,misses,reloads}_total. The counts
+// stateful_executor_cache_hit_ratio{cache_type},
+// stateful_executor_script_cache_{hits,misses,reloads}_total and
+// stateful_executor_stored_values_skipped_total{kind}. The counts
 // belong to the MeterProvider: every executor on one MeterProvider adds to
 // the same counters, so they are monotonic whatever executors are created or
 // closed. Every attribute set and measurement option is built in New, so
