@@ -12,7 +12,10 @@ import (
 
 // SetServiceState records the state of one pod of a service (HSET on the
 // service's pod state hash). ComputeLinkedPod reads states written with
-// FormatPodState.
+// FormatPodState (or "<load>-<Unix milliseconds>"). The state is stored as
+// given; where a Java executor computes links for the same service, write
+// only states of that form: the Java compute script fails the whole call on
+// any other (docs/java.md).
 func (e *Executor) SetServiceState(ctx context.Context, namespace, serviceName string, podID int, state string) (err error) {
 	ctx, op := e.tel.startFor(ctx, contract.OpSetServiceState, namespace, serviceName)
 	defer op.end(&err)
