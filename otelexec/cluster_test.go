@@ -14,21 +14,37 @@ import (
 // TestCluster runs the operations on a three-master Redis Cluster, with uids
 // and services spread over many slots: no script may touch two hash tags and
 // the batch operations must not send a cross-slot MGET.
+//
+// It runs twice: commands sent directly, and through go-redis's automatic
+// pipelining (WithAutoPipelining, forced for a lone caller), which must
+// route each command by slot and keep every result.
 func TestCluster(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starting a cluster takes seconds")
 	}
 	cluster := redistest.StartCluster(t, 3)
-	cc := cluster.Client(t)
-	e, err := New(cc)
-	if err != nil {
-		t.Fatal(err)
+	for _, mode := range []string{"direct", "autopipelined"} {
+		t.Run(mode, func(t *testing.T) {
+			cc := cluster.Client(t)
+			opts := []Option{}
+			if mode == "autopipelined" {
+				opts = append(opts, WithAutoPipelining(true))
+				forcePipelining(t)
+			}
+			e, err := New(cc, opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			testClusterOperations(t, cc, e, "cl-"+mode)
+		})
 	}
+}
+
+func testClusterOperations(t *testing.T, cc *redis.ClusterClient, e *Executor, ns string) {
 	if attrs := serverAttributes(cc); attrs != nil {
 		t.Fatalf("cluster client server attributes = %v, want none", attrs)
 	}
 	ctx := testContext(t)
-	const ns = "cl"
 	now := time.Now()
 
 	var uids []string

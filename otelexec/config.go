@@ -17,6 +17,7 @@ type config struct {
 	serviceAttributes bool
 	cardinalityLimit  int
 	stateCacheTTL     time.Duration // WithStateCache, in statecache.go
+	autoPipelining    bool          // WithAutoPipelining, in pipeline.go
 }
 
 // Option configures an Executor.

@@ -14,6 +14,7 @@ import (
 // measured. It is safe for concurrent use.
 type Executor struct {
 	rdb         redis.UniversalClient
+	send        *sender
 	tel         *telemetry
 	scripts     scripts
 	scriptStats scriptCounters
@@ -42,6 +43,9 @@ func New(rdb redis.UniversalClient, opts ...Option) (*Executor, error) {
 		return nil, err
 	}
 	e.tel = tel
+	if e.send, err = newSender(rdb, c.autoPipelining, &tel.client.CommandSpans); err != nil {
+		return nil, err
+	}
 	e.states = newStateCache(&c, tel.meters)
 	warnIfContextIgnored(c.logger, rdb)
 	return e, nil

@@ -149,10 +149,9 @@ func (e *Executor) GetLinkedPod(ctx context.Context, namespace, uid, serviceName
 // was when the field was still absent.
 func (e *Executor) getLink(ctx context.Context, id contract.Op, namespace, uid, serviceName string) (int, error) {
 	key := linkKey(namespace, uid, serviceName)
-	p := e.rdb.Pipeline()
-	field := p.HGet(ctx, key[:len(key)-len(serviceName)], serviceName)
-	link := p.Get(ctx, key)
-	if _, err := p.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+	field := redis.NewStringCmd(ctx, "hget", key[:len(key)-len(serviceName)], serviceName)
+	link := redis.NewStringCmd(ctx, "get", key)
+	if err := e.send.pair(ctx, field, link); err != nil && !errors.Is(err, redis.Nil) {
 		return -1, err
 	}
 	pod, skipped, err := linkOf(field, link)
@@ -334,10 +333,11 @@ func (e *Executor) GetLinkService(ctx context.Context, namespace, uid string) (l
 	if err = validateUID("uid", uid); err != nil {
 		return nil, err
 	}
-	raw, err := e.rdb.HGetAll(ctx, linkHashKey(namespace, uid)).Result()
-	if err != nil {
+	cmd := redis.NewMapStringStringCmd(ctx, "hgetall", linkHashKey(namespace, uid))
+	if err = e.send.do(ctx, cmd); err != nil {
 		return nil, err
 	}
+	raw := cmd.Val()
 	links = make(map[string]int, len(raw))
 	bad := 0
 	for service, v := range raw {

@@ -196,10 +196,12 @@ func (e *Executor) run(ctx context.Context, s *script, bySource bool, keys []str
 	cmdArgs = append(cmdArgs, args...)
 	cmd := redis.NewCmd(ctx, cmdArgs...)
 	if !s.write {
-		_ = e.rdb.Process(ctx, cmd)
+		if err := e.send.do(ctx, cmd); err != nil {
+			return nil, err
+		}
 		return cmd.Result()
 	}
-	return runOnce(ctx, e.rdb, cmd)
+	return runOnce(ctx, e.send, cmd)
 }
 
 // noRetryCmd is a command go-redis must not send twice. go-redis retries a
@@ -218,16 +220,15 @@ func (noRetryCmd) NoRetry() bool { return true }
 // Redis refused without running it (TRYAGAIN during a slot migration,
 // CLUSTERDOWN, LOADING, MASTERDOWN, BUSY) is sent again, as go-redis would
 // for any command, up to the client's retry budget.
-func runOnce(ctx context.Context, rdb redis.UniversalClient, cmd *redis.Cmd) (any, error) {
-	retries := retryBudget(rdb)
+func runOnce(ctx context.Context, s *sender, cmd *redis.Cmd) (any, error) {
+	retries := retryBudget(s.rdb)
 	for attempt := 0; ; attempt++ {
 		if err := ctx.Err(); err != nil {
 			return nil, err // never sent
 		}
-		_ = rdb.Process(ctx, noRetryCmd{cmd})
-		v, err := cmd.Result()
+		err := s.do(ctx, noRetryCmd{cmd})
 		if err == nil || errors.Is(err, redis.Nil) {
-			return v, err
+			return cmd.Result()
 		}
 		if refusedUnrun(err) && attempt < retries {
 			if sleep(ctx, retryBackoff(attempt)) != nil {

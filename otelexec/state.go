@@ -31,7 +31,7 @@ func (e *Executor) SetServiceState(ctx context.Context, namespace, serviceName s
 	if err = validateState("state", state); err != nil {
 		return err
 	}
-	err = e.rdb.HSet(ctx, stateKey(namespace, serviceName), strconv.Itoa(podID), state).Err()
+	err = e.send.do(ctx, redis.NewIntCmd(ctx, "hset", stateKey(namespace, serviceName), strconv.Itoa(podID), state))
 	e.states.invalidate(namespace, serviceName) // even on error: the write may have landed
 	return err
 }
@@ -68,11 +68,11 @@ type podStateHash struct {
 // podStates reads a service's pod state hash. Every pod state read goes
 // through here, so a pod state cache (WithStateCache) has one place to sit.
 func (e *Executor) podStates(ctx context.Context, namespace, serviceName string) (podStateHash, error) {
-	raw, err := e.rdb.HGetAll(ctx, stateKey(namespace, serviceName)).Result()
-	if err != nil {
+	cmd := redis.NewMapStringStringCmd(ctx, "hgetall", stateKey(namespace, serviceName))
+	if err := e.send.do(ctx, cmd); err != nil {
 		return podStateHash{}, err
 	}
-	return parseStateHash(raw), nil
+	return parseStateHash(cmd.Val()), nil
 }
 
 // parseStateHash turns the raw pod state hash into pod ID → state. A field
@@ -105,7 +105,7 @@ func (e *Executor) SetWorkloadState(ctx context.Context, namespace, serviceName,
 	if err = validateState("state", state); err != nil {
 		return err
 	}
-	return e.rdb.Set(ctx, workloadKey(namespace, serviceName), state, 0).Err()
+	return e.send.do(ctx, redis.NewStatusCmd(ctx, "set", workloadKey(namespace, serviceName), state))
 }
 
 // GetWorkloadState returns the workload state of a service, "" when unset.
@@ -118,7 +118,10 @@ func (e *Executor) GetWorkloadState(ctx context.Context, namespace, serviceName 
 	if err = validateServiceArgs(namespace, serviceName); err != nil {
 		return "", err
 	}
-	state, err = e.rdb.Get(ctx, workloadKey(namespace, serviceName)).Result()
+	cmd := redis.NewStringCmd(ctx, "get", workloadKey(namespace, serviceName))
+	if err = e.send.do(ctx, cmd); err == nil {
+		state = cmd.Val()
+	}
 	if errors.Is(err, redis.Nil) {
 		return "", nil
 	}
