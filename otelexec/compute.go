@@ -53,39 +53,54 @@ func (e *Executor) ComputeLinkedPod(ctx context.Context, namespace, uid, service
 	if pod, err = e.getLink(ctx, contract.OpComputeLinkedPod, namespace, uid, serviceName); err != nil || pod >= 0 {
 		return pod, err
 	}
-	h, err := e.sharedPodStates(ctx, namespace, serviceName)
-	if err != nil {
+	chosen, err := e.choosePodOf(ctx, namespace, serviceName, aliveWithin)
+	if err != nil || chosen < 0 {
 		return -1, err
 	}
-	e.skipped(ctx, contract.OpComputeLinkedPod, namespace, serviceName, contract.SkipStateField, h.skipped)
-	chosen, unparsed := choosePod(h.states, time.Now(), aliveWithin)
-	e.skipped(ctx, contract.OpComputeLinkedPod, namespace, serviceName, contract.SkipStateValue, unparsed)
-	if chosen < 0 {
-		return -1, nil
-	}
 	return e.setIfAbsent(ctx, contract.OpComputeLinkedPod, namespace, uid, serviceName, chosen, persistSeconds)
+}
+
+// choosePodOf reads the service's pod states and picks its live pod with
+// the lowest load (chooser), counting and logging what it passed over. With
+// a state cache the states were parsed when they were read (parsedStates),
+// so a call on a cached service is one pass over integers; without one, the
+// HGETALL's reply is parsed in the same pass that chooses.
+func (e *Executor) choosePodOf(ctx context.Context, namespace, serviceName string, aliveWithin time.Duration) (int, error) {
+	var chosen, skipped, unparsed int
+	if e.states != nil {
+		s, err := e.states.get(ctx, namespace, serviceName)
+		if err != nil {
+			return -1, err
+		}
+		chosen, skipped, unparsed = s.choose(time.Now(), aliveWithin), s.skipped, s.unparsed
+	} else {
+		raw, err := e.podStateFields(ctx, namespace, serviceName)
+		if err != nil {
+			return -1, err
+		}
+		chosen, skipped, unparsed = chooseRaw(raw, time.Now(), aliveWithin)
+	}
+	e.skipped(ctx, contract.OpComputeLinkedPod, namespace, serviceName, contract.SkipStateField, skipped)
+	e.skipped(ctx, contract.OpComputeLinkedPod, namespace, serviceName, contract.SkipStateValue, unparsed)
+	return chosen, nil
 }
 
 // choosePod picks the live pod with the lowest load, lowest pod ID on ties,
 // or -1 when no pod is live, and says how many states it could not parse.
 // Live is the Java executor's rule (livenessAt): a heartbeat no older than
 // aliveWithin, counted in whole seconds or milliseconds, the boundary
-// included, and no more than MaxHeartbeatSkew ahead.
+// included, and no more than MaxHeartbeatSkew ahead. It is the rule over
+// states as GetServiceState returns them; the executor itself chooses over
+// parsedStates or a raw HGETALL reply (choosePodOf), by the same chooser.
 func choosePod(states map[int]string, now time.Time, aliveWithin time.Duration) (chosen, unparsed int) {
-	window := livenessAt(now, aliveWithin)
-	best, bestLoad := -1, 0
+	c := newChooser(now, aliveWithin)
 	for pod, state := range states {
 		load, beat, ok := parseState(state)
 		if !ok {
 			unparsed++
 			continue
 		}
-		if !window.live(beat) {
-			continue
-		}
-		if best < 0 || load < bestLoad || load == bestLoad && pod < best {
-			best, bestLoad = pod, load
-		}
+		c.offer(pod, int64(load), beat)
 	}
-	return best, unparsed
+	return c.pod, unparsed
 }

@@ -18,7 +18,13 @@ type config struct {
 	cardinalityLimit  int
 	stateCacheTTL     time.Duration // WithStateCache, in statecache.go
 	autoPipelining    bool          // WithAutoPipelining, in pipeline.go
+
+	stateCacheMaxBytes int64   // WithStateCacheMaxBytes, in statecache.go
+	invalid            []error // option values New refuses, each naming its option (refuse)
 }
+
+// refuse records an option value New will refuse.
+func (c *config) refuse(err error) { c.invalid = append(c.invalid, err) }
 
 // Option configures an Executor.
 type Option interface {
@@ -35,6 +41,8 @@ func newConfig(opts []Option) config {
 		meterProvider:    otel.GetMeterProvider(),
 		logger:           slog.Default(),
 		cardinalityLimit: defaultCardinalityLimit(),
+
+		stateCacheMaxBytes: DefaultStateCacheMaxBytes,
 	}
 	for _, o := range opts {
 		if o != nil {

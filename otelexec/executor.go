@@ -2,6 +2,7 @@ package otelexec
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"sync/atomic"
 
@@ -37,6 +38,9 @@ func New(rdb redis.UniversalClient, opts ...Option) (*Executor, error) {
 		return nil, err
 	}
 	c := newConfig(opts)
+	if err := errors.Join(c.invalid...); err != nil {
+		return nil, err
+	}
 	e := &Executor{rdb: rdb, scripts: loadScripts(), logger: c.logger}
 	tel, err := newTelemetry(&c, rdb, &e.scriptStats)
 	if err != nil {
@@ -46,7 +50,7 @@ func New(rdb redis.UniversalClient, opts ...Option) (*Executor, error) {
 	if e.send, err = newSender(rdb, c.autoPipelining, &tel.client.CommandSpans); err != nil {
 		return nil, err
 	}
-	e.states = newStateCache(&c, tel.meters)
+	e.states = newStateCache(&c, tel.meters, e.podStateFields)
 	warnIfContextIgnored(c.logger, rdb)
 	return e, nil
 }

@@ -2,10 +2,13 @@ package otelexec
 
 import (
 	"errors"
+	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 )
 
 // A pod state is "<load>-<heartbeat>": the load a non-negative decimal
@@ -115,10 +118,151 @@ func livenessAt(now time.Time, aliveWithin time.Duration) liveness {
 	}
 }
 
-// live reports whether a heartbeat, as stored, is in the window.
+// live reports whether a heartbeat, as stored, is in the window: oldest ≤
+// beat ≤ newest in the heartbeat's unit. It is written without branches
+// (the unit's bounds picked by conditional moves, both comparisons in one
+// unsigned one, exact since newest ≥ oldest), so that a pass over pods
+// whose heartbeats mix the two units costs no mispredicted branch.
 func (l liveness) live(beat int64) bool {
+	oldest, newest := l.oldestS, l.newestS
 	if beat >= heartbeatMillisFrom {
-		return beat >= l.oldestMs && beat <= l.newestMs
+		oldest, newest = l.oldestMs, l.newestMs
 	}
-	return beat >= l.oldestS && beat <= l.newestS
+	return uint64(beat-oldest) <= uint64(newest-oldest)
+}
+
+// chooser keeps ComputeLinkedPod's choice among the states offered to it:
+// the live pod with the lowest load, the lowest pod ID on ties. It is the
+// one definition of that rule, whether the states come parsed from the
+// state cache or straight from an HGETALL.
+type chooser struct {
+	window liveness
+	pod    int
+	load   int64
+}
+
+func newChooser(now time.Time, aliveWithin time.Duration) chooser {
+	return chooser{window: livenessAt(now, aliveWithin), pod: -1}
+}
+
+// offer considers one pod's parsed state, its heartbeat as stored.
+func (c *chooser) offer(pod int, load, beat int64) {
+	if c.window.live(beat) && (c.pod < 0 || load < c.load || load == c.load && pod < c.pod) {
+		c.pod, c.load = pod, load
+	}
+}
+
+// chooseRaw is ComputeLinkedPod's choice over a pod state hash as HGETALL
+// returns it, in one pass and without allocating: the fields that are not
+// pod IDs are skipped, the states that do not parse unparsed; both are
+// counted, as parseStateHash and choosePod count them.
+func chooseRaw(raw map[string]string, now time.Time, aliveWithin time.Duration) (chosen, skipped, unparsed int) {
+	c := newChooser(now, aliveWithin)
+	for field, state := range raw {
+		pod, err := parsePodID(field)
+		if err != nil {
+			skipped++
+			continue
+		}
+		load, beat, ok := parseState(state)
+		if !ok {
+			unparsed++
+			continue
+		}
+		c.offer(pod, int64(load), beat)
+	}
+	return c.pod, skipped, unparsed
+}
+
+// parsedStates is a service's pod state hash parsed once, for the state
+// cache: ComputeLinkedPod then costs one pass over integers, and
+// GetServiceState still returns every state exactly as stored. It holds no
+// pointer but two (the pods and the raw text), so a large cache costs the
+// garbage collector two objects per service, not one per pod.
+type parsedStates struct {
+	pods     []parsedPod
+	raw      string // every state as stored, back to back, in the order of pods
+	skipped  int    // fields of the hash that are not pod IDs, left out
+	unparsed int    // states that do not parse (in pods, never live)
+	bytes    int64  // what pods and raw hold on the heap
+}
+
+// parsedPod is one pod's state as ParsePodState reads it. The heartbeat is
+// kept as stored, in the unit the parser decided by its magnitude (seconds
+// below heartbeatMillisFrom, milliseconds from it), which is the unit
+// liveness.live compares it in; a state that does not parse has the
+// heartbeat neverLive, which no liveness window contains.
+type parsedPod struct {
+	beat int64
+	load int64
+	id   int32
+	size uint32 // the state's length in parsedStates.raw
+}
+
+// neverLive is the heartbeat of a state that does not parse: below every
+// liveness window, whatever aliveWithin is.
+const neverLive = math.MinInt64
+
+// parseStates parses a pod state hash as HGETALL returns it, with
+// parseStateHash's rule for the fields and ParsePodState's for the states.
+// The arrays are allocated once each, and bytes counts them at the size
+// the allocator rounded them up to (slices.Grow's capacity is that size).
+func parseStates(raw map[string]string) (parsedStates, error) {
+	total := 0
+	for _, state := range raw {
+		total += len(state)
+	}
+	pods := slices.Grow([]parsedPod(nil), len(raw))
+	text := slices.Grow([]byte(nil), total)
+	var p parsedStates
+	for field, state := range raw {
+		id, err := parsePodID(field)
+		if err != nil {
+			p.skipped++
+			continue
+		}
+		if len(state) > math.MaxUint32 {
+			return parsedStates{}, fmt.Errorf("%w: a pod state of %d bytes", ErrUnexpectedReply, len(state))
+		}
+		pod := parsedPod{id: int32(id), size: uint32(len(state)), beat: neverLive}
+		if load, beat, ok := parseState(state); ok {
+			pod.load, pod.beat = int64(load), beat
+		} else {
+			p.unparsed++
+		}
+		pods = append(pods, pod)
+		text = append(text, state...)
+	}
+	if p.skipped > 0 { // do not keep room for what was left out
+		pods, text = slices.Clone(pods), slices.Clone(text)
+	}
+	p.pods = pods
+	// text is never written again, so the string may share its memory.
+	p.raw = unsafe.String(unsafe.SliceData(text), len(text))
+	p.bytes = int64(cap(pods))*int64(unsafe.Sizeof(parsedPod{})) + int64(cap(text))
+	return p, nil
+}
+
+// choose is ComputeLinkedPod's choice over parsed states: one pass over
+// integers.
+func (p *parsedStates) choose(now time.Time, aliveWithin time.Duration) int {
+	c := newChooser(now, aliveWithin)
+	for i := range p.pods {
+		pod := &p.pods[i]
+		c.offer(int(pod.id), pod.load, pod.beat)
+	}
+	return c.pod
+}
+
+// states returns the states by pod ID, as stored, in a map of the caller's
+// own. The strings share the cache's memory (they are never modified).
+func (p *parsedStates) states() map[int]string {
+	m := make(map[int]string, len(p.pods))
+	off := 0
+	for _, pod := range p.pods {
+		end := off + int(pod.size)
+		m[int(pod.id)] = p.raw[off:end]
+		off = end
+	}
+	return m
 }

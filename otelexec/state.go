@@ -65,14 +65,24 @@ type podStateHash struct {
 	skipped int
 }
 
-// podStates reads a service's pod state hash. Every pod state read goes
-// through here, so a pod state cache (WithStateCache) has one place to sit.
+// podStates reads a service's pod state hash.
 func (e *Executor) podStates(ctx context.Context, namespace, serviceName string) (podStateHash, error) {
-	cmd := redis.NewMapStringStringCmd(ctx, "hgetall", stateKey(namespace, serviceName))
-	if err := e.send.do(ctx, cmd); err != nil {
+	raw, err := e.podStateFields(ctx, namespace, serviceName)
+	if err != nil {
 		return podStateHash{}, err
 	}
-	return parseStateHash(cmd.Val()), nil
+	return parseStateHash(raw), nil
+}
+
+// podStateFields is the HGETALL of a service's pod state hash, as Redis
+// returns it. Every pod state read goes through here, so a pod state cache
+// (WithStateCache) has one place to sit.
+func (e *Executor) podStateFields(ctx context.Context, namespace, serviceName string) (map[string]string, error) {
+	cmd := redis.NewMapStringStringCmd(ctx, "hgetall", stateKey(namespace, serviceName))
+	if err := e.send.do(ctx, cmd); err != nil {
+		return nil, err
+	}
+	return cmd.Val(), nil
 }
 
 // parseStateHash turns the raw pod state hash into pod ID → state. A field
