@@ -13,8 +13,15 @@
 // over) the executor loads the script once and retries once, by EVAL (which
 // carries the source) should the cache be flushed again in between, and counts
 // the miss and the reload (ScriptStats, and the script cache metrics).
-// ComputeLinkedPod can read pod states through a short-lived cache
-// (WithStateCache) when many users are routed to one service at once.
+// ComputeLinkedPod and GetServiceState can read pod states through a
+// short-lived cache (WithStateCache) when many users are routed to one
+// service at once: one HGETALL per service per TTL, shared by the callers
+// that miss together (each within its own deadline), the states parsed once
+// when it returns, so a ComputeLinkedPod on a cached service is one pass
+// over integers. The cache is bounded in bytes (WithStateCacheMaxBytes,
+// 64 MiB by default), whatever the number of services; it drops the
+// services not read lately first, keeps a service read once only when it
+// is read again soon, and a hit never waits for another service's read.
 //
 // # Redis data layout
 //
