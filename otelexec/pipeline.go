@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync/atomic"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -153,10 +154,17 @@ type noRetry struct{ redis.Cmder }
 
 func (noRetry) NoRetry() bool { return true }
 
-// autoPipelineOptions are go-redis's defaults for the deferred face: one
-// ordered stream of batches, no coalescing wait (a batch forms while the
-// previous one is in flight). The first user of a client's pipeliner sets
-// its options; a client whose options already configure one keeps those.
+// autoPipelineOptions are go-redis's defaults for the deferred face (one
+// ordered stream of batches) with a 10 µs accumulation window. Without a
+// window go-redis coalesces by counting expected arrivals, with a silence
+// gap of at least 200 µs before it gives up on a straggler: on the routing
+// mix, whose callers arrive unevenly (a lookup is two commands, a login up
+// to three round trips), that left a core idle, and the 10 µs window served
+// the mix in 12–14 µs per request where the default took 18–22 µs
+// (docs/benchmarks.md). The first user of a client's pipeliner sets its
+// options; a client whose options already configure one keeps those.
 func autoPipelineOptions() *redis.AutoPipelineOptions {
-	return redis.DefaultAutoPipelineOptions()
+	o := redis.DefaultAutoPipelineOptions()
+	o.MaxFlushDelay = 10 * time.Microsecond
+	return o
 }
