@@ -7,10 +7,11 @@ import (
 
 	"github.com/redis/go-redis/extra/redisotel/v9"
 	"github.com/redis/go-redis/v9"
-	"github.com/statefulroute/sfotel/internal/redistest"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+
+	"github.com/statefulroute/sfotel/internal/redistest"
 )
 
 // discardProcessor keeps spans recording (as with any real exporter) and

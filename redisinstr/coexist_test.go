@@ -16,14 +16,15 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
-	"github.com/statefulroute/sfotel/internal/contract"
-	"github.com/statefulroute/sfotel/internal/redistest"
-	"github.com/statefulroute/sfotel/otelexec"
-	"github.com/statefulroute/sfotel/redisinstr"
 	"go.opentelemetry.io/otel"
 	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
 	"go.opentelemetry.io/otel/metric"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+
+	"github.com/statefulroute/sfotel/internal/contract"
+	"github.com/statefulroute/sfotel/internal/redistest"
+	"github.com/statefulroute/sfotel/otelexec"
+	"github.com/statefulroute/sfotel/redisinstr"
 )
 
 // captureOTelComplaints routes the OTel error handler and the OTel internal

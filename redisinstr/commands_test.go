@@ -7,10 +7,11 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"github.com/statefulroute/sfotel/internal/contract"
-	"github.com/statefulroute/sfotel/internal/redistest"
 	"go.opentelemetry.io/otel/attribute"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+
+	"github.com/statefulroute/sfotel/internal/contract"
+	"github.com/statefulroute/sfotel/internal/redistest"
 )
 
 // noIOHook answers every command and pipeline without I/O, so a test or

@@ -7,9 +7,10 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+
 	"github.com/statefulroute/sfotel/internal/contract"
 	"github.com/statefulroute/sfotel/internal/redistest"
-	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 )
 
 func TestPoolMetricsFollowActivity(t *testing.T) {

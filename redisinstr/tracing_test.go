@@ -5,11 +5,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/statefulroute/sfotel/internal/redistest"
 	"go.opentelemetry.io/otel/attribute"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/statefulroute/sfotel/internal/redistest"
 )
 
 func testTracer(t *testing.T) (*sdktrace.TracerProvider, *tracetest.SpanRecorder) {
