@@ -211,6 +211,16 @@ func TestRunEmbeddedRedis(t *testing.T) {
 	}
 }
 
+// The embedded Redis serves pipelined batches too: a run with
+// -autopipeline is as healthy as one without.
+func TestRunAutoPipelined(t *testing.T) {
+	final, out := runAndProbe(t, "-autopipeline")
+	checkHealthyRun(t, final, out)
+	if cfg := mustParse(t, "-autopipeline"); !cfg.autoPipeline {
+		t.Error("-autopipeline did not set the option")
+	}
+}
+
 func TestRunUnreachableRedis(t *testing.T) {
 	port, err := redistest.FreePort()
 	if err != nil {

@@ -47,7 +47,7 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) (err error) 
 		}
 	}()
 
-	exec, err := otelexec.New(b.client, tel.executorOptions(logger)...)
+	exec, err := otelexec.New(b.client, append(tel.executorOptions(logger), otelexec.WithAutoPipelining(cfg.autoPipeline))...)
 	if err != nil {
 		return fmt.Errorf("executor: %w", err)
 	}
