@@ -30,7 +30,7 @@ type config struct {
 	reportFormat string // text, json or html
 	reportOut    string // "" prints the report to stdout
 	commandSpans bool
-	autoPipeline bool // otelexec.WithAutoPipelining
+	autoPipeline bool          // otelexec.WithAutoPipelining
 	progress     time.Duration // 0 disables progress lines
 	keepKeys     bool
 	exemplars    bool   // serve OpenMetrics, with exemplars, to a scraper that asks
