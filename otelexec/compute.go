@@ -66,12 +66,17 @@ func (e *Executor) ComputeLinkedPod(ctx context.Context, namespace, uid, service
 // so a call on a cached service is one pass over integers; without one, the
 // HGETALL's reply is parsed in the same pass that chooses.
 func (e *Executor) choosePodOf(ctx context.Context, namespace, serviceName string, aliveWithin time.Duration) (int, error) {
-	var chosen, skipped, unparsed int
+	var (
+		chosen, skipped, unparsed int
+		s                         *stateSnapshot // nil: no cache, or it turned the service away
+	)
 	if e.states != nil {
-		s, err := e.states.get(ctx, namespace, serviceName)
-		if err != nil {
+		var err error
+		if s, err = e.states.get(ctx, namespace, serviceName); err != nil {
 			return -1, err
 		}
+	}
+	if s != nil {
 		chosen, skipped, unparsed = s.choose(time.Now(), aliveWithin), s.skipped, s.unparsed
 	} else {
 		raw, err := e.podStateFields(ctx, namespace, serviceName)

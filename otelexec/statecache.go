@@ -51,7 +51,8 @@ const MaxCachedServices = 1024
 // not read since the last sweep goes first, so the services in use stay and
 // the ones read once go. Once it is full, a service it does not hold is
 // kept only if it is read again soon after (or if what it would displace
-// has expired): otherwise it is read from Redis and not kept, so a loop
+// has expired): otherwise it is read from Redis as without a cache (by
+// its caller alone, its states not parsed for the cache) and not kept, so a loop
 // over more services than the cache holds still hits the ones it holds,
 // instead of evicting each one just before it is read again. A read that
 // finds its service cached waits for no other service's read, eviction or
@@ -254,8 +255,11 @@ func (e *Executor) podStatesCopy(ctx context.Context, namespace, serviceName str
 		return e.podStates(ctx, namespace, serviceName)
 	}
 	s, err := e.states.get(ctx, namespace, serviceName)
-	if err != nil {
+	switch {
+	case err != nil:
 		return podStateHash{}, err
+	case s == nil: // turned away: read as without a cache
+		return e.podStates(ctx, namespace, serviceName)
 	}
 	return podStateHash{states: s.states(), skipped: s.skipped}, nil
 }
@@ -273,7 +277,10 @@ func (sc *stateCache) shardOf(namespace, serviceName string) *stateShard {
 
 // get returns the service's states from a fresh entry, or waits for one
 // HGETALL shared by every caller that misses meanwhile. The snapshot is
-// shared: read it, never modify it.
+// shared: read it, never modify it. It returns nil and no error when the
+// cache turned the service away (full, and the service not read lately):
+// the caller then reads Redis itself, as without a cache, since states the
+// cache will not keep are not worth parsing for it.
 func (sc *stateCache) get(ctx context.Context, namespace, serviceName string) (*stateSnapshot, error) {
 	h := sc.hash(namespace, serviceName)
 	sh := &sc.shards[h%stateShards]
@@ -286,7 +293,12 @@ func (sc *stateCache) get(ctx context.Context, namespace, serviceName string) (*
 			sc.misses.Add(1)
 			return nil, err
 		}
-		en = sc.insert(sh, h, namespace, serviceName)
+		var kept bool
+		if en, kept = sc.insert(sh, h, namespace, serviceName); !kept {
+			sc.misses.Add(1)
+			sc.settle(en)
+			return nil, nil
+		}
 	} else if !en.ref.Load() {
 		en.ref.Store(true)
 	}
@@ -399,18 +411,19 @@ func (sc *stateCache) invalidate(namespace, serviceName string) {
 // shard's map, where callers that miss meanwhile find its HGETALL, and, if
 // the cache admits it, on the ring, cold, behind the hand. An entry not
 // admitted stays out of the ring and the byte count and leaves the map when
-// its read is done (settle).
-func (sc *stateCache) insert(sh *stateShard, h uint64, namespace, serviceName string) *stateEntry {
+// its read is done (settle). kept is false for an entry made and not
+// admitted.
+func (sc *stateCache) insert(sh *stateShard, h uint64, namespace, serviceName string) (en *stateEntry, kept bool) {
 	sh.mu.Lock()
 	if en := sh.entries[serviceKey{namespace, serviceName}]; en != nil {
 		sh.mu.Unlock()
-		return en
+		return en, true
 	}
 	// Own copies of the names: the caller's may share memory with larger
 	// buffers.
 	ns, nsBytes := cloneCounted(namespace)
 	svc, svcBytes := cloneCounted(serviceName)
-	en := &stateEntry{key: serviceKey{ns, svc}, shard: sh, base: entryBytes + nsBytes + svcBytes + mapSlotBytes}
+	en = &stateEntry{key: serviceKey{ns, svc}, shard: sh, base: entryBytes + nsBytes + svcBytes + mapSlotBytes}
 	sh.entries[en.key] = en
 	sh.peak = max(sh.peak, len(sh.entries))
 	sh.mu.Unlock()
@@ -418,7 +431,7 @@ func (sc *stateCache) insert(sh *stateShard, h uint64, namespace, serviceName st
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
 	if sc.closed || !sc.admitLocked(h, en.base) {
-		return en
+		return en, false
 	}
 	if sc.hand == nil {
 		en.prev, en.next = en, en
@@ -431,7 +444,7 @@ func (sc *stateCache) insert(sh *stateShard, h uint64, namespace, serviceName st
 	sc.n++
 	sc.used += en.base
 	sc.evictLocked(en)
-	return en
+	return en, true
 }
 
 // admitLocked says whether a new entry of the given bytes and hash may be
