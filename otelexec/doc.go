@@ -98,7 +98,7 @@
 // WithAutoPipelining(true) sends the executor's single commands through
 // go-redis's automatic pipelining whenever two or more of the executor's
 // commands are in flight; a caller alone is sent directly. At 50 goroutines
-// on a routing mix it served about 1.4 times the requests with a lower p99
+// on a routing mix it served about 1.5 times the requests with a lower p99
 // and less than half of Redis's CPU per request, and at one goroutine it
 // costs nothing (docs/benchmarks.md). Deadlines, the at-most-once rule for
 // link writes, NOSCRIPT reloads and every telemetry figure hold through it.
