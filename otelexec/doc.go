@@ -100,7 +100,7 @@
 // commands are in flight; a caller alone is sent directly. At 50 goroutines
 // on a routing mix it served about 1.5 times the requests with a lower p99
 // and less than half of Redis's CPU per request, and at one goroutine it
-// costs nothing (docs/benchmarks.md). Deadlines, the at-most-once rule for
+// was not measurably slower (docs/benchmarks.md). Deadlines, the at-most-once rule for
 // link writes, NOSCRIPT reloads and every telemetry figure hold through it.
 // While redisinstr records command spans on the client, commands are sent
 // directly, since a pipelined batch belongs to no single trace.

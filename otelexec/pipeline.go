@@ -159,9 +159,8 @@ func (noRetry) NoRetry() bool { return true }
 // window go-redis coalesces by counting expected arrivals, with a silence
 // gap of at least 200 µs before it gives up on a straggler: on the routing
 // mix, whose callers arrive unevenly (a lookup is two commands, a login up
-// to three round trips), that left a core idle, and the 10 µs window served
-// the mix in 12–14 µs per request where the default took 18–22 µs
-// (docs/benchmarks.md). The first user of a client's pipeliner sets its
+// to three round trips), that left a core idle in tuning runs, which the
+// 10 µs window did not. The first user of a client's pipeliner sets its
 // options; a client whose options already configure one keeps those.
 func autoPipelineOptions() *redis.AutoPipelineOptions {
 	o := redis.DefaultAutoPipelineOptions()

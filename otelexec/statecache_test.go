@@ -813,6 +813,46 @@ func TestStateCacheAdmission(t *testing.T) {
 	e.states.checkBooks(t)
 }
 
+// TestStateCacheTurnedAwayReadsRedis: a service a full cache turns away is
+// read as without a cache, and both readers (GetServiceState and
+// ComputeLinkedPod) still answer from its states in Redis.
+func TestStateCacheTurnedAwayReadsRedis(t *testing.T) {
+	e, h, _, ns := newCountingExecutor(t, WithStateCache(time.Minute), WithStateCacheMaxBytes(16<<10))
+	ctx := testContext(t)
+	for i := 0; i < 1000 && !(i > 0 && !e.states.cached(ns, "fill"+strconv.Itoa(i-1))); i++ {
+		must[map[int]string](t)(e.GetServiceState(ctx, ns, "fill"+strconv.Itoa(i))) // until one is not kept: full
+	}
+	now := time.Now().Unix()
+	for _, svc := range []string{"away-read", "away-compute"} {
+		for pod, load := range map[int]int{1: 5, 2: 3, 3: 9} {
+			if err := e.SetServiceState(ctx, ns, svc, pod, strconv.Itoa(load)+"-"+strconv.FormatInt(now, 10)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	misses := e.states.misses.Load()
+
+	states := must[map[int]string](t)(e.GetServiceState(ctx, ns, "away-read"))
+	if len(states) != 3 || states[2] != "3-"+strconv.FormatInt(now, 10) {
+		t.Errorf("GetServiceState of a turned-away service = %v, want its 3 states", states)
+	}
+	if pod := must[int](t)(e.ComputeLinkedPod(ctx, ns, "u1", "away-compute", time.Hour, PersistForever)); pod != 2 {
+		t.Errorf("ComputeLinkedPod over a turned-away service chose pod %d, want 2 (the lowest load)", pod)
+	}
+	for _, svc := range []string{"away-read", "away-compute"} {
+		if e.states.cached(ns, svc) {
+			t.Errorf("%s, read once in a full cache, was kept", svc)
+		}
+		if n := h.of(stateKey(ns, svc)); n != 1 {
+			t.Errorf("%s: %d HGETALLs, want 1", svc, n)
+		}
+	}
+	if got := e.states.misses.Load() - misses; got != 2 {
+		t.Errorf("two turned-away reads counted %d misses, want 2", got)
+	}
+	e.states.checkBooks(t)
+}
+
 // TestStateCacheAdmitsOverExpired: a full cache whose entries have expired
 // keeps a new service read once: expired states are worth nothing, so a new
 // working set replaces an old one within the TTL.
