@@ -67,3 +67,27 @@ func TestEveryAlertTestedBothWays(t *testing.T) {
 		}
 	}
 }
+
+// TestRunbookURLs: each alert's runbook_url is the section of
+// docs/dashboards.md headed with the alert's name.
+func TestRunbookURLs(t *testing.T) {
+	rules, err := os.ReadFile("rules.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := os.ReadFile("../../docs/dashboards.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks := strings.Split(string(rules), "- alert: ")[1:]
+	if len(blocks) < 6 {
+		t.Fatalf("found %d alerts in rules.yml", len(blocks))
+	}
+	for _, b := range blocks {
+		name := strings.Fields(b)[0]
+		url := `runbook_url: "docs/dashboards.md#` + strings.ToLower(name) + `"`
+		if !strings.Contains(b, url) || !strings.Contains(string(doc), "\n### "+name+"\n") {
+			t.Errorf("alert %s: want annotation %s and a section \"### %s\" in docs/dashboards.md", name, url, name)
+		}
+	}
+}

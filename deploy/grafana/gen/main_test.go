@@ -56,7 +56,7 @@ func TestDashboardShape(t *testing.T) {
 	}
 	ids := map[int]bool{}
 	exemplars, panels := 0, 0
-	scoped := regexp.MustCompile(`\{job="\$job", instance=~"\$instance"`)
+	scoped := regexp.MustCompile(`\{job=~"\$job", instance=~"\$instance"`)
 	for _, p := range d.Panels {
 		if ids[p.ID] || p.ID == 0 {
 			t.Errorf("panel %q: id %d is zero or used twice", p.Title, p.ID)
