@@ -16,8 +16,8 @@ import (
 	"github.com/statefulroute/sfotel/internal/redistest"
 )
 
-// BenchmarkRoutingMix is a stateful router's request mix, as issue 14
-// measured it: 70% lookups (GetLinkedPod), 12% logins (ComputeLinkedPod),
+// BenchmarkRoutingMix is a stateful router's request mix, as
+// docs/benchmarks.md reports it: 70% lookups (GetLinkedPod), 12% logins (ComputeLinkedPod),
 // 8% TrySetLinkedPod, 10% logouts (RemoveLinkedPod with a grace period),
 // over 10k users and 16 live pods, with metrics and 100% tracing (the
 // executor fully instrumented). The variants: pipelining=off|on

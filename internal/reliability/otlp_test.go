@@ -221,7 +221,7 @@ func TestOTLPHealthyShutdownNoError(t *testing.T) {
 // (RunParallel with parallelism 25 on 2 CPUs) with every span exported over
 // OTLP/gRPC to a collector that is healthy, black-holed or refusing. Compare
 // the variants with benchstat: the outage variants must not be slower than
-// the healthy one by more than the 5% budget of issue 7.
+// the healthy one by more than the 5% budget of docs/reliability.md.
 //
 //	go test -run '^$' -bench BenchmarkOTLPCollector -count 6 ./internal/reliability/ | tee otlp.txt
 //	benchstat -col /collector otlp.txt

@@ -1,4 +1,4 @@
--- The Java executor's compute-if-absent script, as issue 13 describes it.
+-- The Java executor's compute-if-absent script, as docs/java.md describes it.
 --
 -- KEYS[1]  sf:{<ns>:lk:<uid>}     the user's link hash
 -- KEYS[2]  sf:{<ns>:state:<svc>}  the service's pod states (another hash tag:

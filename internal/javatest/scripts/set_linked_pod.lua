@@ -1,4 +1,4 @@
--- Java setLinkedPod: as sfotel's script before issue 13 (link key first,
+-- Java setLinkedPod: as sfotel's script before it read the hash field (link key first,
 -- tonumber for pod IDs, no input validation).
 -- KEYS[1] link hash, KEYS[2] link key; ARGV[1] service, ARGV[2] pod,
 -- ARGV[3] persistSeconds ('-1' persistent). Returns the previous pod or -1.
