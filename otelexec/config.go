@@ -84,27 +84,18 @@ func WithLogger(l *slog.Logger) Option {
 }
 
 // WithServiceAttributes adds the namespace and service name of each call as
-// metric attributes (off by default). A (namespace, service) pair's
-// operation is recorded under its own names only while every one of the
-// executor's instruments has room for its series under the cardinality
-// limit (WithCardinalityLimit), and for at most MaxServiceAttributePairs
-// pairs; the rest is recorded as namespace="_other", service="_other". So
-// the SDK's limit is never reached, and no count loses its labels to the
-// SDK's overflow series: totals per operation stay exact. Calls rejected as
-// invalid are recorded as "_invalid", and operations without a single
-// service (GetWorkloadStateBatch, GetLinkService, LoadScripts) with an
-// empty service.
+// metric attributes (off by default), for as many pairs as the cardinality
+// limit (WithCardinalityLimit) and MaxServiceAttributePairs allow; the rest
+// are recorded as "_other", so the SDK's overflow series is never reached
+// and totals per operation stay exact (docs/telemetry.md).
 func WithServiceAttributes(on bool) Option {
 	return optionFunc(func(c *config) { c.serviceAttributes = on })
 }
 
-// WithCardinalityLimit tells the executor the cardinality limit of its
-// MeterProvider: the most series the SDK keeps per instrument
-// (sdkmetric.WithCardinalityLimit; exporters.Config.CardinalityLimit). The
-// default is the SDK's default, 2000, or OTEL_GO_X_CARDINALITY_LIMIT as the
-// SDK reads it; 0 or less means no limit, as in the SDK. It matters only with
-// WithServiceAttributes, which never records more series than the limit
-// allows. Every executor on one MeterProvider must be given the same limit.
+// WithCardinalityLimit tells the executor its MeterProvider's cardinality
+// limit (sdkmetric.WithCardinalityLimit), which WithServiceAttributes stays
+// under. The default is the SDK's; n <= 0 means no limit. Give every
+// executor on one MeterProvider the same limit (docs/telemetry.md).
 func WithCardinalityLimit(n int) Option {
 	return optionFunc(func(c *config) { c.cardinalityLimit = max(n, 0) })
 }
