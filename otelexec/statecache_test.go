@@ -62,6 +62,7 @@ func (h *hgetallCounter) of(key string) int64 {
 }
 
 func (*hgetallCounter) DialHook(next redis.DialHook) redis.DialHook { return next }
+
 // ProcessPipelineHook counts the HGETALLs ComputeLinkedPod pipelines with
 // its link read (without a cache, or for a service the cache turned away).
 func (h *hgetallCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
