@@ -22,6 +22,9 @@
 // 64 MiB by default), whatever the number of services; it drops the
 // services not read lately first, keeps a service read once only when it
 // is read again soon, and a hit never waits for another service's read.
+// RouteLinkedPod is ComputeLinkedPod for a router that must not hold a user
+// on a dead pod: it moves them to a live one. Both record each decision and
+// the pods it saw (stateful_executor.routing.decisions and the pod metrics).
 //
 // # Redis data layout
 //
