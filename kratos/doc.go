@@ -20,6 +20,9 @@
 //   - NewRedisOptions and NewRedisClient: a go-redis client from the
 //     conf.Data.Redis block of the Kratos project layout, with
 //     ContextTimeoutEnabled so a request's deadline bounds its Redis calls.
+//   - Router: a client node filter that sends each user's calls to the pod
+//     the executor links them to (RouteLinkedPod), matching the pod to the
+//     instance whose metadata PodMetadataKey holds its pod ID.
 //
 // The package uses only sfotel's public API (otelexec, redisinstr,
 // exporters). docs/kratos.md in the repository walks through a whole

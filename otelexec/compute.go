@@ -1,10 +1,14 @@
 package otelexec
 
 import (
-	"github.com/statefulroute/sfotel/internal/contract"
-
 	"context"
+	"errors"
+	"strconv"
 	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/statefulroute/sfotel/internal/contract"
 )
 
 // ComputeLinkedPod returns the pod a user is linked to for a service, linking
@@ -20,7 +24,12 @@ import (
 //
 // An existing link wins, read as GetLinkedPod reads it: a field of the
 // user's link hash (a Java-computed link) or a link key, temporary links
-// included.
+// included; it wins even when its pod is not live, as in the Java
+// executor, and is then counted as kept_stale
+// (stateful_executor.routing.decisions; RouteLinkedPod moves such users).
+// The pod states are read on every call, from the state cache or in the
+// link read's round trip, so that the decision and the pods it saw are
+// recorded (docs/telemetry.md, "Routing health").
 //
 // With WithStateCache, aliveWithin must be longer than the cache's TTL (an
 // *ArgumentError for aliveWithin otherwise): a state read through the cache
@@ -28,48 +37,102 @@ import (
 // find every pod dead. Choose aliveWithin above the TTL plus the pods'
 // heartbeat interval.
 //
-// It works on Redis Cluster: the pod states (one hash tag) are read and the
-// pod is chosen in Go, then linked with the SetLinkedPodIfAbsent script on the
+// It works on Redis Cluster: the pod states (one hash tag) and the link
+// (the user's) are read in one pipeline, which go-redis sends to each
+// node, and the pod is chosen in Go, then linked with the SetLinkedPodIfAbsent script on the
 // user's own slot, so a link set concurrently by another caller wins.
 func (e *Executor) ComputeLinkedPod(ctx context.Context, namespace, uid, serviceName string, aliveWithin time.Duration, persistSeconds int) (pod int, err error) {
 	ctx, op := e.tel.startFor(ctx, contract.OpComputeLinkedPod, namespace, serviceName)
 	defer op.end(&err)
-	if err = e.check(); err != nil {
-		return -1, err
-	}
-	if err = validateLink(namespace, uid, serviceName); err != nil {
-		return -1, err
-	}
-	if aliveWithin <= 0 {
-		return -1, &ArgumentError{Field: "aliveWithin", Reason: "must be positive"}
-	}
-	if e.states != nil && aliveWithin <= e.states.ttl {
-		return -1, &ArgumentError{Field: "aliveWithin", Reason: "must be longer than the WithStateCache TTL (" +
-			e.states.ttl.String() + "): a cached heartbeat is up to that old when it is read, so pods would look dead"}
-	}
-	if err = validatePersist("persistSeconds", persistSeconds); err != nil {
-		return -1, err
-	}
-	if pod, err = e.getLink(ctx, contract.OpComputeLinkedPod, namespace, uid, serviceName); err != nil || pod >= 0 {
-		return pod, err
-	}
-	chosen, err := e.choosePodOf(ctx, namespace, serviceName, aliveWithin)
-	if err != nil || chosen < 0 {
-		return -1, err
-	}
-	return e.setIfAbsent(ctx, contract.OpComputeLinkedPod, namespace, uid, serviceName, chosen, persistSeconds)
+	pod, _, err = e.route(ctx, op, namespace, uid, serviceName, aliveWithin, persistSeconds, false)
+	return pod, err
 }
 
-// choosePodOf reads the service's pod states and picks its live pod with
-// the lowest load (chooser), counting and logging what it passed over. With
-// a state cache the states were parsed when they were read (parsedStates),
-// so a call on a cached service is one pass over integers; without one, the
-// HGETALL's reply is parsed in the same pass that chooses.
-func (e *Executor) choosePodOf(ctx context.Context, namespace, serviceName string, aliveWithin time.Duration) (int, error) {
+// RouteLinkedPod is ComputeLinkedPod for a router, which must not keep a
+// user on a dead pod: where ComputeLinkedPod keeps a link to a pod that is
+// not live (its heartbeat older than aliveWithin, its state unparsable or
+// gone from the service's states), RouteLinkedPod moves the user to the
+// least-loaded live pod, if there is one (RoutingMoved, counted in
+// stateful_executor.links.moved). It also returns what it decided. The
+// move removes the link only if it still points to the dead pod, then
+// links as SetLinkedPodIfAbsent does, so a link another caller set
+// meanwhile wins (RoutingRaced). A Java executor's ComputeLinkedPod keeps
+// such links; use RouteLinkedPod where sfotel routes alone, or accept that
+// the two disagree on users of dead pods. It is recorded as the
+// ComputeLinkedPod operation.
+func (e *Executor) RouteLinkedPod(ctx context.Context, namespace, uid, serviceName string, aliveWithin time.Duration, persistSeconds int) (pod int, outcome RoutingOutcome, err error) {
+	ctx, op := e.tel.startFor(ctx, contract.OpComputeLinkedPod, namespace, serviceName)
+	defer op.end(&err)
+	return e.route(ctx, op, namespace, uid, serviceName, aliveWithin, persistSeconds, true)
+}
+
+// route is ComputeLinkedPod, and with move RouteLinkedPod.
+func (e *Executor) route(ctx context.Context, o op, namespace, uid, serviceName string, aliveWithin time.Duration, persistSeconds int, move bool) (int, RoutingOutcome, error) {
+	if err := e.check(); err != nil {
+		return -1, 0, err
+	}
+	if err := validateLink(namespace, uid, serviceName); err != nil {
+		return -1, 0, err
+	}
+	if aliveWithin <= 0 {
+		return -1, 0, &ArgumentError{Field: "aliveWithin", Reason: "must be positive"}
+	}
+	if e.states != nil && aliveWithin <= e.states.ttl {
+		return -1, 0, &ArgumentError{Field: "aliveWithin", Reason: "must be longer than the WithStateCache TTL (" +
+			e.states.ttl.String() + "): a cached heartbeat is up to that old when it is read, so pods would look dead"}
+	}
+	if err := validatePersist("persistSeconds", persistSeconds); err != nil {
+		return -1, 0, err
+	}
+	c := newChooser(time.Now(), aliveWithin)
+	linked, err := e.readRoute(ctx, namespace, uid, serviceName, &c)
+	if err != nil {
+		return -1, 0, err
+	}
+	e.tel.pods(o, &c)
+	pod, outcome := linked, RoutingKept
+	switch {
+	case linked >= 0 && c.linkedLive:
+	case linked >= 0 && (!move || c.pod < 0):
+		outcome = RoutingKeptStale
+	case linked >= 0:
+		if pod, err = e.moveOff(ctx, namespace, uid, serviceName, linked, c.pod, persistSeconds); err != nil {
+			return -1, 0, err
+		}
+		outcome = RoutingMoved
+		if pod != c.pod {
+			outcome = RoutingRaced
+		}
+	case c.pod < 0:
+		outcome = RoutingNoLivePod
+	default:
+		if pod, err = e.setIfAbsent(ctx, contract.OpComputeLinkedPod, namespace, uid, serviceName, c.pod, persistSeconds); err != nil {
+			return -1, 0, err
+		}
+		outcome = RoutingLinked
+		if pod != c.pod {
+			outcome = RoutingRaced
+		}
+	}
+	e.tel.decided(outcome)
+	return pod, outcome, nil
+}
+
+// readRoute reads the user's link and offers the service's pod states to
+// c, counting and logging what it passed over, in one round trip: with a
+// state cache the states come from it (parsed when they were read), else
+// the link's HGET and GET and the states' HGETALL are sent together, and
+// the reply is parsed in the pass that chooses. It returns the link's pod,
+// or -1.
+func (e *Executor) readRoute(ctx context.Context, namespace, uid, serviceName string, c *chooser) (int, error) {
 	var (
-		chosen, skipped, unparsed int
-		s                         *stateSnapshot // nil: no cache, or it turned the service away
+		skipped, unparsed int
+		s                 *stateSnapshot // nil: no cache, or it turned the service away
+		raw               map[string]string
 	)
+	key := linkKey(namespace, uid, serviceName)
+	field := redis.NewStringCmd(ctx, "hget", key[:len(key)-len(serviceName)], serviceName)
+	link := redis.NewStringCmd(ctx, "get", key)
 	if e.states != nil {
 		var err error
 		if s, err = e.states.get(ctx, namespace, serviceName); err != nil {
@@ -77,17 +140,53 @@ func (e *Executor) choosePodOf(ctx context.Context, namespace, serviceName strin
 		}
 	}
 	if s != nil {
-		chosen, skipped, unparsed = s.choose(time.Now(), aliveWithin), s.skipped, s.unparsed
-	} else {
-		raw, err := e.podStateFields(ctx, namespace, serviceName)
-		if err != nil {
+		if err := e.send.pair(ctx, field, link, nil); err != nil && !errors.Is(err, redis.Nil) {
 			return -1, err
 		}
-		chosen, skipped, unparsed = chooseRaw(raw, time.Now(), aliveWithin)
+	} else {
+		states := redis.NewMapStringStringCmd(ctx, "hgetall", stateKey(namespace, serviceName))
+		if err := e.send.pair(ctx, field, link, states); err != nil && !errors.Is(err, redis.Nil) {
+			return -1, err
+		}
+		if err := states.Err(); err != nil {
+			return -1, err
+		}
+		raw = states.Val()
+	}
+	pod, bad, err := linkOf(field, link)
+	e.skipped(ctx, contract.OpComputeLinkedPod, namespace, serviceName, contract.SkipLinkValue, bad)
+	if err != nil {
+		return -1, err
+	}
+	c.linked = pod
+	if s != nil {
+		s.choose(c)
+		skipped, unparsed = s.skipped, s.unparsed
+	} else {
+		_, skipped, unparsed = chooseRaw(c, raw)
 	}
 	e.skipped(ctx, contract.OpComputeLinkedPod, namespace, serviceName, contract.SkipStateField, skipped)
 	e.skipped(ctx, contract.OpComputeLinkedPod, namespace, serviceName, contract.SkipStateValue, unparsed)
-	return chosen, nil
+	return pod, nil
+}
+
+// moveOff moves a user's link off the pod dead to the pod to: it removes
+// the link if it still points to dead, then links as SetLinkedPodIfAbsent
+// does, and returns the pod the user is linked to afterwards.
+func (e *Executor) moveOff(ctx context.Context, namespace, uid, serviceName string, dead, to, persistSeconds int) (int, error) {
+	keys := linkKeys(namespace, uid, serviceName)
+	v, err := e.evalSha(ctx, e.scripts.removeWithID, keys, serviceName, "-1", strconv.Itoa(dead))
+	if err != nil {
+		return -1, err
+	}
+	if _, _, err = parseRemoveReply(v); err != nil {
+		return -1, err
+	}
+	pod, err := e.setIfAbsent(ctx, contract.OpComputeLinkedPod, namespace, uid, serviceName, to, persistSeconds)
+	if err == nil && pod == to {
+		e.tel.moved(contract.MovedByRouteLinkedPod)
+	}
+	return pod, err
 }
 
 // choosePod picks the live pod with the lowest load, lowest pod ID on ties,

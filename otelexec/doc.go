@@ -18,6 +18,10 @@
 //	err = exec.SetServiceState(ctx, "prod", "match", 0, otelexec.FormatPodState(load, time.Now()))
 //	pod, err := exec.ComputeLinkedPod(ctx, "prod", "user-42", "match", 30*time.Second, otelexec.PersistForever)
 //
+// RouteLinkedPod is ComputeLinkedPod for a router that must not hold a user
+// on a dead pod: it moves them to a live one. Both record each decision and
+// the pods it saw (stateful_executor.routing.decisions, docs/telemetry.md).
+//
 // Bad input never reaches Redis: it returns an *ArgumentError naming the
 // field. A link write is sent at most once; when its reply is lost the
 // error wraps ErrOutcomeUnknown. WithStateCache (pod states up to a TTL

@@ -178,7 +178,7 @@ func FuzzReplyParsers(f *testing.F) {
 				t.Fatalf("parseRemoveReply(%#v) = %v, %d", v, removed, skipped)
 			}
 		}
-		if ok, pod, skipped, err := parseTrySetReply(v); err == nil && (pod < 0 || pod > math.MaxInt32 || skipped < 0 || skipped > 2 || ok != (a == 1)) {
+		if ok, pod, skipped, _, err := parseTrySetReply(v); err == nil && (pod < 0 || pod > math.MaxInt32 || skipped < 0 || skipped > 2 || ok != (a == 1)) {
 			t.Fatalf("parseTrySetReply(%#v) = %v, %d, %d", v, ok, pod, skipped)
 		}
 		set, err := parseBoolReply(v)

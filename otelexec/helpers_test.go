@@ -48,3 +48,9 @@ func ttl(t testing.TB, c *redis.Client, key string) time.Duration {
 	}
 	return d
 }
+
+// chooserAt is a chooser for the liveness window at now.
+func chooserAt(now time.Time, aliveWithin time.Duration) *chooser {
+	c := newChooser(now, aliveWithin)
+	return &c
+}

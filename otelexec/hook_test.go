@@ -3,6 +3,7 @@ package otelexec
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 	"go.opentelemetry.io/otel/metric"
@@ -119,6 +120,8 @@ func TestInstrumentationAllocations(t *testing.T) {
 	}{
 		{"GetLinkedPod", func(e *Executor) { _, _ = e.GetLinkedPod(ctx, "ns", "u", "svc") }, 5},
 		{"SetLinkedPod", func(e *Executor) { _, _ = e.SetLinkedPod(ctx, "ns", "u", "svc", 1, -1) }, 5},
+		// The routing decision's counts and the pods it saw are recorded too.
+		{"ComputeLinkedPod", func(e *Executor) { _, _ = e.ComputeLinkedPod(ctx, "ns", "u", "svc", time.Minute, -1) }, 5},
 		{"GetLinkedPod/invalid", func(e *Executor) { _, _ = e.GetLinkedPod(ctx, "ns", "", "svc") }, 7},
 	}
 	for _, o := range ops {

@@ -59,6 +59,9 @@ func (e *Executor) SetLinkedPod(ctx context.Context, namespace, uid, serviceName
 	}
 	pod, skipped, err := parseLinkReply(v)
 	e.skipped(ctx, contract.OpSetLinkedPod, namespace, serviceName, contract.SkipLinkValue, skipped)
+	if err == nil && pod >= 0 && pod != podID {
+		e.tel.moved(contract.MovedBySetLinkedPod)
+	}
 	return pod, err
 }
 
@@ -68,7 +71,9 @@ func (e *Executor) SetLinkedPod(ctx context.Context, namespace, uid, serviceName
 // when it set the link and (false, current pod) when a persistent link won.
 // A temporary link is replaced, and so is a persistent link to the same
 // pod: with a positive persistSeconds that link becomes temporary, as in
-// the Java executor.
+// the Java executor. Replacing a temporary link to another pod (a grace
+// period's) is a move, counted in stateful_executor.links.moved, as is
+// SetLinkedPod replacing a link to another pod.
 func (e *Executor) TrySetLinkedPod(ctx context.Context, namespace, uid, serviceName string, podID, persistSeconds int) (ok bool, currentPod int, err error) {
 	ctx, op := e.tel.startFor(ctx, contract.OpTrySetLinkedPod, namespace, serviceName)
 	defer op.end(&err)
@@ -83,10 +88,13 @@ func (e *Executor) TrySetLinkedPod(ctx context.Context, namespace, uid, serviceN
 	if err != nil {
 		return false, -1, err
 	}
-	ok, currentPod, skipped, err := parseTrySetReply(v)
+	ok, currentPod, skipped, moved, err := parseTrySetReply(v)
 	e.skipped(ctx, contract.OpTrySetLinkedPod, namespace, serviceName, contract.SkipLinkValue, skipped)
 	if err != nil {
 		return false, -1, err
+	}
+	if moved {
+		e.tel.moved(contract.MovedByTrySetLinkedPod)
 	}
 	return ok, currentPod, nil
 }
@@ -151,7 +159,7 @@ func (e *Executor) getLink(ctx context.Context, id contract.Op, namespace, uid, 
 	key := linkKey(namespace, uid, serviceName)
 	field := redis.NewStringCmd(ctx, "hget", key[:len(key)-len(serviceName)], serviceName)
 	link := redis.NewStringCmd(ctx, "get", key)
-	if err := e.send.pair(ctx, field, link); err != nil && !errors.Is(err, redis.Nil) {
+	if err := e.send.pair(ctx, field, link, nil); err != nil && !errors.Is(err, redis.Nil) {
 		return -1, err
 	}
 	pod, skipped, err := linkOf(field, link)

@@ -45,6 +45,15 @@ type meterState struct {
 	// (stored.go).
 	skipped [contract.NumSkipKinds]atomic.Int64
 
+	// The routing signals (routing.go): decisions by outcome and moves by
+	// operation counted here, the pods seen by each decision recorded on
+	// the synchronous instruments.
+	decisions [contract.NumOutcomes]atomic.Int64
+	moves     [contract.NumMovers]atomic.Int64
+	pods      metric.Int64Gauge
+	podAge    metric.Float64Histogram
+	podSpread metric.Float64Gauge
+
 	limit int // the cardinality limit the budget was computed for; <= 0 unlimited
 
 	registration metric.Registration
@@ -72,6 +81,15 @@ func newMeterState(mp metric.MeterProvider, limit int) (*meterState, error) {
 	if ms.duration, err = contract.OperationDuration.New(m); err != nil {
 		return nil, err
 	}
+	if ms.podAge, err = contract.PodHeartbeatAge.New(m); err != nil {
+		return nil, err
+	}
+	if ms.pods, err = contract.Pods.New(m); err != nil {
+		return nil, err
+	}
+	if ms.podSpread, err = contract.PodLoadSpread.New(m); err != nil {
+		return nil, err
+	}
 	for id := range contract.NumOps {
 		ms.plain[id] = newOpCounts(id, nil)
 	}
@@ -91,6 +109,8 @@ func newMeterState(mp metric.MeterProvider, limit int) (*meterState, error) {
 	stateHits := newCounter(contract.StateCacheHits)
 	stateMisses := newCounter(contract.StateCacheMisses)
 	skipped := newCounter(contract.StoredValuesSkipped)
+	decisions := newCounter(contract.RoutingDecisions)
+	moves := newCounter(contract.LinksMoved)
 	ratio, err := contract.CacheHitRatio.New(m)
 	errs = append(errs, err)
 	if err := errors.Join(errs...); err != nil {
@@ -102,6 +122,14 @@ func newMeterState(mp metric.MeterProvider, limit int) (*meterState, error) {
 	var skipKinds [contract.NumSkipKinds]metric.ObserveOption
 	for k := range contract.NumSkipKinds {
 		skipKinds[k] = metric.WithAttributeSet(attribute.NewSet(attribute.String(contract.AttrKind, k.String())))
+	}
+	var outcomes [contract.NumOutcomes]metric.ObserveOption
+	for k := range contract.NumOutcomes {
+		outcomes[k] = metric.WithAttributeSet(attribute.NewSet(attribute.String(contract.AttrOutcome, k.String())))
+	}
+	var movers [contract.NumMovers]metric.ObserveOption
+	for k := range contract.NumMovers {
+		movers[k] = metric.WithAttributeSet(attribute.NewSet(attribute.String(contract.AttrOperation, k.String())))
 	}
 	ms.registration, err = m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
 		for _, c := range ms.plain {
@@ -129,8 +157,18 @@ func newMeterState(mp metric.MeterProvider, limit int) (*meterState, error) {
 				o.ObserveInt64(skipped, n, skipKinds[k])
 			}
 		}
+		for k := range ms.decisions {
+			if n := ms.decisions[k].Load(); n > 0 {
+				o.ObserveInt64(decisions, n, outcomes[k])
+			}
+		}
+		for k := range ms.moves {
+			if n := ms.moves[k].Load(); n > 0 {
+				o.ObserveInt64(moves, n, movers[k])
+			}
+		}
 		return nil
-	}, ops, failures, hits, misses, reloads, stateHits, stateMisses, skipped, ratio)
+	}, ops, failures, hits, misses, reloads, stateHits, stateMisses, skipped, decisions, moves, ratio)
 	if err != nil {
 		return nil, err
 	}
@@ -147,6 +185,9 @@ type opCounts struct {
 	okOpts, failedOpts []metric.ObserveOption
 	errOpts            [contract.NumErrorTypes][]metric.ObserveOption
 	duration           []metric.RecordOption
+	// ComputeLinkedPod's counts only: the attributes of the pods it saw
+	// (routing.go), the pair's own where the pair has series of its own.
+	live, stale, pair []metric.RecordOption
 
 	// For a pair's counts only: errors of a class the errors counter has
 	// no series left for are counted in fallback, the _other pair's
@@ -169,6 +210,14 @@ func newOpCounts(id contract.Op, pair []attribute.KeyValue) *opCounts {
 	}
 	for et := contract.NoError + 1; et < contract.NumErrorTypes; et++ {
 		c.errOpts[et] = []metric.ObserveOption{set(attribute.String(contract.AttrErrorType, et.String()))}
+	}
+	if id == contract.OpComputeLinkedPod {
+		pods := func(state string) []metric.RecordOption {
+			kvs := append([]attribute.KeyValue{attribute.String(contract.AttrPodState, state)}, pair...)
+			return []metric.RecordOption{metric.WithAttributeSet(attribute.NewSet(kvs...))}
+		}
+		c.live, c.stale = pods(contract.PodLive), pods(contract.PodStale)
+		c.pair = []metric.RecordOption{metric.WithAttributeSet(attribute.NewSet(pair...))}
 	}
 	return c
 }

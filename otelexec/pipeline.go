@@ -105,15 +105,19 @@ func (s *sender) do(ctx context.Context, cmd redis.Cmder) error {
 	return err
 }
 
-// pair sends two reads on one round trip (a pipeline, or two queued
-// commands that travel together) and waits for both. It returns the first
-// command error, or the context's error when ctx ended first, in which case
-// neither command may be read.
-func (s *sender) pair(ctx context.Context, a, b redis.Cmder) error {
+// pair sends two reads, and a third unless c is nil, on one round trip (a
+// pipeline, or queued commands that travel together) and waits for them.
+// It returns the first command error, or the context's error when ctx
+// ended first, in which case no command may be read.
+func (s *sender) pair(ctx context.Context, a, b, c redis.Cmder) error {
 	ap := s.begin()
 	defer s.end()
 	if ap != nil {
 		fa, fb := ap.Submit(ctx, noRetry{a}), ap.Submit(ctx, noRetry{b})
+		var fc redis.AutoFuture
+		if c != nil {
+			fc = ap.Submit(ctx, noRetry{c})
+		}
 		abandoned, errA := wait(ctx, fa)
 		if abandoned {
 			return errA
@@ -122,14 +126,23 @@ func (s *sender) pair(ctx context.Context, a, b redis.Cmder) error {
 		if abandoned {
 			return errB
 		}
-		if !resendable(errA) && !resendable(errB) {
-			return errors.Join(errA, errB)
+		var errC error
+		if c != nil {
+			if abandoned, errC = wait(ctx, fc); abandoned {
+				return errC
+			}
 		}
-		// A broken connection: send the pair again directly, below.
+		if !resendable(errA) && !resendable(errB) && !resendable(errC) {
+			return errors.Join(errA, errB, errC)
+		}
+		// A broken connection: send them again directly, below.
 	}
 	p := s.rdb.Pipeline()
 	_ = p.Process(ctx, a)
 	_ = p.Process(ctx, b)
+	if c != nil {
+		_ = p.Process(ctx, c)
+	}
 	_, err := p.Exec(ctx)
 	return err
 }

@@ -106,6 +106,7 @@ func digits(s string, limit int64) (int64, bool) {
 // MaxHeartbeatSkew ahead is not.
 type liveness struct {
 	oldestS, newestS, oldestMs, newestMs int64
+	nowMs                                int64 // for the heartbeat age (routing.go)
 }
 
 func livenessAt(now time.Time, aliveWithin time.Duration) liveness {
@@ -115,6 +116,7 @@ func livenessAt(now time.Time, aliveWithin time.Duration) liveness {
 		newestS:  s + int64(MaxHeartbeatSkew/time.Second),
 		oldestMs: ms - aliveWithin.Milliseconds(),
 		newestMs: ms + MaxHeartbeatSkew.Milliseconds(),
+		nowMs:    ms,
 	}
 }
 
@@ -135,19 +137,49 @@ func (l liveness) live(beat int64) bool {
 // the live pod with the lowest load, the lowest pod ID on ties. It is the
 // one definition of that rule, whether the states come parsed from the
 // state cache or straight from an HGETALL.
+//
+// It also keeps what the routing signals report of the pass (routing.go):
+// whether the pod the user is linked to is live, how many pods are live
+// and how many not, their loads, and the oldest live heartbeat.
 type chooser struct {
 	window liveness
 	pod    int
 	load   int64
+
+	linked     int  // the pod the user is linked to, or -1
+	linkedLive bool // linked was offered, and is live
+	live, dead int
+	loadSum    float64 // float: loads of hostile size must not overflow
+	loadMax    int64
+	oldestMs   int64 // the oldest live heartbeat, in milliseconds
 }
 
 func newChooser(now time.Time, aliveWithin time.Duration) chooser {
-	return chooser{window: livenessAt(now, aliveWithin), pod: -1}
+	return chooser{window: livenessAt(now, aliveWithin), pod: -1, linked: -1}
 }
 
-// offer considers one pod's parsed state, its heartbeat as stored.
+// offer considers one pod's parsed state, its heartbeat as stored
+// (neverLive for a state that does not parse).
 func (c *chooser) offer(pod int, load, beat int64) {
-	if c.window.live(beat) && (c.pod < 0 || load < c.load || load == c.load && pod < c.pod) {
+	live := c.window.live(beat)
+	if pod == c.linked {
+		c.linkedLive = live
+	}
+	if !live {
+		c.dead++
+		return
+	}
+	ms := beat
+	if beat < heartbeatMillisFrom {
+		ms *= 1000
+	}
+	if c.live == 0 || ms < c.oldestMs {
+		c.oldestMs = ms
+	}
+	c.live++
+	c.loadSum += float64(load)
+	c.loadMax = max(c.loadMax, load)
+	if c.pod < 0 || load < c.load || load == c.load && pod < c.pod {
 		c.pod, c.load = pod, load
 	}
 }
@@ -156,8 +188,7 @@ func (c *chooser) offer(pod int, load, beat int64) {
 // returns it, in one pass and without allocating: the fields that are not
 // pod IDs are skipped, the states that do not parse unparsed; both are
 // counted, as parseStateHash and choosePod count them.
-func chooseRaw(raw map[string]string, now time.Time, aliveWithin time.Duration) (chosen, skipped, unparsed int) {
-	c := newChooser(now, aliveWithin)
+func chooseRaw(c *chooser, raw map[string]string) (chosen, skipped, unparsed int) {
 	for field, state := range raw {
 		pod, err := parsePodID(field)
 		if err != nil {
@@ -167,7 +198,7 @@ func chooseRaw(raw map[string]string, now time.Time, aliveWithin time.Duration) 
 		load, beat, ok := parseState(state)
 		if !ok {
 			unparsed++
-			continue
+			beat = neverLive
 		}
 		c.offer(pod, int64(load), beat)
 	}
@@ -245,8 +276,7 @@ func parseStates(raw map[string]string) (parsedStates, error) {
 
 // choose is ComputeLinkedPod's choice over parsed states: one pass over
 // integers.
-func (p *parsedStates) choose(now time.Time, aliveWithin time.Duration) int {
-	c := newChooser(now, aliveWithin)
+func (p *parsedStates) choose(c *chooser) int {
 	for i := range p.pods {
 		pod := &p.pods[i]
 		c.offer(int(pod.id), pod.load, pod.beat)

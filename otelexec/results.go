@@ -74,28 +74,35 @@ func parseRemoveReply(v any) (removed bool, skipped int, err error) {
 	return removed, skipped, err
 }
 
-// parseTrySetReply parses try_set_linked_pod.lua's {ok, pod} or
-// {ok, pod, skipped} reply.
-func parseTrySetReply(v any) (set bool, pod, skipped int, err error) {
+// parseTrySetReply parses try_set_linked_pod.lua's {ok, pod}, {ok, pod,
+// skipped} or, when it replaced a link to another pod, {ok, pod, skipped
+// or 0, that pod}.
+func parseTrySetReply(v any) (set bool, pod, skipped int, moved bool, err error) {
 	list, ok := v.([]any)
-	if !ok || len(list) != 2 && len(list) != 3 {
-		return false, 0, 0, fmt.Errorf("%w: script returned %T, want {ok, pod}", ErrUnexpectedReply, v)
+	if !ok || len(list) < 2 || len(list) > 4 {
+		return false, 0, 0, false, fmt.Errorf("%w: script returned %T, want {ok, pod}", ErrUnexpectedReply, v)
 	}
-	if len(list) == 3 {
+	if len(list) == 4 {
+		if from, err := parsePodReply(list[3]); err != nil || from < 0 {
+			return false, 0, 0, false, fmt.Errorf("%w: script returned a pod moved from that is not a pod ID", ErrUnexpectedReply)
+		}
+		moved = true
+	}
+	if len(list) >= 3 && !(moved && list[2] == int64(0)) {
 		if skipped, err = parseSkipped(list[2]); err != nil {
-			return false, 0, 0, err
+			return false, 0, 0, false, err
 		}
 	}
 	if set, err = parseBoolReply(list[0]); err != nil {
-		return false, 0, 0, err
+		return false, 0, 0, false, err
 	}
 	if pod, err = parsePodReply(list[1]); err != nil {
-		return false, 0, 0, err
+		return false, 0, 0, false, err
 	}
-	if pod < 0 {
-		return false, 0, 0, fmt.Errorf("%w: script returned pod %d", ErrUnexpectedReply, pod)
+	if pod < 0 || moved && !set {
+		return false, 0, 0, false, fmt.Errorf("%w: script returned pod %d", ErrUnexpectedReply, pod)
 	}
-	return set, pod, skipped, nil
+	return set, pod, skipped, moved, nil
 }
 
 // errNotPodID is the error for a stored value that is not a pod ID. It

@@ -206,8 +206,8 @@ func BenchmarkStateCacheChoose(b *testing.B) {
 		want, _ := choosePod(states, now, time.Minute)
 		impls := map[string]func() int{
 			"reparse": func() int { pod, _ := choosePod(states, now, time.Minute); return pod },
-			"parsed":  func() int { return parsed.choose(now, time.Minute) },
-			"raw":     func() int { pod, _, _ := chooseRaw(raw, now, time.Minute); return pod },
+			"parsed":  func() int { return parsed.choose(chooserAt(now, time.Minute)) },
+			"raw":     func() int { pod, _, _ := chooseRaw(chooserAt(now, time.Minute), raw); return pod },
 		}
 		for _, impl := range []string{"reparse", "parsed", "raw"} {
 			b.Run("pods="+strconv.Itoa(pods)+"/impl="+impl, func(b *testing.B) {

@@ -62,8 +62,21 @@ func (h *hgetallCounter) of(key string) int64 {
 }
 
 func (*hgetallCounter) DialHook(next redis.DialHook) redis.DialHook { return next }
-func (*hgetallCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return next
+
+// ProcessPipelineHook counts the HGETALLs ComputeLinkedPod pipelines with
+// its link read (without a cache, or for a service the cache turned away).
+func (h *hgetallCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		for _, cmd := range cmds {
+			if cmd.Name() == "hgetall" {
+				h.n.Add(1)
+				key, _ := cmd.Args()[1].(string)
+				n, _ := h.perKey.LoadOrStore(key, new(atomic.Int64))
+				n.(*atomic.Int64).Add(1)
+			}
+		}
+		return next(ctx, cmds)
+	}
 }
 func (h *hgetallCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
@@ -1144,10 +1157,10 @@ func TestParsedStatesAgree(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := p.choose(at, alive); got != want || p.unparsed != wantUnparsed || p.skipped != h.skipped {
+		if got := p.choose(chooserAt(at, alive)); got != want || p.unparsed != wantUnparsed || p.skipped != h.skipped {
 			t.Fatalf("case %d %v: parsed chose %d (%d unparsed, %d skipped), choosePod %d (%d, %d)", i, raw, got, p.unparsed, p.skipped, want, wantUnparsed, h.skipped)
 		}
-		if got, skipped, unparsed := chooseRaw(raw, at, alive); got != want || unparsed != wantUnparsed || skipped != h.skipped {
+		if got, skipped, unparsed := chooseRaw(chooserAt(at, alive), raw); got != want || unparsed != wantUnparsed || skipped != h.skipped {
 			t.Fatalf("case %d %v: chooseRaw = %d, %d, %d; choosePod %d (%d unparsed, %d skipped)", i, raw, got, skipped, unparsed, want, wantUnparsed, h.skipped)
 		}
 		if got := p.states(); !maps.Equal(got, h.states) {
@@ -1180,7 +1193,8 @@ func TestStateCacheHitAllocatesNothing(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		pod = s.choose(time.Now(), time.Minute)
+		c := newChooser(time.Now(), time.Minute)
+		pod = s.choose(&c)
 	})
 	if n != 0 || pod != 2 {
 		t.Errorf("a hit and a choice: %.1f allocations, pod %d; want 0 and pod 2", n, pod)

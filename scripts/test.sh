@@ -9,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 go test -race "$@" ./...
-# The nested modules (the Kratos integration and its example) have go.mods
-# of their own, which ./... does not enter.
-for m in kratos examples/kratos; do (cd "$m" && go test -race "$@" ./...); done
+# The nested modules (the Kratos v2 and v3 integrations and the example)
+# have go.mods of their own, which ./... does not enter.
+for m in kratos kratos3 examples/kratos; do (cd "$m" && go test -race "$@" ./...); done
 go test -run 'Alloc|NoopCosts|Cardinality' "$@" ./otelexec/... ./redisinstr/... ./internal/reliability/...

@@ -26,7 +26,7 @@ type Kind string
 const (
 	KindCounter       Kind = "counter"         // observable, monotonic
 	KindUpDownCounter Kind = "up-down counter" // observable
-	KindGauge         Kind = "gauge"           // observable
+	KindGauge         Kind = "gauge"           // observable, or synchronous (Int64SyncGauge, Float64SyncGauge)
 	KindHistogram     Kind = "histogram"       // synchronous
 )
 
@@ -91,6 +91,28 @@ type Float64Gauge struct{ Desc }
 func (d Float64Gauge) New(m metric.Meter) (metric.Float64ObservableGauge, error) {
 	return m.Float64ObservableGauge(d.Name, metric.WithUnit(d.Unit), metric.WithDescription(d.Description))
 }
+
+// Int64SyncGauge is a synchronous int64 gauge.
+type Int64SyncGauge struct{ Desc }
+
+// New creates the instrument on m.
+func (d Int64SyncGauge) New(m metric.Meter) (metric.Int64Gauge, error) {
+	return m.Int64Gauge(d.Name, metric.WithUnit(d.Unit), metric.WithDescription(d.Description))
+}
+
+// Float64SyncGauge is a synchronous float64 gauge.
+type Float64SyncGauge struct{ Desc }
+
+// New creates the instrument on m.
+func (d Float64SyncGauge) New(m metric.Meter) (metric.Float64Gauge, error) {
+	return m.Float64Gauge(d.Name, metric.WithUnit(d.Unit), metric.WithDescription(d.Description))
+}
+
+// HeartbeatAgeBuckets are the bucket boundaries, in seconds, of the pods'
+// heartbeat age: from a fraction of a heartbeat interval to minutes, so
+// that the usual aliveWithin values (10 s to a few minutes) fall between
+// boundaries close enough to tell how near pods come to it.
+var HeartbeatAgeBuckets = []float64{0.5, 1, 2, 3, 5, 10, 15, 20, 30, 45, 60, 90, 120, 180, 300, 600}
 
 // Histogram is a synchronous float64 histogram with explicit buckets.
 type Histogram struct{ Desc }
@@ -160,6 +182,37 @@ var (
 		Name: MetricStoredSkipped, Kind: KindCounter, Unit: UnitStoredValues,
 		Description: "Stored values an operation skipped because sfotel does not write them so (a pod state field that is not a pod ID, a pod state that does not parse, a link value that is not a pod ID), by kind.",
 		Attributes:  []string{AttrKind},
+	})}
+	// stateful_executor_routing_decisions_total{outcome}
+	RoutingDecisions = Int64Counter{def(Desc{
+		Name: MetricRoutingDecisions, Kind: KindCounter, Unit: UnitDecisions,
+		Description: "ComputeLinkedPod and RouteLinkedPod decisions, by outcome: kept, kept_stale (the link's pod is not live), linked, raced, no_live_pod, moved.",
+		Attributes:  []string{AttrOutcome},
+	})}
+	// stateful_executor_links_moved_total{operation}
+	LinksMoved = Int64Counter{def(Desc{
+		Name: MetricLinksMoved, Kind: KindCounter, Unit: UnitLinks,
+		Description: "Users' links replaced by a link to another pod, by the operation that replaced them.",
+		Attributes:  []string{AttrOperation},
+	})}
+	// stateful_executor_pods{state}
+	Pods = Int64SyncGauge{def(Desc{
+		Name: MetricPods, Kind: KindGauge, Unit: UnitPods,
+		Description: "Pods of the service in its last pod state read by a routing decision, live or stale (not live: stale, ahead of the clock or unparsable).",
+		Attributes:  []string{AttrPodState, AttrNamespace, AttrService},
+	})}
+	// stateful_executor_pods_heartbeat_age_seconds
+	PodHeartbeatAge = Histogram{def(Desc{
+		Name: MetricPodHeartbeatAge, Kind: KindHistogram, Unit: "s",
+		Description: "Age of the oldest live heartbeat of the service at each routing decision: how close its pods come to being dropped.",
+		Attributes:  []string{AttrNamespace, AttrService},
+		Buckets:     HeartbeatAgeBuckets,
+	})}
+	// stateful_executor_pods_load_spread_ratio
+	PodLoadSpread = Float64SyncGauge{def(Desc{
+		Name: MetricPodLoadSpread, Kind: KindGauge, Unit: "1",
+		Description: "Highest load of the service's live pods divided by their mean load, at its last routing decision: 1 is even.",
+		Attributes:  []string{AttrNamespace, AttrService},
 	})}
 )
 

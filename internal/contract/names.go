@@ -31,6 +31,14 @@ const (
 	MetricStateCacheMisses   = "stateful_executor.state_cache.misses"
 	MetricStoredSkipped      = "stateful_executor.stored_values.skipped"
 	UnitStoredValues         = "{value}"
+	MetricRoutingDecisions   = "stateful_executor.routing.decisions"
+	UnitDecisions            = "{decision}"
+	MetricLinksMoved         = "stateful_executor.links.moved"
+	UnitLinks                = "{link}"
+	MetricPods               = "stateful_executor.pods"
+	UnitPods                 = "{pod}"
+	MetricPodHeartbeatAge    = "stateful_executor.pods.heartbeat_age"
+	MetricPodLoadSpread      = "stateful_executor.pods.load_spread"
 )
 
 const (
@@ -58,6 +66,8 @@ const (
 	AttrErrorType = "error_type"
 	AttrCacheType = "cache_type"
 	AttrKind      = "kind" // of stateful_executor.stored_values.skipped
+	AttrOutcome   = "outcome"
+	AttrPodState  = "state" // of stateful_executor.pods: live or stale
 	// Only with otelexec.WithServiceAttributes.
 	AttrNamespace = "namespace"
 	AttrService   = "service"
@@ -107,6 +117,70 @@ var skipKindNames = [NumSkipKinds]string{
 
 // String returns the kind attribute's value.
 func (k SkipKind) String() string { return skipKindNames[k] }
+
+// Outcome is what a routing decision (ComputeLinkedPod, RouteLinkedPod)
+// did: the value of the outcome attribute of
+// stateful_executor.routing.decisions. The set is fixed.
+type Outcome uint8
+
+const (
+	// OutcomeKept: the user's link was kept, and its pod is live.
+	OutcomeKept Outcome = iota
+	// OutcomeKeptStale: the user's link was kept although its pod is not
+	// live (its heartbeat stale, its state unparsable or gone): the user is
+	// held on a dead pod.
+	OutcomeKeptStale
+	// OutcomeLinked: no link; the user was linked to the least-loaded live pod.
+	OutcomeLinked
+	// OutcomeRaced: no link was read, but another caller linked the user
+	// before this one could; its link was kept.
+	OutcomeRaced
+	// OutcomeNoLivePod: no link and no live pod; the user was not linked.
+	OutcomeNoLivePod
+	// OutcomeMoved: the link's pod was not live; RouteLinkedPod moved the
+	// user to the least-loaded live pod.
+	OutcomeMoved
+	NumOutcomes
+)
+
+var outcomeNames = [NumOutcomes]string{
+	OutcomeKept:      "kept",
+	OutcomeKeptStale: "kept_stale",
+	OutcomeLinked:    "linked",
+	OutcomeRaced:     "raced",
+	OutcomeNoLivePod: "no_live_pod",
+	OutcomeMoved:     "moved",
+}
+
+// String returns the outcome attribute's value.
+func (o Outcome) String() string { return outcomeNames[o] }
+
+// Mover is the operation that replaced a user's link by a link to another
+// pod: the value of the operation attribute of stateful_executor.links.moved.
+// The set is fixed.
+type Mover uint8
+
+const (
+	MovedBySetLinkedPod    Mover = iota // over a link to another pod
+	MovedByTrySetLinkedPod              // over a temporary link to another pod
+	MovedByRouteLinkedPod               // off a pod that is not live
+	NumMovers
+)
+
+var moverNames = [NumMovers]string{
+	MovedBySetLinkedPod:    "SetLinkedPod",
+	MovedByTrySetLinkedPod: "TrySetLinkedPod",
+	MovedByRouteLinkedPod:  "RouteLinkedPod",
+}
+
+// String returns the operation attribute's value.
+func (m Mover) String() string { return moverNames[m] }
+
+// Values of the state attribute of stateful_executor.pods.
+const (
+	PodLive  = "live"
+	PodStale = "stale"
+)
 
 // Values of the cache_type attribute.
 const (

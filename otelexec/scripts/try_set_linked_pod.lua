@@ -10,7 +10,9 @@
 --
 -- Returns {1, ARGV[2]} when the link was set, {0, current pod} when a
 -- persistent link to another pod won; a third element, skipped, when stored
--- values that are not pod IDs were passed over (they count as no link).
+-- values that are not pod IDs were passed over (they count as no link); and
+-- when the link set replaced a (temporary) link to another pod, that pod as
+-- a fourth element, skipped then 0 or more, so the caller counts the move.
 
 local pod = tonumber(ARGV[2])
 local current, persistent, skipped = sf_link(KEYS[1], KEYS[2], ARGV[1], true)
@@ -23,5 +25,9 @@ else
 end
 if skipped > 0 then
   reply[3] = skipped
+end
+if reply[1] == 1 and current and current ~= pod then
+  reply[3] = skipped
+  reply[4] = current
 end
 return reply

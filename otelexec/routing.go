@@ -1,0 +1,63 @@
+package otelexec
+
+import (
+	"github.com/statefulroute/sfotel/internal/contract"
+)
+
+// RoutingOutcome is what ComputeLinkedPod or RouteLinkedPod decided, as
+// stateful_executor.routing.decisions counts it (its outcome attribute is
+// the String of the value).
+type RoutingOutcome = contract.Outcome
+
+// The outcomes of a routing decision.
+const (
+	RoutingKept      = contract.OutcomeKept      // the link kept; its pod is live
+	RoutingKeptStale = contract.OutcomeKeptStale // the link kept, its pod not live: the user is held on a dead pod
+	RoutingLinked    = contract.OutcomeLinked    // no link: linked to the least-loaded live pod
+	RoutingRaced     = contract.OutcomeRaced     // another caller linked the user first; its link kept
+	RoutingNoLivePod = contract.OutcomeNoLivePod // no link and no live pod: -1
+	RoutingMoved     = contract.OutcomeMoved     // RouteLinkedPod moved the user off a pod that is not live
+)
+
+// decided counts a routing decision.
+func (t *telemetry) decided(o RoutingOutcome) {
+	if ms := t.meters; ms != nil {
+		ms.decisions[o].Add(1)
+	}
+}
+
+// moved counts a user's link replaced by a link to another pod.
+func (t *telemetry) moved(by contract.Mover) {
+	if ms := t.meters; ms != nil {
+		ms.moves[by].Add(1)
+	}
+}
+
+// pods records the pods a routing decision saw (c, after the pass over the
+// service's states): live and not live pods, the age of the oldest live
+// heartbeat, and the live pods' load spread, under the operation's
+// (namespace, service) pair with WithServiceAttributes (the pair's own
+// series while it has them, as its operation counts; else _other), under
+// no attributes otherwise.
+func (t *telemetry) pods(o op, c *chooser) {
+	ms := t.meters
+	if ms == nil {
+		return
+	}
+	counts := ms.plain[contract.OpComputeLinkedPod]
+	if t.services {
+		counts = ms.services.counts(contract.OpComputeLinkedPod, o.namespace, o.service, false)
+	}
+	ms.pods.Record(o.ctx, int64(c.live), counts.live...)
+	ms.pods.Record(o.ctx, int64(c.dead), counts.stale...)
+	if c.live == 0 {
+		return
+	}
+	age := float64(c.window.nowMs-c.oldestMs) / 1000
+	ms.podAge.Record(o.ctx, max(age, 0), counts.pair...)
+	spread := 1.0 // every live pod at load 0 is an even spread
+	if c.loadSum > 0 {
+		spread = float64(c.loadMax) / (c.loadSum / float64(c.live))
+	}
+	ms.podSpread.Record(o.ctx, spread, counts.pair...)
+}
