@@ -382,7 +382,7 @@ func TestSetupRejectsBadConfig(t *testing.T) {
 		{"unknown protocol variable", map[string]string{envProtocol: "carrier-pigeon"}, Config{OTLPEndpoint: "http://127.0.0.1:4318"}, envProtocol},
 		{"unknown traces protocol variable", map[string]string{envTracesProtocol: "x"}, Config{OTLPEndpoint: "http://127.0.0.1:4318"}, envTracesProtocol},
 		{"plain text to a remote host", nil, Config{OTLPEndpoint: "http://collector.example:4318"}, "needs WithInsecureTransport(true)"},
-		{"https with WithInsecure", nil, Config{OTLPEndpoint: "https://collector.example:4318", OTLPOptions: []OTLPOption{WithInsecure()}}, "contradicts WithInsecure"},
+		{"https with WithInsecureTransport", nil, Config{OTLPEndpoint: "https://collector.example:4318", OTLPOptions: []OTLPOption{WithInsecureTransport(true)}}, "contradicts WithInsecureTransport(true)"},
 		{"no port", nil, Config{OTLPEndpoint: "http://127.0.0.1"}, "missing port"},
 		{"scheme", nil, Config{OTLPEndpoint: "ftp://127.0.0.1:21"}, "scheme must be http or https"},
 		{"host without port", nil, Config{OTLPEndpoint: "localhost"}, "want host:port"},

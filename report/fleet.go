@@ -177,7 +177,7 @@ func promLabel(key string) model.LabelName {
 }
 
 // scopeMatcher keeps the series of sfotel's instrumentation scopes when
-// the exporter writes otel_scope_name (exporters.WithScopeInfo), and every
+// the exporter writes otel_scope_name (exporters.WithScopeLabels), and every
 // series when it does not: the empty alternative matches a series without
 // the label.
 var scopeMatcher = `otel_scope_name=~"` + promRegexp(contract.ScopeExecutor) + `|` + promRegexp(contract.ScopeRedis) + `|"`
