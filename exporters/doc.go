@@ -25,16 +25,31 @@
 //     none, or any name autoexport knows (console, prometheus, and names
 //     registered with autoexport). Unset, a signal goes over OTLP when an
 //     endpoint is configured, and nowhere otherwise.
-//   - OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES, OTEL_EXPORTER_OTLP_*,
-//     OTEL_TRACES_SAMPLER, OTEL_BSP_*, OTEL_METRIC_EXPORT_*,
-//     OTEL_METRICS_EXEMPLAR_FILTER, OTEL_GO_X_CARDINALITY_LIMIT.
+//   - OTEL_BSP_SCHEDULE_DELAY (ms, default 5000), OTEL_BSP_EXPORT_TIMEOUT
+//     (30000), OTEL_BSP_MAX_QUEUE_SIZE (2048, at most 2^20: the SDK
+//     allocates the queue up front), OTEL_BSP_MAX_EXPORT_BATCH_SIZE (512,
+//     at most the queue size), OTEL_METRIC_EXPORT_INTERVAL (60000) and
+//     OTEL_METRIC_EXPORT_TIMEOUT (30000), each an integer ≥ 1: Setup checks
+//     them and passes them to the batch span processors and the OTLP metric
+//     reader. Setup builds no log pipeline, so OTEL_BLRP_* are not read.
+//   - OTEL_EXPORTER_OTLP_PROTOCOL and _TRACES_/_METRICS_PROTOCOL (grpc,
+//     http/protobuf; the Go metric exporter has no http/json, so neither
+//     signal takes it) and _COMPRESSION (gzip, none), in any case.
+//   - OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES, the other
+//     OTEL_EXPORTER_OTLP_* (read by the upstream exporters),
+//     OTEL_TRACES_SAMPLER, OTEL_METRICS_EXEMPLAR_FILTER,
+//     OTEL_GO_X_CARDINALITY_LIMIT.
 //
-// An unknown value of a selection variable is logged and ignored, as the
-// specification asks; an invalid Config field or option is an error that
-// names it. The upstream exporters read most OTLP variables themselves;
-// this package adds the choice of protocol (OTEL_EXPORTER_OTLP_PROTOCOL and
-// its per-signal variants, which the Go exporters leave to the caller) and
-// shorter default export timeouts.
+// Enumerated values are read in any case, except the exporter names other
+// than otlp, none and prometheus, which autoexport matches as registered.
+// An invalid or unknown value is a warning through the global error
+// handler (otel.Handle; otel.SetErrorHandler chooses where it goes) that
+// names the variable, and the default applies, as the specification asks:
+// the environment never fails Setup. An invalid Config field or option is
+// an error that names it. The upstream exporters read most OTLP variables
+// themselves; this package adds the choice of protocol and compression
+// (which they read case-sensitively, or not at all) and shorter default
+// export timeouts.
 //
 // Telemetry never holds up the code it measures: spans go through a batch
 // processor that drops when its queue is full, exports are bounded by
