@@ -68,7 +68,9 @@ func FleetReport(ctx context.Context, q FleetQuery, opts ...Option) (*Report, er
 	if err != nil {
 		return nil, err
 	}
-	return build(raw, q.Start, q.End, cfg), nil
+	r := build(raw, q.Start, q.End, cfg)
+	r.Warnings = f.warnings()
+	return r, nil
 }
 
 func (q *FleetQuery) check() error {
@@ -193,6 +195,40 @@ type fleet struct {
 	client *http.Client
 	base   string
 	q      FleetQuery
+
+	mu      sync.Mutex
+	skipped []string // the series left out, with their labels
+}
+
+// usable reports whether a sample of the series name{m} can be counted or
+// summed: a number no larger than maxCount in size. NaN, an infinity or a
+// larger value is a broken exporter or server, not data: the series is left
+// out and named in the report's warnings.
+func (f *fleet) usable(name string, m model.Metric, v model.SampleValue) bool {
+	if math.Abs(float64(v)) <= maxCount {
+		return true
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.skipped = append(f.skipped, name+m.String()+" = "+v.String())
+	return false
+}
+
+// maxWarnings bounds the series the warnings name.
+const maxWarnings = 10
+
+// warnings name the series left out, sorted, at most maxWarnings of them.
+func (f *fleet) warnings() []string {
+	slices.Sort(f.skipped)
+	var out []string
+	for i, s := range f.skipped {
+		if i == maxWarnings {
+			out = append(out, fmt.Sprintf("and %d more series left out", len(f.skipped)-i))
+			break
+		}
+		out = append(out, "left out "+s+": not a number, infinite or beyond 2^53")
+	}
+	return out
 }
 
 // query runs an instant query at t through the HTTP API (POST
@@ -286,7 +322,9 @@ func (f *fleet) gauge(ctx context.Context, name string) ([]series, error) {
 	out := make([]series, 0, len(vec))
 	for _, s := range vec {
 		delete(s.Metric, model.MetricNameLabel)
-		out = append(out, series{labels: s.Metric, value: float64(s.Value)})
+		if f.usable(name, s.Metric, s.Value) {
+			out = append(out, series{labels: s.Metric, value: float64(s.Value)})
+		}
 	}
 	return out, nil
 }
@@ -310,9 +348,11 @@ func (f *fleet) increase(ctx context.Context, name string) ([]series, error) {
 	if err != nil {
 		return nil, err
 	}
+	bad := map[model.Fingerprint]bool{} // a sample is not usable: left out
 	baseline := make(map[model.Fingerprint]float64, len(base))
 	for _, s := range base {
 		delete(s.Metric, model.MetricNameLabel)
+		bad[s.Metric.Fingerprint()] = !f.usable(name, s.Metric, s.Value)
 		baseline[s.Metric.Fingerprint()] = float64(s.Value)
 	}
 	reset := make(map[model.Fingerprint]bool, len(resets))
@@ -327,6 +367,10 @@ func (f *fleet) increase(ctx context.Context, name string) ([]series, error) {
 	for _, s := range last {
 		delete(s.Metric, model.MetricNameLabel)
 		fp := s.Metric.Fingerprint()
+		if bad[fp] || !f.usable(name, s.Metric, s.Value) {
+			bad[fp] = true
+			continue
+		}
 		b := baseline[fp]
 		if reset[fp] || float64(s.Value) < b {
 			walk = append(walk, fp)
@@ -336,20 +380,26 @@ func (f *fleet) increase(ctx context.Context, name string) ([]series, error) {
 	if len(walk) == 0 {
 		return out, nil
 	}
-	exact, err := f.walk(ctx, sel, baseline, walk)
+	exact, err := f.walk(ctx, sel, name, baseline, walk, bad)
 	if err != nil {
 		return nil, err
 	}
-	for i := range out {
-		if v, ok := exact[out[i].labels.Fingerprint()]; ok {
-			out[i].value = v
+	kept := out[:0]
+	for _, s := range out {
+		fp := s.labels.Fingerprint()
+		if v, ok := exact[fp]; ok {
+			s.value = v
+		}
+		if !bad[fp] {
+			kept = append(kept, s)
 		}
 	}
-	return out, nil
+	return kept, nil
 }
 
-// walk adds up the increases of the series fps sample by sample.
-func (f *fleet) walk(ctx context.Context, sel string, baseline map[model.Fingerprint]float64, fps []model.Fingerprint) (map[model.Fingerprint]float64, error) {
+// walk adds up the increases of the series fps sample by sample, and marks
+// bad those with a sample that is not usable.
+func (f *fleet) walk(ctx context.Context, sel, name string, baseline map[model.Fingerprint]float64, fps []model.Fingerprint, bad map[model.Fingerprint]bool) (map[model.Fingerprint]float64, error) {
 	query := sel + f.rangeSel()
 	v, err := f.query(ctx, query, f.q.End)
 	if err != nil {
@@ -372,6 +422,10 @@ func (f *fleet) walk(ctx context.Context, sel string, baseline map[model.Fingerp
 		}
 		prev, total := baseline[fp], 0.0
 		for _, p := range s.Values {
+			if !f.usable(name, s.Metric, p.Value) {
+				bad[fp] = true
+				break
+			}
 			v := float64(p.Value)
 			if v < prev {
 				total += v // restarted from zero
@@ -569,14 +623,14 @@ func (f *fleet) gather(ctx context.Context) (*rawData, error) {
 		p := raw.pool(key(s))
 		switch string(s.labels[lState]) {
 		case "used":
-			p.used += int64(math.Round(s.value))
+			p.used += int64(count(s.value))
 		case "idle":
-			p.idle += int64(math.Round(s.value))
+			p.idle += int64(count(s.value))
 		}
 	}
 	for _, s := range res[name(contract.MetricPoolMax)] {
 		p := raw.pool(key(s))
-		p.max += int64(math.Round(s.value))
+		p.max += int64(count(s.value))
 		p.hasMax = true
 	}
 	for otel, add := range map[string]func(p *rawPool, v float64){
@@ -658,7 +712,7 @@ func promHistograms(res fetched, name string, by ...model.LabelName) map[string]
 	buckets := map[model.Fingerprint][]le{}
 	for _, s := range res[name+"_bucket"] {
 		b, err := strconv.ParseFloat(string(s.labels[model.BucketLabel]), 64)
-		if err != nil {
+		if err != nil || math.IsNaN(b) {
 			continue
 		}
 		m := s.labels.Clone()
