@@ -50,7 +50,10 @@ type FleetQuery struct {
 // their pools are told apart by instance. Slowest calls and, unless
 // Prometheus scrapes them, the Go runtime's histograms are not available.
 // opts set the rules' thresholds as for NewCollector; an invalid value, or
-// an invalid field of q, is an error that names it.
+// an invalid field of q, is an error that names it. ctx bounds all the
+// queries; the first that fails stops the others and is the error. A series
+// with a sample that is NaN, infinite or beyond 2^53 is left out and named
+// in Report.Warnings.
 func FleetReport(ctx context.Context, q FleetQuery, opts ...Option) (*Report, error) {
 	cfg, err := newConfig(opts)
 	if err != nil {
@@ -242,12 +245,12 @@ func (f *fleet) query(ctx context.Context, query string, t time.Time) (model.Val
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	resp, err := f.client.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("report: Prometheus query %s: %w", query, err)
+		return nil, fmt.Errorf("report: Prometheus: %w", err) // the error names the URL; the query does not matter
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
 	if err != nil {
-		return nil, fmt.Errorf("report: Prometheus query %s: %w", query, err)
+		return nil, fmt.Errorf("report: Prometheus %s: reading the answer: %w", f.base, err)
 	}
 	var r struct {
 		Status string `json:"status"`
@@ -443,7 +446,8 @@ func (f *fleet) walk(ctx context.Context, sel, name string, baseline map[model.F
 // _sum, _count for histograms).
 type fetched map[string][]series
 
-// fetch runs the queries, four at a time.
+// fetch runs the queries, four at a time. The first error stops the rest
+// and is the one returned: a server that is down fails every query alike.
 func (f *fleet) fetch(ctx context.Context) (fetched, error) {
 	type job struct {
 		name string
@@ -464,15 +468,21 @@ func (f *fleet) fetch(ctx context.Context) (fetched, error) {
 	jobs = append(jobs, job{"target_info", promGauge})
 
 	out := make(fetched, len(jobs))
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	var (
-		mu   sync.Mutex
-		wg   sync.WaitGroup
-		errs []error
-		sem  = make(chan struct{}, 4)
+		mu    sync.Mutex
+		wg    sync.WaitGroup
+		first error
+		sem   = make(chan struct{}, 4)
 	)
 	for _, j := range jobs {
 		wg.Go(func() {
-			sem <- struct{}{}
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
 			defer func() { <-sem }()
 			var s []series
 			var err error
@@ -484,15 +494,21 @@ func (f *fleet) fetch(ctx context.Context) (fetched, error) {
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
-				errs = append(errs, err)
+				if first == nil {
+					first = err
+					cancel()
+				}
 				return
 			}
 			out[j.name] = s
 		})
 	}
 	wg.Wait()
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+	if first == nil && ctx.Err() != nil { // done before a query failed
+		first = fmt.Errorf("report: Prometheus %s: %w", f.base, ctx.Err())
+	}
+	if first != nil {
+		return nil, first
 	}
 	return out, nil
 }
