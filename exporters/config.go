@@ -112,12 +112,6 @@ func WithGatherer(g prometheus.Gatherer) PrometheusOption {
 	})
 }
 
-// WithRegistry registers with and serves reg.
-//
-// Deprecated: use WithRegisterer(reg), which accepts any
-// prometheus.Registerer.
-func WithRegistry(reg *prometheus.Registry) PrometheusOption { return WithRegisterer(reg) }
-
 // WithGoCollector adds or leaves out the Go runtime collector (go_goroutines,
 // go_memstats_*, go_gc_*). On by default, as on every Go /metrics endpoint
 // served by client_golang's default handler: dashboards expect it, and it
@@ -145,22 +139,12 @@ func WithScopeLabels(on bool) PrometheusOption {
 	return promOptionFunc(func(c *promConfig) { c.scopeLabels = on })
 }
 
-// WithScopeInfo adds the otel_scope_* labels.
-//
-// Deprecated: use WithScopeLabels(true).
-func WithScopeInfo() PrometheusOption { return WithScopeLabels(true) }
-
 // WithTargetInfo adds or leaves out the target_info series that carries
 // the resource attributes (service.name, host.name, ...) as labels. On by
 // default: it is one series, and it lets a dashboard join on the service.
 func WithTargetInfo(on bool) PrometheusOption {
 	return promOptionFunc(func(c *promConfig) { c.targetInfo = on })
 }
-
-// WithoutTargetInfo leaves out the target_info series.
-//
-// Deprecated: use WithTargetInfo(false).
-func WithoutTargetInfo() PrometheusOption { return WithTargetInfo(false) }
 
 // WithOpenMetricsFormat lets a scraper negotiate the OpenMetrics text format,
 // the only one that carries exemplars (the trace ID of a sampled call on
@@ -179,11 +163,6 @@ func WithoutTargetInfo() PrometheusOption { return WithTargetInfo(false) }
 func WithOpenMetricsFormat(on bool) PrometheusOption {
 	return promOptionFunc(func(c *promConfig) { c.openMetrics = on })
 }
-
-// WithOpenMetrics lets a scraper negotiate the OpenMetrics text format.
-//
-// Deprecated: it is the default now; use WithOpenMetricsFormat(true).
-func WithOpenMetrics() PrometheusOption { return WithOpenMetricsFormat(true) }
 
 // validNamespace is a Prometheus metric name prefix.
 var validNamespace = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
@@ -342,11 +321,6 @@ func WithEndpoint(endpoint string) OTLPOption {
 func WithInsecureTransport(on bool) OTLPOption {
 	return otlpOptionFunc(func(c *otlpConfig) { c.insecure = on })
 }
-
-// WithInsecure sends telemetry without TLS.
-//
-// Deprecated: use WithInsecureTransport(true).
-func WithInsecure() OTLPOption { return WithInsecureTransport(true) }
 
 // WithHeaders sends h as headers (gRPC metadata) with every export, e.g. an
 // API key, replacing those of OTEL_EXPORTER_OTLP_HEADERS. Header names must

@@ -14,10 +14,12 @@
 //	http.Handle("/metrics", tel.Prometheus())
 //
 // Setup follows the OpenTelemetry environment variables (OTEL_SDK_DISABLED,
-// OTEL_PROPAGATORS, OTEL_TRACES_EXPORTER, OTEL_EXPORTER_OTLP_*, ...); Config
-// fields and options override them where both exist. An unknown value of a
-// selection variable is logged and ignored, as the specification asks; an
-// invalid Config field or option is an error that names it.
+// OTEL_PROPAGATORS, OTEL_TRACES_EXPORTER, OTEL_EXPORTER_OTLP_*, OTEL_BSP_*,
+// ...; docs/telemetry.md lists them); Config fields and options override
+// them where both exist. Enumerated values are read in any case; an invalid
+// or unknown value is a warning through otel.Handle that names the variable,
+// and the default applies: the environment never fails Setup. An invalid
+// Config field or option is an error that names it.
 //
 // Telemetry never holds up the code it measures: spans go through a batch
 // processor that drops when its queue is full, exports are bounded by

@@ -3,26 +3,35 @@ package exporters
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"os"
 	"strconv"
 	"strings"
 
 	"go.opentelemetry.io/contrib/exporters/autoexport"
 	"go.opentelemetry.io/contrib/propagators/autoprop"
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/propagation"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 )
 
 // The general SDK variables Setup reads itself. The exporter variables are
-// in otlp.go; the SDK reads the sampler, batch processor, periodic reader
-// and exemplar filter variables itself.
+// in otlp.go, the batch processor's and periodic reader's in sdkenv.go; the
+// SDK reads the sampler variables itself.
 const (
 	envSDKDisabled      = "OTEL_SDK_DISABLED"
 	envPropagators      = "OTEL_PROPAGATORS"
 	envCardinalityLimit = "OTEL_GO_X_CARDINALITY_LIMIT"
+	envExemplarFilter   = "OTEL_METRICS_EXEMPLAR_FILTER"
 )
+
+// warnEnv reports an environment value Setup does not use as given, through
+// the global error handler (otel.Handle, which otel.SetErrorHandler
+// replaces): the specification makes an invalid value a warning and the
+// default apply, never a failed start.
+func warnEnv(name, value, what string) {
+	otel.Handle(fmt.Errorf("sfotel: %s=%q %s", name, value, what))
+}
 
 // DefaultCardinalityLimit is the most series one instrument keeps per
 // collection when neither Config.CardinalityLimit nor
@@ -32,8 +41,8 @@ const DefaultCardinalityLimit = 2000
 
 // sdkDisabled reads OTEL_SDK_DISABLED as the specification defines a
 // boolean: only a case-insensitive "true" is true; a value that is neither
-// true nor false is logged and read as false.
-func sdkDisabled(logger *slog.Logger) bool {
+// true nor false is a warning and read as false.
+func sdkDisabled() bool {
 	v := strings.TrimSpace(os.Getenv(envSDKDisabled))
 	switch {
 	case strings.EqualFold(v, "true"):
@@ -41,7 +50,7 @@ func sdkDisabled(logger *slog.Logger) bool {
 	case v == "" || strings.EqualFold(v, "false"):
 		return false
 	}
-	logger.Warn("sfotel: "+envSDKDisabled+" is neither true nor false; the SDK stays enabled", "value", v)
+	warnEnv(envSDKDisabled, v, "is neither true nor false; the SDK stays enabled")
 	return false
 }
 
@@ -50,8 +59,8 @@ func sdkDisabled(logger *slog.Logger) bool {
 // ottrace, none, and whatever the program registered with
 // autoprop.RegisterTextMapPropagator). Unset or empty means tracecontext
 // and baggage. As the specification asks of an unknown value, an unknown
-// name is logged and left out; when no name is known, the default applies.
-func propagatorFromEnv(logger *slog.Logger) propagation.TextMapPropagator {
+// name is a warning and left out; when no name is known, the default applies.
+func propagatorFromEnv() propagation.TextMapPropagator {
 	def := propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
 	var names []string
 	for n := range strings.SplitSeq(os.Getenv(envPropagators), ",") {
@@ -64,7 +73,7 @@ func propagatorFromEnv(logger *slog.Logger) propagation.TextMapPropagator {
 	}
 	p, err := autoprop.TextMapPropagator(names...)
 	if err != nil {
-		logger.Warn("sfotel: "+envPropagators+" names a propagator that is not registered; it is left out", "value", os.Getenv(envPropagators), "error", err)
+		warnEnv(envPropagators, os.Getenv(envPropagators), "names a propagator that is not registered; it is left out: "+err.Error())
 	}
 	if p == nil {
 		return def
@@ -91,8 +100,9 @@ const (
 // name registered with autoexport.RegisterSpanExporter or
 // RegisterMetricReader). Like autoexport, it takes one name: a
 // comma-separated list, which the specification allows but does not
-// require, is logged and ignored, as is an unknown name.
-func exporterFromEnv(sig signal, logger *slog.Logger) (exporterChoice, string) {
+// require, is a warning and ignored, as is an unknown name. autoexport
+// matches the other names exactly, as they are registered.
+func exporterFromEnv(sig signal) (exporterChoice, string) {
 	raw := os.Getenv(sig.kind)
 	name := strings.TrimSpace(raw)
 	switch strings.ToLower(name) {
@@ -108,7 +118,7 @@ func exporterFromEnv(sig signal, logger *slog.Logger) (exporterChoice, string) {
 		}
 	}
 	if strings.Contains(name, ",") {
-		logger.Warn("sfotel: "+sig.kind+" names more than one exporter; a list is not supported (name one), so it is ignored", "value", raw)
+		warnEnv(sig.kind, raw, "names more than one exporter; a list is not supported (name one), so it is ignored")
 		return choiceUnset, ""
 	}
 	return choiceOther, name
@@ -123,11 +133,11 @@ func unknownToAutoexport(err error) bool {
 }
 
 // otherSpanExporter asks autoexport for the exporter OTEL_TRACES_EXPORTER
-// names. nil, nil: the name is unknown (logged, ignored).
-func otherSpanExporter(ctx context.Context, name string, logger *slog.Logger) (sdktrace.SpanExporter, error) {
+// names. nil, nil: the name is unknown (a warning, ignored).
+func otherSpanExporter(ctx context.Context, name string) (sdktrace.SpanExporter, error) {
 	exp, err := autoexport.NewSpanExporter(ctx)
 	if unknownToAutoexport(err) {
-		logger.Warn("sfotel: "+envTracesExporter+" names an unknown exporter; it is ignored", "value", name)
+		warnEnv(envTracesExporter, name, "names an unknown exporter; it is ignored")
 		return nil, nil
 	}
 	if err != nil {
@@ -137,10 +147,10 @@ func otherSpanExporter(ctx context.Context, name string, logger *slog.Logger) (s
 }
 
 // otherMetricReader is otherSpanExporter for OTEL_METRICS_EXPORTER.
-func otherMetricReader(ctx context.Context, name string, logger *slog.Logger) (sdkmetric.Reader, error) {
+func otherMetricReader(ctx context.Context, name string) (sdkmetric.Reader, error) {
 	r, err := autoexport.NewMetricReader(ctx)
 	if unknownToAutoexport(err) {
-		logger.Warn("sfotel: "+envMetricsExporter+" names an unknown exporter; it is ignored", "value", name)
+		warnEnv(envMetricsExporter, name, "names an unknown exporter; it is ignored")
 		return nil, nil
 	}
 	if err != nil {
@@ -152,8 +162,8 @@ func otherMetricReader(ctx context.Context, name string, logger *slog.Logger) (s
 // cardinalityLimit is the limit the MeterProvider applies: Config's, else
 // OTEL_GO_X_CARDINALITY_LIMIT's (which the SDK reads too; <= 0 there means
 // no limit, reported as 0), else DefaultCardinalityLimit. A variable that is
-// not an integer is logged and ignored, as the SDK does.
-func cardinalityLimit(cfg Config, logger *slog.Logger) (int, error) {
+// not an integer is a warning and ignored, as the SDK ignores it.
+func cardinalityLimit(cfg Config) (int, error) {
 	if cfg.CardinalityLimit < 0 {
 		return 0, fmt.Errorf("exporters: Config.CardinalityLimit must be >= 0 (0: the default, %d), got %d", DefaultCardinalityLimit, cfg.CardinalityLimit)
 	}
@@ -166,8 +176,19 @@ func cardinalityLimit(cfg Config, logger *slog.Logger) (int, error) {
 	}
 	n, err := strconv.Atoi(v)
 	if err != nil {
-		logger.Warn("sfotel: "+envCardinalityLimit+" is not an integer; the default applies", "value", v, "default", DefaultCardinalityLimit)
+		warnEnv(envCardinalityLimit, v, fmt.Sprintf("is not an integer; the default %d applies", DefaultCardinalityLimit))
 		return DefaultCardinalityLimit, nil
 	}
 	return max(n, 0), nil
+}
+
+// checkExemplarFilter warns about an OTEL_METRICS_EXEMPLAR_FILTER the SDK
+// would ignore without a word (it reads the known ones in any case).
+func checkExemplarFilter() {
+	v := strings.TrimSpace(os.Getenv(envExemplarFilter))
+	switch strings.ToLower(v) {
+	case "", "always_on", "always_off", "trace_based":
+		return
+	}
+	warnEnv(envExemplarFilter, v, "is not always_on, always_off or trace_based; the default trace_based applies")
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -12,6 +11,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -29,6 +30,49 @@ import (
 	"github.com/statefulroute/sfotel/internal/contract"
 	"github.com/statefulroute/sfotel/internal/otlptest"
 )
+
+// handled keeps the warnings that reach the global error handler
+// (otel.Handle) while a test runs.
+type handled struct {
+	mu   sync.Mutex
+	errs []string
+}
+
+var (
+	handling     atomic.Pointer[handled]
+	handlerOnce  sync.Once
+	otelHandlers = otel.ErrorHandlerFunc(func(err error) {
+		if h := handling.Load(); h != nil {
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			h.errs = append(h.errs, err.Error())
+		}
+	})
+)
+
+// recordHandled collects what otel.Handle receives until the test ends.
+// The handler is installed once: otel.SetErrorHandler cannot be undone.
+func recordHandled(t *testing.T) *handled {
+	t.Helper()
+	handlerOnce.Do(func() { otel.SetErrorHandler(otelHandlers) })
+	h := &handled{}
+	handling.Store(h)
+	t.Cleanup(func() { handling.CompareAndSwap(h, nil) })
+	return h
+}
+
+// about returns the warnings that name the variable env.
+func (h *handled) about(env string) []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []string
+	for _, e := range h.errs {
+		if strings.HasPrefix(e, "sfotel: "+env+"=") {
+			out = append(out, e)
+		}
+	}
+	return out
+}
 
 // restoreGlobals puts the otel globals back after a test that sets them.
 func restoreGlobals(t *testing.T) {
@@ -86,16 +130,16 @@ func TestSDKDisabled(t *testing.T) {
 			r := otlptest.Start(t)
 			reader := sdkmetric.NewManualReader()
 			spans := tracetest.NewSpanRecorder()
-			logs := &logRecorder{}
+			warnings := recordHandled(t)
 			tel := setup(t, Config{
 				OTLPEndpoint: r.HTTPEndpoint(), MetricInterval: time.Hour,
 				Prometheus: true, Readers: []sdkmetric.Reader{reader}, SpanProcessors: []sdktrace.SpanProcessor{spans},
-				SetGlobal: true, Logger: slog.New(logs),
+				SetGlobal: true,
 			})
 			if tel.Disabled() != tc.disabled {
 				t.Fatalf("Disabled() = %v", tel.Disabled())
 			}
-			if w := logs.messages(slog.LevelWarn); (len(w) > 0) != tc.warning {
+			if w := warnings.about(envSDKDisabled); (len(w) > 0) != tc.warning {
 				t.Errorf("warnings %q, want one: %v", w, tc.warning)
 			}
 
@@ -169,8 +213,8 @@ func TestPropagatorsFromEnvironment(t *testing.T) {
 			clearOTelEnv(t)
 			restoreGlobals(t)
 			t.Setenv(envPropagators, tc.value)
-			logs := &logRecorder{}
-			tel := setup(t, Config{SetGlobal: true, Logger: slog.New(logs)})
+			warnings := recordHandled(t)
+			tel := setup(t, Config{SetGlobal: true})
 			if !slices.Equal(slices.Sorted(slices.Values(tel.Propagator().Fields())), slices.Sorted(slices.Values(otel.GetTextMapPropagator().Fields()))) {
 				t.Error("SetGlobal did not install Telemetry.Propagator()")
 			}
@@ -193,7 +237,7 @@ func TestPropagatorsFromEnvironment(t *testing.T) {
 			if len(tc.wantFields) > 0 && !strings.Contains(fmt.Sprint(carrier), remoteParent.TraceID().String()) {
 				t.Errorf("injected %v: no trace ID", carrier)
 			}
-			if w := logs.messages(slog.LevelWarn); (len(w) > 0) != tc.warning {
+			if w := warnings.about(envPropagators); (len(w) > 0) != tc.warning {
 				t.Errorf("warnings %q", w)
 			}
 		})
@@ -223,8 +267,8 @@ func TestTracesAndMetricsExporterFromEnvironment(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			clearOTelEnv(t)
 			t.Setenv(envTracesExporter, tc.traces)
-			logs := &logRecorder{}
-			cfg := Config{Logger: slog.New(logs)}
+			warnings := recordHandled(t)
+			cfg := Config{}
 			if tc.endpoint {
 				// Nothing listens there: only whether an exporter exists counts.
 				cfg.OTLPEndpoint = "http://127.0.0.1:1"
@@ -239,7 +283,7 @@ func TestTracesAndMetricsExporterFromEnvironment(t *testing.T) {
 			if got := tel.Stats().SpansQueued == 1; got != tc.wantOTLPTraces {
 				t.Errorf("OTLP span exporter present = %v, want %v (Stats %+v)", got, tc.wantOTLPTraces, tel.Stats())
 			}
-			if w := logs.messages(slog.LevelWarn); tc.warning != slices.ContainsFunc(w, func(m string) bool { return strings.Contains(m, envTracesExporter) }) {
+			if w := warnings.about(envTracesExporter); tc.warning != (len(w) > 0) {
 				t.Errorf("warnings %q", w)
 			}
 		})
@@ -410,12 +454,12 @@ func TestSetupViewsCardinalityAndExemplars(t *testing.T) {
 				t.Setenv(envCardinalityLimit, tc.env)
 				n, _ := strconv.Atoi(tc.cfg)
 				reader := sdkmetric.NewManualReader()
-				logs := &logRecorder{}
-				tel := setup(t, Config{Readers: []sdkmetric.Reader{reader}, CardinalityLimit: n, Logger: slog.New(logs)})
+				warnings := recordHandled(t)
+				tel := setup(t, Config{Readers: []sdkmetric.Reader{reader}, CardinalityLimit: n})
 				if got := tel.CardinalityLimit(); got != tc.want {
 					t.Errorf("CardinalityLimit() = %d, want %d", got, tc.want)
 				}
-				if w := logs.messages(slog.LevelWarn); (len(w) > 0) != tc.warning {
+				if w := warnings.about(envCardinalityLimit); (len(w) > 0) != tc.warning {
 					t.Errorf("warnings %q", w)
 				}
 				if tc.want == 0 || tc.want > 100 {

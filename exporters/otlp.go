@@ -40,7 +40,7 @@ const DefaultProtocol = ProtocolHTTPProtobuf
 const DefaultOTLPTimeout = 5 * time.Second
 
 // Environment variables read here. The upstream exporters read the others
-// (endpoint, headers, certificates, compression) themselves.
+// (endpoint, headers, certificates, temporality) themselves.
 const (
 	envProtocol        = "OTEL_EXPORTER_OTLP_PROTOCOL"
 	envTracesProtocol  = "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"
@@ -51,37 +51,68 @@ const (
 	envTimeout         = "OTEL_EXPORTER_OTLP_TIMEOUT"
 	envTracesTimeout   = "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT"
 	envMetricsTimeout  = "OTEL_EXPORTER_OTLP_METRICS_TIMEOUT"
+	envCompression     = "OTEL_EXPORTER_OTLP_COMPRESSION"
+	envTracesCompr     = "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION"
+	envMetricsCompr    = "OTEL_EXPORTER_OTLP_METRICS_COMPRESSION"
 	envTracesExporter  = "OTEL_TRACES_EXPORTER"
 	envMetricsExporter = "OTEL_METRICS_EXPORTER"
 )
 
 // signal names the per-signal environment variables of traces or metrics.
 type signal struct {
-	name                                       string // "traces" or "metrics", the HTTP path's last element
-	protocolEnv, endpointEnv, timeoutEnv, kind string
+	name                                                       string // "traces" or "metrics", the HTTP path's last element
+	protocolEnv, endpointEnv, timeoutEnv, kind, compressionEnv string
 }
 
 var (
-	tracesSignal  = signal{"traces", envTracesProtocol, envTracesEndpoint, envTracesTimeout, envTracesExporter}
-	metricsSignal = signal{"metrics", envMetricsProtocol, envMetricsEndpoint, envMetricsTimeout, envMetricsExporter}
+	tracesSignal  = signal{"traces", envTracesProtocol, envTracesEndpoint, envTracesTimeout, envTracesExporter, envTracesCompr}
+	metricsSignal = signal{"metrics", envMetricsProtocol, envMetricsEndpoint, envMetricsTimeout, envMetricsExporter, envMetricsCompr}
 )
 
 // protocolFor returns the transport for sig: the option, else the
 // per-signal variable, else OTEL_EXPORTER_OTLP_PROTOCOL, else
-// DefaultProtocol. An unknown value is an error naming where it came from.
+// DefaultProtocol, in any case. An unknown option is an error; an unknown
+// variable is a warning and ignored, as the specification asks.
 func (c otlpConfig) protocolFor(sig signal) (Protocol, error) {
 	if c.protocol != "" {
 		return checkProtocol(c.protocol, "WithProtocol")
 	}
 	for _, env := range []string{sig.protocolEnv, envProtocol} {
-		if v := strings.TrimSpace(os.Getenv(env)); v != "" {
-			return checkProtocol(Protocol(v), env)
+		v := strings.TrimSpace(os.Getenv(env))
+		if v == "" {
+			continue
 		}
+		p, err := checkProtocol(Protocol(v), env)
+		if err == nil {
+			return p, nil
+		}
+		warnEnv(env, v, "is not grpc or http/protobuf; ignored")
 	}
 	return DefaultProtocol, nil
 }
 
+// gzipFor reports whether sig's compression variable, else
+// OTEL_EXPORTER_OTLP_COMPRESSION, says gzip, in any case. The upstream
+// exporters read only a lower-case gzip and take any other value for none
+// without a word; none is what they do when gzip is not passed to them.
+func gzipFor(sig signal) bool {
+	for _, env := range []string{sig.compressionEnv, envCompression} {
+		v := strings.TrimSpace(os.Getenv(env))
+		switch strings.ToLower(v) {
+		case "":
+		case "gzip":
+			return true
+		case "none":
+			return false
+		default:
+			warnEnv(env, v, "is not gzip or none; ignored")
+		}
+	}
+	return false
+}
+
 func checkProtocol(p Protocol, source string) (Protocol, error) {
+	p = Protocol(strings.ToLower(string(p)))
 	switch p {
 	case ProtocolGRPC, ProtocolHTTPProtobuf:
 		return p, nil
@@ -173,6 +204,7 @@ type otlpPlan struct {
 	insecure bool
 	headers  map[string]string
 	timeout  time.Duration // 0: the upstream exporter reads the environment
+	gzip     bool
 }
 
 func (c otlpConfig) plan(sig signal) (otlpPlan, error) {
@@ -183,7 +215,7 @@ func (c otlpConfig) plan(sig signal) (otlpPlan, error) {
 	if err != nil {
 		return otlpPlan{}, err
 	}
-	p := otlpPlan{proto: proto, insecure: c.insecure, headers: c.headers, timeout: c.timeoutFor(sig)}
+	p := otlpPlan{proto: proto, insecure: c.insecure, headers: c.headers, timeout: c.timeoutFor(sig), gzip: gzipFor(sig)}
 	if c.endpoint != "" {
 		t, err := parseEndpoint(c.endpoint, c.insecure)
 		if err != nil {
@@ -216,7 +248,9 @@ func NewOTLPTraceExporter(ctx context.Context, opts ...OTLPOption) (sdktrace.Spa
 	if p.proto == ProtocolGRPC {
 		return otlptracegrpc.New(ctx, traceGRPCOptions.build(p)...)
 	}
-	return otlptracehttp.New(ctx, traceHTTPOptions.build(p)...)
+	// The upstream exporter reads the protocol variable too and would send
+	// JSON for http/json, which Setup ignores: protobuf, as decided.
+	return otlptracehttp.New(ctx, append(traceHTTPOptions.build(p), otlptracehttp.WithEncoding(otlptracehttp.EncodingProtobuf))...)
 }
 
 // NewOTLPMetricExporter returns an OTLP metric exporter over gRPC or

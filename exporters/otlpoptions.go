@@ -20,6 +20,7 @@ type otlpOptions[O any] struct {
 	insecure func() O
 	headers  func(map[string]string) O
 	timeout  func(time.Duration) O
+	gzip     func() O
 }
 
 // retryConfig has the fields of every upstream RetryConfig, in their order,
@@ -50,6 +51,9 @@ func (b otlpOptions[O]) build(p otlpPlan) []O {
 	if p.timeout > 0 {
 		o = append(o, b.timeout(p.timeout))
 	}
+	if p.gzip {
+		o = append(o, b.gzip())
+	}
 	return o
 }
 
@@ -60,6 +64,7 @@ var (
 		insecure: otlptracegrpc.WithInsecure,
 		headers:  otlptracegrpc.WithHeaders,
 		timeout:  otlptracegrpc.WithTimeout,
+		gzip:     func() otlptracegrpc.Option { return otlptracegrpc.WithCompressor("gzip") },
 	}
 	traceHTTPOptions = otlpOptions[otlptracehttp.Option]{
 		retry:    func(c retryConfig) otlptracehttp.Option { return otlptracehttp.WithRetry(otlptracehttp.RetryConfig(c)) },
@@ -69,6 +74,7 @@ var (
 		insecure: otlptracehttp.WithInsecure,
 		headers:  otlptracehttp.WithHeaders,
 		timeout:  otlptracehttp.WithTimeout,
+		gzip:     func() otlptracehttp.Option { return otlptracehttp.WithCompression(otlptracehttp.GzipCompression) },
 	}
 	metricGRPCOptions = otlpOptions[otlpmetricgrpc.Option]{
 		retry: func(c retryConfig) otlpmetricgrpc.Option {
@@ -78,6 +84,7 @@ var (
 		insecure: otlpmetricgrpc.WithInsecure,
 		headers:  otlpmetricgrpc.WithHeaders,
 		timeout:  otlpmetricgrpc.WithTimeout,
+		gzip:     func() otlpmetricgrpc.Option { return otlpmetricgrpc.WithCompressor("gzip") },
 	}
 	metricHTTPOptions = otlpOptions[otlpmetrichttp.Option]{
 		retry: func(c retryConfig) otlpmetrichttp.Option {
@@ -89,5 +96,6 @@ var (
 		insecure: otlpmetrichttp.WithInsecure,
 		headers:  otlpmetrichttp.WithHeaders,
 		timeout:  otlpmetrichttp.WithTimeout,
+		gzip:     func() otlpmetrichttp.Option { return otlpmetrichttp.WithCompression(otlpmetrichttp.GzipCompression) },
 	}
 )

@@ -106,15 +106,6 @@ func (p *Prometheus) Registerer() prometheus.Registerer { return p.registerer }
 // Gatherer returns what the handler serves.
 func (p *Prometheus) Gatherer() prometheus.Gatherer { return p.gatherer }
 
-// Registry returns the registerer when it is a *prometheus.Registry (the
-// default one, or one given to WithRegisterer), else nil.
-//
-// Deprecated: use Registerer or Gatherer.
-func (p *Prometheus) Registry() *prometheus.Registry {
-	reg, _ := p.registerer.(*prometheus.Registry)
-	return reg
-}
-
 // scrapeErrorLog adapts slog to promhttp's Println logger.
 type scrapeErrorLog struct{ l *slog.Logger }
 

@@ -213,32 +213,25 @@ func TestPrometheusContractNames(t *testing.T) {
 }
 
 func TestPrometheusOptions(t *testing.T) {
-	for name, opts := range map[string][]PrometheusOption{
-		"current":    {WithGoCollector(false), WithProcessCollector(false), WithScopeLabels(true), WithTargetInfo(false), WithNamespace("team")},
-		"deprecated": {WithGoCollector(false), WithProcessCollector(false), WithScopeInfo(), WithoutTargetInfo(), WithNamespace("team")},
-	} {
-		t.Run(name, func(t *testing.T) {
-			p, mp := newPromProvider(t, opts...)
-			recordExecutorLike(t, mp)
-			fams := parseExposition(t, scrape(t, p).Body.Bytes())
-			for name := range fams {
-				if strings.HasPrefix(name, "go_") || strings.HasPrefix(name, "process_") || name == "target_info" {
-					t.Errorf("%s present although turned off", name)
-				}
-			}
-			m := series(t, fams, "team_stateful_executor_errors_total", dto.MetricType_COUNTER, map[string]string{
-				"operation": contract.OpSetLinkedPod.String(), "error_type": "timeout",
-				"otel_scope_name": "github.com/statefulroute/sfotel/otelexec", "otel_scope_version": "", "otel_scope_schema_url": "",
-			})
-			if m.GetCounter().GetValue() != 1 {
-				t.Errorf("value %v", m.GetCounter().GetValue())
-			}
-		})
-	}
-	// The toggles turn back off (the last option wins).
-	p, mp := newPromProvider(t, WithScopeLabels(true), WithScopeLabels(false), WithTargetInfo(false), WithTargetInfo(true))
+	p, mp := newPromProvider(t, WithGoCollector(false), WithProcessCollector(false), WithScopeLabels(true), WithTargetInfo(false), WithNamespace("team"))
 	recordExecutorLike(t, mp)
 	fams := parseExposition(t, scrape(t, p).Body.Bytes())
+	for name := range fams {
+		if strings.HasPrefix(name, "go_") || strings.HasPrefix(name, "process_") || name == "target_info" {
+			t.Errorf("%s present although turned off", name)
+		}
+	}
+	m := series(t, fams, "team_stateful_executor_errors_total", dto.MetricType_COUNTER, map[string]string{
+		"operation": contract.OpSetLinkedPod.String(), "error_type": "timeout",
+		"otel_scope_name": "github.com/statefulroute/sfotel/otelexec", "otel_scope_version": "", "otel_scope_schema_url": "",
+	})
+	if m.GetCounter().GetValue() != 1 {
+		t.Errorf("value %v", m.GetCounter().GetValue())
+	}
+	// The toggles turn back off (the last option wins).
+	p, mp = newPromProvider(t, WithScopeLabels(true), WithScopeLabels(false), WithTargetInfo(false), WithTargetInfo(true))
+	recordExecutorLike(t, mp)
+	fams = parseExposition(t, scrape(t, p).Body.Bytes())
 	if _, ok := fams["target_info"]; !ok {
 		t.Error("WithTargetInfo(true) after false: no target_info")
 	}
@@ -277,18 +270,18 @@ func TestPrometheusRegistererAndGatherer(t *testing.T) {
 	wrapped := prometheus.WrapRegistererWith(prometheus.Labels{"team": "routing"}, reg)
 	p, mp := newPromProvider(t, WithRegisterer(wrapped), WithGatherer(reg), WithGoCollector(false), WithProcessCollector(false))
 	recordExecutorLike(t, mp)
-	if p.Registerer() != wrapped || p.Gatherer() != prometheus.Gatherer(reg) || p.Registry() != nil {
-		t.Errorf("Registerer %v, Gatherer %v, Registry %v", p.Registerer(), p.Gatherer(), p.Registry())
+	if p.Registerer() != wrapped || p.Gatherer() != prometheus.Gatherer(reg) {
+		t.Errorf("Registerer %v, Gatherer %v", p.Registerer(), p.Gatherer())
 	}
 	fams := parseExposition(t, scrape(t, p).Body.Bytes())
 	series(t, fams, "stateful_executor_errors_total", dto.MetricType_COUNTER,
 		map[string]string{"operation": contract.OpSetLinkedPod.String(), "error_type": "timeout", "team": "routing"})
 
 	// nil, typed or not, is ignored: the exporter gets a registry of its own.
-	p, mp = newPromProvider(t, WithRegisterer(nil), WithRegisterer((*prometheus.Registry)(nil)), WithGatherer(nil), WithRegistry(nil))
+	p, mp = newPromProvider(t, WithRegisterer(nil), WithRegisterer((*prometheus.Registry)(nil)), WithGatherer(nil))
 	recordExecutorLike(t, mp)
-	if p.Registry() == nil || p.Registry() == prometheus.DefaultRegisterer {
-		t.Errorf("nil registerers: Registry() = %v", p.Registry())
+	if reg, ok := p.Registerer().(*prometheus.Registry); !ok || reg == prometheus.DefaultRegisterer || p.Gatherer() != prometheus.Gatherer(reg) {
+		t.Errorf("nil registerers: Registerer() = %v, Gatherer() = %v", p.Registerer(), p.Gatherer())
 	}
 	if _, ok := parseExposition(t, scrape(t, p).Body.Bytes())["stateful_executor_operations_total"]; !ok {
 		t.Error("nothing served with nil registerers")
@@ -312,8 +305,8 @@ func TestPrometheusTwoInstancesAndSharedRegistry(t *testing.T) {
 	reg.MustRegister(own)
 	own.Add(2)
 	p, mp := newPromProvider(t, WithRegisterer(reg), WithGoCollector(false), WithProcessCollector(false))
-	if p.Registry() != reg || p.Registerer() != prometheus.Registerer(reg) || p.Gatherer() != prometheus.Gatherer(reg) {
-		t.Fatal("Registry(), Registerer() or Gatherer() is not the registry given")
+	if p.Registerer() != prometheus.Registerer(reg) || p.Gatherer() != prometheus.Gatherer(reg) {
+		t.Fatal("Registerer() or Gatherer() is not the registry given")
 	}
 	recordExecutorLike(t, mp)
 	fams = parseExposition(t, scrape(t, p).Body.Bytes())
@@ -363,7 +356,6 @@ func TestPrometheusOpenMetricsNegotiation(t *testing.T) {
 		{"default, OpenMetrics asked", nil, []string{accept, om}, true},
 		{"default, nothing asked", nil, nil, false},
 		{"WithOpenMetricsFormat(false)", []PrometheusOption{WithOpenMetricsFormat(false)}, []string{accept, om}, false},
-		{"deprecated WithOpenMetrics", []PrometheusOption{WithOpenMetricsFormat(false), WithOpenMetrics()}, []string{accept, om}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p, exemplarTrace := record(t, tc.opts...)

@@ -97,8 +97,9 @@ type Config struct {
 	// baggage) as the otel globals.
 	SetGlobal bool
 	// Logger receives the few events a person must act on (an OTLP outage
-	// and its end, an environment variable that is ignored). The default is
-	// slog.Default().
+	// and its end, a resource detector that failed). The default is
+	// slog.Default(). An environment value that is ignored goes to
+	// otel.Handle instead, as the specification asks.
 	Logger *slog.Logger
 }
 
@@ -141,7 +142,7 @@ func Setup(ctx context.Context, cfg Config) (*Telemetry, error) {
 	if cfg.MetricInterval < 0 {
 		return nil, fmt.Errorf("exporters: Config.MetricInterval must not be negative, got %v", cfg.MetricInterval)
 	}
-	limit, err := cardinalityLimit(cfg, logger)
+	limit, err := cardinalityLimit(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -153,7 +154,7 @@ func Setup(ctx context.Context, cfg Config) (*Telemetry, error) {
 	abortCtx, abort := context.WithCancel(context.Background())
 	t := &Telemetry{
 		res:          res,
-		prop:         propagatorFromEnv(logger),
+		prop:         propagatorFromEnv(),
 		limit:        limit,
 		stats:        &exportStats{},
 		abort:        abort,
@@ -180,7 +181,7 @@ func Setup(ctx context.Context, cfg Config) (*Telemetry, error) {
 		return fail(errors.New("exporters: Config.DisableOTLP contradicts Config.OTLPEndpoint or WithEndpoint"))
 	}
 
-	if sdkDisabled(logger) {
+	if sdkDisabled() {
 		return t.setupDisabled(cfg)
 	}
 
@@ -190,22 +191,25 @@ func Setup(ctx context.Context, cfg Config) (*Telemetry, error) {
 	}
 	if cfg.ExemplarFilter != nil {
 		mpOpts = append(mpOpts, sdkmetric.WithExemplarFilter(cfg.ExemplarFilter))
+	} else {
+		checkExemplarFilter()
 	}
+	bspOpts := sync.OnceValue(batchSpanOptions) // read, and warned about, once
 
 	tpOpts := []sdktrace.TracerProviderOption{sdktrace.WithResource(res)}
 	if cfg.Sampler != nil {
 		tpOpts = append(tpOpts, sdktrace.WithSampler(cfg.Sampler))
 	}
-	traces, tracesName := exporterFromEnv(tracesSignal, logger)
+	traces, tracesName := exporterFromEnv(tracesSignal)
 	if traces == choiceOther {
-		exp, err := otherSpanExporter(ctx, tracesName, logger)
+		exp, err := otherSpanExporter(ctx, tracesName)
 		if err != nil {
 			return fail(err)
 		}
 		if exp == nil {
 			traces = choiceUnset // an unknown name is ignored
 		} else {
-			bsp := sdktrace.NewBatchSpanProcessor(exp)
+			bsp := sdktrace.NewBatchSpanProcessor(exp, bspOpts()...)
 			cleanup = append(cleanup, bsp.Shutdown)
 			tpOpts = append(tpOpts, sdktrace.WithSpanProcessor(bsp))
 		}
@@ -218,7 +222,7 @@ func Setup(ctx context.Context, cfg Config) (*Telemetry, error) {
 		}
 		// The batch processor never blocks span.End: when its queue is
 		// full it drops. OTEL_BSP_* tune it.
-		bsp := sdktrace.NewBatchSpanProcessor(&spanGuard{next: exp, stats: t.stats, health: t.spanHealth, abort: abortCtx})
+		bsp := sdktrace.NewBatchSpanProcessor(&spanGuard{next: exp, stats: t.stats, health: t.spanHealth, abort: abortCtx}, bspOpts()...)
 		cleanup = append(cleanup, bsp.Shutdown) // stops its goroutine and the exporter
 		tpOpts = append(tpOpts, sdktrace.WithSpanProcessor(countingProcessor{SpanProcessor: bsp, queued: &t.stats.spansQueued}))
 	}
@@ -236,12 +240,12 @@ func Setup(ctx context.Context, cfg Config) (*Telemetry, error) {
 		t.prom = p
 		mpOpts = append(mpOpts, sdkmetric.WithReader(p))
 	}
-	metrics, metricsName := exporterFromEnv(metricsSignal, logger)
+	metrics, metricsName := exporterFromEnv(metricsSignal)
 	// "prometheus" asks for a Prometheus exporter; Config.Prometheus is one
 	// already, served where the application mounts it. Without it,
 	// autoexport's serves on OTEL_EXPORTER_PROMETHEUS_HOST:PORT.
 	if metrics == choiceOther || metrics == choicePrometheus && !cfg.Prometheus {
-		r, err := otherMetricReader(ctx, metricsName, logger)
+		r, err := otherMetricReader(ctx, metricsName)
 		if err != nil {
 			return fail(err)
 		}
@@ -257,10 +261,7 @@ func Setup(ctx context.Context, cfg Config) (*Telemetry, error) {
 		if err != nil {
 			return fail(err)
 		}
-		var ropts []sdkmetric.PeriodicReaderOption
-		if cfg.MetricInterval > 0 {
-			ropts = append(ropts, sdkmetric.WithInterval(cfg.MetricInterval))
-		}
+		ropts := periodicReaderOptions(cfg.MetricInterval)
 		if !cfg.DisableRuntimeMetrics {
 			rt, err := newRuntimeMetrics(res, exp)
 			if err != nil {

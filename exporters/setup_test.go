@@ -6,8 +6,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"log/slog"
+	"net"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -27,24 +29,27 @@ import (
 	"github.com/statefulroute/sfotel/internal/otlptest"
 )
 
-// otelEnv lists the variables Setup and the SDK read; clearOTelEnv blanks
-// them so the machine's environment cannot change a test's outcome.
+// otelEnv lists the variables Setup and the SDK read, beside sdkSettings;
+// clearOTelEnv blanks them so the machine's environment cannot change a
+// test's outcome.
 var otelEnv = []string{
 	"OTEL_SERVICE_NAME", "OTEL_RESOURCE_ATTRIBUTES",
 	envProtocol, envTracesProtocol, envMetricsProtocol,
 	envEndpoint, envTracesEndpoint, envMetricsEndpoint,
 	envTimeout, envTracesTimeout, envMetricsTimeout,
 	envTracesExporter, envMetricsExporter,
-	"OTEL_EXPORTER_OTLP_HEADERS", "OTEL_EXPORTER_OTLP_INSECURE", "OTEL_EXPORTER_OTLP_COMPRESSION",
+	"OTEL_EXPORTER_OTLP_HEADERS", "OTEL_EXPORTER_OTLP_INSECURE", envCompression, envTracesCompr, envMetricsCompr,
 	"OTEL_TRACES_SAMPLER", "OTEL_TRACES_SAMPLER_ARG",
-	"OTEL_METRIC_EXPORT_INTERVAL", "OTEL_BSP_SCHEDULE_DELAY",
-	envSDKDisabled, envPropagators, envCardinalityLimit, "OTEL_METRICS_EXEMPLAR_FILTER",
+	envSDKDisabled, envPropagators, envCardinalityLimit, envExemplarFilter,
 	"OTEL_EXPORTER_PROMETHEUS_HOST", "OTEL_EXPORTER_PROMETHEUS_PORT", "OTEL_METRICS_PRODUCERS",
 }
 
 func clearOTelEnv(t *testing.T) {
 	t.Helper()
 	for _, k := range otelEnv {
+		t.Setenv(k, "")
+	}
+	for k := range sdkSettings {
 		t.Setenv(k, "")
 	}
 }
@@ -379,10 +384,8 @@ func TestSetupRejectsBadConfig(t *testing.T) {
 	}{
 		{"unknown protocol option", nil, Config{OTLPEndpoint: "http://127.0.0.1:4318", OTLPOptions: []OTLPOption{WithProtocol("udp")}}, `WithProtocol: unknown OTLP protocol "udp"`},
 		{"http/json", nil, Config{OTLPEndpoint: "http://127.0.0.1:4318", OTLPOptions: []OTLPOption{WithProtocol("http/json")}}, "not supported"},
-		{"unknown protocol variable", map[string]string{envProtocol: "carrier-pigeon"}, Config{OTLPEndpoint: "http://127.0.0.1:4318"}, envProtocol},
-		{"unknown traces protocol variable", map[string]string{envTracesProtocol: "x"}, Config{OTLPEndpoint: "http://127.0.0.1:4318"}, envTracesProtocol},
 		{"plain text to a remote host", nil, Config{OTLPEndpoint: "http://collector.example:4318"}, "needs WithInsecureTransport(true)"},
-		{"https with WithInsecure", nil, Config{OTLPEndpoint: "https://collector.example:4318", OTLPOptions: []OTLPOption{WithInsecure()}}, "contradicts WithInsecure"},
+		{"https with WithInsecureTransport", nil, Config{OTLPEndpoint: "https://collector.example:4318", OTLPOptions: []OTLPOption{WithInsecureTransport(true)}}, "contradicts WithInsecureTransport(true)"},
 		{"no port", nil, Config{OTLPEndpoint: "http://127.0.0.1"}, "missing port"},
 		{"scheme", nil, Config{OTLPEndpoint: "ftp://127.0.0.1:21"}, "scheme must be http or https"},
 		{"host without port", nil, Config{OTLPEndpoint: "localhost"}, "want host:port"},
@@ -741,11 +744,19 @@ func TestSetupResourceInput(t *testing.T) {
 // after the span side was built, the batch processor is stopped again.
 func TestSetupFailureLeavesNothingRunning(t *testing.T) {
 	clearOTelEnv(t)
-	t.Setenv(envMetricsProtocol, "bogus")
+	// autoexport's Prometheus reader cannot bind a port that is taken.
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	t.Setenv(envMetricsExporter, "prometheus")
+	t.Setenv("OTEL_EXPORTER_PROMETHEUS_HOST", "127.0.0.1")
+	t.Setenv("OTEL_EXPORTER_PROMETHEUS_PORT", strconv.Itoa(taken.Addr().(*net.TCPAddr).Port))
 	before := runtime.NumGoroutine()
 	for range 20 {
-		if _, err := Setup(context.Background(), Config{OTLPEndpoint: "http://127.0.0.1:4318"}); err == nil || !strings.Contains(err.Error(), envMetricsProtocol) {
-			t.Fatalf("Setup = %v, want an error naming %s", err, envMetricsProtocol)
+		if _, err := Setup(context.Background(), Config{OTLPEndpoint: "http://127.0.0.1:4318"}); err == nil || !strings.Contains(err.Error(), envMetricsExporter) {
+			t.Fatalf("Setup = %v, want an error naming %s", err, envMetricsExporter)
 		}
 	}
 	deadline := time.Now().Add(5 * time.Second)
@@ -789,5 +800,64 @@ func TestShutdownHealthyCollectorWithExportInFlight(t *testing.T) {
 			t.Errorf("try %d: probe metric never arrived", i)
 		}
 		r.Close()
+	}
+}
+
+// TestProtocolAndCompressionVariables: the values are read in any case; an
+// unknown one is a warning naming the variable and is ignored (the generic
+// variable, else the default, applies), never a failed Setup. Both signals
+// reach a real collector over the transport and with the compression
+// asked for.
+func TestProtocolAndCompressionVariables(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		env   map[string]string
+		grpc  bool
+		gzip  bool
+		warns []string
+	}{
+		{"GRPC", map[string]string{envProtocol: "GRPC"}, true, false, nil},
+		{"HTTP/PROTOBUF", map[string]string{envProtocol: "HTTP/PROTOBUF"}, false, false, nil},
+		{"unknown", map[string]string{envProtocol: "bogus"}, false, false, []string{envProtocol}},
+		{"http/json", map[string]string{envProtocol: "http/json"}, false, false, []string{envProtocol}},
+		{"unknown per-signal", map[string]string{envTracesProtocol: "Bogus", envMetricsProtocol: "udp", envProtocol: "Grpc"}, true, false, []string{envTracesProtocol, envMetricsProtocol}},
+		{"GZIP", map[string]string{envCompression: "GZIP"}, false, true, nil},
+		{"per-signal None", map[string]string{envTracesCompr: "None", envMetricsCompr: "NONE", envCompression: "gzip"}, false, false, nil},
+		{"unknown compression", map[string]string{envTracesCompr: "zstd", envMetricsCompr: "zstd", envCompression: "Gzip"}, false, true, []string{envTracesCompr, envMetricsCompr}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clearOTelEnv(t)
+			r := otlptest.Start(t)
+			endpoint, transport := r.HTTPEndpoint(), otlptest.HTTP
+			if tc.grpc {
+				endpoint, transport = r.GRPCEndpoint(), otlptest.GRPC
+			}
+			t.Setenv(envEndpoint, endpoint)
+			for k, v := range tc.env {
+				t.Setenv(k, v)
+			}
+			warnings := recordHandled(t)
+			tel := setup(t, Config{MetricInterval: time.Hour})
+			parentAndChild(t, tel)
+			if err := tel.ForceFlush(ctxTimeout(t, 10*time.Second)); err != nil {
+				t.Fatal(err)
+			}
+			traces, metrics := r.TraceBatches(), r.MetricBatches()
+			if len(traces) == 0 || len(metrics) == 0 {
+				t.Fatalf("%d trace and %d metric exports, want some of each", len(traces), len(metrics))
+			}
+			if traces[0].Transport != transport || metrics[0].Transport != transport {
+				t.Errorf("traces over %s, metrics over %s, want %s", traces[0].Transport, metrics[0].Transport, transport)
+			}
+			gzipped := func(h []string) bool { return len(h) == 1 && h[0] == "gzip" }
+			if g1, g2 := gzipped(traces[0].Header.Get("content-encoding")), gzipped(metrics[0].Header.Get("content-encoding")); g1 != tc.gzip || g2 != tc.gzip {
+				t.Errorf("gzip: traces %v, metrics %v, want %v", g1, g2, tc.gzip)
+			}
+			for _, env := range []string{envProtocol, envTracesProtocol, envMetricsProtocol, envCompression, envTracesCompr, envMetricsCompr} {
+				if w := warnings.about(env); (len(w) > 0) != slices.Contains(tc.warns, env) {
+					t.Errorf("warnings about %s: %q", env, w)
+				}
+			}
+		})
 	}
 }

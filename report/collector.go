@@ -34,14 +34,17 @@ type Collector struct {
 
 	history *history
 	timer   *time.Timer
-	slow    map[string][]Call // per operation: slowest recent calls, slowest first
+	slow    map[string][]Call // per operation: the slowest calls between each two cuts, slowest first
+	takes   []time.Time       // the last slowTakes collections, oldest first
 }
 
-// slowKept is how many slow calls the collector keeps per operation, and
-// slowShown how many a report lists, of those in its window.
+// slowShown is how many slow calls a report lists, of those in its window,
+// and how many the collector keeps per operation between two cuts: the
+// kept snapshots and the last slowTakes collections, where windows and
+// interval reports (Delta of two reports) start.
 const (
-	slowKept  = 20
 	slowShown = 5
+	slowTakes = 8
 )
 
 // NewCollector returns a Collector. Its warm-up period starts now, and so
@@ -236,10 +239,32 @@ func (c *Collector) trackReloads(raw *rawData, now time.Time) {
 // trackSlowest merges the calls the SDK sampled as exemplars into the kept
 // slowest calls and hands raw a copy. The SDK keeps an exemplar until a
 // later call replaces it, so the same call comes back collection after
-// collection: calls are told apart by span and time. Calls older than the
-// history span (10 minutes at least) are dropped.
+// collection: calls are told apart by span and time. A window starts at a
+// kept snapshot, an interval report at an earlier collection, so keeping
+// the slowShown slowest calls between each two of those cuts keeps the
+// slowest of every window, in memory bounded by the history. Calls older
+// than the history span (10 minutes at least) are dropped.
 func (c *Collector) trackSlowest(raw *rawData, now time.Time) {
 	keep := max(c.cfg.historySpan, DefaultHistorySpan)
+	cuts := slices.Clone(c.takes)
+	for _, e := range c.history.entries {
+		cuts = append(cuts, e.end)
+	}
+	slices.SortFunc(cuts, time.Time.Compare)
+	// interval numbers the cuts at or before t: calls with the same number
+	// fell between the same two cuts.
+	interval := func(t time.Time) int {
+		n, _ := slices.BinarySearchFunc(cuts, t, func(cut, t time.Time) int {
+			if cut.After(t) {
+				return 1
+			}
+			return -1
+		})
+		return n
+	}
+	if c.takes = append(c.takes, now); len(c.takes) > slowTakes {
+		c.takes = slices.Delete(c.takes, 0, 1)
+	}
 	if c.slow == nil {
 		c.slow = make(map[string][]Call, len(raw.slowest))
 	}
@@ -253,9 +278,14 @@ func (c *Collector) trackSlowest(raw *rawData, now time.Time) {
 			return cmp.Or(cmp.Compare(b.Seconds, a.Seconds), a.Time.Compare(b.Time), cmp.Compare(a.SpanID, b.SpanID))
 		})
 		calls = slices.CompactFunc(calls, func(a, b Call) bool { return a.SpanID == b.SpanID && a.Time.Equal(b.Time) })
-		if len(calls) > slowKept {
-			calls = calls[:slowKept]
+		n, kept := map[int]int{}, calls[:0]
+		for _, x := range calls {
+			if i := interval(x.Time); n[i] < slowShown {
+				n[i]++
+				kept = append(kept, x)
+			}
 		}
+		calls = slices.Clip(kept)
 		c.slow[op] = calls
 		out[op] = slices.Clone(calls)
 	}

@@ -50,7 +50,10 @@ type FleetQuery struct {
 // their pools are told apart by instance. Slowest calls and, unless
 // Prometheus scrapes them, the Go runtime's histograms are not available.
 // opts set the rules' thresholds as for NewCollector; an invalid value, or
-// an invalid field of q, is an error that names it.
+// an invalid field of q, is an error that names it. ctx bounds all the
+// queries; the first that fails stops the others and is the error. A series
+// with a sample that is NaN, infinite or beyond 2^53 is left out and named
+// in Report.Warnings.
 func FleetReport(ctx context.Context, q FleetQuery, opts ...Option) (*Report, error) {
 	cfg, err := newConfig(opts)
 	if err != nil {
@@ -68,7 +71,9 @@ func FleetReport(ctx context.Context, q FleetQuery, opts ...Option) (*Report, er
 	if err != nil {
 		return nil, err
 	}
-	return build(raw, q.Start, q.End, cfg), nil
+	r := build(raw, q.Start, q.End, cfg)
+	r.Warnings = f.warnings()
+	return r, nil
 }
 
 func (q *FleetQuery) check() error {
@@ -177,7 +182,7 @@ func promLabel(key string) model.LabelName {
 }
 
 // scopeMatcher keeps the series of sfotel's instrumentation scopes when
-// the exporter writes otel_scope_name (exporters.WithScopeInfo), and every
+// the exporter writes otel_scope_name (exporters.WithScopeLabels), and every
 // series when it does not: the empty alternative matches a series without
 // the label.
 var scopeMatcher = `otel_scope_name=~"` + promRegexp(contract.ScopeExecutor) + `|` + promRegexp(contract.ScopeRedis) + `|"`
@@ -193,6 +198,40 @@ type fleet struct {
 	client *http.Client
 	base   string
 	q      FleetQuery
+
+	mu      sync.Mutex
+	skipped []string // the series left out, with their labels
+}
+
+// usable reports whether a sample of the series name{m} can be counted or
+// summed: a number no larger than maxCount in size. NaN, an infinity or a
+// larger value is a broken exporter or server, not data: the series is left
+// out and named in the report's warnings.
+func (f *fleet) usable(name string, m model.Metric, v model.SampleValue) bool {
+	if math.Abs(float64(v)) <= maxCount {
+		return true
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.skipped = append(f.skipped, name+m.String()+" = "+v.String())
+	return false
+}
+
+// maxWarnings bounds the series the warnings name.
+const maxWarnings = 10
+
+// warnings name the series left out, sorted, at most maxWarnings of them.
+func (f *fleet) warnings() []string {
+	slices.Sort(f.skipped)
+	var out []string
+	for i, s := range f.skipped {
+		if i == maxWarnings {
+			out = append(out, fmt.Sprintf("and %d more series left out", len(f.skipped)-i))
+			break
+		}
+		out = append(out, "left out "+s+": not a number, infinite or beyond 2^53")
+	}
+	return out
 }
 
 // query runs an instant query at t through the HTTP API (POST
@@ -206,12 +245,12 @@ func (f *fleet) query(ctx context.Context, query string, t time.Time) (model.Val
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	resp, err := f.client.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("report: Prometheus query %s: %w", query, err)
+		return nil, fmt.Errorf("report: Prometheus: %w", err) // the error names the URL; the query does not matter
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
 	if err != nil {
-		return nil, fmt.Errorf("report: Prometheus query %s: %w", query, err)
+		return nil, fmt.Errorf("report: Prometheus %s: reading the answer: %w", f.base, err)
 	}
 	var r struct {
 		Status string `json:"status"`
@@ -286,7 +325,9 @@ func (f *fleet) gauge(ctx context.Context, name string) ([]series, error) {
 	out := make([]series, 0, len(vec))
 	for _, s := range vec {
 		delete(s.Metric, model.MetricNameLabel)
-		out = append(out, series{labels: s.Metric, value: float64(s.Value)})
+		if f.usable(name, s.Metric, s.Value) {
+			out = append(out, series{labels: s.Metric, value: float64(s.Value)})
+		}
 	}
 	return out, nil
 }
@@ -310,9 +351,11 @@ func (f *fleet) increase(ctx context.Context, name string) ([]series, error) {
 	if err != nil {
 		return nil, err
 	}
+	bad := map[model.Fingerprint]bool{} // a sample is not usable: left out
 	baseline := make(map[model.Fingerprint]float64, len(base))
 	for _, s := range base {
 		delete(s.Metric, model.MetricNameLabel)
+		bad[s.Metric.Fingerprint()] = !f.usable(name, s.Metric, s.Value)
 		baseline[s.Metric.Fingerprint()] = float64(s.Value)
 	}
 	reset := make(map[model.Fingerprint]bool, len(resets))
@@ -327,6 +370,10 @@ func (f *fleet) increase(ctx context.Context, name string) ([]series, error) {
 	for _, s := range last {
 		delete(s.Metric, model.MetricNameLabel)
 		fp := s.Metric.Fingerprint()
+		if bad[fp] || !f.usable(name, s.Metric, s.Value) {
+			bad[fp] = true
+			continue
+		}
 		b := baseline[fp]
 		if reset[fp] || float64(s.Value) < b {
 			walk = append(walk, fp)
@@ -336,20 +383,26 @@ func (f *fleet) increase(ctx context.Context, name string) ([]series, error) {
 	if len(walk) == 0 {
 		return out, nil
 	}
-	exact, err := f.walk(ctx, sel, baseline, walk)
+	exact, err := f.walk(ctx, sel, name, baseline, walk, bad)
 	if err != nil {
 		return nil, err
 	}
-	for i := range out {
-		if v, ok := exact[out[i].labels.Fingerprint()]; ok {
-			out[i].value = v
+	kept := out[:0]
+	for _, s := range out {
+		fp := s.labels.Fingerprint()
+		if v, ok := exact[fp]; ok {
+			s.value = v
+		}
+		if !bad[fp] {
+			kept = append(kept, s)
 		}
 	}
-	return out, nil
+	return kept, nil
 }
 
-// walk adds up the increases of the series fps sample by sample.
-func (f *fleet) walk(ctx context.Context, sel string, baseline map[model.Fingerprint]float64, fps []model.Fingerprint) (map[model.Fingerprint]float64, error) {
+// walk adds up the increases of the series fps sample by sample, and marks
+// bad those with a sample that is not usable.
+func (f *fleet) walk(ctx context.Context, sel, name string, baseline map[model.Fingerprint]float64, fps []model.Fingerprint, bad map[model.Fingerprint]bool) (map[model.Fingerprint]float64, error) {
 	query := sel + f.rangeSel()
 	v, err := f.query(ctx, query, f.q.End)
 	if err != nil {
@@ -372,6 +425,10 @@ func (f *fleet) walk(ctx context.Context, sel string, baseline map[model.Fingerp
 		}
 		prev, total := baseline[fp], 0.0
 		for _, p := range s.Values {
+			if !f.usable(name, s.Metric, p.Value) {
+				bad[fp] = true
+				break
+			}
 			v := float64(p.Value)
 			if v < prev {
 				total += v // restarted from zero
@@ -389,7 +446,8 @@ func (f *fleet) walk(ctx context.Context, sel string, baseline map[model.Fingerp
 // _sum, _count for histograms).
 type fetched map[string][]series
 
-// fetch runs the queries, four at a time.
+// fetch runs the queries, four at a time. The first error stops the rest
+// and is the one returned: a server that is down fails every query alike.
 func (f *fleet) fetch(ctx context.Context) (fetched, error) {
 	type job struct {
 		name string
@@ -410,15 +468,21 @@ func (f *fleet) fetch(ctx context.Context) (fetched, error) {
 	jobs = append(jobs, job{"target_info", promGauge})
 
 	out := make(fetched, len(jobs))
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	var (
-		mu   sync.Mutex
-		wg   sync.WaitGroup
-		errs []error
-		sem  = make(chan struct{}, 4)
+		mu    sync.Mutex
+		wg    sync.WaitGroup
+		first error
+		sem   = make(chan struct{}, 4)
 	)
 	for _, j := range jobs {
 		wg.Go(func() {
-			sem <- struct{}{}
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
 			defer func() { <-sem }()
 			var s []series
 			var err error
@@ -430,15 +494,21 @@ func (f *fleet) fetch(ctx context.Context) (fetched, error) {
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
-				errs = append(errs, err)
+				if first == nil {
+					first = err
+					cancel()
+				}
 				return
 			}
 			out[j.name] = s
 		})
 	}
 	wg.Wait()
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+	if first == nil && ctx.Err() != nil { // done before a query failed
+		first = fmt.Errorf("report: Prometheus %s: %w", f.base, ctx.Err())
+	}
+	if first != nil {
+		return nil, first
 	}
 	return out, nil
 }
@@ -569,14 +639,14 @@ func (f *fleet) gather(ctx context.Context) (*rawData, error) {
 		p := raw.pool(key(s))
 		switch string(s.labels[lState]) {
 		case "used":
-			p.used += int64(math.Round(s.value))
+			p.used += int64(count(s.value))
 		case "idle":
-			p.idle += int64(math.Round(s.value))
+			p.idle += int64(count(s.value))
 		}
 	}
 	for _, s := range res[name(contract.MetricPoolMax)] {
 		p := raw.pool(key(s))
-		p.max += int64(math.Round(s.value))
+		p.max += int64(count(s.value))
 		p.hasMax = true
 	}
 	for otel, add := range map[string]func(p *rawPool, v float64){
@@ -658,7 +728,7 @@ func promHistograms(res fetched, name string, by ...model.LabelName) map[string]
 	buckets := map[model.Fingerprint][]le{}
 	for _, s := range res[name+"_bucket"] {
 		b, err := strconv.ParseFloat(string(s.labels[model.BucketLabel]), 64)
-		if err != nil {
+		if err != nil || math.IsNaN(b) {
 			continue
 		}
 		m := s.labels.Clone()

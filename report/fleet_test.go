@@ -429,3 +429,95 @@ func fleetQuantileBounds(bounds []float64, own []float64) (lo, hi float64) {
 	}
 	return lo, hi
 }
+
+// promAnswer is a Prometheus query API on loopback that answers every
+// query of the fleet report: series returns, per instance, the samples of
+// name for the kind of query ("last" for last_over_time, "resets", "range"
+// for the samples in the range, "base" for the value at the start); nil
+// finds nothing.
+func promAnswer(t *testing.T, series func(kind, name string) map[string][]string) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q, kind, typ := r.FormValue("query"), "base", "vector"
+		for prefix, k := range map[string]string{"last_over_time(": "last", "resets(": "resets"} {
+			if rest, ok := strings.CutPrefix(q, prefix); ok {
+				q, kind = rest, k
+			}
+		}
+		if kind == "base" && strings.HasSuffix(q, "ms]") {
+			kind, typ = "range", "matrix"
+		}
+		name, _, _ := strings.Cut(q, "{")
+		var result []string
+		for instance, vs := range series(kind, name) {
+			labels := fmt.Sprintf(`{"instance":%q,"operation":"GetLinkedPod","status":"ok","db_client_connection_pool_name":"p"}`, instance)
+			if typ == "vector" {
+				result = append(result, fmt.Sprintf(`{"metric":%s,"value":[1700000000,%q]}`, labels, vs[0]))
+				continue
+			}
+			var points []string
+			for i, v := range vs {
+				points = append(points, fmt.Sprintf(`[%d,%q]`, 1700000000+i, v))
+			}
+			result = append(result, fmt.Sprintf(`{"metric":%s,"values":[%s]}`, labels, strings.Join(points, ",")))
+		}
+		fmt.Fprintf(w, `{"status":"success","data":{"resultType":%q,"result":[%s]}}`, typ, strings.Join(result, ","))
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// TestFleetReportSkipsNonFiniteSamples: a NaN, infinite or absurd sample
+// from Prometheus is left out, named in a warning, and the report renders
+// in every format; no count becomes 2^63.
+func TestFleetReportSkipsNonFiniteSamples(t *testing.T) {
+	q := FleetQuery{}
+	name := func(otel string) string {
+		for _, m := range fleetMetrics {
+			if m.name == otel {
+				return q.promName(m)
+			}
+		}
+		t.Fatalf("%s is not read by the fleet report", otel)
+		return ""
+	}
+	ops, wait := name(contract.MetricOperations), name(contract.MetricPoolWaitTime)
+	srv := promAnswer(t, func(kind, n string) map[string][]string {
+		switch {
+		case n == ops && kind == "last":
+			return map[string][]string{"a:1": {"+Inf"}, "b:1": {"1e300"}, "c:1": {"42"}, "d:1": {"NaN"}, "e:1": {"9.1e15"}, "f:1": {"5"}, "g:1": {"2"}}
+		case n == ops && kind == "resets": // read sample by sample
+			return map[string][]string{"f:1": {"1"}, "g:1": {"1"}}
+		case n == ops && kind == "range":
+			return map[string][]string{"f:1": {"3", "NaN", "5"}, "g:1": {"4", "2"}}
+		case n == wait && kind == "last":
+			return map[string][]string{"a:1": {"NaN"}, "c:1": {"1.5"}}
+		}
+		return nil
+	})
+	now := time.Now()
+	r, err := FleetReport(t.Context(), FleetQuery{Prometheus: srv.URL, Start: now.Add(-time.Minute), End: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for format, write := range map[string]func(io.Writer) error{"json": r.WriteJSON, "text": r.WriteText, "html": r.WriteHTML} {
+		if err := write(io.Discard); err != nil {
+			t.Errorf("%s: %v", format, err)
+		}
+	}
+	// 42, and 4 + 2 of a series that restarted.
+	if o := r.Operation(contract.OpGetLinkedPod.String()); o == nil || o.Count != 48 {
+		t.Errorf("operation %+v, want the 48 calls of the usable series", o)
+	}
+	if got := r.Redis.Pool.WaitSeconds; got != 1.5 {
+		t.Errorf("wait seconds %v, want 1.5", got)
+	}
+	if len(r.Warnings) != 6 {
+		t.Fatalf("warnings %q, want one per series left out", r.Warnings)
+	}
+	for _, want := range []string{ops + `{db_client_connection_pool_name="p", instance="a:1"`, `instance="b:1"`, `instance="d:1"`, `instance="e:1"`, `instance="f:1"`, wait + `{db_client_connection_pool_name="p", instance="a:1"`} {
+		if !slices.ContainsFunc(r.Warnings, func(w string) bool { return strings.Contains(w, want) }) {
+			t.Errorf("warnings %q do not name %s", r.Warnings, want)
+		}
+	}
+}

@@ -190,13 +190,13 @@ func (raw *rawData) gatherPool(m *metricdata.Metrics) {
 		each(func(p *rawPool, attrs *attribute.Set, v float64) {
 			switch s, _ := attrs.Value(keyPoolState); s.AsString() {
 			case semconv.DBClientConnectionStateUsed.Value.AsString():
-				p.used += int64(math.Round(v))
+				p.used += int64(count(v))
 			case semconv.DBClientConnectionStateIdle.Value.AsString():
-				p.idle += int64(math.Round(v))
+				p.idle += int64(count(v))
 			}
 		})
 	case contract.MetricPoolMax:
-		each(func(p *rawPool, _ *attribute.Set, v float64) { p.max += int64(math.Round(v)); p.hasMax = true })
+		each(func(p *rawPool, _ *attribute.Set, v float64) { p.max += int64(count(v)); p.hasMax = true })
 	case contract.MetricPoolWaits:
 		each(func(p *rawPool, _ *attribute.Set, v float64) { p.waits += count(v) })
 	case contract.MetricPoolTimeouts:

@@ -264,3 +264,50 @@ func timelineReport(t testing.TB) *Report {
 	}
 	return r
 }
+
+// TestWindowListsItsOwnSlowestCalls: a burst of slow traced calls, then a
+// quiet window of fast ones. The window's report lists the fast calls, the
+// slowest of its own window; the report since start still lists the burst.
+func TestWindowListsItsOwnSlowestCalls(t *testing.T) {
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.AlwaysSample()))
+	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+	clock := &fakeClock{t: time.Now()}
+	f := historyFixture(t, clock)
+	op := contract.OpGetLinkedPod.String()
+	for i := range 30 {
+		f.tracedCall(tp, op, 0.5+0.01*float64(i))
+	}
+	time.Sleep(2 * time.Millisecond)
+	clock.t = time.Now()
+	f.record() // the burst's snapshot: the window starts here
+	burstEnd := clock.t
+	time.Sleep(2 * time.Millisecond)
+	fast := map[string]bool{}
+	for i := range 300 {
+		fast[f.tracedCall(tp, op, 0.001+0.00001*float64(i%50)).SpanID().String()] = true
+	}
+	clock.t = time.Now()
+
+	r, err := f.c.Window(t.Context(), clock.t.Sub(burstEnd))
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := r.Operation(op)
+	if o == nil || o.Count != 300 {
+		t.Fatalf("window %+v: %+v, want the 300 fast calls", r.Window, o)
+	}
+	if len(o.SlowestCalls) != slowShown {
+		t.Fatalf("window lists %d slowest calls, want %d: %+v", len(o.SlowestCalls), slowShown, o.SlowestCalls)
+	}
+	for i, c := range o.SlowestCalls {
+		if !fast[c.SpanID] || c.Time.Before(burstEnd) {
+			t.Errorf("call %d %+v is not one of the window's", i, c)
+		}
+		if i > 0 && c.Seconds > o.SlowestCalls[i-1].Seconds {
+			t.Errorf("not slowest first: %+v", o.SlowestCalls)
+		}
+	}
+	if all := f.snapshot().Operation(op).SlowestCalls; len(all) != slowShown || all[0].Seconds < 0.5 {
+		t.Fatalf("since start: %+v, want the burst's slowest", all)
+	}
+}

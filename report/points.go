@@ -78,11 +78,18 @@ func eachHistogram(data metricdata.Aggregation, fn func(*attribute.Set, func(*hi
 	}
 }
 
+// maxCount is 2^53, the largest count a float64 holds exactly: a sample
+// beyond it counts nothing real (a fleet report leaves such series out).
+const maxCount = 1 << 53
+
+// count is the package's one conversion of a float to a count: rounded,
+// 0 below zero or NaN, and never past maxCount, where an unchecked
+// conversion makes 2^63 of +Inf.
 func count(v float64) uint64 {
 	if !(v > 0) {
 		return 0
 	}
-	return uint64(math.Round(v))
+	return uint64(math.Round(min(v, maxCount)))
 }
 
 func sum(data metricdata.Aggregation, seen *bool) uint64 {

@@ -22,6 +22,9 @@ type Report struct {
 	Runtime       *Runtime     `json:"runtime,omitempty"`
 	Timeline      *Timeline    `json:"timeline,omitempty"`
 	Suggestions   []Suggestion `json:"suggestions"` // critical first, then warning, info
+	// Warnings name the data a fleet report left out: Prometheus series
+	// whose samples are not numbers, infinite or beyond 2^53.
+	Warnings []string `json:"warnings,omitempty"`
 
 	raw *rawData // the counts behind the numbers, for Delta
 	cfg *config  // the rules' thresholds, for Delta

@@ -5,8 +5,14 @@
 //	go run ./cmd/sfreport -prometheus http://127.0.0.1:9090 -selector 'job="router"' -since 15m
 //	go run ./cmd/sfreport -start 2026-11-25T18:00:00Z -end 2026-11-25T18:30:00Z -format html -o fleet.html
 //
-// It exits 0 after writing the report, 1 when Prometheus cannot be asked or
-// the report cannot be written, and 2 on a bad flag.
+// The whole report is bounded by -timeout (default 30s): a Prometheus that
+// is down, or answers too slowly, is one line on standard error. A series
+// the report left out (a sample that is NaN, infinite or beyond 2^53) is a
+// warning line on standard error; the report is still written.
+//
+// It exits 0 after writing the report (and for -h), 1 when Prometheus
+// cannot be asked in time or the report cannot be written, and 2 on a bad
+// flag.
 package main
 
 import (
@@ -28,10 +34,11 @@ func main() {
 
 // options are the command line, parsed.
 type options struct {
-	query  report.FleetQuery
-	format string
-	out    string
-	rules  []report.Option
+	query   report.FleetQuery
+	format  string
+	out     string
+	rules   []report.Option
+	timeout time.Duration
 }
 
 // errUsage marks a bad command line: exit status 2.
@@ -55,17 +62,25 @@ func parse(args []string, stderr io.Writer, now func() time.Time) (*options, err
 	minSamples := fs.Uint64("min-samples", report.DefaultMinSamples, "calls an operation needs before the rate and latency rules judge it")
 	tailRatio := fs.Float64("tail-ratio", report.DefaultTailRatioThreshold, "p99/p50 at or above which tail_latency fires")
 	errorRate := fs.Float64("error-rate", report.DefaultErrorRateThreshold, "share of failed calls above which error_rate fires")
+	timeout := fs.Duration("timeout", 30*time.Second, "the most the whole report may take")
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, err
+		}
 		return nil, errUsage
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("%w: unexpected arguments %q", errUsage, fs.Args())
 	}
 	o := &options{
-		query:  report.FleetQuery{Prometheus: *prom, Selector: *selector, Namespace: *namespace},
-		format: strings.ToLower(*format),
-		out:    *out,
-		rules:  []report.Option{report.WithMinSamples(*minSamples), report.WithTailRatioThreshold(*tailRatio), report.WithErrorRateThreshold(*errorRate)},
+		query:   report.FleetQuery{Prometheus: *prom, Selector: *selector, Namespace: *namespace},
+		format:  strings.ToLower(*format),
+		out:     *out,
+		rules:   []report.Option{report.WithMinSamples(*minSamples), report.WithTailRatioThreshold(*tailRatio), report.WithErrorRateThreshold(*errorRate)},
+		timeout: *timeout,
+	}
+	if o.timeout <= 0 {
+		return nil, fmt.Errorf("%w: -timeout: must be > 0, got %v", errUsage, o.timeout)
 	}
 	switch o.format {
 	case report.FormatText, report.FormatJSON, report.FormatHTML:
@@ -97,16 +112,27 @@ func parse(args []string, stderr io.Writer, now func() time.Time) (*options, err
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, now func() time.Time) int {
 	o, err := parse(args, stderr, now)
-	if err != nil {
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case err != nil:
 		if err != errUsage {
 			fmt.Fprintln(stderr, "sfreport:", err)
 		}
 		return 2
 	}
+	ctx, cancel := context.WithTimeout(ctx, o.timeout)
+	defer cancel()
 	r, err := report.FleetReport(ctx, o.query, o.rules...)
+	if errors.Is(err, context.DeadlineExceeded) {
+		err = fmt.Errorf("no report from %s within -timeout %v", o.query.Prometheus, o.timeout)
+	}
 	if err != nil {
 		fmt.Fprintln(stderr, "sfreport:", err)
 		return 1
+	}
+	for _, w := range r.Warnings {
+		fmt.Fprintln(stderr, "sfreport: warning:", w)
 	}
 	w := stdout
 	var f *os.File

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -132,5 +134,87 @@ func startPrometheus(t *testing.T) string {
 			t.Fatalf("prometheus not ready within 30s:\n%s", logs.String())
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// runTimed runs the command and returns its exit code, how long it took
+// and its standard error.
+func runTimed(t *testing.T, args ...string) (int, time.Duration, string, []byte) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	start := time.Now()
+	code := run(t.Context(), args, &stdout, &stderr, time.Now)
+	return code, time.Since(start), stderr.String(), stdout.Bytes()
+}
+
+// TestTimeoutAgainstATricklingServer: a server that answers 200 and then a
+// byte every 100 ms ends the command at -timeout, with one line.
+func TestTimeoutAgainstATricklingServer(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusOK)
+		for {
+			if _, err := w.Write([]byte(" ")); err != nil {
+				return
+			}
+			w.(http.Flusher).Flush()
+			select {
+			case <-r.Context().Done():
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}))
+	defer srv.Close()
+	code, took, stderr, _ := runTimed(t, "-prometheus", srv.URL, "-timeout", "1s")
+	if code != 1 || took > 3*time.Second {
+		t.Errorf("exit %d after %v, want 1 within 3s", code, took)
+	}
+	if want := "sfreport: no report from " + srv.URL + " within -timeout 1s\n"; stderr != want {
+		t.Errorf("stderr %q, want %q", stderr, want)
+	}
+}
+
+// TestUnreachablePrometheus: a refused connection fails the first query,
+// which stops the others: one line, at once.
+func TestUnreachablePrometheus(t *testing.T) {
+	port, err := redistest.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, took, stderr, _ := runTimed(t, "-prometheus", "http://127.0.0.1:"+strconv.Itoa(port))
+	if code != 1 || took > 2*time.Second {
+		t.Errorf("exit %d after %v, want 1 within 2s", code, took)
+	}
+	if strings.Count(stderr, "\n") != 1 || !strings.Contains(stderr, "connection refused") {
+		t.Errorf("stderr %q, want one line saying the connection was refused", stderr)
+	}
+}
+
+func TestHelpExitsZero(t *testing.T) {
+	code, _, stderr, _ := runTimed(t, "-h")
+	if code != 0 || !strings.Contains(stderr, "-timeout") {
+		t.Errorf("-h: exit %d, %q", code, stderr)
+	}
+}
+
+// TestNaNSamplesStillWriteTheReport: a server whose every series is NaN:
+// the JSON report is written, and the series left out are warnings on
+// standard error.
+func TestNaNSamplesStillWriteTheReport(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		result := ""
+		if strings.HasPrefix(r.FormValue("query"), "last_over_time(") {
+			result = `{"metric":{"instance":"a:1","operation":"GetLinkedPod"},"value":[1700000000,"NaN"]}`
+		}
+		fmt.Fprintf(w, `{"status":"success","data":{"resultType":"vector","result":[%s]}}`, result)
+	}))
+	defer srv.Close()
+	code, _, stderr, stdout := runTimed(t, "-prometheus", srv.URL, "-format", "json")
+	var r report.Report
+	if code != 0 || json.Unmarshal(stdout, &r) != nil || len(r.Warnings) == 0 {
+		t.Fatalf("exit %d, %d warnings, stdout %.200q, stderr %q", code, len(r.Warnings), stdout, stderr)
+	}
+	if lines := strings.Split(strings.TrimSpace(stderr), "\n"); len(lines) != len(r.Warnings) || !strings.HasPrefix(lines[0], "sfreport: warning: left out ") {
+		t.Errorf("stderr %q, want the %d warnings", stderr, len(r.Warnings))
 	}
 }
