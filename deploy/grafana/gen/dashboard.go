@@ -57,10 +57,13 @@ func variables() []cog.Builder[dashboard.VariableModel] {
 	}
 }
 
+// callRate is the executor's calls per second by operation, filter chosen.
+func callRate(filter string) string {
+	return fmt.Sprintf(`sum by (operation) (rate(stateful_executor_operations_total{%s}[$__rate_interval]))`, filter)
+}
+
 func executorRow() []cog.Builder[dashboard.Panel] {
-	rate := func(filter string) string {
-		return fmt.Sprintf(`sum by (operation) (rate(stateful_executor_operations_total{%s}[$__rate_interval]))`, filter)
-	}
+	rate := callRate
 	quantile := func(q string) string {
 		return fmt.Sprintf(`histogram_quantile(%s, sum by (operation, le) (rate(stateful_executor_operation_duration_seconds_bucket{%s}[$__rate_interval])))`, q, ops)
 	}
@@ -95,6 +98,66 @@ func executorRow() []cog.Builder[dashboard.Panel] {
 			Unit("s").Min(0).Span(12).Height(9).
 			WithTarget(query("A", quantile("0.5"), "p50 {{operation}}")).
 			WithTarget(query("B", quantile("0.9"), "p90 {{operation}}")),
+	}
+}
+
+// routingRow shows the routing-health signals. Without
+// WithServiceAttributes the pod series carry no namespace or service, so
+// grouping by them is a no-op there; the routers of a job read the same pod
+// states, so max (not sum) over instances is the pods' view.
+func routingRow() []cog.Builder[dashboard.Panel] {
+	decisions := func(filter string) string {
+		return fmt.Sprintf(`sum(rate(stateful_executor_routing_decisions_total{%s}[$__rate_interval]))`, filter)
+	}
+	// share is the fraction of decisions with outcome, 0 before the first.
+	share := func(outcome string) string {
+		return "(" + completed(decisions(sel+`, outcome="`+outcome+`"`), decisions(sel)) + ") / " + decisions(sel)
+	}
+	heartbeat := func(q string) string {
+		return fmt.Sprintf(`histogram_quantile(%s, sum by (namespace, service, le) (rate(stateful_executor_pods_heartbeat_age_seconds_bucket{%s}[$__rate_interval])))`, q, sel)
+	}
+	return []cog.Builder[dashboard.Panel]{
+		timeseries.NewPanelBuilder().
+			Title("Routing decisions").
+			Description("ComputeLinkedPod and RouteLinkedPod decisions per second, by outcome (docs/telemetry.md, Routing health): kept, kept_stale, linked, raced, no_live_pod, moved.").
+			Unit("ops").Min(0).Span(8).Height(8).
+			WithTarget(query("A",
+				fmt.Sprintf(`sum by (outcome) (rate(stateful_executor_routing_decisions_total{%s}[$__rate_interval]))`, sel),
+				"{{outcome}}")),
+		timeseries.NewPanelBuilder().
+			Title("Decisions without a live pod").
+			Description("Share of decisions that found no live pod (no_live_pod: the login gets -1) or kept a user on a pod that is not live (kept_stale). The alerts SfotelNoLivePod and SfotelUsersOnDeadPods fire on them.").
+			Unit("percentunit").Min(0).Span(8).Height(8).
+			WithTarget(query("A", share("no_live_pod"), "no live pod")).
+			WithTarget(query("B", share("kept_stale"), "kept on a dead pod")),
+		timeseries.NewPanelBuilder().
+			Title("Link moves").
+			Description("Users' links replaced by a link to another pod, per second, by operation; 0 for SetLinkedPod, TrySetLinkedPod and RouteLinkedPod calls that moved nobody. The alert SfotelLinkMoveSurge fires on many moves per decision.").
+			Unit("ops").Min(0).Span(8).Height(8).
+			WithTarget(query("A",
+				completed(fmt.Sprintf(`sum by (operation) (rate(stateful_executor_links_moved_total{%s}[$__rate_interval]))`, ops),
+					callRate(ops+`, operation=~"SetLinkedPod|TrySetLinkedPod|RouteLinkedPod"`)),
+				"{{operation}}")),
+		timeseries.NewPanelBuilder().
+			Title("Pods").
+			Description("Live and stale (not live) pods in the pod states the last routing decision read, per service with WithServiceAttributes.").
+			Unit("short").Min(0).Span(8).Height(8).
+			WithTarget(query("A",
+				fmt.Sprintf(`max by (namespace, service, state) (stateful_executor_pods{%s})`, sel),
+				"{{service}} {{state}}")),
+		timeseries.NewPanelBuilder().
+			Title("Oldest live heartbeat").
+			Description("Age of the oldest live heartbeat at each decision, median and 99th percentile. Near the aliveWithin the router passes, pods are about to be dropped: heartbeats are late.").
+			Unit("s").Min(0).Span(8).Height(8).
+			WithTarget(query("A", heartbeat("0.5"), "p50 {{service}}")).
+			WithTarget(query("B", heartbeat("0.99"), "p99 {{service}}")),
+		timeseries.NewPanelBuilder().
+			Title("Load spread").
+			Description("Highest live pod load divided by the mean live load, at the last decision: 1 is even; the number of live pods means all the load is on one pod.").
+			Unit("none").Min(0).Span(8).Height(8).
+			WithTarget(query("A",
+				fmt.Sprintf(`max by (namespace, service) (stateful_executor_pods_load_spread_ratio{%s})`, sel),
+				"{{service}}")),
 	}
 }
 
@@ -184,7 +247,7 @@ func build() (dashboard.Dashboard, error) {
 	b := dashboard.NewDashboardBuilder("sfotel: stateful executor").
 		Uid(UID).
 		Readonly(). // generated: a change made in Grafana would be lost
-		Description("Throughput, errors and latency of the sfotel executor's operations, its Redis client's pool and connection, and the Lua script cache. Generated by deploy/grafana/gen; edit dashboard.go there, not this JSON.").
+		Description("Throughput, errors and latency of the sfotel executor's operations, its routing decisions and the pods they saw, its Redis client's pool and connection, and the Lua script cache. Generated by deploy/grafana/gen; edit dashboard.go there, not this JSON.").
 		Tags([]string{"sfotel", "redis", "opentelemetry"}).
 		Refresh("30s").
 		Time("now-1h", "now").
@@ -200,6 +263,7 @@ func build() (dashboard.Dashboard, error) {
 		panels []cog.Builder[dashboard.Panel]
 	}{
 		{"Executor", executorRow()},
+		{"Routing", routingRow()},
 		{"Redis client", redisRow()},
 		{"Lua script cache", scriptRow()},
 	} {
