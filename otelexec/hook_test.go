@@ -156,7 +156,7 @@ func TestServiceAttributesAllocations(t *testing.T) {
 	p := providerVariants(t)[1]
 	var counts [2]float64
 	for i, on := range []bool{false, true} {
-		e, err := New(newHookClient(t), WithoutPreload(), WithTracerProvider(p.tp), WithMeterProvider(p.mp), WithServiceAttributes(on))
+		e, err := New(newHookClient(t), WithTracerProvider(p.tp), WithMeterProvider(p.mp), WithServiceAttributes(on))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -184,7 +184,7 @@ func TestNoopCostsNothing(t *testing.T) {
 	skipUnderRace(t)
 	ctx := context.Background()
 	rdb := newHookClient(t)
-	e, err := New(rdb, WithoutPreload(), WithTracerProvider(tracenoop.NewTracerProvider()), WithMeterProvider(metricnoop.NewMeterProvider()))
+	e, err := New(rdb, WithTracerProvider(tracenoop.NewTracerProvider()), WithMeterProvider(metricnoop.NewMeterProvider()))
 	if err != nil {
 		t.Fatal(err)
 	}

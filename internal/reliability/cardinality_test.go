@@ -131,7 +131,7 @@ func TestCardinalityBounded(t *testing.T) {
 	t.Cleanup(func() { _ = rdb.Close() })
 	rdb.AddHook(answerHook{})
 	tel := newTelemetry(t)
-	e := newExecutor(t, rdb, otelexec.WithMeterProvider(tel.mp), otelexec.WithoutPreload())
+	e := newExecutor(t, rdb, otelexec.WithMeterProvider(tel.mp))
 	namespaces := []string{"tenant-a", "tenant-b"}
 
 	cardinalityLoad(t, e, namespaces, services, 20_000, 1)
@@ -175,7 +175,7 @@ func TestCardinalityCappedWithServiceAttributes(t *testing.T) {
 	t.Cleanup(func() { _ = rdb.Close() })
 	rdb.AddHook(answerHook{})
 	tel := newTelemetry(t)
-	e := newExecutor(t, rdb, otelexec.WithMeterProvider(tel.mp), otelexec.WithoutPreload(), otelexec.WithServiceAttributes(true))
+	e := newExecutor(t, rdb, otelexec.WithMeterProvider(tel.mp), otelexec.WithServiceAttributes(true))
 	cardinalityLoad(t, e, []string{"tenant-a", "tenant-b"}, services, n, 4)
 	rm := tel.collect(t)
 	pairs := map[[2]string]bool{}
