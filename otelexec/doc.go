@@ -85,13 +85,30 @@
 // the reliability tests saw about 4 in 600 calls fail during a migration
 // with 3 and none with 8.
 //
+// With Redis down (nothing listening), an operation fails with error class
+// connection once the client's dial attempts failed, whatever its
+// deadline: go-redis dials DialerRetries times, 100 ms apart (5 times,
+// 0.4 s, by default), and a pipelined read (GetLinkedPod, ComputeLinkedPod,
+// the batches) dials both of its pools, 0.8 s. The executor never dials
+// again after a failed dial, where go-redis would, MaxRetries times: it
+// sends its commands as ones go-redis must not resend, and resends them
+// itself as go-redis would otherwise (go-redis hooks see them wrapped; the
+// wrapper's Unwrap method returns the command). A router that should shed
+// its load at once sets DialerRetries: 1, as the Kratos integration does.
+// A Redis Cluster client resends pipelines itself.
+//
 // # Lost replies
 //
-// A link script that writes is sent at most once: go-redis resends a
-// command whose connection broke without knowing whether Redis ran it, and a
-// link script run twice returns a wrong result. When such a write's reply is
-// lost, the error wraps ErrOutcomeUnknown; see there for what to do. Reads
-// are retried as go-redis retries them.
+// A write whose connection broke, or whose deadline passed, after it may
+// have reached Redis returns an error wrapping ErrOutcomeUnknown: it may or
+// may not have been applied; see there for what to do. Every write
+// operation reports it so, SetServiceState and SetWorkloadState included.
+// Only a write whose deadline passed before it was sent, whose dial failed
+// or that Redis refused returns a timeout, connection or refusal error:
+// nothing was written. A link script that writes is sent at most once:
+// run twice it returns a wrong result. SetServiceState and
+// SetWorkloadState, which set a value, and reads are resent as go-redis
+// resends a command, except after a failed dial.
 //
 // # Automatic pipelining
 //
