@@ -28,7 +28,8 @@ const (
 	ReasonOutcomeUnknown = "STATEFUL_EXECUTOR_OUTCOME_UNKNOWN"
 	// ReasonTimeout: the executor gave up before it had an answer (the
 	// request's deadline, a Redis read timeout, no free pool connection in
-	// time). HTTP 504, gRPC DeadlineExceeded. Nothing was written.
+	// time). HTTP 504, gRPC DeadlineExceeded. Nothing was written: a write
+	// that may have reached Redis is ReasonOutcomeUnknown instead.
 	ReasonTimeout = "STATEFUL_EXECUTOR_TIMEOUT"
 	// ReasonCanceled: the request's context was canceled, usually because
 	// the client went away. HTTP 499 (Kratos' ClientClosed), gRPC Canceled.

@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	kerrors "github.com/go-kratos/kratos/v2/errors"
 	"github.com/redis/go-redis/v9"
@@ -173,6 +175,60 @@ func TestErrorFromTheExecutor(t *testing.T) {
 	ke = kerrors.FromError(Error(err))
 	if ke.Code != 503 || ke.Metadata[MetadataErrorType] != "closed" {
 		t.Errorf("closed client: %d %s %v (%v), want 503 closed", ke.Code, ke.Reason, ke.Metadata, err)
+	}
+}
+
+// TestErrorRefusedConnection: with nothing listening on Redis's port, a
+// router's lookup, login and logout answer 503 Unavailable, and well within
+// the request's deadline (1 s, the Kratos servers' default, and 3 s): the
+// client NewRedisClient builds dials once, and the executor does not dial
+// again. They answered 504 TIMEOUT after the whole deadline (logout 503
+// after 0.4 s) while go-redis dialled and re-dialled.
+func TestErrorRefusedConnection(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close() // reserved, then closed: nothing listens
+	rdb, err := NewRedisClient(&layoutRedis{Addr: addr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = rdb.Close() })
+	exec, err := otelexec.New(rdb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns := testNamespace(t)
+	for _, deadline := range []time.Duration{time.Second, 3 * time.Second} {
+		for _, call := range []struct {
+			name string
+			run  func(ctx context.Context) error
+		}{
+			{"lookup", func(ctx context.Context) error { _, err := exec.GetLinkedPod(ctx, ns, "u1", "match"); return err }},
+			{"login", func(ctx context.Context) error {
+				_, err := exec.ComputeLinkedPod(ctx, ns, "u1", "match", time.Minute, otelexec.PersistForever)
+				return err
+			}},
+			{"logout", func(ctx context.Context) error {
+				_, err := exec.RemoveLinkedPod(ctx, ns, "u1", "match", 30)
+				return err
+			}},
+		} {
+			ctx, cancel := context.WithTimeout(context.Background(), deadline)
+			start := time.Now()
+			err := call.run(ctx)
+			took := time.Since(start)
+			cancel()
+			ke := kerrors.FromError(Error(err))
+			if ke.Code != http.StatusServiceUnavailable || ke.Reason != ReasonUnavailable || ke.Metadata[MetadataErrorType] != "connection" {
+				t.Errorf("%s, deadline %v: %d %s %v (%v), want 503 %s connection", call.name, deadline, ke.Code, ke.Reason, ke.Metadata, err, ReasonUnavailable)
+			}
+			if took > 250*time.Millisecond {
+				t.Errorf("%s took %v of its %v deadline, want it to fail at once", call.name, took, deadline)
+			}
+		}
 	}
 }
 

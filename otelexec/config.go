@@ -99,11 +99,3 @@ func WithServiceAttributes(on bool) Option {
 func WithCardinalityLimit(n int) Option {
 	return optionFunc(func(c *config) { c.cardinalityLimit = max(n, 0) })
 }
-
-// WithoutPreload did make New skip loading the Lua scripts. New no longer
-// talks to Redis at all; see LoadScripts.
-//
-// Deprecated: New never loads the scripts; this option does nothing.
-func WithoutPreload() Option {
-	return optionFunc(func(*config) {})
-}

@@ -16,8 +16,10 @@ var ErrUnexpectedReply = contract.ErrUnexpectedReply
 
 // ErrOutcomeUnknown is wrapped by the error of a write whose reply was lost:
 // the connection broke or the deadline passed after the command may have
-// reached Redis, so the write may or may not have been applied. The executor
-// never retries such a write, because running a link script twice returns a
+// reached Redis, so the write may or may not have been applied. Every write
+// operation reports such a failure so (SetServiceState and SetWorkloadState
+// too); a plain timeout means nothing was sent. The executor never resends
+// a link script that may have run, because running it twice returns a
 // wrong result (the second run sees the first run's link). The error also
 // wraps the cause (a network error, context.DeadlineExceeded, ...).
 //

@@ -107,7 +107,7 @@ func (e *Executor) LoadScripts(ctx context.Context) (err error) {
 	if err = e.check(); err != nil {
 		return err
 	}
-	return preload(ctx, e.rdb, e.scripts.all())
+	return preload(ctx, e.send, e.scripts.all())
 }
 
 // Close ends the executor: every later call returns ErrClosed (and is

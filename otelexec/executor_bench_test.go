@@ -112,8 +112,6 @@ func benchmarkOperation(b *testing.B,
 						if err := rdb.ScriptLoad(ctx, loadScripts().setLinked.src).Err(); err != nil {
 							b.Fatal(err)
 						}
-					} else {
-						opts = append(opts, WithoutPreload()) // the hook would answer SCRIPT LOAD with a wrong SHA
 					}
 					var op func(context.Context) error
 					if p.name == "raw" {

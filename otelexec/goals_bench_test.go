@@ -98,7 +98,7 @@ func BenchmarkInstrumentationCPU(b *testing.B) {
 				b.Cleanup(func() { _ = c.Close() })
 				in.client(b, c, mp, tp)
 				c.AddHook(answerHook{}) // innermost: added last
-				e, err := New(c, append(in.executor(mp, tp), WithoutPreload())...)
+				e, err := New(c, in.executor(mp, tp)...)
 				if err != nil {
 					b.Fatal(err)
 				}

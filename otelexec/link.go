@@ -246,8 +246,8 @@ func (e *Executor) BatchGetLinkedPod(ctx context.Context, namespace string, uids
 	err = e.pipelined(ctx, len(uids),
 		func(p redis.Pipeliner, i int) {
 			key := linkKey(namespace, uids[i], serviceName)
-			fields[i%batchChunk] = p.HGet(ctx, key[:len(key)-len(serviceName)], serviceName)
-			links[i%batchChunk] = p.Get(ctx, key)
+			fields[i%batchChunk] = queued(ctx, p, redis.NewStringCmd(ctx, "hget", key[:len(key)-len(serviceName)], serviceName))
+			links[i%batchChunk] = queued(ctx, p, redis.NewStringCmd(ctx, "get", key))
 		},
 		func(i int) error {
 			pod, skipped, err := linkOf(fields[i%batchChunk], links[i%batchChunk])

@@ -30,7 +30,7 @@ import (
 func BenchmarkLinkRead(b *testing.B) {
 	rdb := redis.NewClient(&redis.Options{Addr: redistest.Addr(b), PoolSize: 64})
 	b.Cleanup(func() { _ = rdb.Close() })
-	e, err := New(rdb, WithoutPreload())
+	e, err := New(rdb)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -40,16 +40,20 @@ func WithAutoPipelining(on bool) Option {
 // flight, this one included, from which a command is autopipelined.
 var autoPipelineMinInFlight int64 = 2 // a variable so that tests can pipeline a lone caller too
 
-// sender sends the executor's single commands, directly or autopipelined.
+// sender sends the executor's commands, directly or autopipelined, and
+// resends them where go-redis would (send).
 type sender struct {
 	rdb      redis.UniversalClient
 	ap       *redis.AutoPipeliner // nil without WithAutoPipelining
 	inFlight atomic.Int64
 	spans    *atomic.Int32 // redisinstr's command spans on this client
+	retries  int           // the resends the client allows (retryBudget)
+	cluster  bool          // rdb is a ClusterClient (sendPipeline)
 }
 
 func newSender(rdb redis.UniversalClient, on bool, spans *atomic.Int32) (*sender, error) {
-	s := &sender{rdb: rdb, spans: spans}
+	s := &sender{rdb: rdb, spans: spans, retries: retryBudget(rdb)}
+	_, s.cluster = rdb.(*redis.ClusterClient)
 	if !on {
 		return s, nil
 	}
@@ -86,23 +90,46 @@ func (s *sender) end() { s.inFlight.Add(-1) }
 // do sends one command and waits for it, at most until ctx ends. It
 // returns the command's error; when ctx ended first it returns the
 // context's error, and the command, still queued, must not be read.
-//
-// A pipelined command is queued as one that must not be resent: go-redis
-// splits a batch into runs of one retry policy, so mixing the link writes
-// (never resent) with resendable reads would cut every batch into many
-// round trips. A read that fails that way, and that go-redis would have
-// resent, is sent again directly, where the client's own retries apply.
 func (s *sender) do(ctx context.Context, cmd redis.Cmder) error {
-	ap := s.begin()
-	defer s.end()
-	if ap == nil {
-		return s.rdb.Process(ctx, cmd)
+	_, err := s.process(ctx, cmd)
+	return err
+}
+
+// write sends a write as do sends a command, and reports a failure after
+// which the write may have been applied as ErrOutcomeUnknown, wrapping the
+// cause: the connection broke or the deadline passed after the command may
+// have reached Redis, on its last attempt or an earlier one (maybeSent).
+// Only a write whose context had ended before it was sent, whose dial
+// failed, or that Redis refused is known not to have run.
+func (s *sender) write(ctx context.Context, cmd redis.Cmder) error {
+	if err := ctx.Err(); err != nil {
+		return err // never sent
 	}
-	abandoned, err := wait(ctx, ap.Submit(ctx, noRetry{cmd}))
-	if err != nil && !abandoned && !cmd.NoRetry() && resendable(err) {
-		return s.rdb.Process(ctx, cmd)
+	sent, err := s.process(ctx, cmd)
+	if err != nil && sent {
+		return fmt.Errorf("%w: %w", ErrOutcomeUnknown, err)
 	}
 	return err
+}
+
+// process sends one command, through the pipeliner on its first attempt
+// when begin says so, and says whether it may have reached Redis on an
+// attempt that failed.
+func (s *sender) process(ctx context.Context, cmd redis.Cmder) (sent bool, err error) {
+	once := cmd.NoRetry() // a link script, wrapped already
+	if !once {
+		cmd = noRetry{cmd}
+	}
+	ap := s.begin()
+	defer s.end()
+	return s.send(ctx, once, func() error {
+		if ap == nil {
+			return s.rdb.Process(ctx, cmd)
+		}
+		_, err := wait(ctx, ap.Submit(ctx, cmd))
+		ap = nil // a resend goes directly
+		return err
+	})
 }
 
 // pair sends two reads, and a third unless c is nil, on one round trip (a
@@ -112,38 +139,78 @@ func (s *sender) do(ctx context.Context, cmd redis.Cmder) error {
 func (s *sender) pair(ctx context.Context, a, b, c redis.Cmder) error {
 	ap := s.begin()
 	defer s.end()
-	if ap != nil {
-		fa, fb := ap.Submit(ctx, noRetry{a}), ap.Submit(ctx, noRetry{b})
-		var fc redis.AutoFuture
+	return s.sendPipeline(ctx, func() error {
+		if ap == nil {
+			p := s.rdb.Pipeline()
+			queued(ctx, p, a)
+			queued(ctx, p, b)
+			if c != nil {
+				queued(ctx, p, c)
+			}
+			_, err := p.Exec(ctx)
+			return err
+		}
+		futures := [3]redis.AutoFuture{ap.Submit(ctx, noRetry{a}), ap.Submit(ctx, noRetry{b})}
+		n := 2
 		if c != nil {
-			fc = ap.Submit(ctx, noRetry{c})
+			futures[2], n = ap.Submit(ctx, noRetry{c}), 3
 		}
-		abandoned, errA := wait(ctx, fa)
-		if abandoned {
-			return errA
+		ap = nil // a resend goes directly
+		var errs [3]error
+		for i, f := range futures[:n] {
+			abandoned, err := wait(ctx, f)
+			if abandoned {
+				return err
+			}
+			errs[i] = err
 		}
-		abandoned, errB := wait(ctx, fb)
-		if abandoned {
-			return errB
-		}
-		var errC error
-		if c != nil {
-			if abandoned, errC = wait(ctx, fc); abandoned {
-				return errC
+		for _, err := range errs {
+			if resendable(err) {
+				return err
 			}
 		}
-		if !resendable(errA) && !resendable(errB) && !resendable(errC) {
-			return errors.Join(errA, errB, errC)
+		return errors.Join(errs[:]...)
+	})
+}
+
+// Resending. go-redis resends a command or a pipeline that failed
+// MaxRetries times (3 by default), a failed dial included. But its pool
+// has dialled DialerRetries times (5, 100 ms apart, by default) before a
+// dial fails, and a pipeline dials both of go-redis's pools (its pipeline
+// pool, then its main pool): with nothing listening, a single command took
+// 4 × 5 dials and 1.7 s, a pipeline 4 × 2 × 5 dials and 3.3 s, the
+// caller's whole deadline, reported as a timeout. So the executor sends
+// every command as one go-redis must not resend (noRetry) and resends it
+// itself, as go-redis would, except after a failed dial: the client's
+// dial attempts were made, and the operation fails at once with the dial's
+// error, class connection.
+
+// send runs attempt, and runs it again, at most s.retries more times with
+// go-redis's backoff between, while it fails in a way a resend may cure:
+// Redis refused the command without running it (refusedUnrun), or, unless
+// once, the connection broke or timed out after its dial succeeded. sent
+// says whether an attempt that failed may have reached Redis.
+func (s *sender) send(ctx context.Context, once bool, attempt func() error) (sent bool, err error) {
+	for n := 0; ; n++ {
+		err = attempt()
+		sent = sent || err != nil && maybeSent(err)
+		if n >= s.retries || !refusedUnrun(err) && (once || !resendable(err) || dialFailed(err)) {
+			return sent, err
 		}
-		// A broken connection: send them again directly, below.
+		if sleep(ctx, retryBackoff(n)) != nil {
+			return sent, err
+		}
 	}
-	p := s.rdb.Pipeline()
-	_ = p.Process(ctx, a)
-	_ = p.Process(ctx, b)
-	if c != nil {
-		_ = p.Process(ctx, c)
+}
+
+// sendPipeline is send for a pipeline (attempt). A ClusterClient resends
+// a pipeline itself, whatever its commands' NoRetry says: it is not resent
+// twice over.
+func (s *sender) sendPipeline(ctx context.Context, attempt func() error) error {
+	if s.cluster {
+		return attempt()
 	}
-	_, err := p.Exec(ctx)
+	_, err := s.send(ctx, false, attempt)
 	return err
 }
 
@@ -155,17 +222,33 @@ func wait(ctx context.Context, f redis.AutoFuture) (abandoned bool, err error) {
 }
 
 // resendable reports whether a failed read may be sent again: it did not
-// get an answer from the server (a reply, a missing key) and the context
-// has not ended.
+// get an answer from the server (a reply, a missing key), the client is
+// not closed and the context has not ended.
 func resendable(err error) bool {
-	return err != nil && !errors.Is(err, redis.Nil) && !isServerError(err) &&
+	return err != nil && !errors.Is(err, redis.Nil) && !isServerError(err) && !errors.Is(err, redis.ErrClosed) &&
 		!errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
 }
 
-// noRetry is a queued command go-redis must not resend (see do).
+// queued adds cmd to a pipeline as a command go-redis must not resend: one
+// such command keeps go-redis from resending the whole pipeline (send
+// does).
+func queued[C redis.Cmder](ctx context.Context, p redis.Pipeliner, cmd C) C {
+	_ = p.Process(ctx, noRetry{cmd})
+	return cmd
+}
+
+// noRetry is a command go-redis must not resend: the executor resends its
+// commands itself (send). A link script is never resent once it may have
+// run: its second run sees the first run's link and returns a wrong result
+// with no error. On the autopipeliner, a batch is split into runs of one
+// retry policy, so mixing resendable commands with the link scripts would
+// cut every batch into many round trips. go-redis hooks see the executor's
+// commands so wrapped; Unwrap returns the command.
 type noRetry struct{ redis.Cmder }
 
 func (noRetry) NoRetry() bool { return true }
+
+func (c noRetry) Unwrap() redis.Cmder { return c.Cmder }
 
 // autoPipelineOptions are go-redis's defaults for the deferred face (one
 // ordered stream of batches) with a 10 µs accumulation window. Without a

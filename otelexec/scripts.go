@@ -30,8 +30,8 @@ type script struct {
 	src  string
 	sha  string
 	// write: the script changes links and its result depends on what was
-	// there, so running it twice returns a wrong result. go-redis must
-	// never resend it (see runOnce).
+	// there, so running it twice returns a wrong result: it is never resent
+	// once it may have run (noRetry).
 	write bool
 
 	// loaded counts the loads this process has done; 0 means the script
@@ -131,9 +131,9 @@ func (c *scriptCounters) reload() {
 }
 
 // preload loads every script and checks that Redis agrees on the SHA.
-func preload(ctx context.Context, rdb redis.UniversalClient, all []*script) error {
+func preload(ctx context.Context, send *sender, all []*script) error {
 	for _, s := range all {
-		sha, err := scriptLoad(ctx, rdb, s.src)
+		sha, err := scriptLoad(ctx, send, s.src)
 		if err != nil {
 			return fmt.Errorf("otelexec: load script %s: %w", s.name, err)
 		}
@@ -182,7 +182,8 @@ func (e *Executor) evalSha(ctx context.Context, s *script, keys []string, args .
 }
 
 // run sends one EVALSHA of s, or one EVAL (the source) when bySource. A
-// read may be retried by go-redis; a write is sent at most once (runOnce).
+// read may be resent; a write only when Redis refused it unrun, and a
+// write whose reply was lost is ErrOutcomeUnknown (sender.write).
 func (e *Executor) run(ctx context.Context, s *script, bySource bool, keys []string, args []any) (any, error) {
 	cmdArgs := make([]any, 0, 3+len(keys)+len(args))
 	if bySource {
@@ -195,56 +196,20 @@ func (e *Executor) run(ctx context.Context, s *script, bySource bool, keys []str
 	}
 	cmdArgs = append(cmdArgs, args...)
 	cmd := redis.NewCmd(ctx, cmdArgs...)
-	if !s.write {
-		if err := e.send.do(ctx, cmd); err != nil {
-			return nil, err
-		}
-		return cmd.Result()
+	var err error
+	if s.write {
+		err = e.send.write(ctx, noRetry{cmd}) // never sent twice once it may have run
+	} else {
+		err = e.send.do(ctx, cmd)
 	}
-	return runOnce(ctx, e.send, cmd)
+	if err != nil {
+		return nil, err
+	}
+	return cmd.Result()
 }
 
-// noRetryCmd is a command go-redis must not send twice. go-redis retries a
-// command whose connection broke (MaxRetries, 3 by default) without knowing
-// whether Redis ran it; for a link script that already ran, the second run
-// sees the first run's link and returns a wrong result with no error. A
-// command whose NoRetry reports true is resent only when go-redis knows it
-// never reached the wire.
-type noRetryCmd struct{ *redis.Cmd }
-
-func (noRetryCmd) NoRetry() bool { return true }
-
-// runOnce sends a write at most once and reports a lost reply as
-// ErrOutcomeUnknown: when the connection broke or the deadline passed after
-// the command may have reached Redis, nobody knows whether it ran. A write
-// Redis refused without running it (TRYAGAIN during a slot migration,
-// CLUSTERDOWN, LOADING, MASTERDOWN, BUSY) is sent again, as go-redis would
-// for any command, up to the client's retry budget.
-func runOnce(ctx context.Context, s *sender, cmd *redis.Cmd) (any, error) {
-	retries := retryBudget(s.rdb)
-	for attempt := 0; ; attempt++ {
-		if err := ctx.Err(); err != nil {
-			return nil, err // never sent
-		}
-		err := s.do(ctx, noRetryCmd{cmd})
-		if err == nil || errors.Is(err, redis.Nil) {
-			return cmd.Result()
-		}
-		if refusedUnrun(err) && attempt < retries {
-			if sleep(ctx, retryBackoff(attempt)) != nil {
-				return nil, err
-			}
-			continue
-		}
-		if !maybeSent(err) {
-			return nil, err
-		}
-		return nil, fmt.Errorf("%w: %w", ErrOutcomeUnknown, err)
-	}
-}
-
-// retryBudget is how often go-redis itself would resend a command the
-// server refused: MaxRedirects on a cluster, MaxRetries elsewhere.
+// retryBudget is how often go-redis itself would resend a command:
+// MaxRedirects on a cluster, MaxRetries elsewhere.
 func retryBudget(rdb redis.UniversalClient) int {
 	n := 0
 	switch c := rdb.(type) {
@@ -291,15 +256,14 @@ func sleep(ctx context.Context, d time.Duration) error {
 // sent. Anything else (a broken connection, a read timeout, the context's
 // deadline) may have come after the command was written.
 func maybeSent(err error) bool {
+	return !isServerError(err) && !errors.Is(err, redis.ErrPoolTimeout) && !errors.Is(err, redis.ErrClosed) && !dialFailed(err)
+}
+
+// dialFailed reports whether err is the failure to dial Redis, after the
+// client's own dial attempts (DialerRetries).
+func dialFailed(err error) bool {
 	var opErr *net.OpError
-	switch {
-	case isServerError(err),
-		errors.Is(err, redis.ErrPoolTimeout),
-		errors.Is(err, redis.ErrClosed),
-		errors.As(err, &opErr) && opErr.Op == "dial":
-		return false
-	}
-	return true
+	return errors.As(err, &opErr) && opErr.Op == "dial"
 }
 
 // countReply counts a reply as a script cache hit; an error that is not a
@@ -329,7 +293,7 @@ func (e *Executor) reload(ctx context.Context, s *script, generation uint64) err
 		if s.loaded.Load() != generation {
 			return struct{}{}, nil // loaded by a call that ended just before this one began
 		}
-		if _, err := scriptLoad(ctx, e.rdb, s.src); err != nil {
+		if _, err := scriptLoad(ctx, e.send, s.src); err != nil {
 			return struct{}{}, fmt.Errorf("otelexec: reload script %s: %w", s.name, err)
 		}
 		s.loaded.Add(1)
@@ -341,14 +305,20 @@ func (e *Executor) reload(ctx context.Context, s *script, generation uint64) err
 	return err
 }
 
-// scriptLoad loads src on every node that may run it. A ClusterClient's
-// ScriptLoad already goes to every shard; a Ring's would go to one random
-// shard, because SCRIPT LOAD names no key, so there it is sent to each.
-func scriptLoad(ctx context.Context, rdb redis.UniversalClient, src string) (string, error) {
-	ring, ok := rdb.(*redis.Ring)
-	if !ok {
-		return rdb.ScriptLoad(ctx, src).Result()
+// scriptLoad loads src on every node that may run it: on one Redis, as the
+// executor sends any command (sender). A ClusterClient's ScriptLoad already
+// goes to every shard; a Ring's would go to one random shard, because
+// SCRIPT LOAD names no key, so there it is sent to each.
+func scriptLoad(ctx context.Context, send *sender, src string) (string, error) {
+	switch c := send.rdb.(type) {
+	case *redis.Client:
+		cmd := redis.NewStringCmd(ctx, "script", "load", src)
+		err := send.do(ctx, cmd)
+		return cmd.Val(), err
+	case *redis.ClusterClient:
+		return c.ScriptLoad(ctx, src).Result()
 	}
+	ring := send.rdb.(*redis.Ring)
 	var (
 		mu  sync.Mutex
 		sha string

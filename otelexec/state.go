@@ -31,7 +31,7 @@ func (e *Executor) SetServiceState(ctx context.Context, namespace, serviceName s
 	if err = validateState("state", state); err != nil {
 		return err
 	}
-	err = e.send.do(ctx, redis.NewIntCmd(ctx, "hset", stateKey(namespace, serviceName), strconv.Itoa(podID), state))
+	err = e.send.write(ctx, redis.NewIntCmd(ctx, "hset", stateKey(namespace, serviceName), strconv.Itoa(podID), state))
 	e.states.invalidate(namespace, serviceName) // even on error: the write may have landed
 	return err
 }
@@ -115,7 +115,7 @@ func (e *Executor) SetWorkloadState(ctx context.Context, namespace, serviceName,
 	if err = validateState("state", state); err != nil {
 		return err
 	}
-	return e.send.do(ctx, redis.NewStatusCmd(ctx, "set", workloadKey(namespace, serviceName), state))
+	return e.send.write(ctx, redis.NewStatusCmd(ctx, "set", workloadKey(namespace, serviceName), state))
 }
 
 // GetWorkloadState returns the workload state of a service, "" when unset.
@@ -195,7 +195,9 @@ func validateEach(ctx context.Context, field string, items []string, validate fu
 func (e *Executor) pipelinedGets(ctx context.Context, n int, key func(i int) string, found func(i int, v string) error) error {
 	cmds := make([]*redis.StringCmd, min(n, batchChunk))
 	return e.pipelined(ctx, n,
-		func(p redis.Pipeliner, i int) { cmds[i%batchChunk] = p.Get(ctx, key(i)) },
+		func(p redis.Pipeliner, i int) {
+			cmds[i%batchChunk] = queued(ctx, p, redis.NewStringCmd(ctx, "get", key(i)))
+		},
 		func(i int) error {
 			v, err := cmds[i%batchChunk].Result()
 			if errors.Is(err, redis.Nil) {
@@ -210,7 +212,8 @@ func (e *Executor) pipelinedGets(ctx context.Context, n int, key func(i int) str
 }
 
 // pipelined runs a batch read in pipelines of batchChunk items: queue(p, i)
-// adds item i's commands to the pipeline, read(i) takes its replies once the
+// adds item i's commands to the pipeline (queued, so that only the sender
+// resends the pipeline), read(i) takes its replies once the
 // chunk's pipeline returned, and done lets the chunk's commands go before
 // the next chunk is built. It checks ctx before each chunk, so the memory a
 // batch takes beyond its result is one chunk's and a canceled batch stops
@@ -222,11 +225,14 @@ func (e *Executor) pipelined(ctx context.Context, n int, queue func(p redis.Pipe
 			return err
 		}
 		end := min(start+batchChunk, n)
-		_, err := e.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-			for i := start; i < end; i++ {
-				queue(p, i)
-			}
-			return nil
+		err := e.send.sendPipeline(ctx, func() error {
+			_, err := e.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+				for i := start; i < end; i++ {
+					queue(p, i)
+				}
+				return nil
+			})
+			return err
 		})
 		if err != nil && !errors.Is(err, redis.Nil) {
 			return err

@@ -17,13 +17,6 @@ import (
 // unless WithStateCacheMaxBytes says otherwise: 64 MiB.
 const DefaultStateCacheMaxBytes = 64 << 20
 
-// MaxCachedServices was the most services WithStateCache kept.
-//
-// Deprecated: the state cache is bounded in bytes (WithStateCacheMaxBytes,
-// DefaultStateCacheMaxBytes), however many services that is; this constant
-// bounds nothing.
-const MaxCachedServices = 1024
-
 // WithStateCache makes the executor keep each service's pod states in memory
 // for at most ttl, so GetServiceState and ComputeLinkedPod read them from
 // Redis (HGETALL) about once per ttl per service instead of once per call.
@@ -76,9 +69,11 @@ func WithStateCache(ttl time.Duration) Option {
 // DefaultStateCacheMaxBytes (64 MiB), holds about 65,000 of the first or
 // 350 of the second. What the cache accounts is what the Go heap holds for
 // it, within a few percent (the tests measure it). A service whose states
-// alone take more than n is read from Redis on every call, never cached. n
-// must be > 0; New returns an error naming the option otherwise. Without
-// WithStateCache it has no effect.
+// alone take more than n is read from Redis on every call, never cached.
+// Any n > 0 is valid: with one below what a service's entry takes
+// (about 340 bytes and its admission table's 128), nothing is cached and
+// every read goes to Redis. New returns an error naming the option for
+// n <= 0. Without WithStateCache it has no effect.
 func WithStateCacheMaxBytes(n int64) Option {
 	return optionFunc(func(c *config) {
 		if n <= 0 {
@@ -236,7 +231,9 @@ func newStateCache(c *config, ms *meterState, fetch fetchFunc) *stateCache {
 	}
 	sc := &stateCache{ttl: c.stateCacheTTL, maxBytes: c.stateCacheMaxBytes, fetch: fetch, seed: maphash.MakeSeed()}
 	sc.door = make([]uint64, doorSlots(sc.maxBytes))
-	sc.budget = sc.maxBytes - doorBytes(len(sc.door))
+	// A bound below the admission table's bytes leaves the entries
+	// nothing: each service is then read as without a cache.
+	sc.budget = max(sc.maxBytes-doorBytes(len(sc.door)), 0)
 	for i := range sc.shards {
 		sc.shards[i].entries = make(map[serviceKey]*stateEntry)
 	}

@@ -27,9 +27,8 @@ import (
 const stateBenchPods = 16
 
 // stateBenchBounded is how many of BenchmarkStateCacheServices' services
-// the cache=bounded variant's byte bound holds: about as many as the old
-// MaxCachedServices, so at 2000 and 10000 services it evicts on almost every
-// miss.
+// the cache=bounded variant's byte bound holds, so at 2000 and 10000
+// services it evicts on almost every miss.
 const stateBenchBounded = 1000
 
 // BenchmarkStateCacheServices is the state read at 100, 1000, 2000 and

@@ -488,9 +488,7 @@ func TestStateCacheLeaderCanceled(t *testing.T) {
 
 // TestStateCacheBounded: reading more services than the cache's byte bound
 // holds keeps the bytes it accounts within the bound, evicts no more than it
-// must, and serves the newest service from the cache. (The cache was bounded
-// at MaxCachedServices entries; it is bounded in bytes now, and 1074 small
-// services fit the default bound.)
+// must, and serves the newest service from the cache.
 func TestStateCacheBounded(t *testing.T) {
 	const bound = 64 << 10
 	e, _, _, ns := newCountingExecutor(t, WithStateCache(time.Minute), WithStateCacheMaxBytes(bound))
@@ -516,6 +514,63 @@ func TestStateCacheBounded(t *testing.T) {
 	if n := e.states.size(); n > bound {
 		t.Errorf("the cache accounts %d bytes, bound %d", n, bound)
 	}
+}
+
+// FuzzStateCacheMaxBytes: whatever the bound (every n > 0 is valid, the
+// smallest below what one service takes), a sequence of reads and writes of
+// services of 0 to 300 pods returns what Redis holds, and the cache never
+// accounts more than the bound. A bound below the admission table's own
+// bytes once made a read evict its own entry and then dereference the
+// empty ring.
+func FuzzStateCacheMaxBytes(f *testing.F) {
+	for _, n := range []int64{1, 127, 128, 129, 400, 1 << 10, 16 << 10, DefaultStateCacheMaxBytes} {
+		f.Add(n, []byte{0, 1, 2, 3, 3, 2, 1, 0, 0x42, 2, 0xc3, 3})
+	}
+	rdb := redistest.Client(f)
+	ns := redistest.Namespace(f)
+	ctx := context.Background()
+	pods := []int{0, 1, 16, 300}
+	want := make([]map[int]string, len(pods))
+	for svc, n := range pods {
+		want[svc] = map[int]string{}
+		for pod := range n {
+			want[svc][pod] = FormatPodState(pod, time.UnixMilli(1_764_000_000_000)) // pod 0's load 0, as the writes below keep it
+			if err := rdb.HSet(ctx, stateKey(ns, "svc"+strconv.Itoa(svc)), strconv.Itoa(pod), want[svc][pod]).Err(); err != nil {
+				f.Fatal(err)
+			}
+		}
+	}
+	f.Fuzz(func(t *testing.T, n int64, ops []byte) {
+		if n <= 0 || len(ops) > 64 {
+			t.Skip()
+		}
+		e := must[*Executor](t)(New(rdb, WithStateCache(time.Hour), WithStateCacheMaxBytes(n)))
+		defer e.Close()
+		beat := time.UnixMilli(1_764_000_000_000)
+		for _, op := range ops {
+			svc := int(op&0x7f) % len(pods)
+			name := "svc" + strconv.Itoa(svc)
+			if op&0x80 != 0 && pods[svc] > 0 { // rewrite pod 0's state as it is: the cache drops the service
+				if err := e.SetServiceState(ctx, ns, name, 0, FormatPodState(0, beat)); err != nil {
+					t.Fatal(err)
+				}
+				continue
+			}
+			got, err := e.GetServiceState(ctx, ns, name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !maps.Equal(got, want[svc]) {
+				t.Fatalf("bound %d: %s read %d states, want %d", n, name, len(got), len(want[svc]))
+			}
+			e.states.mu.Lock()
+			used, budget := e.states.used, e.states.budget
+			e.states.mu.Unlock()
+			if used > budget || budget > n {
+				t.Fatalf("bound %d: the entries account %d bytes, budget %d", n, used, budget)
+			}
+		}
+	})
 }
 
 // TestStateCacheMetrics: hits, misses and the hit ratio with

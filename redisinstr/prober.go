@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
 )
 
 // Connection status values held in Instrumentation.status.
@@ -26,9 +27,17 @@ const (
 // newProbeClient returns the prober's client for one node: the node's
 // address, credentials, TLS and database, one connection, no retries, and
 // the probe timeout as its dial, read, write and pool timeout, with the
-// context's deadline honoured.
+// context's deadline honoured. It shares nothing go-redis keeps per client
+// in the options: the push notification processor (go-redis stores the
+// node's own there, whose maintenance notification handlers are taken,
+// so a second registration failed and go-redis logged it at every
+// start-up) and a client-side cache. A PING needs neither maintenance
+// notifications nor the cache.
 func newProbeClient(node *redis.Options, timeout time.Duration) *redis.Client {
 	o := *node
+	o.PushNotificationProcessor = nil
+	o.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
+	o.ClientSideCache, o.ClientSideCacheConfig = nil, nil
 	o.PoolSize = 1
 	o.MinIdleConns = 0
 	o.MaxIdleConns = 1

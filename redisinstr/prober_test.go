@@ -3,12 +3,15 @@ package redisinstr
 import (
 	"context"
 	"errors"
+	"fmt"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/logging"
 	"go.opentelemetry.io/otel/attribute"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
@@ -356,5 +359,48 @@ func TestBusyPoolIsNotDown(t *testing.T) {
 	}
 	if !up {
 		t.Error("status down while Redis answered PING and only the pool was full")
+	}
+}
+
+// goRedisLog records what go-redis logs (redis.SetLogger).
+type goRedisLog struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (l *goRedisLog) Printf(_ context.Context, format string, v ...any) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.lines = append(l.lines, fmt.Sprintf(format, v...))
+}
+
+// TestInstrumentLogsNothing: instrumenting a client built with go-redis's
+// defaults, probing it and using it make go-redis log nothing. The
+// prober's own client is built from the client's options, which hold the
+// client's push notification processor once go-redis has built it: shared,
+// the probe client's maintenance notification handlers could not be
+// registered, and go-redis said so at every start-up.
+func TestInstrumentLogsNothing(t *testing.T) {
+	captured := &goRedisLog{}
+	redis.SetLogger(captured)
+	t.Cleanup(logging.Enable)
+	c := redis.NewClient(&redis.Options{Addr: redistest.Addr(t)})
+	t.Cleanup(func() { _ = c.Close() })
+	mp, _ := testMeter(t)
+	inst, err := Instrument(c, WithMeterProvider(mp), WithProbeInterval(50*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Ping(context.Background()).Err(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(120 * time.Millisecond) // a few probes
+	if err := inst.Close(); err != nil {
+		t.Fatal(err)
+	}
+	captured.mu.Lock()
+	defer captured.mu.Unlock()
+	if len(captured.lines) > 0 {
+		t.Errorf("go-redis logged %d lines, want none:\n%s", len(captured.lines), strings.Join(captured.lines, "\n"))
 	}
 }

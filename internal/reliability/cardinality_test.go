@@ -39,10 +39,13 @@ func (answerHook) ProcessPipelineHook(redis.ProcessPipelineHook) redis.ProcessPi
 var podState = otelexec.FormatPodState(1, time.Now().Add(time.Hour))
 
 func answer(cmd redis.Cmder) {
+	if w, ok := cmd.(interface{ Unwrap() redis.Cmder }); ok { // the executor's commands are wrapped
+		cmd = w.Unwrap()
+	}
 	switch c := cmd.(type) {
 	case *redis.StringCmd:
 		c.SetVal("1")
-	case interface{ SetVal(any) }: // *redis.Cmd, and the executor's wrapper of it for writes
+	case *redis.Cmd:
 		c.SetVal(int64(1))
 	case *redis.MapStringStringCmd: // HGETALL of a user's links or of pod states
 		if key, _ := c.Args()[1].(string); strings.Contains(key, ":lk:") {
@@ -131,7 +134,7 @@ func TestCardinalityBounded(t *testing.T) {
 	t.Cleanup(func() { _ = rdb.Close() })
 	rdb.AddHook(answerHook{})
 	tel := newTelemetry(t)
-	e := newExecutor(t, rdb, otelexec.WithMeterProvider(tel.mp), otelexec.WithoutPreload())
+	e := newExecutor(t, rdb, otelexec.WithMeterProvider(tel.mp))
 	namespaces := []string{"tenant-a", "tenant-b"}
 
 	cardinalityLoad(t, e, namespaces, services, 20_000, 1)
@@ -175,7 +178,7 @@ func TestCardinalityCappedWithServiceAttributes(t *testing.T) {
 	t.Cleanup(func() { _ = rdb.Close() })
 	rdb.AddHook(answerHook{})
 	tel := newTelemetry(t)
-	e := newExecutor(t, rdb, otelexec.WithMeterProvider(tel.mp), otelexec.WithoutPreload(), otelexec.WithServiceAttributes(true))
+	e := newExecutor(t, rdb, otelexec.WithMeterProvider(tel.mp), otelexec.WithServiceAttributes(true))
 	cardinalityLoad(t, e, []string{"tenant-a", "tenant-b"}, services, n, 4)
 	rm := tel.collect(t)
 	pairs := map[[2]string]bool{}

@@ -180,7 +180,7 @@ func TestHostileInputsRejected(t *testing.T) {
 	srv := redistest.StartServer(t)
 	rdb := serverClient(t, srv.Addr, 4)
 	counter := &commandCounter{}
-	e := newExecutor(t, rdb, otelexec.WithoutPreload())
+	e := newExecutor(t, rdb)
 	rdb.AddHook(counter) // after New: preloading scripts is not a bad input's doing
 	ctx := context.Background()
 	ns := "rel.hostile"
