@@ -85,14 +85,16 @@ func (e *Executor) route(ctx context.Context, o op, namespace, uid, serviceName 
 		return -1, 0, err
 	}
 	c := newChooser(time.Now(), aliveWithin)
-	linked, err := e.readRoute(ctx, namespace, uid, serviceName, &c)
+	linked, statesRead, err := e.readRoute(ctx, namespace, uid, serviceName, &c)
 	if err != nil {
 		return -1, 0, err
 	}
-	e.tel.pods(o, &c)
+	if statesRead {
+		e.tel.pods(o, &c)
+	}
 	pod, outcome := linked, RoutingKept
 	switch {
-	case linked >= 0 && c.linkedLive:
+	case linked >= 0 && (c.linkedLive || !statesRead):
 	case linked >= 0 && (!move || c.pod < 0):
 		outcome = RoutingKeptStale
 	case linked >= 0:
@@ -123,40 +125,43 @@ func (e *Executor) route(ctx context.Context, o op, namespace, uid, serviceName 
 // state cache the states come from it (parsed when they were read), else
 // the link's HGET and GET and the states' HGETALL are sent together, and
 // the reply is parsed in the pass that chooses. It returns the link's pod,
-// or -1.
-func (e *Executor) readRoute(ctx context.Context, namespace, uid, serviceName string, c *chooser) (int, error) {
+// or -1, and whether the states were read: a linked user whose service's
+// states cannot be read keeps the link.
+func (e *Executor) readRoute(ctx context.Context, namespace, uid, serviceName string, c *chooser) (pod int, statesRead bool, err error) {
 	var (
 		skipped, unparsed int
 		s                 *stateSnapshot // nil: no cache, or it turned the service away
 		raw               map[string]string
+		statesErr         error
 	)
 	key := linkKey(namespace, uid, serviceName)
 	field := redis.NewStringCmd(ctx, "hget", key[:len(key)-len(serviceName)], serviceName)
 	link := redis.NewStringCmd(ctx, "get", key)
 	if e.states != nil {
-		var err error
-		if s, err = e.states.get(ctx, namespace, serviceName); err != nil {
-			return -1, err
-		}
+		s, statesErr = e.states.get(ctx, namespace, serviceName)
 	}
-	if s != nil {
-		if err := e.send.pair(ctx, field, link, nil); err != nil && !errors.Is(err, redis.Nil) {
-			return -1, err
-		}
+	if s != nil || statesErr != nil {
+		err = e.send.pair(ctx, field, link, nil)
 	} else {
 		states := redis.NewMapStringStringCmd(ctx, "hgetall", stateKey(namespace, serviceName))
-		if err := e.send.pair(ctx, field, link, states); err != nil && !errors.Is(err, redis.Nil) {
-			return -1, err
-		}
-		if err := states.Err(); err != nil {
-			return -1, err
-		}
-		raw = states.Val()
+		err = e.send.pair(ctx, field, link, states)
+		raw, statesErr = states.Val(), states.Err()
+	}
+	if err != nil && (ctx.Err() != nil || !answered(field) || !answered(link)) {
+		return -1, false, err // the link unread; else statesErr has the error
 	}
 	pod, bad, err := linkOf(field, link)
 	e.skipped(ctx, contract.OpComputeLinkedPod, namespace, serviceName, contract.SkipLinkValue, bad)
 	if err != nil {
-		return -1, err
+		return -1, false, err
+	}
+	if statesErr != nil {
+		// States another writer broke (a key of another type) never take a
+		// linked user's routing down: the link is kept, unverified.
+		if pod >= 0 {
+			return pod, false, nil
+		}
+		return -1, false, statesErr
 	}
 	c.linked = pod
 	if s != nil {
@@ -167,7 +172,7 @@ func (e *Executor) readRoute(ctx context.Context, namespace, uid, serviceName st
 	}
 	e.skipped(ctx, contract.OpComputeLinkedPod, namespace, serviceName, contract.SkipStateField, skipped)
 	e.skipped(ctx, contract.OpComputeLinkedPod, namespace, serviceName, contract.SkipStateValue, unparsed)
-	return pod, nil
+	return pod, true, nil
 }
 
 // moveOff moves a user's link off the pod dead to the pod to: it removes
@@ -207,4 +212,10 @@ func choosePod(states map[int]string, now time.Time, aliveWithin time.Duration) 
 		c.offer(pod, int64(load), beat)
 	}
 	return c.pod, unparsed
+}
+
+// answered reports whether cmd got a reply from Redis: a value, or nil.
+func answered(cmd redis.Cmder) bool {
+	err := cmd.Err()
+	return err == nil || errors.Is(err, redis.Nil)
 }

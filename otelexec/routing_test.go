@@ -116,6 +116,50 @@ func TestRoutingDecisions(t *testing.T) {
 	}
 }
 
+// TestRoutingBrokenStates: a service's states key of another type (data
+// another writer stored) never takes a linked user's routing down: the
+// link is returned and counted as kept; a user without a link gets the
+// error, since no pod can be chosen.
+func TestRoutingBrokenStates(t *testing.T) {
+	for _, cached := range []bool{false, true} {
+		t.Run(map[bool]string{false: "direct", true: "state cache"}[cached], func(t *testing.T) {
+			var opts []Option
+			if cached {
+				opts = append(opts, WithStateCache(time.Second))
+			}
+			e, ns := newInstrumented(t, opts...)
+			ctx := testContext(t)
+			raw := redistest.Client(t)
+			if err := raw.Set(ctx, linkKey(ns, "linked", "game"), "4", 0).Err(); err != nil {
+				t.Fatal(err)
+			}
+			if err := raw.Set(ctx, stateKey(ns, "game"), "not a hash", 0).Err(); err != nil {
+				t.Fatal(err)
+			}
+			for _, move := range []bool{false, true} {
+				var (
+					pod int
+					err error
+				)
+				if move {
+					pod, _, err = e.RouteLinkedPod(ctx, ns, "linked", "game", time.Minute, PersistForever)
+				} else {
+					pod, err = e.ComputeLinkedPod(ctx, ns, "linked", "game", time.Minute, PersistForever)
+				}
+				if err != nil || pod != 4 {
+					t.Fatalf("linked user, broken states (move %v): %d, %v; want 4, nil", move, pod, err)
+				}
+			}
+			if pod, err := e.ComputeLinkedPod(ctx, ns, "new", "game", time.Minute, PersistForever); err == nil || !strings.Contains(err.Error(), "WRONGTYPE") {
+				t.Fatalf("unlinked user, broken states: %d, %v; want a WRONGTYPE error", pod, err)
+			}
+			if got := sumOf(t, e.collect(t), contract.MetricRoutingDecisions, attribute.String(contract.AttrOutcome, RoutingKept.String())); got != 2 {
+				t.Fatalf("kept decisions %d, want 2", got)
+			}
+		})
+	}
+}
+
 // TestLinksMoved: SetLinkedPod over a link to another pod, and
 // TrySetLinkedPod over a temporary link (a grace period's) to another pod,
 // are moves; setting the same pod again, a first link, and a
