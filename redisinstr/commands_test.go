@@ -8,6 +8,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 
 	"github.com/statefulroute/sfotel/internal/contract"
@@ -190,6 +191,34 @@ func TestServerAttrs(t *testing.T) {
 		got, want := attribute.NewSet(serverAttrs(tc.addr)...), attribute.NewSet(tc.want...)
 		if !got.Equals(&want) {
 			t.Errorf("serverAttrs(%q) = %v, want %v", tc.addr, got, tc.want)
+		}
+	}
+}
+
+// TestFailoverClientServerAddress: a failover client's Options().Addr is a
+// placeholder of go-redis ("FailoverClient"), not a server address.
+func TestFailoverClientServerAddress(t *testing.T) {
+	dead := redistest.StartServer(t)
+	sentinel := dead.Addr
+	dead.Kill() // no sentinel answers: every command fails, and is recorded
+	c := redis.NewFailoverClient(&redis.FailoverOptions{MasterName: "m", SentinelAddrs: []string{sentinel}, MaxRetries: -1})
+	t.Cleanup(func() { _ = c.Close() })
+	mp, reader := testMeter(t)
+	inst, err := Instrument(c, WithMeterProvider(mp), WithProbeInterval(time.Hour), WithProbeTimeout(100*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = inst.Close() })
+	if err := c.Get(context.Background(), "k").Err(); err == nil {
+		t.Fatal("GET without a sentinel succeeded")
+	}
+	m, ok := findMetric(collect(t, reader), "db.client.operation.duration")
+	if !ok {
+		t.Fatal("no db.client.operation.duration")
+	}
+	for _, p := range m.Data.(metricdata.Histogram[float64]).DataPoints {
+		if v, ok := p.Attributes.Value(semconv.ServerAddressKey); ok {
+			t.Errorf("server.address = %q on a failover client", v.Emit())
 		}
 	}
 }
