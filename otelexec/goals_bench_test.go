@@ -233,7 +233,7 @@ func BenchmarkSDKSpan(b *testing.B) {
 
 // spanAttributesOK are the attributes of a GetLinkedPod span on c.
 func spanAttributesOK(_ testing.TB, c *redis.Client) []attribute.KeyValue {
-	return append([]attribute.KeyValue{semconv.DBSystemNameRedis, semconv.DBOperationName("GetLinkedPod")}, serverAttributes(c)...)
+	return append([]attribute.KeyValue{semconv.DBSystemNameRedis, semconv.DBQuerySummary("GetLinkedPod")}, serverAttributes(c)...)
 }
 
 // cpuClock measures the process CPU time a benchmark loop used. On a shared

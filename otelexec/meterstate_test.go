@@ -98,7 +98,7 @@ func TestTraceShape(t *testing.T) {
 		t.Fatal(err)
 	}
 	seen := attribute.NewSet(<-sampler.seen...)
-	for _, kv := range []attribute.KeyValue{semconv.DBSystemNameRedis, semconv.DBOperationName("GetLinkedPod"), semconv.ServerAddress("127.0.0.1")} {
+	for _, kv := range []attribute.KeyValue{semconv.DBSystemNameRedis, semconv.DBQuerySummary("GetLinkedPod"), semconv.ServerAddress("127.0.0.1")} {
 		if v, ok := seen.Value(kv.Key); !ok || v != kv.Value {
 			t.Errorf("the sampler saw %s = %q, want %q", kv.Key, v.Emit(), kv.Value.Emit())
 		}

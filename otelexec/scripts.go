@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/statefulroute/sfotel/internal/flight"
+	"github.com/statefulroute/sfotel/internal/redisclient"
 )
 
 //go:embed scripts/*.lua
@@ -46,7 +48,9 @@ type script struct {
 // that of the combined source, which is what Redis runs and caches.
 func mustScript(name string, write bool) *script {
 	src := scriptSource(name)
-	return &script{name: name, src: src, sha: redis.NewScript(src).Hash(), write: write}
+	sha := redis.NewScript(src).Hash()
+	redisclient.NameScript(sha, strings.TrimSuffix(name, ".lua")) // db.stored_procedure.name of its EVALSHA spans
+	return &script{name: name, src: src, sha: sha, write: write}
 }
 
 // scriptSource is the prelude followed by the named script.

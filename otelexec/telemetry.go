@@ -34,9 +34,12 @@ type telemetry struct {
 // the trace can take (docs/design.md, "Trace shape"):
 //
 //   - client: the executor span is the call to Redis, kind CLIENT, with
-//     db.system.name=redis and db.operation.name set to the method. This is
-//     the shape while no command spans are recorded, so that span-derived
-//     metrics and service graphs see each operation's Redis traffic once.
+//     db.system.name=redis and db.query.summary set to the method, as the
+//     conventions describe a higher-level API over the database; its
+//     db.operation.name is left to the Redis commands, so that panels of
+//     database operations show commands only. This is the shape while no
+//     command spans are recorded, so that span-derived metrics and service
+//     graphs see each operation's Redis traffic once.
 //   - internal: redisinstr records a CLIENT span per Redis command below
 //     it; the executor span is kind INTERNAL without db attributes, so the
 //     traffic is still counted once, by the command spans.
@@ -60,9 +63,9 @@ func newTelemetry(c *config, rdb redis.UniversalClient, scripts *scriptCounters)
 	if _, noop := c.tracerProvider.(tracenoop.TracerProvider); !noop {
 		t.tracer = c.tracerProvider.Tracer(ScopeName, trace.WithInstrumentationVersion(Version))
 	}
-	server := serverAttributes(rdb)
+	server := append(serverAttributes(rdb), namespace(rdb)...)
 	for id := range contract.NumOps {
-		attrs := append([]attribute.KeyValue{semconv.DBSystemNameRedis, semconv.DBOperationName(id.String())}, server...)
+		attrs := append([]attribute.KeyValue{semconv.DBSystemNameRedis, semconv.DBQuerySummary(id.String())}, server...)
 		t.spans[id] = opSpans{
 			client:   []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(attrs...)},
 			internal: []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindInternal)},
@@ -104,6 +107,18 @@ func serverAttributes(rdb redis.UniversalClient) []attribute.KeyValue {
 		return []attribute.KeyValue{semconv.ServerAddress(host)}
 	}
 	return []attribute.KeyValue{semconv.ServerAddress(host), semconv.ServerPort(p)}
+}
+
+// namespace is db.namespace, the database index the client selects.
+func namespace(rdb redis.UniversalClient) []attribute.KeyValue {
+	db := 0 // a cluster has database 0 only
+	switch c := rdb.(type) {
+	case *redis.Client:
+		db = c.Options().DB
+	case *redis.Ring:
+		db = c.Options().DB
+	}
+	return []attribute.KeyValue{semconv.DBNamespace(strconv.Itoa(db))}
 }
 
 // monoEpoch lets an operation read only the monotonic clock: time.Since of

@@ -250,11 +250,17 @@ func TestTelemetryEveryOperation(t *testing.T) {
 			}
 			attrs := attribute.NewSet(s.Attributes()...)
 			for _, kv := range []attribute.KeyValue{
-				semconv.DBSystemNameRedis, semconv.DBOperationName(name), semconv.ServerAddress("127.0.0.1"),
+				semconv.DBSystemNameRedis, semconv.DBQuerySummary(name), semconv.ServerAddress("127.0.0.1"),
+				semconv.DBNamespace("0"), // the test client's database
 			} {
 				if v, ok := attrs.Value(kv.Key); !ok || v != kv.Value {
 					t.Errorf("%s span: %s = %v, want %v", name, kv.Key, v.Emit(), kv.Value.Emit())
 				}
+			}
+			// The method is no database operation: db.operation.name is the
+			// Redis commands' alone.
+			if v, ok := attrs.Value(semconv.DBOperationNameKey); ok {
+				t.Errorf("%s span: db.operation.name = %q, want none", name, v.Emit())
 			}
 			if _, ok := attrs.Value(semconv.ServerPortKey); !ok {
 				t.Errorf("%s span lacks server.port", name)

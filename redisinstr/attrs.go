@@ -9,8 +9,12 @@ import (
 )
 
 // serverAttrs returns server.address and server.port of a node address; a
-// Unix socket path is all address.
+// Unix socket path is all address. A failover client's Addr is go-redis's
+// placeholder, no address: it gets none.
 func serverAttrs(addr string) []attribute.KeyValue {
+	if addr == "FailoverClient" {
+		return nil
+	}
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return []attribute.KeyValue{semconv.ServerAddress(addr)}

@@ -112,7 +112,7 @@ func TestCoexistsWithExecutor(t *testing.T) {
 		`stateful_executor_redis_ping_duration_seconds_bucket{`,
 		`db_client_connection_count{db_client_connection_pool_name="db0",db_client_connection_state="idle"`,
 		`db_client_connection_count{db_client_connection_pool_name="db1",db_client_connection_state="used"`,
-		`db_client_operation_duration_seconds_bucket{db_operation_name="EVALSHA"`,
+		`db_client_operation_duration_seconds_bucket{db_namespace="0",db_operation_name="EVALSHA"`, // the executor's client, database 0
 	} {
 		if !strings.Contains(body, series) {
 			t.Errorf("scrape lacks %s", series)

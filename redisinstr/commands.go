@@ -25,16 +25,15 @@ var commandNames = [...]string{
 }
 
 // Operation indexes: a named command k is k; a pipeline of that command
-// only is numCommands+k; then the rest.
+// only is numCommands+k; a transaction of it only 2*numCommands+k; then the
+// rest.
 const (
 	numCommands = len(commandNames)
 	// opUnknown is a command outside the table: no db.operation.name.
-	opUnknown = 2*numCommands + iota
-	// opPipeline is a pipeline of mixed or unknown commands: PIPELINE,
-	// Redis's own word, as the conventions allow for a batch of mixed
-	// operations.
+	opUnknown = 3*numCommands + iota
+	// opPipeline is a pipeline of mixed or unknown commands: PIPELINE.
 	opPipeline
-	// opTransaction is a MULTI/EXEC pipeline: MULTI.
+	// opTransaction is a MULTI/EXEC of mixed or unknown commands: MULTI.
 	opTransaction
 	numOps
 )
@@ -50,15 +49,19 @@ var (
 		}
 		return m
 	}()
-	opMulti = commandIndex["multi"]
+	opMulti   = commandIndex["multi"]
+	opExec    = commandIndex["exec"]
+	opEvalSha = commandIndex["evalsha"]
 	// operationNames are the db.operation.name values, upper case as in the
-	// conventions' Redis examples; a pipeline of one command is
-	// "BATCH <command>", as the conventions name a batch of one operation.
+	// conventions' Redis examples; a pipeline or transaction of one command
+	// is "PIPELINE <command>" or "MULTI <command>", as the Redis conventions
+	// name them.
 	operationNames = func() [numOps]string {
 		var out [numOps]string
 		for k, name := range commandNames {
 			out[k] = strings.ToUpper(name)
-			out[numCommands+k] = "BATCH " + strings.ToUpper(name)
+			out[numCommands+k] = "PIPELINE " + strings.ToUpper(name)
+			out[2*numCommands+k] = "MULTI " + strings.ToUpper(name)
 		}
 		out[opPipeline] = "PIPELINE"
 		out[opTransaction] = "MULTI"
@@ -98,25 +101,27 @@ func operationOf(cmd redis.Cmder) int {
 	return opUnknown
 }
 
-// pipelineOperation names a pipeline: a transaction, a batch of one known
-// command, or a mixed one.
-func pipelineOperation(cmds []redis.Cmder) int {
+// pipelineOperation names a pipeline, a transaction (MULTI, its commands,
+// EXEC) or a plain one, after its commands when they are all one known
+// command, and returns the number of commands it batches.
+func pipelineOperation(cmds []redis.Cmder) (op, size int) {
+	mixed, base := opPipeline, numCommands
+	if len(cmds) >= 2 && operationOf(cmds[0]) == opMulti && operationOf(cmds[len(cmds)-1]) == opExec {
+		cmds, mixed, base = cmds[1:len(cmds)-1], opTransaction, 2*numCommands
+	}
 	if len(cmds) == 0 {
-		return opPipeline
+		return mixed, 0
 	}
 	first := operationOf(cmds[0])
-	if first == opMulti {
-		return opTransaction
-	}
 	if first == opUnknown {
-		return opPipeline
+		return mixed, len(cmds)
 	}
 	for _, c := range cmds[1:] {
 		if operationOf(c) != first {
-			return opPipeline
+			return mixed, len(cmds)
 		}
 	}
-	return numCommands + first
+	return base + first, len(cmds)
 }
 
 // isIdentityHandshake reports whether cmds is the CLIENT SETINFO pipeline

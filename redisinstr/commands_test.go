@@ -8,6 +8,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 
 	"github.com/statefulroute/sfotel/internal/contract"
@@ -101,8 +102,14 @@ func TestCommandMetricsAttributes(t *testing.T) {
 
 	rm := collect(t, reader)
 	const name = "db.client.operation.duration"
+	base := append(serverAttrs(addr), semconv.DBSystemNameRedis, semconv.DBNamespace("0"))
 	ok := func(op string) []attribute.KeyValue {
-		return append(serverAttrs(addr), semconv.DBSystemNameRedis, semconv.DBOperationName(op))
+		return append(base, semconv.DBOperationName(op))
+	}
+	// A server reply's code is both error.type and db.response.status_code,
+	// as the conventions ask of the db.* instruments.
+	replied := func(op, code string) []attribute.KeyValue {
+		return append(ok(op), semconv.ErrorTypeKey.String(code), semconv.DBResponseStatusCode(code))
 	}
 	for _, tc := range []struct {
 		attrs []attribute.KeyValue
@@ -110,12 +117,12 @@ func TestCommandMetricsAttributes(t *testing.T) {
 	}{
 		{ok("SET"), 1},
 		{ok("GET"), 3}, // redis.Nil is an answer, not an error
-		{append(serverAttrs(addr), semconv.DBSystemNameRedis), 1}, // unknown command: no db.operation.name
-		{append(ok("EVALSHA"), semconv.ErrorTypeKey.String(contract.ErrorNoScript.String())), 1},
-		{append(ok("HGET"), semconv.ErrorTypeKey.String(contract.ErrorUnexpectedReply.String())), 1}, // WRONGTYPE
-		{ok("BATCH GET"), 1},
+		{base, 1},      // unknown command: no db.operation.name
+		{replied("EVALSHA", "NOSCRIPT"), 1},
+		{replied("HGET", "WRONGTYPE"), 1},
+		{ok("PIPELINE GET"), 1},
 		{ok("PIPELINE"), 1}, // mixed commands
-		{ok("MULTI"), 1},
+		{ok("MULTI GET"), 1},
 	} {
 		if got := mustPoint(t, rm, name, tc.attrs...); got != tc.count {
 			t.Errorf("%v: %v operations, want %v", tc.attrs, got, tc.count)
@@ -184,6 +191,34 @@ func TestServerAttrs(t *testing.T) {
 		got, want := attribute.NewSet(serverAttrs(tc.addr)...), attribute.NewSet(tc.want...)
 		if !got.Equals(&want) {
 			t.Errorf("serverAttrs(%q) = %v, want %v", tc.addr, got, tc.want)
+		}
+	}
+}
+
+// TestFailoverClientServerAddress: a failover client's Options().Addr is a
+// placeholder of go-redis ("FailoverClient"), not a server address.
+func TestFailoverClientServerAddress(t *testing.T) {
+	dead := redistest.StartServer(t)
+	sentinel := dead.Addr
+	dead.Kill() // no sentinel answers: every command fails, and is recorded
+	c := redis.NewFailoverClient(&redis.FailoverOptions{MasterName: "m", SentinelAddrs: []string{sentinel}, MaxRetries: -1})
+	t.Cleanup(func() { _ = c.Close() })
+	mp, reader := testMeter(t)
+	inst, err := Instrument(c, WithMeterProvider(mp), WithProbeInterval(time.Hour), WithProbeTimeout(100*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = inst.Close() })
+	if err := c.Get(context.Background(), "k").Err(); err == nil {
+		t.Fatal("GET without a sentinel succeeded")
+	}
+	m, ok := findMetric(collect(t, reader), "db.client.operation.duration")
+	if !ok {
+		t.Fatal("no db.client.operation.duration")
+	}
+	for _, p := range m.Data.(metricdata.Histogram[float64]).DataPoints {
+		if v, ok := p.Attributes.Value(semconv.ServerAddressKey); ok {
+			t.Errorf("server.address = %q on a failover client", v.Emit())
 		}
 	}
 }

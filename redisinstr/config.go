@@ -22,7 +22,7 @@ type config struct {
 
 	commandSpans   bool
 	callerInfo     bool
-	queryText      bool
+	queryText      queryMode
 	commandMetrics bool
 
 	probeInterval   time.Duration
@@ -104,11 +104,28 @@ func WithCallerInfo(on bool) Option {
 	return optionFunc(func(c *config) { c.callerInfo = on })
 }
 
-// WithQueryText adds the full command text (db.query.text) to command
-// spans. Off by default: it carries keys and values, which may be personal
-// data (uids are part of the executor's keys).
+// WithQueryText adds db.query.text to command spans, sanitized as the
+// semantic conventions ask: the command name with a "?" for each argument
+// ("HSET ? ? ?"), never a key or value. Off by default: it allocates the
+// text for every span.
 func WithQueryText(on bool) Option {
-	return optionFunc(func(c *config) { c.queryText = on })
+	return optionFunc(func(c *config) { c.queryText = pick(on, querySanitized) })
+}
+
+// WithRawQueryText adds the full command text to command spans
+// (db.query.text), keys and values included. They may be personal data
+// (uids are part of the executor's keys): use it only where your tracing
+// backend may hold them. Of WithQueryText and WithRawQueryText, the last
+// given wins.
+func WithRawQueryText(on bool) Option {
+	return optionFunc(func(c *config) { c.queryText = pick(on, queryRaw) })
+}
+
+func pick(on bool, m queryMode) queryMode {
+	if on {
+		return m
+	}
+	return queryOff
 }
 
 // WithDBStatement is WithQueryText under the attribute's old name.

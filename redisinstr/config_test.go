@@ -15,7 +15,7 @@ func TestConfigDefaultsAndNilProviders(t *testing.T) {
 	if c.meterProvider != otel.GetMeterProvider() || c.tracerProvider != otel.GetTracerProvider() {
 		t.Error("nil providers replaced the global ones")
 	}
-	if !c.commandMetrics || c.commandSpans || c.callerInfo || c.queryText {
+	if !c.commandMetrics || c.commandSpans || c.callerInfo || c.queryText != queryOff {
 		t.Errorf("defaults: metrics %v spans %v caller %v statement %v; want metrics only",
 			c.commandMetrics, c.commandSpans, c.callerInfo, c.queryText)
 	}

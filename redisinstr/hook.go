@@ -3,7 +3,6 @@ package redisinstr
 import (
 	"context"
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -15,12 +14,13 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/statefulroute/sfotel/internal/contract"
+	"github.com/statefulroute/sfotel/internal/redisclient"
 )
 
 // commandHook records one node client's commands and pipelines: the
 // db.client.operation.duration histogram, and a CLIENT span each when
 // command spans are on. Everything an operation needs is built once: the
-// record options per (operation, error class) on first use, the span start
+// record options per (operation, error.type) on first use, the span start
 // options per operation in newCommandHook. A command with metrics only
 // costs two clock reads, a map lookup and the histogram update, and
 // allocates nothing.
@@ -28,32 +28,48 @@ type commandHook struct {
 	closed *atomic.Bool
 	hist   metric.Float64Histogram // nil without command metrics
 	tracer trace.Tracer            // nil without command spans
-	query  bool                    // db.query.text on spans
+	query  queryMode               // db.query.text on spans
 	caller bool                    // code.* on spans
 
-	base      []attribute.KeyValue // db.system.name, server.address, server.port
-	opts      [numOps][contract.NumErrorTypes]atomic.Pointer[[]metric.RecordOption]
+	// base: db.system.name, db.namespace, server.address, server.port.
+	base      []attribute.KeyValue
+	opts      [numOps]atomic.Pointer[optRow]
 	spanStart [numOps][]trace.SpanStartOption
+}
+
+// optRow holds one operation's record options per dbError index.
+type optRow [numDBErrors]atomic.Pointer[[]metric.RecordOption]
+
+// numDBErrors counts the error.type values of the db.* instruments: the
+// classes, then the reply codes.
+const numDBErrors = int(contract.NumErrorTypes) + int(contract.NumReplies)
+
+// dbError indexes the error.type of a (class, reply), which is the reply's
+// code when there is one.
+func dbError(class contract.ErrorType, reply contract.Reply) int {
+	if reply != contract.NoReply {
+		return int(contract.NumErrorTypes) + int(reply)
+	}
+	return int(class)
 }
 
 var _ redis.Hook = (*commandHook)(nil)
 
 func newCommandHook(i *Instrumentation, c *redis.Client) *commandHook {
 	o := c.Options()
+	// The database index the client selects; a SELECT sent by hand would
+	// make it wrong, which the conventions accept (the index the connection
+	// was established with).
 	h := &commandHook{
 		closed: &i.closed,
 		hist:   i.inst.commandDuration,
-		base:   append([]attribute.KeyValue{semconv.DBSystemNameRedis}, serverAttrs(o.Addr)...),
+		base:   append([]attribute.KeyValue{semconv.DBSystemNameRedis, semconv.DBNamespace(strconv.Itoa(o.DB))}, serverAttrs(o.Addr)...),
 	}
 	if i.cfg.commandSpans {
 		h.tracer = i.tracer
 		h.query, h.caller = i.cfg.queryText, i.cfg.callerInfo
-		// The database index the client selects; a SELECT sent by hand
-		// would make it wrong, which the conventions accept ("if it can be
-		// captured reliably").
-		namespace := semconv.DBNamespace(strconv.Itoa(o.DB))
 		for op := range numOps {
-			attrs := append(h.base[:len(h.base):len(h.base)], namespace)
+			attrs := h.base[:len(h.base):len(h.base)]
 			if name := operationNames[op]; name != "" {
 				attrs = append(attrs, semconv.DBOperationName(name))
 			}
@@ -73,9 +89,9 @@ func (h *commandHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 		op := operationOf(cmd)
 		var span trace.Span
 		if h.tracer != nil && !handshake[op] {
-			ctx, span = h.startSpan(ctx, op, 0)
-			if h.query && span.IsRecording() {
-				span.SetAttributes(semconv.DBQueryText(queryText(cmd)))
+			ctx, span = h.startSpan(ctx, op, 0, cmd)
+			if h.query != queryOff && span.IsRecording() {
+				span.SetAttributes(semconv.DBQueryText(h.query.text([]redis.Cmder{cmd})))
 			}
 		}
 		start := time.Now()
@@ -90,12 +106,12 @@ func (h *commandHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.
 		if h.closed.Load() || isIdentityHandshake(cmds) {
 			return next(ctx, cmds)
 		}
-		op := pipelineOperation(cmds)
+		op, size := pipelineOperation(cmds)
 		var span trace.Span
 		if h.tracer != nil {
-			ctx, span = h.startSpan(ctx, op, len(cmds))
-			if h.query && span.IsRecording() {
-				span.SetAttributes(semconv.DBQueryText(pipelineText(cmds)))
+			ctx, span = h.startSpan(ctx, op, size, nil)
+			if h.query != queryOff && span.IsRecording() {
+				span.SetAttributes(semconv.DBQueryText(h.query.text(cmds)))
 			}
 		}
 		start := time.Now()
@@ -118,17 +134,28 @@ var handshake = func() (out [numOps]bool) {
 
 // startSpan starts the CLIENT span of one command or pipeline, named after
 // its db.operation.name (or "redis", the db.system.name, when unknown) as
-// the conventions name database spans.
-func (h *commandHook) startSpan(ctx context.Context, op, batch int) (context.Context, trace.Span) {
+// the conventions name database spans; an EVALSHA of a script the executor
+// named is "EVALSHA <script>", with db.stored_procedure.name.
+func (h *commandHook) startSpan(ctx context.Context, op, batch int, cmd redis.Cmder) (context.Context, trace.Span) {
 	name := operationNames[op]
 	if name == "" {
 		name = "redis"
+	}
+	script := ""
+	if op == opEvalSha {
+		script = scriptOf(cmd)
+		if script != "" {
+			name += " " + script
+		}
 	}
 	ctx, span := h.tracer.Start(ctx, name, h.spanStart[op]...)
 	if !span.IsRecording() {
 		return ctx, span
 	}
-	if batch > 0 {
+	if script != "" {
+		span.SetAttributes(semconv.DBStoredProcedureName(script))
+	}
+	if batch > 1 { // the conventions: a batch is two operations or more
 		span.SetAttributes(semconv.DBOperationBatchSize(batch))
 	}
 	if h.caller {
@@ -137,28 +164,51 @@ func (h *commandHook) startSpan(ctx context.Context, op, batch int) (context.Con
 	return ctx, span
 }
 
+// scriptOf is the name the executor gave the script an EVALSHA runs, "" if
+// it named none.
+func scriptOf(cmd redis.Cmder) string {
+	args := cmd.Args()
+	if len(args) < 2 {
+		return ""
+	}
+	sha, _ := args[1].(string)
+	return redisclient.ScriptName(sha)
+}
+
 // finish records the duration and ends the span.
 func (h *commandHook) finish(ctx context.Context, op int, start time.Time, span trace.Span, err error) {
-	class := contract.Classify(err)
+	class, reply := contract.ClassifyReply(err)
 	if h.hist != nil && h.hist.Enabled(ctx) {
-		h.hist.Record(ctx, time.Since(start).Seconds(), h.options(op, class)...)
+		h.hist.Record(ctx, time.Since(start).Seconds(), h.options(op, class, reply)...)
 	}
 	if span == nil {
 		return
 	}
 	if class != contract.NoError && span.IsRecording() {
-		span.SetAttributes(semconv.ErrorTypeKey.String(class.String()))
-		if prefix := replyPrefix(err); prefix != "" {
-			span.SetAttributes(semconv.DBResponseStatusCode(prefix))
-		}
+		span.SetAttributes(errorAttrs(class, reply)...)
 		span.SetStatus(codes.Error, err.Error())
 	}
 	span.End()
 }
 
-// options returns the record options of one (operation, error class).
-func (h *commandHook) options(op int, class contract.ErrorType) []metric.RecordOption {
-	p := &h.opts[op][class]
+// errorAttrs are error.type and, for a reply in the table,
+// db.response.status_code.
+func errorAttrs(class contract.ErrorType, reply contract.Reply) []attribute.KeyValue {
+	attrs := []attribute.KeyValue{semconv.ErrorTypeKey.String(contract.DBErrorType(class, reply))}
+	if reply > contract.ReplyOther {
+		attrs = append(attrs, semconv.DBResponseStatusCode(reply.String()))
+	}
+	return attrs
+}
+
+// options returns the record options of one (operation, error.type).
+func (h *commandHook) options(op int, class contract.ErrorType, reply contract.Reply) []metric.RecordOption {
+	row := h.opts[op].Load()
+	if row == nil {
+		h.opts[op].CompareAndSwap(nil, new(optRow))
+		row = h.opts[op].Load()
+	}
+	p := &row[dbError(class, reply)]
 	if o := p.Load(); o != nil {
 		return *o
 	}
@@ -167,21 +217,10 @@ func (h *commandHook) options(op int, class contract.ErrorType) []metric.RecordO
 		attrs = append(attrs, semconv.DBOperationName(name))
 	}
 	if class != contract.NoError {
-		attrs = append(attrs, semconv.ErrorTypeKey.String(class.String()))
+		attrs = append(attrs, errorAttrs(class, reply)...)
 	}
 	o := []metric.RecordOption{metric.WithAttributeSet(attribute.NewSet(attrs...))}
 	// Two first uses may race; both build the same options, either wins.
 	p.CompareAndSwap(nil, &o)
 	return *p.Load()
-}
-
-// replyPrefix is the error prefix of a server reply (ERR, WRONGTYPE,
-// NOSCRIPT...), db.response.status_code; "" for other errors.
-func replyPrefix(err error) string {
-	var reply redis.Error
-	if !asRedisError(err, &reply) {
-		return ""
-	}
-	prefix, _, _ := strings.Cut(reply.Error(), " ")
-	return prefix
 }

@@ -168,7 +168,7 @@ func TestCloseStopsEverything(t *testing.T) {
 	// The hook stays on the client (go-redis cannot remove it) but records
 	// nothing past Close. (The prober's PINGs have a connection of their
 	// own, without the hook.)
-	ping := append(serverAttrs(c.Options().Addr), semconv.DBSystemNameRedis, semconv.DBOperationName("PING"))
+	ping := append(serverAttrs(c.Options().Addr), semconv.DBSystemNameRedis, semconv.DBNamespace("0"), semconv.DBOperationName("PING"))
 	if _, n := point(rm, "db.client.operation.duration", ping...); n != 0 {
 		t.Errorf("the prober's PINGs went through the client's hook")
 	}

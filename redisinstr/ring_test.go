@@ -46,7 +46,7 @@ func TestRingShardsComeAndGo(t *testing.T) {
 		if hits := mustPoint(t, rm, contract.MetricPoolHits, pool) + mustPoint(t, rm, contract.MetricPoolMisses, pool); hits < 1 {
 			t.Errorf("shard %s: no pool activity after 32 SETs", addr)
 		}
-		set := append(serverAttrs(addr), semconv.DBSystemNameRedis, semconv.DBOperationName("SET"))
+		set := append(serverAttrs(addr), semconv.DBSystemNameRedis, semconv.DBNamespace("0"), semconv.DBOperationName("SET"))
 		if _, n := point(rm, "db.client.operation.duration", set...); n != 1 {
 			t.Errorf("shard %s: no SET duration recorded", addr)
 		}

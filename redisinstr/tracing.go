@@ -1,7 +1,6 @@
 package redisinstr
 
 import (
-	"errors"
 	"fmt"
 	"runtime"
 	"strings"
@@ -15,21 +14,31 @@ import (
 // must not put a megabyte on one span.
 const maxQueryText = 1024
 
-// queryText is one command as redis-cli would show it.
-func queryText(cmd redis.Cmder) string {
-	var b strings.Builder
-	appendArgs(&b, cmd.Args())
-	return b.String()
-}
+// queryMode is what db.query.text holds.
+type queryMode uint8
 
-// pipelineText is a pipeline's commands, one per line, bounded.
-func pipelineText(cmds []redis.Cmder) string {
+const (
+	queryOff       queryMode = iota
+	querySanitized           // the command names, each argument a "?"
+	queryRaw                 // the full text, keys and values included
+)
+
+// text is the commands as redis-cli would show them, one per line, bounded.
+func (m queryMode) text(cmds []redis.Cmder) string {
 	var b strings.Builder
 	for k, c := range cmds {
 		if k > 0 {
 			b.WriteByte('\n')
 		}
-		appendArgs(&b, c.Args())
+		args := c.Args()
+		if m == querySanitized && len(args) > 0 {
+			appendArgs(&b, args[:1])
+			for range args[1:] {
+				b.WriteString(" ?")
+			}
+		} else {
+			appendArgs(&b, args)
+		}
 		if b.Len() >= maxQueryText {
 			break
 		}
@@ -84,10 +93,4 @@ func callerAttrs() []attribute.KeyValue {
 			return nil
 		}
 	}
-}
-
-// asRedisError is errors.As for a server reply, in a function of its own so
-// that the target escapes to the heap only on the error path.
-func asRedisError(err error, target *redis.Error) bool {
-	return err != nil && errors.As(err, target)
 }

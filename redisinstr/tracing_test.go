@@ -5,11 +5,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"go.opentelemetry.io/otel/attribute"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/statefulroute/sfotel/internal/redisclient"
 	"github.com/statefulroute/sfotel/internal/redistest"
 )
 
@@ -41,6 +43,7 @@ func TestCommandSpans(t *testing.T) {
 		{"default off", nil, 0, false, false},
 		{"on, private by default", []Option{WithCommandSpans(true)}, 1, false, false},
 		{"on with caller and query text", []Option{WithCommandSpans(true), WithCallerInfo(true), WithQueryText(true)}, 1, true, true},
+		{"on with raw query text", []Option{WithCommandSpans(true), WithRawQueryText(true)}, 1, false, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := redistest.Client(t)
@@ -92,6 +95,16 @@ func TestCommandSpans(t *testing.T) {
 			if got := hasAttr(s.Attributes(), "db.query.text"); got != tc.statement {
 				t.Errorf("db.query.text present = %v, want %v", got, tc.statement)
 			}
+			if tc.statement {
+				// Sanitized unless asked for raw: no key, no value.
+				want := "set ? ? ? ?" // the command as go-redis sends it
+				if tc.name == "on with raw query text" {
+					want = "set " + key + " secret-value ex 60"
+				}
+				if got := attribute.NewSet(s.Attributes()...); !got.HasValue("db.query.text") || valueOf(got, "db.query.text") != want {
+					t.Errorf("db.query.text = %q, want %q", valueOf(got, "db.query.text"), want)
+				}
+			}
 
 			if err := inst.Close(); err != nil {
 				t.Fatal(err)
@@ -104,4 +117,71 @@ func TestCommandSpans(t *testing.T) {
 			}
 		})
 	}
+}
+
+func valueOf(set attribute.Set, key string) string {
+	v, _ := set.Value(attribute.Key(key))
+	return v.Emit()
+}
+
+// TestCommandSpanSemconv: the Redis conventions' names of a script run, a
+// transaction and a server's error reply.
+func TestCommandSpanSemconv(t *testing.T) {
+	ctx := context.Background()
+	key := "sf:{" + redistest.Namespace(t) + ":workload:svc}"
+	c := redistest.Client(t)
+	tp, rec := testTracer(t)
+	mp, _ := testMeter(t)
+	inst, err := Instrument(c, WithCommandSpans(true), WithTracerProvider(tp), WithMeterProvider(mp), WithProbeInterval(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = inst.Close() })
+
+	script := redis.NewScript("return 1")
+	redisclient.NameScript(script.Hash(), "return_one")
+	if err := script.Load(ctx, c).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.EvalSha(ctx, script.Hash(), []string{key}).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Set(ctx, key, "x", time.Minute).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.HGet(ctx, key, "f").Err(); !redis.HasErrorPrefix(err, "WRONGTYPE") {
+		t.Fatalf("HGET on a string: %v", err)
+	}
+	if _, err := c.TxPipelined(ctx, func(p redis.Pipeliner) error { p.Get(ctx, key); p.Get(ctx, key); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	spans := map[string]attribute.Set{}
+	for _, s := range rec.Ended() {
+		spans[s.Name()] = attribute.NewSet(s.Attributes()...)
+	}
+	for _, tc := range []struct{ span, key, want string }{
+		{"EVALSHA return_one", "db.stored_procedure.name", "return_one"},
+		{"EVALSHA return_one", "db.operation.name", "EVALSHA"},
+		{"HGET", "error.type", "WRONGTYPE"},
+		{"HGET", "db.response.status_code", "WRONGTYPE"},
+		{"MULTI GET", "db.operation.name", "MULTI GET"},
+		{"MULTI GET", "db.operation.batch.size", "2"},
+	} {
+		attrs, ok := spans[tc.span]
+		if !ok {
+			t.Errorf("no span %q among %v", tc.span, keysOf(spans))
+			continue
+		}
+		if got := valueOf(attrs, tc.key); got != tc.want {
+			t.Errorf("span %q: %s = %q, want %q", tc.span, tc.key, got, tc.want)
+		}
+	}
+}
+
+func keysOf(m map[string]attribute.Set) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
 }

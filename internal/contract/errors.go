@@ -109,48 +109,67 @@ var replyClasses = []struct {
 // go-redis wrapped is a timeout or a cancellation, not a connection failure,
 // and a write whose reply was lost is outcome_unknown whatever lost it.
 func Classify(err error) ErrorType {
+	class, _ := ClassifyReply(err)
+	return class
+}
+
+// ClassifyReply is Classify that also returns the server reply's code
+// (db.response.status_code), NoReply when err is no server reply: the class
+// names sfotel's own instruments, the code the db.* ones, one pass for both.
+func ClassifyReply(err error) (ErrorType, Reply) {
 	if err == nil || errors.Is(err, redis.Nil) {
-		return NoError
+		return NoError, NoReply
 	}
 	switch {
 	case errors.Is(err, ErrInvalidArgument):
-		return ErrorInvalidArgument
+		return ErrorInvalidArgument, NoReply
 	case errors.Is(err, ErrOutcomeUnknown):
-		return ErrorOutcomeUnknown
+		return ErrorOutcomeUnknown, NoReply
 	case errors.Is(err, context.Canceled):
-		return ErrorCanceled
+		return ErrorCanceled, NoReply
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded):
-		return ErrorTimeout
+		return ErrorTimeout, NoReply
 	case errors.Is(err, redis.ErrPoolTimeout):
-		return ErrorPoolTimeout
+		return ErrorPoolTimeout, NoReply
 	}
-	var reply redis.Error
-	if errors.As(err, &reply) {
-		msg := strings.TrimPrefix(reply.Error(), "ERR ")
+	code := NoReply
+	if reply, ok := asReply(err); ok {
+		code = replyCode(reply)
+		msg := strings.TrimPrefix(reply, "ERR ")
 		for _, r := range replyClasses {
 			if strings.HasPrefix(msg, r.prefix) {
-				return r.class
+				return r.class, code
 			}
 		}
 	}
 	if errors.Is(err, ErrUnexpectedReply) {
-		return ErrorUnexpectedReply
+		return ErrorUnexpectedReply, code
 	}
 	if errors.Is(err, ErrClosed) || errors.Is(err, redis.ErrClosed) {
-		return ErrorClosed
+		return ErrorClosed, code
 	}
 	var netErr net.Error
 	if errors.As(err, &netErr) {
 		if netErr.Timeout() {
-			return ErrorTimeout
+			return ErrorTimeout, code
 		}
-		return ErrorConnection
+		return ErrorConnection, code
 	}
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
 		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) {
-		return ErrorConnection
+		return ErrorConnection, code
 	}
-	return ErrorOther
+	return ErrorOther, code
+}
+
+// asReply is errors.As for a server reply, in a function of its own so that
+// the target escapes to the heap only on the error path.
+func asReply(err error) (string, bool) {
+	var reply redis.Error
+	if !errors.As(err, &reply) {
+		return "", false
+	}
+	return reply.Error(), true
 }
 
 // IsNoScript reports whether err is the server's NOSCRIPT reply.

@@ -90,3 +90,27 @@ func TestErrorTypeNames(t *testing.T) {
 		t.Errorf("fallback %q, want semconv's _OTHER", ErrorOther)
 	}
 }
+
+// TestClassifyReply: the db.* instruments' error.type is the reply's code,
+// from a fixed table, with the class alongside for sfotel's own.
+func TestClassifyReply(t *testing.T) {
+	for _, tc := range []struct {
+		err    error
+		class  ErrorType
+		dbType string
+	}{
+		{nil, NoError, ""},
+		{reply("WRONGTYPE Operation against a key holding the wrong kind of value"), ErrorUnexpectedReply, "WRONGTYPE"},
+		{fmt.Errorf("wrapped: %w", reply("NOSCRIPT No matching script.")), ErrorNoScript, "NOSCRIPT"},
+		{reply("ERR max number of clients reached"), ErrorUnavailable, "ERR"},
+		{reply("ERR unknown command 'x'"), ErrorOther, "ERR"},
+		{reply("user:42 is not allowed"), ErrorOther, "_OTHER"}, // a script's reply: no free text
+		{context.DeadlineExceeded, ErrorTimeout, "timeout"},
+		{io.EOF, ErrorConnection, "connection"},
+	} {
+		class, code := ClassifyReply(tc.err)
+		if class != tc.class || DBErrorType(class, code) != tc.dbType {
+			t.Errorf("ClassifyReply(%v) = %v, %q; want %v, %q", tc.err, class, DBErrorType(class, code), tc.class, tc.dbType)
+		}
+	}
+}
