@@ -29,7 +29,7 @@ import (
 // records command spans on the client, commands are sent directly: a
 // pipelined batch serves operations of many traces, and its span could be
 // the child of none of them. redisinstr's db.client.operation.duration then
-// records each batch (BATCH GET, PIPELINE) rather than each command. The
+// records each batch (PIPELINE GET, PIPELINE) rather than each command. The
 // batch reads (BatchGetLinkedPod, GetWorkloadStateBatch) are pipelines of
 // their own and do not change.
 func WithAutoPipelining(on bool) Option {
