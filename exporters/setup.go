@@ -352,9 +352,7 @@ func (t *Telemetry) setGlobal() {
 // observeDropped exports Stats.SpansDropped as a counter.
 func (t *Telemetry) observeDropped() error {
 	m := t.mp.Meter(ScopeName, metric.WithInstrumentationVersion(Version))
-	dropped, err := m.Int64ObservableCounter(contract.MetricExporterSpansDropped,
-		metric.WithUnit(contract.UnitSpans),
-		metric.WithDescription("Spans in batches the OTLP collector did not take (error, timeout or shutdown deadline)."))
+	dropped, err := contract.ExporterSpansDropped.New(m)
 	if err != nil {
 		return fmt.Errorf("exporters: %s: %w", contract.MetricExporterSpansDropped, err)
 	}
