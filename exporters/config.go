@@ -208,63 +208,6 @@ func WithScrapeLimits(maxInFlight int, timeout time.Duration) PrometheusOption {
 	})
 }
 
-// protectConfig holds the credentials ProtectHandler accepts.
-type protectConfig struct {
-	bearerTokens []string
-	basicUsers   []basicCredential
-	realm        string
-}
-
-type basicCredential struct{ user, password string }
-
-// ProtectOption configures ProtectHandler.
-type ProtectOption interface {
-	applyProtect(*protectConfig)
-}
-
-type protectOptionFunc func(*protectConfig)
-
-func (f protectOptionFunc) applyProtect(c *protectConfig) { f(c) }
-
-// newProtectConfig sets the defaults and applies opts; ProtectHandler
-// checks the result.
-func newProtectConfig(opts []ProtectOption) protectConfig {
-	c := protectConfig{realm: "sfotel"}
-	for _, o := range opts {
-		if o != nil {
-			o.applyProtect(&c)
-		}
-	}
-	return c
-}
-
-// WithBearerToken accepts requests with "Authorization: Bearer token".
-// It may be given more than once (e.g. while rotating a token). A token
-// with white space or a control character at either end, such as the
-// newline at the end of a file read with os.ReadFile, is refused: HTTP
-// strips it from the header, so it could never match. Trim it first (as
-// Prometheus does with the file of its credentials_file setting).
-func WithBearerToken(token string) ProtectOption {
-	return protectOptionFunc(func(c *protectConfig) {
-		c.bearerTokens = append(c.bearerTokens, token)
-	})
-}
-
-// WithBasicAuth accepts requests with HTTP basic credentials user and
-// password. It may be given more than once. As with WithBearerToken, a
-// user or password with white space at either end is refused.
-func WithBasicAuth(user, password string) ProtectOption {
-	return protectOptionFunc(func(c *protectConfig) {
-		c.basicUsers = append(c.basicUsers, basicCredential{user, password})
-	})
-}
-
-// WithRealm sets the realm named in the WWW-Authenticate challenge. The
-// default is "sfotel".
-func WithRealm(realm string) ProtectOption {
-	return protectOptionFunc(func(c *protectConfig) { c.realm = realm })
-}
-
 // otlpConfig holds what the OTLPOptions set. Unset fields fall back to the
 // environment, then to the defaults above.
 type otlpConfig struct {

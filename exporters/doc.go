@@ -26,7 +26,7 @@
 // DefaultOTLPTimeout, a collector that is down is logged once when it starts
 // failing and once when it recovers, and counted (Stats, the
 // sfotel.exporter.spans.dropped counter); Shutdown returns within its
-// context's deadline. ProtectHandler puts bearer-token or basic
+// context's deadline. Package httpauth puts bearer-token or basic
 // authentication in front of /metrics or /debug handlers. docs/telemetry.md
 // in the repository has every variable and what reaches which backend.
 package exporters

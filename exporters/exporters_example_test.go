@@ -92,31 +92,6 @@ func ExampleNewPrometheus() {
 	// stateful_executor_cache_hit_ratio{cache_type="script"} 0.98
 }
 
-// ProtectHandler guards /metrics and the debug endpoints alike.
-func ExampleProtectHandler() {
-	prom, err := exporters.NewPrometheus(exporters.WithGoCollector(false), exporters.WithProcessCollector(false))
-	if err != nil {
-		log.Fatal(err)
-	}
-	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(prom))
-	defer mp.Shutdown(context.Background())
-	mux := http.NewServeMux()
-	mux.Handle("/metrics", prom)
-	protected, err := exporters.ProtectHandler(mux, exporters.WithBearerToken("s3cret-scrape-token"))
-	if err != nil {
-		log.Fatal(err)
-	}
-	srv := httptest.NewServer(protected)
-	defer srv.Close()
-
-	printSeries(srv.URL+"/metrics", "# TYPE target_info")
-	printSeries(srv.URL+"/metrics", "# TYPE target_info", "Authorization", "Bearer s3cret-scrape-token")
-	// Output:
-	// 401 Unauthorized
-	// 200 OK
-	// # TYPE target_info gauge
-}
-
 // The bridge registers with any prometheus.Registerer; here one that adds a
 // constant label, served by the registry it wraps.
 func ExampleWithRegisterer() {

@@ -91,7 +91,7 @@ func NewPrometheus(opts ...PrometheusOption) (*Prometheus, error) {
 	return &Prometheus{Reader: exp, registerer: c.registerer, gatherer: c.gatherer, handler: h}, nil
 }
 
-// ServeHTTP serves the current metrics. Wrap it with ProtectHandler to ask
+// ServeHTTP serves the current metrics. Wrap it with httpauth.Protect to ask
 // for credentials.
 func (p *Prometheus) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.handler.ServeHTTP(w, r)
