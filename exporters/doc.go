@@ -4,22 +4,24 @@
 // HTTP/protobuf, and Setup, which builds the resource and both providers in
 // one call and returns one Shutdown.
 //
-//	tel, err := exporters.Setup(ctx, exporters.Config{
-//		ServiceName: "router",
-//		Prometheus:  true,
-//		SetGlobal:   true,
-//	})
+//	tel, err := exporters.Setup(ctx,
+//		exporters.WithServiceName("router"),
+//		exporters.WithPrometheus(),
+//		exporters.WithGlobal(),
+//	)
 //	if err != nil { ... }
 //	defer tel.Shutdown(context.Background())
 //	http.Handle("/metrics", tel.Prometheus())
 //
 // Setup follows the OpenTelemetry environment variables (OTEL_SDK_DISABLED,
 // OTEL_PROPAGATORS, OTEL_TRACES_EXPORTER, OTEL_EXPORTER_OTLP_*, OTEL_BSP_*,
-// ...; docs/telemetry.md lists them); Config fields and options override
-// them where both exist. Enumerated values are read in any case; an invalid
-// or unknown value is a warning through otel.Handle that names the variable,
-// and the default applies: the environment never fails Setup. An invalid
-// Config field or option is an error that names it.
+// ...; docs/telemetry.md lists them); options override them where both
+// exist. Enumerated values are read in any case; an invalid or unknown value
+// is a warning through otel.Handle that names the variable, and the default
+// applies: the environment never fails Setup. An invalid option is an error
+// that names it. One Option type serves Setup,
+// NewPrometheus and the OTLP exporters; each ignores the options that do
+// not concern it.
 //
 // Telemetry never holds up the code it measures: spans go through a batch
 // processor that drops when its queue is full, exports are bounded by

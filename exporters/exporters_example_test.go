@@ -41,15 +41,12 @@ func printSeries(url, prefix string, header ...string) {
 // Setup with a Prometheus reader, serving /metrics. In a service, listen on
 // exporters.DefaultListenAddr (loopback) and pass tel's providers to
 // otelexec.New and redisinstr.Instrument; OTLP export is switched on by the
-// standard OTEL_EXPORTER_OTLP_ENDPOINT variable or Config.OTLPEndpoint.
+// standard OTEL_EXPORTER_OTLP_ENDPOINT variable or WithEndpoint.
 func ExampleSetup() {
 	ctx := context.Background()
-	tel, err := exporters.Setup(ctx, exporters.Config{
-		ServiceName:    "router",
-		ServiceVersion: "1.0.0",
-		Prometheus:     true,
-		DisableOTLP:    true, // this example sends nothing anywhere
-	})
+	tel, err := exporters.Setup(ctx, exporters.WithServiceName("router"), exporters.WithServiceVersion("1.0.0"), exporters.WithPrometheus(),
+		exporters.WithoutOTLP(), // this example sends nothing anywhere
+	)
 	if err != nil {
 		log.Fatal(err)
 	}
