@@ -86,31 +86,3 @@ func BenchmarkScrape(b *testing.B) {
 		})
 	}
 }
-
-// BenchmarkProtectHandler measures what authentication adds to a request.
-func BenchmarkProtectHandler(b *testing.B) {
-	next := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
-	h, err := ProtectHandler(next, WithBearerToken("a-long-enough-scrape-token-0123456789"), WithBasicAuth("prom", "secret"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	bearer := httptest.NewRequest(http.MethodGet, "/metrics", nil)
-	bearer.Header.Set("Authorization", "Bearer a-long-enough-scrape-token-0123456789")
-	basic := httptest.NewRequest(http.MethodGet, "/metrics", nil)
-	basic.SetBasicAuth("prom", "secret")
-	for name, c := range map[string]struct {
-		h   http.Handler
-		req *http.Request
-	}{"bare": {next, bearer}, "bearer": {h, bearer}, "basic": {h, basic}} {
-		b.Run(name, func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				rec := httptest.NewRecorder()
-				c.h.ServeHTTP(rec, c.req)
-				if rec.Code != http.StatusNoContent {
-					b.Fatal(rec.Code)
-				}
-			}
-		})
-	}
-}

@@ -34,7 +34,7 @@ func warnEnv(name, value, what string) {
 }
 
 // DefaultCardinalityLimit is the most series one instrument keeps per
-// collection when neither Config.CardinalityLimit nor
+// collection when neither WithCardinalityLimit nor
 // OTEL_GO_X_CARDINALITY_LIMIT sets one: the SDK's default. Series beyond
 // it are folded into one with the attribute otel.metric.overflow=true.
 const DefaultCardinalityLimit = 2000
@@ -94,7 +94,7 @@ const (
 )
 
 // exporterFromEnv reads sig's exporter variable. sfotel builds "otlp"
-// itself, because Config.OTLPEndpoint and the OTLPOptions must override the
+// itself, because WithEndpoint and the other OTLP options must override the
 // environment and autoexport's OTLP factory takes no options; every other
 // name goes to autoexport, which reads the same variable (console, and any
 // name registered with autoexport.RegisterSpanExporter or
@@ -159,27 +159,25 @@ func otherMetricReader(ctx context.Context, name string) (sdkmetric.Reader, erro
 	return r, nil
 }
 
-// cardinalityLimit is the limit the MeterProvider applies: Config's, else
-// OTEL_GO_X_CARDINALITY_LIMIT's (which the SDK reads too; <= 0 there means
-// no limit, reported as 0), else DefaultCardinalityLimit. A variable that is
+// cardinalityLimit is the limit the MeterProvider applies: n (from
+// WithCardinalityLimit) if > 0, else OTEL_GO_X_CARDINALITY_LIMIT's (which
+// the SDK reads too; <= 0 there means no limit, reported as 0), else
+// DefaultCardinalityLimit. A variable that is
 // not an integer is a warning and ignored, as the SDK ignores it.
-func cardinalityLimit(cfg Config) (int, error) {
-	if cfg.CardinalityLimit < 0 {
-		return 0, fmt.Errorf("exporters: Config.CardinalityLimit must be >= 0 (0: the default, %d), got %d", DefaultCardinalityLimit, cfg.CardinalityLimit)
-	}
-	if cfg.CardinalityLimit > 0 {
-		return cfg.CardinalityLimit, nil
+func cardinalityLimit(n int) int {
+	if n > 0 {
+		return n
 	}
 	v := strings.TrimSpace(os.Getenv(envCardinalityLimit))
 	if v == "" {
-		return DefaultCardinalityLimit, nil
+		return DefaultCardinalityLimit
 	}
 	n, err := strconv.Atoi(v)
 	if err != nil {
 		warnEnv(envCardinalityLimit, v, fmt.Sprintf("is not an integer; the default %d applies", DefaultCardinalityLimit))
-		return DefaultCardinalityLimit, nil
+		return DefaultCardinalityLimit
 	}
-	return max(n, 0), nil
+	return max(n, 0)
 }
 
 // checkExemplarFilter warns about an OTEL_METRICS_EXEMPLAR_FILTER the SDK

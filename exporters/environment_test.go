@@ -23,7 +23,6 @@ import (
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/exemplar"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
@@ -131,11 +130,7 @@ func TestSDKDisabled(t *testing.T) {
 			reader := sdkmetric.NewManualReader()
 			spans := tracetest.NewSpanRecorder()
 			warnings := recordHandled(t)
-			tel := setup(t, Config{
-				OTLPEndpoint: r.HTTPEndpoint(), MetricInterval: time.Hour,
-				Prometheus: true, Readers: []sdkmetric.Reader{reader}, SpanProcessors: []sdktrace.SpanProcessor{spans},
-				SetGlobal: true,
-			})
+			tel := setup(t, WithEndpoint(r.HTTPEndpoint()), WithMetricInterval(time.Hour), WithPrometheus(), WithReader(reader), WithSpanProcessor(spans), WithGlobal())
 			if tel.Disabled() != tc.disabled {
 				t.Fatalf("Disabled() = %v", tel.Disabled())
 			}
@@ -170,7 +165,7 @@ func TestSDKDisabled(t *testing.T) {
 				t.Errorf("disabled SDK handed %d spans to a span processor", n)
 			}
 			if len(names) != 0 {
-				t.Errorf("disabled SDK: Config.Readers collected %v", names)
+				t.Errorf("disabled SDK: WithReader collected %v", names)
 			}
 			if promHas {
 				t.Error("disabled SDK: /metrics serves the executor's operations")
@@ -214,9 +209,9 @@ func TestPropagatorsFromEnvironment(t *testing.T) {
 			restoreGlobals(t)
 			t.Setenv(envPropagators, tc.value)
 			warnings := recordHandled(t)
-			tel := setup(t, Config{SetGlobal: true})
+			tel := setup(t, WithGlobal())
 			if !slices.Equal(slices.Sorted(slices.Values(tel.Propagator().Fields())), slices.Sorted(slices.Values(otel.GetTextMapPropagator().Fields()))) {
-				t.Error("SetGlobal did not install Telemetry.Propagator()")
+				t.Error("WithGlobal did not install Telemetry.Propagator()")
 			}
 			fields := tel.Propagator().Fields()
 			for _, f := range tc.wantFields {
@@ -268,15 +263,13 @@ func TestTracesAndMetricsExporterFromEnvironment(t *testing.T) {
 			clearOTelEnv(t)
 			t.Setenv(envTracesExporter, tc.traces)
 			warnings := recordHandled(t)
-			cfg := Config{}
+			// Where the specification's default endpoint points.
+			opt := WithTimeout(100 * time.Millisecond)
 			if tc.endpoint {
 				// Nothing listens there: only whether an exporter exists counts.
-				cfg.OTLPEndpoint = "http://127.0.0.1:1"
-			} else {
-				// Where the specification's default endpoint points.
-				cfg.OTLPOptions = []OTLPOption{WithTimeout(100 * time.Millisecond)}
+				opt = WithEndpoint("http://127.0.0.1:1")
 			}
-			tel := setup(t, cfg)
+			tel := setup(t, opt)
 			_, s := tel.TracerProvider().Tracer("t").Start(context.Background(), "op")
 			s.End()
 			_ = tel.TracerProvider().ForceFlush(ctxTimeout(t, 5*time.Second))
@@ -293,7 +286,7 @@ func TestTracesAndMetricsExporterFromEnvironment(t *testing.T) {
 		clearOTelEnv(t)
 		r := otlptest.Start(t)
 		t.Setenv(envMetricsExporter, "none")
-		tel := setup(t, Config{OTLPEndpoint: r.HTTPEndpoint(), MetricInterval: time.Hour})
+		tel := setup(t, WithEndpoint(r.HTTPEndpoint()), WithMetricInterval(time.Hour))
 		parentAndChild(t, tel)
 		if err := tel.ForceFlush(ctxTimeout(t, 10*time.Second)); err != nil {
 			t.Fatal(err)
@@ -307,7 +300,7 @@ func TestTracesAndMetricsExporterFromEnvironment(t *testing.T) {
 		r := otlptest.Start(t)
 		t.Setenv(envMetricsExporter, "otlp")
 		t.Setenv(envMetricsEndpoint, r.HTTPEndpoint()+"/v1/metrics")
-		tel := setup(t, Config{MetricInterval: time.Hour})
+		tel := setup(t, WithMetricInterval(time.Hour))
 		parentAndChild(t, tel)
 		if err := tel.ForceFlush(ctxTimeout(t, 10*time.Second)); err != nil {
 			t.Fatal(err)
@@ -318,7 +311,7 @@ func TestTracesAndMetricsExporterFromEnvironment(t *testing.T) {
 	})
 }
 
-// TestMetricsExporterPrometheus: "prometheus" without Config.Prometheus is
+// TestMetricsExporterPrometheus: "prometheus" without WithPrometheus is
 // autoexport's exporter on OTEL_EXPORTER_PROMETHEUS_HOST:PORT; with it, the
 // reader the application serves already is one, and no server starts.
 func TestMetricsExporterPrometheus(t *testing.T) {
@@ -331,22 +324,26 @@ func TestMetricsExporterPrometheus(t *testing.T) {
 		return strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
 	}
 	for _, withConfig := range []bool{false, true} {
-		t.Run(fmt.Sprintf("Config.Prometheus=%v", withConfig), func(t *testing.T) {
+		t.Run(fmt.Sprintf("WithPrometheus=%v", withConfig), func(t *testing.T) {
 			clearOTelEnv(t)
 			port := freePort(t)
 			t.Setenv(envMetricsExporter, "prometheus")
 			t.Setenv("OTEL_EXPORTER_PROMETHEUS_HOST", "127.0.0.1")
 			t.Setenv("OTEL_EXPORTER_PROMETHEUS_PORT", port)
-			tel := setup(t, Config{Prometheus: withConfig, OTLPEndpoint: "http://127.0.0.1:1"})
+			opts := []Option{WithEndpoint("http://127.0.0.1:1")}
+			if withConfig {
+				opts = append(opts, WithPrometheus())
+			}
+			tel := setup(t, opts...)
 			recordExecutorLike(t, tel.MeterProvider())
 			resp, err := http.Get("http://127.0.0.1:" + port + "/metrics")
 			if withConfig {
 				if err == nil {
 					resp.Body.Close()
-					t.Fatal("a second Prometheus server started beside Config.Prometheus")
+					t.Fatal("a second Prometheus server started beside WithPrometheus")
 				}
 				if !strings.Contains(scrape(t, tel.Prometheus()).Body.String(), "stateful_executor_operations_total") {
-					t.Error("Config.Prometheus's handler serves no operations")
+					t.Error("WithPrometheus's handler serves no operations")
 				}
 				return
 			}
@@ -388,7 +385,7 @@ func keys[V any](m map[string]V) []string {
 // writes to the process's stdout) and reads what it printed.
 func TestConsoleExporters(t *testing.T) {
 	if os.Getenv("SFOTEL_CONSOLE_HELPER") == "1" {
-		tel, err := Setup(context.Background(), Config{ServiceName: "console-test"})
+		tel, err := Setup(context.Background(), WithServiceName("console-test"))
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(3)
@@ -429,10 +426,10 @@ func TestSetupViewsCardinalityAndExemplars(t *testing.T) {
 		clearOTelEnv(t)
 		reader := sdkmetric.NewManualReader()
 		rename := sdkmetric.NewView(sdkmetric.Instrument{Name: contract.MetricOperations}, sdkmetric.Stream{Name: "renamed.operations"})
-		tel := setup(t, Config{Readers: []sdkmetric.Reader{reader}, Views: []sdkmetric.View{rename}})
+		tel := setup(t, WithReader(reader), WithView(rename))
 		recordExecutorLike(t, tel.MeterProvider())
 		if _, names := collect(t, reader); !slices.Contains(names, "renamed.operations") || slices.Contains(names, contract.MetricOperations) {
-			t.Errorf("Config.Views not applied: %v", names)
+			t.Errorf("WithView not applied: %v", names)
 		}
 	})
 
@@ -455,7 +452,7 @@ func TestSetupViewsCardinalityAndExemplars(t *testing.T) {
 				n, _ := strconv.Atoi(tc.cfg)
 				reader := sdkmetric.NewManualReader()
 				warnings := recordHandled(t)
-				tel := setup(t, Config{Readers: []sdkmetric.Reader{reader}, CardinalityLimit: n})
+				tel := setup(t, WithReader(reader), WithCardinalityLimit(n))
 				if got := tel.CardinalityLimit(); got != tc.want {
 					t.Errorf("CardinalityLimit() = %d, want %d", got, tc.want)
 				}
@@ -484,17 +481,16 @@ func TestSetupViewsCardinalityAndExemplars(t *testing.T) {
 			})
 		}
 		clearOTelEnv(t)
-		if _, err := Setup(context.Background(), Config{CardinalityLimit: -1}); err == nil || !strings.Contains(err.Error(), "Config.CardinalityLimit") {
+		if _, err := Setup(context.Background(), WithCardinalityLimit(-1)); err == nil || !strings.Contains(err.Error(), "WithCardinalityLimit: must be >= 0") {
 			t.Errorf("negative limit: %v", err)
 		}
 	})
 
 	t.Run("exemplar filter", func(t *testing.T) {
-		exemplars := func(t *testing.T, cfg Config, ctx context.Context) int {
+		exemplars := func(t *testing.T, opts []Option, ctx context.Context) int {
 			t.Helper()
 			reader := sdkmetric.NewManualReader()
-			cfg.Readers = []sdkmetric.Reader{reader}
-			tel := setup(t, cfg)
+			tel := setup(t, append(opts, WithReader(reader))...)
 			h, _ := tel.MeterProvider().Meter("t").Float64Histogram("latency", metric.WithUnit("s"))
 			if ctx == nil {
 				var span trace.Span
@@ -511,30 +507,30 @@ func TestSetupViewsCardinalityAndExemplars(t *testing.T) {
 		}
 		clearOTelEnv(t)
 		bg := context.Background()
-		if n := exemplars(t, Config{}, nil); n != 1 {
+		if n := exemplars(t, nil, nil); n != 1 {
 			t.Errorf("default filter, sampled span: %d exemplars, want 1", n)
 		}
-		if n := exemplars(t, Config{}, bg); n != 0 {
+		if n := exemplars(t, nil, bg); n != 0 {
 			t.Errorf("default filter, no span: %d exemplars, want 0", n)
 		}
-		if n := exemplars(t, Config{ExemplarFilter: exemplar.AlwaysOnFilter}, bg); n != 1 {
+		if n := exemplars(t, []Option{WithExemplarFilter(exemplar.AlwaysOnFilter)}, bg); n != 1 {
 			t.Errorf("AlwaysOnFilter, no span: %d exemplars, want 1", n)
 		}
-		if n := exemplars(t, Config{ExemplarFilter: exemplar.AlwaysOffFilter}, nil); n != 0 {
+		if n := exemplars(t, []Option{WithExemplarFilter(exemplar.AlwaysOffFilter)}, nil); n != 0 {
 			t.Errorf("AlwaysOffFilter, sampled span: %d exemplars, want 0", n)
 		}
 		t.Setenv("OTEL_METRICS_EXEMPLAR_FILTER", "always_off")
-		if n := exemplars(t, Config{}, nil); n != 0 {
+		if n := exemplars(t, nil, nil); n != 0 {
 			t.Errorf("OTEL_METRICS_EXEMPLAR_FILTER=always_off: %d exemplars", n)
 		}
-		if n := exemplars(t, Config{ExemplarFilter: exemplar.TraceBasedFilter}, nil); n != 1 {
-			t.Errorf("Config.ExemplarFilter must win over the variable: %d exemplars", n)
+		if n := exemplars(t, []Option{WithExemplarFilter(exemplar.TraceBasedFilter)}, nil); n != 1 {
+			t.Errorf("WithExemplarFilter must win over the variable: %d exemplars", n)
 		}
 	})
 }
 
 // TestRuntimeMetricsGoToOTLPOnly: the Go runtime metrics reach the
-// collector, and neither /metrics nor Config.Readers gets them, so /metrics
+// collector, and neither /metrics nor WithReader gets them, so /metrics
 // keeps one set of Go series (client_golang's go_*).
 func TestRuntimeMetricsGoToOTLPOnly(t *testing.T) {
 	runtimeNames := []string{"go.goroutine.count", "go.memory.used", "go.memory.allocated", "go.schedule.duration"}
@@ -543,10 +539,11 @@ func TestRuntimeMetricsGoToOTLPOnly(t *testing.T) {
 			clearOTelEnv(t)
 			r := otlptest.Start(t)
 			reader := sdkmetric.NewManualReader()
-			tel := setup(t, Config{
-				OTLPEndpoint: r.HTTPEndpoint(), MetricInterval: time.Hour, Prometheus: true,
-				Readers: []sdkmetric.Reader{reader}, DisableRuntimeMetrics: disable,
-			})
+			opts := []Option{WithEndpoint(r.HTTPEndpoint()), WithMetricInterval(time.Hour), WithPrometheus(), WithReader(reader)}
+			if disable {
+				opts = append(opts, WithoutRuntimeMetrics())
+			}
+			tel := setup(t, opts...)
 			recordExecutorLike(t, tel.MeterProvider())
 			if err := tel.ForceFlush(ctxTimeout(t, 10*time.Second)); err != nil {
 				t.Fatal(err)
@@ -568,7 +565,7 @@ func TestRuntimeMetricsGoToOTLPOnly(t *testing.T) {
 				}
 			}
 			if _, names := collect(t, reader); slices.ContainsFunc(names, func(n string) bool { return strings.HasPrefix(n, "go.") }) {
-				t.Errorf("Config.Readers got runtime metrics: %v", names)
+				t.Errorf("WithReader got runtime metrics: %v", names)
 			}
 			fams := parseExposition(t, scrape(t, tel.Prometheus()).Body.Bytes())
 			if _, ok := fams["go_goroutines"]; !ok {
@@ -591,7 +588,7 @@ func TestScopeNameAndVersion(t *testing.T) {
 		t.Fatalf("ScopeName %q, Version %q", ScopeName, Version)
 	}
 	r := otlptest.Start(t)
-	tel := setup(t, Config{OTLPEndpoint: r.HTTPEndpoint(), MetricInterval: time.Hour, DisableRuntimeMetrics: true})
+	tel := setup(t, WithEndpoint(r.HTTPEndpoint()), WithMetricInterval(time.Hour), WithoutRuntimeMetrics())
 	if err := tel.ForceFlush(ctxTimeout(t, 10*time.Second)); err != nil {
 		t.Fatal(err)
 	}

@@ -30,7 +30,7 @@ import (
 func TestScrapeAfterExecutorTraffic(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	tel, err := exporters.Setup(ctx, exporters.Config{ServiceName: "scrape-test", Prometheus: true, DisableOTLP: true})
+	tel, err := exporters.Setup(ctx, exporters.WithServiceName("scrape-test"), exporters.WithPrometheus(), exporters.WithoutOTLP())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -41,15 +41,12 @@ func printSeries(url, prefix string, header ...string) {
 // Setup with a Prometheus reader, serving /metrics. In a service, listen on
 // exporters.DefaultListenAddr (loopback) and pass tel's providers to
 // otelexec.New and redisinstr.Instrument; OTLP export is switched on by the
-// standard OTEL_EXPORTER_OTLP_ENDPOINT variable or Config.OTLPEndpoint.
+// standard OTEL_EXPORTER_OTLP_ENDPOINT variable or WithEndpoint.
 func ExampleSetup() {
 	ctx := context.Background()
-	tel, err := exporters.Setup(ctx, exporters.Config{
-		ServiceName:    "router",
-		ServiceVersion: "1.0.0",
-		Prometheus:     true,
-		DisableOTLP:    true, // this example sends nothing anywhere
-	})
+	tel, err := exporters.Setup(ctx, exporters.WithServiceName("router"), exporters.WithServiceVersion("1.0.0"), exporters.WithPrometheus(),
+		exporters.WithoutOTLP(), // this example sends nothing anywhere
+	)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -90,31 +87,6 @@ func ExampleNewPrometheus() {
 	// Output:
 	// 200 OK
 	// stateful_executor_cache_hit_ratio{cache_type="script"} 0.98
-}
-
-// ProtectHandler guards /metrics and the debug endpoints alike.
-func ExampleProtectHandler() {
-	prom, err := exporters.NewPrometheus(exporters.WithGoCollector(false), exporters.WithProcessCollector(false))
-	if err != nil {
-		log.Fatal(err)
-	}
-	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(prom))
-	defer mp.Shutdown(context.Background())
-	mux := http.NewServeMux()
-	mux.Handle("/metrics", prom)
-	protected, err := exporters.ProtectHandler(mux, exporters.WithBearerToken("s3cret-scrape-token"))
-	if err != nil {
-		log.Fatal(err)
-	}
-	srv := httptest.NewServer(protected)
-	defer srv.Close()
-
-	printSeries(srv.URL+"/metrics", "# TYPE target_info")
-	printSeries(srv.URL+"/metrics", "# TYPE target_info", "Authorization", "Bearer s3cret-scrape-token")
-	// Output:
-	// 401 Unauthorized
-	// 200 OK
-	// # TYPE target_info gauge
 }
 
 // The bridge registers with any prometheus.Registerer; here one that adds a

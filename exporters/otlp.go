@@ -2,7 +2,6 @@ package exporters
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -73,7 +72,7 @@ var (
 // per-signal variable, else OTEL_EXPORTER_OTLP_PROTOCOL, else
 // DefaultProtocol, in any case. An unknown option is an error; an unknown
 // variable is a warning and ignored, as the specification asks.
-func (c otlpConfig) protocolFor(sig signal) (Protocol, error) {
+func (c config) protocolFor(sig signal) (Protocol, error) {
 	if c.protocol != "" {
 		return checkProtocol(c.protocol, "WithProtocol")
 	}
@@ -124,7 +123,7 @@ func checkProtocol(p Protocol, source string) (Protocol, error) {
 
 // timeoutFor returns the timeout to pass as an option, or 0 to let the
 // upstream exporter read it from the environment.
-func (c otlpConfig) timeoutFor(sig signal) time.Duration {
+func (c config) timeoutFor(sig signal) time.Duration {
 	if c.timeout > 0 {
 		return c.timeout
 	}
@@ -143,7 +142,7 @@ type otlpTarget struct {
 
 // parseEndpoint checks an endpoint given by option and decides TLS.
 func parseEndpoint(endpoint string, insecure bool) (otlpTarget, error) {
-	const field = "OTLP endpoint (Config.OTLPEndpoint or WithEndpoint)"
+	const field = "WithEndpoint"
 	if strings.TrimSpace(endpoint) != endpoint || endpoint == "" {
 		return otlpTarget{}, fmt.Errorf("exporters: %s %q: empty or surrounded by spaces", field, endpoint)
 	}
@@ -207,8 +206,10 @@ type otlpPlan struct {
 	gzip     bool
 }
 
-func (c otlpConfig) plan(sig signal) (otlpPlan, error) {
-	if err := errors.Join(c.errs...); err != nil {
+// plan reads opts and the environment for sig's exporter.
+func plan(opts []Option, sig signal) (otlpPlan, error) {
+	c, err := newConfig(opts)
+	if err != nil {
 		return otlpPlan{}, err
 	}
 	proto, err := c.protocolFor(sig)
@@ -238,10 +239,11 @@ func (p otlpPlan) maxElapsed() time.Duration {
 // NewOTLPTraceExporter returns an OTLP span exporter over gRPC or
 // HTTP/protobuf. The standard OTEL_EXPORTER_OTLP_* and
 // OTEL_EXPORTER_OTLP_TRACES_* variables configure it; opts override them.
-// It does not dial: a collector that is down shows as failed exports, not
-// as an error here.
-func NewOTLPTraceExporter(ctx context.Context, opts ...OTLPOption) (sdktrace.SpanExporter, error) {
-	p, err := newOTLPConfig(opts).plan(tracesSignal)
+// It takes the OTLP options (WithEndpoint, WithProtocol, ...). It does not
+// dial: a collector that is down shows as failed exports, not as an error
+// here.
+func NewOTLPTraceExporter(ctx context.Context, opts ...Option) (sdktrace.SpanExporter, error) {
+	p, err := plan(opts, tracesSignal)
 	if err != nil {
 		return nil, err
 	}
@@ -257,8 +259,8 @@ func NewOTLPTraceExporter(ctx context.Context, opts ...OTLPOption) (sdktrace.Spa
 // HTTP/protobuf, for a sdkmetric.PeriodicReader. The standard
 // OTEL_EXPORTER_OTLP_* and OTEL_EXPORTER_OTLP_METRICS_* variables configure
 // it (temporality preference included); opts override them.
-func NewOTLPMetricExporter(ctx context.Context, opts ...OTLPOption) (sdkmetric.Exporter, error) {
-	p, err := newOTLPConfig(opts).plan(metricsSignal)
+func NewOTLPMetricExporter(ctx context.Context, opts ...Option) (sdkmetric.Exporter, error) {
+	p, err := plan(opts, metricsSignal)
 	if err != nil {
 		return nil, err
 	}

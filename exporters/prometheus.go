@@ -20,7 +20,7 @@ const DefaultListenAddr = "127.0.0.1:9464"
 
 // Prometheus is a metric Reader that a MeterProvider fills and an
 // http.Handler that serves what it holds in the Prometheus text format.
-// Give it to sdkmetric.WithReader (or Config.Prometheus) and mount it on
+// Give it to sdkmetric.WithReader (or use WithPrometheus) and mount it on
 // /metrics. It has a registry of its own unless WithRegisterer gives it one,
 // never the global default one, so two of them (or a library that registers
 // globally) never collide.
@@ -40,12 +40,24 @@ var (
 // the OTel-to-Prometheus translation with suffixes (a counter
 // stateful_executor.operations becomes stateful_executor_operations_total, a
 // histogram in seconds gets _seconds), pinned explicitly so a change of the
-// upstream default never renames a dashboard's series. An invalid option is
-// an error that names it.
-func NewPrometheus(opts ...PrometheusOption) (*Prometheus, error) {
-	c, err := newPromConfig(opts)
+// upstream default never renames a dashboard's series. It takes the
+// Prometheus options and WithLogger; an invalid option is an error that
+// names it.
+func NewPrometheus(opts ...Option) (*Prometheus, error) {
+	c, err := newConfig(opts)
 	if err != nil {
 		return nil, err
+	}
+	switch {
+	case c.registerer == nil:
+		reg := prometheus.NewRegistry()
+		c.registerer, c.gatherer = reg, reg
+	case c.gatherer == nil:
+		g, ok := c.registerer.(prometheus.Gatherer)
+		if !ok {
+			return nil, fmt.Errorf("exporters: WithRegisterer: %T is not a prometheus.Gatherer; give WithGatherer the registry it registers with", c.registerer)
+		}
+		c.gatherer = g
 	}
 
 	popts := []otelprom.Option{
@@ -91,7 +103,7 @@ func NewPrometheus(opts ...PrometheusOption) (*Prometheus, error) {
 	return &Prometheus{Reader: exp, registerer: c.registerer, gatherer: c.gatherer, handler: h}, nil
 }
 
-// ServeHTTP serves the current metrics. Wrap it with ProtectHandler to ask
+// ServeHTTP serves the current metrics. Wrap it with httpauth.Protect to ask
 // for credentials.
 func (p *Prometheus) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.handler.ServeHTTP(w, r)

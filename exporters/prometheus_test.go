@@ -137,7 +137,7 @@ func series(t *testing.T, fams map[string]*dto.MetricFamily, name string, typ dt
 	return nil
 }
 
-func newPromProvider(t *testing.T, opts ...PrometheusOption) (*Prometheus, *sdkmetric.MeterProvider) {
+func newPromProvider(t *testing.T, opts ...Option) (*Prometheus, *sdkmetric.MeterProvider) {
 	t.Helper()
 	p, err := NewPrometheus(opts...)
 	if err != nil {
@@ -212,7 +212,7 @@ func TestPrometheusContractNames(t *testing.T) {
 	}
 }
 
-func TestPrometheusOptions(t *testing.T) {
+func TestOptions(t *testing.T) {
 	p, mp := newPromProvider(t, WithGoCollector(false), WithProcessCollector(false), WithScopeLabels(true), WithTargetInfo(false), WithNamespace("team"))
 	recordExecutorLike(t, mp)
 	fams := parseExposition(t, scrape(t, p).Body.Bytes())
@@ -243,22 +243,22 @@ func TestPrometheusOptions(t *testing.T) {
 func TestPrometheusRejectsBadOptions(t *testing.T) {
 	wrapped := prometheus.WrapRegistererWith(prometheus.Labels{"team": "routing"}, prometheus.NewRegistry())
 	for _, tc := range []struct {
-		opts []PrometheusOption
+		opts []Option
 		want string
 	}{
-		{[]PrometheusOption{WithScrapeLimits(-1, time.Second)}, "exporters: WithScrapeLimits: maxInFlight must be > 0, got -1"},
-		{[]PrometheusOption{WithScrapeLimits(4, 0)}, "WithScrapeLimits: timeout must be > 0, got 0s"},
-		{[]PrometheusOption{WithNamespace("my-team")}, `WithNamespace: "my-team"`},
-		{[]PrometheusOption{WithNamespace("1team")}, `WithNamespace: "1team"`},
-		{[]PrometheusOption{WithRegisterer(wrapped)}, "WithRegisterer: "},
-		{[]PrometheusOption{WithGatherer(prometheus.NewRegistry())}, "WithGatherer: needs WithRegisterer"},
+		{[]Option{WithScrapeLimits(-1, time.Second)}, "exporters: WithScrapeLimits: maxInFlight must be > 0, got -1"},
+		{[]Option{WithScrapeLimits(4, 0)}, "WithScrapeLimits: timeout must be > 0, got 0s"},
+		{[]Option{WithNamespace("my-team")}, `WithNamespace: "my-team"`},
+		{[]Option{WithNamespace("1team")}, `WithNamespace: "1team"`},
+		{[]Option{WithRegisterer(wrapped)}, "WithRegisterer: "},
+		{[]Option{WithGatherer(prometheus.NewRegistry())}, "WithGatherer: needs WithRegisterer"},
 	} {
 		if _, err := NewPrometheus(tc.opts...); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("NewPrometheus = %v, want an error containing %q", err, tc.want)
 		}
 	}
 	// And through Setup.
-	if _, err := Setup(context.Background(), Config{Prometheus: true, PrometheusOptions: []PrometheusOption{WithScrapeLimits(0, 0)}}); err == nil || !strings.Contains(err.Error(), "WithScrapeLimits") {
+	if _, err := Setup(context.Background(), WithPrometheus(), WithScrapeLimits(0, 0)); err == nil || !strings.Contains(err.Error(), "WithScrapeLimits") {
 		t.Errorf("Setup with a bad Prometheus option: %v", err)
 	}
 }
@@ -326,7 +326,7 @@ func TestPrometheusOpenMetricsNegotiation(t *testing.T) {
 	const accept, om = "Accept", "application/openmetrics-text;version=1.0.0"
 	// record measures one call under a sampled span and returns the
 	// handler and the span's trace ID.
-	record := func(t *testing.T, opts ...PrometheusOption) (*Prometheus, string) {
+	record := func(t *testing.T, opts ...Option) (*Prometheus, string) {
 		t.Helper()
 		p, err := NewPrometheus(opts...)
 		if err != nil {
@@ -349,13 +349,13 @@ func TestPrometheusOpenMetricsNegotiation(t *testing.T) {
 
 	for _, tc := range []struct {
 		name       string
-		opts       []PrometheusOption
+		opts       []Option
 		header     []string
 		openMetric bool
 	}{
 		{"default, OpenMetrics asked", nil, []string{accept, om}, true},
 		{"default, nothing asked", nil, nil, false},
-		{"WithOpenMetricsFormat(false)", []PrometheusOption{WithOpenMetricsFormat(false)}, []string{accept, om}, false},
+		{"WithOpenMetricsFormat(false)", []Option{WithOpenMetricsFormat(false)}, []string{accept, om}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p, exemplarTrace := record(t, tc.opts...)

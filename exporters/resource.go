@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/sdk/resource"
@@ -13,26 +12,20 @@ import (
 
 // newResource describes the process to every backend. Later sources win:
 // SDK defaults (service.name=unknown_service:<exe>, service.instance.id),
-// then the host and process facts, then Config, then OTEL_RESOURCE_ATTRIBUTES
+// then the host and process facts, then the options, then OTEL_RESOURCE_ATTRIBUTES
 // and OTEL_SERVICE_NAME, so an operator can rename or label a deployment
 // without a rebuild.
 //
 // Process detection is limited to facts that carry no secrets: PID,
 // executable name and Go runtime. Command-line arguments (which may hold
 // passwords) and the owner's user name are left out.
-func newResource(ctx context.Context, cfg Config, logger *slog.Logger) (*resource.Resource, error) {
-	attrs := make([]attribute.KeyValue, 0, 2+len(cfg.ResourceAttributes))
-	if cfg.ServiceName != "" {
-		attrs = append(attrs, semconv.ServiceName(cfg.ServiceName))
+func newResource(ctx context.Context, c config) (*resource.Resource, error) {
+	attrs := c.resourceAttributes
+	if c.serviceVersion != "" {
+		attrs = append([]attribute.KeyValue{semconv.ServiceVersion(c.serviceVersion)}, attrs...)
 	}
-	if cfg.ServiceVersion != "" {
-		attrs = append(attrs, semconv.ServiceVersion(cfg.ServiceVersion))
-	}
-	for i, kv := range cfg.ResourceAttributes {
-		if !kv.Valid() {
-			return nil, fmt.Errorf("exporters: Config.ResourceAttributes[%d]: invalid attribute %q", i, kv.Key)
-		}
-		attrs = append(attrs, kv)
+	if c.serviceName != "" {
+		attrs = append([]attribute.KeyValue{semconv.ServiceName(c.serviceName)}, attrs...)
 	}
 	res, err := resource.New(ctx,
 		resource.WithSchemaURL(semconv.SchemaURL),
@@ -54,7 +47,7 @@ func newResource(ctx context.Context, cfg Config, logger *slog.Logger) (*resourc
 		if res == nil || !errors.Is(err, resource.ErrPartialResource) {
 			return nil, fmt.Errorf("exporters: resource: %w", err)
 		}
-		logger.Warn("sfotel: resource partly detected", "error", err)
+		c.logger.Warn("sfotel: resource partly detected", "error", err)
 	}
 	return res, nil
 }

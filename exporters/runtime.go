@@ -15,7 +15,7 @@ import (
 // OTLP metric exporter only. They live on a MeterProvider of their own that
 // the OTLP periodic reader reads as a producer, so the Prometheus reader
 // (whose handler already serves client_golang's go_* series) and
-// Config.Readers never see them: no backend gets the same runtime facts
+// WithReader never see them: no backend gets the same runtime facts
 // twice under two names.
 type runtimeMetrics struct {
 	mp     *sdkmetric.MeterProvider

@@ -82,7 +82,7 @@ func batchSpanOptions() []sdktrace.BatchSpanProcessorOption {
 }
 
 // periodicReaderOptions are the OTLP metric reader's settings: interval
-// (Config.MetricInterval, else the variable) and timeout.
+// (WithMetricInterval, else the variable) and timeout.
 func periodicReaderOptions(interval time.Duration) []sdkmetric.PeriodicReaderOption {
 	if interval <= 0 {
 		interval = time.Duration(sdkEnv(envMetricExportInterval)) * time.Millisecond

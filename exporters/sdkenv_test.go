@@ -29,7 +29,7 @@ func TestSetupSDKVariablesInvalid(t *testing.T) {
 					t.Errorf("warnings %q, want one naming %s", w, name)
 				}
 				before := len(r.Spans())
-				tel := setup(t, Config{OTLPEndpoint: r.HTTPEndpoint()})
+				tel := setup(t, WithEndpoint(r.HTTPEndpoint()))
 				parentAndChild(t, tel)
 				if err := tel.ForceFlush(ctxTimeout(t, 10*time.Second)); err != nil {
 					t.Fatal(err)
@@ -86,7 +86,7 @@ func TestSetupMetricIntervalVariable(t *testing.T) {
 	clearOTelEnv(t)
 	r := otlptest.Start(t)
 	t.Setenv(envMetricExportInterval, "50")
-	tel := setup(t, Config{OTLPEndpoint: r.HTTPEndpoint()})
+	tel := setup(t, WithEndpoint(r.HTTPEndpoint()))
 	recordExecutorLike(t, tel.MeterProvider())
 	deadline := time.Now().Add(5 * time.Second)
 	for len(r.MetricBatches()) == 0 {

@@ -4,17 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
 	"sync"
 	"time"
 
 	"go.opentelemetry.io/otel"
-	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/propagation"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
-	"go.opentelemetry.io/otel/sdk/metric/exemplar"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
@@ -27,81 +24,6 @@ const ScopeName = contract.ScopeExporters
 
 // Version is the version of that scope, the same for every sfotel package.
 const Version = contract.Version
-
-// Config says what Setup builds. The zero value is useful: a TracerProvider
-// and a MeterProvider with the resource of this process, exporting over OTLP
-// only if the OTEL_EXPORTER_OTLP_* environment asks for it, nothing global.
-type Config struct {
-	// ServiceName and ServiceVersion become service.name and
-	// service.version. OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES
-	// override them; with neither, service.name is unknown_service:<exe>.
-	ServiceName    string
-	ServiceVersion string
-	// ResourceAttributes are added to the resource (below the environment).
-	ResourceAttributes []attribute.KeyValue
-
-	// Prometheus adds a Prometheus reader, served by Telemetry.Prometheus().
-	Prometheus        bool
-	PrometheusOptions []PrometheusOption
-
-	// OTLPEndpoint, when set, is where traces and metrics go over OTLP;
-	// see WithEndpoint for the forms it takes. OTEL_TRACES_EXPORTER and
-	// OTEL_METRICS_EXPORTER choose each signal's exporter: unset, a signal
-	// goes over OTLP when this field, WithEndpoint or an
-	// OTEL_EXPORTER_OTLP_*ENDPOINT variable names an endpoint; otlp sends
-	// it over OTLP in any case (to the OTLP default endpoint,
-	// http://localhost:4318, if nothing names one); none, console and the
-	// other names autoexport knows replace OTLP for that signal.
-	OTLPEndpoint string
-	// OTLPOptions override the environment (protocol, headers, timeout...).
-	OTLPOptions []OTLPOption
-	// DisableOTLP ignores the OTLP environment: no OTLP exporter at all.
-	DisableOTLP bool
-	// MetricInterval is the OTLP metric export interval; zero means
-	// OTEL_METRIC_EXPORT_INTERVAL, else 60 s. It must not be negative.
-	MetricInterval time.Duration
-	// DisableRuntimeMetrics leaves out the OpenTelemetry Go runtime
-	// metrics (go.memory.used, go.goroutine.count, go.schedule.duration,
-	// ...), which otherwise go with the OTLP metrics. They never go to the
-	// Prometheus reader or Config.Readers: /metrics serves client_golang's
-	// go_* series instead (WithGoCollector).
-	DisableRuntimeMetrics bool
-
-	// Views change what the MeterProvider records (sdkmetric.NewView):
-	// rename an instrument, drop attributes, choose other buckets. They
-	// apply to every reader.
-	Views []sdkmetric.View
-	// CardinalityLimit is the most series one instrument keeps per
-	// collection (sdkmetric.WithCardinalityLimit); the rest are folded into
-	// one series with otel.metric.overflow=true. Zero means
-	// OTEL_GO_X_CARDINALITY_LIMIT, else DefaultCardinalityLimit (2000). It
-	// must not be negative. Telemetry.CardinalityLimit reports the value in
-	// force, for instrumentation that budgets its own series.
-	CardinalityLimit int
-	// ExemplarFilter chooses which measurements may become exemplars
-	// (sdkmetric.WithExemplarFilter); nil means OTEL_METRICS_EXEMPLAR_FILTER,
-	// else exemplar.TraceBasedFilter: measurements made inside a sampled
-	// span, whose trace ID then links a histogram bucket to its trace.
-	ExemplarFilter exemplar.Filter
-
-	// Readers are further metric readers, e.g. the report collector's.
-	Readers []sdkmetric.Reader
-	// SpanProcessors are further span processors, e.g. a test recorder.
-	SpanProcessors []sdktrace.SpanProcessor
-	// Sampler overrides OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG; with
-	// neither, spans are sampled parent-based, always on.
-	Sampler sdktrace.Sampler
-
-	// SetGlobal installs the providers and the propagator
-	// (Telemetry.Propagator: OTEL_PROPAGATORS, else W3C trace context and
-	// baggage) as the otel globals.
-	SetGlobal bool
-	// Logger receives the few events a person must act on (an OTLP outage
-	// and its end, a resource detector that failed). The default is
-	// slog.Default(). An environment value that is ignored goes to
-	// otel.Handle instead, as the specification asks.
-	Logger *slog.Logger
-}
 
 // Telemetry holds what Setup built. Shutdown it before the process exits.
 type Telemetry struct {
@@ -124,29 +46,25 @@ type Telemetry struct {
 }
 
 // Setup builds the resource, a TracerProvider with a batch span processor
-// per exporter, and a MeterProvider with the readers asked for. Bad Config
-// values (an unusable endpoint or protocol) are errors naming the field.
+// per exporter, and a MeterProvider with the readers asked for. Without
+// options it builds both providers with the resource of this process,
+// exporting over OTLP only if the OTEL_EXPORTER_OTLP_* environment asks for
+// it, nothing global. A bad option (an unusable endpoint or protocol) is an
+// error naming it.
 // No network is touched: a collector that is down costs dropped data and
 // one logged warning, never a failed Setup or a slower operation.
 //
 // With OTEL_SDK_DISABLED=true it builds no exporter and records nothing:
 // the TracerProvider hands out no-op tracers (which pass an incoming trace
 // context through), the MeterProvider drops every measurement (its readers,
-// Config.Readers included, collect nothing), and the propagator is still
+// WithReader's included, collect nothing), and the propagator is still
 // installed, as the specification asks.
-func Setup(ctx context.Context, cfg Config) (*Telemetry, error) {
-	logger := cfg.Logger
-	if logger == nil {
-		logger = slog.Default()
-	}
-	if cfg.MetricInterval < 0 {
-		return nil, fmt.Errorf("exporters: Config.MetricInterval must not be negative, got %v", cfg.MetricInterval)
-	}
-	limit, err := cardinalityLimit(cfg)
+func Setup(ctx context.Context, opts ...Option) (*Telemetry, error) {
+	cfg, err := newConfig(opts)
 	if err != nil {
 		return nil, err
 	}
-	res, err := newResource(ctx, cfg, logger)
+	res, err := newResource(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -155,11 +73,11 @@ func Setup(ctx context.Context, cfg Config) (*Telemetry, error) {
 	t := &Telemetry{
 		res:          res,
 		prop:         propagatorFromEnv(),
-		limit:        limit,
+		limit:        cardinalityLimit(cfg.cardinalityLimit),
 		stats:        &exportStats{},
 		abort:        abort,
-		spanHealth:   &exportHealth{what: "span", logger: logger},
-		metricHealth: &exportHealth{what: "metric", logger: logger},
+		spanHealth:   &exportHealth{what: "span", logger: cfg.logger},
+		metricHealth: &exportHealth{what: "metric", logger: cfg.logger},
 	}
 	// Until the providers own them, processors and readers are shut down
 	// here on error.
@@ -172,33 +90,30 @@ func Setup(ctx context.Context, cfg Config) (*Telemetry, error) {
 		return nil, err
 	}
 
-	otlpOpts := cfg.OTLPOptions
-	if cfg.OTLPEndpoint != "" {
-		otlpOpts = append([]OTLPOption{WithEndpoint(cfg.OTLPEndpoint)}, otlpOpts...)
+	if cfg.prometheus {
+		if t.prom, err = NewPrometheus(opts...); err != nil {
+			return fail(err)
+		}
+		cfg.readers = append([]sdkmetric.Reader{t.prom}, cfg.readers...)
 	}
-	endpointOption := newOTLPConfig(otlpOpts).endpoint != ""
-	if cfg.DisableOTLP && endpointOption {
-		return fail(errors.New("exporters: Config.DisableOTLP contradicts Config.OTLPEndpoint or WithEndpoint"))
-	}
-
 	if sdkDisabled() {
 		return t.setupDisabled(cfg)
 	}
 
-	mpOpts := []sdkmetric.Option{sdkmetric.WithResource(res), sdkmetric.WithCardinalityLimit(limit)}
-	if len(cfg.Views) > 0 {
-		mpOpts = append(mpOpts, sdkmetric.WithView(cfg.Views...))
+	mpOpts := []sdkmetric.Option{sdkmetric.WithResource(res), sdkmetric.WithCardinalityLimit(t.limit)}
+	if len(cfg.views) > 0 {
+		mpOpts = append(mpOpts, sdkmetric.WithView(cfg.views...))
 	}
-	if cfg.ExemplarFilter != nil {
-		mpOpts = append(mpOpts, sdkmetric.WithExemplarFilter(cfg.ExemplarFilter))
+	if cfg.exemplarFilter != nil {
+		mpOpts = append(mpOpts, sdkmetric.WithExemplarFilter(cfg.exemplarFilter))
 	} else {
 		checkExemplarFilter()
 	}
 	bspOpts := sync.OnceValue(batchSpanOptions) // read, and warned about, once
 
 	tpOpts := []sdktrace.TracerProviderOption{sdktrace.WithResource(res)}
-	if cfg.Sampler != nil {
-		tpOpts = append(tpOpts, sdktrace.WithSampler(cfg.Sampler))
+	if cfg.sampler != nil {
+		tpOpts = append(tpOpts, sdktrace.WithSampler(cfg.sampler))
 	}
 	traces, tracesName := exporterFromEnv(tracesSignal)
 	if traces == choiceOther {
@@ -214,9 +129,9 @@ func Setup(ctx context.Context, cfg Config) (*Telemetry, error) {
 			tpOpts = append(tpOpts, sdktrace.WithSpanProcessor(bsp))
 		}
 	}
-	tracesOTLP := !cfg.DisableOTLP && wantOTLP(traces, tracesSignal, endpointOption)
+	tracesOTLP := !cfg.disableOTLP && wantOTLP(traces, tracesSignal, cfg.endpoint != "")
 	if tracesOTLP {
-		exp, err := NewOTLPTraceExporter(ctx, otlpOpts...)
+		exp, err := NewOTLPTraceExporter(ctx, opts...)
 		if err != nil {
 			return fail(err)
 		}
@@ -226,25 +141,15 @@ func Setup(ctx context.Context, cfg Config) (*Telemetry, error) {
 		cleanup = append(cleanup, bsp.Shutdown) // stops its goroutine and the exporter
 		tpOpts = append(tpOpts, sdktrace.WithSpanProcessor(countingProcessor{SpanProcessor: bsp, queued: &t.stats.spansQueued}))
 	}
-	for _, sp := range cfg.SpanProcessors {
-		if sp != nil {
-			tpOpts = append(tpOpts, sdktrace.WithSpanProcessor(sp))
-		}
+	for _, sp := range cfg.spanProcessors {
+		tpOpts = append(tpOpts, sdktrace.WithSpanProcessor(sp))
 	}
 
-	if cfg.Prometheus {
-		p, err := NewPrometheus(cfg.PrometheusOptions...)
-		if err != nil {
-			return fail(err)
-		}
-		t.prom = p
-		mpOpts = append(mpOpts, sdkmetric.WithReader(p))
-	}
 	metrics, metricsName := exporterFromEnv(metricsSignal)
-	// "prometheus" asks for a Prometheus exporter; Config.Prometheus is one
+	// "prometheus" asks for a Prometheus exporter; WithPrometheus is one
 	// already, served where the application mounts it. Without it,
 	// autoexport's serves on OTEL_EXPORTER_PROMETHEUS_HOST:PORT.
-	if metrics == choiceOther || metrics == choicePrometheus && !cfg.Prometheus {
+	if metrics == choiceOther || metrics == choicePrometheus && !cfg.prometheus {
 		r, err := otherMetricReader(ctx, metricsName)
 		if err != nil {
 			return fail(err)
@@ -256,13 +161,13 @@ func Setup(ctx context.Context, cfg Config) (*Telemetry, error) {
 			mpOpts = append(mpOpts, sdkmetric.WithReader(r))
 		}
 	}
-	if !cfg.DisableOTLP && wantOTLP(metrics, metricsSignal, endpointOption) {
-		exp, err := NewOTLPMetricExporter(ctx, otlpOpts...)
+	if !cfg.disableOTLP && wantOTLP(metrics, metricsSignal, cfg.endpoint != "") {
+		exp, err := NewOTLPMetricExporter(ctx, opts...)
 		if err != nil {
 			return fail(err)
 		}
-		ropts := periodicReaderOptions(cfg.MetricInterval)
-		if !cfg.DisableRuntimeMetrics {
+		ropts := periodicReaderOptions(cfg.metricInterval)
+		if !cfg.disableRuntimeMetrics {
 			rt, err := newRuntimeMetrics(res, exp)
 			if err != nil {
 				_ = exp.Shutdown(ctx)
@@ -277,10 +182,8 @@ func Setup(ctx context.Context, cfg Config) (*Telemetry, error) {
 		cleanup = append(cleanup, reader.Shutdown) // stops its goroutine and the exporter
 		mpOpts = append(mpOpts, sdkmetric.WithReader(reader))
 	}
-	for _, r := range cfg.Readers {
-		if r != nil {
-			mpOpts = append(mpOpts, sdkmetric.WithReader(r))
-		}
+	for _, r := range cfg.readers {
+		mpOpts = append(mpOpts, sdkmetric.WithReader(r))
 	}
 
 	t.tp = sdktrace.NewTracerProvider(tpOpts...)
@@ -291,7 +194,7 @@ func Setup(ctx context.Context, cfg Config) (*Telemetry, error) {
 			return nil, err
 		}
 	}
-	if cfg.SetGlobal {
+	if cfg.setGlobal {
 		t.setGlobal()
 	}
 	return t, nil
@@ -315,29 +218,19 @@ func wantOTLP(c exporterChoice, sig signal, endpointOption bool) bool {
 // setupDisabled finishes t for OTEL_SDK_DISABLED=true. The TracerProvider
 // is shut down at once, so every Tracer it hands out is a no-op one. The
 // MeterProvider keeps its readers (so the Prometheus handler and
-// Config.Readers still answer) but drops every instrument, views and all.
-func (t *Telemetry) setupDisabled(cfg Config) (*Telemetry, error) {
+// WithReader's readers still answer) but drops every instrument, views and
+// all.
+func (t *Telemetry) setupDisabled(cfg config) (*Telemetry, error) {
 	t.disabled = true
 	t.tp = sdktrace.NewTracerProvider(sdktrace.WithResource(t.res))
 	_ = t.tp.Shutdown(context.Background())
 	dropAll := sdkmetric.NewView(sdkmetric.Instrument{Name: "*"}, sdkmetric.Stream{Aggregation: sdkmetric.AggregationDrop{}})
 	mpOpts := []sdkmetric.Option{sdkmetric.WithResource(t.res), sdkmetric.WithView(dropAll)}
-	if cfg.Prometheus {
-		p, err := NewPrometheus(cfg.PrometheusOptions...)
-		if err != nil {
-			t.abort()
-			return nil, err
-		}
-		t.prom = p
-		mpOpts = append(mpOpts, sdkmetric.WithReader(p))
-	}
-	for _, r := range cfg.Readers {
-		if r != nil {
-			mpOpts = append(mpOpts, sdkmetric.WithReader(r))
-		}
+	for _, r := range cfg.readers {
+		mpOpts = append(mpOpts, sdkmetric.WithReader(r))
 	}
 	t.mp = sdkmetric.NewMeterProvider(mpOpts...)
-	if cfg.SetGlobal {
+	if cfg.setGlobal {
 		t.setGlobal()
 	}
 	return t, nil
@@ -352,9 +245,7 @@ func (t *Telemetry) setGlobal() {
 // observeDropped exports Stats.SpansDropped as a counter.
 func (t *Telemetry) observeDropped() error {
 	m := t.mp.Meter(ScopeName, metric.WithInstrumentationVersion(Version))
-	dropped, err := m.Int64ObservableCounter(contract.MetricExporterSpansDropped,
-		metric.WithUnit(contract.UnitSpans),
-		metric.WithDescription("Spans in batches the OTLP collector did not take (error, timeout or shutdown deadline)."))
+	dropped, err := contract.ExporterSpansDropped.New(m)
 	if err != nil {
 		return fmt.Errorf("exporters: %s: %w", contract.MetricExporterSpansDropped, err)
 	}
@@ -374,15 +265,15 @@ func (t *Telemetry) TracerProvider() *sdktrace.TracerProvider { return t.tp }
 // MeterProvider returns the MeterProvider Setup built.
 func (t *Telemetry) MeterProvider() *sdkmetric.MeterProvider { return t.mp }
 
-// Prometheus returns the Prometheus reader and handler, or nil when
-// Config.Prometheus was false.
+// Prometheus returns the Prometheus reader and handler, or nil without
+// WithPrometheus.
 func (t *Telemetry) Prometheus() *Prometheus { return t.prom }
 
 // Resource returns the resource every span and metric carries.
 func (t *Telemetry) Resource() *resource.Resource { return t.res }
 
 // Propagator returns the propagator OTEL_PROPAGATORS names (W3C trace
-// context and baggage when unset), for a program that does not SetGlobal.
+// context and baggage when unset), for a program that does not use WithGlobal.
 func (t *Telemetry) Propagator() propagation.TextMapPropagator { return t.prop }
 
 // CardinalityLimit returns the MeterProvider's cardinality limit: the most

@@ -61,9 +61,9 @@ func ctxTimeout(t *testing.T, d time.Duration) context.Context {
 	return ctx
 }
 
-func setup(t *testing.T, cfg Config) *Telemetry {
+func setup(t *testing.T, opts ...Option) *Telemetry {
 	t.Helper()
-	tel, err := Setup(context.Background(), cfg)
+	tel, err := Setup(context.Background(), opts...)
 	if err != nil {
 		t.Fatalf("Setup: %v", err)
 	}
@@ -107,11 +107,7 @@ func TestSetupExportsOverOTLP(t *testing.T) {
 			if proto == ProtocolGRPC {
 				endpoint, transport = r.GRPCEndpoint(), otlptest.GRPC
 			}
-			tel := setup(t, Config{
-				ServiceName: "router", ServiceVersion: "1.2.3",
-				OTLPEndpoint: endpoint, OTLPOptions: []OTLPOption{WithProtocol(proto), WithHeaders(map[string]string{"x-tenant": "t1"})},
-				MetricInterval: time.Hour, // only the flush exports
-			})
+			tel := setup(t, WithServiceName("router"), WithServiceVersion("1.2.3"), WithEndpoint(endpoint), WithProtocol(proto), WithHeaders(map[string]string{"x-tenant": "t1"}), WithMetricInterval(time.Hour)) // only the flush exports
 			parent, child := parentAndChild(t, tel)
 			if err := tel.ForceFlush(ctxTimeout(t, 10*time.Second)); err != nil {
 				t.Fatalf("ForceFlush: %v", err)
@@ -199,7 +195,7 @@ func TestSetupExportsOverOTLP(t *testing.T) {
 
 // TestSetupFromEnvironment configures everything through the standard
 // variables: per-signal endpoints and protocols (traces over HTTP, metrics
-// over gRPC), headers, and OTEL_SERVICE_NAME winning over Config.
+// over gRPC), headers, and OTEL_SERVICE_NAME winning over the options.
 func TestSetupFromEnvironment(t *testing.T) {
 	clearOTelEnv(t)
 	r := otlptest.Start(t)
@@ -212,7 +208,7 @@ func TestSetupFromEnvironment(t *testing.T) {
 	t.Setenv("OTEL_SERVICE_NAME", "from-env")
 	t.Setenv("OTEL_RESOURCE_ATTRIBUTES", "service.version=9.9.9")
 
-	tel := setup(t, Config{ServiceName: "from-config", ServiceVersion: "1.0.0"})
+	tel := setup(t, WithServiceName("from-config"), WithServiceVersion("1.0.0"))
 	parentAndChild(t, tel)
 	if err := tel.ForceFlush(ctxTimeout(t, 10*time.Second)); err != nil {
 		t.Fatalf("ForceFlush: %v", err)
@@ -252,7 +248,7 @@ func TestSetupGenericEndpointAndProtocolFromEnvironment(t *testing.T) {
 	r := otlptest.Start(t)
 	t.Setenv(envEndpoint, r.GRPCEndpoint())
 	t.Setenv(envProtocol, "grpc")
-	tel := setup(t, Config{})
+	tel := setup(t)
 	parentAndChild(t, tel)
 	if err := tel.ForceFlush(ctxTimeout(t, 10*time.Second)); err != nil {
 		t.Fatal(err)
@@ -272,7 +268,7 @@ func TestSetupSignalsSwitchedOffByEnvironment(t *testing.T) {
 	clearOTelEnv(t)
 	r := otlptest.Start(t)
 	t.Setenv(envTracesExporter, "none")
-	tel := setup(t, Config{OTLPEndpoint: r.HTTPEndpoint()})
+	tel := setup(t, WithEndpoint(r.HTTPEndpoint()))
 	parentAndChild(t, tel)
 	if err := tel.ForceFlush(ctxTimeout(t, 10*time.Second)); err != nil {
 		t.Fatal(err)
@@ -290,7 +286,7 @@ func TestSetupSignalsSwitchedOffByEnvironment(t *testing.T) {
 
 func TestSetupWithoutOTLP(t *testing.T) {
 	clearOTelEnv(t)
-	tel := setup(t, Config{Prometheus: true})
+	tel := setup(t, WithPrometheus())
 	parentAndChild(t, tel)
 	if err := tel.ForceFlush(ctxTimeout(t, 5*time.Second)); err != nil {
 		t.Fatal(err)
@@ -303,19 +299,19 @@ func TestSetupWithoutOTLP(t *testing.T) {
 		t.Errorf("operations_total = %v", v)
 	}
 
-	// DisableOTLP ignores an endpoint in the environment.
+	// WithoutOTLP ignores an endpoint in the environment.
 	t.Setenv(envEndpoint, "http://127.0.0.1:1")
-	tel = setup(t, Config{DisableOTLP: true})
+	tel = setup(t, WithoutOTLP())
 	parentAndChild(t, tel)
 	if err := tel.ForceFlush(ctxTimeout(t, 5*time.Second)); err != nil || tel.Stats() != (Stats{}) {
-		t.Errorf("DisableOTLP: %v, %+v", err, tel.Stats())
+		t.Errorf("WithoutOTLP: %v, %+v", err, tel.Stats())
 	}
 }
 
 func TestSetupSampler(t *testing.T) {
-	sampled := func(t *testing.T, cfg Config, parent trace.SpanContext) bool {
+	sampled := func(t *testing.T, s Sampler, parent trace.SpanContext) bool {
 		t.Helper()
-		tel := setup(t, cfg)
+		tel := setup(t, WithSampler(s))
 		ctx := trace.ContextWithRemoteSpanContext(context.Background(), parent)
 		_, span := tel.TracerProvider().Tracer("t").Start(ctx, "op")
 		span.End()
@@ -340,14 +336,14 @@ func TestSetupSampler(t *testing.T) {
 		{"traceidratio 0", "traceidratio", "0", nil, none, false},
 		{"traceidratio 1", "traceidratio", "1", nil, none, true},
 		{"parentbased_always_off follows a sampled parent", "parentbased_always_off", "", nil, sampledParent, true},
-		{"Config.Sampler overrides the environment", "always_off", "", sdktrace.AlwaysSample(), none, true},
+		{"WithSampler overrides the environment", "always_off", "", sdktrace.AlwaysSample(), none, true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			clearOTelEnv(t)
 			t.Setenv("OTEL_TRACES_SAMPLER", c.sampler)
 			t.Setenv("OTEL_TRACES_SAMPLER_ARG", c.arg)
-			if got := sampled(t, Config{Sampler: c.cfg}, c.parent); got != c.want {
+			if got := sampled(t, c.cfg, c.parent); got != c.want {
 				t.Fatalf("sampled = %v, want %v", got, c.want)
 			}
 		})
@@ -365,7 +361,7 @@ func TestSetupSetGlobal(t *testing.T) {
 		otel.SetMeterProvider(prevMP)
 		otel.SetTextMapPropagator(prevProp)
 	})
-	tel := setup(t, Config{SetGlobal: true})
+	tel := setup(t, WithGlobal())
 	if otel.GetTracerProvider() != tel.TracerProvider() || otel.GetMeterProvider() != tel.MeterProvider() {
 		t.Fatal("providers not installed globally")
 	}
@@ -379,24 +375,24 @@ func TestSetupRejectsBadConfig(t *testing.T) {
 	cases := []struct {
 		name string
 		env  map[string]string
-		cfg  Config
+		opts []Option
 		want string
 	}{
-		{"unknown protocol option", nil, Config{OTLPEndpoint: "http://127.0.0.1:4318", OTLPOptions: []OTLPOption{WithProtocol("udp")}}, `WithProtocol: unknown OTLP protocol "udp"`},
-		{"http/json", nil, Config{OTLPEndpoint: "http://127.0.0.1:4318", OTLPOptions: []OTLPOption{WithProtocol("http/json")}}, "not supported"},
-		{"plain text to a remote host", nil, Config{OTLPEndpoint: "http://collector.example:4318"}, "needs WithInsecureTransport(true)"},
-		{"https with WithInsecureTransport", nil, Config{OTLPEndpoint: "https://collector.example:4318", OTLPOptions: []OTLPOption{WithInsecureTransport(true)}}, "contradicts WithInsecureTransport(true)"},
-		{"no port", nil, Config{OTLPEndpoint: "http://127.0.0.1"}, "missing port"},
-		{"scheme", nil, Config{OTLPEndpoint: "ftp://127.0.0.1:21"}, "scheme must be http or https"},
-		{"host without port", nil, Config{OTLPEndpoint: "localhost"}, "want host:port"},
-		{"spaces", nil, Config{OTLPEndpoint: " http://127.0.0.1:4318"}, "surrounded by spaces"},
-		{"user info", nil, Config{OTLPEndpoint: "http://u:p@127.0.0.1:4318"}, "no user"},
-		{"disable with endpoint", nil, Config{DisableOTLP: true, OTLPEndpoint: "http://127.0.0.1:4318"}, "Config.DisableOTLP"},
-		{"https with WithInsecureTransport", nil, Config{OTLPEndpoint: "https://collector.example:4318", OTLPOptions: []OTLPOption{WithInsecureTransport(true)}}, "contradicts WithInsecureTransport(true)"},
-		{"zero timeout", nil, Config{OTLPEndpoint: "http://127.0.0.1:4318", OTLPOptions: []OTLPOption{WithTimeout(0)}}, "exporters: WithTimeout: must be > 0, got 0s"},
-		{"negative timeout", nil, Config{OTLPEndpoint: "http://127.0.0.1:4318", OTLPOptions: []OTLPOption{WithTimeout(-time.Second)}}, "WithTimeout: must be > 0, got -1s"},
-		{"empty header name", nil, Config{OTLPEndpoint: "http://127.0.0.1:4318", OTLPOptions: []OTLPOption{WithHeaders(map[string]string{"": "x"})}}, "WithHeaders: a header name is empty"},
-		{"negative metric interval", nil, Config{MetricInterval: -time.Second}, "Config.MetricInterval"},
+		{"unknown protocol option", nil, []Option{WithEndpoint("http://127.0.0.1:4318"), WithProtocol("udp")}, `WithProtocol: unknown OTLP protocol "udp"`},
+		{"http/json", nil, []Option{WithEndpoint("http://127.0.0.1:4318"), WithProtocol("http/json")}, "not supported"},
+		{"plain text to a remote host", nil, []Option{WithEndpoint("http://collector.example:4318")}, "needs WithInsecureTransport(true)"},
+		{"https with WithInsecureTransport", nil, []Option{WithEndpoint("https://collector.example:4318"), WithInsecureTransport(true)}, "contradicts WithInsecureTransport(true)"},
+		{"no port", nil, []Option{WithEndpoint("http://127.0.0.1")}, "missing port"},
+		{"scheme", nil, []Option{WithEndpoint("ftp://127.0.0.1:21")}, "scheme must be http or https"},
+		{"host without port", nil, []Option{WithEndpoint("localhost")}, "want host:port"},
+		{"spaces", nil, []Option{WithEndpoint(" http://127.0.0.1:4318")}, "surrounded by spaces"},
+		{"user info", nil, []Option{WithEndpoint("http://u:p@127.0.0.1:4318")}, "no user"},
+		{"disable with endpoint", nil, []Option{WithoutOTLP(), WithEndpoint("http://127.0.0.1:4318")}, "WithoutOTLP contradicts WithEndpoint"},
+		{"https with WithInsecureTransport", nil, []Option{WithEndpoint("https://collector.example:4318"), WithInsecureTransport(true)}, "contradicts WithInsecureTransport(true)"},
+		{"zero timeout", nil, []Option{WithEndpoint("http://127.0.0.1:4318"), WithTimeout(0)}, "exporters: WithTimeout: must be > 0, got 0s"},
+		{"negative timeout", nil, []Option{WithEndpoint("http://127.0.0.1:4318"), WithTimeout(-time.Second)}, "WithTimeout: must be > 0, got -1s"},
+		{"empty header name", nil, []Option{WithEndpoint("http://127.0.0.1:4318"), WithHeaders(map[string]string{"": "x"})}, "WithHeaders: a header name is empty"},
+		{"negative metric interval", nil, []Option{WithMetricInterval(-time.Second)}, "WithMetricInterval: must not be negative"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -404,10 +400,10 @@ func TestSetupRejectsBadConfig(t *testing.T) {
 			for k, v := range c.env {
 				t.Setenv(k, v)
 			}
-			tel, err := Setup(context.Background(), c.cfg)
+			tel, err := Setup(context.Background(), c.opts...)
 			if err == nil {
 				_ = tel.Shutdown(context.Background())
-				t.Fatalf("Setup accepted %+v", c.cfg)
+				t.Fatal("Setup accepted the options")
 			}
 			if !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("error %q does not contain %q", err, c.want)
@@ -442,38 +438,38 @@ func TestParseEndpoint(t *testing.T) {
 
 func TestProtocolPrecedence(t *testing.T) {
 	clearOTelEnv(t)
-	if p, err := (otlpConfig{}).protocolFor(tracesSignal); err != nil || p != ProtocolHTTPProtobuf {
+	if p, err := (config{}).protocolFor(tracesSignal); err != nil || p != ProtocolHTTPProtobuf {
 		t.Errorf("default = %q, %v", p, err)
 	}
 	t.Setenv(envProtocol, "grpc")
-	if p, _ := (otlpConfig{}).protocolFor(metricsSignal); p != ProtocolGRPC {
+	if p, _ := (config{}).protocolFor(metricsSignal); p != ProtocolGRPC {
 		t.Errorf("generic variable: %q", p)
 	}
 	t.Setenv(envMetricsProtocol, "http/protobuf")
-	if p, _ := (otlpConfig{}).protocolFor(metricsSignal); p != ProtocolHTTPProtobuf {
+	if p, _ := (config{}).protocolFor(metricsSignal); p != ProtocolHTTPProtobuf {
 		t.Errorf("per-signal variable: %q", p)
 	}
-	if p, _ := (otlpConfig{}).protocolFor(tracesSignal); p != ProtocolGRPC {
+	if p, _ := (config{}).protocolFor(tracesSignal); p != ProtocolGRPC {
 		t.Errorf("metrics variable leaked into traces: %q", p)
 	}
-	if p, _ := (otlpConfig{protocol: ProtocolGRPC}).protocolFor(metricsSignal); p != ProtocolGRPC {
+	if p, _ := (config{protocol: ProtocolGRPC}).protocolFor(metricsSignal); p != ProtocolGRPC {
 		t.Errorf("option: %q", p)
 	}
 }
 
 func TestTimeoutPrecedence(t *testing.T) {
 	clearOTelEnv(t)
-	if d := (otlpConfig{}).timeoutFor(tracesSignal); d != DefaultOTLPTimeout {
+	if d := (config{}).timeoutFor(tracesSignal); d != DefaultOTLPTimeout {
 		t.Errorf("default = %v", d)
 	}
 	t.Setenv(envTracesTimeout, "1000")
-	if d := (otlpConfig{}).timeoutFor(tracesSignal); d != 0 {
+	if d := (config{}).timeoutFor(tracesSignal); d != 0 {
 		t.Errorf("with OTEL_EXPORTER_OTLP_TRACES_TIMEOUT set, want 0 (the exporter reads it), got %v", d)
 	}
-	if d := (otlpConfig{}).timeoutFor(metricsSignal); d != DefaultOTLPTimeout {
+	if d := (config{}).timeoutFor(metricsSignal); d != DefaultOTLPTimeout {
 		t.Errorf("traces variable leaked into metrics: %v", d)
 	}
-	if d := (otlpConfig{timeout: time.Second}).timeoutFor(tracesSignal); d != time.Second {
+	if d := (config{timeout: time.Second}).timeoutFor(tracesSignal); d != time.Second {
 		t.Errorf("option: %v", d)
 	}
 }
@@ -520,15 +516,9 @@ func TestSetupCollectorDown(t *testing.T) {
 					endpoint = r.GRPCEndpoint()
 				}
 				logs := &logRecorder{}
-				tel, err := Setup(context.Background(), Config{
-					ServiceName:  "down",
-					OTLPEndpoint: endpoint,
-					// Long enough that waiting on the exporter would show.
-					OTLPOptions:    []OTLPOption{WithProtocol(proto), WithTimeout(time.Minute)},
-					MetricInterval: 50 * time.Millisecond,
-					Prometheus:     true,
-					Logger:         slog.New(logs),
-				})
+				tel, err := Setup(context.Background(), WithServiceName("down"), WithEndpoint(endpoint), WithProtocol(proto),
+					WithTimeout(time.Minute), // long enough that waiting on the exporter would show
+					WithMetricInterval(50*time.Millisecond), WithPrometheus(), WithLogger(slog.New(logs)))
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -598,13 +588,7 @@ func TestSetupCollectorRecovers(t *testing.T) {
 	clearOTelEnv(t)
 	r := otlptest.Start(t, otlptest.WithMode(otlptest.Reject))
 	logs := &logRecorder{}
-	tel := setup(t, Config{
-		OTLPEndpoint:   r.HTTPEndpoint(),
-		OTLPOptions:    []OTLPOption{WithTimeout(500 * time.Millisecond)},
-		MetricInterval: time.Hour,
-		Prometheus:     true,
-		Logger:         slog.New(logs),
-	})
+	tel := setup(t, WithEndpoint(r.HTTPEndpoint()), WithTimeout(500*time.Millisecond), WithMetricInterval(time.Hour), WithPrometheus(), WithLogger(slog.New(logs)))
 	tr := tel.TracerProvider().Tracer("t")
 	for range 3 {
 		_, s := tr.Start(context.Background(), "lost")
@@ -653,11 +637,7 @@ func TestShutdownWithoutDeadline(t *testing.T) {
 	shutdownTimeout = 500 * time.Millisecond
 	r := otlptest.Start(t, otlptest.WithMode(otlptest.BlackHole))
 	before := runtime.NumGoroutine()
-	tel, err := Setup(context.Background(), Config{
-		OTLPEndpoint: r.GRPCEndpoint(),
-		OTLPOptions:  []OTLPOption{WithProtocol(ProtocolGRPC), WithTimeout(time.Minute)},
-		Logger:       slog.New(&logRecorder{}),
-	})
+	tel, err := Setup(context.Background(), WithEndpoint(r.GRPCEndpoint()), WithProtocol(ProtocolGRPC), WithTimeout(time.Minute), WithLogger(slog.New(&logRecorder{})))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -689,19 +669,14 @@ func TestSetupExtraReadersAndProcessors(t *testing.T) {
 	clearOTelEnv(t)
 	reader := sdkmetric.NewManualReader()
 	spans := tracetest.NewSpanRecorder()
-	tel := setup(t, Config{
-		ServiceName:        "extra",
-		ResourceAttributes: []attribute.KeyValue{attribute.String("team", "routing")},
-		Readers:            []sdkmetric.Reader{nil, reader},
-		SpanProcessors:     []sdktrace.SpanProcessor{nil, spans},
-	})
+	tel := setup(t, WithServiceName("extra"), WithResourceAttributes(attribute.String("team", "routing")), WithReader(nil), WithReader(reader), WithSpanProcessor(nil), WithSpanProcessor(spans))
 	parentAndChild(t, tel)
 
 	if got := len(spans.Ended()); got != 2 {
 		t.Fatalf("span processor saw %d spans, want 2", got)
 	}
 	if v, _ := spans.Ended()[0].Resource().Set().Value("team"); v.AsString() != "routing" {
-		t.Errorf("Config.ResourceAttributes: team = %q", v.AsString())
+		t.Errorf("WithResourceAttributes: team = %q", v.AsString())
 	}
 	var rm metricdata.ResourceMetrics
 	if err := reader.Collect(context.Background(), &rm); err != nil {
@@ -723,15 +698,15 @@ func TestSetupExtraReadersAndProcessors(t *testing.T) {
 
 func TestSetupResourceInput(t *testing.T) {
 	clearOTelEnv(t)
-	_, err := Setup(context.Background(), Config{ResourceAttributes: []attribute.KeyValue{{}}})
-	if err == nil || !strings.Contains(err.Error(), "Config.ResourceAttributes[0]") {
+	_, err := Setup(context.Background(), WithResourceAttributes(attribute.KeyValue{}))
+	if err == nil || !strings.Contains(err.Error(), "WithResourceAttributes: invalid attribute") {
 		t.Fatalf("invalid attribute: %v", err)
 	}
 
 	// A malformed OTEL_RESOURCE_ATTRIBUTES costs a warning, not telemetry.
 	t.Setenv("OTEL_RESOURCE_ATTRIBUTES", "good=1,broken")
 	logs := &logRecorder{}
-	tel := setup(t, Config{ServiceName: "partial", Logger: slog.New(logs)})
+	tel := setup(t, WithServiceName("partial"), WithLogger(slog.New(logs)))
 	if v, _ := tel.Resource().Set().Value(semconv.ServiceNameKey); v.AsString() != "partial" {
 		t.Errorf("service.name = %q", v.AsString())
 	}
@@ -755,7 +730,7 @@ func TestSetupFailureLeavesNothingRunning(t *testing.T) {
 	t.Setenv("OTEL_EXPORTER_PROMETHEUS_PORT", strconv.Itoa(taken.Addr().(*net.TCPAddr).Port))
 	before := runtime.NumGoroutine()
 	for range 20 {
-		if _, err := Setup(context.Background(), Config{OTLPEndpoint: "http://127.0.0.1:4318"}); err == nil || !strings.Contains(err.Error(), envMetricsExporter) {
+		if _, err := Setup(context.Background(), WithEndpoint("http://127.0.0.1:4318")); err == nil || !strings.Contains(err.Error(), envMetricsExporter) {
 			t.Fatalf("Setup = %v, want an error naming %s", err, envMetricsExporter)
 		}
 	}
@@ -776,11 +751,7 @@ func TestShutdownHealthyCollectorWithExportInFlight(t *testing.T) {
 	for i := range 10 {
 		r := otlptest.Start(t)
 		logs := &logRecorder{}
-		tel, err := Setup(context.Background(), Config{
-			OTLPEndpoint:   r.HTTPEndpoint(),
-			MetricInterval: 2 * time.Millisecond, // an export is almost always in flight
-			Logger:         slog.New(logs),
-		})
+		tel, err := Setup(context.Background(), WithEndpoint(r.HTTPEndpoint()), WithMetricInterval(2*time.Millisecond), WithLogger(slog.New(logs)))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -837,7 +808,7 @@ func TestProtocolAndCompressionVariables(t *testing.T) {
 				t.Setenv(k, v)
 			}
 			warnings := recordHandled(t)
-			tel := setup(t, Config{MetricInterval: time.Hour})
+			tel := setup(t, WithMetricInterval(time.Hour))
 			parentAndChild(t, tel)
 			if err := tel.ForceFlush(ctxTimeout(t, 10*time.Second)); err != nil {
 				t.Fatal(err)

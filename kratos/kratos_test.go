@@ -189,16 +189,15 @@ func startService(t *testing.T) *service {
 	s := &service{recorder: tracetest.NewSpanRecorder(), batched: &spanNames{}, metrics: &metricNames{}, manual: sdkmetric.NewManualReader(), done: make(chan error, 1)}
 
 	var err error
-	s.tel, err = exporters.Setup(ctx, exporters.Config{
-		ServiceName: "sfkratos-test",
-		Prometheus:  true,
-		DisableOTLP: true,
-		SpanProcessors: []sdktrace.SpanProcessor{
-			s.recorder,
-			sdktrace.NewBatchSpanProcessor(s.batched, sdktrace.WithBatchTimeout(time.Hour), sdktrace.WithMaxExportBatchSize(1<<20), sdktrace.WithMaxQueueSize(1<<20)),
-		},
-		Readers: []sdkmetric.Reader{sdkmetric.NewPeriodicReader(s.metrics, sdkmetric.WithInterval(time.Hour)), s.manual},
-	})
+	s.tel, err = exporters.Setup(ctx,
+		exporters.WithServiceName("sfkratos-test"),
+		exporters.WithPrometheus(),
+		exporters.WithoutOTLP(),
+		exporters.WithSpanProcessor(s.recorder),
+		exporters.WithSpanProcessor(sdktrace.NewBatchSpanProcessor(s.batched, sdktrace.WithBatchTimeout(time.Hour), sdktrace.WithMaxExportBatchSize(1<<20), sdktrace.WithMaxQueueSize(1<<20))),
+		exporters.WithReader(sdkmetric.NewPeriodicReader(s.metrics, sdkmetric.WithInterval(time.Hour))),
+		exporters.WithReader(s.manual),
+	)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,7 +9,7 @@ import (
 )
 
 // NewSlogLogger returns a *slog.Logger that writes to the Kratos logger l,
-// for otelexec.WithLogger (and exporters.Config.Logger), so the executor's
+// for otelexec.WithLogger (and exporters.WithLogger), so the executor's
 // few log lines land where the service's own go:
 //
 //	exec, err := otelexec.New(rdb, otelexec.WithLogger(sfkratos.NewSlogLogger(logger)))

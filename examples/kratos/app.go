@@ -11,7 +11,6 @@ import (
 	"github.com/go-kratos/kratos/v2/middleware/tracing"
 	kgrpc "github.com/go-kratos/kratos/v2/transport/grpc"
 	khttp "github.com/go-kratos/kratos/v2/transport/http"
-	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 
 	"github.com/statefulroute/sfotel/examples/kratos/internal/conf"
 	"github.com/statefulroute/sfotel/exporters"
@@ -48,27 +47,22 @@ func newLogger(w io.Writer) log.Logger {
 // newRouter builds everything, in the order each part needs the one
 // before: telemetry (no I/O), the Redis client and its instrumentation, the
 // executor, the middleware and servers, and the Lifecycle that starts and
-// stops them with the app. tweak, when not nil, may change the telemetry's
-// configuration (the tests add span processors).
-func newRouter(ctx context.Context, c *conf.Bootstrap, logger log.Logger, tweak func(*exporters.Config)) (_ *router, err error) {
+// stops them with the app. telemetry options come after the router's own
+// (main makes the providers global, the tests add span processors).
+func newRouter(ctx context.Context, c *conf.Bootstrap, logger log.Logger, telemetry ...exporters.Option) (_ *router, err error) {
 	slogger := sfkratos.NewSlogLogger(logger)
 	coll, err := report.NewCollector()
 	if err != nil {
 		return nil, err
 	}
-	tc := exporters.Config{
-		ServiceName:    serviceName,
-		ServiceVersion: otelexec.Version,
-		Prometheus:     true,
-		Readers:        []sdkmetric.Reader{coll.Reader()},
-		// OTLP as OTEL_EXPORTER_OTLP_ENDPOINT and the other OTEL_* variables say.
-		SetGlobal: true,
-		Logger:    slogger,
-	}
-	if tweak != nil {
-		tweak(&tc)
-	}
-	tel, err := exporters.Setup(ctx, tc)
+	// OTLP as OTEL_EXPORTER_OTLP_ENDPOINT and the other OTEL_* variables say.
+	tel, err := exporters.Setup(ctx, append([]exporters.Option{
+		exporters.WithServiceName(serviceName),
+		exporters.WithServiceVersion(otelexec.Version),
+		exporters.WithPrometheus(),
+		exporters.WithReader(coll.Reader()),
+		exporters.WithLogger(slogger),
+	}, telemetry...)...)
 	if err != nil {
 		return nil, err
 	}

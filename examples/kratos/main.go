@@ -19,6 +19,7 @@ import (
 	"github.com/go-kratos/kratos/v2/log"
 
 	"github.com/statefulroute/sfotel/examples/kratos/internal/conf"
+	"github.com/statefulroute/sfotel/exporters"
 )
 
 func main() {
@@ -40,7 +41,7 @@ func mainErr(confPath string) error {
 	if err != nil {
 		return err
 	}
-	r, err := newRouter(context.Background(), c, logger, nil)
+	r, err := newRouter(context.Background(), c, logger, exporters.WithGlobal())
 	if err != nil {
 		return err
 	}

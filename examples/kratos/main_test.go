@@ -107,13 +107,11 @@ func startRouter(t *testing.T) *running {
 	c.Router.Namespace = testNamespace(t)
 
 	rn := &running{conf: c.Router.Namespace, logs: &syncBuffer{}, recorder: tracetest.NewSpanRecorder(), batched: &spanSink{}, done: make(chan error, 1)}
-	rn.r, err = newRouter(context.Background(), c, newLogger(rn.logs), func(tc *exporters.Config) {
-		tc.DisableOTLP = true
-		tc.SetGlobal = false
-		tc.SpanProcessors = append(tc.SpanProcessors, rn.recorder,
-			// Only a flush empties this one: it shows what shutdown delivers.
-			sdktrace.NewBatchSpanProcessor(rn.batched, sdktrace.WithBatchTimeout(time.Hour), sdktrace.WithMaxExportBatchSize(1<<20), sdktrace.WithMaxQueueSize(1<<20)))
-	})
+	rn.r, err = newRouter(context.Background(), c, newLogger(rn.logs),
+		exporters.WithoutOTLP(),
+		exporters.WithSpanProcessor(rn.recorder),
+		// Only a flush empties this one: it shows what shutdown delivers.
+		exporters.WithSpanProcessor(sdktrace.NewBatchSpanProcessor(rn.batched, sdktrace.WithBatchTimeout(time.Hour), sdktrace.WithMaxExportBatchSize(1<<20), sdktrace.WithMaxQueueSize(1<<20))))
 	if err != nil {
 		t.Fatal(err)
 	}

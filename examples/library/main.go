@@ -19,7 +19,6 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 
 	"github.com/statefulroute/sfotel/exporters"
 	"github.com/statefulroute/sfotel/otelexec"
@@ -44,12 +43,12 @@ func run(ctx context.Context, redisAddr, listen string) (err error) {
 	if err != nil {
 		return err
 	}
-	tel, err := exporters.Setup(ctx, exporters.Config{
-		ServiceName: "router",
-		Prometheus:  true, // tel.Prometheus() serves /metrics
-		Readers:     []sdkmetric.Reader{coll.Reader()},
-		SetGlobal:   true, // OTLP too when OTEL_EXPORTER_OTLP_ENDPOINT is set
-	})
+	tel, err := exporters.Setup(ctx,
+		exporters.WithServiceName("router"),
+		exporters.WithPrometheus(), // tel.Prometheus() serves /metrics
+		exporters.WithReader(coll.Reader()),
+		exporters.WithGlobal(), // OTLP too when OTEL_EXPORTER_OTLP_ENDPOINT is set
+	)
 	if err != nil {
 		return err
 	}

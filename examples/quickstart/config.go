@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/statefulroute/sfotel/exporters"
+	"github.com/statefulroute/sfotel/exporters/httpauth"
 )
 
 // config is what the command line asks for.
@@ -145,7 +145,7 @@ func (c *config) validate() error {
 		if err == nil {
 			// The same check the server's protection makes, now rather
 			// than after Redis and telemetry are set up.
-			_, err = exporters.ProtectHandler(http.NotFoundHandler(), exporters.WithBearerToken(tok))
+			_, err = httpauth.Protect(http.NotFoundHandler(), httpauth.WithBearerToken(tok))
 		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("-bearer-token-file: %w", err))

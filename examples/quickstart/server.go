@@ -8,7 +8,7 @@ import (
 	"net/http/pprof"
 	"time"
 
-	"github.com/statefulroute/sfotel/exporters"
+	"github.com/statefulroute/sfotel/exporters/httpauth"
 )
 
 // serverTimeouts bound what one client can hold: a slow request header,
@@ -71,7 +71,7 @@ func startServer(c serverConfig) (*server, error) {
 	})
 	var handler http.Handler = mux
 	if c.bearerToken != "" {
-		h, err := exporters.ProtectHandler(mux, exporters.WithBearerToken(c.bearerToken))
+		h, err := httpauth.Protect(mux, httpauth.WithBearerToken(c.bearerToken))
 		if err != nil {
 			return nil, err
 		}

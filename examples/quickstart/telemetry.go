@@ -6,7 +6,6 @@ import (
 	"log/slog"
 
 	"github.com/redis/go-redis/v9"
-	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 
 	"github.com/statefulroute/sfotel/exporters"
 	"github.com/statefulroute/sfotel/otelexec"
@@ -32,20 +31,24 @@ func setupTelemetry(ctx context.Context, cfg config, rdb redis.UniversalClient, 
 		return nil, err
 	}
 	t := &telemetry{report: coll}
-	t.exporters, err = exporters.Setup(ctx, exporters.Config{
-		ServiceName:    serviceName,
-		ServiceVersion: otelexec.Version,
-		Prometheus:     true,
+	opts := []exporters.Option{
+		exporters.WithServiceName(serviceName),
+		exporters.WithServiceVersion(otelexec.Version),
+		exporters.WithPrometheus(),
 		// The exporter serves OpenMetrics, with exemplars, to a scraper
 		// that asks for it, unless -exemplars=false.
-		PrometheusOptions: []exporters.PrometheusOption{exporters.WithOpenMetricsFormat(cfg.exemplars)},
-		OTLPEndpoint:      cfg.otlpEndpoint,
-		// The -otlp flag already defaults to OTEL_EXPORTER_OTLP_ENDPOINT, so
-		// an empty flag means no OTLP, even if other OTEL_* variables are set.
-		DisableOTLP: cfg.otlpEndpoint == "",
-		Readers:     []sdkmetric.Reader{t.report.Reader()},
-		Logger:      logger,
-	})
+		exporters.WithOpenMetricsFormat(cfg.exemplars),
+		exporters.WithReader(t.report.Reader()),
+		exporters.WithLogger(logger),
+	}
+	// The -otlp flag already defaults to OTEL_EXPORTER_OTLP_ENDPOINT, so an
+	// empty flag means no OTLP, even if other OTEL_* variables are set.
+	if cfg.otlpEndpoint == "" {
+		opts = append(opts, exporters.WithoutOTLP())
+	} else {
+		opts = append(opts, exporters.WithEndpoint(cfg.otlpEndpoint))
+	}
+	t.exporters, err = exporters.Setup(ctx, opts...)
 	if err != nil {
 		return nil, err
 	}

@@ -19,13 +19,14 @@ import (
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 
 	"github.com/statefulroute/sfotel/exporters"
+	"github.com/statefulroute/sfotel/exporters/httpauth"
 	"github.com/statefulroute/sfotel/internal/redistest"
 	"github.com/statefulroute/sfotel/otelexec"
 	"github.com/statefulroute/sfotel/report"
 )
 
 // TestHTTPSurfaceProtected serves /metrics, /debug/report and /debug/pprof/
-// behind exporters.ProtectHandler on a real loopback listener, after real
+// behind httpauth.Protect on a real loopback listener, after real
 // executor traffic, and sends requests with no, wrong and right credentials.
 // Refused requests get 401 with a challenge and none of the served content;
 // accepted ones get the content.
@@ -51,7 +52,7 @@ func TestHTTPSurfaceProtected(t *testing.T) {
 	mux.Handle("/metrics", prom)
 	mux.Handle("/debug/report", report.Handler(collector))
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	protected, err := exporters.ProtectHandler(mux, exporters.WithBearerToken(token), exporters.WithBasicAuth(user, password))
+	protected, err := httpauth.Protect(mux, httpauth.WithBearerToken(token), httpauth.WithBasicAuth(user, password))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,20 +123,20 @@ func TestHTTPSurfaceProtected(t *testing.T) {
 
 	// A protection that would let everyone in, or nobody (a token read from
 	// a file with its newline), is refused at start-up.
-	for name, opts := range map[string][]exporters.ProtectOption{
-		"token with a newline":    {exporters.WithBearerToken("s3cret-token\n")},
-		"password with a newline": {exporters.WithBasicAuth("ops", "pa55word\n")},
+	for name, opts := range map[string][]httpauth.Option{
+		"token with a newline":    {httpauth.WithBearerToken("s3cret-token\n")},
+		"password with a newline": {httpauth.WithBasicAuth("ops", "pa55word\n")},
 		"no credentials":          nil,
-		"empty token":             {exporters.WithBearerToken("")},
-		"blank token":             {exporters.WithBearerToken("  ")},
-		"empty password":          {exporters.WithBasicAuth("ops", "")},
-		"empty user":              {exporters.WithBasicAuth("", "pw")},
-		"colon in user":           {exporters.WithBasicAuth("a:b", "pw")},
-		"quote in realm":          {exporters.WithBearerToken("t"), exporters.WithRealm(`a"b`)},
-		"newline in real":         {exporters.WithBearerToken("t"), exporters.WithRealm("a\nb")},
+		"empty token":             {httpauth.WithBearerToken("")},
+		"blank token":             {httpauth.WithBearerToken("  ")},
+		"empty password":          {httpauth.WithBasicAuth("ops", "")},
+		"empty user":              {httpauth.WithBasicAuth("", "pw")},
+		"colon in user":           {httpauth.WithBasicAuth("a:b", "pw")},
+		"quote in realm":          {httpauth.WithBearerToken("t"), httpauth.WithRealm(`a"b`)},
+		"newline in real":         {httpauth.WithBearerToken("t"), httpauth.WithRealm("a\nb")},
 	} {
-		if _, err := exporters.ProtectHandler(mux, opts...); err == nil {
-			t.Errorf("ProtectHandler with %s: no error", name)
+		if _, err := httpauth.Protect(mux, opts...); err == nil {
+			t.Errorf("Protect with %s: no error", name)
 		}
 	}
 }

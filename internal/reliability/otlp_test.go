@@ -34,15 +34,15 @@ func otlpSetup(tb testing.TB, mode otlptest.Mode, proto exporters.Protocol, time
 		endpoint = recv.GRPCEndpoint()
 	}
 	reader := sdkmetric.NewManualReader()
-	tel, err := exporters.Setup(context.Background(), exporters.Config{
-		ServiceName:    "reliability",
-		OTLPEndpoint:   endpoint,
-		OTLPOptions:    []exporters.OTLPOption{exporters.WithProtocol(proto), exporters.WithTimeout(timeout)},
-		MetricInterval: 100 * time.Millisecond,
-		Sampler:        sdktrace.AlwaysSample(),
-		Readers:        []sdkmetric.Reader{reader},
-		Logger:         slog.New(slog.DiscardHandler), // the outage warnings would flood the output
-	})
+	tel, err := exporters.Setup(context.Background(),
+		exporters.WithServiceName("reliability"),
+		exporters.WithEndpoint(endpoint),
+		exporters.WithProtocol(proto), exporters.WithTimeout(timeout),
+		exporters.WithMetricInterval(100*time.Millisecond),
+		exporters.WithSampler(sdktrace.AlwaysSample()),
+		exporters.WithReader(reader),
+		exporters.WithLogger(slog.New(slog.DiscardHandler)), // the outage warnings would flood the output
+	)
 	if err != nil {
 		tb.Fatalf("exporters.Setup: %v", err)
 	}
@@ -187,12 +187,12 @@ func TestOTLPHealthyShutdownNoError(t *testing.T) {
 	const tries = 10
 	for i := range tries {
 		recv := otlptest.Start(t)
-		tel, err := exporters.Setup(context.Background(), exporters.Config{
-			ServiceName:    "reliability",
-			OTLPEndpoint:   recv.HTTPEndpoint(),
-			OTLPOptions:    []exporters.OTLPOption{exporters.WithProtocol(exporters.ProtocolHTTPProtobuf)},
-			MetricInterval: 2 * time.Millisecond, // an export is almost always in flight
-		})
+		tel, err := exporters.Setup(context.Background(),
+			exporters.WithServiceName("reliability"),
+			exporters.WithEndpoint(recv.HTTPEndpoint()),
+			exporters.WithProtocol(exporters.ProtocolHTTPProtobuf),
+			exporters.WithMetricInterval(2*time.Millisecond), // an export is almost always in flight
+		)
 		if err != nil {
 			t.Fatal(err)
 		}

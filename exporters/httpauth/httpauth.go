@@ -1,4 +1,6 @@
-package exporters
+// Package httpauth puts bearer-token or basic authentication in front of an
+// HTTP handler, such as /metrics, /debug/report or /debug/pprof.
+package httpauth
 
 import (
 	"crypto/sha256"
@@ -9,7 +11,7 @@ import (
 	"strings"
 )
 
-// ProtectHandler returns h behind HTTP authentication: a request passes when
+// Protect returns h behind HTTP authentication: a request passes when
 // it carries one of the bearer tokens (WithBearerToken) or one of the basic
 // credentials (WithBasicAuth); any other gets 401 with a WWW-Authenticate
 // challenge for each scheme configured. Use it alike for /metrics,
@@ -19,39 +21,39 @@ import (
 // neither their content nor their length leaks through timing. At least one
 // credential is required, and none may be empty: a protection that lets
 // everyone in by mistake is worse than an error at start-up.
-func ProtectHandler(h http.Handler, opts ...ProtectOption) (http.Handler, error) {
+func Protect(h http.Handler, opts ...Option) (http.Handler, error) {
 	if h == nil {
-		return nil, errors.New("exporters: ProtectHandler: handler is nil")
+		return nil, errors.New("httpauth: handler is nil")
 	}
-	c := newProtectConfig(opts)
+	c := newConfig(opts)
 	if len(c.bearerTokens) == 0 && len(c.basicUsers) == 0 {
-		return nil, errors.New("exporters: ProtectHandler: no credentials; give WithBearerToken or WithBasicAuth")
+		return nil, errors.New("httpauth: no credentials; give WithBearerToken or WithBasicAuth")
 	}
 	if strings.ContainsAny(c.realm, "\"\\\r\n") {
-		return nil, fmt.Errorf("exporters: ProtectHandler: WithRealm %q: quotes, backslashes and line breaks are not allowed", c.realm)
+		return nil, fmt.Errorf("httpauth: WithRealm %q: quotes, backslashes and line breaks are not allowed", c.realm)
 	}
 	p := &protected{next: h}
 	for i, tok := range c.bearerTokens {
 		if strings.TrimSpace(tok) == "" {
-			return nil, fmt.Errorf("exporters: ProtectHandler: WithBearerToken #%d: token is empty", i+1)
+			return nil, fmt.Errorf("httpauth: WithBearerToken #%d: token is empty", i+1)
 		}
 		if err := checkCredential(tok); err != nil {
-			return nil, fmt.Errorf("exporters: ProtectHandler: WithBearerToken #%d: token %w; it could never match", i+1, err)
+			return nil, fmt.Errorf("httpauth: WithBearerToken #%d: token %w; it could never match", i+1, err)
 		}
 		p.tokens = append(p.tokens, sha256.Sum256([]byte(tok)))
 	}
 	for i, u := range c.basicUsers {
 		if u.user == "" || u.password == "" {
-			return nil, fmt.Errorf("exporters: ProtectHandler: WithBasicAuth #%d: user and password must not be empty", i+1)
+			return nil, fmt.Errorf("httpauth: WithBasicAuth #%d: user and password must not be empty", i+1)
 		}
 		if strings.Contains(u.user, ":") {
-			return nil, fmt.Errorf("exporters: ProtectHandler: WithBasicAuth #%d: user must not contain ':'", i+1)
+			return nil, fmt.Errorf("httpauth: WithBasicAuth #%d: user must not contain ':'", i+1)
 		}
 		if err := checkCredential(u.user); err != nil {
-			return nil, fmt.Errorf("exporters: ProtectHandler: WithBasicAuth #%d: user %w", i+1, err)
+			return nil, fmt.Errorf("httpauth: WithBasicAuth #%d: user %w", i+1, err)
 		}
 		if err := checkCredential(u.password); err != nil {
-			return nil, fmt.Errorf("exporters: ProtectHandler: WithBasicAuth #%d: password %w", i+1, err)
+			return nil, fmt.Errorf("httpauth: WithBasicAuth #%d: password %w", i+1, err)
 		}
 		p.users = append(p.users, digestPair{sha256.Sum256([]byte(u.user)), sha256.Sum256([]byte(u.password))})
 	}

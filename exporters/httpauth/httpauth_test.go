@@ -1,4 +1,4 @@
-package exporters
+package httpauth
 
 import (
 	"fmt"
@@ -13,8 +13,8 @@ var okHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 	_, _ = w.Write([]byte("secret metrics"))
 })
 
-func TestProtectHandler(t *testing.T) {
-	h, err := ProtectHandler(okHandler,
+func TestProtect(t *testing.T) {
+	h, err := Protect(okHandler,
 		WithBearerToken("tok-1"), WithBearerToken("tok-2"),
 		WithBasicAuth("prom", "p4ss"))
 	if err != nil {
@@ -74,8 +74,8 @@ func TestProtectHandler(t *testing.T) {
 	}
 }
 
-func TestProtectHandlerOnlyBearerChallenge(t *testing.T) {
-	h, err := ProtectHandler(okHandler, WithBearerToken("t"), WithRealm("metrics"))
+func TestProtectOnlyBearerChallenge(t *testing.T) {
+	h, err := Protect(okHandler, WithBearerToken("t"), WithRealm("metrics"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,34 +88,34 @@ func TestProtectHandlerOnlyBearerChallenge(t *testing.T) {
 	}
 }
 
-func TestProtectHandlerRejectsBadConfig(t *testing.T) {
+func TestProtectRejectsBadConfig(t *testing.T) {
 	cases := []struct {
 		name string
 		h    http.Handler
-		opts []ProtectOption
+		opts []Option
 		want string
 	}{
-		{"nil handler", nil, []ProtectOption{WithBearerToken("t")}, "handler is nil"},
+		{"nil handler", nil, []Option{WithBearerToken("t")}, "handler is nil"},
 		{"no credentials", okHandler, nil, "no credentials"},
-		{"only nil options", okHandler, []ProtectOption{nil}, "no credentials"},
-		{"empty token", okHandler, []ProtectOption{WithBearerToken("")}, "WithBearerToken #1: token is empty"},
-		{"blank second token", okHandler, []ProtectOption{WithBearerToken("a"), WithBearerToken("  ")}, "WithBearerToken #2"},
-		{"empty user", okHandler, []ProtectOption{WithBasicAuth("", "p")}, "WithBasicAuth #1"},
-		{"empty password", okHandler, []ProtectOption{WithBasicAuth("u", "")}, "WithBasicAuth #1"},
-		{"colon in user", okHandler, []ProtectOption{WithBasicAuth("a:b", "p")}, "must not contain ':'"},
-		{"quote in realm", okHandler, []ProtectOption{WithBearerToken("t"), WithRealm(`a"b`)}, "WithRealm"},
+		{"only nil options", okHandler, []Option{nil}, "no credentials"},
+		{"empty token", okHandler, []Option{WithBearerToken("")}, "WithBearerToken #1: token is empty"},
+		{"blank second token", okHandler, []Option{WithBearerToken("a"), WithBearerToken("  ")}, "WithBearerToken #2"},
+		{"empty user", okHandler, []Option{WithBasicAuth("", "p")}, "WithBasicAuth #1"},
+		{"empty password", okHandler, []Option{WithBasicAuth("u", "")}, "WithBasicAuth #1"},
+		{"colon in user", okHandler, []Option{WithBasicAuth("a:b", "p")}, "must not contain ':'"},
+		{"quote in realm", okHandler, []Option{WithBearerToken("t"), WithRealm(`a"b`)}, "WithRealm"},
 		// A token read with os.ReadFile keeps the file's newline; HTTP
 		// strips it from the header, so it could never match.
-		{"token with a trailing newline", okHandler, []ProtectOption{WithBearerToken("s3cret\n")}, "WithBearerToken #1: token has white space at its start or end (a trailing newline from a file?); trim it; it could never match"},
-		{"token with CRLF", okHandler, []ProtectOption{WithBearerToken("a"), WithBearerToken("s3cret\r\n")}, "WithBearerToken #2: token has white space"},
-		{"token with a leading space", okHandler, []ProtectOption{WithBearerToken(" s3cret")}, "WithBearerToken #1: token has white space"},
-		{"token with a control character", okHandler, []ProtectOption{WithBearerToken("s3\x00cret")}, "WithBearerToken #1: token contains the control character U+0000"},
-		{"password with a trailing newline", okHandler, []ProtectOption{WithBasicAuth("prom", "pa55\n")}, "WithBasicAuth #1: password has white space"},
-		{"user with a trailing space", okHandler, []ProtectOption{WithBasicAuth("prom ", "pa55")}, "WithBasicAuth #1: user has white space"},
+		{"token with a trailing newline", okHandler, []Option{WithBearerToken("s3cret\n")}, "WithBearerToken #1: token has white space at its start or end (a trailing newline from a file?); trim it; it could never match"},
+		{"token with CRLF", okHandler, []Option{WithBearerToken("a"), WithBearerToken("s3cret\r\n")}, "WithBearerToken #2: token has white space"},
+		{"token with a leading space", okHandler, []Option{WithBearerToken(" s3cret")}, "WithBearerToken #1: token has white space"},
+		{"token with a control character", okHandler, []Option{WithBearerToken("s3\x00cret")}, "WithBearerToken #1: token contains the control character U+0000"},
+		{"password with a trailing newline", okHandler, []Option{WithBasicAuth("prom", "pa55\n")}, "WithBasicAuth #1: password has white space"},
+		{"user with a trailing space", okHandler, []Option{WithBasicAuth("prom ", "pa55")}, "WithBasicAuth #1: user has white space"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			h, err := ProtectHandler(c.h, c.opts...)
+			h, err := Protect(c.h, c.opts...)
 			if err == nil || !strings.Contains(err.Error(), c.want) || h != nil {
 				t.Fatalf("got %v, %v; want an error containing %q", h, err, c.want)
 			}
@@ -123,7 +123,7 @@ func TestProtectHandlerRejectsBadConfig(t *testing.T) {
 	}
 }
 
-// TestHeaderWhiteSpaceIsStripped is why ProtectHandler refuses a token with
+// TestHeaderWhiteSpaceIsStripped is why Protect refuses a token with
 // white space at its end: even a client that sends "Bearer s3cret \r\n"
 // byte for byte reaches the handler as "Bearer s3cret", so such a token
 // could never match.
@@ -143,5 +143,33 @@ func TestHeaderWhiteSpaceIsStripped(t *testing.T) {
 	}
 	if v := <-got; v != "Bearer s3cret" {
 		t.Fatalf("server saw %q", v)
+	}
+}
+
+// BenchmarkProtect measures what authentication adds to a request.
+func BenchmarkProtect(b *testing.B) {
+	next := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
+	h, err := Protect(next, WithBearerToken("a-long-enough-scrape-token-0123456789"), WithBasicAuth("prom", "secret"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	bearer := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+	bearer.Header.Set("Authorization", "Bearer a-long-enough-scrape-token-0123456789")
+	basic := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+	basic.SetBasicAuth("prom", "secret")
+	for name, c := range map[string]struct {
+		h   http.Handler
+		req *http.Request
+	}{"bare": {next, bearer}, "bearer": {h, bearer}, "basic": {h, basic}} {
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				rec := httptest.NewRecorder()
+				c.h.ServeHTTP(rec, c.req)
+				if rec.Code != http.StatusNoContent {
+					b.Fatal(rec.Code)
+				}
+			}
+		})
 	}
 }
