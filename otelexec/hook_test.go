@@ -40,7 +40,7 @@ func (answerHook) ProcessPipelineHook(redis.ProcessPipelineHook) redis.ProcessPi
 var emptyHash = map[string]string{}
 
 func answer(cmd redis.Cmder) {
-	if w, ok := cmd.(noRetry); ok {
+	if w, ok := cmd.(interface{ Unwrap() redis.Cmder }); ok {
 		cmd = w.Unwrap()
 	}
 	switch c := cmd.(type) {

@@ -139,38 +139,54 @@ func (s *sender) process(ctx context.Context, cmd redis.Cmder) (sent bool, err e
 func (s *sender) pair(ctx context.Context, a, b, c redis.Cmder) error {
 	ap := s.begin()
 	defer s.end()
-	return s.sendPipeline(ctx, func() error {
-		if ap == nil {
-			p := s.rdb.Pipeline()
-			queued(ctx, p, a)
-			queued(ctx, p, b)
-			if c != nil {
-				queued(ctx, p, c)
-			}
-			_, err := p.Exec(ctx)
+	// A loop rather than sendPipeline: a closure here would cost an
+	// allocation on every lookup.
+	for n := 0; ; n++ {
+		err := s.pairOnce(ctx, ap, a, b, c)
+		ap = nil // a resend goes directly
+		if s.cluster || !s.again(ctx, n, false, err) {
 			return err
 		}
-		futures := [3]redis.AutoFuture{ap.Submit(ctx, noRetry{a}), ap.Submit(ctx, noRetry{b})}
-		n := 2
+	}
+}
+
+// pairOnce is one attempt of pair, through ap unless it is nil.
+func (s *sender) pairOnce(ctx context.Context, ap *redis.AutoPipeliner, a, b, c redis.Cmder) error {
+	if ap == nil {
+		// One NoRetry command keeps go-redis from resending the whole
+		// pipeline; wrapping one saves the others' allocations.
+		p := s.rdb.Pipeline()
+		if sc, ok := a.(*redis.StringCmd); ok {
+			_ = p.Process(ctx, noRetryString{sc}) // a lookup's HGET, boxed for free
+		} else {
+			queued(ctx, p, a)
+		}
+		_ = p.Process(ctx, b)
 		if c != nil {
-			futures[2], n = ap.Submit(ctx, noRetry{c}), 3
+			_ = p.Process(ctx, c)
 		}
-		ap = nil // a resend goes directly
-		var errs [3]error
-		for i, f := range futures[:n] {
-			abandoned, err := wait(ctx, f)
-			if abandoned {
-				return err
-			}
-			errs[i] = err
+		_, err := p.Exec(ctx)
+		return err
+	}
+	futures := [3]redis.AutoFuture{ap.Submit(ctx, noRetry{a}), ap.Submit(ctx, noRetry{b})}
+	n := 2
+	if c != nil {
+		futures[2], n = ap.Submit(ctx, noRetry{c}), 3
+	}
+	var errs [3]error
+	for i, f := range futures[:n] {
+		abandoned, err := wait(ctx, f)
+		if abandoned {
+			return err
 		}
-		for _, err := range errs {
-			if resendable(err) {
-				return err
-			}
+		errs[i] = err
+	}
+	for _, err := range errs {
+		if resendable(err) {
+			return err
 		}
-		return errors.Join(errs[:]...)
-	})
+	}
+	return errors.Join(errs[:]...)
 }
 
 // Resending. go-redis resends a command or a pipeline that failed
@@ -194,13 +210,19 @@ func (s *sender) send(ctx context.Context, once bool, attempt func() error) (sen
 	for n := 0; ; n++ {
 		err = attempt()
 		sent = sent || err != nil && maybeSent(err)
-		if n >= s.retries || !refusedUnrun(err) && (once || !resendable(err) || dialFailed(err)) {
-			return sent, err
-		}
-		if sleep(ctx, retryBackoff(n)) != nil {
+		if !s.again(ctx, n, once, err) {
 			return sent, err
 		}
 	}
+}
+
+// again reports whether attempt n, which failed with err, is to be run
+// again, after go-redis's backoff.
+func (s *sender) again(ctx context.Context, n int, once bool, err error) bool {
+	if err == nil || n >= s.retries || !refusedUnrun(err) && (once || !resendable(err) || dialFailed(err)) {
+		return false
+	}
+	return sleep(ctx, retryBackoff(n)) == nil
 }
 
 // sendPipeline is send for a pipeline (attempt). A ClusterClient resends
@@ -249,6 +271,14 @@ type noRetry struct{ redis.Cmder }
 func (noRetry) NoRetry() bool { return true }
 
 func (c noRetry) Unwrap() redis.Cmder { return c.Cmder }
+
+// noRetryString is noRetry for a *redis.StringCmd: one pointer, so making
+// it a redis.Cmder allocates nothing.
+type noRetryString struct{ *redis.StringCmd }
+
+func (noRetryString) NoRetry() bool { return true }
+
+func (c noRetryString) Unwrap() redis.Cmder { return c.StringCmd }
 
 // autoPipelineOptions are go-redis's defaults for the deferred face (one
 // ordered stream of batches) with a 10 µs accumulation window. Without a

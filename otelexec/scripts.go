@@ -230,8 +230,13 @@ func retryBudget(rdb redis.UniversalClient) int {
 // refusedUnrun reports whether err is a reply by which Redis refused a
 // command without running it.
 func refusedUnrun(err error) bool {
+	rErr, ok := redisError(err)
+	if !ok {
+		return false
+	}
+	msg := strings.TrimPrefix(rErr.Error(), "ERR ") // as redis.HasErrorPrefix reads it
 	for _, prefix := range []string{"TRYAGAIN", "CLUSTERDOWN", "LOADING", "MASTERDOWN", "BUSY"} {
-		if redis.HasErrorPrefix(err, prefix) {
+		if strings.HasPrefix(msg, prefix) {
 			return true
 		}
 	}
@@ -282,8 +287,28 @@ func (e *Executor) countReply(err error) {
 // own function so that the target errors.As needs escapes to the heap only
 // on this rare path, not on every EVALSHA.
 func isServerError(err error) bool {
-	var redisErr redis.Error
-	return errors.As(err, &redisErr)
+	_, ok := redisError(err)
+	return ok
+}
+
+// redisError is errors.As for a redis.Error, without its allocation: it
+// runs on every command's reply.
+func redisError(err error) (redis.Error, bool) {
+	for err != nil {
+		switch e := err.(type) {
+		case redis.Error:
+			return e, true
+		case interface{ Unwrap() []error }:
+			for _, err := range e.Unwrap() {
+				if r, ok := redisError(err); ok {
+					return r, true
+				}
+			}
+			return nil, false
+		}
+		err = errors.Unwrap(err)
+	}
+	return nil, false
 }
 
 // reload loads s unless another caller has loaded it since generation was
