@@ -1,0 +1,163 @@
+package diagnose
+
+import (
+	"fmt"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/statefulroute/sfotel/report"
+)
+
+// form is how much of the suite a run does: DIAGNOSE=short (CI: each
+// scenario's operator-visible size) or full (both sizes, longer windows,
+// advice applied and measured). Unset, the suite is skipped: it takes
+// minutes.
+type form struct {
+	sizes   int
+	repeats int
+	timing  timing
+	advice  bool
+}
+
+var forms = map[string]form{
+	"short": {sizes: 1, repeats: 2, timing: timing{warm: 5 * time.Second, window: 5 * time.Second}},
+	"full":  {sizes: 2, repeats: 3, timing: timing{warm: 5 * time.Second, window: 10 * time.Second}, advice: true},
+}
+
+// verdict is a report's first finding, as scenarios name them.
+func verdict(r *report.Report) string {
+	if len(r.Suggestions) == 0 {
+		return none
+	}
+	s := r.Suggestions[0]
+	if s.Cause != "" {
+		return s.ID + "/" + s.Cause
+	}
+	return s.ID
+}
+
+// row is one line of the confusion table.
+type row struct {
+	scenario, size string
+	want           []string
+	verdicts       []string
+	advice         string
+}
+
+func (r row) right() int {
+	n := 0
+	for _, v := range r.verdicts {
+		if slices.Contains(r.want, v) {
+			n++
+		}
+	}
+	return n
+}
+
+func (r row) stable() bool {
+	return !slices.ContainsFunc(r.verdicts, func(v string) bool { return v != r.verdicts[0] })
+}
+
+// TestDiagnosis runs every scenario and writes the confusion table to
+// $DIAGNOSE_OUT (default: the test log). DIAGNOSE_ONLY, a regexp, picks
+// scenarios by name.
+func TestDiagnosis(t *testing.T) {
+	f, ok := forms[os.Getenv("DIAGNOSE")]
+	if !ok {
+		t.Skip("set DIAGNOSE=short or DIAGNOSE=full (scripts/diagnose.sh)")
+	}
+	only := regexp.MustCompile(os.Getenv("DIAGNOSE_ONLY"))
+	var rows []row
+	for _, sc := range scenarios {
+		if !only.MatchString(sc.name) {
+			continue
+		}
+		for _, sz := range sc.sizes[:min(f.sizes, len(sc.sizes))] {
+			rw := row{scenario: sc.name, size: sz.label, want: sc.want}
+			var first *report.Report
+			for i := range f.repeats {
+				var r *report.Report
+				t.Run(fmt.Sprintf("%s/%s/%d", sc.name, sz.label, i), func(t *testing.T) {
+					r = run(t, f.timing, sz.setup, sc.proxy, sz.inject)
+					v := verdict(r)
+					t.Logf("verdict %s", v)
+					if v != none {
+						t.Logf("%s", r.Suggestions[0].Message)
+					}
+					logFigures(t, r)
+				})
+				if r == nil {
+					rw.verdicts = append(rw.verdicts, "failed")
+					continue
+				}
+				if first == nil {
+					first = r
+				}
+				rw.verdicts = append(rw.verdicts, verdict(r))
+			}
+			rows = append(rows, rw)
+		}
+	}
+	table := confusion(rows)
+	if out := os.Getenv("DIAGNOSE_OUT"); out != "" {
+		if err := os.WriteFile(out, []byte(table), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Logf("\n%s", table)
+	for _, rw := range rows {
+		if rw.right() != len(rw.verdicts) {
+			t.Errorf("%s (%s): verdicts %v, want one of %v", rw.scenario, rw.size, rw.verdicts, rw.want)
+		}
+	}
+}
+
+// logFigures logs what decides a verdict, for whoever tunes a rule.
+func logFigures(t *testing.T, r *report.Report) {
+	for _, op := range r.Operations {
+		t.Logf("%-22s %6d calls %5d errors  p50 %8.3fms  p90 %8.3fms  p99 %8.3fms", op.Name, op.Count, op.Errors, op.P50Seconds*1e3, op.P90Seconds*1e3, op.P99Seconds*1e3)
+	}
+	if rt := r.Runtime; rt != nil && rt.GC != nil {
+		t.Logf("gc %.0f/s, %.1f%% of CPU, GOGC %d; sched p99 %.3fms", rt.GC.CyclesPerSecond, 100*rt.GC.CPUShare, rt.GC.GOGC, 1e3*rt.SchedulingLatency.P99Seconds)
+	}
+	for _, c := range r.Redis.Commands {
+		t.Logf("command %-10s %6d  p50 %8.3fms  p99 %8.3fms", c.Name, c.Count, c.P50Seconds*1e3, c.P99Seconds*1e3)
+	}
+	t.Logf("pool waits %d of max %d, %.3fs", r.Redis.Pool.Waits, r.Redis.Pool.Max, r.Redis.Pool.WaitSeconds)
+	for _, s := range r.Suggestions[min(1, len(r.Suggestions)):] {
+		t.Logf("also %s %s", s.ID, s.Cause)
+	}
+}
+
+func confusion(rows []row) string {
+	var b strings.Builder
+	b.WriteString("| scenario | injected | verdicts (first finding, each run) | right | same every run |\n|---|---|---|---|---|\n")
+	right, total, healthyAlarms, healthyRuns, stable := 0, 0, 0, 0, 0
+	for _, rw := range rows {
+		fmt.Fprintf(&b, "| %s | %s | %s | %d/%d | %s |\n", rw.scenario, rw.size, strings.Join(rw.verdicts, ", "),
+			rw.right(), len(rw.verdicts), yesNo(rw.stable()))
+		right += rw.right()
+		total += len(rw.verdicts)
+		if rw.stable() {
+			stable++
+		}
+		if rw.scenario == "healthy" {
+			healthyRuns += len(rw.verdicts)
+			healthyAlarms += len(rw.verdicts) - rw.right()
+		}
+	}
+	fmt.Fprintf(&b, "\nRight cause named: %d of %d runs (%.0f%%). False alarms on healthy runs: %d of %d. Same verdict in every repeat: %d of %d rows.\n",
+		right, total, 100*float64(right)/float64(max(total, 1)), healthyAlarms, healthyRuns, stable, len(rows))
+	return b.String()
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
