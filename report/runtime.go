@@ -18,7 +18,52 @@ const (
 	runtimeSchedLatencies = "/sched/latencies:seconds"
 	runtimeGCPauses       = "/sched/pauses/total/gc:seconds"
 	runtimeGCPausesOld    = "/gc/pauses:seconds"
+	// The collector's cost in CPU, its cycles and its settings: a GC that
+	// runs dozens of times a second costs CPU, not long pauses.
+	runtimeGCCycles = "/gc/cycles/total:gc-cycles"
+	runtimeGCCPU    = "/cpu/classes/gc/total:cpu-seconds"
+	runtimeCPU      = "/cpu/classes/total:cpu-seconds"
+	runtimeIdleCPU  = "/cpu/classes/idle:cpu-seconds"
+	runtimeGOGC     = "/gc/gogc:percent"
+	runtimeLiveHeap = "/gc/heap/live:bytes"
 )
+
+// gcWork is the garbage collector's work, cumulative, and its settings.
+type gcWork struct {
+	cycles      uint64
+	cpuSeconds  float64 // GC's CPU time (mark assists and workers, pauses)
+	busySeconds float64 // the process's Go CPU time, idle excluded
+	gogc        uint64
+	liveBytes   uint64
+	ok          bool
+}
+
+func (c gcWork) minus(p gcWork) gcWork {
+	if !c.ok || !p.ok {
+		return c
+	}
+	c.cycles = counterDelta(c.cycles, p.cycles)
+	c.cpuSeconds = floatDelta(c.cpuSeconds, p.cpuSeconds)
+	c.busySeconds = floatDelta(c.busySeconds, p.busySeconds)
+	return c
+}
+
+// readGC reads the collector's work; ok is false on a runtime without
+// these metrics.
+func readGC() gcWork {
+	s := []metrics.Sample{{Name: runtimeGCCycles}, {Name: runtimeGCCPU}, {Name: runtimeCPU}, {Name: runtimeIdleCPU}, {Name: runtimeGOGC}, {Name: runtimeLiveHeap}}
+	metrics.Read(s)
+	for _, v := range s {
+		if v.Value.Kind() == metrics.KindBad {
+			return gcWork{}
+		}
+	}
+	return gcWork{
+		cycles: s[0].Value.Uint64(), cpuSeconds: s[1].Value.Float64(),
+		busySeconds: s[2].Value.Float64() - s[3].Value.Float64(),
+		gogc:        s[4].Value.Uint64(), liveBytes: s[5].Value.Uint64(), ok: true,
+	}
+}
 
 // runtimeSample is one read of the runtime's evidence, cumulative: the
 // histograms since the process started, the OS run queue since the reader
@@ -27,6 +72,7 @@ type runtimeSample struct {
 	sched, gcPauses histogram
 	ok              bool // the Go runtime has the histograms
 	os              osRunQueue
+	gc              gcWork
 }
 
 // runtimeReader reads the runtime's evidence.
@@ -46,7 +92,7 @@ func goRuntime() runtimeReader {
 	var bounds [2][]float64 // kept from the first read: the runtime's are fixed
 	var tracker osTracker
 	return func() runtimeSample {
-		rs := runtimeSample{os: tracker.read()}
+		rs := runtimeSample{os: tracker.read(), gc: readGC()}
 		if !has {
 			return rs
 		}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"log/slog"
 
-	"github.com/redis/go-redis/v9"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 
 	"github.com/statefulroute/sfotel/exporters"
@@ -26,8 +25,18 @@ type telemetry struct {
 	redis     *redisinstr.Instrumentation
 }
 
-func setupTelemetry(ctx context.Context, cfg config, rdb redis.UniversalClient, logger *slog.Logger) (*telemetry, error) {
-	coll, err := report.NewCollector()
+func setupTelemetry(ctx context.Context, cfg config, b *backend, logger *slog.Logger) (*telemetry, error) {
+	rdb := b.client
+	var opts []report.Option
+	if b.embedded != nil {
+		opts = append(opts, report.WithEmbeddedRedis("miniredis"))
+	}
+	// Traces exported over OTLP land in the e2e run's Jaeger: link the
+	// slowest calls there; without OTLP there is nothing to link to.
+	if cfg.otlpEndpoint != "" {
+		opts = append(opts, report.WithTraceURLTemplate(report.JaegerTraceURLTemplate))
+	}
+	coll, err := report.NewCollector(opts...)
 	if err != nil {
 		return nil, err
 	}

@@ -62,7 +62,7 @@ var scenarios = []scenario{
 	}},
 	{name: "large pod states", want: []string{"state_cache"}, sizes: []size{
 		{label: "2000 pods per service, no state cache", setup: setup{pods: 2000}},
-		{label: "500 pods per service, no state cache", setup: setup{pods: 500}},
+		{label: "1000 pods per service, no state cache", setup: setup{pods: 1000}},
 	}},
 	{name: "redis restart", want: []string{"script_reloads/restart", "error_rate", "connection_down"}, sizes: []size{
 		{label: "killed, back after 1 s", inject: restart(time.Second)},

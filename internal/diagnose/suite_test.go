@@ -1,6 +1,7 @@
 package diagnose
 
 import (
+	"cmp"
 	"fmt"
 	"os"
 	"regexp"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/statefulroute/sfotel/internal/contract"
 	"github.com/statefulroute/sfotel/report"
 )
 
@@ -99,6 +101,9 @@ func TestDiagnosis(t *testing.T) {
 				}
 				rw.verdicts = append(rw.verdicts, verdict(r))
 			}
+			if f.advice && first != nil && rw.right() == len(rw.verdicts) {
+				rw.advice = prove(t, f, sc, sz, first)
+			}
 			rows = append(rows, rw)
 		}
 	}
@@ -115,6 +120,67 @@ func TestDiagnosis(t *testing.T) {
 		}
 	}
 }
+
+// prove applies the knob the first finding advises, with the value it
+// derived, runs the scenario again and says how the figure the finding
+// targets changed: the share of calls that waited for a connection for
+// PoolSize, the hot path's p99 for GOGC, ComputeLinkedPod's p50 (what
+// state_cache judges) for the state cache. Advice must cut its figure by
+// at least half; findings without a knob are hints and are not measured.
+func prove(t *testing.T, f form, sc scenario, sz size, before *report.Report) string {
+	s := before.Suggestions[0]
+	su := sz.setup
+	var name string
+	var figure func(*report.Report) float64
+	switch s.Knob {
+	case "PoolSize":
+		su.poolSize = int(s.Value)
+		name, figure = "calls that waited for a connection", waitShare
+	case "GOGC":
+		su.gogc = int(s.Value)
+		name, figure = "GetLinkedPod p99", opFigure(contract.OpGetLinkedPod, p99)
+	case "WithStateCache":
+		su.stateCache = time.Duration(s.Value * float64(time.Second))
+		name, figure = "ComputeLinkedPod p50", opFigure(contract.OpComputeLinkedPod, p50)
+	default:
+		return "hint (no knob)"
+	}
+	var after *report.Report
+	t.Run(fmt.Sprintf("%s/%s/advice", sc.name, sz.label), func(t *testing.T) {
+		after = run(t, f.timing, su, sc.proxy, sz.inject)
+		logFigures(t, after)
+	})
+	if after == nil {
+		return "advice run failed"
+	}
+	b, a := figure(before), figure(after)
+	cut := 1 - a/b
+	show := ms
+	if s.Knob == "PoolSize" {
+		show = pct
+	}
+	if cut < 0.5 {
+		t.Errorf("%s: %s=%v cut %s by %.0f%% only (%s → %s)", sc.name, s.Knob, s.Value, name, 100*cut, show(b), show(a))
+	}
+	return fmt.Sprintf("%s=%v: %s %s → %s (−%.0f%%)", s.Knob, s.Value, name, show(b), show(a), 100*cut)
+}
+
+func waitShare(r *report.Report) float64 {
+	var calls uint64
+	for _, op := range r.Operations {
+		calls += op.Count
+	}
+	return float64(r.Redis.Pool.Waits) / float64(max(calls, 1))
+}
+
+func opFigure(op contract.Op, f func(*report.Operation) float64) func(*report.Report) float64 {
+	return func(r *report.Report) float64 { return f(r.Operation(op.String())) }
+}
+
+func p50(op *report.Operation) float64 { return op.P50Seconds }
+func p99(op *report.Operation) float64 { return op.P99Seconds }
+func ms(s float64) string              { return fmt.Sprintf("%.2f ms", s*1e3) }
+func pct(v float64) string             { return fmt.Sprintf("%.1f%%", v*100) }
 
 // logFigures logs what decides a verdict, for whoever tunes a rule.
 func logFigures(t *testing.T, r *report.Report) {
@@ -135,11 +201,11 @@ func logFigures(t *testing.T, r *report.Report) {
 
 func confusion(rows []row) string {
 	var b strings.Builder
-	b.WriteString("| scenario | injected | verdicts (first finding, each run) | right | same every run |\n|---|---|---|---|---|\n")
+	b.WriteString("| scenario | injected | verdicts (first finding, each run) | right | same every run | advice applied, figure before → after |\n|---|---|---|---|---|---|\n")
 	right, total, healthyAlarms, healthyRuns, stable := 0, 0, 0, 0, 0
 	for _, rw := range rows {
-		fmt.Fprintf(&b, "| %s | %s | %s | %d/%d | %s |\n", rw.scenario, rw.size, strings.Join(rw.verdicts, ", "),
-			rw.right(), len(rw.verdicts), yesNo(rw.stable()))
+		fmt.Fprintf(&b, "| %s | %s | %s | %d/%d | %s | %s |\n", rw.scenario, rw.size, strings.Join(rw.verdicts, ", "),
+			rw.right(), len(rw.verdicts), yesNo(rw.stable()), cmp.Or(rw.advice, "-"))
 		right += rw.right()
 		total += len(rw.verdicts)
 		if rw.stable() {

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The report's ground-truth suite (internal/diagnose): a routing workload on
+# a real redis-server with one cause injected per scenario, several runs
+# each, and the report's first finding compared with the injected cause.
+#
+#   scripts/diagnose.sh          # full: both sizes of each cause, advice applied and measured
+#   scripts/diagnose.sh short    # CI: each cause as an operator sees it, two runs each (~4 min)
+#
+# It prints the confusion table, headed by the command and commit, ready
+# for docs/report.md, and writes it to $DIAGNOSE_OUT (default
+# /tmp/sfotel-diagnose.md). Needs Go and redis-server.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+form=${1:-full}
+out=${DIAGNOSE_OUT:-${TMPDIR:-/tmp}/sfotel-diagnose.md}
+command -v redis-server >/dev/null || { echo "redis-server not found: apt-get install redis-server" >&2; exit 1; }
+table=$(mktemp)
+trap 'rm -f "$table"' EXIT
+DIAGNOSE=$form DIAGNOSE_OUT=$table REDIS_REQUIRED=1 go test -count=1 -timeout 60m -run TestDiagnosis ./internal/diagnose/ || status=$?
+{
+  echo "\`scripts/diagnose.sh $form\` at commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD || echo ' (with local changes)'), $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg):"
+  echo
+  cat "$table"
+} >"$out"
+cat "$out"
+exit "${status:-0}"
