@@ -205,7 +205,7 @@ func poolExhaustion(r *Report) []Suggestion {
 			s.Message += ". The pipeline pool waited: go-redis sizes it apart from PoolSize; fewer concurrent pipelines help."
 		} else if poolAdvice(r, sized) > 0 {
 			s.Knob, s.Value = "PoolSize", float64(poolAdvice(r, sized))
-			s.Message += fmt.Sprintf(". Set PoolSize to %.0f: the %d connections plus twice the %.1f callers waiting on average, or a quarter more, whichever is larger.",
+			s.Message += fmt.Sprintf(". Set PoolSize to %.0f: twice the %d connections plus the %.1f callers waiting for them on average.",
 				s.Value, sized.Max, sized.WaitSeconds/max(r.Window.Seconds, 1e-9))
 		} else {
 			s.Message += ". Raise PoolSize or lower the concurrency."
@@ -227,16 +227,15 @@ func waitedMost(c *Client) *Pool {
 }
 
 // poolAdvice is the pool size that would have served the window's demand:
-// the connections there were plus twice the callers waiting on average
-// (wait time over the window, Little's law; twice, for the bursts an
-// average hides), or a quarter more, whichever is larger; 0 when the
-// pool's size is unknown.
+// twice the connections there were plus the callers waiting for them on
+// average (wait time over the window, Little's law): the average hides
+// the bursts that made callers wait. 0 when the pool's size is unknown.
 func poolAdvice(r *Report, p *Pool) int {
 	if p.Max <= 0 || r.Window.Seconds <= 0 {
 		return 0
 	}
 	waiting := p.WaitSeconds / r.Window.Seconds
-	return int(p.Max) + int(math.Ceil(max(2*waiting, float64(p.Max)/4)))
+	return int(math.Ceil(2 * (float64(p.Max) + waiting)))
 }
 
 func scriptReloads(r *Report) []Suggestion {

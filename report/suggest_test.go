@@ -117,9 +117,9 @@ func TestRulePoolExhaustion(t *testing.T) {
 	}
 	wantEvidence(t, s, contract.MetricPoolWaits, 42)
 	wantMessage(t, s, "4.2% of calls waited", "42 waits", "35.7ms on average", "threshold 1.0%")
-	// 20 connections and 0.15 callers waiting on average: a quarter more.
-	if s.Knob != "PoolSize" || s.Value != 25 {
-		t.Fatalf("advice %s=%v, want PoolSize=25", s.Knob, s.Value)
+	// Twice 20 connections and 0.15 callers waiting on average.
+	if s.Knob != "PoolSize" || s.Value != 41 {
+		t.Fatalf("advice %s=%v, want PoolSize=41", s.Knob, s.Value)
 	}
 
 	s = one(t, run(func(f *fixture) { f.pool(3, 17, 20, 10, 2, 4) }), RulePoolExhaustion)

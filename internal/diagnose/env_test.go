@@ -9,6 +9,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 
+	"github.com/statefulroute/sfotel/exporters"
 	"github.com/statefulroute/sfotel/internal/redistest"
 	"github.com/statefulroute/sfotel/otelexec"
 	"github.com/statefulroute/sfotel/redisinstr"
@@ -47,8 +48,9 @@ type timing struct {
 }
 
 // run starts a fresh redis-server and process, runs the workload, injects
-// during the window and returns the report of the window.
-func run(t *testing.T, tm timing, su setup, viaProxy bool, inject func(ctx context.Context, e *env)) *report.Report {
+// during the window and returns the report of the window; with a
+// Prometheus, also the fleet report of the same window from its scrapes.
+func run(t *testing.T, tm timing, su setup, viaProxy bool, inject func(ctx context.Context, e *env), pm *prom) (own, fleet *report.Report) {
 	t.Helper()
 	e := &env{t: t, srv: redistest.StartServer(t)}
 	addr := e.srv.Addr
@@ -63,7 +65,17 @@ func run(t *testing.T, tm timing, su setup, viaProxy bool, inject func(ctx conte
 	if err != nil {
 		t.Fatal(err)
 	}
-	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(coll.Reader()))
+	readers := []sdkmetric.Option{sdkmetric.WithReader(coll.Reader())}
+	var target string
+	if pm != nil {
+		exp, err := exporters.NewPrometheus(exporters.WithGoCollector(false), exporters.WithProcessCollector(false))
+		if err != nil {
+			t.Fatal(err)
+		}
+		readers = append(readers, sdkmetric.WithReader(exp))
+		target = pm.scrape(t, exp)
+	}
+	mp := sdkmetric.NewMeterProvider(readers...)
 	defer mp.Shutdown(context.Background())
 	rdb := redis.NewClient(&redis.Options{Addr: addr, PoolSize: su.poolSize, ContextTimeoutEnabled: true})
 	defer rdb.Close()
@@ -117,7 +129,11 @@ func run(t *testing.T, tm timing, su setup, viaProxy bool, inject func(ctx conte
 		t.Fatal(err)
 	}
 	<-injected
-	return report.Delta(prev, cur)
+	own = report.Delta(prev, cur)
+	if pm != nil {
+		fleet = pm.report(t, target, prev.Window.End, cur.Window.End)
+	}
+	return own, fleet
 }
 
 func cmpOr(v, def int) int {

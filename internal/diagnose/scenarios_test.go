@@ -4,6 +4,8 @@ import (
 	"context"
 	"runtime"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // A scenario injects one cause for real. sizes[0] is the cause as an
@@ -41,8 +43,8 @@ var scenarios = []scenario{
 		{label: "PoolSize 5, 16 workers", setup: setup{poolSize: 5, workers: 16}},
 	}},
 	{name: "slow redis", want: []string{"tail_latency/redis"}, sizes: []size{
-		{label: "Lua busy 15 ms every 200 ms", inject: busyScript(15*time.Millisecond, 200*time.Millisecond)},
-		{label: "Lua busy 4 ms every 500 ms", inject: busyScript(4*time.Millisecond, 500*time.Millisecond)},
+		{label: "Lua busy 20 ms every 100 ms", inject: busyScript(20*time.Millisecond, 100*time.Millisecond)},
+		{label: "Lua busy 15 ms every 150 ms", inject: busyScript(15*time.Millisecond, 150*time.Millisecond)},
 	}},
 	{name: "network latency", want: []string{"slow_round_trip"}, proxy: true, sizes: []size{
 		{label: "proxy +2 ms each way", inject: delay(2 * time.Millisecond)},
@@ -125,7 +127,16 @@ func busyScript(d, period time.Duration) func(context.Context, *env) {
 	const src = `local t = redis.call('TIME') local s = t[1]*1e6 + t[2]
 repeat local n = redis.call('TIME') until n[1]*1e6 + n[2] - s >= tonumber(ARGV[1])`
 	return func(ctx context.Context, e *env) {
-		every(ctx, period, func() { _ = e.side.Eval(ctx, src, nil, d.Microseconds()).Err() })
+		var ran, failed int
+		every(ctx, period, func() {
+			if err := e.side.Eval(context.WithoutCancel(ctx), src, nil, d.Microseconds()).Err(); err != nil && err != redis.Nil {
+				failed++
+				e.t.Logf("busy script: %v", err)
+			} else {
+				ran++
+			}
+		})
+		e.t.Logf("busy script ran %d times, failed %d", ran, failed)
 	}
 }
 

@@ -23,11 +23,12 @@ type form struct {
 	repeats int
 	timing  timing
 	advice  bool
+	fleet   bool // compare the fleet report, from a real Prometheus
 }
 
 var forms = map[string]form{
 	"short": {sizes: 1, repeats: 2, timing: timing{warm: 5 * time.Second, window: 5 * time.Second}},
-	"full":  {sizes: 2, repeats: 3, timing: timing{warm: 5 * time.Second, window: 10 * time.Second}, advice: true},
+	"full":  {sizes: 2, repeats: 3, timing: timing{warm: 5 * time.Second, window: 10 * time.Second}, advice: true, fleet: true},
 }
 
 // verdict is a report's first finding, as scenarios name them.
@@ -47,6 +48,7 @@ type row struct {
 	scenario, size string
 	want           []string
 	verdicts       []string
+	fleet          []string // the fleet report's verdicts, full form
 	advice         string
 }
 
@@ -73,6 +75,10 @@ func TestDiagnosis(t *testing.T) {
 		t.Skip("set DIAGNOSE=short or DIAGNOSE=full (scripts/diagnose.sh)")
 	}
 	only := regexp.MustCompile(os.Getenv("DIAGNOSE_ONLY"))
+	var pm *prom
+	if f.fleet {
+		pm = startProm(t)
+	}
 	var rows []row
 	for _, sc := range scenarios {
 		if !only.MatchString(sc.name) {
@@ -82,9 +88,15 @@ func TestDiagnosis(t *testing.T) {
 			rw := row{scenario: sc.name, size: sz.label, want: sc.want}
 			var first *report.Report
 			for i := range f.repeats {
-				var r *report.Report
+				var r, fr *report.Report
 				t.Run(fmt.Sprintf("%s/%s/%d", sc.name, sz.label, i), func(t *testing.T) {
-					r = run(t, f.timing, sz.setup, sc.proxy, sz.inject)
+					r, fr = run(t, f.timing, sz.setup, sc.proxy, sz.inject, pm)
+					if fr != nil {
+						t.Logf("fleet verdict %s", verdict(fr))
+						if len(fr.Suggestions) > 0 {
+							t.Logf("fleet: %s", fr.Suggestions[0].Message)
+						}
+					}
 					v := verdict(r)
 					t.Logf("verdict %s", v)
 					if v != none {
@@ -100,8 +112,11 @@ func TestDiagnosis(t *testing.T) {
 					first = r
 				}
 				rw.verdicts = append(rw.verdicts, verdict(r))
+				if fr != nil {
+					rw.fleet = append(rw.fleet, verdict(fr))
+				}
 			}
-			if f.advice && first != nil && rw.right() == len(rw.verdicts) {
+			if f.advice && first != nil && len(first.Suggestions) > 0 && rw.right() == len(rw.verdicts) {
 				rw.advice = prove(t, f, sc, sz, first)
 			}
 			rows = append(rows, rw)
@@ -147,7 +162,7 @@ func prove(t *testing.T, f form, sc scenario, sz size, before *report.Report) st
 	}
 	var after *report.Report
 	t.Run(fmt.Sprintf("%s/%s/advice", sc.name, sz.label), func(t *testing.T) {
-		after = run(t, f.timing, su, sc.proxy, sz.inject)
+		after, _ = run(t, f.timing, su, sc.proxy, sz.inject, nil)
 		logFigures(t, after)
 	})
 	if after == nil {
@@ -201,11 +216,26 @@ func logFigures(t *testing.T, r *report.Report) {
 
 func confusion(rows []row) string {
 	var b strings.Builder
-	b.WriteString("| scenario | injected | verdicts (first finding, each run) | right | same every run | advice applied, figure before → after |\n|---|---|---|---|---|---|\n")
-	right, total, healthyAlarms, healthyRuns, stable := 0, 0, 0, 0, 0
+	b.WriteString("| scenario | injected | verdicts (first finding, each run) | right | same every run | fleet report agrees | advice applied, figure before → after |\n|---|---|---|---|---|---|---|\n")
+	right, total, healthyAlarms, healthyRuns, stable, agree, fleetRuns := 0, 0, 0, 0, 0, 0, 0
 	for _, rw := range rows {
-		fmt.Fprintf(&b, "| %s | %s | %s | %d/%d | %s | %s |\n", rw.scenario, rw.size, strings.Join(rw.verdicts, ", "),
-			rw.right(), len(rw.verdicts), yesNo(rw.stable()), cmp.Or(rw.advice, "-"))
+		fleet := "-"
+		if len(rw.fleet) > 0 {
+			n := 0
+			for i, v := range rw.fleet {
+				if v == rw.verdicts[i] {
+					n++
+				}
+			}
+			agree += n
+			fleetRuns += len(rw.fleet)
+			fleet = fmt.Sprintf("%d/%d", n, len(rw.fleet))
+			if n < len(rw.fleet) {
+				fleet += " (" + strings.Join(rw.fleet, ", ") + ")"
+			}
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %d/%d | %s | %s | %s |\n", rw.scenario, rw.size, strings.Join(rw.verdicts, ", "),
+			rw.right(), len(rw.verdicts), yesNo(rw.stable()), fleet, cmp.Or(rw.advice, "-"))
 		right += rw.right()
 		total += len(rw.verdicts)
 		if rw.stable() {
@@ -218,6 +248,9 @@ func confusion(rows []row) string {
 	}
 	fmt.Fprintf(&b, "\nRight cause named: %d of %d runs (%.0f%%). False alarms on healthy runs: %d of %d. Same verdict in every repeat: %d of %d rows.\n",
 		right, total, 100*float64(right)/float64(max(total, 1)), healthyAlarms, healthyRuns, stable, len(rows))
+	if fleetRuns > 0 {
+		fmt.Fprintf(&b, "The fleet report (a real Prometheus scraping each run every second) gave the process report's verdict in %d of %d runs.\n", agree, fleetRuns)
+	}
 	return b.String()
 }
 
