@@ -215,6 +215,15 @@ func poolExhaustion(r *Report) []Suggestion {
 	return out
 }
 
+// poolWaited reports whether pool_exhaustion's threshold of waits was met.
+func poolWaited(r *Report) bool {
+	var calls uint64
+	for i := range r.Operations {
+		calls += r.Operations[i].Count
+	}
+	return calls > 0 && ratio(r.Redis.Pool.Waits, calls) >= poolWaitShare
+}
+
 // waitedMost is the client's pool with the most waits, nil if none waited.
 func waitedMost(c *Client) *Pool {
 	var best *Pool
@@ -477,12 +486,14 @@ func slowRoundTrip(r *Report) []Suggestion {
 		return nil
 	}
 	p50 := nanos(h.quantile(0.5))
-	if p50 < r.Thresholds.RoundTrip {
-		return nil
+	if p50 < r.Thresholds.RoundTrip || poolWaited(r) {
+		return nil // a command's time includes its wait for a connection
 	}
 	s := Suggestion{
 		Severity: SeverityWarning,
-		weight:   0.5, // every call, but slower rather than failed or stalled
+		// Every call, but slower rather than failed or stalled, and often
+		// the effect of a cause another rule names (a saturated Redis).
+		weight:   0.1,
 		Evidence: map[string]float64{"redis.commands.p50_seconds": p50},
 	}
 	s.Message = fmt.Sprintf("Every Redis round trip is slow: the median command took %s (threshold %s) over %d commands", formatSeconds(p50), formatSeconds(r.Thresholds.RoundTrip), n)
