@@ -21,18 +21,23 @@ const (
 	// The collector's cost in CPU, its cycles and its settings: a GC that
 	// runs dozens of times a second costs CPU, not long pauses.
 	runtimeGCCycles = "/gc/cycles/total:gc-cycles"
-	runtimeGCCPU    = "/cpu/classes/gc/total:cpu-seconds"
 	runtimeCPU      = "/cpu/classes/total:cpu-seconds"
 	runtimeIdleCPU  = "/cpu/classes/idle:cpu-seconds"
-	runtimeGOGC     = "/gc/gogc:percent"
-	runtimeLiveHeap = "/gc/heap/live:bytes"
+	// The GC's CPU that is taken from the calls: assists, dedicated
+	// workers, pauses. Marking on otherwise idle Ps takes nothing.
+	runtimeGCAssist    = "/cpu/classes/gc/mark/assist:cpu-seconds"
+	runtimeGCDedicated = "/cpu/classes/gc/mark/dedicated:cpu-seconds"
+	runtimeGCPause     = "/cpu/classes/gc/pause:cpu-seconds"
+	runtimeGCIdle      = "/cpu/classes/gc/mark/idle:cpu-seconds"
+	runtimeGOGC        = "/gc/gogc:percent"
+	runtimeLiveHeap    = "/gc/heap/live:bytes"
 )
 
 // gcWork is the garbage collector's work, cumulative, and its settings.
 type gcWork struct {
 	cycles      uint64
-	cpuSeconds  float64 // GC's CPU time (mark assists and workers, pauses)
-	busySeconds float64 // the process's Go CPU time, idle excluded
+	cpuSeconds  float64 // GC's CPU time taken from other work: assists, dedicated workers, pauses
+	busySeconds float64 // the process's Go CPU time, idle and idle-time marking excluded
 	gogc        uint64
 	liveBytes   uint64
 	ok          bool
@@ -51,7 +56,8 @@ func (c gcWork) minus(p gcWork) gcWork {
 // readGC reads the collector's work; ok is false on a runtime without
 // these metrics.
 func readGC() gcWork {
-	s := []metrics.Sample{{Name: runtimeGCCycles}, {Name: runtimeGCCPU}, {Name: runtimeCPU}, {Name: runtimeIdleCPU}, {Name: runtimeGOGC}, {Name: runtimeLiveHeap}}
+	s := []metrics.Sample{{Name: runtimeGCCycles}, {Name: runtimeCPU}, {Name: runtimeIdleCPU}, {Name: runtimeGOGC}, {Name: runtimeLiveHeap},
+		{Name: runtimeGCAssist}, {Name: runtimeGCDedicated}, {Name: runtimeGCPause}, {Name: runtimeGCIdle}}
 	metrics.Read(s)
 	for _, v := range s {
 		if v.Value.Kind() == metrics.KindBad {
@@ -59,9 +65,11 @@ func readGC() gcWork {
 		}
 	}
 	return gcWork{
-		cycles: s[0].Value.Uint64(), cpuSeconds: s[1].Value.Float64(),
-		busySeconds: s[2].Value.Float64() - s[3].Value.Float64(),
-		gogc:        s[4].Value.Uint64(), liveBytes: s[5].Value.Uint64(), ok: true,
+		cycles:      s[0].Value.Uint64(),
+		busySeconds: s[1].Value.Float64() - s[2].Value.Float64() - s[8].Value.Float64(),
+		gogc:        s[3].Value.Uint64(), liveBytes: s[4].Value.Uint64(),
+		cpuSeconds: s[5].Value.Float64() + s[6].Value.Float64() + s[7].Value.Float64(),
+		ok:         true,
 	}
 }
 

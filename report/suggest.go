@@ -58,7 +58,8 @@ const (
 	// when findings are ordered.
 	failureWeight = 10
 	// restartDials: script reloads with at least this many new connections
-	// in the window were a restart or a failover, not a flush.
+	// in the window, and half the pool's, were a restart or a failover,
+	// not a flush.
 	restartDials = 2
 	// poolWaitShare: pool_exhaustion fires when this share of calls waited
 	// for a connection.
@@ -259,7 +260,7 @@ func scriptReloads(r *Report) []Suggestion {
 	// A restart or a failover also drops every connection: the pools dial
 	// anew. A flush leaves them be.
 	cause, what := CauseFlush, "something flushed it (SCRIPT FLUSH, FLUSHALL) while the connections stayed up. Hint: find what flushes the cache."
-	if r.Redis.Pool.Misses >= restartDials {
+	if p := &r.Redis.Pool; p.Misses >= max(restartDials, uint64(p.InUse+p.Idle)/2) {
 		cause, what = CauseRestart, fmt.Sprintf("Redis restarted or failed over: the pools dialed %d new connections in the window. Hint: check Redis's uptime and its failover events.", r.Redis.Pool.Misses)
 	}
 	return []Suggestion{{

@@ -8,19 +8,25 @@
 #
 # It prints the confusion table, headed by the command and commit, ready
 # for docs/report.md, and writes it to $DIAGNOSE_OUT (default
-# /tmp/sfotel-diagnose.md). Needs Go and redis-server.
+# /tmp/sfotel-diagnose.md), every run's figures beside it (.log). Needs Go,
+# redis-server and, for the full form, Debian's prometheus.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 form=${1:-full}
 out=${DIAGNOSE_OUT:-${TMPDIR:-/tmp}/sfotel-diagnose.md}
 command -v redis-server >/dev/null || { echo "redis-server not found: apt-get install redis-server" >&2; exit 1; }
+log=${out%.md}.log
+head="\`scripts/diagnose.sh $form\` at commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD || echo ' (with local changes)'), $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg) at the start"
 table=$(mktemp)
 trap 'rm -f "$table"' EXIT
-DIAGNOSE=$form DIAGNOSE_OUT=$table REDIS_REQUIRED=1 go test -count=1 -timeout 60m -run TestDiagnosis ./internal/diagnose/ || status=$?
+# Every run's figures and messages go to the log, the table to the output.
+DIAGNOSE=$form DIAGNOSE_OUT=$table REDIS_REQUIRED=1 go test -v -count=1 -timeout 60m -run TestDiagnosis ./internal/diagnose/ >"$log" 2>&1 || status=$?
+grep -E '^(--- FAIL|FAIL|ok|panic)|suite_test.go:[0-9]+: .*(verdicts|cut|prometheus)' "$log" || true
 {
-  echo "\`scripts/diagnose.sh $form\` at commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD || echo ' (with local changes)'), $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg):"
+  echo "$head:"
   echo
   cat "$table"
 } >"$out"
 cat "$out"
+echo "every run's figures: $log"
 exit "${status:-0}"

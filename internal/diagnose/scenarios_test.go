@@ -63,8 +63,8 @@ var scenarios = []scenario{
 		{label: "out of memory 100 ms every 2.5 s", inject: oom(100*time.Millisecond, 2500*time.Millisecond)},
 	}},
 	{name: "large pod states", want: []string{"state_cache"}, sizes: []size{
+		{label: "3000 pods per service, no state cache", setup: setup{pods: 3000}},
 		{label: "2000 pods per service, no state cache", setup: setup{pods: 2000}},
-		{label: "1000 pods per service, no state cache", setup: setup{pods: 1000}},
 	}},
 	{name: "redis restart", want: []string{"script_reloads/restart", "error_rate", "connection_down"}, sizes: []size{
 		{label: "killed, back after 1 s", inject: restart(time.Second)},
