@@ -51,7 +51,7 @@ func TestOptionsApply(t *testing.T) {
 		WithClock(func() time.Time { return fixed }),
 		WithErrorRateThreshold(0.05), WithTailRatioThreshold(4), WithMinSamples(7), WithWarmup(0),
 		WithPoolUtilizationThreshold(1), WithBatchHint(50, 0.2),
-		WithTailFloor(time.Millisecond), WithRoundTripThreshold(2*time.Millisecond), WithEmbeddedRedis("miniredis"),
+		WithTailFloor(time.Millisecond), WithRoundTripThreshold(2 * time.Millisecond), WithEmbeddedRedis("miniredis"),
 	})
 	if err != nil {
 		t.Fatal(err)
