@@ -21,7 +21,7 @@ table=$(mktemp)
 trap 'rm -f "$table"' EXIT
 # Every run's figures and messages go to the log, the table to the output.
 DIAGNOSE=$form DIAGNOSE_OUT=$table REDIS_REQUIRED=1 go test -v -count=1 -timeout 60m -run TestDiagnosis ./internal/diagnose/ >"$log" 2>&1 || status=$?
-grep -E '^(--- FAIL|FAIL|ok|panic)|suite_test.go:[0-9]+: .*(verdicts|cut|prometheus)' "$log" || true
+grep -E '^(--- FAIL|FAIL|ok|panic)|suite_test.go:[0-9]+: .*(: verdicts \[| cut .* only|prometheus)' "$log" || true
 {
   echo "$head:"
   echo
