@@ -2,7 +2,7 @@
 # are shortcuts for the longer runs.
 GO ?= go
 
-.PHONY: test bench soak demo lint fuzz e2e ci
+.PHONY: test bench soak demo lint fuzz e2e diagnose ci
 
 test: ## the README's test command
 	bash scripts/test.sh
@@ -22,6 +22,9 @@ lint:
 
 fuzz:
 	bash scripts/fuzz.sh
+
+diagnose: ## the report's ground-truth suite: one injected cause per scenario, verdicts scored (/tmp/sfotel-diagnose.md)
+	bash scripts/diagnose.sh full
 
 e2e: ## real Prometheus, OpenTelemetry Collector and Jaeger on 127.0.0.1
 	bash scripts/e2e.sh

@@ -35,8 +35,15 @@ func build(raw *rawData, start, end time.Time, cfg *config) *Report {
 		r.Operations = append(r.Operations, s)
 	}
 	r.Redis = raw.redis()
+	r.Redis.Embedded = cfg.embeddedRedis
 	if raw.hasRuntime || raw.osQueue.ok {
 		r.Runtime = &Runtime{SchedulingLatency: latencyOf(&raw.sched), GCPauses: latencyOf(&raw.gcPauses)}
+		if g := raw.gc; g.ok {
+			r.Runtime.GC = &GC{Cycles: g.cycles, GOGC: g.gogc, LiveHeapBytes: g.liveBytes, CPUShare: ratioF(g.cpuSeconds, g.busySeconds)}
+			if r.Window.Seconds > 0 {
+				r.Runtime.GC.CyclesPerSecond = float64(g.cycles) / r.Window.Seconds
+			}
+		}
 		if q := raw.osQueue; q.ok {
 			r.Runtime.OSRunQueue = &RunQueue{WaitSeconds: nanos(q.waitSeconds), Timeslices: q.timeslices}
 			if q.timeslices > 0 {
@@ -53,6 +60,8 @@ func (c *config) thresholds() Thresholds {
 		MinSamples:      c.minSamples,
 		ErrorRate:       c.errorRateThreshold,
 		TailRatio:       c.tailRatioThreshold,
+		TailFloor:       c.tailFloor.Seconds(),
+		RoundTrip:       c.roundTripThreshold.Seconds(),
 		PoolUtilization: c.poolUtilizationThreshold,
 		WarmupSeconds:   c.warmup.Seconds(),
 		BatchHintRate:   c.batchHintRate,
@@ -193,6 +202,14 @@ func ratio(part, whole uint64) float64 {
 		return 0
 	}
 	return float64(part) / float64(whole)
+}
+
+// ratioF is part/whole, 0 when whole is not positive.
+func ratioF(part, whole float64) float64 {
+	if whole <= 0 {
+		return 0
+	}
+	return min(part/whole, 1)
 }
 
 // nanos rounds seconds to the nanosecond: finer digits are float noise.

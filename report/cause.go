@@ -9,10 +9,16 @@ import (
 // Causes of a slow tail, the cause field of a tail_latency suggestion.
 const (
 	CauseCPU     = "cpu"     // runnable goroutines waited for a CPU
-	CauseGC      = "gc"      // the garbage collector stopped the world
+	CauseGC      = "gc"      // the garbage collector stopped the world or took the CPU
 	CausePool    = "pool"    // calls waited for a pooled connection
 	CauseRedis   = "redis"   // Redis or the network answered slowly
 	CauseUnclear = "unclear" // none of the measured delays explains it
+)
+
+// Causes of lost scripts, the cause field of a script_reloads suggestion.
+const (
+	CauseFlush   = "flush"   // the cache was flushed, the connections stayed up
+	CauseRestart = "restart" // Redis restarted or failed over: the connections were dialed anew
 )
 
 // The tail diagnosis. A slow p99 means that at least 1% of the calls took
@@ -23,18 +29,33 @@ const (
 const (
 	causeDelayShare = 0.5
 	causeMinHit     = 0.005
-	// minPingsForVerdict is how many pings the Redis cause needs.
+	// minPingsForVerdict is how many pings the Redis cause needs when the
+	// report has no per-command latencies to judge it by.
 	minPingsForVerdict = 10
 	// A call waits for the scheduler at least once (when its reply
 	// arrives) and rarely more than a few times; the scheduling events per
 	// call, estimated from the counts, are kept within these.
 	minWakeupsPerCall, maxWakeupsPerCall = 1.0, 4.0
+	// gcHeavyShare: a collector that takes this share of the process's
+	// CPU is a finding (gc_pressure), and what a CPU contention is made
+	// of. A healthy router's GC takes a few percent, the suite's large
+	// pod states a tenth.
+	gcHeavyShare = 0.2
+	// gcTargetShare is the GC CPU share the GOGC advice aims at.
+	gcTargetShare = 0.05
 )
+
+// setupCommands are what go-redis sends when it opens a connection: their
+// time is the dial's, not a command's, so no verdict rests on them.
+var setupCommands = map[string]bool{"HELLO": true, "AUTH": true, "CLIENT": true, "SELECT": true}
 
 // diagnosis is the cause of one slow tail, with the numbers compared.
 type diagnosis struct {
 	cause    string
 	text     string
+	hit      float64 // share of calls the cause delayed, for the finding's weight
+	knob     string
+	value    float64
 	evidence map[string]float64
 }
 
@@ -46,6 +67,7 @@ func (d diagnosis) into(s *Suggestion, unclearHint string) {
 	if d.cause == CauseUnclear {
 		s.Message += " Look at " + unclearHint + "."
 	}
+	s.Knob, s.Value, s.weight = d.knob, d.value, max(d.hit, 0.01)
 	for k, v := range d.evidence {
 		s.Evidence[k] = v
 	}
@@ -63,8 +85,9 @@ type candidate struct {
 func (c candidate) explains() bool { return c.ok && c.hit >= causeMinHit }
 
 // diagnose names the cause of a tail with the given p50 and p99 from the
-// evidence in r: the Go runtime's scheduling latency and GC pauses, the
-// pools' waits and the prober's PINGs over the same window.
+// evidence in r: the Go runtime's scheduling latency, GC pauses and GC CPU
+// time, the pools' waits, and the Redis commands' and PINGs' latencies
+// over the same window.
 func diagnose(r *Report, p50, p99 float64) diagnosis {
 	raw := rawOf(r)
 	threshold := causeDelayShare * (p99 - p50)
@@ -84,10 +107,9 @@ func diagnose(r *Report, p50, p99 float64) diagnosis {
 			wakeups = min(max(float64(raw.sched.count)/float64(calls), minWakeupsPerCall), maxWakeupsPerCall)
 		}
 		cpu.ok, cpu.hit = true, min(share*wakeups, 1)
-		cpu.text = fmt.Sprintf("runnable goroutines waited more than %s for a CPU in %s of %d scheduling events (p99 %s), %.1f per call: an estimated %s of calls",
-			thr, formatPercent(share), raw.sched.count, formatSeconds(r.Runtime.SchedulingLatency.P99Seconds), wakeups, formatPercent(cpu.hit))
+		cpu.text = fmt.Sprintf("goroutines ready to run waited more than %s for a CPU in %s of scheduling events (p99 wait %s): about %s of calls",
+			thr, formatPercent(share), formatSeconds(r.Runtime.SchedulingLatency.P99Seconds), formatPercent(cpu.hit))
 		d.evidence["runtime.scheduling_latency.p99_seconds"] = r.Runtime.SchedulingLatency.P99Seconds
-		d.evidence["runtime.scheduling_latency.share_above_threshold"] = share
 		d.evidence["cause.cpu.calls_hit"] = cpu.hit
 	}
 	if q := r.Runtime; q != nil && q.OSRunQueue != nil && q.OSRunQueue.Timeslices > 0 {
@@ -104,17 +126,14 @@ func diagnose(r *Report, p50, p99 float64) diagnosis {
 			share = math.Exp(-threshold / rq.MeanWaitSeconds)
 		}
 		hit := min(share*wakeups, 1)
-		text := fmt.Sprintf("the operating system kept this process's threads waiting for a CPU %s per timeslice on average (%s over %d timeslices): an estimated %s of calls waited longer than %s",
-			formatSeconds(rq.MeanWaitSeconds), formatSeconds(rq.WaitSeconds), rq.Timeslices, formatPercent(hit), thr)
+		text := fmt.Sprintf("the operating system kept this process's threads waiting %s per timeslice on average: about %s of calls waited longer than %s",
+			formatSeconds(rq.MeanWaitSeconds), formatPercent(hit), thr)
 		d.evidence["runtime.os_run_queue.mean_wait_seconds"] = rq.MeanWaitSeconds
-		d.evidence["cause.cpu.os_calls_hit"] = hit
 		switch {
 		case !cpu.ok:
 			cpu.ok, cpu.hit, cpu.text = true, hit, text
 		case hit > cpu.hit:
-			cpu.hit, cpu.text = hit, text+"; "+cpu.text
-		default:
-			cpu.text += "; " + text
+			cpu.hit, cpu.text = hit, text
 		}
 	}
 	if raw.hasRuntime && r.Window.Seconds > 0 {
@@ -123,10 +142,18 @@ func diagnose(r *Report, p50, p99 float64) diagnosis {
 		// A call overlaps a long pause if it starts during it or is
 		// running when it begins.
 		gc.ok, gc.hit = true, min((pausedSeconds+n*p50)/r.Window.Seconds, 1)
-		gc.text = fmt.Sprintf("%.0f GC pauses longer than %s stopped the world for %s in total (p99 pause %s): an estimated %s of calls",
-			n, thr, formatSeconds(pausedSeconds), formatSeconds(r.Runtime.GCPauses.P99Seconds), formatPercent(gc.hit))
-		d.evidence["runtime.gc_pauses.p99_seconds"] = r.Runtime.GCPauses.P99Seconds
+		gc.text = fmt.Sprintf("%.0f GC pauses longer than %s stopped the world for %s in total: about %s of calls",
+			n, thr, formatSeconds(pausedSeconds), formatPercent(gc.hit))
 		d.evidence["cause.gc.calls_hit"] = gc.hit
+	}
+	if g := gcOf(r); g != nil && g.CPUShare >= gcHeavyShare {
+		// A collector this busy is what the CPU contention is made of:
+		// its mark workers take Ps and its assists slow the allocating
+		// calls. It wins over cpu, and over an unclear tail.
+		gc.ok, gc.hit = true, max(gc.hit, cpu.hit, causeMinHit)
+		gc.text = gcText(g)
+		d.evidence["runtime.gc.cpu_share"] = g.CPUShare
+		d.evidence["runtime.gc.cycles_per_second"] = g.CyclesPerSecond
 	}
 
 	pool := candidate{cause: CausePool, ok: true}
@@ -142,33 +169,40 @@ func diagnose(r *Report, p50, p99 float64) diagnosis {
 			long += float64(p.Waits) * math.Exp(-threshold/meanWait)
 		}
 		pool.hit = min(long/float64(calls), 1)
-		pool.text = fmt.Sprintf("%d waits for a pooled connection (%s of %d calls) averaged %s: an estimated %s of calls waited longer than %s",
-			p.Waits, formatPercent(float64(p.Waits)/float64(calls)), calls, formatSeconds(meanWait), formatPercent(pool.hit), thr)
+		pool.text = fmt.Sprintf("%d waits for a pooled connection (%s of calls) averaged %s: about %s of calls waited longer than %s",
+			p.Waits, formatPercent(float64(p.Waits)/float64(calls)), formatSeconds(meanWait), formatPercent(pool.hit), thr)
 		if p.Timeouts > 0 {
 			pool.text += fmt.Sprintf(" and %d timed out", p.Timeouts)
 		}
 		d.evidence["redis.pool.mean_wait_seconds"] = nanos(meanWait)
-		d.evidence["redis.pool.waits_per_call"] = float64(p.Waits) / float64(calls)
 	} else {
 		pool.text = "no call waited for a pooled connection"
 	}
 	d.evidence["cause.pool.calls_hit"] = pool.hit
 
+	// Redis or the network: the share of the client's commands (the
+	// connection handshakes aside) slower than the threshold, else of the
+	// prober's PINGs when there are enough of them.
 	redis := candidate{cause: CauseRedis}
-	if pg := r.Redis.Ping; pg != nil && pg.Count >= minPingsForVerdict {
+	if cmds, n := commandLatencies(raw); n > 0 {
+		share, _ := cmds.above(threshold)
+		redis.ok, redis.hit = true, share
+		redis.text = fmt.Sprintf("%s of %d Redis commands took longer than %s", formatPercent(share), n, thr)
+		d.evidence["cause.redis.commands_hit"] = share
+	} else if pg := r.Redis.Ping; pg != nil && pg.Count >= minPingsForVerdict {
 		share, _ := raw.ping.above(threshold)
 		redis.ok, redis.hit = true, share
 		redis.text = fmt.Sprintf("%s of %d PINGs took longer than %s (PING p99 %s)",
 			formatPercent(share), pg.Count, thr, formatSeconds(pg.P99Seconds))
-		d.evidence["redis.ping.p99_seconds"] = pg.P99Seconds
 		d.evidence["cause.redis.pings_hit"] = share
 	}
 
-	// This process's own delays come first: they slow PINGs down as well
-	// (the prober's goroutine waits for the CPU like any other), so PINGs
-	// name Redis or the network only when nothing here explains the tail.
+	// This process's own delays come first: they slow the commands and
+	// PINGs down as well (their goroutines wait for the CPU like any
+	// other), so these name Redis or the network only when nothing here
+	// explains the tail. On ties the GC wins over the CPU it takes.
 	var best *candidate
-	for _, c := range []*candidate{&cpu, &gc, &pool} {
+	for _, c := range []*candidate{&gc, &cpu, &pool} {
 		if c.explains() && (best == nil || c.hit > best.hit) {
 			best = c
 		}
@@ -176,41 +210,84 @@ func diagnose(r *Report, p50, p99 float64) diagnosis {
 	if best == nil && redis.explains() {
 		best = &redis
 	}
-	threshText := fmt.Sprintf("delays of at least %s (half the tail's p99 − p50) that hit %s of calls or more", thr, formatPercent(causeMinHit))
 	if best == nil {
 		d.cause = CauseUnclear
-		d.text = "Cause unclear: no measured " + threshText + ": " + joinFindings(&cpu, &gc, &pool, &redis) + "."
+		d.text = fmt.Sprintf("Cause unclear: no measured delay of at least %s (half the tail's p99 − p50) hit %s of calls or more: %s.",
+			thr, formatPercent(causeMinHit), joinFindings(&cpu, &gc, &pool, &redis))
 		return d
 	}
-	d.cause = best.cause
+	d.cause, d.hit = best.cause, best.hit
 	switch best.cause {
 	case CauseCPU:
-		d.text = "Cause: CPU starvation: " + best.text + ". Give this process more CPU (GOMAXPROCS, the container's limit, a less loaded host) or do less work beside the calls."
+		d.text = "Cause: CPU starvation: " + best.text + ". Hint: give this process more CPU (the container's limit, GOMAXPROCS, a less loaded host) or do less work beside the calls."
 	case CauseGC:
-		d.text = "Cause: GC pauses in this process: " + best.text + ". Allocate less, or raise GOGC or GOMEMLIMIT."
+		d.text = "Cause: the garbage collector: " + best.text + "."
+		if g := gcOf(r); g != nil && g.CPUShare >= gcHeavyShare {
+			d.knob, d.value = "GOGC", gogcAdvice(g)
+			d.text += " " + gogcText(g, d.value)
+		} else {
+			d.text += " Hint: allocate less, or raise GOGC or GOMEMLIMIT."
+		}
 	case CausePool:
-		d.text = "Cause: the connection pool: " + best.text + ". Raise the pool size (PoolSize) or lower the concurrency."
+		d.text = "Cause: the connection pool: " + best.text + "."
+		if size := poolAdvice(r, &r.Redis.Pool); size > 0 {
+			d.knob, d.value = "PoolSize", float64(size)
+			d.text += fmt.Sprintf(" Set PoolSize to %d.", size)
+		}
 	case CauseRedis:
 		d.text = "Cause: Redis or the network: " + best.text
 		if cpu.ok {
 			d.text += ", while this process's own delays explain none of it (" + joinFindings(&cpu, &gc, &pool) + ")"
+		} else {
+			d.text += "; this report has no Go runtime evidence, so a process short of CPU would look the same"
 		}
-		d.text += ". Check Redis's latency (SLOWLOG, LATENCY DOCTOR, its CPU) and the network."
+		d.text += ". Hint: check Redis's latency (SLOWLOG, LATENCY DOCTOR, its CPU) and the network."
 		if c := slowestCommand(r); c != nil {
 			d.text += fmt.Sprintf(" The slowest command is %s, p99 %s.", c.Name, formatSeconds(c.P99Seconds))
 			d.evidence[key("redis.command.p99_seconds", string(keyDBOperation), c.Name)] = c.P99Seconds
 		}
 	}
-	var also []string
-	for _, c := range []*candidate{&cpu, &gc, &pool, &redis} {
-		if c != best && c.explains() {
-			also = append(also, c.text)
+	return d
+}
+
+// gcOf is the report's GC work when the window saw collections.
+func gcOf(r *Report) *GC {
+	if r.Runtime == nil || r.Runtime.GC == nil || r.Runtime.GC.Cycles == 0 {
+		return nil
+	}
+	return r.Runtime.GC
+}
+
+// gcText says what the collector cost.
+func gcText(g *GC) string {
+	return fmt.Sprintf("the garbage collector ran %.0f times a second and took %s of this process's CPU (threshold %s) with GOGC=%d and %s live heap",
+		g.CyclesPerSecond, formatPercent(g.CPUShare), formatPercent(gcHeavyShare), g.GOGC, formatBytes(g.LiveHeapBytes))
+}
+
+// gogcText advises GOGC=v and says what it costs in memory.
+func gogcText(g *GC, v float64) string {
+	return fmt.Sprintf("Set GOGC=%.0f: about %s fewer collections, for a heap of about %s (or GOMEMLIMIT to the memory it may use with GOGC=off).",
+		v, formatPercent(1-float64(g.GOGC)/v), formatBytes(uint64(float64(g.LiveHeapBytes)*(1+v/100))))
+}
+
+// gogcAdvice is the GOGC that brings the GC's CPU share down to the
+// target: a cycle's cost is about fixed (the live heap), and cycles come
+// GOGC times less often, rounded up to a hundred.
+func gogcAdvice(g *GC) float64 {
+	gogc := float64(max(g.GOGC, 1))
+	return math.Ceil(gogc*g.CPUShare/gcTargetShare/100) * 100
+}
+
+// commandLatencies merges the latencies of the client's commands, the
+// connection handshakes aside, and counts them.
+func commandLatencies(raw *rawData) (histogram, uint64) {
+	var h histogram
+	for name, c := range raw.commands {
+		if !setupCommands[name] {
+			h.merge(&c.hist)
 		}
 	}
-	if len(also) > 0 {
-		d.text += " Also: " + strings.Join(also, "; ") + "."
-	}
-	return d
+	return h, h.count
 }
 
 // joinFindings lists what each candidate with evidence measured.
@@ -223,20 +300,29 @@ func joinFindings(cs ...*candidate) string {
 		case c.cause == CauseCPU:
 			parts = append(parts, "no Go runtime data")
 		case c.cause == CauseRedis:
-			parts = append(parts, fmt.Sprintf("fewer than %d PINGs", minPingsForVerdict))
+			parts = append(parts, "no Redis command latencies")
 		}
 	}
 	return strings.Join(parts, "; ")
 }
 
-// slowestCommand is the Redis command with the highest p99, nil if none.
+// slowestCommand is the Redis command with the highest p99, connection
+// handshakes aside; nil if none.
 func slowestCommand(r *Report) *Command {
 	var best *Command
 	for i := range r.Redis.Commands {
 		c := &r.Redis.Commands[i]
-		if best == nil || c.P99Seconds > best.P99Seconds {
+		if !setupCommands[c.Name] && (best == nil || c.P99Seconds > best.P99Seconds) {
 			best = c
 		}
 	}
 	return best
+}
+
+// formatBytes renders a size in MiB or KiB.
+func formatBytes(b uint64) string {
+	if b >= 1<<20 {
+		return sig3(float64(b)/(1<<20)) + " MiB"
+	}
+	return sig3(float64(b)/(1<<10)) + " KiB"
 }

@@ -193,6 +193,7 @@ func (c *Collector) collect(ctx context.Context) (*rawData, error) {
 		raw.gcPauses = sub(&rs.gcPauses, &c.runtimeBase.gcPauses)
 		raw.hasRuntime = true
 	}
+	raw.gc = rs.gc.minus(c.runtimeBase.gc)
 	if rs.os.ok && c.runtimeBase.os.ok {
 		raw.osQueue = rs.os.minus(c.runtimeBase.os)
 	}

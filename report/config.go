@@ -12,8 +12,10 @@ import (
 const (
 	DefaultErrorRateThreshold       = 0.01 // 1% of calls of one operation failing
 	DefaultTailRatioThreshold       = 10.0 // p99 ten times p50
-	DefaultMinSamples               = 100  // calls before rate and latency rules judge an operation
-	DefaultWarmup                   = 30 * time.Second
+	DefaultTailFloor                = 10 * time.Millisecond
+	DefaultRoundTripThreshold       = time.Millisecond // median Redis command
+	DefaultMinSamples               = 200              // calls before rate and latency rules judge an operation: a p99 on at least 2
+	DefaultWarmup                   = 5 * time.Second
 	DefaultPoolUtilizationThreshold = 0.9  // in use / max
 	DefaultBatchHintRate            = 100  // GetLinkedPod calls per second
 	DefaultBatchHintShare           = 0.01 // BatchGetLinkedPod calls per GetLinkedPod call
@@ -23,8 +25,9 @@ const (
 	DefaultHistoryInterval = 5 * time.Second
 	DefaultHistorySpan     = 10 * time.Minute
 
-	// DefaultTraceURLTemplate opens a trace in Jaeger's UI on this host.
-	DefaultTraceURLTemplate = "http://localhost:16686/trace/{trace_id}"
+	// JaegerTraceURLTemplate opens a trace in Jaeger's UI on this host:
+	// WithTraceURLTemplate's value when traces are exported to it.
+	JaegerTraceURLTemplate = "http://localhost:16686/trace/{trace_id}"
 )
 
 // HistoryMaxBytes bounds the memory of the kept snapshots: when a new one
@@ -46,6 +49,8 @@ type config struct {
 	now                      func() time.Time
 	errorRateThreshold       float64
 	tailRatioThreshold       float64
+	tailFloor                time.Duration
+	roundTripThreshold       time.Duration
 	minSamples               uint64
 	warmup                   time.Duration
 	poolUtilizationThreshold float64
@@ -55,6 +60,7 @@ type config struct {
 	historyInterval          time.Duration
 	historySpan              time.Duration // 0: no history
 	traceURL                 string        // with {trace_id} and {span_id}
+	embeddedRedis            string        // the in-process server standing in for Redis
 	manualHistory            bool          // tests take the history's snapshots themselves
 
 	errs []error // options whose values were invalid
@@ -91,6 +97,8 @@ func defaultConfig() *config {
 		now:                      time.Now,
 		errorRateThreshold:       DefaultErrorRateThreshold,
 		tailRatioThreshold:       DefaultTailRatioThreshold,
+		tailFloor:                DefaultTailFloor,
+		roundTripThreshold:       DefaultRoundTripThreshold,
 		minSamples:               DefaultMinSamples,
 		warmup:                   DefaultWarmup,
 		poolUtilizationThreshold: DefaultPoolUtilizationThreshold,
@@ -98,7 +106,6 @@ func defaultConfig() *config {
 		batchHintShare:           DefaultBatchHintShare,
 		historyInterval:          DefaultHistoryInterval,
 		historySpan:              DefaultHistorySpan,
-		traceURL:                 DefaultTraceURLTemplate,
 	}
 }
 
@@ -138,7 +145,33 @@ func WithTailRatioThreshold(r float64) Option {
 	})
 }
 
-// WithMinSamples sets how many calls an operation needs (default 100) before
+// WithTailFloor sets how far p99 must lie above p50 (> 0, default 10ms)
+// for the tail_latency rule to fire, whatever their ratio: a tail of a
+// fraction of a millisecond is no finding.
+func WithTailFloor(d time.Duration) Option {
+	return optionFunc(func(c *config) {
+		if d <= 0 {
+			c.invalid("WithTailFloor", "d must be > 0, got %v", d)
+			return
+		}
+		c.tailFloor = d
+	})
+}
+
+// WithRoundTripThreshold sets the median Redis command latency (> 0,
+// default 1ms) at or above which the slow_round_trip rule fires: every call
+// pays it.
+func WithRoundTripThreshold(d time.Duration) Option {
+	return optionFunc(func(c *config) {
+		if d <= 0 {
+			c.invalid("WithRoundTripThreshold", "d must be > 0, got %v", d)
+			return
+		}
+		c.roundTripThreshold = d
+	})
+}
+
+// WithMinSamples sets how many calls an operation needs (default 200) before
 // the error_rate, tail_latency and batch_get_linked_pod rules judge it, so a
 // handful of calls cannot fire them. It must be > 0.
 func WithMinSamples(n uint64) Option {
@@ -151,7 +184,7 @@ func WithMinSamples(n uint64) Option {
 	})
 }
 
-// WithWarmup sets the warm-up period (default 30s, from NewCollector) during
+// WithWarmup sets the warm-up period (default 5s, from NewCollector) during
 // which script reloads are expected: the executor loads each script on a
 // node the first time it runs there. Reloads after it fire script_reloads.
 // Zero counts every reload; a negative period is an error.
@@ -166,8 +199,9 @@ func WithWarmup(d time.Duration) Option {
 }
 
 // WithPoolUtilizationThreshold sets the pool utilization (in use / max,
-// 0 < u ≤ 1, default 0.9) at or above which waits make the pool_exhaustion
-// rule fire.
+// 0 < u ≤ 1, default 0.9) that the pool_exhaustion rule quotes as the
+// threshold of a full pool. The rule fires on waits, not on this gauge: it
+// is read at the end of the window and misses a pool full in between.
 func WithPoolUtilizationThreshold(u float64) Option {
 	return optionFunc(func(c *config) {
 		if !(u > 0 && u <= 1) {
@@ -222,10 +256,25 @@ func WithHistory(interval, span time.Duration) Option {
 	})
 }
 
+// WithEmbeddedRedis says that the Redis the executor talks to is the named
+// in-process server (the quickstart's miniredis): the report says so, and
+// that its latencies are that server's, not Redis's. An empty name is an
+// error.
+func WithEmbeddedRedis(server string) Option {
+	return optionFunc(func(c *config) {
+		if server == "" {
+			c.invalid("WithEmbeddedRedis", "server must name the embedded server")
+			return
+		}
+		c.embeddedRedis = server
+	})
+}
+
 // WithTraceURLTemplate sets how the HTML page and the JSON's trace_url link
 // a slow call to its trace: {trace_id} (required) and {span_id} are
-// replaced by the call's IDs in hex. The default opens Jaeger's UI on
-// localhost (DefaultTraceURLTemplate). The template must be an http or
+// replaced by the call's IDs in hex; JaegerTraceURLTemplate opens Jaeger's
+// UI on localhost. Without it calls are not linked: the report does not
+// know where, if anywhere, traces are exported. The template must be an http or
 // https URL, or a path starting with "/" on the page's own host.
 func WithTraceURLTemplate(tmpl string) Option {
 	return optionFunc(func(c *config) {

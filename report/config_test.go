@@ -1,9 +1,14 @@
 package report
 
 import (
+	"bytes"
 	"strings"
 	"testing"
 	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+
+	"github.com/statefulroute/sfotel/internal/contract"
 )
 
 func TestInvalidOptionsAreConstructorErrors(t *testing.T) {
@@ -23,6 +28,9 @@ func TestInvalidOptionsAreConstructorErrors(t *testing.T) {
 		{WithPoolUtilizationThreshold(1.01), "report: WithPoolUtilizationThreshold: u must be in (0, 1], got 1.01"},
 		{WithBatchHint(0, 0.1), "report: WithBatchHint: rate must be > 0, got 0"},
 		{WithBatchHint(10, -1), "report: WithBatchHint: share must be > 0, got -1"},
+		{WithTailFloor(0), "report: WithTailFloor: d must be > 0, got 0s"},
+		{WithRoundTripThreshold(-time.Millisecond), "report: WithRoundTripThreshold: d must be > 0, got -1ms"},
+		{WithEmbeddedRedis(""), "report: WithEmbeddedRedis: server must name the embedded server"},
 	} {
 		c2, err := NewCollector(nil, c.opt)
 		if err == nil || err.Error() != c.want || c2 != nil {
@@ -43,12 +51,46 @@ func TestOptionsApply(t *testing.T) {
 		WithClock(func() time.Time { return fixed }),
 		WithErrorRateThreshold(0.05), WithTailRatioThreshold(4), WithMinSamples(7), WithWarmup(0),
 		WithPoolUtilizationThreshold(1), WithBatchHint(50, 0.2),
+		WithTailFloor(time.Millisecond), WithRoundTripThreshold(2 * time.Millisecond), WithEmbeddedRedis("miniredis"),
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !c.now().Equal(fixed) || c.errorRateThreshold != 0.05 || c.tailRatioThreshold != 4 || c.minSamples != 7 ||
-		c.warmup != 0 || c.poolUtilizationThreshold != 1 || c.batchHintRate != 50 || c.batchHintShare != 0.2 {
+		c.warmup != 0 || c.poolUtilizationThreshold != 1 || c.batchHintRate != 50 || c.batchHintShare != 0.2 ||
+		c.tailFloor != time.Millisecond || c.roundTripThreshold != 2*time.Millisecond || c.embeddedRedis != "miniredis" {
 		t.Fatalf("options not applied: %+v", c)
+	}
+}
+
+// An embedded server's latencies are its own: the report says so, and an
+// operation without calls shows a dash, not 0s, in text and HTML.
+func TestEmbeddedRedisAndIdleOperations(t *testing.T) {
+	f := newFixture(t, WithEmbeddedRedis("miniredis"))
+	f.count(contract.MetricOperations, 0, attribute.String(contract.AttrOperation, contract.OpGetLinkedPod.String()), attribute.String(contract.AttrStatus, contract.StatusOK))
+	r := f.snapshot()
+	if r.Redis.Embedded != "miniredis" {
+		t.Fatalf("redis.embedded %q", r.Redis.Embedded)
+	}
+	var text, page bytes.Buffer
+	if err := r.WriteText(&text); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.WriteHTML(&page); err != nil {
+		t.Fatal(err)
+	}
+	for name, out := range map[string]string{"text": text.String(), "html": page.String()} {
+		if !strings.Contains(out, "embedded miniredis, an in-process stand-in: its latencies are not Redis&#39;s") &&
+			!strings.Contains(out, "embedded miniredis, an in-process stand-in: its latencies are not Redis's") {
+			t.Fatalf("%s does not say the Redis is embedded:\n%s", name, out)
+		}
+	}
+	for _, line := range strings.Split(text.String(), "\n") {
+		if strings.HasPrefix(line, contract.OpGetLinkedPod.String()) && (strings.Contains(line, "0s") || !strings.Contains(line, " -")) {
+			t.Fatalf("text row of an operation without calls: %q", line)
+		}
+	}
+	if !strings.Contains(page.String(), `<td class="n">-</td>`) || strings.Contains(page.String(), `<td class="n">0s</td>`) {
+		t.Fatal("HTML row of an operation without calls shows no dash")
 	}
 }

@@ -53,6 +53,7 @@ func deltaRaw(p, c *rawData) *rawData {
 		gcPauses:           sub(&c.gcPauses, &p.gcPauses),
 		hasRuntime:         c.hasRuntime,
 		osQueue:            c.osQueue.minus(p.osQueue),
+		gc:                 c.gc.minus(p.gc),
 		warmingUp:          c.warmingUp,
 		reloadsAfterWarmup: counterDelta(c.reloadsAfterWarmup, p.reloadsAfterWarmup),
 		slowest:            c.slowest,

@@ -26,7 +26,7 @@ func (f *fixture) tracedCall(tp trace.TracerProvider, op string, seconds float64
 func TestSlowestCallsFromExemplars(t *testing.T) {
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.AlwaysSample()))
 	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
-	f := newFixture(t)
+	f := newFixture(t, WithTraceURLTemplate(JaegerTraceURLTemplate))
 
 	// Calls without a sampled trace give no exemplar.
 	f.calls(contract.OpGetLinkedPod.String(), 50, 0.5)
@@ -79,6 +79,19 @@ func TestSlowestCallsFromExemplars(t *testing.T) {
 	}
 	if !strings.Contains(page.String(), `href="http://localhost:16686/trace/`+calls[0].TraceID+`"`) {
 		t.Fatal("page does not link the slowest call to its trace")
+	}
+}
+
+// Without a template the report does not know where traces go, and links
+// none.
+func TestSlowestCallsUnlinkedWithoutTemplate(t *testing.T) {
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.AlwaysSample()))
+	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+	f := newFixture(t)
+	f.tracedCall(tp, contract.OpGetLinkedPod.String(), 0.002)
+	c := f.snapshot().Operation(contract.OpGetLinkedPod.String()).SlowestCalls
+	if len(c) != 1 || c[0].TraceURL != "" {
+		t.Fatalf("calls %+v, want one without a trace URL", c)
 	}
 }
 

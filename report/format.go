@@ -1,6 +1,10 @@
 package report
 
-import "strconv"
+import (
+	"math"
+	"strconv"
+	"strings"
+)
 
 // formatSeconds renders a duration in seconds with three significant digits
 // in the unit that fits: 312µs, 1.20ms, 2.50s. Zero renders as 0s.
@@ -27,4 +31,34 @@ func sig3(v float64) string {
 		return strconv.FormatFloat(v, 'f', 2, 64)
 	}
 	return strconv.FormatFloat(v, 'f', 3, 64)
+}
+
+// formatEvidence renders one evidence value in the unit its key names:
+// durations in µs, ms or s, shares in percent, rates per second, counts
+// whole.
+func formatEvidence(k string, v float64) string {
+	name := k
+	if i := strings.IndexByte(k, '{'); i >= 0 {
+		name = k[:i]
+	}
+	switch {
+	case strings.HasSuffix(name, "seconds") && !strings.HasSuffix(name, "per_second"), strings.Contains(name, "wait_time"):
+		return formatSeconds(v)
+	case strings.HasSuffix(name, "share") || strings.HasSuffix(name, "hit") || strings.HasSuffix(name, "rate") || strings.HasSuffix(name, "utilization"):
+		return formatPercent(v)
+	case strings.HasSuffix(name, "per_second") || strings.HasSuffix(name, "per_sec"):
+		return sig3(v) + "/s"
+	case v == math.Trunc(v):
+		return strconv.FormatFloat(v, 'f', 0, 64)
+	}
+	return sig3(v)
+}
+
+// evidenceList is a suggestion's evidence as "key value" lines, sorted.
+func evidenceList(m map[string]float64) []string {
+	keys := sortedKeys(m)
+	for i, k := range keys {
+		keys[i] = k + " " + formatEvidence(k, m[k])
+	}
+	return keys
 }

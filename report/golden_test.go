@@ -28,7 +28,7 @@ var (
 func goldenReport(t testing.TB) *Report {
 	t.Helper()
 	rt := &fakeRuntime{os: osRunQueue{ok: true}}
-	f := newFixture(t, WithClock(func() time.Time { return goldenEnd }), WithWarmup(0), withRuntime(rt.read))
+	f := newFixture(t, WithClock(func() time.Time { return goldenEnd }), WithWarmup(0), withRuntime(rt.read), WithTraceURLTemplate(JaegerTraceURLTemplate))
 	rt.add(&rt.sched, 60000, 12e-6)
 	rt.add(&rt.sched, 600, 0.0004)
 	rt.add(&rt.gc, 40, 0.00015)

@@ -280,6 +280,7 @@ type fakeRuntime struct {
 	mu        sync.Mutex
 	sched, gc []float64
 	os        osRunQueue
+	gcWork    gcWork
 }
 
 // runtimeBounds are bucket bounds like the runtime's: four per power of two.
@@ -303,7 +304,7 @@ func explicitOf(bounds []float64, values []float64) histogram {
 func (rt *fakeRuntime) read() runtimeSample {
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
-	return runtimeSample{sched: explicitOf(runtimeBounds, rt.sched), gcPauses: explicitOf(runtimeBounds, rt.gc), ok: true, os: rt.os}
+	return runtimeSample{sched: explicitOf(runtimeBounds, rt.sched), gcPauses: explicitOf(runtimeBounds, rt.gc), ok: true, os: rt.os, gc: rt.gcWork}
 }
 
 // add records n scheduling latencies (or GC pauses) of seconds each.

@@ -243,7 +243,7 @@ func timelineReport(t testing.TB) *Report {
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.AlwaysSample()))
 	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
 	clock := &fakeClock{t: time.Now()}
-	f := newFixture(t, WithClock(clock.now), WithHistory(5*time.Second, time.Minute), withManualHistory())
+	f := newFixture(t, WithClock(clock.now), WithHistory(5*time.Second, time.Minute), withManualHistory(), WithTraceURLTemplate(JaegerTraceURLTemplate))
 	for i := range 12 {
 		for j, op := range []string{contract.OpGetLinkedPod.String(), contract.OpSetLinkedPod.String(), contract.OpComputeLinkedPod.String()} {
 			n := 100 + 40*j + 10*(i%4)

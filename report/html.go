@@ -14,19 +14,15 @@ import (
 var htmlSource string
 
 var htmlTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
-	"seconds": formatSeconds,
-	"percent": formatPercent,
-	"rate":    formatRate,
-	"time":    func(t time.Time) string { return t.Format(time.RFC3339) },
-	"keys":    sortedKeys[uint64],
-	"evidence": func(m map[string]float64) []string {
-		keys := sortedKeys(m)
-		for i, k := range keys {
-			keys[i] = k + " = " + strconv.FormatFloat(m[k], 'g', 6, 64)
-		}
-		return keys
-	},
+	"seconds":    formatSeconds,
+	"percent":    formatPercent,
+	"rate":       formatRate,
+	"time":       func(t time.Time) string { return t.Format(time.RFC3339) },
+	"keys":       sortedKeys[uint64],
+	"evidence":   evidenceList,
+	"latency":    func(op Operation, s float64) string { return latency(&op, s) },
 	"connection": connectionText,
+	"embedded":   embeddedText,
 	"clientName": clientName,
 	"upper":      strings.ToUpper,
 }).Parse(htmlSource))

@@ -33,6 +33,7 @@ type rawData struct {
 	sched, gcPauses histogram
 	hasRuntime      bool
 	osQueue         osRunQueue // Linux: the threads' waits in the OS run queues
+	gc              gcWork     // the garbage collector's cycles and CPU time
 
 	warmingUp          bool   // the window ends inside the warm-up period
 	reloadsAfterWarmup uint64 // script reloads counted since the warm-up ended

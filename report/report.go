@@ -55,6 +55,8 @@ type Thresholds struct {
 	MinSamples      uint64  `json:"min_samples"`
 	ErrorRate       float64 `json:"error_rate"`
 	TailRatio       float64 `json:"tail_ratio"`
+	TailFloor       float64 `json:"tail_floor_seconds"`
+	RoundTrip       float64 `json:"round_trip_seconds"`
 	PoolUtilization float64 `json:"pool_utilization"`
 	WarmupSeconds   float64 `json:"warmup_seconds"`
 	BatchHintRate   float64 `json:"batch_hint_rate"`
@@ -126,6 +128,9 @@ type Redis struct {
 	// Commands break the Redis latency down per command (redisinstr's
 	// db.client.operation.duration), sorted by name.
 	Commands []Command `json:"commands"`
+	// Embedded names the in-process server that stands in for Redis
+	// (WithEmbeddedRedis): the latencies are its, not Redis's.
+	Embedded string `json:"embedded,omitempty"`
 }
 
 // Client is one instrumented Redis client: its connection status and its
@@ -175,6 +180,21 @@ type Runtime struct {
 	// OSRunQueue is present on Linux: the waits the Go scheduler does not
 	// see, of threads that the operating system did not run.
 	OSRunQueue *RunQueue `json:"os_run_queue,omitempty"`
+	// GC is the garbage collector's work over the window (process
+	// reports): frequent collections cost CPU rather than long pauses.
+	GC *GC `json:"gc,omitempty"`
+}
+
+// GC is the garbage collector's work over a window and its settings at
+// the window's end.
+type GC struct {
+	Cycles          uint64  `json:"cycles"`
+	CyclesPerSecond float64 `json:"cycles_per_second"`
+	// CPUShare is the GC's share of the CPU time the process's Go code
+	// used (runtime/metrics /cpu/classes: mark workers, assists, pauses).
+	CPUShare      float64 `json:"cpu_share"`
+	GOGC          uint64  `json:"gogc"`
+	LiveHeapBytes uint64  `json:"live_heap_bytes"`
 }
 
 // RunQueue is how long the process's threads waited in the operating
@@ -249,9 +269,16 @@ type Suggestion struct {
 	Message   string `json:"message"`
 	// Cause is set by tail_latency: cpu, gc, pool, redis or unclear.
 	Cause string `json:"cause,omitempty"`
+	// Knob and Value are the setting the finding advises and the value
+	// derived from the evidence (PoolSize 24, GOGC 400, WithStateCache 1
+	// second); empty for advice that is a hint.
+	Knob  string  `json:"knob,omitempty"`
+	Value float64 `json:"value,omitempty"`
 	// Evidence maps a metric (name{attributes}) or derived quantity to the
 	// value that fired the rule.
 	Evidence map[string]float64 `json:"evidence"`
+
+	weight float64 // the share of calls it concerns, to order findings
 }
 
 // Operation returns the statistics of the named operation, or nil.

@@ -18,7 +18,60 @@ const (
 	runtimeSchedLatencies = "/sched/latencies:seconds"
 	runtimeGCPauses       = "/sched/pauses/total/gc:seconds"
 	runtimeGCPausesOld    = "/gc/pauses:seconds"
+	// The collector's cost in CPU, its cycles and its settings: a GC that
+	// runs dozens of times a second costs CPU, not long pauses.
+	runtimeGCCycles = "/gc/cycles/total:gc-cycles"
+	runtimeCPU      = "/cpu/classes/total:cpu-seconds"
+	runtimeIdleCPU  = "/cpu/classes/idle:cpu-seconds"
+	// The GC's CPU that is taken from the calls: assists, dedicated
+	// workers, pauses. Marking on otherwise idle Ps takes nothing.
+	runtimeGCAssist    = "/cpu/classes/gc/mark/assist:cpu-seconds"
+	runtimeGCDedicated = "/cpu/classes/gc/mark/dedicated:cpu-seconds"
+	runtimeGCPause     = "/cpu/classes/gc/pause:cpu-seconds"
+	runtimeGCIdle      = "/cpu/classes/gc/mark/idle:cpu-seconds"
+	runtimeGOGC        = "/gc/gogc:percent"
+	runtimeLiveHeap    = "/gc/heap/live:bytes"
 )
+
+// gcWork is the garbage collector's work, cumulative, and its settings.
+type gcWork struct {
+	cycles      uint64
+	cpuSeconds  float64 // GC's CPU time taken from other work: assists, dedicated workers, pauses
+	busySeconds float64 // the process's Go CPU time, idle and idle-time marking excluded
+	gogc        uint64
+	liveBytes   uint64
+	ok          bool
+}
+
+func (c gcWork) minus(p gcWork) gcWork {
+	if !c.ok || !p.ok {
+		return c
+	}
+	c.cycles = counterDelta(c.cycles, p.cycles)
+	c.cpuSeconds = floatDelta(c.cpuSeconds, p.cpuSeconds)
+	c.busySeconds = floatDelta(c.busySeconds, p.busySeconds)
+	return c
+}
+
+// readGC reads the collector's work; ok is false on a runtime without
+// these metrics.
+func readGC() gcWork {
+	s := []metrics.Sample{{Name: runtimeGCCycles}, {Name: runtimeCPU}, {Name: runtimeIdleCPU}, {Name: runtimeGOGC}, {Name: runtimeLiveHeap},
+		{Name: runtimeGCAssist}, {Name: runtimeGCDedicated}, {Name: runtimeGCPause}, {Name: runtimeGCIdle}}
+	metrics.Read(s)
+	for _, v := range s {
+		if v.Value.Kind() == metrics.KindBad {
+			return gcWork{}
+		}
+	}
+	return gcWork{
+		cycles:      s[0].Value.Uint64(),
+		busySeconds: s[1].Value.Float64() - s[2].Value.Float64() - s[8].Value.Float64(),
+		gogc:        s[3].Value.Uint64(), liveBytes: s[4].Value.Uint64(),
+		cpuSeconds: s[5].Value.Float64() + s[6].Value.Float64() + s[7].Value.Float64(),
+		ok:         true,
+	}
+}
 
 // runtimeSample is one read of the runtime's evidence, cumulative: the
 // histograms since the process started, the OS run queue since the reader
@@ -27,6 +80,7 @@ type runtimeSample struct {
 	sched, gcPauses histogram
 	ok              bool // the Go runtime has the histograms
 	os              osRunQueue
+	gc              gcWork
 }
 
 // runtimeReader reads the runtime's evidence.
@@ -46,7 +100,7 @@ func goRuntime() runtimeReader {
 	var bounds [2][]float64 // kept from the first read: the runtime's are fixed
 	var tracker osTracker
 	return func() runtimeSample {
-		rs := runtimeSample{os: tracker.read()}
+		rs := runtimeSample{os: tracker.read(), gc: readGC()}
 		if !has {
 			return rs
 		}

@@ -3,6 +3,7 @@ package report
 import (
 	"cmp"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -19,12 +20,17 @@ const (
 	RuleErrorRate         = "error_rate"
 	RuleInvalidInput      = "invalid_input"
 	RuleTailLatency       = "tail_latency"
+	RuleGCPressure        = "gc_pressure"
+	RuleSlowRoundTrip     = "slow_round_trip"
+	RuleStateCache        = "state_cache"
 	RuleBatchGetLinkedPod = "batch_get_linked_pod"
 )
 
 // A rule judges a report and returns its findings, none when it passes. It
 // reads the report's numbers and its Thresholds and nothing else; suggest
-// sets each finding's ID. Adding a rule is one entry here plus its function
+// sets each finding's ID and orders them by severity, then by weight (the
+// share of calls a finding concerns), then as here. Adding a rule is one
+// entry here plus its function and a scenario of internal/diagnose
 // (docs/report.md, "Adding a rule").
 type rule struct {
 	id    string
@@ -38,11 +44,30 @@ var rules = []rule{
 	{RuleErrorRate, errorRate},
 	{RuleInvalidInput, invalidInput},
 	{RuleTailLatency, tailLatency},
+	{RuleGCPressure, gcPressure},
+	{RuleSlowRoundTrip, slowRoundTrip},
+	{RuleStateCache, stateCache},
 	{RuleBatchGetLinkedPod, batchGetLinkedPod},
 }
 
-// criticalErrorRateTimes makes error_rate critical at ten times its threshold.
-const criticalErrorRateTimes = 10
+const (
+	// criticalErrorRateTimes makes error_rate critical at ten times its
+	// threshold.
+	criticalErrorRateTimes = 10
+	// failureWeight: a failed call weighs as much as this many slow ones
+	// when findings are ordered.
+	failureWeight = 10
+	// restartDials: script reloads with at least this many new connections
+	// in the window, and half the pool's, were a restart or a failover,
+	// not a flush.
+	restartDials = 2
+	// poolWaitShare: pool_exhaustion fires when this share of calls waited
+	// for a connection.
+	poolWaitShare = 0.01
+	// stateCacheRatio: state_cache fires when ComputeLinkedPod's median is
+	// this many times GetLinkedPod's: reading the pod states dominates it.
+	stateCacheRatio = 4
+)
 
 // suggest applies every rule to r. The result is never nil, so that JSON
 // shows an empty list rather than null.
@@ -57,8 +82,7 @@ func suggest(r *Report) []Suggestion {
 	slices.SortStableFunc(out, func(a, b Suggestion) int {
 		return cmp.Or(
 			cmp.Compare(severityRank(b.Severity), severityRank(a.Severity)),
-			cmp.Compare(a.ID, b.ID),
-			cmp.Compare(a.Operation, b.Operation))
+			cmp.Compare(b.weight, a.weight))
 	})
 	return out
 }
@@ -99,7 +123,19 @@ func clientLabel(c *Client) string {
 	return c.Name
 }
 
+// connectionDown fires per client whose status is down at the end of the
+// window, unless the window's calls say otherwise: a prober whose
+// connection was cut shows down until its next probe while the calls, on
+// connections of their own, succeed.
 func connectionDown(r *Report) []Suggestion {
+	var calls, errs uint64
+	for i := range r.Operations {
+		calls += r.Operations[i].Count
+		errs += r.Operations[i].Errors
+	}
+	if calls > 0 && ratio(errs, calls) <= r.Thresholds.ErrorRate {
+		return nil
+	}
 	var out []Suggestion
 	for i := range r.Redis.Clients {
 		c := &r.Redis.Clients[i]
@@ -112,6 +148,7 @@ func connectionDown(r *Report) []Suggestion {
 		}
 		out = append(out, Suggestion{
 			Severity: SeverityCritical,
+			weight:   failureWeight,
 			Message:  what + ": its calls fail until it is back. Check that Redis is reachable from this process (address, network, TLS, credentials).",
 			Evidence: map[string]float64{
 				key(contract.MetricConnectionStatus, append(clientAttrs(c), contract.AttrStatus, contract.StatusUp)...): 0,
@@ -121,47 +158,94 @@ func connectionDown(r *Report) []Suggestion {
 	return out
 }
 
+// poolExhaustion fires per client whose calls waited for a connection: on
+// timeouts, or when the waits reached poolWaitShare of the calls. The
+// counts decide, not the in-use gauge, which is read at the end of the
+// window and misses a pool that was full in between.
 func poolExhaustion(r *Report) []Suggestion {
+	var calls uint64
+	for i := range r.Operations {
+		calls += r.Operations[i].Count
+	}
 	var out []Suggestion
 	for i := range r.Redis.Clients {
 		c := &r.Redis.Clients[i]
 		p := &c.Pool
-		nearFull := p.Utilization >= r.Thresholds.PoolUtilization
-		if p.Timeouts == 0 && (p.Waits == 0 || !nearFull) {
+		share := ratio(p.Waits, calls)
+		if p.Timeouts == 0 && (calls == 0 || share < poolWaitShare) {
 			continue
 		}
+		// The pool that made callers wait is the one to size.
+		w := waitedMost(c)
+		sized := cmp.Or(w, p)
 		kv := clientAttrs(c)
 		s := Suggestion{
 			Severity: SeverityWarning,
+			weight:   share,
 			Evidence: map[string]float64{
 				key(contract.MetricPoolWaits, kv...):    float64(p.Waits),
 				key(contract.MetricPoolTimeouts, kv...): float64(p.Timeouts),
 				key(contract.MetricPoolWaitTime, kv...): p.WaitSeconds,
-				key("redis.pool.in_use", kv...):         float64(p.InUse),
-				key("redis.pool.max", kv...):            float64(p.Max),
-				key("redis.pool.utilization", kv...):    p.Utilization,
+				key("redis.pool.max", kv...):            float64(sized.Max),
 			},
 		}
-		pool := "Connection pool"
+		pool := "The connection pool"
 		if l := clientLabel(c); l != "" {
-			pool = "Connection pool of " + l
+			pool = "The connection pool of " + l
 		}
-		// The busiest pool is the one that makes callers wait.
-		full := fmt.Sprintf("%d of %d connections in use", p.InUse, p.Max)
-		if b := c.busiest(); b != nil && len(c.Pools) > 1 {
-			full = fmt.Sprintf("%d of %d connections of pool %s in use", b.InUse, b.Max, b.Name)
+		if w != nil && w.Name != c.Name {
+			pool += " (" + w.Name + ")"
 		}
+		s.Message = fmt.Sprintf("%s is too small: %s of calls waited for a connection (%d waits, %s on average, threshold %s)",
+			pool, formatPercent(share), p.Waits, formatSeconds(p.WaitSeconds/float64(max(p.Waits, 1))), formatPercent(poolWaitShare))
 		if p.Timeouts > 0 {
-			s.Severity = SeverityCritical
-			s.Message = fmt.Sprintf("%s exhausted: %d calls timed out waiting for a connection and %d waited (%s in total); %s (%s). Raise the pool size (PoolSize) or lower the concurrency.",
-				pool, p.Timeouts, p.Waits, formatSeconds(p.WaitSeconds), full, formatPercent(p.Utilization))
+			s.Severity, s.weight = SeverityCritical, failureWeight*ratio(p.Timeouts, max(calls, 1))
+			s.Message += fmt.Sprintf(" and %d gave up (pool timeout)", p.Timeouts)
+		}
+		if w != nil && strings.HasSuffix(w.Name, "/pipeline") {
+			s.Message += ". The pipeline pool waited: go-redis sizes it apart from PoolSize; fewer concurrent pipelines help."
+		} else if poolAdvice(r, sized) > 0 {
+			s.Knob, s.Value = "PoolSize", float64(poolAdvice(r, sized))
+			s.Message += fmt.Sprintf(". Set PoolSize to %.0f: twice the %d connections plus the %.1f callers waiting for them on average.",
+				s.Value, sized.Max, sized.WaitSeconds/max(r.Window.Seconds, 1e-9))
 		} else {
-			s.Message = fmt.Sprintf("%s near exhaustion: %d calls waited for a connection (%s in total) and %s (%s, threshold %s). Raise the pool size (PoolSize) before waits turn into timeouts.",
-				pool, p.Waits, formatSeconds(p.WaitSeconds), full, formatPercent(p.Utilization), formatPercent(r.Thresholds.PoolUtilization))
+			s.Message += ". Raise PoolSize or lower the concurrency."
 		}
 		out = append(out, s)
 	}
 	return out
+}
+
+// poolWaited reports whether pool_exhaustion's threshold of waits was met.
+func poolWaited(r *Report) bool {
+	var calls uint64
+	for i := range r.Operations {
+		calls += r.Operations[i].Count
+	}
+	return calls > 0 && ratio(r.Redis.Pool.Waits, calls) >= poolWaitShare
+}
+
+// waitedMost is the client's pool with the most waits, nil if none waited.
+func waitedMost(c *Client) *Pool {
+	var best *Pool
+	for i := range c.Pools {
+		if p := &c.Pools[i]; p.Waits > 0 && (best == nil || p.Waits > best.Waits) {
+			best = p
+		}
+	}
+	return best
+}
+
+// poolAdvice is the pool size that would have served the window's demand:
+// twice the connections there were plus the callers waiting for them on
+// average (wait time over the window, Little's law): the average hides
+// the bursts that made callers wait. 0 when the pool's size is unknown.
+func poolAdvice(r *Report, p *Pool) int {
+	if p.Max <= 0 || r.Window.Seconds <= 0 {
+		return 0
+	}
+	waiting := p.WaitSeconds / r.Window.Seconds
+	return int(math.Ceil(2 * (float64(p.Max) + waiting)))
 }
 
 func scriptReloads(r *Report) []Suggestion {
@@ -169,10 +253,22 @@ func scriptReloads(r *Report) []Suggestion {
 	if sc.WarmingUp || sc.ReloadsAfterWarmup == 0 {
 		return nil
 	}
+	var calls uint64
+	for i := range r.Operations {
+		calls += r.Operations[i].Count
+	}
+	// A restart or a failover also drops every connection: the pools dial
+	// anew. A flush leaves them be.
+	cause, what := CauseFlush, "something flushed it (SCRIPT FLUSH, FLUSHALL) while the connections stayed up. Hint: find what flushes the cache."
+	if p := &r.Redis.Pool; p.Misses >= max(restartDials, uint64(p.InUse+p.Idle)/2) {
+		cause, what = CauseRestart, fmt.Sprintf("Redis restarted or failed over: the pools dialed %d new connections in the window. Hint: check Redis's uptime and its failover events.", r.Redis.Pool.Misses)
+	}
 	return []Suggestion{{
 		Severity: SeverityWarning,
-		Message: fmt.Sprintf("Lua scripts were reloaded %d times after the warm-up (%s): Redis lost its script cache (restart, failover, SCRIPT FLUSH) or a node joined. Each reload costs a NOSCRIPT round trip; find what flushes the cache.",
-			sc.ReloadsAfterWarmup, time.Duration(r.Thresholds.WarmupSeconds*float64(time.Second))),
+		Cause:    cause,
+		weight:   ratio(sc.Misses, max(calls, 1)),
+		Message: fmt.Sprintf("Redis lost its script cache: Lua scripts were reloaded %d times after the warm-up (%s), each after a NOSCRIPT round trip; %s",
+			sc.ReloadsAfterWarmup, time.Duration(r.Thresholds.WarmupSeconds*float64(time.Second)), what),
 		Evidence: map[string]float64{
 			contract.MetricScriptCacheReloads:         float64(sc.Reloads),
 			contract.MetricScriptCacheMisses:          float64(sc.Misses),
@@ -212,6 +308,7 @@ func errorRate(r *Report) []Suggestion {
 		if invalid > 0 {
 			s.Evidence[key(contract.MetricErrors, contract.AttrOperation, op.Name, contract.AttrErrorType, contract.ErrorInvalidArgument.String())] = float64(invalid)
 		}
+		s.weight = failureWeight * rate
 		if rate >= criticalErrorRateTimes*r.Thresholds.ErrorRate {
 			s.Severity = SeverityCritical
 		}
@@ -257,7 +354,7 @@ func errorAdvice(errorType string) string {
 	case contract.ErrorPoolTimeout.String():
 		return "Callers timed out waiting for a pooled connection: raise PoolSize or PoolTimeout, or lower the concurrency."
 	case contract.ErrorOutcomeUnknown.String():
-		return "Writes lost their reply after reaching Redis, so their outcome is unknown: callers must read the link back."
+		return "Writes lost their reply and may have reached Redis, so their outcome is unknown: callers must read the link back."
 	}
 	return "See the spans with error status for the causes."
 }
@@ -289,9 +386,16 @@ func invalidInput(r *Report) []Suggestion {
 // and one finding says so better than one per operation.
 const sharedTailMin = 3
 
-// tailLatency fires for each judged operation whose p99 is at least the
-// threshold times its p50, or once for a tail most operations share. Each
-// finding names its cause (cause.go).
+// slowTail reports whether op's tail is a finding: p99 at least the ratio
+// times p50 and the floor above it. A ratio alone fires on a heartbeat
+// whose p99 is half a millisecond.
+func (r *Report) slowTail(op *Operation) bool {
+	return op.P50Seconds > 0 && op.P99Seconds >= r.Thresholds.TailRatio*op.P50Seconds &&
+		op.P99Seconds-op.P50Seconds >= r.Thresholds.TailFloor
+}
+
+// tailLatency fires for each judged operation with a slow tail, or once for
+// a tail most operations share. Each finding names its cause (cause.go).
 func tailLatency(r *Report) []Suggestion {
 	var tails []*Operation
 	judged, skipped := 0, 0
@@ -304,7 +408,7 @@ func tailLatency(r *Report) []Suggestion {
 			}
 		case op.P50Seconds > 0:
 			judged++
-			if op.P99Seconds/op.P50Seconds >= r.Thresholds.TailRatio {
+			if r.slowTail(op) {
 				tails = append(tails, op)
 			}
 		}
@@ -314,17 +418,14 @@ func tailLatency(r *Report) []Suggestion {
 	}
 	out := make([]Suggestion, 0, len(tails))
 	for _, op := range tails {
-		ratio := op.P99Seconds / op.P50Seconds
 		s := Suggestion{
 			Severity:  SeverityWarning,
 			Operation: op.Name,
-			Message: fmt.Sprintf("%s: p99 %s is %.1f× p50 %s over %d calls (threshold %.0f×).",
-				op.Name, formatSeconds(op.P99Seconds), ratio, formatSeconds(op.P50Seconds), op.Count, r.Thresholds.TailRatio),
+			Message: fmt.Sprintf("%s has a slow tail: p99 %s against p50 %s over %d calls (thresholds %.0f× and %s above).",
+				op.Name, formatSeconds(op.P99Seconds), formatSeconds(op.P50Seconds), op.Count, r.Thresholds.TailRatio, formatSeconds(r.Thresholds.TailFloor)),
 			Evidence: map[string]float64{
-				key("p50_seconds", contract.AttrOperation, op.Name):             op.P50Seconds,
-				key("p99_seconds", contract.AttrOperation, op.Name):             op.P99Seconds,
-				key("p99_p50_ratio", contract.AttrOperation, op.Name):           ratio,
-				key(contract.MetricOperations, contract.AttrOperation, op.Name): float64(op.Count),
+				key("p50_seconds", contract.AttrOperation, op.Name): op.P50Seconds,
+				key("p99_seconds", contract.AttrOperation, op.Name): op.P99Seconds,
 			},
 		}
 		diagnose(r, op.P50Seconds, op.P99Seconds).into(&s, "slow commands (SLOWLOG) or big keys of this operation")
@@ -333,30 +434,115 @@ func tailLatency(r *Report) []Suggestion {
 	return out
 }
 
-// sharedTail merges the tails into one suggestion that names the worst
-// operation, cites every ratio and the cause.
+// sharedTail merges the tails into one finding named after the busiest of
+// them (the hot path, not the rarest call) with the cause.
 func sharedTail(r *Report, tails []*Operation, judged, skipped int) Suggestion {
-	s := Suggestion{Severity: SeverityWarning, Evidence: map[string]float64{}}
-	var worst *Operation
-	var worstRatio float64
-	for _, op := range tails {
-		ratio := op.P99Seconds / op.P50Seconds
-		s.Evidence[key("p99_p50_ratio", contract.AttrOperation, op.Name)] = ratio
-		if ratio > worstRatio {
-			worst, worstRatio = op, ratio
+	worst := tails[0]
+	for _, op := range tails[1:] {
+		if op.Count > worst.Count {
+			worst = op
 		}
 	}
-	s.Evidence[key("p50_seconds", contract.AttrOperation, worst.Name)] = worst.P50Seconds
-	s.Evidence[key("p99_seconds", contract.AttrOperation, worst.Name)] = worst.P99Seconds
-	s.Message = fmt.Sprintf("%d of the %d operations with at least %d calls have a slow tail (p99 at least %.0f× p50)",
-		len(tails), judged, r.Thresholds.MinSamples, r.Thresholds.TailRatio)
+	s := Suggestion{Severity: SeverityWarning, Evidence: map[string]float64{
+		key("p50_seconds", contract.AttrOperation, worst.Name): worst.P50Seconds,
+		key("p99_seconds", contract.AttrOperation, worst.Name): worst.P99Seconds,
+	}}
+	s.Message = fmt.Sprintf("%d of the %d operations with at least %d calls have a slow tail", len(tails), judged, r.Thresholds.MinSamples)
 	if skipped > 0 {
-		s.Message += fmt.Sprintf("; %d with fewer calls %s not judged", skipped, plural(skipped, "was", "were"))
+		s.Message += fmt.Sprintf(" (%d with fewer calls %s not judged)", skipped, plural(skipped, "was", "were"))
 	}
-	s.Message += fmt.Sprintf(". The worst is %s, p99 %s against p50 %s (%.1f×). A tail shared by most operations has a shared cause.",
-		worst.Name, formatSeconds(worst.P99Seconds), formatSeconds(worst.P50Seconds), worstRatio)
+	s.Message += fmt.Sprintf("; the busiest, %s, has p99 %s against p50 %s (thresholds %.0f× and %s above).",
+		worst.Name, formatSeconds(worst.P99Seconds), formatSeconds(worst.P50Seconds), r.Thresholds.TailRatio, formatSeconds(r.Thresholds.TailFloor))
 	diagnose(r, worst.P50Seconds, worst.P99Seconds).into(&s, "the network, or Redis commands slower than PING (SLOWLOG)")
 	return s
+}
+
+// gcPressure fires when the garbage collector takes gcHeavyShare of the
+// process's CPU, slow tail or not: that CPU is taken from the calls.
+func gcPressure(r *Report) []Suggestion {
+	g := gcOf(r)
+	if g == nil || g.CPUShare < gcHeavyShare {
+		return nil
+	}
+	v := gogcAdvice(g)
+	return []Suggestion{{
+		Severity: SeverityWarning,
+		weight:   g.CPUShare,
+		Knob:     "GOGC",
+		Value:    v,
+		Message:  "Garbage collection is too frequent: " + gcText(g) + ". " + gogcText(g, v),
+		Evidence: map[string]float64{
+			"runtime.gc.cpu_share":         g.CPUShare,
+			"runtime.gc.cycles_per_second": g.CyclesPerSecond,
+		},
+	}}
+}
+
+// slowRoundTrip fires when the median Redis command (connection handshakes
+// aside) takes the threshold or more: every call pays it, a slowdown that
+// leaves p99/p50 alone. This process's own CPU waits are ruled out first.
+func slowRoundTrip(r *Report) []Suggestion {
+	h, n := commandLatencies(rawOf(r))
+	if n < r.Thresholds.MinSamples {
+		return nil
+	}
+	p50 := nanos(h.quantile(0.5))
+	if p50 < r.Thresholds.RoundTrip || poolWaited(r) {
+		return nil // a command's time includes its wait for a connection
+	}
+	s := Suggestion{
+		Severity: SeverityWarning,
+		// Every call, but slower rather than failed or stalled, and often
+		// the effect of a cause another rule names (a saturated Redis).
+		weight:   0.1,
+		Evidence: map[string]float64{"redis.commands.p50_seconds": p50},
+	}
+	s.Message = fmt.Sprintf("Every Redis round trip is slow: the median command took %s (threshold %s) over %d commands", formatSeconds(p50), formatSeconds(r.Thresholds.RoundTrip), n)
+	if rt := r.Runtime; rt != nil && rt.SchedulingLatency.Count > 0 {
+		if rt.SchedulingLatency.P99Seconds >= p50/2 {
+			return nil // this process's CPU waits could make it
+		}
+		s.Message += fmt.Sprintf(", while this process's goroutines waited at most %s for a CPU (p99)", formatSeconds(rt.SchedulingLatency.P99Seconds))
+		s.Evidence["runtime.scheduling_latency.p99_seconds"] = rt.SchedulingLatency.P99Seconds
+	} else {
+		s.Message += " (this report has no Go runtime evidence, so a process short of CPU would look the same)"
+	}
+	if pg := r.Redis.Ping; pg != nil && pg.Count > 0 {
+		s.Message += fmt.Sprintf("; PING p50 %s", formatSeconds(pg.P50Seconds))
+	}
+	s.Message += ". Redis or the network: the report cannot tell which. Hint: compare with redis-cli --latency from this host; move the router nearer Redis, or make fewer round trips (BatchGetLinkedPod, otelexec.WithAutoPipelining for many concurrent callers)."
+	return []Suggestion{s}
+}
+
+// stateCache fires when ComputeLinkedPod is dominated by reading the pod
+// states (its median stateCacheRatio times GetLinkedPod's, and at least
+// the round-trip threshold) and the executor has no state cache.
+func stateCache(r *Report) []Suggestion {
+	compute, get := r.Operation(contract.OpComputeLinkedPod.String()), r.Operation(contract.OpGetLinkedPod.String())
+	if r.Redis.StateCache != nil || compute == nil || get == nil || !r.judged(compute) || get.Count < 10 ||
+		compute.P50Seconds < r.Thresholds.RoundTrip || compute.P50Seconds < stateCacheRatio*get.P50Seconds {
+		return nil
+	}
+	if rt := r.Runtime; rt != nil && rt.SchedulingLatency.P99Seconds >= compute.P50Seconds/2 {
+		return nil // its three round trips wait for the CPU three times
+	}
+	var calls uint64
+	for i := range r.Operations {
+		calls += r.Operations[i].Count
+	}
+	return []Suggestion{{
+		Severity:  SeverityWarning,
+		Operation: compute.Name,
+		weight:    ratio(compute.Count, calls),
+		Knob:      "WithStateCache",
+		Value:     1,
+		Message: fmt.Sprintf("%s reads large pod states: its median %s is %.0f× GetLinkedPod's %s (threshold %d×), over %d calls, and the executor has no state cache. Set otelexec.WithStateCache(time.Second) (shorter than the aliveWithin you pass): the states are read once a second per service instead of on every call.",
+			compute.Name, formatSeconds(compute.P50Seconds), compute.P50Seconds/get.P50Seconds, formatSeconds(get.P50Seconds), stateCacheRatio, compute.Count),
+		Evidence: map[string]float64{
+			key("p50_seconds", contract.AttrOperation, compute.Name): compute.P50Seconds,
+			key("p50_seconds", contract.AttrOperation, get.Name):     get.P50Seconds,
+		},
+	}}
 }
 
 func plural(n int, one, many string) string {

@@ -101,35 +101,47 @@ func TestRuleConnectionDown(t *testing.T) {
 }
 
 func TestRulePoolExhaustion(t *testing.T) {
-	f := newFixture(t)
-	f.pool(19, 1, 20, 42, 0, 1.5)
-	s := one(t, f.snapshot(), RulePoolExhaustion)
+	run := func(record func(f *fixture)) *Report {
+		clock := &fakeClock{t: time.Now()}
+		f := newFixture(t, WithClock(clock.now))
+		f.calls(contract.OpGetLinkedPod.String(), 1000, 0.001)
+		record(f)
+		clock.advance(10 * time.Second)
+		return f.snapshot()
+	}
+	// 4.2% of calls waited, though the pool is half free when the window
+	// ends: the counts decide, not the gauge.
+	s := one(t, run(func(f *fixture) { f.pool(10, 10, 20, 42, 0, 1.5) }), RulePoolExhaustion)
 	if s.Severity != SeverityWarning {
 		t.Fatalf("severity %s", s.Severity)
 	}
 	wantEvidence(t, s, contract.MetricPoolWaits, 42)
-	wantEvidence(t, s, "redis.pool.utilization", 0.95)
-	wantMessage(t, s, "42 calls waited", "1.50s", "19 of 20", "95%")
+	wantMessage(t, s, "4.2% of calls waited", "42 waits", "35.7ms on average", "threshold 1.0%")
+	// Twice 20 connections and 0.15 callers waiting on average.
+	if s.Knob != "PoolSize" || s.Value != 41 {
+		t.Fatalf("advice %s=%v, want PoolSize=41", s.Knob, s.Value)
+	}
 
-	f = newFixture(t)
-	f.pool(3, 17, 20, 10, 2, 4)
-	s = one(t, f.snapshot(), RulePoolExhaustion)
+	s = one(t, run(func(f *fixture) { f.pool(3, 17, 20, 10, 2, 4) }), RulePoolExhaustion)
 	if s.Severity != SeverityCritical {
 		t.Fatalf("timeouts: severity %s, want critical", s.Severity)
 	}
 	wantEvidence(t, s, contract.MetricPoolTimeouts, 2)
-	wantMessage(t, s, "2 calls timed out")
+	wantMessage(t, s, "2 gave up")
 
-	f = newFixture(t)
-	f.pool(10, 10, 20, 42, 0, 1.5) // waits, but the pool is half free now
-	none(t, f.snapshot(), RulePoolExhaustion)
-	f = newFixture(t)
-	f.pool(20, 0, 20, 0, 0, 0) // full, but nobody waited
-	none(t, f.snapshot(), RulePoolExhaustion)
+	none(t, run(func(f *fixture) { f.pool(20, 0, 20, 5, 0, 0.1) }), RulePoolExhaustion) // full now, 0.5% waited
+	none(t, run(func(f *fixture) { f.pool(20, 0, 20, 0, 0, 0) }), RulePoolExhaustion)   // full, nobody waited
 
-	f = newFixture(t, WithPoolUtilizationThreshold(0.5))
-	f.pool(10, 10, 20, 42, 0, 1.5)
-	one(t, f.snapshot(), RulePoolExhaustion)
+	// go-redis's pipeline pool is not sized by PoolSize: no value for it.
+	s = one(t, run(func(f *fixture) {
+		f.pool(2, 8, 10, 0, 0, 0, semconv.DBClientConnectionPoolName("127.0.0.1:6379"))
+		f.pool(10, 0, 10, 40, 0, 0.8, semconv.DBClientConnectionPoolName("127.0.0.1:6379/pipeline"))
+		f.clientStatus("127.0.0.1:6379", true)
+	}), RulePoolExhaustion)
+	wantMessage(t, s, "(127.0.0.1:6379/pipeline)", "apart from PoolSize")
+	if s.Knob != "" {
+		t.Fatalf("advice %s=%v for the pipeline pool", s.Knob, s.Value)
+	}
 }
 
 func TestRuleScriptReloads(t *testing.T) {
@@ -151,7 +163,10 @@ func TestRuleScriptReloads(t *testing.T) {
 	s := one(t, cur, RuleScriptReloads)
 	wantEvidence(t, s, "redis.script_cache.reloads_after_warmup", 3)
 	wantEvidence(t, s, contract.MetricScriptCacheReloads, 10)
-	wantMessage(t, s, "reloaded 3 times", "1m0s")
+	wantMessage(t, s, "reloaded 3 times", "1m0s", "something flushed it")
+	if s.Cause != CauseFlush {
+		t.Fatalf("cause %q, want %q", s.Cause, CauseFlush)
+	}
 
 	// The interval report before the flush has none, the one across it has.
 	none(t, Delta(r, r), RuleScriptReloads)
@@ -187,8 +202,8 @@ func TestRuleErrorRate(t *testing.T) {
 
 	// Ten times the threshold is critical.
 	f = newFixture(t)
-	f.calls(contract.OpSetLinkedPod.String(), 100, 0.001)
-	for range 50 {
+	f.calls(contract.OpSetLinkedPod.String(), 200, 0.001)
+	for range 100 {
 		f.call(contract.OpSetLinkedPod.String(), 0.001, contract.ErrorConnection.String())
 	}
 	if s := one(t, f.snapshot(), RuleErrorRate); s.Severity != SeverityCritical {
@@ -245,21 +260,30 @@ func TestRuleTailLatency(t *testing.T) {
 	if s.Operation != contract.OpComputeLinkedPod.String() || s.Severity != SeverityWarning {
 		t.Fatalf("%+v", s)
 	}
-	// Within one bucket (2.2%) of the recorded 50ms and 1ms.
+	// Within one bucket (2.2%) of the recorded 50ms.
 	p99 := s.Evidence[key("p99_seconds", contract.AttrOperation, contract.OpComputeLinkedPod.String())]
-	ratio := s.Evidence[key("p99_p50_ratio", contract.AttrOperation, contract.OpComputeLinkedPod.String())]
-	if relErr(p99, 0.05) > 0.022 || relErr(ratio, 50) > 0.045 {
-		t.Fatalf("p99 %v ratio %v, want about 50ms and 50", p99, ratio)
+	if relErr(p99, 0.05) > 0.022 {
+		t.Fatalf("p99 %v, want about 50ms", p99)
 	}
-	wantMessage(t, s, "p99 "+formatSeconds(p99), "49.9× p50 1.00ms", "200 calls")
+	wantMessage(t, s, "ComputeLinkedPod has a slow tail: p99 "+formatSeconds(p99)+" against p50 1.00ms over 200 calls", "10× and 10.0ms above")
 
 	f = newFixture(t, WithTailRatioThreshold(60))
 	f.calls(contract.OpComputeLinkedPod.String(), 196, 0.001)
 	f.calls(contract.OpComputeLinkedPod.String(), 4, 0.05)
 	none(t, f.snapshot(), RuleTailLatency)
 
+	// A heartbeat: p99 50× p50, but half a millisecond is no finding.
 	f = newFixture(t)
-	f.calls(contract.OpComputeLinkedPod.String(), 46, 0.001) // too few calls to judge
+	f.calls(contract.OpSetLinkedPod.String(), 196, 20e-6)
+	f.calls(contract.OpSetLinkedPod.String(), 4, 0.001)
+	none(t, f.snapshot(), RuleTailLatency)
+	f = newFixture(t, WithTailFloor(500*time.Microsecond))
+	f.calls(contract.OpSetLinkedPod.String(), 196, 20e-6)
+	f.calls(contract.OpSetLinkedPod.String(), 4, 0.001)
+	one(t, f.snapshot(), RuleTailLatency)
+
+	f = newFixture(t)
+	f.calls(contract.OpComputeLinkedPod.String(), 146, 0.001) // too few calls to judge
 	f.calls(contract.OpComputeLinkedPod.String(), 4, 0.05)
 	none(t, f.snapshot(), RuleTailLatency)
 }
@@ -292,17 +316,16 @@ func tailRun(t *testing.T, evidence func(f *fixture, rt *fakeRuntime)) *Report {
 }
 
 func TestRuleTailLatencySharedTail(t *testing.T) {
-	s := one(t, tailRun(t, nil), RuleTailLatency)
+	s := one(t, tailRun(t, func(f *fixture, _ *fakeRuntime) {
+		f.calls(contract.OpGetLinkedPod.String(), 196, 0.001)
+		f.calls(contract.OpGetLinkedPod.String(), 4, 0.04)
+	}), RuleTailLatency)
 	if s.Operation != "" {
 		t.Fatalf("a shared tail names no single operation: %+v", s)
 	}
 	// The table has six operations: the message says why it judged five.
-	wantMessage(t, s, "4 of the 5 operations with at least 100 calls", "1 with fewer calls was not judged", "The worst is", "40.0ms")
-	for _, op := range []string{contract.OpGetLinkedPod.String(), contract.OpSetLinkedPod.String(), contract.OpGetLinkService.String(), contract.OpComputeLinkedPod.String()} {
-		if _, ok := s.Evidence[key("p99_p50_ratio", contract.AttrOperation, op)]; !ok {
-			t.Fatalf("no ratio for %s in %v", op, s.Evidence)
-		}
-	}
+	// The busiest operation is named, not the one with the highest ratio.
+	wantMessage(t, s, "4 of the 5 operations with at least 200 calls have a slow tail (1 with fewer calls was not judged)", "the busiest, GetLinkedPod, has p99 40.0ms")
 }
 
 func TestRuleTailLatencyNamesTheCause(t *testing.T) {
@@ -314,23 +337,28 @@ func TestRuleTailLatencyNamesTheCause(t *testing.T) {
 		want    map[string]float64
 	}{
 		{"healthy evidence", nil, CauseUnclear,
-			[]string{"Cause unclear: no measured delays of at least 19.5ms", "0% of 100 PINGs took longer than 19.5ms", "no call waited for a pooled connection", "Look at the network"},
+			[]string{"Cause unclear: no measured delay of at least 19.5ms", "0% of 100 PINGs took longer than 19.5ms", "no call waited for a pooled connection", "Look at the network"},
 			map[string]float64{"cause.pool.calls_hit": 0, "cause.redis.pings_hit": 0}},
 		{"CPU starvation", func(_ *fixture, rt *fakeRuntime) { rt.add(&rt.sched, 100, 0.03) }, CauseCPU,
-			[]string{"Cause: CPU starvation: runnable goroutines waited more than 19.5ms for a CPU", "of 5100 scheduling events", "4.0 per call"},
+			[]string{"Cause: CPU starvation: goroutines ready to run waited more than 19.5ms for a CPU in 2.0% of scheduling events", "about 7.8% of calls", "Hint: give this process more CPU"},
 			map[string]float64{"runtime.scheduling_latency.p99_seconds": 0}},
 		{"loaded host", func(_ *fixture, rt *fakeRuntime) {
 			rt.os = osRunQueue{waitSeconds: 20, timeslices: 2000, ok: true} // 10ms each
 		}, CauseCPU,
-			[]string{"Cause: CPU starvation: the operating system kept this process's threads waiting for a CPU 10.0ms per timeslice on average (20.0s over 2000 timeslices)"},
+			[]string{"Cause: CPU starvation: the operating system kept this process's threads waiting 10.0ms per timeslice on average"},
 			map[string]float64{"runtime.os_run_queue.mean_wait_seconds": 0.01}},
 		{"GC pauses", func(_ *fixture, rt *fakeRuntime) { rt.add(&rt.gc, 20, 0.025) }, CauseGC,
-			[]string{"Cause: GC pauses in this process", "20 GC pauses longer than 19.5ms"},
+			[]string{"Cause: the garbage collector: 20 GC pauses longer than 19.5ms", "Hint: allocate less"},
 			nil},
+		{"GC CPU", func(_ *fixture, rt *fakeRuntime) {
+			rt.gcWork = gcWork{cycles: 300, cpuSeconds: 4, busySeconds: 10, gogc: 10, liveBytes: 40 << 20, ok: true}
+		}, CauseGC,
+			[]string{"Cause: the garbage collector: the garbage collector ran 30 times a second and took 40% of this process's CPU", "GOGC=10 and 40.0 MiB live heap", "Set GOGC=100"},
+			map[string]float64{"runtime.gc.cpu_share": 0.4}},
 		{"small pool", func(f *fixture, _ *fakeRuntime) {
 			f.pool(0, 0, 0, 50, 0, 50*0.03, semconv.DBClientConnectionPoolName("127.0.0.1:6379"))
 		}, CausePool,
-			[]string{"Cause: the connection pool: 50 waits for a pooled connection (4.8% of 1040 calls) averaged 30.0ms"},
+			[]string{"Cause: the connection pool: 50 waits for a pooled connection (4.8% of calls) averaged 30.0ms"},
 			map[string]float64{"redis.pool.mean_wait_seconds": 0.03}},
 		{"slow Redis", func(f *fixture, _ *fakeRuntime) { f.pings(5, 0.03) }, CauseRedis,
 			[]string{"Cause: Redis or the network: 4.8% of 105 PINGs took longer than 19.5ms", "this process's own delays explain none of it"},
@@ -377,4 +405,79 @@ func TestRuleBatchGetLinkedPod(t *testing.T) {
 
 	none(t, run(2000, 100, time.Second), RuleBatchGetLinkedPod) // batch is in use
 	none(t, run(2000, 0, time.Minute), RuleBatchGetLinkedPod)   // 33 calls/s is not many
+}
+
+func TestRuleConnectionDownNeedsFailingCalls(t *testing.T) {
+	// A prober whose connection was cut shows down until its next probe,
+	// while the calls, on connections of their own, succeed.
+	f := newFixture(t)
+	f.connection(false)
+	f.calls(contract.OpGetLinkedPod.String(), 300, 0.001)
+	none(t, f.snapshot(), RuleConnectionDown)
+	for range 30 {
+		f.call(contract.OpGetLinkedPod.String(), 0.001, contract.ErrorConnection.String())
+	}
+	one(t, f.snapshot(), RuleConnectionDown)
+}
+
+func TestRuleScriptReloadsAfterARestart(t *testing.T) {
+	f := newFixture(t, WithWarmup(0))
+	f.count(contract.MetricScriptCacheReloads, 2)
+	f.count(contract.MetricPoolMisses, 8) // every connection dialed anew
+	s := one(t, f.snapshot(), RuleScriptReloads)
+	if s.Cause != CauseRestart {
+		t.Fatalf("cause %q, want %q: %s", s.Cause, CauseRestart, s.Message)
+	}
+	wantMessage(t, s, "Redis restarted or failed over: the pools dialed 8 new connections")
+}
+
+func TestRuleGCPressure(t *testing.T) {
+	run := func(share float64) *Report {
+		clock := &fakeClock{t: time.Now()}
+		rt := &fakeRuntime{}
+		f := newFixture(t, WithClock(clock.now), withRuntime(rt.read))
+		rt.gcWork = gcWork{cycles: 300, cpuSeconds: share * 10, busySeconds: 10, gogc: 25, liveBytes: 40 << 20, ok: true}
+		f.calls(contract.OpGetLinkedPod.String(), 10, 0.001) // the window starts
+		clock.advance(10 * time.Second)
+		return f.snapshot()
+	}
+	s := one(t, run(0.3), RuleGCPressure)
+	// GC CPU falls as GOGC rises: 25 × 30% / 5%, rounded up to a hundred.
+	if s.Knob != "GOGC" || s.Value != 200 {
+		t.Fatalf("advice %s=%v, want GOGC=200", s.Knob, s.Value)
+	}
+	wantMessage(t, s, "30 times a second", "took 30% of this process's CPU (threshold 20%)", "GOGC=25", "Set GOGC=200", "88% fewer collections", "120 MiB")
+	none(t, run(0.05), RuleGCPressure)
+}
+
+func TestRuleSlowRoundTrip(t *testing.T) {
+	run := func(commands map[string]int, seconds float64) *Report {
+		rt := &fakeRuntime{}
+		rt.add(&rt.sched, 1000, 20e-6)
+		f := newFixture(t, withRuntime(rt.read))
+		f.commands(commands, seconds)
+		return f.snapshot()
+	}
+	// Spread from 0.4 to 4ms: the median command takes about 2ms.
+	s := one(t, run(map[string]int{"GET": 300}, 0.0004), RuleSlowRoundTrip)
+	wantMessage(t, s, "Every Redis round trip is slow: the median command took", "threshold 1.00ms", "Redis or the network")
+	none(t, run(map[string]int{"GET": 300}, 0.0001), RuleSlowRoundTrip)
+	// Connection handshakes take a dial's time, not a command's.
+	none(t, run(map[string]int{"HELLO": 300, "GET": 300}, 0.0001), RuleSlowRoundTrip)
+	none(t, run(map[string]int{"HELLO": 300}, 0.01), RuleSlowRoundTrip)
+}
+
+func TestRuleStateCache(t *testing.T) {
+	run := func(compute float64, opts ...Option) *Report {
+		f := newFixture(t, opts...)
+		f.calls(contract.OpGetLinkedPod.String(), 300, 0.0002)
+		f.calls(contract.OpComputeLinkedPod.String(), 300, compute)
+		return f.snapshot()
+	}
+	s := one(t, run(0.002), RuleStateCache)
+	if s.Knob != "WithStateCache" || s.Value != 1 || s.Operation != contract.OpComputeLinkedPod.String() {
+		t.Fatalf("%+v", s)
+	}
+	wantMessage(t, s, "ComputeLinkedPod reads large pod states: its median 2.00ms is 10× GetLinkedPod's 200µs")
+	none(t, run(0.0006), RuleStateCache) // three round trips, 3×
 }

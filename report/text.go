@@ -173,6 +173,9 @@ func (r *Report) writeRedis(w io.Writer) {
 	fmt.Fprint(w, "REDIS\n")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	p := &rd.Pool
+	if rd.Embedded != "" {
+		fmt.Fprintf(tw, "server\t%s\n", embeddedText(rd.Embedded))
+	}
 	fmt.Fprintf(tw, "connection\t%s\n", connectionSummary(rd))
 	if pg := rd.Ping; pg != nil {
 		fmt.Fprintf(tw, "ping\t%d pings, p50 %s, p99 %s, max %s\n",
@@ -297,13 +300,13 @@ func (r *Report) writeSuggestions(w io.Writer) {
 			id += " (cause: " + s.Cause + ")"
 		}
 		fmt.Fprintf(w, "%-8s %s: %s\n", strings.ToUpper(string(s.Severity)), id, s.Message)
-		keys := sortedKeys(s.Evidence)
-		parts := make([]string, len(keys))
-		for j, k := range keys {
-			parts[j] = k + "=" + strconv.FormatFloat(s.Evidence[k], 'g', 6, 64)
-		}
-		fmt.Fprintf(w, "         evidence: %s\n", strings.Join(parts, ", "))
+		fmt.Fprintf(w, "         evidence: %s\n", strings.Join(evidenceList(s.Evidence), ", "))
 	}
+}
+
+// embeddedText warns that an embedded server's latencies are not Redis's.
+func embeddedText(server string) string {
+	return "embedded " + server + ", an in-process stand-in: its latencies are not Redis's"
 }
 
 func sortedKeys[V any](m map[string]V) []string {

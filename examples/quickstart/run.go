@@ -33,7 +33,7 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) (err error) 
 	}
 	defer b.close()
 
-	tel, err := setupTelemetry(ctx, cfg, b.client, logger)
+	tel, err := setupTelemetry(ctx, cfg, b, logger)
 	if err != nil {
 		return err
 	}

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"log/slog"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/statefulroute/sfotel/exporters"
 	"github.com/statefulroute/sfotel/otelexec"
 	"github.com/statefulroute/sfotel/redisinstr"
@@ -25,8 +23,18 @@ type telemetry struct {
 	redis     *redisinstr.Instrumentation
 }
 
-func setupTelemetry(ctx context.Context, cfg config, rdb redis.UniversalClient, logger *slog.Logger) (*telemetry, error) {
-	coll, err := report.NewCollector()
+func setupTelemetry(ctx context.Context, cfg config, b *backend, logger *slog.Logger) (*telemetry, error) {
+	rdb := b.client
+	var ropts []report.Option
+	if b.embedded != nil {
+		ropts = append(ropts, report.WithEmbeddedRedis("miniredis"))
+	}
+	// Traces exported over OTLP land in the e2e run's Jaeger: link the
+	// slowest calls there; without OTLP there is nothing to link to.
+	if cfg.otlpEndpoint != "" {
+		ropts = append(ropts, report.WithTraceURLTemplate(report.JaegerTraceURLTemplate))
+	}
+	coll, err := report.NewCollector(ropts...)
 	if err != nil {
 		return nil, err
 	}

@@ -26,6 +26,7 @@ type Proxy struct {
 	hold     []byte        // delay commands containing this by holdFor
 	holdFor  time.Duration //
 	silent   bool          // accept, read, never forward or answer
+	delay    time.Duration // added to every read, each way
 	conns    []net.Conn
 
 	// Seen counts the client reads that contained the pattern given to
@@ -64,6 +65,14 @@ func (p *Proxy) DropReplyTo(pattern string) {
 func (p *Proxy) Hold(pattern string, d time.Duration) {
 	p.mu.Lock()
 	p.hold, p.holdFor = []byte(pattern), d
+	p.mu.Unlock()
+}
+
+// Delay adds d to every read the proxy passes on, each way: a network
+// farther away (d each way on a round trip, 2d in all).
+func (p *Proxy) Delay(d time.Duration) {
+	p.mu.Lock()
+	p.delay = d
 	p.mu.Unlock()
 }
 
@@ -142,6 +151,10 @@ func (p *Proxy) serve(client, server net.Conn) {
 					_ = client.Close()
 					return
 				}
+				p.mu.Lock()
+				delay := p.delay
+				p.mu.Unlock()
+				time.Sleep(delay)
 				if _, werr := client.Write(buf[:n]); werr != nil {
 					return
 				}
@@ -161,16 +174,16 @@ func (p *Proxy) serve(client, server net.Conn) {
 			if p.counted != nil && bytes.Contains(chunk, p.counted) {
 				p.seen.Add(1)
 			}
-			hold := p.hold != nil && bytes.Contains(chunk, p.hold)
-			holdFor := p.holdFor
+			wait := p.delay
+			if p.hold != nil && bytes.Contains(chunk, p.hold) {
+				wait += p.holdFor
+			}
 			if p.dropNext != nil && bytes.Contains(chunk, p.dropNext) {
 				p.dropNext = nil
 				dropping.Store(true)
 			}
 			p.mu.Unlock()
-			if hold {
-				time.Sleep(holdFor)
-			}
+			time.Sleep(wait)
 			if _, werr := server.Write(chunk); werr != nil {
 				return
 			}
