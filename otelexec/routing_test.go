@@ -14,17 +14,20 @@ import (
 	"github.com/statefulroute/sfotel/internal/redistest"
 )
 
+// routingVariants are the two ways a decision reads pod states: in the
+// link read's pipeline, and from the state cache.
+var routingVariants = []struct {
+	name string
+	opts []Option
+}{{"direct", nil}, {"state cache", []Option{WithStateCache(time.Second)}}}
+
 // TestRoutingDecisions provokes every outcome of a routing decision on a
 // real Redis, with and without the state cache, and reads back what the
 // executor recorded: the decisions, the moves, and the pods it saw.
 func TestRoutingDecisions(t *testing.T) {
-	for _, cached := range []bool{false, true} {
-		t.Run(map[bool]string{false: "direct", true: "state cache"}[cached], func(t *testing.T) {
-			var opts []Option
-			if cached {
-				opts = append(opts, WithStateCache(time.Second))
-			}
-			e, ns := newInstrumented(t, opts...)
+	for _, opts := range routingVariants {
+		t.Run(opts.name, func(t *testing.T) {
+			e, ns := newInstrumented(t, opts.opts...)
 			ctx := testContext(t)
 			raw := redistest.Client(t)
 			decide := func(uid string, move bool) (int, RoutingOutcome) {
@@ -121,13 +124,9 @@ func TestRoutingDecisions(t *testing.T) {
 // link is returned and counted as kept; a user without a link gets the
 // error, since no pod can be chosen.
 func TestRoutingBrokenStates(t *testing.T) {
-	for _, cached := range []bool{false, true} {
-		t.Run(map[bool]string{false: "direct", true: "state cache"}[cached], func(t *testing.T) {
-			var opts []Option
-			if cached {
-				opts = append(opts, WithStateCache(time.Second))
-			}
-			e, ns := newInstrumented(t, opts...)
+	for _, opts := range routingVariants {
+		t.Run(opts.name, func(t *testing.T) {
+			e, ns := newInstrumented(t, opts.opts...)
 			ctx := testContext(t)
 			raw := redistest.Client(t)
 			if err := raw.Set(ctx, linkKey(ns, "linked", "game"), "4", 0).Err(); err != nil {
