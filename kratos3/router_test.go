@@ -2,6 +2,7 @@ package sfkratos
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -185,6 +186,24 @@ func TestRouterKeepsAUserOnTheirPod(t *testing.T) {
 		return out.Pod, nil
 	}
 	hits := func() [2]int64 { return [2]int64{pods[0].hits.Load(), pods[1].hits.Load()} }
+
+	// gRPC connects to the instances in the background, and its balancer
+	// offers the router only the instances it is connected to: wait until
+	// both answer, or a user linked to the other one gets no_available_node.
+	for _, p := range pods {
+		uid := fmt.Sprintf("probe-%d", p.id)
+		if _, err := exec.SetLinkedPod(ctx, ns, uid, "game", p.id, otelexec.PersistForever); err != nil {
+			t.Fatal(err)
+		}
+		for {
+			if got, err := call(uid); err == nil && got == p.id {
+				break
+			} else if ctx.Err() != nil {
+				t.Fatalf("pod %d never answered %s's calls: %v", p.id, uid, err)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
 
 	first, err := call("alice")
 	if err != nil {
