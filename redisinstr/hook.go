@@ -83,7 +83,8 @@ func (h *commandHook) DialHook(next redis.DialHook) redis.DialHook { return next
 
 func (h *commandHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
-		if h.closed.Load() || isIdentityCommand(cmd) {
+		// The prober's closed-client check is not the application's command.
+		if h.closed.Load() || ctx == closedCheck || isIdentityCommand(cmd) {
 			return next(ctx, cmd)
 		}
 		op := operationOf(cmd)
