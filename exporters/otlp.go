@@ -1,6 +1,7 @@
 package exporters
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net"
@@ -27,77 +28,67 @@ const (
 	ProtocolHTTPProtobuf Protocol = "http/protobuf"
 )
 
-// DefaultProtocol is the transport used when neither an option nor
-// OTEL_EXPORTER_OTLP_PROTOCOL (or its per-signal variant) names one, as the
-// OpenTelemetry specification recommends.
+// DefaultProtocol is the transport when neither WithProtocol nor
+// OTEL_EXPORTER_OTLP_(TRACES_|METRICS_)PROTOCOL names one, as the
+// specification recommends.
 const DefaultProtocol = ProtocolHTTPProtobuf
 
 // DefaultOTLPTimeout bounds one export, retries included, when neither
-// WithTimeout nor OTEL_EXPORTER_OTLP_TIMEOUT (or its per-signal variant) sets
-// it. The upstream default is 10 s; a collector that is down should cost a
-// dropped batch quickly, not hold a flush or a shutdown for long.
+// WithTimeout nor OTEL_EXPORTER_OTLP_(TRACES_|METRICS_)TIMEOUT sets it: a
+// collector that is down should cost a dropped batch quickly (upstream: 10 s).
 const DefaultOTLPTimeout = 5 * time.Second
 
-// Environment variables read here. The upstream exporters read the others
-// (endpoint, headers, certificates, temporality) themselves.
+// signal is "TRACES" or "METRICS", as the variables spell it.
+type signal string
+
 const (
-	envProtocol        = "OTEL_EXPORTER_OTLP_PROTOCOL"
-	envTracesProtocol  = "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"
-	envMetricsProtocol = "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL"
-	envEndpoint        = "OTEL_EXPORTER_OTLP_ENDPOINT"
-	envTracesEndpoint  = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
-	envMetricsEndpoint = "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"
-	envTimeout         = "OTEL_EXPORTER_OTLP_TIMEOUT"
-	envTracesTimeout   = "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT"
-	envMetricsTimeout  = "OTEL_EXPORTER_OTLP_METRICS_TIMEOUT"
-	envCompression     = "OTEL_EXPORTER_OTLP_COMPRESSION"
-	envTracesCompr     = "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION"
-	envMetricsCompr    = "OTEL_EXPORTER_OTLP_METRICS_COMPRESSION"
-	envTracesExporter  = "OTEL_TRACES_EXPORTER"
-	envMetricsExporter = "OTEL_METRICS_EXPORTER"
+	tracesSignal  signal = "TRACES"
+	metricsSignal signal = "METRICS"
 )
 
-// signal names the per-signal environment variables of traces or metrics.
-type signal struct {
-	name                                                       string // "traces" or "metrics", the HTTP path's last element
-	protocolEnv, endpointEnv, timeoutEnv, kind, compressionEnv string
+// otlpEnv is the variable for setting v of sig: the per-signal one first,
+// then the generic one (OTEL_EXPORTER_OTLP_TRACES_PROTOCOL, then
+// OTEL_EXPORTER_OTLP_PROTOCOL). The upstream exporters read the others.
+func (sig signal) otlpEnv(v string) [2]string {
+	return [2]string{"OTEL_EXPORTER_OTLP_" + string(sig) + "_" + v, "OTEL_EXPORTER_OTLP_" + v}
 }
 
-var (
-	tracesSignal  = signal{"traces", envTracesProtocol, envTracesEndpoint, envTracesTimeout, envTracesExporter, envTracesCompr}
-	metricsSignal = signal{"metrics", envMetricsProtocol, envMetricsEndpoint, envMetricsTimeout, envMetricsExporter, envMetricsCompr}
-)
+// exporterEnv is OTEL_TRACES_EXPORTER or OTEL_METRICS_EXPORTER.
+func (sig signal) exporterEnv() string { return "OTEL_" + string(sig) + "_EXPORTER" }
 
 // protocolFor returns the transport for sig: the option, else the
-// per-signal variable, else OTEL_EXPORTER_OTLP_PROTOCOL, else
-// DefaultProtocol, in any case. An unknown option is an error; an unknown
-// variable is a warning and ignored, as the specification asks.
+// variables, else DefaultProtocol, in any case. An unknown option is an
+// error; an unknown variable is a warning and ignored.
 func (c config) protocolFor(sig signal) (Protocol, error) {
 	if c.protocol != "" {
 		return checkProtocol(c.protocol, "WithProtocol")
 	}
-	for _, env := range []string{sig.protocolEnv, envProtocol} {
-		v := strings.TrimSpace(os.Getenv(env))
-		if v == "" {
-			continue
+	for _, env := range sig.otlpEnv("PROTOCOL") {
+		if v := strings.TrimSpace(os.Getenv(env)); v != "" {
+			if p, err := checkProtocol(Protocol(v), env); err == nil {
+				return p, nil
+			}
+			warnEnv(env, v, "is not grpc or http/protobuf; ignored")
 		}
-		p, err := checkProtocol(Protocol(v), env)
-		if err == nil {
-			return p, nil
-		}
-		warnEnv(env, v, "is not grpc or http/protobuf; ignored")
 	}
 	return DefaultProtocol, nil
 }
 
-// gzipFor reports whether sig's compression variable, else
-// OTEL_EXPORTER_OTLP_COMPRESSION, says gzip, in any case. The upstream
-// exporters read only a lower-case gzip and take any other value for none
-// without a word; none is what they do when gzip is not passed to them.
+func checkProtocol(p Protocol, source string) (Protocol, error) {
+	switch p = Protocol(strings.ToLower(string(p))); p {
+	case ProtocolGRPC, ProtocolHTTPProtobuf:
+		return p, nil
+	case "http/json":
+		return "", fmt.Errorf("exporters: %s: protocol %q is not supported by the Go OTLP exporters; use %q or %q", source, p, ProtocolGRPC, ProtocolHTTPProtobuf)
+	}
+	return "", fmt.Errorf("exporters: %s: unknown OTLP protocol %q; want %q or %q", source, p, ProtocolGRPC, ProtocolHTTPProtobuf)
+}
+
+// gzipFor reads sig's compression variables in any case (the upstream
+// exporters take only a lower-case gzip and anything else for none).
 func gzipFor(sig signal) bool {
-	for _, env := range []string{sig.compressionEnv, envCompression} {
-		v := strings.TrimSpace(os.Getenv(env))
-		switch strings.ToLower(v) {
+	for _, env := range sig.otlpEnv("COMPRESSION") {
+		switch v := strings.TrimSpace(os.Getenv(env)); strings.ToLower(v) {
 		case "":
 		case "gzip":
 			return true
@@ -110,27 +101,13 @@ func gzipFor(sig signal) bool {
 	return false
 }
 
-func checkProtocol(p Protocol, source string) (Protocol, error) {
-	p = Protocol(strings.ToLower(string(p)))
-	switch p {
-	case ProtocolGRPC, ProtocolHTTPProtobuf:
-		return p, nil
-	case "http/json":
-		return "", fmt.Errorf("exporters: %s: protocol %q is not supported by the Go OTLP exporters; use %q or %q", source, p, ProtocolGRPC, ProtocolHTTPProtobuf)
-	}
-	return "", fmt.Errorf("exporters: %s: unknown OTLP protocol %q; want %q or %q", source, p, ProtocolGRPC, ProtocolHTTPProtobuf)
-}
-
-// timeoutFor returns the timeout to pass as an option, or 0 to let the
-// upstream exporter read it from the environment.
+// timeoutFor returns the export timeout to pass, or 0 to let the upstream
+// exporter read the variable.
 func (c config) timeoutFor(sig signal) time.Duration {
-	if c.timeout > 0 {
-		return c.timeout
-	}
-	if os.Getenv(sig.timeoutEnv) != "" || os.Getenv(envTimeout) != "" {
+	if env := sig.otlpEnv("TIMEOUT"); c.timeout == 0 && (os.Getenv(env[0]) != "" || os.Getenv(env[1]) != "") {
 		return 0
 	}
-	return DefaultOTLPTimeout
+	return cmp.Or(c.timeout, DefaultOTLPTimeout)
 }
 
 // otlpTarget is a parsed WithEndpoint value.
@@ -140,70 +117,70 @@ type otlpTarget struct {
 	insecure bool
 }
 
-// parseEndpoint checks an endpoint given by option and decides TLS.
+// parseEndpoint checks WithEndpoint's value and decides TLS.
 func parseEndpoint(endpoint string, insecure bool) (otlpTarget, error) {
-	const field = "WithEndpoint"
+	bad := func(format string, args ...any) (otlpTarget, error) {
+		return otlpTarget{}, fmt.Errorf("exporters: WithEndpoint %q: "+format, append([]any{endpoint}, args...)...)
+	}
 	if strings.TrimSpace(endpoint) != endpoint || endpoint == "" {
-		return otlpTarget{}, fmt.Errorf("exporters: %s %q: empty or surrounded by spaces", field, endpoint)
+		return bad("empty or surrounded by spaces")
 	}
 	if !strings.Contains(endpoint, "://") {
-		host, port, err := net.SplitHostPort(endpoint)
-		if err != nil || host == "" || port == "" {
-			return otlpTarget{}, fmt.Errorf("exporters: %s %q: want host:port or a http(s):// URL", field, endpoint)
+		if host, port, err := net.SplitHostPort(endpoint); err != nil || host == "" || port == "" {
+			return bad("want host:port or a http(s):// URL")
 		}
 		return otlpTarget{hostPort: endpoint, insecure: insecure}, nil
 	}
 	u, err := url.Parse(endpoint)
-	if err != nil {
-		return otlpTarget{}, fmt.Errorf("exporters: %s %q: %w", field, endpoint, err)
+	switch {
+	case err != nil:
+		return bad("%w", err)
+	case u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "":
+		return bad("want scheme://host[:port][/path] with no user, query or fragment")
+	case u.Scheme == "https" && insecure:
+		return bad("https:// contradicts WithInsecureTransport(true)")
+	case u.Scheme == "http" && !insecure && !isLoopback(u.Hostname()):
+		return bad("plain-text http:// to a host that is not loopback needs WithInsecureTransport(true)")
+	case u.Scheme != "http" && u.Scheme != "https":
+		return bad("scheme must be http or https")
+	case u.Port() == "":
+		return bad("missing port (4317 for gRPC, 4318 for HTTP)")
 	}
-	if u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-		return otlpTarget{}, fmt.Errorf("exporters: %s %q: want scheme://host[:port][/path] with no user, query or fragment", field, endpoint)
-	}
-	t := otlpTarget{hostPort: u.Host, path: strings.TrimRight(u.Path, "/")}
-	switch u.Scheme {
-	case "https":
-		if insecure {
-			return otlpTarget{}, fmt.Errorf("exporters: %s %q: https:// contradicts WithInsecureTransport(true)", field, endpoint)
-		}
-	case "http":
-		if !insecure && !isLoopback(u.Hostname()) {
-			return otlpTarget{}, fmt.Errorf("exporters: %s %q: plain-text http:// to a host that is not loopback needs WithInsecureTransport(true)", field, endpoint)
-		}
-		t.insecure = true
-	default:
-		return otlpTarget{}, fmt.Errorf("exporters: %s %q: scheme must be http or https", field, endpoint)
-	}
-	if u.Port() == "" {
-		return otlpTarget{}, fmt.Errorf("exporters: %s %q: missing port (4317 for gRPC, 4318 for HTTP)", field, endpoint)
-	}
-	return t, nil
+	return otlpTarget{hostPort: u.Host, path: strings.TrimRight(u.Path, "/"), insecure: u.Scheme == "http"}, nil
 }
 
 func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
 	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
+	return strings.EqualFold(host, "localhost") || ip != nil && ip.IsLoopback()
 }
 
-// Retry back-off: the upstream policy (exponential, on retryable codes
-// only) on a scale that fits inside one export's timeout, which bounds the
-// retries as a whole.
-const (
-	retryInitial = 250 * time.Millisecond
-	retryMax     = time.Second
-)
+// otlpOptions holds one upstream exporter package's option constructors:
+// the four packages have the same options under different types.
+type otlpOptions[O any] struct {
+	retry          func(retryConfig) O
+	endpointURL    func(string) O
+	insecure, gzip func() O
+	headers        func(map[string]string) O
+	timeout        func(time.Duration) O
+}
 
-// otlpPlan is what both exporters of one signal are built from.
+// retryConfig has the fields of every upstream RetryConfig, in their order,
+// so it converts to each of them.
+type retryConfig struct {
+	Enabled                                         bool
+	InitialInterval, MaxInterval, MaxElapsedTime time.Duration
+}
+
+// otlpPlan is one signal's OTLP configuration: the options resolved
+// against the environment. Zero fields leave the upstream exporter to read
+// its variables.
 type otlpPlan struct {
 	proto    Protocol
-	target   *otlpTarget // nil: the upstream exporter reads the environment
+	endpoint string // a URL with the signal's path, or ""
 	insecure bool
-	headers  map[string]string
-	timeout  time.Duration // 0: the upstream exporter reads the environment
 	gzip     bool
+	headers  map[string]string
+	timeout  time.Duration
 }
 
 // plan reads opts and the environment for sig's exporter.
@@ -216,56 +193,95 @@ func plan(opts []Option, sig signal) (otlpPlan, error) {
 	if err != nil {
 		return otlpPlan{}, err
 	}
-	p := otlpPlan{proto: proto, insecure: c.insecure, headers: c.headers, timeout: c.timeoutFor(sig), gzip: gzipFor(sig)}
+	p := otlpPlan{proto: proto, insecure: c.insecure, gzip: gzipFor(sig), headers: c.headers, timeout: c.timeoutFor(sig)}
 	if c.endpoint != "" {
 		t, err := parseEndpoint(c.endpoint, c.insecure)
 		if err != nil {
 			return otlpPlan{}, err
 		}
-		p.target, p.insecure = &t, t.insecure
+		scheme := "https://"
+		if t.insecure {
+			scheme = "http://"
+		}
+		p.endpoint = scheme + t.hostPort + t.path + "/v1/" + strings.ToLower(string(sig))
 	}
 	return p, nil
 }
 
-// maxElapsed bounds retries by the export timeout, or by the upstream
-// default timeout when the environment sets it.
-func (p otlpPlan) maxElapsed() time.Duration {
-	if p.timeout > 0 {
-		return p.timeout
+// build lists the options for p. Retries follow the upstream policy on a
+// scale that fits in one export's timeout, which bounds them as a whole.
+func (b otlpOptions[O]) build(p otlpPlan) []O {
+	o := []O{b.retry(retryConfig{true, 250 * time.Millisecond, time.Second, cmp.Or(p.timeout, 30*time.Second)})}
+	if p.endpoint != "" { // its scheme sets TLS
+		o = append(o, b.endpointURL(p.endpoint))
+	} else if p.insecure {
+		o = append(o, b.insecure())
 	}
-	return 30 * time.Second
+	if p.headers != nil {
+		o = append(o, b.headers(p.headers))
+	}
+	if p.timeout > 0 {
+		o = append(o, b.timeout(p.timeout))
+	}
+	if p.gzip {
+		o = append(o, b.gzip())
+	}
+	return o
 }
 
+var (
+	traceGRPC = otlpOptions[otlptracegrpc.Option]{
+		func(c retryConfig) otlptracegrpc.Option { return otlptracegrpc.WithRetry(otlptracegrpc.RetryConfig(c)) },
+		otlptracegrpc.WithEndpointURL, otlptracegrpc.WithInsecure,
+		func() otlptracegrpc.Option { return otlptracegrpc.WithCompressor("gzip") },
+		otlptracegrpc.WithHeaders, otlptracegrpc.WithTimeout,
+	}
+	traceHTTP = otlpOptions[otlptracehttp.Option]{
+		func(c retryConfig) otlptracehttp.Option { return otlptracehttp.WithRetry(otlptracehttp.RetryConfig(c)) },
+		otlptracehttp.WithEndpointURL, otlptracehttp.WithInsecure,
+		func() otlptracehttp.Option { return otlptracehttp.WithCompression(otlptracehttp.GzipCompression) },
+		otlptracehttp.WithHeaders, otlptracehttp.WithTimeout,
+	}
+	metricGRPC = otlpOptions[otlpmetricgrpc.Option]{
+		func(c retryConfig) otlpmetricgrpc.Option { return otlpmetricgrpc.WithRetry(otlpmetricgrpc.RetryConfig(c)) },
+		otlpmetricgrpc.WithEndpointURL, otlpmetricgrpc.WithInsecure,
+		func() otlpmetricgrpc.Option { return otlpmetricgrpc.WithCompressor("gzip") },
+		otlpmetricgrpc.WithHeaders, otlpmetricgrpc.WithTimeout,
+	}
+	metricHTTP = otlpOptions[otlpmetrichttp.Option]{
+		func(c retryConfig) otlpmetrichttp.Option { return otlpmetrichttp.WithRetry(otlpmetrichttp.RetryConfig(c)) },
+		otlpmetrichttp.WithEndpointURL, otlpmetrichttp.WithInsecure,
+		func() otlpmetrichttp.Option { return otlpmetrichttp.WithCompression(otlpmetrichttp.GzipCompression) },
+		otlpmetrichttp.WithHeaders, otlpmetrichttp.WithTimeout,
+	}
+)
+
 // NewOTLPTraceExporter returns an OTLP span exporter over gRPC or
-// HTTP/protobuf. The standard OTEL_EXPORTER_OTLP_* and
-// OTEL_EXPORTER_OTLP_TRACES_* variables configure it; opts override them.
-// It takes the OTLP options (WithEndpoint, WithProtocol, ...). It does not
-// dial: a collector that is down shows as failed exports, not as an error
-// here.
+// HTTP/protobuf, configured by OTEL_EXPORTER_OTLP_(TRACES_)* and the OTLP
+// options, which win. It does not dial: a collector that is down shows as
+// failed exports.
 func NewOTLPTraceExporter(ctx context.Context, opts ...Option) (sdktrace.SpanExporter, error) {
 	p, err := plan(opts, tracesSignal)
 	if err != nil {
 		return nil, err
 	}
 	if p.proto == ProtocolGRPC {
-		return otlptracegrpc.New(ctx, traceGRPCOptions.build(p)...)
+		return otlptracegrpc.New(ctx, traceGRPC.build(p)...)
 	}
-	// The upstream exporter reads the protocol variable too and would send
-	// JSON for http/json, which Setup ignores: protobuf, as decided.
-	return otlptracehttp.New(ctx, append(traceHTTPOptions.build(p), otlptracehttp.WithEncoding(otlptracehttp.EncodingProtobuf))...)
+	// Protobuf even where the upstream exporter reads http/json, which sfotel ignores.
+	return otlptracehttp.New(ctx, append(traceHTTP.build(p), otlptracehttp.WithEncoding(otlptracehttp.EncodingProtobuf))...)
 }
 
-// NewOTLPMetricExporter returns an OTLP metric exporter over gRPC or
-// HTTP/protobuf, for a sdkmetric.PeriodicReader. The standard
-// OTEL_EXPORTER_OTLP_* and OTEL_EXPORTER_OTLP_METRICS_* variables configure
-// it (temporality preference included); opts override them.
+// NewOTLPMetricExporter is NewOTLPTraceExporter for metrics, for a
+// sdkmetric.PeriodicReader (OTEL_EXPORTER_OTLP_METRICS_* included, with the
+// temporality preference).
 func NewOTLPMetricExporter(ctx context.Context, opts ...Option) (sdkmetric.Exporter, error) {
 	p, err := plan(opts, metricsSignal)
 	if err != nil {
 		return nil, err
 	}
 	if p.proto == ProtocolGRPC {
-		return otlpmetricgrpc.New(ctx, metricGRPCOptions.build(p)...)
+		return otlpmetricgrpc.New(ctx, metricGRPC.build(p)...)
 	}
-	return otlpmetrichttp.New(ctx, metricHTTPOptions.build(p)...)
+	return otlpmetrichttp.New(ctx, metricHTTP.build(p)...)
 }

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/contrib/exporters/autoexport"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/propagation"
@@ -34,31 +35,30 @@ type Telemetry struct {
 	prop     propagation.TextMapPropagator
 	limit    int
 	disabled bool
-	runtime  *runtimeMetrics
-	stats    *exportStats
 
-	spanHealth, metricHealth *exportHealth
+	stats                    exportStats
+	spanHealth, metricHealth exportHealth
 	abort                    context.CancelFunc
-	registration             metric.Registration
+	registration             metric.Registration         // of sfotel.exporter.spans.dropped
+	runtimeShutdown          func(context.Context) error // of the runtime metrics' provider
 
 	shutdownOnce sync.Once
 	shutdownErr  error
 }
 
 // Setup builds the resource, a TracerProvider with a batch span processor
-// per exporter, and a MeterProvider with the readers asked for. Without
-// options it builds both providers with the resource of this process,
-// exporting over OTLP only if the OTEL_EXPORTER_OTLP_* environment asks for
-// it, nothing global. A bad option (an unusable endpoint or protocol) is an
-// error naming it.
-// No network is touched: a collector that is down costs dropped data and
-// one logged warning, never a failed Setup or a slower operation.
+// per exporter and a MeterProvider with the readers asked for. Without
+// options it exports over OTLP only if the OTEL_EXPORTER_OTLP_* environment
+// asks for it and installs nothing globally. A bad option is an error
+// naming it. No network is touched: a collector that is down costs
+// dropped data and one logged warning, never a failed Setup or a slower
+// operation.
 //
 // With OTEL_SDK_DISABLED=true it builds no exporter and records nothing:
-// the TracerProvider hands out no-op tracers (which pass an incoming trace
-// context through), the MeterProvider drops every measurement (its readers,
-// WithReader's included, collect nothing), and the propagator is still
-// installed, as the specification asks.
+// tracers are no-ops (which pass an incoming trace context through), the
+// MeterProvider drops every measurement (its readers, WithReader's
+// included, collect nothing), and the propagator is still installed, as
+// the specification asks.
 func Setup(ctx context.Context, opts ...Option) (*Telemetry, error) {
 	cfg, err := newConfig(opts)
 	if err != nil {
@@ -68,17 +68,10 @@ func Setup(ctx context.Context, opts ...Option) (*Telemetry, error) {
 	if err != nil {
 		return nil, err
 	}
-
 	abortCtx, abort := context.WithCancel(context.Background())
-	t := &Telemetry{
-		res:          res,
-		prop:         propagatorFromEnv(),
-		limit:        cardinalityLimit(cfg.cardinalityLimit),
-		stats:        &exportStats{},
-		abort:        abort,
-		spanHealth:   &exportHealth{what: "span", logger: cfg.logger},
-		metricHealth: &exportHealth{what: "metric", logger: cfg.logger},
-	}
+	t := &Telemetry{res: res, prop: propagatorFromEnv(), limit: cardinalityLimit(cfg.cardinalityLimit), abort: abort,
+		disabled: sdkDisabled(), spanHealth: exportHealth{what: "span", logger: cfg.logger},
+		metricHealth: exportHealth{what: "metric", logger: cfg.logger}}
 	// Until the providers own them, processors and readers are shut down
 	// here on error.
 	var cleanup []func(context.Context) error
@@ -89,20 +82,28 @@ func Setup(ctx context.Context, opts ...Option) (*Telemetry, error) {
 		}
 		return nil, err
 	}
-
 	if cfg.prometheus {
 		if t.prom, err = NewPrometheus(opts...); err != nil {
 			return fail(err)
 		}
 		cfg.readers = append([]sdkmetric.Reader{t.prom}, cfg.readers...)
 	}
-	if sdkDisabled() {
-		return t.setupDisabled(cfg)
-	}
 
+	tpOpts := []sdktrace.TracerProviderOption{sdktrace.WithResource(res)}
 	mpOpts := []sdkmetric.Option{sdkmetric.WithResource(res), sdkmetric.WithCardinalityLimit(t.limit)}
-	if len(cfg.views) > 0 {
-		mpOpts = append(mpOpts, sdkmetric.WithView(cfg.views...))
+	for _, r := range cfg.readers {
+		mpOpts = append(mpOpts, sdkmetric.WithReader(r))
+	}
+	if t.disabled {
+		// The readers stay, so the handler and WithReader's answer, empty.
+		dropAll := sdkmetric.NewView(sdkmetric.Instrument{Name: "*"}, sdkmetric.Stream{Aggregation: sdkmetric.AggregationDrop{}})
+		t.tp, t.mp = sdktrace.NewTracerProvider(tpOpts...), sdkmetric.NewMeterProvider(append(mpOpts, sdkmetric.WithView(dropAll))...) // no other view
+		_ = t.tp.Shutdown(ctx) // its tracers are no-ops from now on
+		return t.finish(cfg, false)
+	}
+	mpOpts = append(mpOpts, sdkmetric.WithView(cfg.views...))
+	if cfg.sampler != nil {
+		tpOpts = append(tpOpts, sdktrace.WithSampler(cfg.sampler))
 	}
 	if cfg.exemplarFilter != nil {
 		mpOpts = append(mpOpts, sdkmetric.WithExemplarFilter(cfg.exemplarFilter))
@@ -111,152 +112,115 @@ func Setup(ctx context.Context, opts ...Option) (*Telemetry, error) {
 	}
 	bspOpts := sync.OnceValue(batchSpanOptions) // read, and warned about, once
 
-	tpOpts := []sdktrace.TracerProviderOption{sdktrace.WithResource(res)}
-	if cfg.sampler != nil {
-		tpOpts = append(tpOpts, sdktrace.WithSampler(cfg.sampler))
-	}
-	traces, tracesName := exporterFromEnv(tracesSignal)
-	if traces == choiceOther {
-		exp, err := otherSpanExporter(ctx, tracesName)
-		if err != nil {
+	// Any exporter name but otlp and none is autoexport's; one it does not
+	// know is ignored, as if unset.
+	traces := exporterName(tracesSignal)
+	if traces != "" && traces != "none" && traces != "otlp" {
+		exp, err := autoexport.NewSpanExporter(ctx)
+		ok, err := autoexported(tracesSignal, traces, err)
+		switch {
+		case err != nil:
 			return fail(err)
-		}
-		if exp == nil {
-			traces = choiceUnset // an unknown name is ignored
-		} else {
+		case ok:
 			bsp := sdktrace.NewBatchSpanProcessor(exp, bspOpts()...)
 			cleanup = append(cleanup, bsp.Shutdown)
 			tpOpts = append(tpOpts, sdktrace.WithSpanProcessor(bsp))
+		default:
+			traces = ""
 		}
 	}
-	tracesOTLP := !cfg.disableOTLP && wantOTLP(traces, tracesSignal, cfg.endpoint != "")
+	tracesOTLP := !cfg.disableOTLP && wantOTLP(traces, tracesSignal, cfg.endpoint)
 	if tracesOTLP {
 		exp, err := NewOTLPTraceExporter(ctx, opts...)
 		if err != nil {
 			return fail(err)
 		}
 		// The batch processor never blocks span.End: when its queue is
-		// full it drops. OTEL_BSP_* tune it.
-		bsp := sdktrace.NewBatchSpanProcessor(&spanGuard{next: exp, stats: t.stats, health: t.spanHealth, abort: abortCtx}, bspOpts()...)
+		// full it drops.
+		bsp := sdktrace.NewBatchSpanProcessor(&spanGuard{exp, &t.stats, &t.spanHealth, abortCtx}, bspOpts()...)
 		cleanup = append(cleanup, bsp.Shutdown) // stops its goroutine and the exporter
-		tpOpts = append(tpOpts, sdktrace.WithSpanProcessor(countingProcessor{SpanProcessor: bsp, queued: &t.stats.spansQueued}))
+		tpOpts = append(tpOpts, sdktrace.WithSpanProcessor(countingProcessor{bsp, &t.stats.spansQueued}))
 	}
 	for _, sp := range cfg.spanProcessors {
 		tpOpts = append(tpOpts, sdktrace.WithSpanProcessor(sp))
 	}
 
-	metrics, metricsName := exporterFromEnv(metricsSignal)
 	// "prometheus" asks for a Prometheus exporter; WithPrometheus is one
-	// already, served where the application mounts it. Without it,
-	// autoexport's serves on OTEL_EXPORTER_PROMETHEUS_HOST:PORT.
-	if metrics == choiceOther || metrics == choicePrometheus && !cfg.prometheus {
-		r, err := otherMetricReader(ctx, metricsName)
-		if err != nil {
+	// already. Without it, autoexport's serves on
+	// OTEL_EXPORTER_PROMETHEUS_HOST:PORT.
+	metrics := exporterName(metricsSignal)
+	if metrics != "" && metrics != "none" && metrics != "otlp" && (metrics != "prometheus" || !cfg.prometheus) {
+		r, err := autoexport.NewMetricReader(ctx)
+		ok, err := autoexported(metricsSignal, metrics, err)
+		switch {
+		case err != nil:
 			return fail(err)
-		}
-		if r == nil {
-			metrics = choiceUnset // an unknown name is ignored
-		} else {
+		case ok:
 			cleanup = append(cleanup, r.Shutdown)
 			mpOpts = append(mpOpts, sdkmetric.WithReader(r))
+		default:
+			metrics = ""
 		}
 	}
-	if !cfg.disableOTLP && wantOTLP(metrics, metricsSignal, cfg.endpoint != "") {
+	if !cfg.disableOTLP && wantOTLP(metrics, metricsSignal, cfg.endpoint) {
 		exp, err := NewOTLPMetricExporter(ctx, opts...)
 		if err != nil {
 			return fail(err)
 		}
-		ropts := periodicReaderOptions(cfg.metricInterval)
+		var ropts []sdkmetric.PeriodicReaderOption // the SDK reads OTEL_METRIC_EXPORT_*
+		if cfg.metricInterval > 0 {
+			ropts = append(ropts, sdkmetric.WithInterval(cfg.metricInterval))
+		}
 		if !cfg.disableRuntimeMetrics {
-			rt, err := newRuntimeMetrics(res, exp)
+			producers, shutdown, err := runtimeProducers(res, exp)
 			if err != nil {
 				_ = exp.Shutdown(ctx)
 				return fail(err)
 			}
-			t.runtime = rt
-			cleanup = append(cleanup, rt.shutdown)
-			ropts = append(ropts, rt.producers()...)
+			t.runtimeShutdown = shutdown
+			cleanup = append(cleanup, shutdown)
+			ropts = append(ropts, producers...)
 		}
-		guard := &metricGuard{Exporter: exp, stats: t.stats, health: t.metricHealth, abort: abortCtx}
-		reader := sdkmetric.NewPeriodicReader(guard, ropts...)
+		reader := sdkmetric.NewPeriodicReader(&metricGuard{exp, &t.stats, &t.metricHealth, abortCtx}, ropts...)
 		cleanup = append(cleanup, reader.Shutdown) // stops its goroutine and the exporter
 		mpOpts = append(mpOpts, sdkmetric.WithReader(reader))
 	}
-	for _, r := range cfg.readers {
-		mpOpts = append(mpOpts, sdkmetric.WithReader(r))
-	}
+	t.tp, t.mp = sdktrace.NewTracerProvider(tpOpts...), sdkmetric.NewMeterProvider(mpOpts...)
+	return t.finish(cfg, tracesOTLP)
+}
 
-	t.tp = sdktrace.NewTracerProvider(tpOpts...)
-	t.mp = sdkmetric.NewMeterProvider(mpOpts...)
+// wantOTLP reports whether sig goes over OTLP: its variable says otlp, or
+// is unset and an endpoint is configured. Where the specification's
+// default would send to localhost:4318, a library sends nowhere nobody
+// configured (as autoexport's WithFallbackSpanExporter lets a program do).
+func wantOTLP(name string, sig signal, endpointOption string) bool {
+	env := sig.otlpEnv("ENDPOINT")
+	return name == "otlp" || name == "" && (endpointOption != "" || os.Getenv(env[0]) != "" || os.Getenv(env[1]) != "")
+}
+
+// finish counts dropped spans as a metric where spans go over OTLP, and
+// installs the globals if asked.
+func (t *Telemetry) finish(cfg config, tracesOTLP bool) (*Telemetry, error) {
 	if tracesOTLP {
-		if err := t.observeDropped(); err != nil {
-			_ = t.Shutdown(ctx)
-			return nil, err
+		m := t.mp.Meter(ScopeName, metric.WithInstrumentationVersion(Version))
+		dropped, err := contract.ExporterSpansDropped.New(m)
+		if err == nil {
+			t.registration, err = m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+				o.ObserveInt64(dropped, int64(t.stats.spansDropped.Load()))
+				return nil
+			}, dropped)
+		}
+		if err != nil {
+			_ = t.Shutdown(context.Background())
+			return nil, fmt.Errorf("exporters: %s: %w", contract.MetricExporterSpansDropped, err)
 		}
 	}
 	if cfg.setGlobal {
-		t.setGlobal()
+		otel.SetTracerProvider(t.tp)
+		otel.SetMeterProvider(t.mp)
+		otel.SetTextMapPropagator(t.prop)
 	}
 	return t, nil
-}
-
-// wantOTLP reports whether sig goes over OTLP: the variable says otlp, or
-// it is unset and an endpoint is configured. Unset with no endpoint
-// anywhere means no OTLP: where the specification's default would send to
-// localhost:4318, a library's Setup sends nowhere nobody configured (as
-// autoexport's WithFallbackSpanExporter lets a program choose).
-func wantOTLP(c exporterChoice, sig signal, endpointOption bool) bool {
-	switch c {
-	case choiceOTLP:
-		return true
-	case choiceUnset:
-		return endpointOption || os.Getenv(envEndpoint) != "" || os.Getenv(sig.endpointEnv) != ""
-	}
-	return false
-}
-
-// setupDisabled finishes t for OTEL_SDK_DISABLED=true. The TracerProvider
-// is shut down at once, so every Tracer it hands out is a no-op one. The
-// MeterProvider keeps its readers (so the Prometheus handler and
-// WithReader's readers still answer) but drops every instrument, views and
-// all.
-func (t *Telemetry) setupDisabled(cfg config) (*Telemetry, error) {
-	t.disabled = true
-	t.tp = sdktrace.NewTracerProvider(sdktrace.WithResource(t.res))
-	_ = t.tp.Shutdown(context.Background())
-	dropAll := sdkmetric.NewView(sdkmetric.Instrument{Name: "*"}, sdkmetric.Stream{Aggregation: sdkmetric.AggregationDrop{}})
-	mpOpts := []sdkmetric.Option{sdkmetric.WithResource(t.res), sdkmetric.WithView(dropAll)}
-	for _, r := range cfg.readers {
-		mpOpts = append(mpOpts, sdkmetric.WithReader(r))
-	}
-	t.mp = sdkmetric.NewMeterProvider(mpOpts...)
-	if cfg.setGlobal {
-		t.setGlobal()
-	}
-	return t, nil
-}
-
-func (t *Telemetry) setGlobal() {
-	otel.SetTracerProvider(t.tp)
-	otel.SetMeterProvider(t.mp)
-	otel.SetTextMapPropagator(t.prop)
-}
-
-// observeDropped exports Stats.SpansDropped as a counter.
-func (t *Telemetry) observeDropped() error {
-	m := t.mp.Meter(ScopeName, metric.WithInstrumentationVersion(Version))
-	dropped, err := contract.ExporterSpansDropped.New(m)
-	if err != nil {
-		return fmt.Errorf("exporters: %s: %w", contract.MetricExporterSpansDropped, err)
-	}
-	t.registration, err = m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
-		o.ObserveInt64(dropped, int64(t.stats.spansDropped.Load()))
-		return nil
-	}, dropped)
-	if err != nil {
-		return fmt.Errorf("exporters: %s: %w", contract.MetricExporterSpansDropped, err)
-	}
-	return nil
 }
 
 // TracerProvider returns the TracerProvider Setup built.
@@ -276,10 +240,9 @@ func (t *Telemetry) Resource() *resource.Resource { return t.res }
 // context and baggage when unset), for a program that does not use WithGlobal.
 func (t *Telemetry) Propagator() propagation.TextMapPropagator { return t.prop }
 
-// CardinalityLimit returns the MeterProvider's cardinality limit: the most
-// series one instrument keeps per collection, 0 for none. Instrumentation
-// that adds attributes of its own (otelexec.WithServiceAttributes) budgets
-// its series below it.
+// CardinalityLimit returns the most series one instrument keeps per
+// collection, 0 for no limit, for instrumentation that budgets its own
+// series below it (otelexec.WithServiceAttributes).
 func (t *Telemetry) CardinalityLimit() int { return t.limit }
 
 // Disabled reports whether OTEL_SDK_DISABLED=true made Setup build a
@@ -294,8 +257,7 @@ func (t *Telemetry) Stats() Stats { return t.stats.snapshot() }
 // not take is reported as an error.
 func (t *Telemetry) ForceFlush(ctx context.Context) error {
 	before := t.Stats()
-	err := errors.Join(t.tp.ForceFlush(ctx), t.mp.ForceFlush(ctx))
-	return errors.Join(err, t.lostSince(before))
+	return errors.Join(t.tp.ForceFlush(ctx), t.mp.ForceFlush(ctx), t.lostSince(before))
 }
 
 // DefaultShutdownTimeout bounds Shutdown when its context has no deadline.
@@ -319,23 +281,20 @@ func (t *Telemetry) Shutdown(ctx context.Context) error {
 		before := t.Stats()
 		// When ctx ends, in-flight and later exports end at once, so the
 		// SDK's background flush (which does not watch ctx) winds down too.
-		stop := context.AfterFunc(ctx, t.abort)
-		defer stop()
+		defer context.AfterFunc(ctx, t.abort)()
 		defer t.abort()
 
-		var regErr error
+		var regErr, tpErr, mpErr error
 		if t.registration != nil {
 			regErr = t.registration.Unregister()
 		}
+		// Side by side, so one slow pipeline does not use up the other's
+		// share of the deadline.
 		var wg sync.WaitGroup
-		var tpErr, mpErr error
-		// Traces and metrics shut down side by side so one slow pipeline
-		// does not use up the other's share of the deadline.
 		wg.Go(func() { tpErr = t.tp.Shutdown(ctx) })
 		wg.Go(func() {
-			mpErr = t.mp.Shutdown(ctx)
-			if t.runtime != nil {
-				mpErr = errors.Join(mpErr, t.runtime.shutdown(ctx))
+			if mpErr = t.mp.Shutdown(ctx); t.runtimeShutdown != nil {
+				mpErr = errors.Join(mpErr, t.runtimeShutdown(ctx))
 			}
 		})
 		wg.Wait()

@@ -29,10 +29,49 @@ import (
 	"github.com/statefulroute/sfotel/internal/otlptest"
 )
 
+// The OTLP variables the tests set, spelled out: the code derives the
+// per-signal names.
+const (
+	envProtocol        = "OTEL_EXPORTER_OTLP_PROTOCOL"
+	envTracesProtocol  = "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"
+	envMetricsProtocol = "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL"
+	envEndpoint        = "OTEL_EXPORTER_OTLP_ENDPOINT"
+	envTracesEndpoint  = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
+	envMetricsEndpoint = "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"
+	envTimeout         = "OTEL_EXPORTER_OTLP_TIMEOUT"
+	envTracesTimeout   = "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT"
+	envMetricsTimeout  = "OTEL_EXPORTER_OTLP_METRICS_TIMEOUT"
+	envCompression     = "OTEL_EXPORTER_OTLP_COMPRESSION"
+	envTracesCompr     = "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION"
+	envMetricsCompr    = "OTEL_EXPORTER_OTLP_METRICS_COMPRESSION"
+	envTracesExporter  = "OTEL_TRACES_EXPORTER"
+	envMetricsExporter = "OTEL_METRICS_EXPORTER"
+
+	envMetricExportInterval = "OTEL_METRIC_EXPORT_INTERVAL"
+	envMetricExportTimeout  = "OTEL_METRIC_EXPORT_TIMEOUT"
+)
+
+// TestDerivedVariableNames: the names the code derives are the ones the
+// specification spells.
+func TestDerivedVariableNames(t *testing.T) {
+	for _, c := range []struct{ got, want [2]string }{
+		{tracesSignal.otlpEnv("PROTOCOL"), [2]string{envTracesProtocol, envProtocol}},
+		{metricsSignal.otlpEnv("ENDPOINT"), [2]string{envMetricsEndpoint, envEndpoint}},
+		{tracesSignal.otlpEnv("TIMEOUT"), [2]string{envTracesTimeout, envTimeout}},
+		{metricsSignal.otlpEnv("COMPRESSION"), [2]string{envMetricsCompr, envCompression}},
+		{[2]string{tracesSignal.exporterEnv(), metricsSignal.exporterEnv()}, [2]string{envTracesExporter, envMetricsExporter}},
+	} {
+		if c.got != c.want {
+			t.Errorf("derived %q, want %q", c.got, c.want)
+		}
+	}
+}
+
 // otelEnv lists the variables Setup and the SDK read, beside sdkSettings;
 // clearOTelEnv blanks them so the machine's environment cannot change a
 // test's outcome.
 var otelEnv = []string{
+	envMetricExportInterval, envMetricExportTimeout,
 	"OTEL_SERVICE_NAME", "OTEL_RESOURCE_ATTRIBUTES",
 	envProtocol, envTracesProtocol, envMetricsProtocol,
 	envEndpoint, envTracesEndpoint, envMetricsEndpoint,
