@@ -76,17 +76,11 @@ func (c *config) fail(format string, args ...any) {
 	c.errs = append(c.errs, fmt.Errorf("exporters: "+format, args...))
 }
 
-// isNil reports whether v is nil or an interface holding a nil pointer,
-// so WithRegisterer((*prometheus.Registry)(nil)) is ignored like nil.
+// isNil reports whether v is nil or a nil pointer, so
+// WithRegisterer((*prometheus.Registry)(nil)) is ignored like nil.
 func isNil(v any) bool {
-	if v == nil {
-		return true
-	}
-	switch rv := reflect.ValueOf(v); rv.Kind() {
-	case reflect.Pointer, reflect.Interface, reflect.Map, reflect.Slice, reflect.Func:
-		return rv.IsNil()
-	}
-	return false
+	rv := reflect.ValueOf(v)
+	return v == nil || rv.Kind() == reflect.Pointer && rv.IsNil()
 }
 
 // WithServiceName sets service.name. OTEL_SERVICE_NAME and

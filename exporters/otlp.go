@@ -167,7 +167,7 @@ type otlpOptions[O any] struct {
 // retryConfig has the fields of every upstream RetryConfig, in their order,
 // so it converts to each of them.
 type retryConfig struct {
-	Enabled                                         bool
+	Enabled                                      bool
 	InitialInterval, MaxInterval, MaxElapsedTime time.Duration
 }
 
@@ -243,13 +243,17 @@ var (
 		otlptracehttp.WithHeaders, otlptracehttp.WithTimeout,
 	}
 	metricGRPC = otlpOptions[otlpmetricgrpc.Option]{
-		func(c retryConfig) otlpmetricgrpc.Option { return otlpmetricgrpc.WithRetry(otlpmetricgrpc.RetryConfig(c)) },
+		func(c retryConfig) otlpmetricgrpc.Option {
+			return otlpmetricgrpc.WithRetry(otlpmetricgrpc.RetryConfig(c))
+		},
 		otlpmetricgrpc.WithEndpointURL, otlpmetricgrpc.WithInsecure,
 		func() otlpmetricgrpc.Option { return otlpmetricgrpc.WithCompressor("gzip") },
 		otlpmetricgrpc.WithHeaders, otlpmetricgrpc.WithTimeout,
 	}
 	metricHTTP = otlpOptions[otlpmetrichttp.Option]{
-		func(c retryConfig) otlpmetrichttp.Option { return otlpmetrichttp.WithRetry(otlpmetrichttp.RetryConfig(c)) },
+		func(c retryConfig) otlpmetrichttp.Option {
+			return otlpmetrichttp.WithRetry(otlpmetrichttp.RetryConfig(c))
+		},
 		otlpmetrichttp.WithEndpointURL, otlpmetrichttp.WithInsecure,
 		func() otlpmetrichttp.Option { return otlpmetrichttp.WithCompression(otlpmetrichttp.GzipCompression) },
 		otlpmetrichttp.WithHeaders, otlpmetrichttp.WithTimeout,

@@ -95,9 +95,10 @@ func Setup(ctx context.Context, opts ...Option) (*Telemetry, error) {
 		mpOpts = append(mpOpts, sdkmetric.WithReader(r))
 	}
 	if t.disabled {
-		// The readers stay, so the handler and WithReader's answer, empty.
+		// The readers stay, so the handler and WithReader's answer, empty;
+		// dropAll is the only view, or another would record.
 		dropAll := sdkmetric.NewView(sdkmetric.Instrument{Name: "*"}, sdkmetric.Stream{Aggregation: sdkmetric.AggregationDrop{}})
-		t.tp, t.mp = sdktrace.NewTracerProvider(tpOpts...), sdkmetric.NewMeterProvider(append(mpOpts, sdkmetric.WithView(dropAll))...) // no other view
+		t.tp, t.mp = sdktrace.NewTracerProvider(tpOpts...), sdkmetric.NewMeterProvider(append(mpOpts, sdkmetric.WithView(dropAll))...)
 		_ = t.tp.Shutdown(ctx) // its tracers are no-ops from now on
 		return t.finish(cfg, false)
 	}
