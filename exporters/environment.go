@@ -1,6 +1,7 @@
 package exporters
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"strconv"
@@ -66,38 +67,33 @@ func propagatorFromEnv() propagation.TextMapPropagator {
 	return p
 }
 
-// exporterName reads OTEL_TRACES_EXPORTER or OTEL_METRICS_EXPORTER: none,
-// otlp and (for metrics) prometheus in lower case, "" when unset or a list
-// (which the specification allows, autoexport does not; a warning), and
-// any other name as given, for autoexport, which reads the variable itself.
-// sfotel builds the OTLP exporters itself because the options must
-// override the environment and autoexport's take none.
-func exporterName(sig signal) string {
-	env := sig.exporterEnv()
+// fromAutoexport reads OTEL_TRACES_EXPORTER or OTEL_METRICS_EXPORTER and
+// has autoexport (which reads it too) build any exporter but otlp, none and
+// prometheus when WithPrometheus serves it: sfotel builds its OTLP exporters itself, because the
+// options must override the environment and autoexport's take none. It
+// returns the name in force (those three in lower case) and what
+// autoexport built. A list of names (which the specification allows and
+// autoexport does not) and a name autoexport does not know are warnings
+// and ignored, as if unset; autoexport does not export the error for the
+// latter, so its text is matched (should it change, Setup fails instead).
+func fromAutoexport[T, O any](ctx context.Context, sig signal, create func(context.Context, ...O) (T, error), ownPrometheus bool) (string, T, error) {
+	env, zero := sig.exporterEnv(), *new(T)
 	name := strings.TrimSpace(os.Getenv(env))
-	switch l := strings.ToLower(name); {
-	case l == "none" || l == "otlp" || l == "prometheus" && sig == metricsSignal:
-		return l
-	case strings.Contains(name, ","):
+	if l := strings.ToLower(name); l == "" || l == "otlp" || l == "none" || l == "prometheus" && ownPrometheus {
+		return l, zero, nil
+	}
+	if strings.Contains(name, ",") {
 		warnEnv(env, os.Getenv(env), "names more than one exporter; a list is not supported (name one), so it is ignored")
-		return ""
+		return "", zero, nil
 	}
-	return name
-}
-
-// autoexported checks what autoexport built for sig's exporter name: false
-// for a name it does not know, which is a warning and ignored. autoexport
-// does not export that error, so its text is matched; should it change, an
-// unknown name fails Setup instead, the louder outcome.
-func autoexported(sig signal, name string, err error) (bool, error) {
+	v, err := create(ctx)
 	if err != nil && strings.Contains(err.Error(), "unknown exporter") {
-		warnEnv(sig.exporterEnv(), name, "names an unknown exporter; it is ignored")
-		return false, nil
+		warnEnv(env, name, "names an unknown exporter; it is ignored")
+		return "", zero, nil
+	} else if err != nil {
+		return "", zero, fmt.Errorf("exporters: %s=%s: %w", env, name, err)
 	}
-	if err != nil {
-		return false, fmt.Errorf("exporters: %s=%s: %w", sig.exporterEnv(), name, err)
-	}
-	return true, nil
+	return name, v, nil
 }
 
 // cardinalityLimit is the limit in force: n if > 0, else

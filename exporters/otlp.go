@@ -110,17 +110,11 @@ func (c config) timeoutFor(sig signal) time.Duration {
 	return cmp.Or(c.timeout, DefaultOTLPTimeout)
 }
 
-// otlpTarget is a parsed WithEndpoint value.
-type otlpTarget struct {
-	hostPort string
-	path     string // base path without a trailing slash; "" for none
-	insecure bool
-}
-
-// parseEndpoint checks WithEndpoint's value and decides TLS.
-func parseEndpoint(endpoint string, insecure bool) (otlpTarget, error) {
-	bad := func(format string, args ...any) (otlpTarget, error) {
-		return otlpTarget{}, fmt.Errorf("exporters: WithEndpoint %q: "+format, append([]any{endpoint}, args...)...)
+// parseEndpoint checks WithEndpoint's value and returns it as a URL
+// without a trailing slash, whose scheme says whether TLS is used.
+func parseEndpoint(endpoint string, insecure bool) (string, error) {
+	bad := func(format string, args ...any) (string, error) {
+		return "", fmt.Errorf("exporters: WithEndpoint %q: "+format, append([]any{endpoint}, args...)...)
 	}
 	if strings.TrimSpace(endpoint) != endpoint || endpoint == "" {
 		return bad("empty or surrounded by spaces")
@@ -129,7 +123,10 @@ func parseEndpoint(endpoint string, insecure bool) (otlpTarget, error) {
 		if host, port, err := net.SplitHostPort(endpoint); err != nil || host == "" || port == "" {
 			return bad("want host:port or a http(s):// URL")
 		}
-		return otlpTarget{hostPort: endpoint, insecure: insecure}, nil
+		if insecure {
+			return "http://" + endpoint, nil
+		}
+		return "https://" + endpoint, nil
 	}
 	u, err := url.Parse(endpoint)
 	switch {
@@ -146,7 +143,7 @@ func parseEndpoint(endpoint string, insecure bool) (otlpTarget, error) {
 	case u.Port() == "":
 		return bad("missing port (4317 for gRPC, 4318 for HTTP)")
 	}
-	return otlpTarget{hostPort: u.Host, path: strings.TrimRight(u.Path, "/"), insecure: u.Scheme == "http"}, nil
+	return strings.TrimRight(endpoint, "/"), nil
 }
 
 func isLoopback(host string) bool {
@@ -156,31 +153,31 @@ func isLoopback(host string) bool {
 
 // otlpOptions holds one upstream exporter package's option constructors:
 // the four packages have the same options under different types.
-type otlpOptions[O any] struct {
-	retry          func(retryConfig) O
+type otlpOptions[O any, R retryConfig] struct {
+	retry          func(R) O
 	endpointURL    func(string) O
 	insecure, gzip func() O
 	headers        func(map[string]string) O
 	timeout        func(time.Duration) O
 }
 
-// retryConfig has the fields of every upstream RetryConfig, in their order,
-// so it converts to each of them.
-type retryConfig struct {
-	Enabled                                      bool
-	InitialInterval, MaxInterval, MaxElapsedTime time.Duration
+// retryConfig is every upstream RetryConfig.
+type retryConfig interface {
+	~struct {
+		Enabled                                      bool
+		InitialInterval, MaxInterval, MaxElapsedTime time.Duration
+	}
 }
 
-// otlpPlan is one signal's OTLP configuration: the options resolved
+// otlpPlan is one signal's OTLP configuration, the options resolved
 // against the environment. Zero fields leave the upstream exporter to read
 // its variables.
 type otlpPlan struct {
-	proto    Protocol
-	endpoint string // a URL with the signal's path, or ""
-	insecure bool
-	gzip     bool
-	headers  map[string]string
-	timeout  time.Duration
+	proto          Protocol
+	endpoint       string // a URL with the signal's path
+	insecure, gzip bool
+	headers        map[string]string
+	timeout        time.Duration
 }
 
 // plan reads opts and the environment for sig's exporter.
@@ -195,23 +192,17 @@ func plan(opts []Option, sig signal) (otlpPlan, error) {
 	}
 	p := otlpPlan{proto: proto, insecure: c.insecure, gzip: gzipFor(sig), headers: c.headers, timeout: c.timeoutFor(sig)}
 	if c.endpoint != "" {
-		t, err := parseEndpoint(c.endpoint, c.insecure)
-		if err != nil {
-			return otlpPlan{}, err
-		}
-		scheme := "https://"
-		if t.insecure {
-			scheme = "http://"
-		}
-		p.endpoint = scheme + t.hostPort + t.path + "/v1/" + strings.ToLower(string(sig))
+		base, err := parseEndpoint(c.endpoint, c.insecure)
+		p.endpoint = base + "/v1/" + strings.ToLower(string(sig))
+		return p, err
 	}
 	return p, nil
 }
 
 // build lists the options for p. Retries follow the upstream policy on a
 // scale that fits in one export's timeout, which bounds them as a whole.
-func (b otlpOptions[O]) build(p otlpPlan) []O {
-	o := []O{b.retry(retryConfig{true, 250 * time.Millisecond, time.Second, cmp.Or(p.timeout, 30*time.Second)})}
+func (b otlpOptions[O, R]) build(p otlpPlan) []O {
+	o := []O{b.retry(R{true, 250 * time.Millisecond, time.Second, cmp.Or(p.timeout, 30*time.Second)})}
 	if p.endpoint != "" { // its scheme sets TLS
 		o = append(o, b.endpointURL(p.endpoint))
 	} else if p.insecure {
@@ -230,31 +221,23 @@ func (b otlpOptions[O]) build(p otlpPlan) []O {
 }
 
 var (
-	traceGRPC = otlpOptions[otlptracegrpc.Option]{
-		func(c retryConfig) otlptracegrpc.Option { return otlptracegrpc.WithRetry(otlptracegrpc.RetryConfig(c)) },
-		otlptracegrpc.WithEndpointURL, otlptracegrpc.WithInsecure,
+	traceGRPC = otlpOptions[otlptracegrpc.Option, otlptracegrpc.RetryConfig]{
+		otlptracegrpc.WithRetry, otlptracegrpc.WithEndpointURL, otlptracegrpc.WithInsecure,
 		func() otlptracegrpc.Option { return otlptracegrpc.WithCompressor("gzip") },
 		otlptracegrpc.WithHeaders, otlptracegrpc.WithTimeout,
 	}
-	traceHTTP = otlpOptions[otlptracehttp.Option]{
-		func(c retryConfig) otlptracehttp.Option { return otlptracehttp.WithRetry(otlptracehttp.RetryConfig(c)) },
-		otlptracehttp.WithEndpointURL, otlptracehttp.WithInsecure,
+	traceHTTP = otlpOptions[otlptracehttp.Option, otlptracehttp.RetryConfig]{
+		otlptracehttp.WithRetry, otlptracehttp.WithEndpointURL, otlptracehttp.WithInsecure,
 		func() otlptracehttp.Option { return otlptracehttp.WithCompression(otlptracehttp.GzipCompression) },
 		otlptracehttp.WithHeaders, otlptracehttp.WithTimeout,
 	}
-	metricGRPC = otlpOptions[otlpmetricgrpc.Option]{
-		func(c retryConfig) otlpmetricgrpc.Option {
-			return otlpmetricgrpc.WithRetry(otlpmetricgrpc.RetryConfig(c))
-		},
-		otlpmetricgrpc.WithEndpointURL, otlpmetricgrpc.WithInsecure,
+	metricGRPC = otlpOptions[otlpmetricgrpc.Option, otlpmetricgrpc.RetryConfig]{
+		otlpmetricgrpc.WithRetry, otlpmetricgrpc.WithEndpointURL, otlpmetricgrpc.WithInsecure,
 		func() otlpmetricgrpc.Option { return otlpmetricgrpc.WithCompressor("gzip") },
 		otlpmetricgrpc.WithHeaders, otlpmetricgrpc.WithTimeout,
 	}
-	metricHTTP = otlpOptions[otlpmetrichttp.Option]{
-		func(c retryConfig) otlpmetrichttp.Option {
-			return otlpmetrichttp.WithRetry(otlpmetrichttp.RetryConfig(c))
-		},
-		otlpmetrichttp.WithEndpointURL, otlpmetrichttp.WithInsecure,
+	metricHTTP = otlpOptions[otlpmetrichttp.Option, otlpmetrichttp.RetryConfig]{
+		otlpmetrichttp.WithRetry, otlpmetrichttp.WithEndpointURL, otlpmetrichttp.WithInsecure,
 		func() otlpmetrichttp.Option { return otlpmetrichttp.WithCompression(otlpmetrichttp.GzipCompression) },
 		otlpmetrichttp.WithHeaders, otlpmetrichttp.WithTimeout,
 	}

@@ -113,22 +113,14 @@ func Setup(ctx context.Context, opts ...Option) (*Telemetry, error) {
 	}
 	bspOpts := sync.OnceValue(batchSpanOptions) // read, and warned about, once
 
-	// Any exporter name but otlp and none is autoexport's; one it does not
-	// know is ignored, as if unset.
-	traces := exporterName(tracesSignal)
-	if traces != "" && traces != "none" && traces != "otlp" {
-		exp, err := autoexport.NewSpanExporter(ctx)
-		ok, err := autoexported(tracesSignal, traces, err)
-		switch {
-		case err != nil:
-			return fail(err)
-		case ok:
-			bsp := sdktrace.NewBatchSpanProcessor(exp, bspOpts()...)
-			cleanup = append(cleanup, bsp.Shutdown)
-			tpOpts = append(tpOpts, sdktrace.WithSpanProcessor(bsp))
-		default:
-			traces = ""
-		}
+	traces, exp, err := fromAutoexport(ctx, tracesSignal, autoexport.NewSpanExporter, false)
+	if err != nil {
+		return fail(err)
+	}
+	if exp != nil {
+		bsp := sdktrace.NewBatchSpanProcessor(exp, bspOpts()...)
+		cleanup = append(cleanup, bsp.Shutdown)
+		tpOpts = append(tpOpts, sdktrace.WithSpanProcessor(bsp))
 	}
 	tracesOTLP := !cfg.disableOTLP && wantOTLP(traces, tracesSignal, cfg.endpoint)
 	if tracesOTLP {
@@ -149,19 +141,13 @@ func Setup(ctx context.Context, opts ...Option) (*Telemetry, error) {
 	// "prometheus" asks for a Prometheus exporter; WithPrometheus is one
 	// already. Without it, autoexport's serves on
 	// OTEL_EXPORTER_PROMETHEUS_HOST:PORT.
-	metrics := exporterName(metricsSignal)
-	if metrics != "" && metrics != "none" && metrics != "otlp" && (metrics != "prometheus" || !cfg.prometheus) {
-		r, err := autoexport.NewMetricReader(ctx)
-		ok, err := autoexported(metricsSignal, metrics, err)
-		switch {
-		case err != nil:
-			return fail(err)
-		case ok:
-			cleanup = append(cleanup, r.Shutdown)
-			mpOpts = append(mpOpts, sdkmetric.WithReader(r))
-		default:
-			metrics = ""
-		}
+	metrics, r, err := fromAutoexport(ctx, metricsSignal, autoexport.NewMetricReader, cfg.prometheus)
+	if err != nil {
+		return fail(err)
+	}
+	if r != nil {
+		cleanup = append(cleanup, r.Shutdown)
+		mpOpts = append(mpOpts, sdkmetric.WithReader(r))
 	}
 	if !cfg.disableOTLP && wantOTLP(metrics, metricsSignal, cfg.endpoint) {
 		exp, err := NewOTLPMetricExporter(ctx, opts...)

@@ -455,22 +455,22 @@ func TestParseEndpoint(t *testing.T) {
 	cases := []struct {
 		in       string
 		insecure bool
-		want     otlpTarget
+		want     string // the scheme says whether TLS is used
 	}{
-		{"http://127.0.0.1:4318", false, otlpTarget{"127.0.0.1:4318", "", true}},
-		{"http://127.9.9.9:4318/", false, otlpTarget{"127.9.9.9:4318", "", true}},
-		{"http://localhost:4317", false, otlpTarget{"localhost:4317", "", true}},
-		{"http://[::1]:4318/otlp", false, otlpTarget{"[::1]:4318", "/otlp", true}},
-		{"https://collector.example:4318/base/", false, otlpTarget{"collector.example:4318", "/base", false}},
-		{"http://collector.example:4318", true, otlpTarget{"collector.example:4318", "", true}},
-		{"collector.example:4317", false, otlpTarget{"collector.example:4317", "", false}},
-		{"127.0.0.1:4317", false, otlpTarget{"127.0.0.1:4317", "", false}},
-		{"127.0.0.1:4317", true, otlpTarget{"127.0.0.1:4317", "", true}},
+		{"http://127.0.0.1:4318", false, "http://127.0.0.1:4318"},
+		{"http://127.9.9.9:4318/", false, "http://127.9.9.9:4318"},
+		{"http://localhost:4317", false, "http://localhost:4317"},
+		{"http://[::1]:4318/otlp", false, "http://[::1]:4318/otlp"},
+		{"https://collector.example:4318/base/", false, "https://collector.example:4318/base"},
+		{"http://collector.example:4318", true, "http://collector.example:4318"},
+		{"collector.example:4317", false, "https://collector.example:4317"},
+		{"127.0.0.1:4317", false, "https://127.0.0.1:4317"},
+		{"127.0.0.1:4317", true, "http://127.0.0.1:4317"},
 	}
 	for _, c := range cases {
 		got, err := parseEndpoint(c.in, c.insecure)
 		if err != nil || got != c.want {
-			t.Errorf("parseEndpoint(%q, %v) = %+v, %v; want %+v", c.in, c.insecure, got, err, c.want)
+			t.Errorf("parseEndpoint(%q, %v) = %q, %v; want %q", c.in, c.insecure, got, err, c.want)
 		}
 	}
 }
