@@ -18,33 +18,24 @@ import (
 // config holds what the options set. Zero OTLP fields mean "the
 // environment decides".
 type config struct {
-	serviceName, serviceVersion string
-	resourceAttributes          []attribute.KeyValue
+	serviceName, serviceVersion, namespace, endpoint string
+	resourceAttributes                               []attribute.KeyValue
+	registerer                                       prometheus.Registerer
+	gatherer                                         prometheus.Gatherer
+	protocol                                         Protocol
+	headers                                          map[string]string
+	maxInFlight, cardinalityLimit                    int
+	scrapeTimeout, timeout, metricInterval           time.Duration
+	views                                            []sdkmetric.View
+	exemplarFilter                                   exemplar.Filter
+	readers                                          []sdkmetric.Reader
+	spanProcessors                                   []sdktrace.SpanProcessor
+	sampler                                          sdktrace.Sampler
+	logger                                           *slog.Logger
+	errs                                             []error
 
-	prometheus                                                          bool
-	registerer                                                          prometheus.Registerer
-	gatherer                                                            prometheus.Gatherer
-	goCollector, processCollector, scopeLabels, targetInfo, openMetrics bool
-	namespace                                                           string
-	maxInFlight                                                         int
-	scrapeTimeout                                                       time.Duration
-
-	protocol                                     Protocol
-	endpoint                                     string
-	headers                                      map[string]string
-	timeout, metricInterval                      time.Duration
-	insecure, disableOTLP, disableRuntimeMetrics bool
-
-	views            []sdkmetric.View
-	cardinalityLimit int
-	exemplarFilter   exemplar.Filter
-	readers          []sdkmetric.Reader
-	spanProcessors   []sdktrace.SpanProcessor
-	sampler          sdktrace.Sampler
-	setGlobal        bool
-	logger           *slog.Logger
-
-	errs []error
+	prometheus, goCollector, processCollector, scopeLabels, targetInfo, openMetrics bool
+	insecure, disableOTLP, disableRuntimeMetrics, setGlobal                         bool
 }
 
 // Option configures Setup, NewPrometheus and the OTLP exporters. Each
@@ -76,11 +67,14 @@ func (c *config) fail(format string, args ...any) {
 	c.errs = append(c.errs, fmt.Errorf("exporters: "+format, args...))
 }
 
-// isNil reports whether v is nil or a nil pointer, so
-// WithRegisterer((*prometheus.Registry)(nil)) is ignored like nil.
-func isNil(v any) bool {
-	rv := reflect.ValueOf(v)
-	return v == nil || rv.Kind() == reflect.Pointer && rv.IsNil()
+// orOld returns v, or old when v is nil or a nil pointer: the options that
+// take an interface ignore nil, WithRegisterer((*prometheus.Registry)(nil))
+// included.
+func orOld[T any](v, old T) T {
+	if rv := reflect.ValueOf(v); !rv.IsValid() || rv.Kind() == reflect.Pointer && rv.IsNil() {
+		return old
+	}
+	return v
 }
 
 // WithServiceName sets service.name. OTEL_SERVICE_NAME and
@@ -117,22 +111,14 @@ func WithPrometheus() Option { return func(c *config) { c.prometheus = true } }
 // *prometheus.Registry is); otherwise give WithGatherer too. Avoid
 // prometheus.DefaultRegisterer if others register there. nil is ignored.
 func WithRegisterer(r prometheus.Registerer) Option {
-	return func(c *config) {
-		if !isNil(r) {
-			c.registerer = r
-		}
-	}
+	return func(c *config) { c.registerer = orOld(r, c.registerer) }
 }
 
 // WithGatherer makes the handler serve g, which must gather what
 // WithRegisterer's registerer holds, e.g. reg for
 // prometheus.WrapRegistererWith(labels, reg). nil is ignored.
 func WithGatherer(g prometheus.Gatherer) Option {
-	return func(c *config) {
-		if !isNil(g) {
-			c.gatherer = g
-		}
-	}
+	return func(c *config) { c.gatherer = orOld(g, c.gatherer) }
 }
 
 // WithGoCollector adds (the default) or leaves out client_golang's Go
@@ -303,9 +289,5 @@ func WithGlobal() Option { return func(c *config) { c.setGlobal = true } }
 // what a person must act on: an OTLP outage and its end, a failed resource
 // detector, a failed scrape. Ignored environment values go to otel.Handle.
 func WithLogger(l *slog.Logger) Option {
-	return func(c *config) {
-		if l != nil {
-			c.logger = l
-		}
-	}
+	return func(c *config) { c.logger = orOld(l, c.logger) }
 }

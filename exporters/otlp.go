@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -56,55 +57,48 @@ func (sig signal) otlpEnv(v string) [2]string {
 // exporterEnv is OTEL_TRACES_EXPORTER or OTEL_METRICS_EXPORTER.
 func (sig signal) exporterEnv() string { return "OTEL_" + string(sig) + "_EXPORTER" }
 
-// protocolFor returns the transport for sig: the option, else the
-// variables, else DefaultProtocol, in any case. An unknown option is an
-// error; an unknown variable is a warning and ignored.
-func (c config) protocolFor(sig signal) (Protocol, error) {
-	if c.protocol != "" {
-		return checkProtocol(c.protocol, "WithProtocol")
-	}
-	for _, env := range sig.otlpEnv("PROTOCOL") {
-		if v := strings.TrimSpace(os.Getenv(env)); v != "" {
-			if p, err := checkProtocol(Protocol(v), env); err == nil {
-				return p, nil
-			}
-			warnEnv(env, v, "is not grpc or http/protobuf; ignored")
-		}
-	}
-	return DefaultProtocol, nil
+// isSet reports whether either of sig's variables for v is set.
+func (sig signal) isSet(v string) bool {
+	env := sig.otlpEnv(v)
+	return os.Getenv(env[0]) != "" || os.Getenv(env[1]) != ""
 }
 
-func checkProtocol(p Protocol, source string) (Protocol, error) {
-	switch p = Protocol(strings.ToLower(string(p))); p {
+// choice returns, in lower case, the first of sig's variables for v that
+// is one of values in any case (the upstream exporters read them
+// case-sensitively, or not at all), or "". Any other value is a warning and
+// ignored.
+func (sig signal) choice(v string, values ...string) string {
+	for _, env := range sig.otlpEnv(v) {
+		raw := strings.TrimSpace(os.Getenv(env))
+		if l := strings.ToLower(raw); slices.Contains(values, l) {
+			return l
+		} else if raw != "" {
+			warnEnv(env, raw, "is not "+strings.Join(values, " or ")+"; ignored")
+		}
+	}
+	return ""
+}
+
+// protocolFor returns the transport for sig: the option (an unknown one is
+// an error), else the variables, else DefaultProtocol.
+func (c config) protocolFor(sig signal) (Protocol, error) {
+	if c.protocol == "" {
+		return Protocol(cmp.Or(sig.choice("PROTOCOL", string(ProtocolGRPC), string(ProtocolHTTPProtobuf)), string(DefaultProtocol))), nil
+	}
+	switch p := Protocol(strings.ToLower(string(c.protocol))); p {
 	case ProtocolGRPC, ProtocolHTTPProtobuf:
 		return p, nil
 	case "http/json":
-		return "", fmt.Errorf("exporters: %s: protocol %q is not supported by the Go OTLP exporters; use %q or %q", source, p, ProtocolGRPC, ProtocolHTTPProtobuf)
+		return "", fmt.Errorf("exporters: WithProtocol: protocol %q is not supported by the Go OTLP exporters; use %q or %q", p, ProtocolGRPC, ProtocolHTTPProtobuf)
+	default:
+		return "", fmt.Errorf("exporters: WithProtocol: unknown OTLP protocol %q; want %q or %q", p, ProtocolGRPC, ProtocolHTTPProtobuf)
 	}
-	return "", fmt.Errorf("exporters: %s: unknown OTLP protocol %q; want %q or %q", source, p, ProtocolGRPC, ProtocolHTTPProtobuf)
-}
-
-// gzipFor reads sig's compression variables in any case (the upstream
-// exporters take only a lower-case gzip and anything else for none).
-func gzipFor(sig signal) bool {
-	for _, env := range sig.otlpEnv("COMPRESSION") {
-		switch v := strings.TrimSpace(os.Getenv(env)); strings.ToLower(v) {
-		case "":
-		case "gzip":
-			return true
-		case "none":
-			return false
-		default:
-			warnEnv(env, v, "is not gzip or none; ignored")
-		}
-	}
-	return false
 }
 
 // timeoutFor returns the export timeout to pass, or 0 to let the upstream
 // exporter read the variable.
 func (c config) timeoutFor(sig signal) time.Duration {
-	if env := sig.otlpEnv("TIMEOUT"); c.timeout == 0 && (os.Getenv(env[0]) != "" || os.Getenv(env[1]) != "") {
+	if c.timeout == 0 && sig.isSet("TIMEOUT") {
 		return 0
 	}
 	return cmp.Or(c.timeout, DefaultOTLPTimeout)
@@ -190,7 +184,7 @@ func plan(opts []Option, sig signal) (otlpPlan, error) {
 	if err != nil {
 		return otlpPlan{}, err
 	}
-	p := otlpPlan{proto: proto, insecure: c.insecure, gzip: gzipFor(sig), headers: c.headers, timeout: c.timeoutFor(sig)}
+	p := otlpPlan{proto: proto, insecure: c.insecure, gzip: sig.choice("COMPRESSION", "gzip", "none") == "gzip", headers: c.headers, timeout: c.timeoutFor(sig)}
 	if c.endpoint != "" {
 		base, err := parseEndpoint(c.endpoint, c.insecure)
 		p.endpoint = base + "/v1/" + strings.ToLower(string(sig))

@@ -16,19 +16,18 @@ import (
 // the OTLP reader reads as producers, so the Prometheus reader (whose
 // handler serves client_golang's go_* series) and WithReader's never see
 // them. Its reader aggregates as exp asks, so the data has the shape of the
-// rest of the export. It returns the reader options and the provider's
-// Shutdown.
-func runtimeProducers(res *resource.Resource, exp sdkmetric.Exporter) ([]sdkmetric.PeriodicReaderOption, func(context.Context) error, error) {
+// rest of the export. That provider runs no goroutine: nothing is left to
+// shut down once the OTLP reader stops reading it.
+func runtimeProducers(res *resource.Resource, exp sdkmetric.Exporter) ([]sdkmetric.PeriodicReaderOption, error) {
 	reader := sdkmetric.NewManualReader(sdkmetric.WithTemporalitySelector(exp.Temporality), sdkmetric.WithAggregationSelector(exp.Aggregation))
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithResource(res), sdkmetric.WithReader(reader))
 	if err := runtime.Start(runtime.WithMeterProvider(mp)); err != nil {
-		_ = mp.Shutdown(context.Background())
-		return nil, nil, fmt.Errorf("exporters: Go runtime metrics: %w", err)
+		return nil, fmt.Errorf("exporters: Go runtime metrics: %w", err)
 	}
 	return []sdkmetric.PeriodicReaderOption{
 		sdkmetric.WithProducer(manualProducer{reader}),
 		sdkmetric.WithProducer(runtime.NewProducer()), // go.schedule.duration
-	}, mp.Shutdown, nil
+	}, nil
 }
 
 // manualProducer hands what a ManualReader collects to another reader.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"sync"
 	"time"
 
@@ -39,8 +38,7 @@ type Telemetry struct {
 	stats                    exportStats
 	spanHealth, metricHealth exportHealth
 	abort                    context.CancelFunc
-	registration             metric.Registration         // of sfotel.exporter.spans.dropped
-	runtimeShutdown          func(context.Context) error // of the runtime metrics' provider
+	registration             metric.Registration // of sfotel.exporter.spans.dropped
 
 	shutdownOnce sync.Once
 	shutdownErr  error
@@ -159,13 +157,11 @@ func Setup(ctx context.Context, opts ...Option) (*Telemetry, error) {
 			ropts = append(ropts, sdkmetric.WithInterval(cfg.metricInterval))
 		}
 		if !cfg.disableRuntimeMetrics {
-			producers, shutdown, err := runtimeProducers(res, exp)
+			producers, err := runtimeProducers(res, exp)
 			if err != nil {
 				_ = exp.Shutdown(ctx)
 				return fail(err)
 			}
-			t.runtimeShutdown = shutdown
-			cleanup = append(cleanup, shutdown)
 			ropts = append(ropts, producers...)
 		}
 		reader := sdkmetric.NewPeriodicReader(&metricGuard{exp, &t.stats, &t.metricHealth, abortCtx}, ropts...)
@@ -181,8 +177,7 @@ func Setup(ctx context.Context, opts ...Option) (*Telemetry, error) {
 // default would send to localhost:4318, a library sends nowhere nobody
 // configured (as autoexport's WithFallbackSpanExporter lets a program do).
 func wantOTLP(name string, sig signal, endpointOption string) bool {
-	env := sig.otlpEnv("ENDPOINT")
-	return name == "otlp" || name == "" && (endpointOption != "" || os.Getenv(env[0]) != "" || os.Getenv(env[1]) != "")
+	return name == "otlp" || name == "" && (endpointOption != "" || sig.isSet("ENDPOINT"))
 }
 
 // finish counts dropped spans as a metric where spans go over OTLP, and
@@ -279,11 +274,7 @@ func (t *Telemetry) Shutdown(ctx context.Context) error {
 		// share of the deadline.
 		var wg sync.WaitGroup
 		wg.Go(func() { tpErr = t.tp.Shutdown(ctx) })
-		wg.Go(func() {
-			if mpErr = t.mp.Shutdown(ctx); t.runtimeShutdown != nil {
-				mpErr = errors.Join(mpErr, t.runtimeShutdown(ctx))
-			}
-		})
+		wg.Go(func() { mpErr = t.mp.Shutdown(ctx) })
 		wg.Wait()
 		t.shutdownErr = errors.Join(regErr, tpErr, mpErr, t.lostSince(before))
 	})
