@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -33,17 +34,18 @@ func warnEnv(name, value, what string) {
 // when neither WithCardinalityLimit nor OTEL_GO_X_CARDINALITY_LIMIT sets one.
 const DefaultCardinalityLimit = 2000
 
-// sdkDisabled reads OTEL_SDK_DISABLED: only a "true" in any case is true;
-// a value that is neither true nor false is a warning, read as false.
-func sdkDisabled() bool {
-	switch v := strings.TrimSpace(os.Getenv(envSDKDisabled)); strings.ToLower(v) {
-	case "true":
-		return true
-	case "", "false":
-	default:
-		warnEnv(envSDKDisabled, v, "is neither true nor false; the SDK stays enabled")
+// envChoice returns, in lower case, the first of envs that is set to one
+// of values in any case, or "". Any other value is a warning and ignored.
+func envChoice(values []string, envs ...string) string {
+	for _, env := range envs {
+		raw := strings.TrimSpace(os.Getenv(env))
+		if l := strings.ToLower(raw); slices.Contains(values, l) {
+			return l
+		} else if raw != "" {
+			warnEnv(env, raw, "is not one of "+strings.Join(values, ", ")+"; ignored")
+		}
 	}
-	return false
+	return ""
 }
 
 // propagatorFromEnv builds what OTEL_PROPAGATORS names (in any case, with
@@ -114,14 +116,4 @@ func cardinalityLimit(n int) int {
 		return DefaultCardinalityLimit
 	}
 	return max(n, 0)
-}
-
-// checkExemplarFilter warns about an OTEL_METRICS_EXEMPLAR_FILTER the SDK
-// would ignore without a word (it reads the known ones in any case).
-func checkExemplarFilter() {
-	switch v := strings.TrimSpace(os.Getenv(envExemplarFilter)); strings.ToLower(v) {
-	case "", "always_on", "always_off", "trace_based":
-	default:
-		warnEnv(envExemplarFilter, v, "is not always_on, always_off or trace_based; the default trace_based applies")
-	}
 }

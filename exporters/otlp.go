@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/url"
 	"os"
-	"slices"
 	"strings"
 	"time"
 
@@ -49,9 +48,11 @@ const (
 
 // otlpEnv is the variable for setting v of sig: the per-signal one first,
 // then the generic one (OTEL_EXPORTER_OTLP_TRACES_PROTOCOL, then
-// OTEL_EXPORTER_OTLP_PROTOCOL). The upstream exporters read the others.
-func (sig signal) otlpEnv(v string) [2]string {
-	return [2]string{"OTEL_EXPORTER_OTLP_" + string(sig) + "_" + v, "OTEL_EXPORTER_OTLP_" + v}
+// OTEL_EXPORTER_OTLP_PROTOCOL). Setup reads the protocol and compression
+// itself, in any case (the upstream exporters read them case-sensitively,
+// or not at all); the upstream exporters read the others.
+func (sig signal) otlpEnv(v string) []string {
+	return []string{"OTEL_EXPORTER_OTLP_" + string(sig) + "_" + v, "OTEL_EXPORTER_OTLP_" + v}
 }
 
 // exporterEnv is OTEL_TRACES_EXPORTER or OTEL_METRICS_EXPORTER.
@@ -63,27 +64,11 @@ func (sig signal) isSet(v string) bool {
 	return os.Getenv(env[0]) != "" || os.Getenv(env[1]) != ""
 }
 
-// choice returns, in lower case, the first of sig's variables for v that
-// is one of values in any case (the upstream exporters read them
-// case-sensitively, or not at all), or "". Any other value is a warning and
-// ignored.
-func (sig signal) choice(v string, values ...string) string {
-	for _, env := range sig.otlpEnv(v) {
-		raw := strings.TrimSpace(os.Getenv(env))
-		if l := strings.ToLower(raw); slices.Contains(values, l) {
-			return l
-		} else if raw != "" {
-			warnEnv(env, raw, "is not "+strings.Join(values, " or ")+"; ignored")
-		}
-	}
-	return ""
-}
-
 // protocolFor returns the transport for sig: the option (an unknown one is
 // an error), else the variables, else DefaultProtocol.
 func (c config) protocolFor(sig signal) (Protocol, error) {
 	if c.protocol == "" {
-		return Protocol(cmp.Or(sig.choice("PROTOCOL", string(ProtocolGRPC), string(ProtocolHTTPProtobuf)), string(DefaultProtocol))), nil
+		return Protocol(cmp.Or(envChoice([]string{string(ProtocolGRPC), string(ProtocolHTTPProtobuf)}, sig.otlpEnv("PROTOCOL")...), string(DefaultProtocol))), nil
 	}
 	switch p := Protocol(strings.ToLower(string(c.protocol))); p {
 	case ProtocolGRPC, ProtocolHTTPProtobuf:
@@ -184,7 +169,7 @@ func plan(opts []Option, sig signal) (otlpPlan, error) {
 	if err != nil {
 		return otlpPlan{}, err
 	}
-	p := otlpPlan{proto: proto, insecure: c.insecure, gzip: sig.choice("COMPRESSION", "gzip", "none") == "gzip", headers: c.headers, timeout: c.timeoutFor(sig)}
+	p := otlpPlan{proto: proto, insecure: c.insecure, gzip: envChoice([]string{"gzip", "none"}, sig.otlpEnv("COMPRESSION")...) == "gzip", headers: c.headers, timeout: c.timeoutFor(sig)}
 	if c.endpoint != "" {
 		base, err := parseEndpoint(c.endpoint, c.insecure)
 		p.endpoint = base + "/v1/" + strings.ToLower(string(sig))

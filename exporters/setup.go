@@ -68,7 +68,7 @@ func Setup(ctx context.Context, opts ...Option) (*Telemetry, error) {
 	}
 	abortCtx, abort := context.WithCancel(context.Background())
 	t := &Telemetry{res: res, prop: propagatorFromEnv(), limit: cardinalityLimit(cfg.cardinalityLimit), abort: abort,
-		disabled: sdkDisabled(), spanHealth: exportHealth{what: "span", logger: cfg.logger},
+		disabled: envChoice([]string{"true", "false"}, envSDKDisabled) == "true", spanHealth: exportHealth{what: "span", logger: cfg.logger},
 		metricHealth: exportHealth{what: "metric", logger: cfg.logger}}
 	// Until the providers own them, processors and readers are shut down
 	// here on error.
@@ -106,8 +106,8 @@ func Setup(ctx context.Context, opts ...Option) (*Telemetry, error) {
 	}
 	if cfg.exemplarFilter != nil {
 		mpOpts = append(mpOpts, sdkmetric.WithExemplarFilter(cfg.exemplarFilter))
-	} else {
-		checkExemplarFilter()
+	} else { // the SDK reads it, and ignores an unknown value without a word
+		envChoice([]string{"always_on", "always_off", "trace_based"}, envExemplarFilter)
 	}
 	bspOpts := sync.OnceValue(batchSpanOptions) // read, and warned about, once
 

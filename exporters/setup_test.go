@@ -54,14 +54,14 @@ const (
 // TestDerivedVariableNames: the names the code derives are the ones the
 // specification spells.
 func TestDerivedVariableNames(t *testing.T) {
-	for _, c := range []struct{ got, want [2]string }{
-		{tracesSignal.otlpEnv("PROTOCOL"), [2]string{envTracesProtocol, envProtocol}},
-		{metricsSignal.otlpEnv("ENDPOINT"), [2]string{envMetricsEndpoint, envEndpoint}},
-		{tracesSignal.otlpEnv("TIMEOUT"), [2]string{envTracesTimeout, envTimeout}},
-		{metricsSignal.otlpEnv("COMPRESSION"), [2]string{envMetricsCompr, envCompression}},
-		{[2]string{tracesSignal.exporterEnv(), metricsSignal.exporterEnv()}, [2]string{envTracesExporter, envMetricsExporter}},
+	for _, c := range []struct{ got, want []string }{
+		{tracesSignal.otlpEnv("PROTOCOL"), []string{envTracesProtocol, envProtocol}},
+		{metricsSignal.otlpEnv("ENDPOINT"), []string{envMetricsEndpoint, envEndpoint}},
+		{tracesSignal.otlpEnv("TIMEOUT"), []string{envTracesTimeout, envTimeout}},
+		{metricsSignal.otlpEnv("COMPRESSION"), []string{envMetricsCompr, envCompression}},
+		{[]string{tracesSignal.exporterEnv(), metricsSignal.exporterEnv()}, []string{envTracesExporter, envMetricsExporter}},
 	} {
-		if c.got != c.want {
+		if !slices.Equal(c.got, c.want) {
 			t.Errorf("derived %q, want %q", c.got, c.want)
 		}
 	}
