@@ -67,6 +67,15 @@ func (c *config) fail(format string, args ...any) {
 	c.errs = append(c.errs, fmt.Errorf("exporters: "+format, args...))
 }
 
+// setIf sets *field to v if ok, else records the invalid option.
+func setIf[T any](c *config, field *T, v T, ok bool, format string, args ...any) {
+	if ok {
+		*field = v
+	} else {
+		c.fail(format, args...)
+	}
+}
+
 // orOld returns v, or old when v is nil or a nil pointer: the options that
 // take an interface ignore nil, WithRegisterer((*prometheus.Registry)(nil))
 // included.
@@ -83,9 +92,7 @@ func orOld[T any](v, old T) T {
 func WithServiceName(name string) Option { return func(c *config) { c.serviceName = name } }
 
 // WithServiceVersion sets service.version, below the environment too.
-func WithServiceVersion(version string) Option {
-	return func(c *config) { c.serviceVersion = version }
-}
+func WithServiceVersion(v string) Option { return func(c *config) { c.serviceVersion = v } }
 
 // WithResourceAttributes adds attrs to the resource, below the environment.
 // Every attribute must be valid.
@@ -152,11 +159,7 @@ var validNamespace = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
 // empty (the default, which the dashboard contract assumes) means none.
 func WithNamespace(ns string) Option {
 	return func(c *config) {
-		if ns != "" && !validNamespace.MatchString(ns) {
-			c.fail("WithNamespace: %q is not a metric name prefix; want [a-zA-Z_][a-zA-Z0-9_]*", ns)
-			return
-		}
-		c.namespace = ns
+		setIf(c, &c.namespace, ns, ns == "" || validNamespace.MatchString(ns), "WithNamespace: %q is not a metric name prefix; want [a-zA-Z_][a-zA-Z0-9_]*", ns)
 	}
 }
 
@@ -194,24 +197,15 @@ func WithInsecureTransport(on bool) Option { return func(c *config) { c.insecure
 // OTEL_EXPORTER_OTLP_HEADERS. Header names must not be empty.
 func WithHeaders(h map[string]string) Option {
 	return func(c *config) {
-		if _, ok := h[""]; ok {
-			c.fail("WithHeaders: a header name is empty")
-			return
-		}
-		c.headers = h
+		_, empty := h[""]
+		setIf(c, &c.headers, h, !empty, "WithHeaders: a header name is empty")
 	}
 }
 
 // WithTimeout bounds one export, retries included, overriding
 // OTEL_EXPORTER_OTLP_TIMEOUT. It must be > 0.
 func WithTimeout(d time.Duration) Option {
-	return func(c *config) {
-		if d <= 0 {
-			c.fail("WithTimeout: must be > 0, got %v", d)
-			return
-		}
-		c.timeout = d
-	}
+	return func(c *config) { setIf(c, &c.timeout, d, d > 0, "WithTimeout: must be > 0, got %v", d) }
 }
 
 // WithoutOTLP ignores the OTLP environment: no OTLP exporter at all. It
@@ -222,11 +216,7 @@ func WithoutOTLP() Option { return func(c *config) { c.disableOTLP = true } }
 // OTEL_METRIC_EXPORT_INTERVAL, else 60 s. It must not be negative.
 func WithMetricInterval(d time.Duration) Option {
 	return func(c *config) {
-		if d < 0 {
-			c.fail("WithMetricInterval: must not be negative, got %v", d)
-			return
-		}
-		c.metricInterval = d
+		setIf(c, &c.metricInterval, d, d >= 0, "WithMetricInterval: must not be negative, got %v", d)
 	}
 }
 
@@ -246,11 +236,7 @@ func WithView(views ...sdkmetric.View) Option {
 // not be negative. Telemetry.CardinalityLimit reports the value in force.
 func WithCardinalityLimit(n int) Option {
 	return func(c *config) {
-		if n < 0 {
-			c.fail("WithCardinalityLimit: must be >= 0 (0: the default, %d), got %d", DefaultCardinalityLimit, n)
-			return
-		}
-		c.cardinalityLimit = n
+		setIf(c, &c.cardinalityLimit, n, n >= 0, "WithCardinalityLimit: must be >= 0 (0: the default, %d), got %d", DefaultCardinalityLimit, n)
 	}
 }
 

@@ -38,7 +38,6 @@ type Telemetry struct {
 	stats                    exportStats
 	spanHealth, metricHealth exportHealth
 	abort                    context.CancelFunc
-	registration             metric.Registration // of sfotel.exporter.spans.dropped
 
 	shutdownOnce sync.Once
 	shutdownErr  error
@@ -187,7 +186,7 @@ func (t *Telemetry) finish(cfg config, tracesOTLP bool) (*Telemetry, error) {
 		m := t.mp.Meter(ScopeName, metric.WithInstrumentationVersion(Version))
 		dropped, err := contract.ExporterSpansDropped.New(m)
 		if err == nil {
-			t.registration, err = m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+			_, err = m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
 				o.ObserveInt64(dropped, int64(t.stats.spansDropped.Load()))
 				return nil
 			}, dropped)
@@ -266,17 +265,14 @@ func (t *Telemetry) Shutdown(ctx context.Context) error {
 		defer context.AfterFunc(ctx, t.abort)()
 		defer t.abort()
 
-		var regErr, tpErr, mpErr error
-		if t.registration != nil {
-			regErr = t.registration.Unregister()
-		}
+		var tpErr, mpErr error
 		// Side by side, so one slow pipeline does not use up the other's
 		// share of the deadline.
 		var wg sync.WaitGroup
 		wg.Go(func() { tpErr = t.tp.Shutdown(ctx) })
 		wg.Go(func() { mpErr = t.mp.Shutdown(ctx) })
 		wg.Wait()
-		t.shutdownErr = errors.Join(regErr, tpErr, mpErr, t.lostSince(before))
+		t.shutdownErr = errors.Join(tpErr, mpErr, t.lostSince(before))
 	})
 	return t.shutdownErr
 }
