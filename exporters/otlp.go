@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -67,17 +68,13 @@ func (sig signal) isSet(v string) bool {
 // protocolFor returns the transport for sig: the option (an unknown one is
 // an error), else the variables, else DefaultProtocol.
 func (c config) protocolFor(sig signal) (Protocol, error) {
-	if c.protocol == "" {
-		return Protocol(cmp.Or(envChoice([]string{string(ProtocolGRPC), string(ProtocolHTTPProtobuf)}, sig.otlpEnv("PROTOCOL")...), string(DefaultProtocol))), nil
+	known := []string{string(ProtocolGRPC), string(ProtocolHTTPProtobuf)}
+	if p := strings.ToLower(string(c.protocol)); slices.Contains(known, p) {
+		return Protocol(p), nil
+	} else if p != "" {
+		return "", fmt.Errorf("exporters: WithProtocol: unknown OTLP protocol %q; want %q or %q (http/json is not supported by the Go OTLP exporters)", p, ProtocolGRPC, ProtocolHTTPProtobuf)
 	}
-	switch p := Protocol(strings.ToLower(string(c.protocol))); p {
-	case ProtocolGRPC, ProtocolHTTPProtobuf:
-		return p, nil
-	case "http/json":
-		return "", fmt.Errorf("exporters: WithProtocol: protocol %q is not supported by the Go OTLP exporters; use %q or %q", p, ProtocolGRPC, ProtocolHTTPProtobuf)
-	default:
-		return "", fmt.Errorf("exporters: WithProtocol: unknown OTLP protocol %q; want %q or %q", p, ProtocolGRPC, ProtocolHTTPProtobuf)
-	}
+	return Protocol(cmp.Or(envChoice(known, sig.otlpEnv("PROTOCOL")...), string(DefaultProtocol))), nil
 }
 
 // timeoutFor returns the export timeout to pass, or 0 to let the upstream

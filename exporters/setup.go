@@ -27,35 +27,28 @@ const Version = contract.Version
 
 // Telemetry holds what Setup built. Shutdown it before the process exits.
 type Telemetry struct {
-	tp       *sdktrace.TracerProvider
-	mp       *sdkmetric.MeterProvider
-	prom     *Prometheus
-	res      *resource.Resource
-	prop     propagation.TextMapPropagator
-	limit    int
-	disabled bool
-
+	tp                       *sdktrace.TracerProvider
+	mp                       *sdkmetric.MeterProvider
+	prom                     *Prometheus
+	res                      *resource.Resource
+	prop                     propagation.TextMapPropagator
+	limit                    int
+	disabled                 bool
 	stats                    exportStats
 	spanHealth, metricHealth exportHealth
 	abort                    context.CancelFunc
-
-	shutdownOnce sync.Once
-	shutdownErr  error
+	shutdownOnce             sync.Once
+	shutdownErr              error
 }
 
 // Setup builds the resource, a TracerProvider with a batch span processor
-// per exporter and a MeterProvider with the readers asked for. Without
-// options it exports over OTLP only if the OTEL_EXPORTER_OTLP_* environment
-// asks for it and installs nothing globally. A bad option is an error
-// naming it. No network is touched: a collector that is down costs
-// dropped data and one logged warning, never a failed Setup or a slower
-// operation.
-//
-// With OTEL_SDK_DISABLED=true it builds no exporter and records nothing:
-// tracers are no-ops (which pass an incoming trace context through), the
-// MeterProvider drops every measurement (its readers, WithReader's
-// included, collect nothing), and the propagator is still installed, as
-// the specification asks.
+// per exporter and a MeterProvider with the readers asked for; without
+// options, OTLP only if OTEL_EXPORTER_OTLP_* asks for it, nothing global.
+// No network is touched: a collector that is down costs dropped data and
+// one logged warning, never a failed Setup or a slower operation. With
+// OTEL_SDK_DISABLED=true nothing is exported or recorded (readers collect
+// nothing; tracers pass an incoming trace context through), and the
+// propagator is still installed, as the specification asks.
 func Setup(ctx context.Context, opts ...Option) (*Telemetry, error) {
 	cfg, err := newConfig(opts)
 	if err != nil {
@@ -69,8 +62,7 @@ func Setup(ctx context.Context, opts ...Option) (*Telemetry, error) {
 	t := &Telemetry{res: res, prop: propagatorFromEnv(), limit: cardinalityLimit(cfg.cardinalityLimit), abort: abort,
 		disabled: envChoice([]string{"true", "false"}, envSDKDisabled) == "true", spanHealth: exportHealth{what: "span", logger: cfg.logger},
 		metricHealth: exportHealth{what: "metric", logger: cfg.logger}}
-	// Until the providers own them, processors and readers are shut down
-	// here on error.
+	// What the providers do not own yet is shut down here on error.
 	var cleanup []func(context.Context) error
 	fail := func(err error) (*Telemetry, error) {
 		abort()
@@ -218,7 +210,7 @@ func (t *Telemetry) Prometheus() *Prometheus { return t.prom }
 func (t *Telemetry) Resource() *resource.Resource { return t.res }
 
 // Propagator returns the propagator OTEL_PROPAGATORS names (W3C trace
-// context and baggage when unset), for a program that does not use WithGlobal.
+// context and baggage when unset).
 func (t *Telemetry) Propagator() propagation.TextMapPropagator { return t.prop }
 
 // CardinalityLimit returns the most series one instrument keeps per
@@ -233,9 +225,8 @@ func (t *Telemetry) Disabled() bool { return t.disabled }
 // Stats returns what the OTLP exporters delivered and lost so far.
 func (t *Telemetry) Stats() Stats { return t.stats.snapshot() }
 
-// ForceFlush exports the spans and metrics recorded so far and waits for
-// the collector's answer, at most until ctx is done. Data the collector did
-// not take is reported as an error.
+// ForceFlush exports what was recorded so far and waits for the collector,
+// at most until ctx is done. Data the collector did not take is an error.
 func (t *Telemetry) ForceFlush(ctx context.Context) error {
 	before := t.Stats()
 	return errors.Join(t.tp.ForceFlush(ctx), t.mp.ForceFlush(ctx), t.lostSince(before))
@@ -247,11 +238,10 @@ const DefaultShutdownTimeout = 10 * time.Second
 // shutdownTimeout is DefaultShutdownTimeout; tests shorten it.
 var shutdownTimeout = DefaultShutdownTimeout
 
-// Shutdown flushes and stops everything Setup built. It returns within
-// ctx's deadline (DefaultShutdownTimeout if ctx has none): exports still
-// running then are abandoned and their data counted as dropped. Errors are
-// joined; data the collector did not take during the final flush is one of
-// them. Calling it again returns the first call's result.
+// Shutdown flushes and stops everything Setup built within ctx's deadline
+// (DefaultShutdownTimeout if none): exports still running then are
+// abandoned and counted as dropped. Data the collector did not take is one
+// of the errors. Calling it again returns the first call's result.
 func (t *Telemetry) Shutdown(ctx context.Context) error {
 	t.shutdownOnce.Do(func() {
 		if _, ok := ctx.Deadline(); !ok {

@@ -18,17 +18,15 @@ type Stats struct {
 	SpansQueued uint64
 	// SpansExported counts spans the collector acknowledged.
 	SpansExported uint64
-	// SpansDropped counts spans in batches the collector did not take: an
-	// error, the export timeout, or the Shutdown deadline. It is exported as
-	// sfotel.exporter.spans.dropped. Spans the batch processor drops because
-	// its queue is full are not in it (the SDK does not expose that count);
-	// after Shutdown, SpansQueued - SpansExported - SpansDropped is exactly
-	// that number.
+	// SpansDropped counts spans in batches the collector did not take (an
+	// error, the export timeout, the Shutdown deadline), exported as
+	// sfotel.exporter.spans.dropped. After Shutdown, SpansQueued -
+	// SpansExported - SpansDropped is what the full queue dropped.
 	SpansDropped uint64
-	// MetricExports and MetricExportsFailed count OTLP metric exports
-	// (one per interval, one per flush) and those the collector did not
-	// take. An export the periodic reader cancels itself to shut down is
-	// in neither: its final export carries the same cumulative data.
+	// MetricExports and MetricExportsFailed count OTLP metric exports (one
+	// per interval or flush) and those the collector did not take. One the
+	// reader cancels itself to shut down is in neither: its final export
+	// carries the same cumulative data.
 	MetricExports       uint64
 	MetricExportsFailed uint64
 }
@@ -92,14 +90,14 @@ func exportUnder(ctx, abort context.Context, export func(context.Context) error)
 // to the global error handler (one log line per batch during an outage);
 // ForceFlush and Shutdown report the failures that happen during them.
 type spanGuard struct {
-	next   sdktrace.SpanExporter
+	sdktrace.SpanExporter
 	stats  *exportStats
 	health *exportHealth
 	abort  context.Context
 }
 
 func (g *spanGuard) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpan) error {
-	err := exportUnder(ctx, g.abort, func(ctx context.Context) error { return g.next.ExportSpans(ctx, spans) })
+	err := exportUnder(ctx, g.abort, func(ctx context.Context) error { return g.SpanExporter.ExportSpans(ctx, spans) })
 	g.health.report(err)
 	if err != nil {
 		g.stats.spansDropped.Add(uint64(len(spans)))
@@ -108,8 +106,6 @@ func (g *spanGuard) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySp
 	}
 	return nil
 }
-
-func (g *spanGuard) Shutdown(ctx context.Context) error { return g.next.Shutdown(ctx) }
 
 // countingProcessor counts the sampled spans handed to the batch processor
 // (one atomic add per span), so Stats can show what the queue dropped.
