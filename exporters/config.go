@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"reflect"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -58,6 +59,11 @@ func newConfig(opts []Option) (config, error) {
 	}
 	if c.disableOTLP && c.endpoint != "" {
 		c.fail("WithoutOTLP contradicts WithEndpoint")
+	} else if c.endpoint != "" {
+		var err error
+		if c.endpoint, err = parseEndpoint(c.endpoint, c.insecure); err != nil {
+			c.errs = append(c.errs, err)
+		}
 	}
 	return c, errors.Join(c.errs...)
 }
@@ -180,7 +186,14 @@ func WithScrapeLimits(maxInFlight int, timeout time.Duration) Option {
 }
 
 // WithProtocol chooses the transport, overriding OTEL_EXPORTER_OTLP_PROTOCOL.
-func WithProtocol(p Protocol) Option { return func(c *config) { c.protocol = p } }
+// It is grpc or http/protobuf, in any case; empty leaves it to the variable.
+func WithProtocol(p Protocol) Option {
+	return func(c *config) {
+		p = Protocol(strings.ToLower(string(p)))
+		setIf(c, &c.protocol, p, p == "" || p == ProtocolGRPC || p == ProtocolHTTPProtobuf,
+			"WithProtocol: unknown OTLP protocol %q; want %q or %q (http/json is not supported by the Go OTLP exporters)", p, ProtocolGRPC, ProtocolHTTPProtobuf)
+	}
+}
 
 // WithEndpoint sets the collector's base endpoint, overriding
 // OTEL_EXPORTER_OTLP_ENDPOINT: "https://host:port[/path]",

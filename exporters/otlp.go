@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/url"
 	"os"
-	"slices"
 	"strings"
 	"time"
 
@@ -65,16 +64,14 @@ func (sig signal) isSet(v string) bool {
 	return os.Getenv(env[0]) != "" || os.Getenv(env[1]) != ""
 }
 
-// protocolFor returns the transport for sig: the option (an unknown one is
-// an error), else the variables, else DefaultProtocol.
-func (c config) protocolFor(sig signal) (Protocol, error) {
-	known := []string{string(ProtocolGRPC), string(ProtocolHTTPProtobuf)}
-	if p := strings.ToLower(string(c.protocol)); slices.Contains(known, p) {
-		return Protocol(p), nil
-	} else if p != "" {
-		return "", fmt.Errorf("exporters: WithProtocol: unknown OTLP protocol %q; want %q or %q (http/json is not supported by the Go OTLP exporters)", p, ProtocolGRPC, ProtocolHTTPProtobuf)
+// protocolFor returns the transport for sig: WithProtocol's, else the
+// variables', else DefaultProtocol.
+func (c config) protocolFor(sig signal) Protocol {
+	if c.protocol != "" {
+		return c.protocol
 	}
-	return Protocol(cmp.Or(envChoice(known, sig.otlpEnv("PROTOCOL")...), string(DefaultProtocol))), nil
+	known := []string{string(ProtocolGRPC), string(ProtocolHTTPProtobuf)}
+	return Protocol(cmp.Or(envChoice(known, sig.otlpEnv("PROTOCOL")...), string(DefaultProtocol)))
 }
 
 // timeoutFor returns the export timeout to pass, or 0 to let the upstream
@@ -145,52 +142,25 @@ type retryConfig interface {
 	}
 }
 
-// otlpPlan is one signal's OTLP configuration, the options resolved
-// against the environment. Zero fields leave the upstream exporter to read
-// its variables.
-type otlpPlan struct {
-	proto          Protocol
-	endpoint       string // a URL with the signal's path
-	insecure, gzip bool
-	headers        map[string]string
-	timeout        time.Duration
-}
-
-// plan reads opts and the environment for sig's exporter.
-func plan(opts []Option, sig signal) (otlpPlan, error) {
-	c, err := newConfig(opts)
-	if err != nil {
-		return otlpPlan{}, err
-	}
-	proto, err := c.protocolFor(sig)
-	if err != nil {
-		return otlpPlan{}, err
-	}
-	p := otlpPlan{proto: proto, insecure: c.insecure, gzip: envChoice([]string{"gzip", "none"}, sig.otlpEnv("COMPRESSION")...) == "gzip", headers: c.headers, timeout: c.timeoutFor(sig)}
-	if c.endpoint != "" {
-		base, err := parseEndpoint(c.endpoint, c.insecure)
-		p.endpoint = base + "/v1/" + strings.ToLower(string(sig))
-		return p, err
-	}
-	return p, nil
-}
-
-// build lists the options for p. Retries follow the upstream policy on a
-// scale that fits in one export's timeout, which bounds them as a whole.
-func (b otlpOptions[O, R]) build(p otlpPlan) []O {
-	o := []O{b.retry(R{true, 250 * time.Millisecond, time.Second, cmp.Or(p.timeout, 30*time.Second)})}
-	if p.endpoint != "" { // its scheme sets TLS
-		o = append(o, b.endpointURL(p.endpoint))
-	} else if p.insecure {
+// build lists the options for sig's exporter: retries on the upstream
+// policy at a scale that fits in one export's timeout, which bounds them as
+// a whole, and the rest only where the configuration sets them, so the
+// upstream package reads the variables for the others.
+func (b otlpOptions[O, R]) build(c config, sig signal) []O {
+	timeout := c.timeoutFor(sig)
+	o := []O{b.retry(R{true, 250 * time.Millisecond, time.Second, cmp.Or(timeout, 30*time.Second)})}
+	if c.endpoint != "" { // its scheme sets TLS
+		o = append(o, b.endpointURL(c.endpoint+"/v1/"+strings.ToLower(string(sig))))
+	} else if c.insecure {
 		o = append(o, b.insecure())
 	}
-	if p.headers != nil {
-		o = append(o, b.headers(p.headers))
+	if c.headers != nil {
+		o = append(o, b.headers(c.headers))
 	}
-	if p.timeout > 0 {
-		o = append(o, b.timeout(p.timeout))
+	if timeout > 0 {
+		o = append(o, b.timeout(timeout))
 	}
-	if p.gzip {
+	if envChoice([]string{"gzip", "none"}, sig.otlpEnv("COMPRESSION")...) == "gzip" {
 		o = append(o, b.gzip())
 	}
 	return o
@@ -224,27 +194,27 @@ var (
 // options, which win. It does not dial: a collector that is down shows as
 // failed exports.
 func NewOTLPTraceExporter(ctx context.Context, opts ...Option) (sdktrace.SpanExporter, error) {
-	p, err := plan(opts, tracesSignal)
+	c, err := newConfig(opts)
 	if err != nil {
 		return nil, err
 	}
-	if p.proto == ProtocolGRPC {
-		return otlptracegrpc.New(ctx, traceGRPC.build(p)...)
+	if c.protocolFor(tracesSignal) == ProtocolGRPC {
+		return otlptracegrpc.New(ctx, traceGRPC.build(c, tracesSignal)...)
 	}
 	// Protobuf even where the upstream exporter reads http/json, which sfotel ignores.
-	return otlptracehttp.New(ctx, append(traceHTTP.build(p), otlptracehttp.WithEncoding(otlptracehttp.EncodingProtobuf))...)
+	return otlptracehttp.New(ctx, append(traceHTTP.build(c, tracesSignal), otlptracehttp.WithEncoding(otlptracehttp.EncodingProtobuf))...)
 }
 
 // NewOTLPMetricExporter is NewOTLPTraceExporter for metrics, for a
 // sdkmetric.PeriodicReader (OTEL_EXPORTER_OTLP_METRICS_* included, with the
 // temporality preference).
 func NewOTLPMetricExporter(ctx context.Context, opts ...Option) (sdkmetric.Exporter, error) {
-	p, err := plan(opts, metricsSignal)
+	c, err := newConfig(opts)
 	if err != nil {
 		return nil, err
 	}
-	if p.proto == ProtocolGRPC {
-		return otlpmetricgrpc.New(ctx, metricGRPC.build(p)...)
+	if c.protocolFor(metricsSignal) == ProtocolGRPC {
+		return otlpmetricgrpc.New(ctx, metricGRPC.build(c, metricsSignal)...)
 	}
-	return otlpmetrichttp.New(ctx, metricHTTP.build(p)...)
+	return otlpmetrichttp.New(ctx, metricHTTP.build(c, metricsSignal)...)
 }

@@ -477,21 +477,21 @@ func TestParseEndpoint(t *testing.T) {
 
 func TestProtocolPrecedence(t *testing.T) {
 	clearOTelEnv(t)
-	if p, err := (config{}).protocolFor(tracesSignal); err != nil || p != ProtocolHTTPProtobuf {
-		t.Errorf("default = %q, %v", p, err)
+	if p := (config{}).protocolFor(tracesSignal); p != ProtocolHTTPProtobuf {
+		t.Errorf("default = %q", p)
 	}
 	t.Setenv(envProtocol, "grpc")
-	if p, _ := (config{}).protocolFor(metricsSignal); p != ProtocolGRPC {
+	if p := (config{}).protocolFor(metricsSignal); p != ProtocolGRPC {
 		t.Errorf("generic variable: %q", p)
 	}
 	t.Setenv(envMetricsProtocol, "http/protobuf")
-	if p, _ := (config{}).protocolFor(metricsSignal); p != ProtocolHTTPProtobuf {
+	if p := (config{}).protocolFor(metricsSignal); p != ProtocolHTTPProtobuf {
 		t.Errorf("per-signal variable: %q", p)
 	}
-	if p, _ := (config{}).protocolFor(tracesSignal); p != ProtocolGRPC {
+	if p := (config{}).protocolFor(tracesSignal); p != ProtocolGRPC {
 		t.Errorf("metrics variable leaked into traces: %q", p)
 	}
-	if p, _ := (config{protocol: ProtocolGRPC}).protocolFor(metricsSignal); p != ProtocolGRPC {
+	if p := (config{protocol: ProtocolGRPC}).protocolFor(metricsSignal); p != ProtocolGRPC {
 		t.Errorf("option: %q", p)
 	}
 }
