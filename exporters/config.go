@@ -92,9 +92,8 @@ func orOld[T any](v, old T) T {
 	return v
 }
 
-// WithServiceName sets service.name. OTEL_SERVICE_NAME and
-// OTEL_RESOURCE_ATTRIBUTES override it; with neither, service.name is
-// unknown_service:<exe>.
+// WithServiceName sets service.name, which OTEL_SERVICE_NAME and
+// OTEL_RESOURCE_ATTRIBUTES override (default unknown_service:<exe>).
 func WithServiceName(name string) Option { return func(c *config) { c.serviceName = name } }
 
 // WithServiceVersion sets service.version, below the environment too.
@@ -118,10 +117,9 @@ func WithResourceAttributes(attrs ...attribute.KeyValue) Option {
 // Telemetry.Prometheus() and configured by the Prometheus options below.
 func WithPrometheus() Option { return func(c *config) { c.prometheus = true } }
 
-// WithRegisterer registers the OTel bridge (and the Go and process
-// collectors) with r instead of a registry of the exporter's own. The
-// handler serves r when it is also a prometheus.Gatherer (a
-// *prometheus.Registry is); otherwise give WithGatherer too. Avoid
+// WithRegisterer registers the OTel bridge and the Go and process
+// collectors with r instead of a registry of their own; the handler serves
+// r if it is a prometheus.Gatherer, else give WithGatherer. Avoid
 // prometheus.DefaultRegisterer if others register there. nil is ignored.
 func WithRegisterer(r prometheus.Registerer) Option {
 	return func(c *config) { c.registerer = orOld(r, c.registerer) }
@@ -151,11 +149,10 @@ func WithScopeLabels(on bool) Option { return func(c *config) { c.scopeLabels = 
 // which carries the resource attributes for a dashboard to join on.
 func WithTargetInfo(on bool) Option { return func(c *config) { c.targetInfo = on } }
 
-// WithOpenMetricsFormat lets a scraper that asks for it get the OpenMetrics
-// format, the one that carries exemplars (on by default), or keeps the
-// classic text format. OpenMetrics writes integer bucket bounds as le="1.0",
-// so a Prometheus before 3.0 switching formats sees those buckets as new
-// series (docs/dashboards.md).
+// WithOpenMetricsFormat lets a scraper that asks get OpenMetrics, which
+// carries exemplars (the default), or keeps the classic format. A Prometheus
+// before 3.0 that switches sees the integer buckets (le="1" vs "1.0") as
+// new series (docs/dashboards.md).
 func WithOpenMetricsFormat(on bool) Option { return func(c *config) { c.openMetrics = on } }
 
 // validNamespace is a Prometheus metric name prefix.
@@ -244,9 +241,8 @@ func WithView(views ...sdkmetric.View) Option {
 }
 
 // WithCardinalityLimit sets the most series one instrument keeps per
-// collection; the rest fold into one with otel.metric.overflow=true. Zero
-// means OTEL_GO_X_CARDINALITY_LIMIT, else DefaultCardinalityLimit. It must
-// not be negative. Telemetry.CardinalityLimit reports the value in force.
+// collection (the rest fold into one with otel.metric.overflow=true); zero
+// means OTEL_GO_X_CARDINALITY_LIMIT, else DefaultCardinalityLimit; >= 0.
 func WithCardinalityLimit(n int) Option {
 	return func(c *config) {
 		setIf(c, &c.cardinalityLimit, n, n >= 0, "WithCardinalityLimit: must be >= 0 (0: the default, %d), got %d", DefaultCardinalityLimit, n)

@@ -53,9 +53,8 @@ func envChoice(values []string, envs ...string) string {
 }
 
 // propagatorFromEnv builds what OTEL_PROPAGATORS names (in any case, with
-// spaces) through autoprop's registry; unset means tracecontext and
-// baggage. An unknown name is a warning and left out; when no name is
-// known, the default applies.
+// spaces) through autoprop's registry. An unknown name is a warning and left
+// out; unset or no known name means tracecontext and baggage.
 func propagatorFromEnv() propagation.TextMapPropagator {
 	var names []string
 	for n := range strings.SplitSeq(os.Getenv(envPropagators), ",") {
@@ -73,15 +72,12 @@ func propagatorFromEnv() propagation.TextMapPropagator {
 	return p
 }
 
-// fromAutoexport reads OTEL_TRACES_EXPORTER or OTEL_METRICS_EXPORTER and
-// has autoexport (which reads it too) build any exporter but otlp, none and
-// prometheus when WithPrometheus serves it: sfotel builds its OTLP exporters itself, because the
-// options must override the environment and autoexport's take none. It
-// returns the name in force (those three in lower case) and what
-// autoexport built. A list of names (which the specification allows and
-// autoexport does not) and a name autoexport does not know are warnings
-// and ignored, as if unset; autoexport does not export the error for the
-// latter, so its text is matched (should it change, Setup fails instead).
+// fromAutoexport reads sig's exporter variable and has autoexport (which
+// reads it too) build any exporter but otlp (sfotel's own, so the options
+// override the environment), none, and prometheus when WithPrometheus
+// serves it. It returns the name in force and what autoexport built. A list
+// of names and a name autoexport does not know (matched on its error's
+// text, unexported) are warnings and ignored, as if unset.
 func fromAutoexport[T, O any](ctx context.Context, sig signal, create func(context.Context, ...O) (T, error), ownPrometheus bool) (string, T, error) {
 	env, zero := sig.exporterEnv(), *new(T)
 	name := strings.TrimSpace(os.Getenv(env))
@@ -133,8 +129,8 @@ type sdkRange struct{ def, max int }
 
 // sdkSettings are checked here because the SDK takes any integer for them
 // and a negative queue or batch size panics it (the periodic reader checks
-// OTEL_METRIC_EXPORT_* itself). Times are in milliseconds; the queue is
-// allocated up front, 16 bytes a slot, so 2^20 slots are 16 MiB.
+// OTEL_METRIC_EXPORT_* itself). Times are in ms; the queue is allocated up
+// front, so at most 2^20 slots (16 MiB).
 var sdkSettings = map[string]sdkRange{
 	envBSPScheduleDelay:      {5000, math.MaxInt64 / int(time.Millisecond)},
 	envBSPExportTimeout:      {30000, math.MaxInt64 / int(time.Millisecond)},
@@ -157,9 +153,8 @@ func sdkEnv(name string) int {
 }
 
 // batchSpanOptions are the settings of every batch span processor Setup
-// builds. A batch larger than the queue is invalid (the specification says
-// so); it becomes the default batch, or the queue size if smaller, as the
-// SDK does.
+// builds. A batch larger than the queue is invalid; it becomes the default
+// batch, or the queue size if smaller, as the SDK does.
 func batchSpanOptions() []sdktrace.BatchSpanProcessorOption {
 	queue, batch := sdkEnv(envBSPMaxQueueSize), sdkEnv(envBSPMaxExportBatchSize)
 	if batch > queue {

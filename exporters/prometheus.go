@@ -13,16 +13,13 @@ import (
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 )
 
-// DefaultListenAddr is where the quickstart serves /metrics: the
-// conventional OTel Prometheus exporter port, on loopback only, so metrics
-// are not exposed beyond the host unless an operator chooses an address.
+// DefaultListenAddr is where the quickstart serves /metrics: the OTel
+// Prometheus exporter's port, on loopback unless an operator chooses.
 const DefaultListenAddr = "127.0.0.1:9464"
 
-// Prometheus is a metric Reader that a MeterProvider fills and an
-// http.Handler that serves what it holds, to mount on /metrics. Its
-// registry is its own unless WithRegisterer gives one, never the global
-// default, so two of them (or a library that registers globally) never
-// collide.
+// Prometheus is a metric Reader and the http.Handler that serves what it
+// holds on /metrics, from a registry of its own (never the global one, so
+// two never collide) unless WithRegisterer gives one.
 type Prometheus struct {
 	sdkmetric.Reader
 	registerer prometheus.Registerer

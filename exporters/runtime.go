@@ -11,13 +11,11 @@ import (
 )
 
 // runtimeProducers starts the OpenTelemetry Go runtime metrics
-// (go.memory.used, go.goroutine.count, go.schedule.duration, ...) for the
-// OTLP metric reader only: they record on a MeterProvider of their own that
-// the OTLP reader reads as producers, so the Prometheus reader (whose
-// handler serves client_golang's go_* series) and WithReader's never see
-// them. Its reader aggregates as exp asks, so the data has the shape of the
-// rest of the export. That provider runs no goroutine: nothing is left to
-// shut down once the OTLP reader stops reading it.
+// (go.memory.used, go.schedule.duration, ...) on a MeterProvider of their
+// own that the OTLP reader reads as producers, so the Prometheus reader
+// (whose handler has client_golang's go_* series) and WithReader's never
+// see them. Its reader aggregates as exp asks; it runs no goroutine, so
+// nothing is left to shut down once the OTLP reader stops reading it.
 func runtimeProducers(res *resource.Resource, exp sdkmetric.Exporter) ([]sdkmetric.PeriodicReaderOption, error) {
 	reader := sdkmetric.NewManualReader(sdkmetric.WithTemporalitySelector(exp.Temporality), sdkmetric.WithAggregationSelector(exp.Aggregation))
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithResource(res), sdkmetric.WithReader(reader))

@@ -100,16 +100,21 @@ func Setup(ctx context.Context, opts ...Option) (*Telemetry, error) {
 	} else { // the SDK reads it, and ignores an unknown value without a word
 		envChoice([]string{"always_on", "always_off", "trace_based"}, envExemplarFilter)
 	}
+	// A batch processor never blocks span.End: when its queue is full, it
+	// drops. Its shutdown stops its goroutine and the exporter.
 	bspOpts := sync.OnceValue(batchSpanOptions) // read, and warned about, once
+	newBSP := func(exp sdktrace.SpanExporter) sdktrace.SpanProcessor {
+		bsp := sdktrace.NewBatchSpanProcessor(exp, bspOpts()...)
+		cleanup = append(cleanup, bsp.Shutdown)
+		return bsp
+	}
 
 	traces, exp, err := fromAutoexport(ctx, tracesSignal, autoexport.NewSpanExporter, false)
 	if err != nil {
 		return fail(err)
 	}
 	if exp != nil {
-		bsp := sdktrace.NewBatchSpanProcessor(exp, bspOpts()...)
-		cleanup = append(cleanup, bsp.Shutdown)
-		tpOpts = append(tpOpts, sdktrace.WithSpanProcessor(bsp))
+		tpOpts = append(tpOpts, sdktrace.WithSpanProcessor(newBSP(exp)))
 	}
 	tracesOTLP := !cfg.disableOTLP && wantOTLP(traces, tracesSignal, cfg.endpoint)
 	if tracesOTLP {
@@ -117,10 +122,7 @@ func Setup(ctx context.Context, opts ...Option) (*Telemetry, error) {
 		if err != nil {
 			return fail(err)
 		}
-		// The batch processor never blocks span.End: when its queue is
-		// full it drops.
-		bsp := sdktrace.NewBatchSpanProcessor(&spanGuard{exp, &t.stats, &t.spanHealth, abortCtx}, bspOpts()...)
-		cleanup = append(cleanup, bsp.Shutdown) // stops its goroutine and the exporter
+		bsp := newBSP(&spanGuard{exp, &t.stats, &t.spanHealth, abortCtx})
 		tpOpts = append(tpOpts, sdktrace.WithSpanProcessor(countingProcessor{bsp, &t.stats.spansQueued}))
 	}
 	for _, sp := range cfg.spanProcessors {
@@ -164,9 +166,8 @@ func Setup(ctx context.Context, opts ...Option) (*Telemetry, error) {
 }
 
 // wantOTLP reports whether sig goes over OTLP: its variable says otlp, or
-// is unset and an endpoint is configured. Where the specification's
-// default would send to localhost:4318, a library sends nowhere nobody
-// configured (as autoexport's WithFallbackSpanExporter lets a program do).
+// is unset and an endpoint is configured (where the specification would
+// send to localhost:4318, a library sends nowhere nobody configured).
 func wantOTLP(name string, sig signal, endpointOption string) bool {
 	return name == "otlp" || name == "" && (endpointOption != "" || sig.isSet("ENDPOINT"))
 }
@@ -255,14 +256,12 @@ func (t *Telemetry) Shutdown(ctx context.Context) error {
 		defer context.AfterFunc(ctx, t.abort)()
 		defer t.abort()
 
-		var tpErr, mpErr error
 		// Side by side, so one slow pipeline does not use up the other's
 		// share of the deadline.
-		var wg sync.WaitGroup
-		wg.Go(func() { tpErr = t.tp.Shutdown(ctx) })
-		wg.Go(func() { mpErr = t.mp.Shutdown(ctx) })
-		wg.Wait()
-		t.shutdownErr = errors.Join(tpErr, mpErr, t.lostSince(before))
+		tpErr := make(chan error, 1)
+		go func() { tpErr <- t.tp.Shutdown(ctx) }()
+		mpErr := t.mp.Shutdown(ctx)
+		t.shutdownErr = errors.Join(<-tpErr, mpErr, t.lostSince(before))
 	})
 	return t.shutdownErr
 }
