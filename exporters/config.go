@@ -40,8 +40,8 @@ type config struct {
 }
 
 // Option configures Setup, NewPrometheus and the OTLP exporters. Each
-// takes the options that concern it and ignores the others, so one list
-// can serve them all.
+// takes the options that concern it and ignores the others (an invalid one
+// is an error in any), so one list can serve them all.
 type Option func(*config)
 
 // newConfig sets the defaults, applies opts and checks the result. An
