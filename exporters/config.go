@@ -60,10 +60,8 @@ func newConfig(opts []Option) (config, error) {
 	if c.disableOTLP && c.endpoint != "" {
 		c.fail("WithoutOTLP contradicts WithEndpoint")
 	} else if c.endpoint != "" {
-		var err error
-		if c.endpoint, err = parseEndpoint(c.endpoint, c.insecure); err != nil {
-			c.errs = append(c.errs, err)
-		}
+		u, err := parseEndpoint(c.endpoint, c.insecure)
+		c.endpoint, c.errs = u, append(c.errs, err) // errors.Join drops a nil
 	}
 	return c, errors.Join(c.errs...)
 }

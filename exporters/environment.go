@@ -17,9 +17,8 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 )
 
-// The general variables Setup reads itself. The OTLP ones are derived in
-// otlp.go, the batch span processor's are below; the SDK reads the sampler
-// and periodic reader variables itself.
+// The general variables Setup reads itself (OTLP's: otlp.go; the batch
+// processor's: below). The SDK reads the sampler's and the reader's.
 const (
 	envSDKDisabled      = "OTEL_SDK_DISABLED"
 	envPropagators      = "OTEL_PROPAGATORS"

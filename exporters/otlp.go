@@ -29,13 +29,12 @@ const (
 )
 
 // DefaultProtocol is the transport when neither WithProtocol nor
-// OTEL_EXPORTER_OTLP_(TRACES_|METRICS_)PROTOCOL names one, as the
-// specification recommends.
+// OTEL_EXPORTER_OTLP_(TRACES_|METRICS_)PROTOCOL names one, as recommended.
 const DefaultProtocol = ProtocolHTTPProtobuf
 
-// DefaultOTLPTimeout bounds one export, retries included, when neither
-// WithTimeout nor OTEL_EXPORTER_OTLP_(TRACES_|METRICS_)TIMEOUT sets it: a
-// collector that is down should cost a dropped batch quickly (upstream: 10 s).
+// DefaultOTLPTimeout bounds one export, retries included, unless WithTimeout
+// or OTEL_EXPORTER_OTLP_(TRACES_|METRICS_)TIMEOUT does: shorter than the
+// upstream 10 s, so a collector that is down costs a dropped batch quickly.
 const DefaultOTLPTimeout = 5 * time.Second
 
 // signal is "TRACES" or "METRICS", as the variables spell it.

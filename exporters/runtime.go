@@ -28,9 +28,8 @@ func runtimeProducers(res *resource.Resource, exp sdkmetric.Exporter) ([]sdkmetr
 	}, nil
 }
 
-// manualProducer hands what a ManualReader collects to another reader.
-// Every call fills a fresh ResourceMetrics: the periodic reader may export
-// one collection while it makes the next.
+// manualProducer hands what a ManualReader collects to another reader, in a
+// fresh ResourceMetrics each time: one may be exported while the next is made.
 type manualProducer struct{ *sdkmetric.ManualReader }
 
 func (p manualProducer) Produce(ctx context.Context) ([]metricdata.ScopeMetrics, error) {

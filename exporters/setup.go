@@ -215,8 +215,7 @@ func (t *Telemetry) Resource() *resource.Resource { return t.res }
 func (t *Telemetry) Propagator() propagation.TextMapPropagator { return t.prop }
 
 // CardinalityLimit returns the most series one instrument keeps per
-// collection, 0 for no limit, for instrumentation that budgets its own
-// series below it (otelexec.WithServiceAttributes).
+// collection (0: no limit), for instrumentation that budgets below it.
 func (t *Telemetry) CardinalityLimit() int { return t.limit }
 
 // Disabled reports whether OTEL_SDK_DISABLED=true made Setup build a

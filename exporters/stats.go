@@ -85,10 +85,9 @@ func exportUnder(ctx, abort context.Context, export func(context.Context) error)
 	return export(ctx)
 }
 
-// spanGuard counts and logs what the OTLP span exporter does. It returns
-// nil to the batch processor, which would otherwise hand every failed batch
-// to the global error handler (one log line per batch during an outage);
-// ForceFlush and Shutdown report the failures that happen during them.
+// spanGuard counts and logs what the OTLP span exporter does, and returns
+// nil to the batch processor, which would log every failed batch through
+// otel.Handle; ForceFlush and Shutdown report the failures during them.
 type spanGuard struct {
 	sdktrace.SpanExporter
 	stats  *exportStats

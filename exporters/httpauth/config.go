@@ -24,6 +24,5 @@ func WithBasicAuth(user, password string) Option {
 	return func(c *config) { c.basicUsers = append(c.basicUsers, [2]string{user, password}) }
 }
 
-// WithRealm sets the realm of the WWW-Authenticate challenge ("sfotel" by
-// default).
+// WithRealm sets the WWW-Authenticate challenge's realm (default "sfotel").
 func WithRealm(realm string) Option { return func(c *config) { c.realm = realm } }
