@@ -60,7 +60,8 @@ func Setup(ctx context.Context, opts ...Option) (*Telemetry, error) {
 	}
 	abortCtx, abort := context.WithCancel(context.Background())
 	t := &Telemetry{res: res, prop: propagatorFromEnv(), limit: cardinalityLimit(cfg.cardinalityLimit), abort: abort,
-		disabled: envChoice([]string{"true", "false"}, envSDKDisabled) == "true", spanHealth: exportHealth{what: "span", logger: cfg.logger},
+		disabled:     envChoice([]string{"true", "false"}, envSDKDisabled) == "true",
+		spanHealth:   exportHealth{what: "span", logger: cfg.logger},
 		metricHealth: exportHealth{what: "metric", logger: cfg.logger}}
 	// What the providers do not own yet is shut down here on error.
 	var cleanup []func(context.Context) error
@@ -84,8 +85,7 @@ func Setup(ctx context.Context, opts ...Option) (*Telemetry, error) {
 		mpOpts = append(mpOpts, sdkmetric.WithReader(r))
 	}
 	if t.disabled {
-		// The readers stay, so the handler and WithReader's answer, empty;
-		// dropAll is the only view, or another would record.
+		// Readers stay (and answer empty); any view but dropAll would record.
 		dropAll := sdkmetric.NewView(sdkmetric.Instrument{Name: "*"}, sdkmetric.Stream{Aggregation: sdkmetric.AggregationDrop{}})
 		t.tp, t.mp = sdktrace.NewTracerProvider(tpOpts...), sdkmetric.NewMeterProvider(append(mpOpts, sdkmetric.WithView(dropAll))...)
 		_ = t.tp.Shutdown(ctx) // its tracers are no-ops from now on
