@@ -28,7 +28,7 @@ func BenchmarkSpanEnd(b *testing.B) {
 		"bsp": func() sdktrace.SpanProcessor { return sdktrace.NewBatchSpanProcessor(discardExporter{}) },
 		"setup": func() sdktrace.SpanProcessor {
 			stats := &exportStats{}
-			guard := &spanGuard{next: discardExporter{}, stats: stats, health: &exportHealth{what: "span"}, abort: context.Background()}
+			guard := &spanGuard{SpanExporter: discardExporter{}, stats: stats, health: &exportHealth{what: "span"}, abort: context.Background()}
 			return countingProcessor{SpanProcessor: sdktrace.NewBatchSpanProcessor(guard), queued: &stats.spansQueued}
 		},
 	}

@@ -1,23 +1,24 @@
 package exporters
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"math"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
+	"time"
 
-	"go.opentelemetry.io/contrib/exporters/autoexport"
 	"go.opentelemetry.io/contrib/propagators/autoprop"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/propagation"
-	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 )
 
-// The general SDK variables Setup reads itself. The exporter variables are
-// in otlp.go, the batch processor's and periodic reader's in sdkenv.go; the
-// SDK reads the sampler variables itself.
+// The general variables Setup reads itself (OTLP's: otlp.go; the batch
+// processor's: below). The SDK reads the sampler's and the reader's.
 const (
 	envSDKDisabled      = "OTEL_SDK_DISABLED"
 	envPropagators      = "OTEL_PROPAGATORS"
@@ -26,151 +27,84 @@ const (
 )
 
 // warnEnv reports an environment value Setup does not use as given, through
-// the global error handler (otel.Handle, which otel.SetErrorHandler
-// replaces): the specification makes an invalid value a warning and the
+// otel.Handle: the specification makes an invalid value a warning and the
 // default apply, never a failed start.
 func warnEnv(name, value, what string) {
 	otel.Handle(fmt.Errorf("sfotel: %s=%q %s", name, value, what))
 }
 
-// DefaultCardinalityLimit is the most series one instrument keeps per
-// collection when neither WithCardinalityLimit nor
-// OTEL_GO_X_CARDINALITY_LIMIT sets one: the SDK's default. Series beyond
-// it are folded into one with the attribute otel.metric.overflow=true.
+// DefaultCardinalityLimit is the SDK's default cardinality limit, in force
+// when neither WithCardinalityLimit nor OTEL_GO_X_CARDINALITY_LIMIT sets one.
 const DefaultCardinalityLimit = 2000
 
-// sdkDisabled reads OTEL_SDK_DISABLED as the specification defines a
-// boolean: only a case-insensitive "true" is true; a value that is neither
-// true nor false is a warning and read as false.
-func sdkDisabled() bool {
-	v := strings.TrimSpace(os.Getenv(envSDKDisabled))
-	switch {
-	case strings.EqualFold(v, "true"):
-		return true
-	case v == "" || strings.EqualFold(v, "false"):
-		return false
+// envChoice returns, in lower case, the first of envs that is set to one
+// of values in any case, or "". Any other value is a warning and ignored.
+func envChoice(values []string, envs ...string) string {
+	for _, env := range envs {
+		raw := strings.TrimSpace(os.Getenv(env))
+		if l := strings.ToLower(raw); slices.Contains(values, l) {
+			return l
+		} else if raw != "" {
+			warnEnv(env, raw, "is not one of "+strings.Join(values, ", ")+"; ignored")
+		}
 	}
-	warnEnv(envSDKDisabled, v, "is neither true nor false; the SDK stays enabled")
-	return false
+	return ""
 }
 
-// propagatorFromEnv builds the propagator OTEL_PROPAGATORS names, through
-// autoprop's registry (tracecontext, baggage, b3, b3multi, jaeger, xray,
-// ottrace, none, and whatever the program registered with
-// autoprop.RegisterTextMapPropagator). Unset or empty means tracecontext
-// and baggage. As the specification asks of an unknown value, an unknown
-// name is a warning and left out; when no name is known, the default applies.
+// propagatorFromEnv builds what OTEL_PROPAGATORS names (in any case, with
+// spaces) through autoprop's registry. An unknown name is a warning and left
+// out; unset or no known name means tracecontext and baggage.
 func propagatorFromEnv() propagation.TextMapPropagator {
-	def := propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
 	var names []string
 	for n := range strings.SplitSeq(os.Getenv(envPropagators), ",") {
 		if n = strings.ToLower(strings.TrimSpace(n)); n != "" {
 			names = append(names, n)
 		}
 	}
-	if len(names) == 0 {
-		return def
-	}
 	p, err := autoprop.TextMapPropagator(names...)
 	if err != nil {
 		warnEnv(envPropagators, os.Getenv(envPropagators), "names a propagator that is not registered; it is left out: "+err.Error())
 	}
-	if p == nil {
-		return def
+	if p == nil || len(names) == 0 {
+		return propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
 	}
 	return p
 }
 
-// exporterChoice is what OTEL_TRACES_EXPORTER or OTEL_METRICS_EXPORTER asks
-// for.
-type exporterChoice int
-
-const (
-	choiceUnset      exporterChoice = iota // the variable is unset, empty or ignored
-	choiceNone                             // "none": no automatically configured exporter
-	choiceOTLP                             // "otlp": sfotel's own OTLP exporter
-	choicePrometheus                       // "prometheus" (metrics only)
-	choiceOther                            // any other name: autoexport builds it
-)
-
-// exporterFromEnv reads sig's exporter variable. sfotel builds "otlp"
-// itself, because WithEndpoint and the other OTLP options must override the
-// environment and autoexport's OTLP factory takes no options; every other
-// name goes to autoexport, which reads the same variable (console, and any
-// name registered with autoexport.RegisterSpanExporter or
-// RegisterMetricReader). Like autoexport, it takes one name: a
-// comma-separated list, which the specification allows but does not
-// require, is a warning and ignored, as is an unknown name. autoexport
-// matches the other names exactly, as they are registered.
-func exporterFromEnv(sig signal) (exporterChoice, string) {
-	raw := os.Getenv(sig.kind)
-	name := strings.TrimSpace(raw)
-	switch strings.ToLower(name) {
-	case "":
-		return choiceUnset, ""
-	case "none":
-		return choiceNone, name
-	case "otlp":
-		return choiceOTLP, name
-	case "prometheus":
-		if sig == metricsSignal {
-			return choicePrometheus, name
-		}
+// fromAutoexport reads sig's exporter variable and has autoexport (which
+// reads it too) build any exporter but otlp (sfotel's own, so the options
+// override the environment), none, and prometheus when WithPrometheus
+// serves it. It returns the name in force and what autoexport built. A list
+// of names and a name autoexport does not know (matched on its error's
+// text, unexported) are warnings and ignored, as if unset.
+func fromAutoexport[T, O any](ctx context.Context, sig signal, create func(context.Context, ...O) (T, error), ownPrometheus bool) (string, T, error) {
+	env, zero := sig.exporterEnv(), *new(T)
+	name := strings.TrimSpace(os.Getenv(env))
+	if l := strings.ToLower(name); l == "" || l == "otlp" || l == "none" || l == "prometheus" && ownPrometheus {
+		return l, zero, nil
 	}
 	if strings.Contains(name, ",") {
-		warnEnv(sig.kind, raw, "names more than one exporter; a list is not supported (name one), so it is ignored")
-		return choiceUnset, ""
+		warnEnv(env, os.Getenv(env), "names more than one exporter; a list is not supported (name one), so it is ignored")
+		return "", zero, nil
 	}
-	return choiceOther, name
+	v, err := create(ctx)
+	if err != nil && strings.Contains(err.Error(), "unknown exporter") {
+		warnEnv(env, name, "names an unknown exporter; it is ignored")
+		return "", zero, nil
+	} else if err != nil {
+		return "", zero, fmt.Errorf("exporters: %s=%s: %w", env, name, err)
+	}
+	return name, v, nil
 }
 
-// unknownToAutoexport reports whether err is autoexport's answer to a name
-// it has no factory for. autoexport does not export that error, so its
-// text is matched; should it change, an unknown name fails Setup instead
-// of being ignored, which is the louder of the two outcomes.
-func unknownToAutoexport(err error) bool {
-	return err != nil && strings.Contains(err.Error(), "unknown exporter")
-}
-
-// otherSpanExporter asks autoexport for the exporter OTEL_TRACES_EXPORTER
-// names. nil, nil: the name is unknown (a warning, ignored).
-func otherSpanExporter(ctx context.Context, name string) (sdktrace.SpanExporter, error) {
-	exp, err := autoexport.NewSpanExporter(ctx)
-	if unknownToAutoexport(err) {
-		warnEnv(envTracesExporter, name, "names an unknown exporter; it is ignored")
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("exporters: %s=%s: %w", envTracesExporter, name, err)
-	}
-	return exp, nil
-}
-
-// otherMetricReader is otherSpanExporter for OTEL_METRICS_EXPORTER.
-func otherMetricReader(ctx context.Context, name string) (sdkmetric.Reader, error) {
-	r, err := autoexport.NewMetricReader(ctx)
-	if unknownToAutoexport(err) {
-		warnEnv(envMetricsExporter, name, "names an unknown exporter; it is ignored")
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("exporters: %s=%s: %w", envMetricsExporter, name, err)
-	}
-	return r, nil
-}
-
-// cardinalityLimit is the limit the MeterProvider applies: n (from
-// WithCardinalityLimit) if > 0, else OTEL_GO_X_CARDINALITY_LIMIT's (which
-// the SDK reads too; <= 0 there means no limit, reported as 0), else
-// DefaultCardinalityLimit. A variable that is
-// not an integer is a warning and ignored, as the SDK ignores it.
+// cardinalityLimit is the limit in force: n if > 0, else
+// OTEL_GO_X_CARDINALITY_LIMIT's (which the SDK reads too; <= 0 means none,
+// reported as 0), else DefaultCardinalityLimit. A non-integer is a
+// warning, as the SDK ignores it.
 func cardinalityLimit(n int) int {
-	if n > 0 {
-		return n
-	}
 	v := strings.TrimSpace(os.Getenv(envCardinalityLimit))
-	if v == "" {
-		return DefaultCardinalityLimit
+	if n > 0 || v == "" {
+		return cmp.Or(n, DefaultCardinalityLimit)
 	}
 	n, err := strconv.Atoi(v)
 	if err != nil {
@@ -180,13 +114,56 @@ func cardinalityLimit(n int) int {
 	return max(n, 0)
 }
 
-// checkExemplarFilter warns about an OTEL_METRICS_EXEMPLAR_FILTER the SDK
-// would ignore without a word (it reads the known ones in any case).
-func checkExemplarFilter() {
-	v := strings.TrimSpace(os.Getenv(envExemplarFilter))
-	switch strings.ToLower(v) {
-	case "", "always_on", "always_off", "trace_based":
-		return
+// The batch span processor's variables.
+const (
+	envBSPScheduleDelay      = "OTEL_BSP_SCHEDULE_DELAY"
+	envBSPExportTimeout      = "OTEL_BSP_EXPORT_TIMEOUT"
+	envBSPMaxQueueSize       = "OTEL_BSP_MAX_QUEUE_SIZE"
+	envBSPMaxExportBatchSize = "OTEL_BSP_MAX_EXPORT_BATCH_SIZE"
+)
+
+// sdkRange is a variable's default (the specification's) and largest
+// valid value; the smallest is 1.
+type sdkRange struct{ def, max int }
+
+// sdkSettings are checked here because the SDK takes any integer for them
+// and a negative queue or batch size panics it (the periodic reader checks
+// OTEL_METRIC_EXPORT_* itself). Times are in ms; the queue is allocated up
+// front, so at most 2^20 slots (16 MiB).
+var sdkSettings = map[string]sdkRange{
+	envBSPScheduleDelay:      {5000, math.MaxInt64 / int(time.Millisecond)},
+	envBSPExportTimeout:      {30000, math.MaxInt64 / int(time.Millisecond)},
+	envBSPMaxQueueSize:       {2048, 1 << 20},
+	envBSPMaxExportBatchSize: {512, 1 << 20}, // and at most the queue size
+}
+
+// sdkEnv is the value in force of one of sdkSettings: the variable's when
+// it is an integer in range, else the default, with a warning.
+func sdkEnv(name string) int {
+	r, v := sdkSettings[name], strings.TrimSpace(os.Getenv(name))
+	if v == "" {
+		return r.def
 	}
-	warnEnv(envExemplarFilter, v, "is not always_on, always_off or trace_based; the default trace_based applies")
+	if n, err := strconv.Atoi(v); err == nil && n >= 1 && n <= r.max {
+		return n
+	}
+	warnEnv(name, v, fmt.Sprintf("is not an integer from 1 to %d; the default %d applies", r.max, r.def))
+	return r.def
+}
+
+// batchSpanOptions are the settings of every batch span processor Setup
+// builds. A batch larger than the queue is invalid; it becomes the default
+// batch, or the queue size if smaller, as the SDK does.
+func batchSpanOptions() []sdktrace.BatchSpanProcessorOption {
+	queue, batch := sdkEnv(envBSPMaxQueueSize), sdkEnv(envBSPMaxExportBatchSize)
+	if batch > queue {
+		batch = min(sdkSettings[envBSPMaxExportBatchSize].def, queue)
+		warnEnv(envBSPMaxExportBatchSize, os.Getenv(envBSPMaxExportBatchSize), fmt.Sprintf("is larger than %s (%d); %d applies", envBSPMaxQueueSize, queue, batch))
+	}
+	return []sdktrace.BatchSpanProcessorOption{
+		sdktrace.WithBatchTimeout(time.Duration(sdkEnv(envBSPScheduleDelay)) * time.Millisecond),
+		sdktrace.WithExportTimeout(time.Duration(sdkEnv(envBSPExportTimeout)) * time.Millisecond),
+		sdktrace.WithMaxQueueSize(queue),
+		sdktrace.WithMaxExportBatchSize(batch),
+	}
 }

@@ -1,6 +1,7 @@
 package exporters
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net"
@@ -27,245 +28,192 @@ const (
 	ProtocolHTTPProtobuf Protocol = "http/protobuf"
 )
 
-// DefaultProtocol is the transport used when neither an option nor
-// OTEL_EXPORTER_OTLP_PROTOCOL (or its per-signal variant) names one, as the
-// OpenTelemetry specification recommends.
+// DefaultProtocol is the transport when neither WithProtocol nor
+// OTEL_EXPORTER_OTLP_(TRACES_|METRICS_)PROTOCOL names one, as recommended.
 const DefaultProtocol = ProtocolHTTPProtobuf
 
-// DefaultOTLPTimeout bounds one export, retries included, when neither
-// WithTimeout nor OTEL_EXPORTER_OTLP_TIMEOUT (or its per-signal variant) sets
-// it. The upstream default is 10 s; a collector that is down should cost a
-// dropped batch quickly, not hold a flush or a shutdown for long.
+// DefaultOTLPTimeout bounds one export, retries included, unless WithTimeout
+// or OTEL_EXPORTER_OTLP_(TRACES_|METRICS_)TIMEOUT does: shorter than the
+// upstream 10 s, so a collector that is down costs a dropped batch quickly.
 const DefaultOTLPTimeout = 5 * time.Second
 
-// Environment variables read here. The upstream exporters read the others
-// (endpoint, headers, certificates, temporality) themselves.
+// signal is "TRACES" or "METRICS", as the variables spell it.
+type signal string
+
 const (
-	envProtocol        = "OTEL_EXPORTER_OTLP_PROTOCOL"
-	envTracesProtocol  = "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"
-	envMetricsProtocol = "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL"
-	envEndpoint        = "OTEL_EXPORTER_OTLP_ENDPOINT"
-	envTracesEndpoint  = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
-	envMetricsEndpoint = "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"
-	envTimeout         = "OTEL_EXPORTER_OTLP_TIMEOUT"
-	envTracesTimeout   = "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT"
-	envMetricsTimeout  = "OTEL_EXPORTER_OTLP_METRICS_TIMEOUT"
-	envCompression     = "OTEL_EXPORTER_OTLP_COMPRESSION"
-	envTracesCompr     = "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION"
-	envMetricsCompr    = "OTEL_EXPORTER_OTLP_METRICS_COMPRESSION"
-	envTracesExporter  = "OTEL_TRACES_EXPORTER"
-	envMetricsExporter = "OTEL_METRICS_EXPORTER"
+	tracesSignal  signal = "TRACES"
+	metricsSignal signal = "METRICS"
 )
 
-// signal names the per-signal environment variables of traces or metrics.
-type signal struct {
-	name                                                       string // "traces" or "metrics", the HTTP path's last element
-	protocolEnv, endpointEnv, timeoutEnv, kind, compressionEnv string
+// otlpEnv is the variable for setting v of sig: the per-signal one first,
+// then the generic one (OTEL_EXPORTER_OTLP_TRACES_PROTOCOL, then
+// OTEL_EXPORTER_OTLP_PROTOCOL). Setup reads the protocol and compression
+// itself, in any case (the upstream exporters read them case-sensitively,
+// or not at all); the upstream exporters read the others.
+func (sig signal) otlpEnv(v string) []string {
+	return []string{"OTEL_EXPORTER_OTLP_" + string(sig) + "_" + v, "OTEL_EXPORTER_OTLP_" + v}
 }
 
-var (
-	tracesSignal  = signal{"traces", envTracesProtocol, envTracesEndpoint, envTracesTimeout, envTracesExporter, envTracesCompr}
-	metricsSignal = signal{"metrics", envMetricsProtocol, envMetricsEndpoint, envMetricsTimeout, envMetricsExporter, envMetricsCompr}
-)
+// exporterEnv is OTEL_TRACES_EXPORTER or OTEL_METRICS_EXPORTER.
+func (sig signal) exporterEnv() string { return "OTEL_" + string(sig) + "_EXPORTER" }
 
-// protocolFor returns the transport for sig: the option, else the
-// per-signal variable, else OTEL_EXPORTER_OTLP_PROTOCOL, else
-// DefaultProtocol, in any case. An unknown option is an error; an unknown
-// variable is a warning and ignored, as the specification asks.
-func (c config) protocolFor(sig signal) (Protocol, error) {
+// isSet reports whether either of sig's variables for v is set.
+func (sig signal) isSet(v string) bool {
+	env := sig.otlpEnv(v)
+	return os.Getenv(env[0]) != "" || os.Getenv(env[1]) != ""
+}
+
+// protocolFor returns the transport for sig: WithProtocol's, else the
+// variables', else DefaultProtocol.
+func (c config) protocolFor(sig signal) Protocol {
 	if c.protocol != "" {
-		return checkProtocol(c.protocol, "WithProtocol")
+		return c.protocol
 	}
-	for _, env := range []string{sig.protocolEnv, envProtocol} {
-		v := strings.TrimSpace(os.Getenv(env))
-		if v == "" {
-			continue
-		}
-		p, err := checkProtocol(Protocol(v), env)
-		if err == nil {
-			return p, nil
-		}
-		warnEnv(env, v, "is not grpc or http/protobuf; ignored")
-	}
-	return DefaultProtocol, nil
+	known := []string{string(ProtocolGRPC), string(ProtocolHTTPProtobuf)}
+	return Protocol(cmp.Or(envChoice(known, sig.otlpEnv("PROTOCOL")...), string(DefaultProtocol)))
 }
 
-// gzipFor reports whether sig's compression variable, else
-// OTEL_EXPORTER_OTLP_COMPRESSION, says gzip, in any case. The upstream
-// exporters read only a lower-case gzip and take any other value for none
-// without a word; none is what they do when gzip is not passed to them.
-func gzipFor(sig signal) bool {
-	for _, env := range []string{sig.compressionEnv, envCompression} {
-		v := strings.TrimSpace(os.Getenv(env))
-		switch strings.ToLower(v) {
-		case "":
-		case "gzip":
-			return true
-		case "none":
-			return false
-		default:
-			warnEnv(env, v, "is not gzip or none; ignored")
-		}
-	}
-	return false
-}
-
-func checkProtocol(p Protocol, source string) (Protocol, error) {
-	p = Protocol(strings.ToLower(string(p)))
-	switch p {
-	case ProtocolGRPC, ProtocolHTTPProtobuf:
-		return p, nil
-	case "http/json":
-		return "", fmt.Errorf("exporters: %s: protocol %q is not supported by the Go OTLP exporters; use %q or %q", source, p, ProtocolGRPC, ProtocolHTTPProtobuf)
-	}
-	return "", fmt.Errorf("exporters: %s: unknown OTLP protocol %q; want %q or %q", source, p, ProtocolGRPC, ProtocolHTTPProtobuf)
-}
-
-// timeoutFor returns the timeout to pass as an option, or 0 to let the
-// upstream exporter read it from the environment.
+// timeoutFor returns the export timeout to pass, or 0 to let the upstream
+// exporter read the variable.
 func (c config) timeoutFor(sig signal) time.Duration {
-	if c.timeout > 0 {
-		return c.timeout
-	}
-	if os.Getenv(sig.timeoutEnv) != "" || os.Getenv(envTimeout) != "" {
+	if c.timeout == 0 && sig.isSet("TIMEOUT") {
 		return 0
 	}
-	return DefaultOTLPTimeout
+	return cmp.Or(c.timeout, DefaultOTLPTimeout)
 }
 
-// otlpTarget is a parsed WithEndpoint value.
-type otlpTarget struct {
-	hostPort string
-	path     string // base path without a trailing slash; "" for none
-	insecure bool
-}
-
-// parseEndpoint checks an endpoint given by option and decides TLS.
-func parseEndpoint(endpoint string, insecure bool) (otlpTarget, error) {
-	const field = "WithEndpoint"
+// parseEndpoint checks WithEndpoint's value and returns it as a URL
+// without a trailing slash, whose scheme says whether TLS is used.
+func parseEndpoint(endpoint string, insecure bool) (string, error) {
+	bad := func(format string, args ...any) (string, error) {
+		return "", fmt.Errorf("exporters: WithEndpoint %q: "+format, append([]any{endpoint}, args...)...)
+	}
 	if strings.TrimSpace(endpoint) != endpoint || endpoint == "" {
-		return otlpTarget{}, fmt.Errorf("exporters: %s %q: empty or surrounded by spaces", field, endpoint)
+		return bad("empty or surrounded by spaces")
 	}
 	if !strings.Contains(endpoint, "://") {
-		host, port, err := net.SplitHostPort(endpoint)
-		if err != nil || host == "" || port == "" {
-			return otlpTarget{}, fmt.Errorf("exporters: %s %q: want host:port or a http(s):// URL", field, endpoint)
+		if host, port, err := net.SplitHostPort(endpoint); err != nil || host == "" || port == "" {
+			return bad("want host:port or a http(s):// URL")
 		}
-		return otlpTarget{hostPort: endpoint, insecure: insecure}, nil
+		if insecure {
+			return "http://" + endpoint, nil
+		}
+		return "https://" + endpoint, nil
 	}
 	u, err := url.Parse(endpoint)
-	if err != nil {
-		return otlpTarget{}, fmt.Errorf("exporters: %s %q: %w", field, endpoint, err)
+	switch {
+	case err != nil:
+		return bad("%w", err)
+	case u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "":
+		return bad("want scheme://host[:port][/path] with no user, query or fragment")
+	case u.Scheme == "https" && insecure:
+		return bad("https:// contradicts WithInsecureTransport(true)")
+	case u.Scheme == "http" && !insecure && !isLoopback(u.Hostname()):
+		return bad("plain-text http:// to a host that is not loopback needs WithInsecureTransport(true)")
+	case u.Scheme != "http" && u.Scheme != "https":
+		return bad("scheme must be http or https")
+	case u.Port() == "":
+		return bad("missing port (4317 for gRPC, 4318 for HTTP)")
 	}
-	if u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-		return otlpTarget{}, fmt.Errorf("exporters: %s %q: want scheme://host[:port][/path] with no user, query or fragment", field, endpoint)
-	}
-	t := otlpTarget{hostPort: u.Host, path: strings.TrimRight(u.Path, "/")}
-	switch u.Scheme {
-	case "https":
-		if insecure {
-			return otlpTarget{}, fmt.Errorf("exporters: %s %q: https:// contradicts WithInsecureTransport(true)", field, endpoint)
-		}
-	case "http":
-		if !insecure && !isLoopback(u.Hostname()) {
-			return otlpTarget{}, fmt.Errorf("exporters: %s %q: plain-text http:// to a host that is not loopback needs WithInsecureTransport(true)", field, endpoint)
-		}
-		t.insecure = true
-	default:
-		return otlpTarget{}, fmt.Errorf("exporters: %s %q: scheme must be http or https", field, endpoint)
-	}
-	if u.Port() == "" {
-		return otlpTarget{}, fmt.Errorf("exporters: %s %q: missing port (4317 for gRPC, 4318 for HTTP)", field, endpoint)
-	}
-	return t, nil
+	return strings.TrimRight(endpoint, "/"), nil
 }
 
 func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
 	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
+	return strings.EqualFold(host, "localhost") || ip != nil && ip.IsLoopback()
 }
 
-// Retry back-off: the upstream policy (exponential, on retryable codes
-// only) on a scale that fits inside one export's timeout, which bounds the
-// retries as a whole.
-const (
-	retryInitial = 250 * time.Millisecond
-	retryMax     = time.Second
+// otlpOptions holds one upstream exporter package's option constructors:
+// the four packages have the same options under different types.
+type otlpOptions[O any, R retryConfig] struct {
+	retry          func(R) O
+	endpointURL    func(string) O
+	insecure, gzip func() O
+	headers        func(map[string]string) O
+	timeout        func(time.Duration) O
+}
+
+// retryConfig is every upstream RetryConfig.
+type retryConfig interface {
+	~struct {
+		Enabled                                      bool
+		InitialInterval, MaxInterval, MaxElapsedTime time.Duration
+	}
+}
+
+// build lists the options for sig's exporter: retries on the upstream
+// policy at a scale that fits in one export's timeout, which bounds them as
+// a whole, and the rest only where the configuration sets them, so the
+// upstream package reads the variables for the others.
+func (b otlpOptions[O, R]) build(c config, sig signal) []O {
+	timeout := c.timeoutFor(sig)
+	o := []O{b.retry(R{true, 250 * time.Millisecond, time.Second, cmp.Or(timeout, 30*time.Second)})}
+	if c.endpoint != "" { // its scheme sets TLS
+		o = append(o, b.endpointURL(c.endpoint+"/v1/"+strings.ToLower(string(sig))))
+	} else if c.insecure {
+		o = append(o, b.insecure())
+	}
+	if c.headers != nil {
+		o = append(o, b.headers(c.headers))
+	}
+	if timeout > 0 {
+		o = append(o, b.timeout(timeout))
+	}
+	if envChoice([]string{"gzip", "none"}, sig.otlpEnv("COMPRESSION")...) == "gzip" {
+		o = append(o, b.gzip())
+	}
+	return o
+}
+
+var (
+	traceGRPC = otlpOptions[otlptracegrpc.Option, otlptracegrpc.RetryConfig]{
+		otlptracegrpc.WithRetry, otlptracegrpc.WithEndpointURL, otlptracegrpc.WithInsecure,
+		func() otlptracegrpc.Option { return otlptracegrpc.WithCompressor("gzip") },
+		otlptracegrpc.WithHeaders, otlptracegrpc.WithTimeout,
+	}
+	traceHTTP = otlpOptions[otlptracehttp.Option, otlptracehttp.RetryConfig]{
+		otlptracehttp.WithRetry, otlptracehttp.WithEndpointURL, otlptracehttp.WithInsecure,
+		func() otlptracehttp.Option { return otlptracehttp.WithCompression(otlptracehttp.GzipCompression) },
+		otlptracehttp.WithHeaders, otlptracehttp.WithTimeout,
+	}
+	metricGRPC = otlpOptions[otlpmetricgrpc.Option, otlpmetricgrpc.RetryConfig]{
+		otlpmetricgrpc.WithRetry, otlpmetricgrpc.WithEndpointURL, otlpmetricgrpc.WithInsecure,
+		func() otlpmetricgrpc.Option { return otlpmetricgrpc.WithCompressor("gzip") },
+		otlpmetricgrpc.WithHeaders, otlpmetricgrpc.WithTimeout,
+	}
+	metricHTTP = otlpOptions[otlpmetrichttp.Option, otlpmetrichttp.RetryConfig]{
+		otlpmetrichttp.WithRetry, otlpmetrichttp.WithEndpointURL, otlpmetrichttp.WithInsecure,
+		func() otlpmetrichttp.Option { return otlpmetrichttp.WithCompression(otlpmetrichttp.GzipCompression) },
+		otlpmetrichttp.WithHeaders, otlpmetrichttp.WithTimeout,
+	}
 )
 
-// otlpPlan is what both exporters of one signal are built from.
-type otlpPlan struct {
-	proto    Protocol
-	target   *otlpTarget // nil: the upstream exporter reads the environment
-	insecure bool
-	headers  map[string]string
-	timeout  time.Duration // 0: the upstream exporter reads the environment
-	gzip     bool
-}
-
-// plan reads opts and the environment for sig's exporter.
-func plan(opts []Option, sig signal) (otlpPlan, error) {
+// NewOTLPTraceExporter returns an OTLP span exporter over gRPC or
+// HTTP/protobuf, configured by OTEL_EXPORTER_OTLP_(TRACES_)* and the OTLP
+// options, which win. It does not dial: a collector that is down shows as
+// failed exports.
+func NewOTLPTraceExporter(ctx context.Context, opts ...Option) (sdktrace.SpanExporter, error) {
 	c, err := newConfig(opts)
 	if err != nil {
-		return otlpPlan{}, err
-	}
-	proto, err := c.protocolFor(sig)
-	if err != nil {
-		return otlpPlan{}, err
-	}
-	p := otlpPlan{proto: proto, insecure: c.insecure, headers: c.headers, timeout: c.timeoutFor(sig), gzip: gzipFor(sig)}
-	if c.endpoint != "" {
-		t, err := parseEndpoint(c.endpoint, c.insecure)
-		if err != nil {
-			return otlpPlan{}, err
-		}
-		p.target, p.insecure = &t, t.insecure
-	}
-	return p, nil
-}
-
-// maxElapsed bounds retries by the export timeout, or by the upstream
-// default timeout when the environment sets it.
-func (p otlpPlan) maxElapsed() time.Duration {
-	if p.timeout > 0 {
-		return p.timeout
-	}
-	return 30 * time.Second
-}
-
-// NewOTLPTraceExporter returns an OTLP span exporter over gRPC or
-// HTTP/protobuf. The standard OTEL_EXPORTER_OTLP_* and
-// OTEL_EXPORTER_OTLP_TRACES_* variables configure it; opts override them.
-// It takes the OTLP options (WithEndpoint, WithProtocol, ...). It does not
-// dial: a collector that is down shows as failed exports, not as an error
-// here.
-func NewOTLPTraceExporter(ctx context.Context, opts ...Option) (sdktrace.SpanExporter, error) {
-	p, err := plan(opts, tracesSignal)
-	if err != nil {
 		return nil, err
 	}
-	if p.proto == ProtocolGRPC {
-		return otlptracegrpc.New(ctx, traceGRPCOptions.build(p)...)
+	if c.protocolFor(tracesSignal) == ProtocolGRPC {
+		return otlptracegrpc.New(ctx, traceGRPC.build(c, tracesSignal)...)
 	}
-	// The upstream exporter reads the protocol variable too and would send
-	// JSON for http/json, which Setup ignores: protobuf, as decided.
-	return otlptracehttp.New(ctx, append(traceHTTPOptions.build(p), otlptracehttp.WithEncoding(otlptracehttp.EncodingProtobuf))...)
+	// Protobuf even where the upstream exporter reads http/json, which sfotel ignores.
+	return otlptracehttp.New(ctx, append(traceHTTP.build(c, tracesSignal), otlptracehttp.WithEncoding(otlptracehttp.EncodingProtobuf))...)
 }
 
-// NewOTLPMetricExporter returns an OTLP metric exporter over gRPC or
-// HTTP/protobuf, for a sdkmetric.PeriodicReader. The standard
-// OTEL_EXPORTER_OTLP_* and OTEL_EXPORTER_OTLP_METRICS_* variables configure
-// it (temporality preference included); opts override them.
+// NewOTLPMetricExporter is NewOTLPTraceExporter for metrics, for a
+// sdkmetric.PeriodicReader (OTEL_EXPORTER_OTLP_METRICS_* included, with the
+// temporality preference).
 func NewOTLPMetricExporter(ctx context.Context, opts ...Option) (sdkmetric.Exporter, error) {
-	p, err := plan(opts, metricsSignal)
+	c, err := newConfig(opts)
 	if err != nil {
 		return nil, err
 	}
-	if p.proto == ProtocolGRPC {
-		return otlpmetricgrpc.New(ctx, metricGRPCOptions.build(p)...)
+	if c.protocolFor(metricsSignal) == ProtocolGRPC {
+		return otlpmetricgrpc.New(ctx, metricGRPC.build(c, metricsSignal)...)
 	}
-	return otlpmetrichttp.New(ctx, metricHTTPOptions.build(p)...)
+	return otlpmetrichttp.New(ctx, metricHTTP.build(c, metricsSignal)...)
 }

@@ -13,17 +13,13 @@ import (
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 )
 
-// DefaultListenAddr is where the quickstart serves /metrics: the
-// conventional OTel Prometheus exporter port, on loopback only, so metrics
-// are not exposed beyond the host unless an operator chooses an address.
+// DefaultListenAddr is where the quickstart serves /metrics: the OTel
+// Prometheus exporter's port, on loopback unless an operator chooses.
 const DefaultListenAddr = "127.0.0.1:9464"
 
-// Prometheus is a metric Reader that a MeterProvider fills and an
-// http.Handler that serves what it holds in the Prometheus text format.
-// Give it to sdkmetric.WithReader (or use WithPrometheus) and mount it on
-// /metrics. It has a registry of its own unless WithRegisterer gives it one,
-// never the global default one, so two of them (or a library that registers
-// globally) never collide.
+// Prometheus is a metric Reader and the http.Handler that serves what it
+// holds on /metrics, from a registry of its own (never the global one, so
+// two never collide) unless WithRegisterer gives one.
 type Prometheus struct {
 	sdkmetric.Reader
 	registerer prometheus.Registerer
@@ -31,53 +27,36 @@ type Prometheus struct {
 	handler    http.Handler
 }
 
-var (
-	_ sdkmetric.Reader = (*Prometheus)(nil)
-	_ http.Handler     = (*Prometheus)(nil)
-)
-
 // NewPrometheus returns a Prometheus reader and handler. Metric names follow
-// the OTel-to-Prometheus translation with suffixes (a counter
-// stateful_executor.operations becomes stateful_executor_operations_total, a
-// histogram in seconds gets _seconds), pinned explicitly so a change of the
-// upstream default never renames a dashboard's series. It takes the
-// Prometheus options and WithLogger; an invalid option is an error that
-// names it.
+// the OTel-to-Prometheus translation with suffixes (stateful_executor.operations
+// becomes stateful_executor_operations_total, a histogram in seconds gets
+// _seconds), pinned so an upstream default never renames a dashboard's
+// series. It takes the Prometheus options and WithLogger.
 func NewPrometheus(opts ...Option) (*Prometheus, error) {
 	c, err := newConfig(opts)
 	if err != nil {
 		return nil, err
 	}
-	switch {
-	case c.registerer == nil:
+	if c.registerer == nil {
 		reg := prometheus.NewRegistry()
 		c.registerer, c.gatherer = reg, reg
-	case c.gatherer == nil:
-		g, ok := c.registerer.(prometheus.Gatherer)
-		if !ok {
+	} else if c.gatherer == nil {
+		if c.gatherer, _ = c.registerer.(prometheus.Gatherer); c.gatherer == nil {
 			return nil, fmt.Errorf("exporters: WithRegisterer: %T is not a prometheus.Gatherer; give WithGatherer the registry it registers with", c.registerer)
 		}
-		c.gatherer = g
 	}
-
-	popts := []otelprom.Option{
-		otelprom.WithRegisterer(c.registerer),
-		otelprom.WithTranslationStrategy(otlptranslator.UnderscoreEscapingWithSuffixes),
-	}
+	popts := []otelprom.Option{otelprom.WithRegisterer(c.registerer), otelprom.WithNamespace(c.namespace),
+		otelprom.WithTranslationStrategy(otlptranslator.UnderscoreEscapingWithSuffixes)}
 	if !c.scopeLabels {
 		popts = append(popts, otelprom.WithoutScopeInfo())
 	}
 	if !c.targetInfo {
 		popts = append(popts, otelprom.WithoutTargetInfo())
 	}
-	if c.namespace != "" {
-		popts = append(popts, otelprom.WithNamespace(c.namespace))
-	}
 	exp, err := otelprom.New(popts...)
 	if err != nil {
 		return nil, fmt.Errorf("exporters: prometheus exporter: %w", err)
 	}
-
 	if c.goCollector {
 		if err := c.registerer.Register(collectors.NewGoCollector()); err != nil {
 			return nil, fmt.Errorf("exporters: WithGoCollector: %w", err)
@@ -88,31 +67,21 @@ func NewPrometheus(opts ...Option) (*Prometheus, error) {
 			return nil, fmt.Errorf("exporters: WithProcessCollector: %w", err)
 		}
 	}
-
 	h := promhttp.HandlerFor(c.gatherer, promhttp.HandlerOpts{
 		ErrorLog: scrapeErrorLog{c.logger},
-		// Serve what could be gathered: one failing collector must not
-		// blank the whole scrape (the failure is logged and counted in
-		// promhttp_metric_handler_errors_total).
-		ErrorHandling:       promhttp.ContinueOnError,
-		Registry:            c.registerer, // promhttp_metric_handler_errors_total
-		MaxRequestsInFlight: c.maxInFlight,
-		Timeout:             c.scrapeTimeout,
-		EnableOpenMetrics:   c.openMetrics,
+		// One failing collector must not blank the whole scrape: it is
+		// logged and counted in promhttp_metric_handler_errors_total.
+		ErrorHandling: promhttp.ContinueOnError, Registry: c.registerer,
+		MaxRequestsInFlight: c.maxInFlight, Timeout: c.scrapeTimeout, EnableOpenMetrics: c.openMetrics,
 	})
 	return &Prometheus{Reader: exp, registerer: c.registerer, gatherer: c.gatherer, handler: h}, nil
 }
 
-// ServeHTTP serves the current metrics. Wrap it with httpauth.Protect to ask
-// for credentials.
-func (p *Prometheus) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	p.handler.ServeHTTP(w, r)
-}
+// ServeHTTP serves the current metrics; httpauth.Protect can guard it.
+func (p *Prometheus) ServeHTTP(w http.ResponseWriter, r *http.Request) { p.handler.ServeHTTP(w, r) }
 
-// Registerer returns the registerer the OTel bridge registered with, so an
-// application can register collectors of its own beside the OTel
-// instruments (the handler serves them when its gatherer gathers that
-// registerer, as it does by default).
+// Registerer returns the registerer the OTel bridge registered with, for
+// collectors of the application's own beside the OTel instruments.
 func (p *Prometheus) Registerer() prometheus.Registerer { return p.registerer }
 
 // Gatherer returns what the handler serves.

@@ -12,35 +12,23 @@ import (
 
 // newResource describes the process to every backend. Later sources win:
 // SDK defaults (service.name=unknown_service:<exe>, service.instance.id),
-// then the host and process facts, then the options, then OTEL_RESOURCE_ATTRIBUTES
-// and OTEL_SERVICE_NAME, so an operator can rename or label a deployment
-// without a rebuild.
-//
-// Process detection is limited to facts that carry no secrets: PID,
-// executable name and Go runtime. Command-line arguments (which may hold
-// passwords) and the owner's user name are left out.
+// host and process facts, the options, then OTEL_RESOURCE_ATTRIBUTES and
+// OTEL_SERVICE_NAME, so an operator can relabel a deployment without a
+// rebuild. Process facts that may hold secrets (command-line arguments,
+// the owner's name) are left out.
 func newResource(ctx context.Context, c config) (*resource.Resource, error) {
-	attrs := c.resourceAttributes
-	if c.serviceVersion != "" {
-		attrs = append([]attribute.KeyValue{semconv.ServiceVersion(c.serviceVersion)}, attrs...)
-	}
+	var attrs []attribute.KeyValue
 	if c.serviceName != "" {
-		attrs = append([]attribute.KeyValue{semconv.ServiceName(c.serviceName)}, attrs...)
+		attrs = append(attrs, semconv.ServiceName(c.serviceName))
 	}
-	res, err := resource.New(ctx,
-		resource.WithSchemaURL(semconv.SchemaURL),
-		resource.WithService(),
-		resource.WithTelemetrySDK(),
-		resource.WithHost(),
-		resource.WithOSType(),
-		resource.WithProcessPID(),
-		resource.WithProcessExecutableName(),
-		resource.WithProcessRuntimeName(),
-		resource.WithProcessRuntimeVersion(),
-		resource.WithProcessRuntimeDescription(),
-		resource.WithAttributes(attrs...),
-		resource.WithFromEnv(),
-	)
+	if c.serviceVersion != "" {
+		attrs = append(attrs, semconv.ServiceVersion(c.serviceVersion))
+	}
+	res, err := resource.New(ctx, resource.WithSchemaURL(semconv.SchemaURL),
+		resource.WithService(), resource.WithTelemetrySDK(), resource.WithHost(), resource.WithOSType(),
+		resource.WithProcessPID(), resource.WithProcessExecutableName(), resource.WithProcessRuntimeName(),
+		resource.WithProcessRuntimeVersion(), resource.WithProcessRuntimeDescription(),
+		resource.WithAttributes(append(attrs, c.resourceAttributes...)...), resource.WithFromEnv())
 	if err != nil {
 		// A malformed OTEL_RESOURCE_ATTRIBUTES or an undetectable host is
 		// no reason to run without telemetry: keep what was detected.

@@ -1,17 +1,22 @@
 package exporters
 
 import (
+	"math"
 	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr/funcr"
+	"go.opentelemetry.io/otel"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
 	"github.com/statefulroute/sfotel/internal/otlptest"
 )
 
-// TestSetupSDKVariablesInvalid: every OTEL_BSP_* and OTEL_METRIC_EXPORT_*
-// value out of range is a warning naming the variable and the default
+// TestSetupSDKVariablesInvalid: every OTEL_BSP_* value out of range is a warning naming the variable and the default
 // applies; Setup starts (a negative queue or batch size used to panic the
 // SDK) and spans and metrics still reach a real collector.
 func TestSetupSDKVariablesInvalid(t *testing.T) {
@@ -94,5 +99,85 @@ func TestSetupMetricIntervalVariable(t *testing.T) {
 			t.Fatal("no metric export within 5s at an interval of 50ms")
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// sdkLog keeps the lines the SDK logs through otel's logger (otel.SetLogger)
+// while a test runs.
+type sdkLog struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+var (
+	logging    atomic.Pointer[sdkLog]
+	loggerOnce sync.Once
+)
+
+// recordSDKLog collects otel's log until the test ends. The logger is
+// installed once: otel.SetLogger cannot be undone.
+func recordSDKLog(t *testing.T) *sdkLog {
+	t.Helper()
+	loggerOnce.Do(func() {
+		otel.SetLogger(funcr.New(func(prefix, args string) {
+			if l := logging.Load(); l != nil {
+				l.mu.Lock()
+				defer l.mu.Unlock()
+				l.lines = append(l.lines, args)
+			}
+		}, funcr.Options{}))
+	})
+	l := &sdkLog{}
+	logging.Store(l)
+	t.Cleanup(func() { logging.CompareAndSwap(l, nil) })
+	return l
+}
+
+// about returns the lines that name the variable env.
+func (l *sdkLog) about(env string) []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []string
+	for _, line := range l.lines {
+		if strings.Contains(line, `"`+env+`"`) {
+			out = append(out, line)
+		}
+	}
+	return out
+}
+
+// TestSetupMetricReaderVariablesInvalid: the periodic reader checks
+// OTEL_METRIC_EXPORT_* itself: a value that is not a positive integer of
+// milliseconds is an error in otel's log naming the variable, the default
+// applies (no export before a flush with the 60 s interval), and Setup
+// starts and exports.
+func TestSetupMetricReaderVariablesInvalid(t *testing.T) {
+	r := otlptest.Start(t)
+	for _, name := range []string{envMetricExportInterval, envMetricExportTimeout} {
+		for _, v := range []string{"-1", "0", "ten", "1.5", "99999999999999999999", strconv.Itoa(math.MaxInt64/int(time.Millisecond) + 1)} {
+			t.Run(name+"="+v, func(t *testing.T) {
+				clearOTelEnv(t)
+				t.Setenv(name, v)
+				logs := recordSDKLog(t)
+				before := len(r.MetricBatches())
+				tel := setup(t, WithEndpoint(r.HTTPEndpoint()))
+				recordExecutorLike(t, tel.MeterProvider())
+				if l := logs.about(name); len(l) != 1 {
+					t.Errorf("otel's log %q, want one line naming %s", l, name)
+				}
+				if name == envMetricExportInterval {
+					time.Sleep(100 * time.Millisecond)
+					if n := len(r.MetricBatches()) - before; n != 0 {
+						t.Errorf("%d metric exports before any flush: the interval in force is not the default", n)
+					}
+				}
+				if err := tel.ForceFlush(ctxTimeout(t, 10*time.Second)); err != nil {
+					t.Fatal(err)
+				}
+				if len(r.MetricBatches()) == before {
+					t.Error("no metric export after a flush")
+				}
+			})
+		}
 	}
 }

@@ -4,10 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/contrib/exporters/autoexport"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/propagation"
@@ -27,38 +27,28 @@ const Version = contract.Version
 
 // Telemetry holds what Setup built. Shutdown it before the process exits.
 type Telemetry struct {
-	tp       *sdktrace.TracerProvider
-	mp       *sdkmetric.MeterProvider
-	prom     *Prometheus
-	res      *resource.Resource
-	prop     propagation.TextMapPropagator
-	limit    int
-	disabled bool
-	runtime  *runtimeMetrics
-	stats    *exportStats
-
-	spanHealth, metricHealth *exportHealth
+	tp                       *sdktrace.TracerProvider
+	mp                       *sdkmetric.MeterProvider
+	prom                     *Prometheus
+	res                      *resource.Resource
+	prop                     propagation.TextMapPropagator
+	limit                    int
+	disabled                 bool
+	stats                    exportStats
+	spanHealth, metricHealth exportHealth
 	abort                    context.CancelFunc
-	registration             metric.Registration
-
-	shutdownOnce sync.Once
-	shutdownErr  error
+	shutdownOnce             sync.Once
+	shutdownErr              error
 }
 
 // Setup builds the resource, a TracerProvider with a batch span processor
-// per exporter, and a MeterProvider with the readers asked for. Without
-// options it builds both providers with the resource of this process,
-// exporting over OTLP only if the OTEL_EXPORTER_OTLP_* environment asks for
-// it, nothing global. A bad option (an unusable endpoint or protocol) is an
-// error naming it.
+// per exporter and a MeterProvider with the readers asked for; without
+// options, OTLP only if OTEL_EXPORTER_OTLP_* asks for it, nothing global.
 // No network is touched: a collector that is down costs dropped data and
-// one logged warning, never a failed Setup or a slower operation.
-//
-// With OTEL_SDK_DISABLED=true it builds no exporter and records nothing:
-// the TracerProvider hands out no-op tracers (which pass an incoming trace
-// context through), the MeterProvider drops every measurement (its readers,
-// WithReader's included, collect nothing), and the propagator is still
-// installed, as the specification asks.
+// one logged warning, never a failed Setup or a slower operation. With
+// OTEL_SDK_DISABLED=true nothing is exported or recorded (readers collect
+// nothing; tracers pass an incoming trace context through), and the
+// propagator is still installed, as the specification asks.
 func Setup(ctx context.Context, opts ...Option) (*Telemetry, error) {
 	cfg, err := newConfig(opts)
 	if err != nil {
@@ -68,19 +58,12 @@ func Setup(ctx context.Context, opts ...Option) (*Telemetry, error) {
 	if err != nil {
 		return nil, err
 	}
-
 	abortCtx, abort := context.WithCancel(context.Background())
-	t := &Telemetry{
-		res:          res,
-		prop:         propagatorFromEnv(),
-		limit:        cardinalityLimit(cfg.cardinalityLimit),
-		stats:        &exportStats{},
-		abort:        abort,
-		spanHealth:   &exportHealth{what: "span", logger: cfg.logger},
-		metricHealth: &exportHealth{what: "metric", logger: cfg.logger},
-	}
-	// Until the providers own them, processors and readers are shut down
-	// here on error.
+	t := &Telemetry{res: res, prop: propagatorFromEnv(), limit: cardinalityLimit(cfg.cardinalityLimit), abort: abort,
+		disabled:     envChoice([]string{"true", "false"}, envSDKDisabled) == "true",
+		spanHealth:   exportHealth{what: "span", logger: cfg.logger},
+		metricHealth: exportHealth{what: "metric", logger: cfg.logger}}
+	// What the providers do not own yet is shut down here on error.
 	var cleanup []func(context.Context) error
 	fail := func(err error) (*Telemetry, error) {
 		abort()
@@ -89,174 +72,129 @@ func Setup(ctx context.Context, opts ...Option) (*Telemetry, error) {
 		}
 		return nil, err
 	}
-
 	if cfg.prometheus {
 		if t.prom, err = NewPrometheus(opts...); err != nil {
 			return fail(err)
 		}
 		cfg.readers = append([]sdkmetric.Reader{t.prom}, cfg.readers...)
 	}
-	if sdkDisabled() {
-		return t.setupDisabled(cfg)
-	}
-
-	mpOpts := []sdkmetric.Option{sdkmetric.WithResource(res), sdkmetric.WithCardinalityLimit(t.limit)}
-	if len(cfg.views) > 0 {
-		mpOpts = append(mpOpts, sdkmetric.WithView(cfg.views...))
-	}
-	if cfg.exemplarFilter != nil {
-		mpOpts = append(mpOpts, sdkmetric.WithExemplarFilter(cfg.exemplarFilter))
-	} else {
-		checkExemplarFilter()
-	}
-	bspOpts := sync.OnceValue(batchSpanOptions) // read, and warned about, once
 
 	tpOpts := []sdktrace.TracerProviderOption{sdktrace.WithResource(res)}
+	mpOpts := []sdkmetric.Option{sdkmetric.WithResource(res), sdkmetric.WithCardinalityLimit(t.limit)}
+	for _, r := range cfg.readers {
+		mpOpts = append(mpOpts, sdkmetric.WithReader(r))
+	}
+	if t.disabled {
+		// Readers stay (and answer empty); any view but dropAll would record.
+		dropAll := sdkmetric.NewView(sdkmetric.Instrument{Name: "*"}, sdkmetric.Stream{Aggregation: sdkmetric.AggregationDrop{}})
+		t.tp, t.mp = sdktrace.NewTracerProvider(tpOpts...), sdkmetric.NewMeterProvider(append(mpOpts, sdkmetric.WithView(dropAll))...)
+		_ = t.tp.Shutdown(ctx) // its tracers are no-ops from now on
+		return t.finish(cfg, false)
+	}
+	mpOpts = append(mpOpts, sdkmetric.WithView(cfg.views...))
 	if cfg.sampler != nil {
 		tpOpts = append(tpOpts, sdktrace.WithSampler(cfg.sampler))
 	}
-	traces, tracesName := exporterFromEnv(tracesSignal)
-	if traces == choiceOther {
-		exp, err := otherSpanExporter(ctx, tracesName)
-		if err != nil {
-			return fail(err)
-		}
-		if exp == nil {
-			traces = choiceUnset // an unknown name is ignored
-		} else {
-			bsp := sdktrace.NewBatchSpanProcessor(exp, bspOpts()...)
-			cleanup = append(cleanup, bsp.Shutdown)
-			tpOpts = append(tpOpts, sdktrace.WithSpanProcessor(bsp))
-		}
+	if cfg.exemplarFilter != nil {
+		mpOpts = append(mpOpts, sdkmetric.WithExemplarFilter(cfg.exemplarFilter))
+	} else { // the SDK reads it, and ignores an unknown value without a word
+		envChoice([]string{"always_on", "always_off", "trace_based"}, envExemplarFilter)
 	}
-	tracesOTLP := !cfg.disableOTLP && wantOTLP(traces, tracesSignal, cfg.endpoint != "")
+	// A batch processor never blocks span.End: when its queue is full, it
+	// drops. Its shutdown stops its goroutine and the exporter.
+	bspOpts := sync.OnceValue(batchSpanOptions) // read, and warned about, once
+	newBSP := func(exp sdktrace.SpanExporter) sdktrace.SpanProcessor {
+		bsp := sdktrace.NewBatchSpanProcessor(exp, bspOpts()...)
+		cleanup = append(cleanup, bsp.Shutdown)
+		return bsp
+	}
+
+	traces, exp, err := fromAutoexport(ctx, tracesSignal, autoexport.NewSpanExporter, false)
+	if err != nil {
+		return fail(err)
+	}
+	if exp != nil {
+		tpOpts = append(tpOpts, sdktrace.WithSpanProcessor(newBSP(exp)))
+	}
+	tracesOTLP := !cfg.disableOTLP && wantOTLP(traces, tracesSignal, cfg.endpoint)
 	if tracesOTLP {
 		exp, err := NewOTLPTraceExporter(ctx, opts...)
 		if err != nil {
 			return fail(err)
 		}
-		// The batch processor never blocks span.End: when its queue is
-		// full it drops. OTEL_BSP_* tune it.
-		bsp := sdktrace.NewBatchSpanProcessor(&spanGuard{next: exp, stats: t.stats, health: t.spanHealth, abort: abortCtx}, bspOpts()...)
-		cleanup = append(cleanup, bsp.Shutdown) // stops its goroutine and the exporter
-		tpOpts = append(tpOpts, sdktrace.WithSpanProcessor(countingProcessor{SpanProcessor: bsp, queued: &t.stats.spansQueued}))
+		bsp := newBSP(&spanGuard{exp, &t.stats, &t.spanHealth, abortCtx})
+		tpOpts = append(tpOpts, sdktrace.WithSpanProcessor(countingProcessor{bsp, &t.stats.spansQueued}))
 	}
 	for _, sp := range cfg.spanProcessors {
 		tpOpts = append(tpOpts, sdktrace.WithSpanProcessor(sp))
 	}
 
-	metrics, metricsName := exporterFromEnv(metricsSignal)
 	// "prometheus" asks for a Prometheus exporter; WithPrometheus is one
-	// already, served where the application mounts it. Without it,
-	// autoexport's serves on OTEL_EXPORTER_PROMETHEUS_HOST:PORT.
-	if metrics == choiceOther || metrics == choicePrometheus && !cfg.prometheus {
-		r, err := otherMetricReader(ctx, metricsName)
-		if err != nil {
-			return fail(err)
-		}
-		if r == nil {
-			metrics = choiceUnset // an unknown name is ignored
-		} else {
-			cleanup = append(cleanup, r.Shutdown)
-			mpOpts = append(mpOpts, sdkmetric.WithReader(r))
-		}
+	// already. Without it, autoexport's serves on
+	// OTEL_EXPORTER_PROMETHEUS_HOST:PORT.
+	metrics, r, err := fromAutoexport(ctx, metricsSignal, autoexport.NewMetricReader, cfg.prometheus)
+	if err != nil {
+		return fail(err)
 	}
-	if !cfg.disableOTLP && wantOTLP(metrics, metricsSignal, cfg.endpoint != "") {
+	if r != nil {
+		cleanup = append(cleanup, r.Shutdown)
+		mpOpts = append(mpOpts, sdkmetric.WithReader(r))
+	}
+	if !cfg.disableOTLP && wantOTLP(metrics, metricsSignal, cfg.endpoint) {
 		exp, err := NewOTLPMetricExporter(ctx, opts...)
 		if err != nil {
 			return fail(err)
 		}
-		ropts := periodicReaderOptions(cfg.metricInterval)
+		var ropts []sdkmetric.PeriodicReaderOption // the SDK reads OTEL_METRIC_EXPORT_*
+		if cfg.metricInterval > 0 {
+			ropts = append(ropts, sdkmetric.WithInterval(cfg.metricInterval))
+		}
 		if !cfg.disableRuntimeMetrics {
-			rt, err := newRuntimeMetrics(res, exp)
+			producers, err := runtimeProducers(res, exp)
 			if err != nil {
 				_ = exp.Shutdown(ctx)
 				return fail(err)
 			}
-			t.runtime = rt
-			cleanup = append(cleanup, rt.shutdown)
-			ropts = append(ropts, rt.producers()...)
+			ropts = append(ropts, producers...)
 		}
-		guard := &metricGuard{Exporter: exp, stats: t.stats, health: t.metricHealth, abort: abortCtx}
-		reader := sdkmetric.NewPeriodicReader(guard, ropts...)
+		reader := sdkmetric.NewPeriodicReader(&metricGuard{exp, &t.stats, &t.metricHealth, abortCtx}, ropts...)
 		cleanup = append(cleanup, reader.Shutdown) // stops its goroutine and the exporter
 		mpOpts = append(mpOpts, sdkmetric.WithReader(reader))
 	}
-	for _, r := range cfg.readers {
-		mpOpts = append(mpOpts, sdkmetric.WithReader(r))
-	}
+	t.tp, t.mp = sdktrace.NewTracerProvider(tpOpts...), sdkmetric.NewMeterProvider(mpOpts...)
+	return t.finish(cfg, tracesOTLP)
+}
 
-	t.tp = sdktrace.NewTracerProvider(tpOpts...)
-	t.mp = sdkmetric.NewMeterProvider(mpOpts...)
+// wantOTLP reports whether sig goes over OTLP: its variable says otlp, or
+// is unset and an endpoint is configured (where the specification would
+// send to localhost:4318, a library sends nowhere nobody configured).
+func wantOTLP(name string, sig signal, endpointOption string) bool {
+	return name == "otlp" || name == "" && (endpointOption != "" || sig.isSet("ENDPOINT"))
+}
+
+// finish counts dropped spans as a metric where spans go over OTLP, and
+// installs the globals if asked.
+func (t *Telemetry) finish(cfg config, tracesOTLP bool) (*Telemetry, error) {
 	if tracesOTLP {
-		if err := t.observeDropped(); err != nil {
-			_ = t.Shutdown(ctx)
-			return nil, err
+		m := t.mp.Meter(ScopeName, metric.WithInstrumentationVersion(Version))
+		dropped, err := contract.ExporterSpansDropped.New(m)
+		if err == nil {
+			_, err = m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+				o.ObserveInt64(dropped, int64(t.stats.spansDropped.Load()))
+				return nil
+			}, dropped)
+		}
+		if err != nil {
+			_ = t.Shutdown(context.Background())
+			return nil, fmt.Errorf("exporters: %s: %w", contract.MetricExporterSpansDropped, err)
 		}
 	}
 	if cfg.setGlobal {
-		t.setGlobal()
+		otel.SetTracerProvider(t.tp)
+		otel.SetMeterProvider(t.mp)
+		otel.SetTextMapPropagator(t.prop)
 	}
 	return t, nil
-}
-
-// wantOTLP reports whether sig goes over OTLP: the variable says otlp, or
-// it is unset and an endpoint is configured. Unset with no endpoint
-// anywhere means no OTLP: where the specification's default would send to
-// localhost:4318, a library's Setup sends nowhere nobody configured (as
-// autoexport's WithFallbackSpanExporter lets a program choose).
-func wantOTLP(c exporterChoice, sig signal, endpointOption bool) bool {
-	switch c {
-	case choiceOTLP:
-		return true
-	case choiceUnset:
-		return endpointOption || os.Getenv(envEndpoint) != "" || os.Getenv(sig.endpointEnv) != ""
-	}
-	return false
-}
-
-// setupDisabled finishes t for OTEL_SDK_DISABLED=true. The TracerProvider
-// is shut down at once, so every Tracer it hands out is a no-op one. The
-// MeterProvider keeps its readers (so the Prometheus handler and
-// WithReader's readers still answer) but drops every instrument, views and
-// all.
-func (t *Telemetry) setupDisabled(cfg config) (*Telemetry, error) {
-	t.disabled = true
-	t.tp = sdktrace.NewTracerProvider(sdktrace.WithResource(t.res))
-	_ = t.tp.Shutdown(context.Background())
-	dropAll := sdkmetric.NewView(sdkmetric.Instrument{Name: "*"}, sdkmetric.Stream{Aggregation: sdkmetric.AggregationDrop{}})
-	mpOpts := []sdkmetric.Option{sdkmetric.WithResource(t.res), sdkmetric.WithView(dropAll)}
-	for _, r := range cfg.readers {
-		mpOpts = append(mpOpts, sdkmetric.WithReader(r))
-	}
-	t.mp = sdkmetric.NewMeterProvider(mpOpts...)
-	if cfg.setGlobal {
-		t.setGlobal()
-	}
-	return t, nil
-}
-
-func (t *Telemetry) setGlobal() {
-	otel.SetTracerProvider(t.tp)
-	otel.SetMeterProvider(t.mp)
-	otel.SetTextMapPropagator(t.prop)
-}
-
-// observeDropped exports Stats.SpansDropped as a counter.
-func (t *Telemetry) observeDropped() error {
-	m := t.mp.Meter(ScopeName, metric.WithInstrumentationVersion(Version))
-	dropped, err := contract.ExporterSpansDropped.New(m)
-	if err != nil {
-		return fmt.Errorf("exporters: %s: %w", contract.MetricExporterSpansDropped, err)
-	}
-	t.registration, err = m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
-		o.ObserveInt64(dropped, int64(t.stats.spansDropped.Load()))
-		return nil
-	}, dropped)
-	if err != nil {
-		return fmt.Errorf("exporters: %s: %w", contract.MetricExporterSpansDropped, err)
-	}
-	return nil
 }
 
 // TracerProvider returns the TracerProvider Setup built.
@@ -273,13 +211,11 @@ func (t *Telemetry) Prometheus() *Prometheus { return t.prom }
 func (t *Telemetry) Resource() *resource.Resource { return t.res }
 
 // Propagator returns the propagator OTEL_PROPAGATORS names (W3C trace
-// context and baggage when unset), for a program that does not use WithGlobal.
+// context and baggage when unset).
 func (t *Telemetry) Propagator() propagation.TextMapPropagator { return t.prop }
 
-// CardinalityLimit returns the MeterProvider's cardinality limit: the most
-// series one instrument keeps per collection, 0 for none. Instrumentation
-// that adds attributes of its own (otelexec.WithServiceAttributes) budgets
-// its series below it.
+// CardinalityLimit returns the most series one instrument keeps per
+// collection (0: no limit), for instrumentation that budgets below it.
 func (t *Telemetry) CardinalityLimit() int { return t.limit }
 
 // Disabled reports whether OTEL_SDK_DISABLED=true made Setup build a
@@ -289,13 +225,11 @@ func (t *Telemetry) Disabled() bool { return t.disabled }
 // Stats returns what the OTLP exporters delivered and lost so far.
 func (t *Telemetry) Stats() Stats { return t.stats.snapshot() }
 
-// ForceFlush exports the spans and metrics recorded so far and waits for
-// the collector's answer, at most until ctx is done. Data the collector did
-// not take is reported as an error.
+// ForceFlush exports what was recorded so far and waits for the collector,
+// at most until ctx is done. Data the collector did not take is an error.
 func (t *Telemetry) ForceFlush(ctx context.Context) error {
 	before := t.Stats()
-	err := errors.Join(t.tp.ForceFlush(ctx), t.mp.ForceFlush(ctx))
-	return errors.Join(err, t.lostSince(before))
+	return errors.Join(t.tp.ForceFlush(ctx), t.mp.ForceFlush(ctx), t.lostSince(before))
 }
 
 // DefaultShutdownTimeout bounds Shutdown when its context has no deadline.
@@ -304,11 +238,10 @@ const DefaultShutdownTimeout = 10 * time.Second
 // shutdownTimeout is DefaultShutdownTimeout; tests shorten it.
 var shutdownTimeout = DefaultShutdownTimeout
 
-// Shutdown flushes and stops everything Setup built. It returns within
-// ctx's deadline (DefaultShutdownTimeout if ctx has none): exports still
-// running then are abandoned and their data counted as dropped. Errors are
-// joined; data the collector did not take during the final flush is one of
-// them. Calling it again returns the first call's result.
+// Shutdown flushes and stops everything Setup built within ctx's deadline
+// (DefaultShutdownTimeout if none): exports still running then are
+// abandoned and counted as dropped. Data the collector did not take is one
+// of the errors. Calling it again returns the first call's result.
 func (t *Telemetry) Shutdown(ctx context.Context) error {
 	t.shutdownOnce.Do(func() {
 		if _, ok := ctx.Deadline(); !ok {
@@ -319,27 +252,15 @@ func (t *Telemetry) Shutdown(ctx context.Context) error {
 		before := t.Stats()
 		// When ctx ends, in-flight and later exports end at once, so the
 		// SDK's background flush (which does not watch ctx) winds down too.
-		stop := context.AfterFunc(ctx, t.abort)
-		defer stop()
+		defer context.AfterFunc(ctx, t.abort)()
 		defer t.abort()
 
-		var regErr error
-		if t.registration != nil {
-			regErr = t.registration.Unregister()
-		}
-		var wg sync.WaitGroup
-		var tpErr, mpErr error
-		// Traces and metrics shut down side by side so one slow pipeline
-		// does not use up the other's share of the deadline.
-		wg.Go(func() { tpErr = t.tp.Shutdown(ctx) })
-		wg.Go(func() {
-			mpErr = t.mp.Shutdown(ctx)
-			if t.runtime != nil {
-				mpErr = errors.Join(mpErr, t.runtime.shutdown(ctx))
-			}
-		})
-		wg.Wait()
-		t.shutdownErr = errors.Join(regErr, tpErr, mpErr, t.lostSince(before))
+		// Side by side, so one slow pipeline does not use up the other's
+		// share of the deadline.
+		tpErr := make(chan error, 1)
+		go func() { tpErr <- t.tp.Shutdown(ctx) }()
+		mpErr := t.mp.Shutdown(ctx)
+		t.shutdownErr = errors.Join(<-tpErr, mpErr, t.lostSince(before))
 	})
 	return t.shutdownErr
 }

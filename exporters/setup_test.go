@@ -29,10 +29,49 @@ import (
 	"github.com/statefulroute/sfotel/internal/otlptest"
 )
 
+// The OTLP variables the tests set, spelled out: the code derives the
+// per-signal names.
+const (
+	envProtocol        = "OTEL_EXPORTER_OTLP_PROTOCOL"
+	envTracesProtocol  = "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"
+	envMetricsProtocol = "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL"
+	envEndpoint        = "OTEL_EXPORTER_OTLP_ENDPOINT"
+	envTracesEndpoint  = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
+	envMetricsEndpoint = "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"
+	envTimeout         = "OTEL_EXPORTER_OTLP_TIMEOUT"
+	envTracesTimeout   = "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT"
+	envMetricsTimeout  = "OTEL_EXPORTER_OTLP_METRICS_TIMEOUT"
+	envCompression     = "OTEL_EXPORTER_OTLP_COMPRESSION"
+	envTracesCompr     = "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION"
+	envMetricsCompr    = "OTEL_EXPORTER_OTLP_METRICS_COMPRESSION"
+	envTracesExporter  = "OTEL_TRACES_EXPORTER"
+	envMetricsExporter = "OTEL_METRICS_EXPORTER"
+
+	envMetricExportInterval = "OTEL_METRIC_EXPORT_INTERVAL"
+	envMetricExportTimeout  = "OTEL_METRIC_EXPORT_TIMEOUT"
+)
+
+// TestDerivedVariableNames: the names the code derives are the ones the
+// specification spells.
+func TestDerivedVariableNames(t *testing.T) {
+	for _, c := range []struct{ got, want []string }{
+		{tracesSignal.otlpEnv("PROTOCOL"), []string{envTracesProtocol, envProtocol}},
+		{metricsSignal.otlpEnv("ENDPOINT"), []string{envMetricsEndpoint, envEndpoint}},
+		{tracesSignal.otlpEnv("TIMEOUT"), []string{envTracesTimeout, envTimeout}},
+		{metricsSignal.otlpEnv("COMPRESSION"), []string{envMetricsCompr, envCompression}},
+		{[]string{tracesSignal.exporterEnv(), metricsSignal.exporterEnv()}, []string{envTracesExporter, envMetricsExporter}},
+	} {
+		if !slices.Equal(c.got, c.want) {
+			t.Errorf("derived %q, want %q", c.got, c.want)
+		}
+	}
+}
+
 // otelEnv lists the variables Setup and the SDK read, beside sdkSettings;
 // clearOTelEnv blanks them so the machine's environment cannot change a
 // test's outcome.
 var otelEnv = []string{
+	envMetricExportInterval, envMetricExportTimeout,
 	"OTEL_SERVICE_NAME", "OTEL_RESOURCE_ATTRIBUTES",
 	envProtocol, envTracesProtocol, envMetricsProtocol,
 	envEndpoint, envTracesEndpoint, envMetricsEndpoint,
@@ -416,43 +455,43 @@ func TestParseEndpoint(t *testing.T) {
 	cases := []struct {
 		in       string
 		insecure bool
-		want     otlpTarget
+		want     string // the scheme says whether TLS is used
 	}{
-		{"http://127.0.0.1:4318", false, otlpTarget{"127.0.0.1:4318", "", true}},
-		{"http://127.9.9.9:4318/", false, otlpTarget{"127.9.9.9:4318", "", true}},
-		{"http://localhost:4317", false, otlpTarget{"localhost:4317", "", true}},
-		{"http://[::1]:4318/otlp", false, otlpTarget{"[::1]:4318", "/otlp", true}},
-		{"https://collector.example:4318/base/", false, otlpTarget{"collector.example:4318", "/base", false}},
-		{"http://collector.example:4318", true, otlpTarget{"collector.example:4318", "", true}},
-		{"collector.example:4317", false, otlpTarget{"collector.example:4317", "", false}},
-		{"127.0.0.1:4317", false, otlpTarget{"127.0.0.1:4317", "", false}},
-		{"127.0.0.1:4317", true, otlpTarget{"127.0.0.1:4317", "", true}},
+		{"http://127.0.0.1:4318", false, "http://127.0.0.1:4318"},
+		{"http://127.9.9.9:4318/", false, "http://127.9.9.9:4318"},
+		{"http://localhost:4317", false, "http://localhost:4317"},
+		{"http://[::1]:4318/otlp", false, "http://[::1]:4318/otlp"},
+		{"https://collector.example:4318/base/", false, "https://collector.example:4318/base"},
+		{"http://collector.example:4318", true, "http://collector.example:4318"},
+		{"collector.example:4317", false, "https://collector.example:4317"},
+		{"127.0.0.1:4317", false, "https://127.0.0.1:4317"},
+		{"127.0.0.1:4317", true, "http://127.0.0.1:4317"},
 	}
 	for _, c := range cases {
 		got, err := parseEndpoint(c.in, c.insecure)
 		if err != nil || got != c.want {
-			t.Errorf("parseEndpoint(%q, %v) = %+v, %v; want %+v", c.in, c.insecure, got, err, c.want)
+			t.Errorf("parseEndpoint(%q, %v) = %q, %v; want %q", c.in, c.insecure, got, err, c.want)
 		}
 	}
 }
 
 func TestProtocolPrecedence(t *testing.T) {
 	clearOTelEnv(t)
-	if p, err := (config{}).protocolFor(tracesSignal); err != nil || p != ProtocolHTTPProtobuf {
-		t.Errorf("default = %q, %v", p, err)
+	if p := (config{}).protocolFor(tracesSignal); p != ProtocolHTTPProtobuf {
+		t.Errorf("default = %q", p)
 	}
 	t.Setenv(envProtocol, "grpc")
-	if p, _ := (config{}).protocolFor(metricsSignal); p != ProtocolGRPC {
+	if p := (config{}).protocolFor(metricsSignal); p != ProtocolGRPC {
 		t.Errorf("generic variable: %q", p)
 	}
 	t.Setenv(envMetricsProtocol, "http/protobuf")
-	if p, _ := (config{}).protocolFor(metricsSignal); p != ProtocolHTTPProtobuf {
+	if p := (config{}).protocolFor(metricsSignal); p != ProtocolHTTPProtobuf {
 		t.Errorf("per-signal variable: %q", p)
 	}
-	if p, _ := (config{}).protocolFor(tracesSignal); p != ProtocolGRPC {
+	if p := (config{}).protocolFor(tracesSignal); p != ProtocolGRPC {
 		t.Errorf("metrics variable leaked into traces: %q", p)
 	}
-	if p, _ := (config{protocol: ProtocolGRPC}).protocolFor(metricsSignal); p != ProtocolGRPC {
+	if p := (config{protocol: ProtocolGRPC}).protocolFor(metricsSignal); p != ProtocolGRPC {
 		t.Errorf("option: %q", p)
 	}
 }

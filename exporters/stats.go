@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"sync"
 	"sync/atomic"
 
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
@@ -19,17 +18,15 @@ type Stats struct {
 	SpansQueued uint64
 	// SpansExported counts spans the collector acknowledged.
 	SpansExported uint64
-	// SpansDropped counts spans in batches the collector did not take: an
-	// error, the export timeout, or the Shutdown deadline. It is exported as
-	// sfotel.exporter.spans.dropped. Spans the batch processor drops because
-	// its queue is full are not in it (the SDK does not expose that count);
-	// after Shutdown, SpansQueued - SpansExported - SpansDropped is exactly
-	// that number.
+	// SpansDropped counts spans in batches the collector did not take (an
+	// error, the export timeout, the Shutdown deadline), exported as
+	// sfotel.exporter.spans.dropped. After Shutdown, SpansQueued -
+	// SpansExported - SpansDropped is what the full queue dropped.
 	SpansDropped uint64
-	// MetricExports and MetricExportsFailed count OTLP metric exports
-	// (one per interval, one per flush) and those the collector did not
-	// take. An export the periodic reader cancels itself to shut down is
-	// in neither: its final export carries the same cumulative data.
+	// MetricExports and MetricExportsFailed count OTLP metric exports (one
+	// per interval or flush) and those the collector did not take. One the
+	// reader cancels itself to shut down is in neither: its final export
+	// carries the same cumulative data.
 	MetricExports       uint64
 	MetricExportsFailed uint64
 }
@@ -40,13 +37,7 @@ type exportStats struct {
 }
 
 func (s *exportStats) snapshot() Stats {
-	return Stats{
-		SpansQueued:         s.spansQueued.Load(),
-		SpansExported:       s.spansExported.Load(),
-		SpansDropped:        s.spansDropped.Load(),
-		MetricExports:       s.metricExports.Load(),
-		MetricExportsFailed: s.metricExportsFailed.Load(),
-	}
+	return Stats{s.spansQueued.Load(), s.spansExported.Load(), s.spansDropped.Load(), s.metricExports.Load(), s.metricExportsFailed.Load()}
 }
 
 // errAbandoned is what an export gets once the Shutdown deadline passed.
@@ -54,77 +45,66 @@ var errAbandoned = errors.New("exporters: export abandoned: shutdown deadline pa
 
 // exportHealth logs the transitions between a collector that takes data and
 // one that does not, once each: a person must act on an outage, not read one
-// line per batch. It also keeps the last error for Shutdown to report.
+// line per batch. It keeps the last error for Shutdown to report.
 type exportHealth struct {
 	what    string // "span" or "metric"
 	logger  *slog.Logger
 	failing atomic.Bool
-
-	mu      sync.Mutex
-	lastErr error
+	lastErr atomic.Pointer[error]
 }
 
-func (h *exportHealth) failed(err error) {
-	h.mu.Lock()
-	h.lastErr = err
-	h.mu.Unlock()
+func (h *exportHealth) report(err error) {
+	if err == nil {
+		if h.failing.Load() && h.failing.CompareAndSwap(true, false) {
+			h.logger.Info("sfotel: OTLP " + h.what + " export recovered")
+		}
+		return
+	}
+	h.lastErr.Store(&err)
 	if h.failing.CompareAndSwap(false, true) {
 		h.logger.Warn("sfotel: OTLP "+h.what+" export failing; data is dropped until the collector answers", "error", err)
 	}
 }
 
-func (h *exportHealth) succeeded() {
-	if h.failing.Load() && h.failing.CompareAndSwap(true, false) {
-		h.logger.Info("sfotel: OTLP " + h.what + " export recovered")
-	}
-}
-
 func (h *exportHealth) err() error {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.lastErr
+	if p := h.lastErr.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
-// withAbort returns ctx, canceled also when abort is done.
-func withAbort(ctx, abort context.Context) (context.Context, func()) {
+// exportUnder runs export with ctx canceled also when abort is done (the
+// Shutdown deadline passed), and not at all once it is.
+func exportUnder(ctx, abort context.Context, export func(context.Context) error) error {
+	if abort.Err() != nil {
+		return errAbandoned
+	}
 	ctx, cancel := context.WithCancel(ctx)
-	stop := context.AfterFunc(abort, cancel)
-	return ctx, func() { stop(); cancel() }
+	defer cancel()
+	defer context.AfterFunc(abort, cancel)() // stop watching abort
+	return export(ctx)
 }
 
-// spanGuard counts and logs what the OTLP span exporter does. It reports
-// failures itself and returns nil to the batch processor, which would
-// otherwise hand every failed batch to the global error handler (one log
-// line per batch during an outage). Telemetry.Shutdown and ForceFlush
-// return the failures that happen during them.
+// spanGuard counts and logs what the OTLP span exporter does, and returns
+// nil to the batch processor, which would log every failed batch through
+// otel.Handle; ForceFlush and Shutdown report the failures during them.
 type spanGuard struct {
-	next   sdktrace.SpanExporter
+	sdktrace.SpanExporter
 	stats  *exportStats
 	health *exportHealth
 	abort  context.Context
 }
 
 func (g *spanGuard) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpan) error {
-	n := uint64(len(spans))
-	if g.abort.Err() != nil {
-		g.stats.spansDropped.Add(n)
-		g.health.failed(errAbandoned)
-		return nil
-	}
-	ctx, done := withAbort(ctx, g.abort)
-	err := g.next.ExportSpans(ctx, spans)
-	done()
+	err := exportUnder(ctx, g.abort, func(ctx context.Context) error { return g.SpanExporter.ExportSpans(ctx, spans) })
+	g.health.report(err)
 	if err != nil {
-		g.stats.spansDropped.Add(n)
-		g.health.failed(err)
-		return nil
+		g.stats.spansDropped.Add(uint64(len(spans)))
+	} else {
+		g.stats.spansExported.Add(uint64(len(spans)))
 	}
-	g.stats.spansExported.Add(n)
-	g.health.succeeded()
 	return nil
 }
-
-func (g *spanGuard) Shutdown(ctx context.Context) error { return g.next.Shutdown(ctx) }
 
 // countingProcessor counts the sampled spans handed to the batch processor
 // (one atomic add per span), so Stats can show what the queue dropped.
@@ -148,27 +128,15 @@ type metricGuard struct {
 	abort  context.Context
 }
 
-func (g *metricGuard) Export(parent context.Context, rm *metricdata.ResourceMetrics) error {
+func (g *metricGuard) Export(ctx context.Context, rm *metricdata.ResourceMetrics) error {
+	err := exportUnder(ctx, g.abort, func(ctx context.Context) error { return g.Exporter.Export(ctx, rm) })
+	if err != nil && errors.Is(ctx.Err(), context.Canceled) && g.abort.Err() == nil {
+		return nil // the reader canceled its own export to shut down; its final one carries the same data
+	}
 	g.stats.metricExports.Add(1)
-	if g.abort.Err() != nil {
+	if err != nil {
 		g.stats.metricExportsFailed.Add(1)
-		g.health.failed(errAbandoned)
-		return nil
 	}
-	ctx, done := withAbort(parent, g.abort)
-	err := g.Exporter.Export(ctx, rm)
-	done()
-	switch {
-	case err == nil:
-		g.health.succeeded()
-	case errors.Is(parent.Err(), context.Canceled) && g.abort.Err() == nil:
-		// The periodic reader canceled its own in-flight export to shut
-		// down; its final export carries the same cumulative data, so
-		// nothing is lost and there is nothing to report.
-		g.stats.metricExports.Add(^uint64(0))
-	default:
-		g.stats.metricExportsFailed.Add(1)
-		g.health.failed(err)
-	}
+	g.health.report(err)
 	return nil
 }

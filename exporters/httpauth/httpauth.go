@@ -11,25 +11,26 @@ import (
 	"strings"
 )
 
-// Protect returns h behind HTTP authentication: a request passes when
-// it carries one of the bearer tokens (WithBearerToken) or one of the basic
-// credentials (WithBasicAuth); any other gets 401 with a WWW-Authenticate
-// challenge for each scheme configured. Use it alike for /metrics,
-// /debug/report and /debug/pprof.
-//
-// Credentials are compared in constant time over their SHA-256 digests, so
-// neither their content nor their length leaks through timing. At least one
-// credential is required, and none may be empty: a protection that lets
-// everyone in by mistake is worse than an error at start-up.
+// Protect returns h behind HTTP authentication: a request passes with one
+// of the bearer tokens or basic credentials; any other gets 401 with a
+// WWW-Authenticate challenge per scheme configured. Credentials are
+// compared in constant time over their SHA-256 digests, so neither content
+// nor length leaks through timing. At least one is required and none may be
+// empty: a protection that lets everyone in by mistake is worse than an
+// error at start-up.
 func Protect(h http.Handler, opts ...Option) (http.Handler, error) {
-	if h == nil {
+	c := config{realm: "sfotel"}
+	for _, o := range opts {
+		if o != nil {
+			o(&c)
+		}
+	}
+	switch {
+	case h == nil:
 		return nil, errors.New("httpauth: handler is nil")
-	}
-	c := newConfig(opts)
-	if len(c.bearerTokens) == 0 && len(c.basicUsers) == 0 {
+	case len(c.bearerTokens) == 0 && len(c.basicUsers) == 0:
 		return nil, errors.New("httpauth: no credentials; give WithBearerToken or WithBasicAuth")
-	}
-	if strings.ContainsAny(c.realm, "\"\\\r\n") {
+	case strings.ContainsAny(c.realm, "\"\\\r\n"):
 		return nil, fmt.Errorf("httpauth: WithRealm %q: quotes, backslashes and line breaks are not allowed", c.realm)
 	}
 	p := &protected{next: h}
@@ -43,19 +44,21 @@ func Protect(h http.Handler, opts ...Option) (http.Handler, error) {
 		p.tokens = append(p.tokens, sha256.Sum256([]byte(tok)))
 	}
 	for i, u := range c.basicUsers {
-		if u.user == "" || u.password == "" {
-			return nil, fmt.Errorf("httpauth: WithBasicAuth #%d: user and password must not be empty", i+1)
+		var err error
+		switch {
+		case u[0] == "" || u[1] == "":
+			err = errors.New("user and password must not be empty")
+		case strings.Contains(u[0], ":"):
+			err = errors.New("user must not contain ':'")
+		case checkCredential(u[0]) != nil:
+			err = fmt.Errorf("user %w", checkCredential(u[0]))
+		case checkCredential(u[1]) != nil:
+			err = fmt.Errorf("password %w", checkCredential(u[1]))
 		}
-		if strings.Contains(u.user, ":") {
-			return nil, fmt.Errorf("httpauth: WithBasicAuth #%d: user must not contain ':'", i+1)
+		if err != nil {
+			return nil, fmt.Errorf("httpauth: WithBasicAuth #%d: %w", i+1, err)
 		}
-		if err := checkCredential(u.user); err != nil {
-			return nil, fmt.Errorf("httpauth: WithBasicAuth #%d: user %w", i+1, err)
-		}
-		if err := checkCredential(u.password); err != nil {
-			return nil, fmt.Errorf("httpauth: WithBasicAuth #%d: password %w", i+1, err)
-		}
-		p.users = append(p.users, digestPair{sha256.Sum256([]byte(u.user)), sha256.Sum256([]byte(u.password))})
+		p.users = append(p.users, [2]digest{sha256.Sum256([]byte(u[0])), sha256.Sum256([]byte(u[1]))})
 	}
 	if len(p.tokens) > 0 {
 		p.challenges = append(p.challenges, `Bearer realm="`+c.realm+`"`)
@@ -66,11 +69,9 @@ func Protect(h http.Handler, opts ...Option) (http.Handler, error) {
 	return p, nil
 }
 
-// checkCredential refuses what a client cannot send or a tool would not:
-// white space at either end (HTTP strips it from a header value; Prometheus
-// and curl strip a credentials file's newline) and control characters
-// (not allowed in a header). The usual cause is a file read with
-// os.ReadFile, newline and all.
+// checkCredential refuses what a client cannot send: white space at either
+// end (HTTP strips it; Prometheus and curl strip a credentials file's
+// newline) and control characters (not allowed in a header).
 func checkCredential(v string) error {
 	if strings.TrimSpace(v) != v {
 		return errors.New("has white space at its start or end (a trailing newline from a file?); trim it")
@@ -85,12 +86,10 @@ func checkCredential(v string) error {
 
 type digest = [sha256.Size]byte
 
-type digestPair struct{ user, password digest }
-
 type protected struct {
 	next       http.Handler
 	tokens     []digest
-	users      []digestPair
+	users      [][2]digest // user, password
 	challenges []string
 }
 
@@ -109,12 +108,8 @@ func (p *protected) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // allowed checks every configured credential without stopping at the first
 // match, so the time taken does not tell which one matched.
 func (p *protected) allowed(r *http.Request) bool {
-	auth := r.Header.Get("Authorization")
-	if auth == "" {
-		return false
-	}
 	ok := 0
-	if scheme, token, found := strings.Cut(auth, " "); found && strings.EqualFold(scheme, "Bearer") && len(p.tokens) > 0 {
+	if scheme, token, found := strings.Cut(r.Header.Get("Authorization"), " "); found && strings.EqualFold(scheme, "Bearer") && len(p.tokens) > 0 {
 		d := sha256.Sum256([]byte(strings.TrimSpace(token)))
 		for i := range p.tokens {
 			ok |= subtle.ConstantTimeCompare(d[:], p.tokens[i][:])
@@ -123,7 +118,7 @@ func (p *protected) allowed(r *http.Request) bool {
 	if user, password, isBasic := r.BasicAuth(); isBasic && len(p.users) > 0 {
 		du, dp := sha256.Sum256([]byte(user)), sha256.Sum256([]byte(password))
 		for i := range p.users {
-			ok |= subtle.ConstantTimeCompare(du[:], p.users[i].user[:]) & subtle.ConstantTimeCompare(dp[:], p.users[i].password[:])
+			ok |= subtle.ConstantTimeCompare(du[:], p.users[i][0][:]) & subtle.ConstantTimeCompare(dp[:], p.users[i][1][:])
 		}
 	}
 	return ok == 1
