@@ -266,8 +266,9 @@ var (
 		Unit: dbconv.ClientConnectionTimeoutsObservable{}.Unit(), Description: dbconv.ClientConnectionTimeoutsObservable{}.Description(),
 		Attributes: []string{AttrPoolName},
 	})}
-	// The conventions do not name these go-redis pool facts; they keep the
-	// db.client.connection prefix so they sort beside the others.
+	// go-redis pool facts the conventions do not name, in sfotel's own
+	// namespace. go-redis counts waits and their total time only, so the
+	// conventions' db.client.connection.wait_time histogram cannot be built.
 	PoolWaits = Int64Counter{def(Desc{
 		Name: MetricPoolWaits, Kind: KindCounter, Unit: "{wait}",
 		Description: "The number of times a caller waited for a free connection.",

@@ -51,11 +51,11 @@ const (
 	MetricPoolIdleMax         = "db.client.connection.idle.max"
 	MetricPoolIdleMin         = "db.client.connection.idle.min"
 	MetricPoolTimeouts        = "db.client.connection.timeouts"
-	MetricPoolWaits           = "db.client.connection.waits"
-	MetricPoolWaitTime        = "db.client.connection.wait_time.total"
-	MetricPoolHits            = "db.client.connection.hits"
-	MetricPoolMisses          = "db.client.connection.misses"
-	MetricPoolUtilization     = "db.client.connection.utilization"
+	MetricPoolWaits           = "stateful_executor.redis.pool.waits"
+	MetricPoolWaitTime        = "stateful_executor.redis.pool.wait_time"
+	MetricPoolHits            = "stateful_executor.redis.pool.hits"
+	MetricPoolMisses          = "stateful_executor.redis.pool.misses"
+	MetricPoolUtilization     = "stateful_executor.redis.pool.utilization"
 )
 
 // Metric attribute keys of the dashboard contract. They are plain label names
