@@ -37,9 +37,9 @@ func (f optionFunc) apply(c *config) { f(c) }
 
 func newConfig(opts []Option) config {
 	c := config{
-		tracerProvider:   otel.GetTracerProvider(),
-		meterProvider:    otel.GetMeterProvider(),
-		logger:           slog.Default(),
+		tracerProvider: otel.GetTracerProvider(),
+		meterProvider:  otel.GetMeterProvider(),
+		logger:         slog.Default(),
 
 		stateCacheMaxBytes: DefaultStateCacheMaxBytes,
 	}

@@ -46,9 +46,9 @@ type sender struct {
 	rdb      redis.UniversalClient
 	ap       *redis.AutoPipeliner // nil without WithAutoPipelining
 	inFlight atomic.Int64
-	spans    bool          // WithRedisCommandSpans
-	retries  int           // the resends the client allows (retryBudget)
-	cluster  bool          // rdb is a ClusterClient (sendPipeline)
+	spans    bool // WithRedisCommandSpans
+	retries  int  // the resends the client allows (retryBudget)
+	cluster  bool // rdb is a ClusterClient (sendPipeline)
 }
 
 func newSender(rdb redis.UniversalClient, on, spans bool) (*sender, error) {

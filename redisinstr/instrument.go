@@ -64,11 +64,11 @@ func Instrument(rdb redis.UniversalClient, opts ...Option) (*Instrumentation, er
 		return nil, err
 	}
 	i := &Instrumentation{
-		cfg:    cfg,
-		rdb:    rdb,
-		name:   clientName(rdb, cfg.poolName),
-		nodes:  make(map[*redis.Client]*node),
-		done:   make(chan struct{}),
+		cfg:   cfg,
+		rdb:   rdb,
+		name:  clientName(rdb, cfg.poolName),
+		nodes: make(map[*redis.Client]*node),
+		done:  make(chan struct{}),
 	}
 	pool := semconv.DBClientConnectionPoolName(i.name)
 	i.statusUp = []metric.ObserveOption{metric.WithAttributeSet(attribute.NewSet(pool, attribute.String(contract.AttrStatus, contract.StatusUp)))}
