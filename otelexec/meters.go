@@ -50,7 +50,7 @@ type meters struct {
 func newMeters(mp metric.MeterProvider, services bool) (*meters, error) {
 	m := mp.Meter(ScopeName, metric.WithInstrumentationVersion(Version))
 	ms := &meters{}
-	var errs [20]error
+	var errs [17]error
 	ms.duration, errs[0] = contract.OperationDuration.New(m)
 	ms.ops, errs[1] = contract.OperationsCounter.Sync(m)
 	ms.errs, errs[2] = contract.ErrorsCounter.Sync(m)
