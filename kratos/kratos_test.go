@@ -212,7 +212,7 @@ func startService(t *testing.T) *service {
 		t.Fatal(err)
 	}
 	logger := log.NewStdLogger(io.Discard)
-	s.exec, err = otelexec.New(s.rdb, otelexec.WithTracerProvider(tp), otelexec.WithMeterProvider(mp), otelexec.WithLogger(NewSlogLogger(logger)))
+	s.exec, err = otelexec.New(s.rdb, otelexec.WithTracerProvider(tp), otelexec.WithMeterProvider(mp), otelexec.WithRedisCommandSpans(true), otelexec.WithLogger(NewSlogLogger(logger)))
 	if err != nil {
 		t.Fatal(err)
 	}

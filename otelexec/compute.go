@@ -116,7 +116,7 @@ func (e *Executor) route(ctx context.Context, o op, namespace, uid, serviceName 
 			outcome = RoutingRaced
 		}
 	}
-	e.tel.decided(outcome)
+	e.tel.decided(ctx, outcome)
 	return pod, outcome, nil
 }
 
@@ -189,7 +189,7 @@ func (e *Executor) moveOff(ctx context.Context, namespace, uid, serviceName stri
 	}
 	pod, err := e.setIfAbsent(ctx, contract.OpComputeLinkedPod, namespace, uid, serviceName, to, persistSeconds)
 	if err == nil && pod == to {
-		e.tel.moved(contract.MovedByRouteLinkedPod)
+		e.tel.moved(ctx, contract.MovedByRouteLinkedPod)
 	}
 	return pod, err
 }

@@ -15,7 +15,7 @@ type config struct {
 	meterProvider     metric.MeterProvider
 	logger            *slog.Logger
 	serviceAttributes bool
-	cardinalityLimit  int
+	commandSpans      bool
 	stateCacheTTL     time.Duration // WithStateCache, in statecache.go
 	autoPipelining    bool          // WithAutoPipelining, in pipeline.go
 
@@ -37,10 +37,9 @@ func (f optionFunc) apply(c *config) { f(c) }
 
 func newConfig(opts []Option) config {
 	c := config{
-		tracerProvider:   otel.GetTracerProvider(),
-		meterProvider:    otel.GetMeterProvider(),
-		logger:           slog.Default(),
-		cardinalityLimit: defaultCardinalityLimit(),
+		tracerProvider: otel.GetTracerProvider(),
+		meterProvider:  otel.GetMeterProvider(),
+		logger:         slog.Default(),
 
 		stateCacheMaxBytes: DefaultStateCacheMaxBytes,
 	}
@@ -83,19 +82,25 @@ func WithLogger(l *slog.Logger) Option {
 	})
 }
 
-// WithServiceAttributes adds the namespace and service name of each call as
-// metric attributes (off by default), for as many pairs as the cardinality
-// limit (WithCardinalityLimit) and MaxServiceAttributePairs allow; the rest
-// are recorded as "_other", so the SDK's overflow series is never reached
-// and totals per operation stay exact (docs/telemetry.md).
+// WithServiceAttributes records each call's operation, status and duration
+// also by namespace and service, on instruments of their own
+// (stateful_executor.service.operations and .service.operation.duration;
+// off by default). The MeterProvider's cardinality limit
+// (sdkmetric.WithCardinalityLimit) bounds their series; past it the SDK
+// records into its overflow series (otel.metric.overflow="true"). The
+// instruments without these attributes keep exact totals whatever the
+// number of pairs (docs/telemetry.md).
 func WithServiceAttributes(on bool) Option {
 	return optionFunc(func(c *config) { c.serviceAttributes = on })
 }
 
-// WithCardinalityLimit tells the executor its MeterProvider's cardinality
-// limit (sdkmetric.WithCardinalityLimit), which WithServiceAttributes stays
-// under. The default is the SDK's; n <= 0 means no limit. Give every
-// executor on one MeterProvider the same limit (docs/telemetry.md).
-func WithCardinalityLimit(n int) Option {
-	return optionFunc(func(c *config) { c.cardinalityLimit = max(n, 0) })
+// WithRedisCommandSpans tells the executor whether the client's commands
+// get spans of their own (redisinstr.WithCommandSpans, given to the same
+// client). Then the executor's spans are INTERNAL, without database
+// attributes, so that span-derived metrics and service graphs count each
+// Redis round trip once, and WithAutoPipelining sends commands directly,
+// so that each command span has its operation as parent. Off by default:
+// the executor's span is the CLIENT span of the Redis call.
+func WithRedisCommandSpans(on bool) Option {
+	return optionFunc(func(c *config) { c.commandSpans = on })
 }

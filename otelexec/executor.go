@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/metric"
 
 	"github.com/statefulroute/sfotel/internal/contract"
 )
@@ -23,6 +24,7 @@ type Executor struct {
 	states      *stateCache // nil unless WithStateCache
 	skips       skipLog
 	closed      atomic.Bool
+	ratios      metric.Registration // nil without metrics
 }
 
 // New returns an Executor over rdb, which may be a *redis.Client, a
@@ -47,10 +49,15 @@ func New(rdb redis.UniversalClient, opts ...Option) (*Executor, error) {
 		return nil, err
 	}
 	e.tel = tel
-	if e.send, err = newSender(rdb, c.autoPipelining, &tel.client.CommandSpans); err != nil {
+	if e.send, err = newSender(rdb, c.autoPipelining, c.commandSpans); err != nil {
 		return nil, err
 	}
 	e.states = newStateCache(&c, tel.meters, e.podStateFields)
+	if ms := tel.meters; ms != nil {
+		if e.ratios, err = c.meterProvider.Meter(ScopeName, metric.WithInstrumentationVersion(Version)).RegisterCallback(e.observeRatios, ms.ratio); err != nil {
+			return nil, err
+		}
+	}
 	warnIfContextIgnored(c.logger, rdb)
 	return e, nil
 }
@@ -111,12 +118,15 @@ func (e *Executor) LoadScripts(ctx context.Context) (err error) {
 }
 
 // Close ends the executor: every later call returns ErrClosed (and is
-// counted, with error_type="closed"), and the state cache's memory is
-// released. The executor's counts stay in its MeterProvider's counters,
-// which are shared by every executor on it, so closing one never makes a
-// counter go down. Close does not close the Redis client. It is idempotent.
+// counted, with error_type="closed"), the state cache's memory is released
+// and its cache hit ratios are no longer reported. The executor's counts
+// stay in its MeterProvider's counters, which every executor on it adds to,
+// so closing one never makes a counter go down. Close does not close the
+// Redis client. It is idempotent.
 func (e *Executor) Close() error {
-	e.closed.Store(true)
+	if !e.closed.Swap(true) && e.ratios != nil {
+		_ = e.ratios.Unregister()
+	}
 	e.states.clear()
 	return nil
 }

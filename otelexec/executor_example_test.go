@@ -179,13 +179,15 @@ func ExampleWithServiceAttributes() {
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
 	defer func() { _ = mp.Shutdown(context.Background()) }()
 
-	// Metrics then carry namespace and service, for at most
-	// MaxServiceAttributePairs pairs; the rest are recorded as "_other".
+	// Operations are then also counted by namespace and service, on
+	// stateful_executor.service.operations, within the MeterProvider's
+	// cardinality limit (sdkmetric.WithCardinalityLimit).
 	exec, err := otelexec.New(rdb, otelexec.WithMeterProvider(mp), otelexec.WithServiceAttributes(true))
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer exec.Close()
-	fmt.Println(otelexec.MaxServiceAttributePairs)
-	// Output: 1000
+	pod, err := exec.GetLinkedPod(context.Background(), "example", "u", "game")
+	fmt.Println(pod, err)
+	// Output: -1 <nil>
 }

@@ -37,7 +37,7 @@ func linkKeys(namespace, uid, serviceName string) []string {
 // key exists, and it wins where the two disagree (the field is then the
 // later write: docs/java.md). A value that is not a pod ID is no link, and
 // is counted (stored.go). The Lua side of this rule is sf_link in
-// scripts/prelude.lua; the Go side is getLink and linkOf.
+// internal/luascript/prelude.lua; the Go side is getLink and linkOf.
 
 // SetLinkedPod links a user to a pod of a service, replacing any link, and
 // returns the previous pod or -1. persistSeconds -1 (PersistForever) makes
@@ -60,7 +60,7 @@ func (e *Executor) SetLinkedPod(ctx context.Context, namespace, uid, serviceName
 	pod, skipped, err := parseLinkReply(v)
 	e.skipped(ctx, contract.OpSetLinkedPod, namespace, serviceName, contract.SkipLinkValue, skipped)
 	if err == nil && pod >= 0 && pod != podID {
-		e.tel.moved(contract.MovedBySetLinkedPod)
+		e.tel.moved(ctx, contract.MovedBySetLinkedPod)
 	}
 	return pod, err
 }
@@ -94,7 +94,7 @@ func (e *Executor) TrySetLinkedPod(ctx context.Context, namespace, uid, serviceN
 		return false, -1, err
 	}
 	if moved {
-		e.tel.moved(contract.MovedByTrySetLinkedPod)
+		e.tel.moved(ctx, contract.MovedByTrySetLinkedPod)
 	}
 	return ok, currentPod, nil
 }

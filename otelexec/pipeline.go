@@ -25,8 +25,8 @@ import (
 // caller's, the command itself is not cancelled once queued, so a write
 // whose caller gave up is reported as ErrOutcomeUnknown); link writes are
 // sent at most once; NOSCRIPT is handled as without pipelining; on a
-// cluster the pipeliner routes each command by slot. While redisinstr
-// records command spans on the client, commands are sent directly: a
+// cluster the pipeliner routes each command by slot. With
+// WithRedisCommandSpans, commands are sent directly: a
 // pipelined batch serves operations of many traces, and its span could be
 // the child of none of them. redisinstr's db.client.operation.duration then
 // records each batch (PIPELINE GET, PIPELINE) rather than each command. The
@@ -46,12 +46,12 @@ type sender struct {
 	rdb      redis.UniversalClient
 	ap       *redis.AutoPipeliner // nil without WithAutoPipelining
 	inFlight atomic.Int64
-	spans    *atomic.Int32 // redisinstr's command spans on this client
-	retries  int           // the resends the client allows (retryBudget)
-	cluster  bool          // rdb is a ClusterClient (sendPipeline)
+	spans    bool // WithRedisCommandSpans
+	retries  int  // the resends the client allows (retryBudget)
+	cluster  bool // rdb is a ClusterClient (sendPipeline)
 }
 
-func newSender(rdb redis.UniversalClient, on bool, spans *atomic.Int32) (*sender, error) {
+func newSender(rdb redis.UniversalClient, on, spans bool) (*sender, error) {
 	s := &sender{rdb: rdb, spans: spans, retries: retryBudget(rdb)}
 	_, s.cluster = rdb.(*redis.ClusterClient)
 	if !on {
@@ -79,7 +79,7 @@ func newSender(rdb redis.UniversalClient, on bool, spans *atomic.Int32) (*sender
 // through, or nil to send it directly. end must follow.
 func (s *sender) begin() *redis.AutoPipeliner {
 	n := s.inFlight.Add(1)
-	if s.ap == nil || n < autoPipelineMinInFlight || s.spans.Load() > 0 {
+	if s.ap == nil || n < autoPipelineMinInFlight || s.spans {
 		return nil
 	}
 	return s.ap

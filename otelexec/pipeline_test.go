@@ -15,7 +15,6 @@ import (
 
 	"github.com/statefulroute/sfotel/internal/contract"
 	"github.com/statefulroute/sfotel/internal/metrictest"
-	"github.com/statefulroute/sfotel/internal/redisclient"
 	"github.com/statefulroute/sfotel/internal/redistest"
 )
 
@@ -194,21 +193,18 @@ func TestAutoPipelinedScriptFlush(t *testing.T) {
 	}
 }
 
-// TestCommandSpansBypassPipelining: while command spans are recorded on the
-// client, commands go directly, each with its own round trip, so each can
-// be the child of its operation's span.
+// TestCommandSpansBypassPipelining: with WithRedisCommandSpans, commands go
+// directly, each with its own round trip, so each can be the child of its
+// operation's span.
 func TestCommandSpansBypassPipelining(t *testing.T) {
 	rdb := redistest.Client(t)
 	hook := &batchCounter{}
 	rdb.AddHook(hook)
-	e, err := New(rdb, WithAutoPipelining(true))
+	e, err := New(rdb, WithAutoPipelining(true), WithRedisCommandSpans(true))
 	if err != nil {
 		t.Fatal(err)
 	}
 	forcePipelining(t)
-	state := redisclient.Of(rdb)
-	state.CommandSpans.Add(1)
-	defer state.CommandSpans.Add(-1)
 	ctx := testContext(t)
 	if _, err := e.GetWorkloadState(ctx, redistest.Namespace(t), "game"); err != nil {
 		t.Fatal(err)

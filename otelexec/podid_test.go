@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/statefulroute/sfotel/internal/luascript"
 	"github.com/statefulroute/sfotel/internal/redistest"
 )
 
@@ -61,7 +62,7 @@ return out`
 		args[i] = v
 	}
 	rdb := redistest.Client(t)
-	reply, err := rdb.Eval(testContext(t), mustEmbedded(preludeFile)+body, nil, args...).Result()
+	reply, err := rdb.Eval(testContext(t), luascript.Source(luascript.Prelude)+body, nil, args...).Result()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,7 +10,7 @@ import (
 // wraps ErrUnexpectedReply for anything else, never panicking.
 
 // A link script replies with its result alone, or with {result, skipped}
-// when it passed over stored values that are not pod IDs (scripts/prelude.lua,
+// when it passed over stored values that are not pod IDs (internal/luascript/prelude.lua,
 // sf_reply); TrySetLinkedPod's {ok, pod} gets skipped as a third element.
 // skipped is 1 or 2: the hash field, the link key, or both.
 

@@ -2,7 +2,6 @@ package otelexec
 
 import (
 	"context"
-	"embed"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -15,15 +14,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/statefulroute/sfotel/internal/flight"
-	"github.com/statefulroute/sfotel/internal/redisclient"
+	"github.com/statefulroute/sfotel/internal/luascript"
 )
-
-//go:embed scripts/*.lua
-var scriptFiles embed.FS
-
-// preludeFile is prepended to every script: the Lua definitions all scripts
-// share (the one definition of a stored pod ID). It is not a script itself.
-const preludeFile = "prelude.lua"
 
 // script is one embedded Lua script. Its SHA1 is computed locally, so EVALSHA
 // needs no round trip to learn it.
@@ -44,26 +36,11 @@ type script struct {
 	reload flight.Group[struct{}]
 }
 
-// mustScript reads an embedded script and prepends the prelude; the SHA1 is
+// mustScript reads an embedded script, the prelude prepended; the SHA1 is
 // that of the combined source, which is what Redis runs and caches.
 func mustScript(name string, write bool) *script {
-	src := scriptSource(name)
-	sha := redis.NewScript(src).Hash()
-	redisclient.NameScript(sha, strings.TrimSuffix(name, ".lua")) // db.stored_procedure.name of its EVALSHA spans
-	return &script{name: name, src: src, sha: sha, write: write}
-}
-
-// scriptSource is the prelude followed by the named script.
-func scriptSource(name string) string {
-	return mustEmbedded(preludeFile) + mustEmbedded(name)
-}
-
-func mustEmbedded(name string) string {
-	src, err := scriptFiles.ReadFile("scripts/" + name)
-	if err != nil {
-		panic("otelexec: missing embedded script " + name) // a build defect, not a runtime fault
-	}
-	return string(src)
+	src := luascript.Source(name)
+	return &script{name: name, src: src, sha: redis.NewScript(src).Hash(), write: write}
 }
 
 // scripts are the executor's Lua scripts, parsed from the embedded files once.
@@ -101,37 +78,12 @@ func (s ScriptStats) HitRatio() float64 {
 	return float64(s.Hits) / float64(s.Hits+s.Misses)
 }
 
-// scriptCounters count script outcomes: one executor's, for ScriptStats,
-// and, through shared, those of every executor on its MeterProvider, for
-// the metrics.
-type scriptCounters struct {
-	hits, misses, reloads atomic.Uint64
-	shared                *scriptCounters // nil without metrics
-}
+// scriptCounters count one executor's script outcomes, for ScriptStats
+// and, with metrics, on the SDK's counters.
+type scriptCounters struct{ hits, misses, reloads tally }
 
 func (c *scriptCounters) snapshot() ScriptStats {
 	return ScriptStats{Hits: c.hits.Load(), Misses: c.misses.Load(), Reloads: c.reloads.Load()}
-}
-
-func (c *scriptCounters) hit() {
-	c.hits.Add(1)
-	if c.shared != nil {
-		c.shared.hits.Add(1)
-	}
-}
-
-func (c *scriptCounters) miss() {
-	c.misses.Add(1)
-	if c.shared != nil {
-		c.shared.misses.Add(1)
-	}
-}
-
-func (c *scriptCounters) reload() {
-	c.reloads.Add(1)
-	if c.shared != nil {
-		c.shared.reloads.Add(1)
-	}
 }
 
 // preload loads every script and checks that Redis agrees on the SHA.
@@ -165,23 +117,23 @@ func (e *Executor) evalSha(ctx context.Context, s *script, keys []string, args .
 	}
 	v, err := e.run(ctx, s, false, keys, args)
 	if !isNoScript(err) {
-		e.countReply(err)
+		e.countReply(ctx, err)
 		return v, err
 	}
-	e.scriptStats.miss()
+	e.scriptStats.misses.add(ctx)
 	if err := e.reload(ctx, s, generation); err != nil {
 		return nil, err
 	}
 	v, err = e.run(ctx, s, false, keys, args)
 	if !isNoScript(err) {
-		e.countReply(err)
+		e.countReply(ctx, err)
 		return v, err
 	}
 	// Flushed again between the reload and the retry. EVAL carries the
 	// source, so it cannot answer NOSCRIPT, and it caches the script again:
 	// it counts as the reload of this miss.
-	e.scriptStats.miss()
-	e.scriptStats.reload()
+	e.scriptStats.misses.add(ctx)
+	e.scriptStats.reloads.add(ctx)
 	return e.run(ctx, s, true, keys, args)
 }
 
@@ -277,9 +229,9 @@ func dialFailed(err error) bool {
 
 // countReply counts a reply as a script cache hit; an error that is not a
 // server reply (a timeout, a broken connection) says nothing about the cache.
-func (e *Executor) countReply(err error) {
+func (e *Executor) countReply(ctx context.Context, err error) {
 	if err == nil || errors.Is(err, redis.Nil) || isServerError(err) {
-		e.scriptStats.hit()
+		e.scriptStats.hits.add(ctx)
 	}
 }
 
@@ -326,7 +278,7 @@ func (e *Executor) reload(ctx context.Context, s *script, generation uint64) err
 			return struct{}{}, fmt.Errorf("otelexec: reload script %s: %w", s.name, err)
 		}
 		s.loaded.Add(1)
-		e.scriptStats.reload()
+		e.scriptStats.reloads.add(ctx)
 		e.logger.LogAttrs(ctx, slog.LevelWarn, "otelexec: Redis had lost a Lua script (SCRIPT FLUSH, restart or failover); reloaded it",
 			slog.String("script", s.name), slog.String("sha", s.sha))
 		return struct{}{}, nil

@@ -129,7 +129,7 @@ type stateCache struct {
 	door   []uint64    // hashes of the last services turned away, by hash
 	closed bool
 
-	hits, misses *atomic.Uint64
+	hits, misses tally
 }
 
 type stateShardData struct {
@@ -223,9 +223,9 @@ var clockStart = time.Now()
 func monotonic() int64 { return int64(time.Since(clockStart)) + 1 }
 
 // newStateCache returns nil when c does not ask for a state cache. It reads
-// Redis with fetch. Its hits and misses are counted in ms, shared with every
-// executor on the MeterProvider, or only here without metrics.
-func newStateCache(c *config, ms *meterState, fetch fetchFunc) *stateCache {
+// Redis with fetch. Its hits and misses are counted here and, with metrics,
+// on ms's counters.
+func newStateCache(c *config, ms *meters, fetch fetchFunc) *stateCache {
 	if c.stateCacheTTL <= 0 {
 		return nil
 	}
@@ -237,10 +237,10 @@ func newStateCache(c *config, ms *meterState, fetch fetchFunc) *stateCache {
 	for i := range sc.shards {
 		sc.shards[i].entries = make(map[serviceKey]*stateEntry)
 	}
-	sc.hits, sc.misses = new(atomic.Uint64), new(atomic.Uint64)
 	if ms != nil {
-		ms.stateCache.Store(true)
-		sc.hits, sc.misses = &ms.stateHits, &ms.stateMisses
+		sc.hits.c, sc.misses.c = ms.stateHits, ms.stateMisses
+		ms.stateHits.Add(context.Background(), 0) // reported from the start, as the script cache's
+		ms.stateMisses.Add(context.Background(), 0)
 	}
 	return sc
 }
@@ -287,12 +287,12 @@ func (sc *stateCache) get(ctx context.Context, namespace, serviceName string) (*
 	now := monotonic()
 	if en == nil {
 		if err := ctx.Err(); err != nil { // make no entry for a read that cannot wait
-			sc.misses.Add(1)
+			sc.misses.add(ctx)
 			return nil, err
 		}
 		var kept bool
 		if en, kept = sc.insert(sh, h, namespace, serviceName); !kept {
-			sc.misses.Add(1)
+			sc.misses.add(ctx)
 			sc.settle(en)
 			return nil, nil
 		}
@@ -300,10 +300,10 @@ func (sc *stateCache) get(ctx context.Context, namespace, serviceName string) (*
 		en.ref.Store(true)
 	}
 	if s := en.snapshot.Load(); s != nil && now-s.asOf < int64(sc.ttl) {
-		sc.hits.Add(1)
+		sc.hits.add(ctx)
 		return s, nil
 	}
-	sc.misses.Add(1)
+	sc.misses.add(ctx)
 	if err := ctx.Err(); err != nil { // do not send an HGETALL nobody waits for
 		sc.settle(en)
 		return nil, err

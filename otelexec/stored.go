@@ -45,7 +45,7 @@ func (e *Executor) skipped(ctx context.Context, id contract.Op, namespace, servi
 		return
 	}
 	if ms := e.tel.meters; ms != nil {
-		ms.skipped[kind].Add(int64(n))
+		ms.skipped.Add(ctx, int64(n), ms.skipKinds[kind]...)
 	}
 	if span := trace.SpanFromContext(ctx); span.IsRecording() {
 		span.AddEvent("sfotel.stored_value.skipped", trace.WithAttributes(

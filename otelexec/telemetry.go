@@ -15,19 +15,17 @@ import (
 	tracenoop "go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/statefulroute/sfotel/internal/contract"
-	"github.com/statefulroute/sfotel/internal/redisclient"
 )
 
-// telemetry is one executor's instrumentation: its tracer, the counts it
-// shares with every executor on its MeterProvider, and the span options of
-// each operation, built once so that starting and ending an operation
-// allocates nothing of the executor's own.
+// telemetry is one executor's instrumentation: its tracer, its instruments,
+// and the span options of each operation, built once so that starting and
+// ending an operation allocates nothing of the executor's own.
 type telemetry struct {
-	tracer   trace.Tracer // nil when the TracerProvider is the noop one
-	meters   *meterState  // nil when the MeterProvider is the noop one
-	services bool         // WithServiceAttributes
-	client   *redisclient.State
-	spans    [contract.NumOps]opSpans
+	tracer       trace.Tracer // nil when the TracerProvider is the noop one
+	meters       *meters      // nil when the MeterProvider is the noop one
+	services     bool         // WithServiceAttributes
+	commandSpans bool         // WithRedisCommandSpans
+	spans        [contract.NumOps]opSpans
 }
 
 // opSpans are the start options of one operation's span, in the two shapes
@@ -41,7 +39,7 @@ type telemetry struct {
 //     command spans are recorded, so that span-derived metrics and service
 //     graphs see each operation's Redis traffic once.
 //   - internal: redisinstr records a CLIENT span per Redis command below
-//     it; the executor span is kind INTERNAL without db attributes, so the
+//     it (WithRedisCommandSpans); the executor span is kind INTERNAL without db attributes, so the
 //     traffic is still counted once, by the command spans.
 //
 // The attributes are start options, so samplers see them.
@@ -59,7 +57,7 @@ var errorAttrs = func() (out [contract.NumErrorTypes][]attribute.KeyValue) {
 }()
 
 func newTelemetry(c *config, rdb redis.UniversalClient, scripts *scriptCounters) (*telemetry, error) {
-	t := &telemetry{services: c.serviceAttributes, client: redisclient.Of(rdb)}
+	t := &telemetry{services: c.serviceAttributes, commandSpans: c.commandSpans}
 	if _, noop := c.tracerProvider.(tracenoop.TracerProvider); !noop {
 		t.tracer = c.tracerProvider.Tracer(ScopeName, trace.WithInstrumentationVersion(Version))
 	}
@@ -72,12 +70,12 @@ func newTelemetry(c *config, rdb redis.UniversalClient, scripts *scriptCounters)
 		}
 	}
 	if _, noop := c.meterProvider.(metricnoop.MeterProvider); !noop {
-		ms, err := sharedMeterState(c.meterProvider, c.cardinalityLimit)
+		ms, err := newMeters(c.meterProvider, c.serviceAttributes)
 		if err != nil {
 			return nil, err
 		}
 		t.meters = ms
-		scripts.shared = &ms.script
+		scripts.hits.c, scripts.misses.c, scripts.reloads.c = ms.scriptHits, ms.scriptMisses, ms.scriptReloads
 	}
 	return t, nil
 }
@@ -144,7 +142,7 @@ func (t *telemetry) start(ctx context.Context, id contract.Op) (context.Context,
 	o := op{tel: t, id: id}
 	if t.tracer != nil {
 		opts := t.spans[id].client
-		if t.client.CommandSpans.Load() > 0 {
+		if t.commandSpans {
 			opts = t.spans[id].internal
 		}
 		ctx, o.span = t.tracer.Start(ctx, id.String(), opts...)
@@ -175,12 +173,7 @@ func (o op) end(errp *error) {
 		et = contract.ErrorOther // redis.Nil escaped an operation: a bug, but a failure
 	}
 	if ms := t.meters; ms != nil {
-		c := ms.plain[o.id]
-		if t.services {
-			c = ms.services.counts(o.id, o.namespace, o.service, et == contract.ErrorInvalidArgument)
-		}
-		ms.duration.Record(o.ctx, (time.Since(monoEpoch) - o.start).Seconds(), c.duration...)
-		c.count(et)
+		ms.record(&o, (time.Since(monoEpoch) - o.start).Seconds(), et)
 	}
 	if o.span == nil {
 		return

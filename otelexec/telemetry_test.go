@@ -411,28 +411,42 @@ func TestServiceAttributes(t *testing.T) {
 	rm := in.collect(t)
 	op := attribute.String(contract.AttrOperation, contract.OpGetLinkedPod.String())
 	ok := attribute.String(contract.AttrStatus, contract.StatusOK)
+	failed := attribute.String(contract.AttrStatus, contract.StatusError)
 	nsAttr := attribute.String(contract.AttrNamespace, ns)
-	if n := sumOf(t, rm, contract.MetricOperations, op, ok, nsAttr, attribute.String(contract.AttrService, "a")); n != 2 {
-		t.Errorf("operations{service=a} = %d, want 2", n)
+	if n := sumOf(t, rm, contract.MetricServiceOperations, op, ok, nsAttr, attribute.String(contract.AttrService, "a")); n != 2 {
+		t.Errorf("service.operations{service=a} = %d, want 2", n)
 	}
-	if n := sumOf(t, rm, contract.MetricOperations, op, ok, nsAttr, attribute.String(contract.AttrService, "b")); n != 1 {
-		t.Errorf("operations{service=b} = %d, want 1", n)
+	if n := sumOf(t, rm, contract.MetricServiceOperations, op, ok, nsAttr, attribute.String(contract.AttrService, "b")); n != 1 {
+		t.Errorf("service.operations{service=b} = %d, want 1", n)
 	}
-	invalid := []attribute.KeyValue{op, attribute.String(contract.AttrNamespace, attrInvalid), attribute.String(contract.AttrService, attrInvalid)}
-	if n := sumOf(t, rm, contract.MetricErrors, append(invalid, attribute.String(contract.AttrErrorType, contract.ErrorInvalidArgument.String()))...); n != 1 {
-		t.Errorf("errors{namespace=_invalid} = %d, want 1", n)
+	invalid := []attribute.KeyValue{op, failed, attribute.String(contract.AttrNamespace, attrInvalid), attribute.String(contract.AttrService, attrInvalid)}
+	if n := sumOf(t, rm, contract.MetricServiceOperations, invalid...); n != 1 {
+		t.Errorf("service.operations{namespace=_invalid} = %d, want 1", n)
+	}
+	// The totals without service attributes hold every call.
+	if n := sumOf(t, rm, contract.MetricOperations, op, ok); n != 3 {
+		t.Errorf("operations{status=ok} = %d, want 3", n)
+	}
+	if n := sumOf(t, rm, contract.MetricErrors, op, attribute.String(contract.AttrErrorType, contract.ErrorInvalidArgument.String())); n != 1 {
+		t.Errorf("errors{error_type=invalid_argument} = %d, want 1", n)
 	}
 }
 
-func TestServiceAttributesBounded(t *testing.T) {
-	s := newServiceTable(0)
-	for i := range MaxServiceAttributePairs + 50 {
-		s.counts(contract.OpGetLinkedPod, "ns", "svc"+strconv.Itoa(i), false)
+// TestPairCacheBounded: past maxCachedPairs a pair's sets are built for the
+// call and not kept; the pair is recorded under its own names all the same.
+func TestPairCacheBounded(t *testing.T) {
+	c := newPairCache()
+	for i := range maxCachedPairs + 50 {
+		c.get("ns", "svc"+strconv.Itoa(i), false)
 	}
-	if len(s.pairs) != MaxServiceAttributePairs {
-		t.Fatalf("%d pairs kept, want the cap %d", len(s.pairs), MaxServiceAttributePairs)
+	if len(c.m) != maxCachedPairs {
+		t.Fatalf("%d pairs kept, want the cap %d", len(c.m), maxCachedPairs)
 	}
-	if c := s.counts(contract.OpGetLinkedPod, "ns", "one-more", false); c != s.other.ops[contract.OpGetLinkedPod].Load() {
-		t.Fatal("pair past the cap not recorded as _other")
+	p := c.get("ns", "one-more", false)
+	if want := attribute.String(contract.AttrService, "one-more"); p.attrs[1] != want {
+		t.Fatalf("a pair past the cap is recorded as %v, want its own name", p.attrs)
+	}
+	if c.get("ns", "one-more", false) == p {
+		t.Fatal("a pair past the cap was kept")
 	}
 }

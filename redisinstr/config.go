@@ -89,10 +89,10 @@ func WithTracerProvider(tp trace.TracerProvider) Option {
 // db.system.name, db.operation.name, db.namespace, server.address,
 // server.port, error.type, db.response.status_code). Off by default: the
 // executor's operation span already carries the database attributes, and a
-// span per command costs microseconds and allocations. While it is on, the
-// executor's operation spans on the same client become INTERNAL spans, so
-// each Redis round trip is counted once by span-derived metrics and service
-// graphs.
+// span per command costs microseconds and allocations. Give the executor on
+// the same client otelexec.WithRedisCommandSpans(true) too: its operation
+// spans then become INTERNAL spans, so each Redis round trip is counted once
+// by span-derived metrics and service graphs.
 func WithCommandSpans(on bool) Option {
 	return optionFunc(func(c *config) { c.commandSpans = on })
 }
@@ -170,8 +170,9 @@ func WithProbeTimeout(d time.Duration) Option {
 // *redis.Client, the configured addresses for a cluster or ring. For a
 // cluster or ring, whose pools are per node, the pool metrics' name is
 // "<name>/<node address>". Names must be unique per MeterProvider (the
-// semantic conventions ask for it, and two clients' series would collide):
-// give each client of one Redis its own.
+// semantic conventions ask for it): two clients instrumented under one name
+// on one MeterProvider report into the same series, their counts summed.
+// Give each client of one Redis its own.
 func WithPoolName(name string) Option {
 	return optionFunc(func(c *config) {
 		if name == "" {

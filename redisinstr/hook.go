@@ -14,7 +14,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/statefulroute/sfotel/internal/contract"
-	"github.com/statefulroute/sfotel/internal/redisclient"
+	"github.com/statefulroute/sfotel/internal/luascript"
 )
 
 // commandHook records one node client's commands and pipelines: the
@@ -173,7 +173,7 @@ func scriptOf(cmd redis.Cmder) string {
 		return ""
 	}
 	sha, _ := args[1].(string)
-	return redisclient.ScriptName(sha)
+	return luascript.Name(sha)
 }
 
 // finish records the duration and ends the span.

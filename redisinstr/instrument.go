@@ -15,9 +15,7 @@ import (
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/statefulroute/sfotel/internal/attach"
 	"github.com/statefulroute/sfotel/internal/contract"
-	"github.com/statefulroute/sfotel/internal/redisclient"
 )
 
 // Instrumentation is the telemetry attached to one go-redis client by
@@ -28,9 +26,6 @@ type Instrumentation struct {
 	name   string // the client's name: db.client.connection.pool.name of its status
 	inst   instruments
 	tracer trace.Tracer
-
-	names  *nameSet           // names taken on the MeterProvider
-	client *redisclient.State // what the executor learns of this client
 
 	// closed turns hooks and the new-node callback into no-ops after Close:
 	// go-redis can neither remove a hook nor an OnNewNode callback.
@@ -69,38 +64,26 @@ func Instrument(rdb redis.UniversalClient, opts ...Option) (*Instrumentation, er
 		return nil, err
 	}
 	i := &Instrumentation{
-		cfg:    cfg,
-		rdb:    rdb,
-		name:   clientName(rdb, cfg.poolName),
-		nodes:  make(map[*redis.Client]*node),
-		done:   make(chan struct{}),
-		client: redisclient.Of(rdb),
+		cfg:   cfg,
+		rdb:   rdb,
+		name:  clientName(rdb, cfg.poolName),
+		nodes: make(map[*redis.Client]*node),
+		done:  make(chan struct{}),
 	}
 	pool := semconv.DBClientConnectionPoolName(i.name)
 	i.statusUp = []metric.ObserveOption{metric.WithAttributeSet(attribute.NewSet(pool, attribute.String(contract.AttrStatus, contract.StatusUp)))}
 	i.statusDown = []metric.ObserveOption{metric.WithAttributeSet(attribute.NewSet(pool, attribute.String(contract.AttrStatus, contract.StatusDown)))}
 
-	names, err := usedNames.Get(cfg.meterProvider, func() (*nameSet, error) { return &nameSet{taken: map[string]bool{}}, nil })
-	if err != nil {
-		return nil, err
-	}
-	if !names.claim(i.name) {
-		return nil, fmt.Errorf("redisinstr: pool name %q is already instrumented on this MeterProvider; give each client its own WithPoolName, or instrument a client once", i.name)
-	}
-	i.names = names
-
 	meter := cfg.meterProvider.Meter(ScopeName, metric.WithInstrumentationVersion(Version))
+	var err error
 	if i.inst, err = newInstruments(meter, cfg.commandMetrics); err != nil {
-		names.release(i.name)
 		return nil, fmt.Errorf("redisinstr: create instruments: %w", err)
 	}
 	if i.reg, err = meter.RegisterCallback(i.observe, i.inst.observables()...); err != nil {
-		names.release(i.name)
 		return nil, fmt.Errorf("redisinstr: register metric callback: %w", err)
 	}
 	if cfg.commandSpans {
 		i.tracer = cfg.tracerProvider.Tracer(ScopeName, trace.WithInstrumentationVersion(Version))
-		i.client.CommandSpans.Add(1)
 	}
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -170,31 +153,6 @@ func clientName(rdb redis.UniversalClient, configured string) string {
 		return strings.Join(addrs, ",")
 	}
 	return ""
-}
-
-// usedNames holds, per MeterProvider, the client names in use, so that two
-// clients never share a series.
-var usedNames attach.Table[nameSet]
-
-type nameSet struct {
-	mu    sync.Mutex
-	taken map[string]bool
-}
-
-func (s *nameSet) claim(name string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.taken[name] {
-		return false
-	}
-	s.taken[name] = true
-	return true
-}
-
-func (s *nameSet) release(name string) {
-	s.mu.Lock()
-	delete(s.taken, name)
-	s.mu.Unlock()
 }
 
 // addShards adds the nodes a cluster or ring already has. A failure (cluster
@@ -284,9 +242,6 @@ func (i *Instrumentation) Close() error {
 		i.mu.Unlock()
 		i.cancel()
 		<-i.done
-		if i.cfg.commandSpans {
-			i.client.CommandSpans.Add(-1)
-		}
 		var errs []error
 		if err := i.reg.Unregister(); err != nil {
 			errs = append(errs, fmt.Errorf("redisinstr: unregister metric callback: %w", err))
@@ -294,7 +249,6 @@ func (i *Instrumentation) Close() error {
 		for _, n := range nodes {
 			_ = n.probe.Close()
 		}
-		i.names.release(i.name)
 		i.closeErr = errors.Join(errs...)
 	})
 	return i.closeErr

@@ -203,29 +203,6 @@ func TestEachClientHasItsOwnStatus(t *testing.T) {
 	}
 }
 
-// TestSameClientTwiceIsRefused: two instrumentations of one name on one
-// MeterProvider would record into the same series.
-func TestSameClientTwiceIsRefused(t *testing.T) {
-	c := redistest.Client(t)
-	mp, _ := testMeter(t)
-	inst, err := Instrument(c, WithMeterProvider(mp))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := Instrument(c, WithMeterProvider(mp)); err == nil || !contains(err.Error(), "WithPoolName") {
-		t.Fatalf("second Instrument of one client: %v, want an error pointing to WithPoolName", err)
-	}
-	// Closing the first frees the name.
-	if err := inst.Close(); err != nil {
-		t.Fatal(err)
-	}
-	again, err := Instrument(c, WithMeterProvider(mp))
-	if err != nil {
-		t.Fatalf("Instrument after Close: %v", err)
-	}
-	_ = again.Close()
-}
-
 func TestInstrumentRejectsBadInput(t *testing.T) {
 	c := redistest.Client(t)
 	for _, tc := range []struct {

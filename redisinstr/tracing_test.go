@@ -11,7 +11,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/statefulroute/sfotel/internal/redisclient"
+	"github.com/statefulroute/sfotel/internal/luascript"
 	"github.com/statefulroute/sfotel/internal/redistest"
 )
 
@@ -138,12 +138,17 @@ func TestCommandSpanSemconv(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = inst.Close() })
 
-	script := redis.NewScript("return 1")
-	redisclient.NameScript(script.Hash(), "return_one")
+	// One of the executor's scripts: redisinstr names those, and only those.
+	script := redis.NewScript(luascript.Source("get_linked_pod_if_persist.lua"))
 	if err := script.Load(ctx, c).Err(); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.EvalSha(ctx, script.Hash(), []string{key}).Err(); err != nil {
+	links := "sf:{" + redistest.Namespace(t) + ":lk:u}"
+	if err := c.EvalSha(ctx, script.Hash(), []string{links, links + "svc"}, "svc").Err(); err != nil {
+		t.Fatal(err)
+	}
+	other := redis.NewScript("return 1")
+	if err := other.Run(ctx, c, []string{key}).Err(); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.Set(ctx, key, "x", time.Minute).Err(); err != nil {
@@ -160,8 +165,9 @@ func TestCommandSpanSemconv(t *testing.T) {
 		spans[s.Name()] = attribute.NewSet(s.Attributes()...)
 	}
 	for _, tc := range []struct{ span, key, want string }{
-		{"EVALSHA return_one", "db.stored_procedure.name", "return_one"},
-		{"EVALSHA return_one", "db.operation.name", "EVALSHA"},
+		{"EVALSHA get_linked_pod_if_persist", "db.stored_procedure.name", "get_linked_pod_if_persist"},
+		{"EVALSHA get_linked_pod_if_persist", "db.operation.name", "EVALSHA"},
+		{"EVALSHA", "db.stored_procedure.name", ""}, // not the executor's: unnamed
 		{"HGET", "error.type", "WRONGTYPE"},
 		{"HGET", "db.response.status_code", "WRONGTYPE"},
 		{"MULTI GET", "db.operation.name", "MULTI GET"},

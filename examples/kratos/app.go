@@ -94,6 +94,7 @@ func newRouter(ctx context.Context, c *conf.Bootstrap, logger log.Logger, teleme
 	exec, err := otelexec.New(rdb,
 		otelexec.WithTracerProvider(tp),
 		otelexec.WithMeterProvider(mp),
+		otelexec.WithRedisCommandSpans(c.GetRouter().GetCommandSpans()),
 		otelexec.WithLogger(slogger))
 	if err != nil {
 		return nil, fmt.Errorf("executor: %w", err)

@@ -21,6 +21,8 @@ type telemetry struct {
 	exporters *exporters.Telemetry
 	report    *report.Collector
 	redis     *redisinstr.Instrumentation
+
+	commandSpans bool // redisinstr records a span per command
 }
 
 func setupTelemetry(ctx context.Context, cfg config, b *backend, logger *slog.Logger) (*telemetry, error) {
@@ -38,7 +40,7 @@ func setupTelemetry(ctx context.Context, cfg config, b *backend, logger *slog.Lo
 	if err != nil {
 		return nil, err
 	}
-	t := &telemetry{report: coll}
+	t := &telemetry{report: coll, commandSpans: cfg.commandSpans}
 	opts := []exporters.Option{
 		exporters.WithServiceName(serviceName),
 		exporters.WithServiceVersion(otelexec.Version),
@@ -76,9 +78,8 @@ func (t *telemetry) executorOptions(logger *slog.Logger) []otelexec.Option {
 	return []otelexec.Option{
 		otelexec.WithTracerProvider(t.exporters.TracerProvider()),
 		otelexec.WithMeterProvider(t.exporters.MeterProvider()),
-		// The limit Setup gave the MeterProvider, for the executor's series
-		// budget.
-		otelexec.WithCardinalityLimit(t.exporters.CardinalityLimit()),
+		// The command spans redisinstr records on the same client.
+		otelexec.WithRedisCommandSpans(t.commandSpans),
 		otelexec.WithLogger(logger),
 	}
 }

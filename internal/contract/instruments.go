@@ -24,7 +24,7 @@ type Desc struct {
 type Kind string
 
 const (
-	KindCounter       Kind = "counter"         // observable, monotonic
+	KindCounter       Kind = "counter"         // monotonic: observable, or synchronous (Int64Counter.Sync)
 	KindUpDownCounter Kind = "up-down counter" // observable
 	KindGauge         Kind = "gauge"           // observable, or synchronous (Int64SyncGauge, Float64SyncGauge)
 	KindHistogram     Kind = "histogram"       // synchronous
@@ -52,12 +52,17 @@ var DurationBuckets = []float64{
 	0.1, 0.25, 0.5, 1, 2.5, 5, 10,
 }
 
-// Int64Counter is an observable int64 counter.
+// Int64Counter is an int64 counter.
 type Int64Counter struct{ Desc }
 
-// New creates the instrument on m.
+// New creates the instrument on m, observable.
 func (d Int64Counter) New(m metric.Meter) (metric.Int64ObservableCounter, error) {
 	return m.Int64ObservableCounter(d.Name, metric.WithUnit(d.Unit), metric.WithDescription(d.Description))
+}
+
+// Sync creates the instrument on m, synchronous.
+func (d Int64Counter) Sync(m metric.Meter) (metric.Int64Counter, error) {
+	return m.Int64Counter(d.Name, metric.WithUnit(d.Unit), metric.WithDescription(d.Description))
 }
 
 // Float64Counter is an observable float64 counter.
@@ -131,18 +136,31 @@ var (
 	OperationsCounter = Int64Counter{def(Desc{
 		Name: MetricOperations, Kind: KindCounter, Unit: UnitOperations,
 		Description: "Executor operations, by operation and status (ok or error).",
-		Attributes:  []string{AttrOperation, AttrStatus, AttrNamespace, AttrService},
+		Attributes:  []string{AttrOperation, AttrStatus},
 	})}
 	// stateful_executor_errors_total{operation,error_type}
 	ErrorsCounter = Int64Counter{def(Desc{
 		Name: MetricErrors, Kind: KindCounter, Unit: UnitErrors,
 		Description: "Failed executor operations, by operation and error type.",
-		Attributes:  []string{AttrOperation, AttrErrorType, AttrNamespace, AttrService},
+		Attributes:  []string{AttrOperation, AttrErrorType},
 	})}
 	// stateful_executor_operation_duration_seconds{operation}
 	OperationDuration = Histogram{def(Desc{
 		Name: MetricOperationDuration, Kind: KindHistogram, Unit: "s",
 		Description: "Duration of executor operations, including validation and every Redis round trip.",
+		Attributes:  []string{AttrOperation},
+		Buckets:     DurationBuckets,
+	})}
+	// stateful_executor_service_operations_total{operation,status,namespace,service}
+	ServiceOperations = Int64Counter{def(Desc{
+		Name: MetricServiceOperations, Kind: KindCounter, Unit: UnitOperations,
+		Description: "Executor operations, by operation, status, namespace and service (only with service attributes; within the MeterProvider's cardinality limit).",
+		Attributes:  []string{AttrOperation, AttrStatus, AttrNamespace, AttrService},
+	})}
+	// stateful_executor_service_operation_duration_seconds{operation,namespace,service}
+	ServiceOperationDuration = Histogram{def(Desc{
+		Name: MetricServiceOperationDuration, Kind: KindHistogram, Unit: "s",
+		Description: "Duration of executor operations, by namespace and service (only with service attributes; within the MeterProvider's cardinality limit).",
 		Attributes:  []string{AttrOperation, AttrNamespace, AttrService},
 		Buckets:     DurationBuckets,
 	})}
@@ -266,8 +284,9 @@ var (
 		Unit: dbconv.ClientConnectionTimeoutsObservable{}.Unit(), Description: dbconv.ClientConnectionTimeoutsObservable{}.Description(),
 		Attributes: []string{AttrPoolName},
 	})}
-	// The conventions do not name these go-redis pool facts; they keep the
-	// db.client.connection prefix so they sort beside the others.
+	// go-redis pool facts the conventions do not name, in sfotel's own
+	// namespace. go-redis counts waits and their total time only, so the
+	// conventions' db.client.connection.wait_time histogram cannot be built.
 	PoolWaits = Int64Counter{def(Desc{
 		Name: MetricPoolWaits, Kind: KindCounter, Unit: "{wait}",
 		Description: "The number of times a caller waited for a free connection.",

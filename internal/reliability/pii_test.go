@@ -116,7 +116,7 @@ func TestNoPIIInTelemetry(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = inst.Close() })
-	e := newExecutor(t, rdb, tel.options()...)
+	e := newExecutor(t, rdb, tel.options(otelexec.WithRedisCommandSpans(true))...)
 	ns := redistest.Namespace(t)
 	const svc = "pii-svc"
 	var uids []string

@@ -52,7 +52,7 @@ func TestHostileStoredValuesNeverReachTelemetry(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = inst.Close() })
 	logs := &lockedLog{}
-	e := startExecutor(t, rdb, tel.options(otelexec.WithLogger(slog.New(slog.NewTextHandler(logs, nil))))...)
+	e := startExecutor(t, rdb, tel.options(otelexec.WithRedisCommandSpans(true), otelexec.WithLogger(slog.New(slog.NewTextHandler(logs, nil))))...)
 	t.Cleanup(func() { _ = e.Close() })
 	ns := redistest.Namespace(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

@@ -201,14 +201,14 @@ func redisRow() []cog.Builder[dashboard.Panel] {
 			Description("In use / max, per pool. The alert SfotelRedisPoolSaturated fires above 90% for 10 minutes.").
 			Unit("percentunit").Min(0).Max(1).Span(6).Height(8).
 			WithTarget(query("A",
-				fmt.Sprintf(`max by (instance, db_client_connection_pool_name) (db_client_connection_utilization_ratio{%s})`, sel),
+				fmt.Sprintf(`max by (instance, db_client_connection_pool_name) (stateful_executor_redis_pool_utilization_ratio{%s})`, sel),
 				"{{instance}} {{db_client_connection_pool_name}}")),
 		timeseries.NewPanelBuilder().
 			Title("Pool waits and timeouts").
 			Description("Calls per second that waited for a pooled connection, and that gave up after PoolTimeout (error_type pool_timeout). The alert SfotelRedisPoolTimeouts fires on any timeout for 5 minutes.").
 			Unit("reqps").Min(0).Span(12).Height(8).
 			WithTarget(query("A",
-				fmt.Sprintf(`sum by (instance) (rate(db_client_connection_waits_total{%s}[$__rate_interval]))`, sel),
+				fmt.Sprintf(`sum by (instance) (rate(stateful_executor_redis_pool_waits_total{%s}[$__rate_interval]))`, sel),
 				"{{instance}} waits")).
 			WithTarget(query("B",
 				fmt.Sprintf(`sum by (instance) (rate(db_client_connection_timeouts_total{%s}[$__rate_interval]))`, sel),

@@ -15,7 +15,6 @@ import (
 
 	"github.com/statefulroute/sfotel/internal/contract"
 	"github.com/statefulroute/sfotel/internal/metrictest"
-	"github.com/statefulroute/sfotel/internal/redisclient"
 	"github.com/statefulroute/sfotel/internal/redistest"
 )
 
@@ -78,8 +77,8 @@ func (s attributeSampler) ShouldSample(p sdktrace.SamplingParameters) sdktrace.S
 func (attributeSampler) Description() string { return "attributeSampler" }
 
 // TestTraceShape: the executor span is the CLIENT span of the Redis call,
-// with its db attributes visible to the sampler, until redisinstr records a
-// span per command; then it is INTERNAL and carries no db attributes, so
+// with its db attributes visible to the sampler; with
+// WithRedisCommandSpans it is INTERNAL and carries no db attributes, so
 // span-derived metrics and service graphs count each round trip once.
 func TestTraceShape(t *testing.T) {
 	rdb := redistest.Client(t)
@@ -87,28 +86,22 @@ func TestTraceShape(t *testing.T) {
 	recorder := tracetest.NewSpanRecorder()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sampler), sdktrace.WithSpanProcessor(recorder))
 	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
-	e, err := New(rdb, WithTracerProvider(tp))
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx := testContext(t)
 	ns := redistest.Namespace(t)
-
-	if _, err := e.GetLinkedPod(ctx, ns, "u", "svc"); err != nil {
-		t.Fatal(err)
+	for _, commandSpans := range []bool{false, true} {
+		e, err := New(rdb, WithTracerProvider(tp), WithRedisCommandSpans(commandSpans))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.GetLinkedPod(ctx, ns, "u", "svc"); err != nil {
+			t.Fatal(err)
+		}
 	}
 	seen := attribute.NewSet(<-sampler.seen...)
 	for _, kv := range []attribute.KeyValue{semconv.DBSystemNameRedis, semconv.DBQuerySummary("GetLinkedPod"), semconv.ServerAddress("127.0.0.1")} {
 		if v, ok := seen.Value(kv.Key); !ok || v != kv.Value {
 			t.Errorf("the sampler saw %s = %q, want %q", kv.Key, v.Emit(), kv.Value.Emit())
 		}
-	}
-
-	state := redisclient.Of(rdb)
-	state.CommandSpans.Add(1) // as redisinstr.Instrument with command spans does
-	defer state.CommandSpans.Add(-1)
-	if _, err := e.GetLinkedPod(ctx, ns, "u", "svc"); err != nil {
-		t.Fatal(err)
 	}
 	if attrs := <-sampler.seen; len(attrs) != 0 {
 		t.Errorf("with command spans the sampler saw %v, want no db attributes", attrs)
@@ -131,25 +124,19 @@ func TestTraceShape(t *testing.T) {
 	}
 }
 
-// TestServiceAttributesNeverOverflow: 300 (namespace, service) pairs × 8
-// operations on a MeterProvider with the SDK's default cardinality limit
-// (2000 series per instrument) is 4800 pairs' operations, more than the
-// limit holds. The executor records what does not fit under _other, so the
-// totals per operation are exact and the SDK never makes its overflow
-// series, whose points have lost their operation and status.
-func TestServiceAttributesNeverOverflow(t *testing.T) {
-	for _, limit := range []int{0, 2000, 10000} { // 0: the SDK's default
+// TestServiceAttributesOverflowIsVisible: 300 (namespace, service) pairs ×
+// 8 operations is 2400 pairs' operations. Under a cardinality limit that
+// cannot hold them, the instruments without service attributes still count
+// every call under its operation, and the SDK folds what the per-service
+// instruments cannot hold into its overflow series, where it is counted,
+// not lost. Under a limit that holds them, every pair has its own series.
+func TestServiceAttributesOverflowIsVisible(t *testing.T) {
+	for _, limit := range []int{500, 10000} {
 		t.Run("limit="+strconv.Itoa(limit), func(t *testing.T) {
-			mpOpts := []sdkmetric.Option{}
-			opts := []Option{WithServiceAttributes(true)}
-			if limit > 0 {
-				mpOpts = append(mpOpts, sdkmetric.WithCardinalityLimit(limit))
-				opts = append(opts, WithCardinalityLimit(limit))
-			}
 			reader := sdkmetric.NewManualReader()
-			mp := sdkmetric.NewMeterProvider(append(mpOpts, sdkmetric.WithReader(reader))...)
+			mp := sdkmetric.NewMeterProvider(sdkmetric.WithCardinalityLimit(limit), sdkmetric.WithReader(reader))
 			t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
-			e, _, ns := newTestExecutor(t, append(opts, WithMeterProvider(mp))...)
+			e, _, ns := newTestExecutor(t, WithServiceAttributes(true), WithMeterProvider(mp))
 			ctx := testContext(t)
 			const pairs = 300
 			ops := []func(svc string) error{
@@ -171,51 +158,54 @@ func TestServiceAttributesNeverOverflow(t *testing.T) {
 				}
 			}
 			rm := metrictest.Collect(t, reader)
-			total := map[string]int64{}
+			byOp := map[string]int64{}
+			var serviceTotal, overflowed int64
 			named := map[string]bool{}
 			for _, sm := range rm.ScopeMetrics {
 				for _, m := range sm.Metrics {
-					points := 0
-					each := func(attrs attribute.Set) {
-						points++
-						if _, ok := attrs.Value("otel.metric.overflow"); ok {
-							t.Errorf("%s has an overflow series: the SDK's cardinality limit was reached", m.Name)
-						}
+					d, ok := m.Data.(metricdata.Sum[int64])
+					if !ok {
+						continue
 					}
-					switch d := m.Data.(type) {
-					case metricdata.Sum[int64]:
-						for _, p := range d.DataPoints {
-							each(p.Attributes)
-							if m.Name == contract.MetricOperations {
-								op, _ := p.Attributes.Value(contract.AttrOperation)
-								total[op.AsString()] += p.Value
-								svc, _ := p.Attributes.Value(contract.AttrService)
-								named[svc.AsString()] = true
+					if len(d.DataPoints) > limit {
+						t.Errorf("%s has %d series, over the limit %d", m.Name, len(d.DataPoints), limit)
+					}
+					for _, p := range d.DataPoints {
+						_, overflow := p.Attributes.Value("otel.metric.overflow")
+						switch m.Name {
+						case contract.MetricOperations:
+							if overflow {
+								t.Errorf("%s has an overflow series: its totals are not exact", m.Name)
 							}
+							op, _ := p.Attributes.Value(contract.AttrOperation)
+							byOp[op.AsString()] += p.Value
+						case contract.MetricServiceOperations:
+							serviceTotal += p.Value
+							if overflow {
+								overflowed += p.Value
+							}
+							svc, _ := p.Attributes.Value(contract.AttrService)
+							named[svc.AsString()] = true
 						}
-					case metricdata.Histogram[float64]:
-						for _, p := range d.DataPoints {
-							each(p.Attributes)
-						}
-					}
-					if effective := max(limit, 2000); points > effective-1 {
-						t.Errorf("%s has %d series, over the limit's %d", m.Name, points, effective-1)
 					}
 				}
 			}
-			if len(total) != len(ops) {
-				t.Errorf("%d operations counted, want %d", len(total), len(ops))
+			if len(byOp) != len(ops) {
+				t.Errorf("%d operations counted, want %d", len(byOp), len(ops))
 			}
-			for op, n := range total {
+			for op, n := range byOp {
 				if n != pairs {
 					t.Errorf("%s: %d calls counted, want %d", op, n, pairs)
 				}
 			}
-			if limit == 10000 && !named["svc-299"] {
-				t.Errorf("with room for every pair, svc-299 was not recorded under its own name")
+			if want := int64(pairs * len(ops)); serviceTotal != want {
+				t.Errorf("service.operations sums to %d, want every call, %d", serviceTotal, want)
 			}
-			if limit != 10000 && !named[attrOther] {
-				t.Errorf("with the default limit nothing was folded into _other")
+			if limit == 10000 && (overflowed != 0 || !named["svc-299"]) {
+				t.Errorf("with room for every pair: %d calls overflowed, svc-299 named %v; want 0 and true", overflowed, named["svc-299"])
+			}
+			if limit == 500 && overflowed == 0 {
+				t.Error("2400 pairs' operations under a limit of 500: nothing in the overflow series")
 			}
 		})
 	}

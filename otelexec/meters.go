@@ -1,0 +1,273 @@
+package otelexec
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+
+	"github.com/statefulroute/sfotel/internal/contract"
+)
+
+// meters are one executor's instruments, with the attribute sets it records
+// under built once, so that recording allocates nothing. The instruments
+// are the SDK's synchronous ones: the SDK hands every executor on one
+// MeterProvider the same instrument of a name, so counts add up across
+// executors and never go down when one of them is closed.
+//
+// The instruments without service attributes carry only fixed sets of
+// values, so their totals are exact by construction. With
+// WithServiceAttributes the (namespace, service) pairs go on instruments of
+// their own, which the MeterProvider's cardinality limit
+// (sdkmetric.WithCardinalityLimit) bounds: past it, the SDK records into
+// its overflow series (otel.metric.overflow="true"), visibly.
+type meters struct {
+	duration        metric.Float64Histogram
+	ops, errs       metric.Int64Counter
+	serviceDuration metric.Float64Histogram // with WithServiceAttributes
+	serviceOps      metric.Int64Counter     // with WithServiceAttributes
+
+	scriptHits, scriptMisses, scriptReloads metric.Int64Counter
+	stateHits, stateMisses                  metric.Int64Counter
+	skipped, decisions, moves               metric.Int64Counter
+	pods                                    metric.Int64Gauge
+	podAge                                  metric.Float64Histogram
+	podSpread                               metric.Float64Gauge
+	ratio                                   metric.Float64ObservableGauge
+
+	plain     [contract.NumOps]opSets
+	noService podSets
+	pairs     *pairCache // nil without WithServiceAttributes
+	skipKinds [contract.NumSkipKinds][]metric.AddOption
+	outcomes  [contract.NumOutcomes][]metric.AddOption
+	movers    [contract.NumMovers][]metric.AddOption
+}
+
+func newMeters(mp metric.MeterProvider, services bool) (*meters, error) {
+	m := mp.Meter(ScopeName, metric.WithInstrumentationVersion(Version))
+	ms := &meters{}
+	var errs [17]error
+	ms.duration, errs[0] = contract.OperationDuration.New(m)
+	ms.ops, errs[1] = contract.OperationsCounter.Sync(m)
+	ms.errs, errs[2] = contract.ErrorsCounter.Sync(m)
+	ms.scriptHits, errs[3] = contract.ScriptCacheHits.Sync(m)
+	ms.scriptMisses, errs[4] = contract.ScriptCacheMisses.Sync(m)
+	ms.scriptReloads, errs[5] = contract.ScriptCacheReloads.Sync(m)
+	ms.stateHits, errs[6] = contract.StateCacheHits.Sync(m)
+	ms.stateMisses, errs[7] = contract.StateCacheMisses.Sync(m)
+	ms.skipped, errs[8] = contract.StoredValuesSkipped.Sync(m)
+	ms.decisions, errs[9] = contract.RoutingDecisions.Sync(m)
+	ms.moves, errs[10] = contract.LinksMoved.Sync(m)
+	ms.pods, errs[11] = contract.Pods.New(m)
+	ms.podAge, errs[12] = contract.PodHeartbeatAge.New(m)
+	ms.podSpread, errs[13] = contract.PodLoadSpread.New(m)
+	ms.ratio, errs[14] = contract.CacheHitRatio.New(m)
+	if services {
+		ms.serviceDuration, errs[15] = contract.ServiceOperationDuration.New(m)
+		ms.serviceOps, errs[16] = contract.ServiceOperations.Sync(m)
+		ms.pairs = newPairCache()
+	}
+	if err := errors.Join(errs[:]...); err != nil {
+		return nil, err
+	}
+	// The script cache counts are reported from the start, so that an
+	// increase() sees the first miss.
+	for _, c := range []metric.Int64Counter{ms.scriptHits, ms.scriptMisses, ms.scriptReloads} {
+		c.Add(context.Background(), 0)
+	}
+	for id := range contract.NumOps {
+		ms.plain[id] = newOpSets(id, nil, true)
+	}
+	ms.noService = newPodSets(nil)
+	for k := range contract.NumSkipKinds {
+		ms.skipKinds[k] = addSet(attribute.String(contract.AttrKind, k.String()))
+	}
+	for k := range contract.NumOutcomes {
+		ms.outcomes[k] = addSet(attribute.String(contract.AttrOutcome, k.String()))
+	}
+	for k := range contract.NumMovers {
+		ms.movers[k] = addSet(attribute.String(contract.AttrOperation, k.String()))
+	}
+	return ms, nil
+}
+
+func addSet(kvs ...attribute.KeyValue) []metric.AddOption {
+	return []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(kvs...))}
+}
+
+func recordSet(kvs ...attribute.KeyValue) []metric.RecordOption {
+	return []metric.RecordOption{metric.WithAttributeSet(attribute.NewSet(kvs...))}
+}
+
+// record counts one operation that took seconds and ended with error class
+// et (NoError for a success); with service attributes, also under its pair.
+func (ms *meters) record(o *op, seconds float64, et contract.ErrorType) {
+	s := &ms.plain[o.id]
+	ms.duration.Record(o.ctx, seconds, s.duration...)
+	ms.ops.Add(o.ctx, 1, s.status(et)...)
+	if et != contract.NoError {
+		ms.errs.Add(o.ctx, 1, s.errs[et]...)
+	}
+	if ms.pairs == nil {
+		return
+	}
+	s = ms.pairs.get(o.namespace, o.service, et == contract.ErrorInvalidArgument).op(o.id)
+	ms.serviceDuration.Record(o.ctx, seconds, s.duration...)
+	ms.serviceOps.Add(o.ctx, 1, s.status(et)...)
+}
+
+// opSets are the attribute sets of one operation: alone, or with a pair.
+type opSets struct {
+	ok, failed []metric.AddOption
+	errs       [contract.NumErrorTypes][]metric.AddOption // without a pair only
+	duration   []metric.RecordOption
+}
+
+func newOpSets(id contract.Op, pair []attribute.KeyValue, withErrors bool) opSets {
+	kvs := func(more ...attribute.KeyValue) []attribute.KeyValue {
+		return append(append([]attribute.KeyValue{attribute.String(contract.AttrOperation, id.String())}, pair...), more...)
+	}
+	s := opSets{
+		ok:       addSet(kvs(attribute.String(contract.AttrStatus, contract.StatusOK))...),
+		failed:   addSet(kvs(attribute.String(contract.AttrStatus, contract.StatusError))...),
+		duration: recordSet(kvs()...),
+	}
+	for et := contract.NoError + 1; withErrors && et < contract.NumErrorTypes; et++ {
+		s.errs[et] = addSet(kvs(attribute.String(contract.AttrErrorType, et.String()))...)
+	}
+	return s
+}
+
+func (s *opSets) status(et contract.ErrorType) []metric.AddOption {
+	if et == contract.NoError {
+		return s.ok
+	}
+	return s.failed
+}
+
+// podSets are the attribute sets of the pods a routing decision saw.
+type podSets struct{ live, stale, all []metric.RecordOption }
+
+func newPodSets(pair []attribute.KeyValue) podSets {
+	state := func(v string) []metric.RecordOption {
+		return recordSet(append([]attribute.KeyValue{attribute.String(contract.AttrPodState, v)}, pair...)...)
+	}
+	return podSets{live: state(contract.PodLive), stale: state(contract.PodStale), all: recordSet(pair...)}
+}
+
+// maxCachedPairs bounds the (namespace, service) pairs whose attribute sets
+// an executor keeps built. A pair past it is recorded all the same, with
+// sets built for the call: the bound is on memory, the series are the
+// cardinality limit's.
+const maxCachedPairs = 1000
+
+// attrInvalid stands in for the names of a rejected call, which are not
+// trusted.
+const attrInvalid = "_invalid"
+
+type serviceKey struct{ namespace, service string }
+
+// pairCache holds the attribute sets of the pairs an executor has seen.
+type pairCache struct {
+	mu      sync.RWMutex
+	m       map[serviceKey]*pairSets
+	invalid *pairSets
+}
+
+// pairSets builds an operation's sets on its first use, so a pair costs
+// memory only for the operations it is used with.
+type pairSets struct {
+	attrs []attribute.KeyValue
+	pods  podSets
+	ops   [contract.NumOps]atomic.Pointer[opSets]
+}
+
+func newPairCache() *pairCache {
+	return &pairCache{m: make(map[serviceKey]*pairSets), invalid: newPairSets(attrInvalid, attrInvalid)}
+}
+
+func newPairSets(namespace, service string) *pairSets {
+	attrs := []attribute.KeyValue{
+		attribute.String(contract.AttrNamespace, namespace),
+		attribute.String(contract.AttrService, service),
+	}
+	return &pairSets{attrs: attrs, pods: newPodSets(attrs)}
+}
+
+// get returns the sets of a pair; invalid says the call was rejected.
+func (c *pairCache) get(namespace, service string, invalid bool) *pairSets {
+	if invalid {
+		return c.invalid
+	}
+	k := serviceKey{namespace, service}
+	c.mu.RLock()
+	p, full := c.m[k], len(c.m) >= maxCachedPairs
+	c.mu.RUnlock()
+	if p != nil {
+		return p
+	}
+	// Clone: the caller's strings may share memory with larger buffers.
+	k = serviceKey{strings.Clone(namespace), strings.Clone(service)}
+	if full {
+		return newPairSets(k.namespace, k.service)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if p := c.m[k]; p != nil {
+		return p
+	}
+	p = newPairSets(k.namespace, k.service)
+	if len(c.m) < maxCachedPairs {
+		c.m[k] = p
+	}
+	return p
+}
+
+func (p *pairSets) op(id contract.Op) *opSets {
+	if s := p.ops[id].Load(); s != nil {
+		return s
+	}
+	s := newOpSets(id, p.attrs, false)
+	p.ops[id].CompareAndSwap(nil, &s)
+	return p.ops[id].Load()
+}
+
+// tally is a count the executor reads back (ScriptStats, the cache hit
+// ratio) that, with metrics, is also added to an SDK counter.
+type tally struct {
+	n atomic.Uint64
+	c metric.Int64Counter // nil without metrics
+}
+
+func (t *tally) add(ctx context.Context) {
+	t.n.Add(1)
+	if t.c != nil {
+		t.c.Add(ctx, 1)
+	}
+}
+
+// Load returns the count.
+func (t *tally) Load() uint64 { return t.n.Load() }
+
+// observeRatios reports the executor's script and state cache hit ratios.
+func (e *Executor) observeRatios(_ context.Context, o metric.Observer) error {
+	ms := e.tel.meters
+	if s := e.scriptStats.snapshot(); s.Hits+s.Misses > 0 {
+		o.ObserveFloat64(ms.ratio, s.HitRatio(), cacheScript)
+	}
+	if sc := e.states; sc != nil {
+		if h, m := sc.hits.Load(), sc.misses.Load(); h+m > 0 {
+			o.ObserveFloat64(ms.ratio, float64(h)/float64(h+m), cacheState)
+		}
+	}
+	return nil
+}
+
+var (
+	cacheScript = metric.WithAttributeSet(attribute.NewSet(attribute.String(contract.AttrCacheType, contract.CacheScript)))
+	cacheState  = metric.WithAttributeSet(attribute.NewSet(attribute.String(contract.AttrCacheType, contract.CacheState)))
+)
