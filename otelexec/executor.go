@@ -21,6 +21,7 @@ type Executor struct {
 	scriptStats scriptCounters
 	logger      *slog.Logger
 	states      *stateCache // nil unless WithStateCache
+	links       *linkCache  // nil unless WithLinkCache
 	skips       skipLog
 	closed      atomic.Bool
 }
@@ -51,6 +52,9 @@ func New(rdb redis.UniversalClient, opts ...Option) (*Executor, error) {
 		return nil, err
 	}
 	e.states = newStateCache(&c, tel.meters, e.podStateFields)
+	if e.links, err = newLinkCache(&c, rdb, tel.meters != nil); err != nil {
+		return nil, err
+	}
 	warnIfContextIgnored(c.logger, rdb)
 	return e, nil
 }
@@ -112,11 +116,13 @@ func (e *Executor) LoadScripts(ctx context.Context) (err error) {
 
 // Close ends the executor: every later call returns ErrClosed (and is
 // counted, with error_type="closed"), and the state cache's memory is
-// released. The executor's counts stay in its MeterProvider's counters,
+// released, and the link cache's connection closed. The executor's counts stay in its MeterProvider's counters,
 // which are shared by every executor on it, so closing one never makes a
 // counter go down. Close does not close the Redis client. It is idempotent.
 func (e *Executor) Close() error {
-	e.closed.Store(true)
+	if !e.closed.Swap(true) {
+		e.links.close()
+	}
 	e.states.clear()
 	return nil
 }

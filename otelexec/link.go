@@ -52,6 +52,7 @@ func (e *Executor) SetLinkedPod(ctx context.Context, namespace, uid, serviceName
 	if err = validateSet(namespace, uid, serviceName, podID, persistSeconds); err != nil {
 		return -1, err
 	}
+	defer e.links.forget(namespace, uid) // after the reply: docs/design.md, "Link cache"
 	v, err := e.evalSha(ctx, e.scripts.setLinked, linkKeys(namespace, uid, serviceName),
 		serviceName, strconv.Itoa(podID), strconv.Itoa(persistSeconds))
 	if err != nil {
@@ -83,6 +84,7 @@ func (e *Executor) TrySetLinkedPod(ctx context.Context, namespace, uid, serviceN
 	if err = validateSet(namespace, uid, serviceName, podID, persistSeconds); err != nil {
 		return false, -1, err
 	}
+	defer e.links.forget(namespace, uid) // after the reply: docs/design.md, "Link cache"
 	v, err := e.evalSha(ctx, e.scripts.trySet, linkKeys(namespace, uid, serviceName),
 		serviceName, strconv.Itoa(podID), strconv.Itoa(persistSeconds))
 	if err != nil {
@@ -116,6 +118,7 @@ func (e *Executor) SetLinkedPodIfAbsent(ctx context.Context, namespace, uid, ser
 }
 
 func (e *Executor) setIfAbsent(ctx context.Context, id contract.Op, namespace, uid, serviceName string, podID, persistSeconds int) (int, error) {
+	defer e.links.forget(namespace, uid)
 	v, err := e.evalSha(ctx, e.scripts.setIfAbsent, linkKeys(namespace, uid, serviceName),
 		serviceName, strconv.Itoa(podID), strconv.Itoa(persistSeconds))
 	if err != nil {
@@ -144,6 +147,9 @@ func (e *Executor) GetLinkedPod(ctx context.Context, namespace, uid, serviceName
 	}
 	if err = validateLink(namespace, uid, serviceName); err != nil {
 		return -1, err
+	}
+	if e.links != nil {
+		return e.getLinkCached(ctx, contract.OpGetLinkedPod, namespace, uid, serviceName)
 	}
 	return e.getLink(ctx, contract.OpGetLinkedPod, namespace, uid, serviceName)
 }
@@ -287,6 +293,7 @@ func (e *Executor) RemoveLinkedPod(ctx context.Context, namespace, uid, serviceN
 	if err = validatePersist("persistSeconds", persistSeconds); err != nil {
 		return false, err
 	}
+	defer e.links.forget(namespace, uid) // after the reply: docs/design.md, "Link cache"
 	v, err := e.evalSha(ctx, e.scripts.remove, linkKeys(namespace, uid, serviceName),
 		serviceName, strconv.Itoa(persistSeconds))
 	if err != nil {
@@ -316,6 +323,7 @@ func (e *Executor) RemoveLinkedPodWithID(ctx context.Context, namespace, uid, se
 	if err = validatePodID("podID", podID); err != nil {
 		return false, err
 	}
+	defer e.links.forget(namespace, uid) // after the reply: docs/design.md, "Link cache"
 	v, err := e.evalSha(ctx, e.scripts.removeWithID, linkKeys(namespace, uid, serviceName),
 		serviceName, strconv.Itoa(persistSeconds), strconv.Itoa(podID))
 	if err != nil {
