@@ -233,6 +233,8 @@ func (e *Executor) GetLinkedPodIfPersist(ctx context.Context, namespace, uid, se
 // The context is checked every chunk, while the uids are validated and
 // while they are read, so a canceled call stops at once whatever the
 // batch's size; the memory it takes beyond its result is one chunk's.
+// With WithLinkCache, a batch whose every uid is cached is answered from
+// memory; any other is read from Redis whole.
 func (e *Executor) BatchGetLinkedPod(ctx context.Context, namespace string, uids []string, serviceName string) (pods map[int][]string, err error) {
 	ctx, op := e.tel.startFor(ctx, contract.OpBatchGetLinkedPod, namespace, serviceName)
 	defer op.end(&err)
@@ -244,6 +246,11 @@ func (e *Executor) BatchGetLinkedPod(ctx context.Context, namespace string, uids
 	}
 	if err = validateEach(ctx, "uids", uids, validateUID); err != nil {
 		return nil, err
+	}
+	if e.links != nil && len(uids) > 0 {
+		if pods = e.links.batch(namespace, uids, serviceName); pods != nil {
+			return pods, nil
+		}
 	}
 	pods = make(map[int][]string)
 	n := min(len(uids), batchChunk)

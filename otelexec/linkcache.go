@@ -211,9 +211,20 @@ func (lc *linkCache) shard(u linkUser) *linkShard {
 	return &lc.shards[h%linkShards]
 }
 
-// get returns a user's cached link to a service, if the cache may serve it.
+// get returns a user's cached link to a service, if the cache may serve
+// it, and counts the hit or miss.
 func (lc *linkCache) get(namespace, uid, serviceName string) (pod int, ok bool) {
-	now := monotonic()
+	pod, ok = lc.peek(namespace, uid, serviceName, monotonic())
+	if ok {
+		lc.stats.hits.Add(1)
+	} else {
+		lc.stats.misses.Add(1)
+	}
+	return pod, ok
+}
+
+// peek is get without counting.
+func (lc *linkCache) peek(namespace, uid, serviceName string, now int64) (pod int, ok bool) {
 	if lc.tracker.fresh(now) {
 		u := linkUser{namespace, uid}
 		sh := lc.shard(u)
@@ -228,12 +239,31 @@ func (lc *linkCache) get(namespace, uid, serviceName string) (pod int, ok bool) 
 		}
 		sh.mu.RUnlock()
 	}
-	if ok {
-		lc.stats.hits.Add(1)
-	} else {
-		lc.stats.misses.Add(1)
-	}
 	return pod, ok
+}
+
+// batch answers BatchGetLinkedPod from the cache when it holds every uid's
+// link, and returns nil when it does not: the batch is then read from
+// Redis whole, so each pod's uids stay in the order given.
+func (lc *linkCache) batch(namespace string, uids []string, serviceName string) map[int][]string {
+	now := monotonic()
+	for _, uid := range uids {
+		if _, ok := lc.peek(namespace, uid, serviceName, now); !ok {
+			lc.stats.misses.Add(int64(len(uids)))
+			return nil
+		}
+	}
+	pods := make(map[int][]string)
+	for _, uid := range uids {
+		if pod, ok := lc.peek(namespace, uid, serviceName, now); !ok {
+			lc.stats.misses.Add(int64(len(uids)))
+			return nil // invalidated meanwhile
+		} else if pod >= 0 {
+			pods[pod] = append(pods[pod], uid)
+		}
+	}
+	lc.stats.hits.Add(int64(len(uids)))
+	return pods
 }
 
 // linkTicket is a read that may fill the cache: the entry it may fill and

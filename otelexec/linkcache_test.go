@@ -422,3 +422,32 @@ func TestParseLinkUser(t *testing.T) {
 		}
 	}
 }
+
+func TestLinkCacheBatch(t *testing.T) {
+	e, _ := newLinkExecutor(t, redistest.Client(t))
+	ctx, ns := testContext(t), redistest.Namespace(t)
+	uids := []string{"a", "b", "c", "a"}
+	must[int](t)(e.SetLinkedPod(ctx, ns, "a", "svc", 1, PersistForever))
+	must[int](t)(e.SetLinkedPod(ctx, ns, "b", "svc", 2, PersistForever))
+	warm(t, e, ns, "a", "svc", 1)
+	want := map[int][]string{1: {"a", "a"}, 2: {"b"}}
+	check := func() {
+		t.Helper()
+		got := must[map[int][]string](t)(e.BatchGetLinkedPod(ctx, ns, uids, "svc"))
+		if len(got) != len(want) || !slices.Equal(got[1], want[1]) || !slices.Equal(got[2], want[2]) {
+			t.Fatalf("BatchGetLinkedPod = %v, want %v", got, want)
+		}
+	}
+	hits := e.links.stats.hits.Load()
+	check() // "b" and "c" not cached: read from Redis
+	if e.links.stats.hits.Load() != hits {
+		t.Fatal("a batch with uncached uids counted hits")
+	}
+	warm(t, e, ns, "b", "svc", 2)
+	warm(t, e, ns, "c", "svc", -1)
+	hits = e.links.stats.hits.Load()
+	check()
+	if got := e.links.stats.hits.Load() - hits; got != int64(len(uids)) {
+		t.Fatalf("%d hits, want the whole batch's", got)
+	}
+}
