@@ -451,3 +451,21 @@ func TestLinkCacheBatch(t *testing.T) {
 		t.Fatalf("%d hits, want the whole batch's", got)
 	}
 }
+
+// TestLinkCacheHitAllocatesNothing: a lookup the cache answers allocates
+// nothing.
+func TestLinkCacheHitAllocatesNothing(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector changes allocation counts")
+	}
+	e, _ := newLinkExecutor(t, redistest.Client(t))
+	ctx, ns := testContext(t), redistest.Namespace(t)
+	must[int](t)(e.SetLinkedPod(ctx, ns, "u", "svc", 5, PersistForever))
+	warm(t, e, ns, "u", "svc", 5)
+	var pod int
+	hits := e.links.stats.hits.Load()
+	n := testing.AllocsPerRun(1000, func() { pod, _ = e.links.get(ns, "u", "svc") })
+	if n != 0 || pod != 5 || e.links.stats.hits.Load()-hits < 1000 {
+		t.Errorf("a hit: %.1f allocations, pod %d, %d hits; want 0, pod 5, every call a hit", n, pod, e.links.stats.hits.Load()-hits)
+	}
+}
