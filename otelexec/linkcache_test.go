@@ -332,6 +332,27 @@ func TestLinkCacheSlowTracking(t *testing.T) {
 	warm(t, e, ns, "u", "svc", 2)
 }
 
+// TestLinkCacheStalledTracking delays the tracking connection past
+// max(4×maxStale, 1 s) with nothing lost: it is closed as stalled, the
+// cache is flushed, and it caches again once the network is back.
+func TestLinkCacheStalledTracking(t *testing.T) {
+	var p *redistest.Proxy
+	_, e, reader, _, ns := faultSetup(t, func(s *redistest.Server) string {
+		p = redistest.StartProxy(t, s.Addr)
+		return p.Addr
+	})
+	p.Delay(3 * time.Second)
+	deadline := time.Now().Add(5 * time.Second)
+	for linkCounter(t, reader, contract.MetricLinkCacheInvalid, "lost") == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("a stalled tracking connection was not dropped")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	p.Delay(0)
+	warm(t, e, ns, "u", "svc", 1)
+}
+
 func TestLinkCacheServerRestart(t *testing.T) {
 	srv, e, reader, raw, ns := faultSetup(t, direct)
 	srv.Kill()

@@ -14,29 +14,29 @@ import (
 	"github.com/redis/go-redis/v9/push"
 )
 
-// linkTracker is the link cache's own connection to Redis: a go-redis
-// PubSub connection of a client copied from the executor's (so dialing,
-// TLS, credentials and Sentinel come from go-redis), in RESP3, with CLIENT
-// TRACKING ON BCAST and one PREFIX per namespace in use (sf:{<ns>:lk:), so
-// the server pushes an invalidation for every write to a link key or link
-// hash of those namespaces, whoever writes it. A PubSub connection is
-// always being read, so pushes are applied as they arrive. Reads do not go
-// through it: BCAST does not depend on what a connection read.
+// linkTracker is the link cache's own connection to Redis: the PubSub
+// connection of a go-redis client copied from the executor's (go-redis
+// dials, with TLS, credentials and Sentinel, and speaks RESP3), with
+// CLIENT TRACKING ON BCAST and one PREFIX per namespace in use
+// (sf:{<ns>:lk:), so the server pushes an invalidation for every write to
+// a link key or link hash of those namespaces, whoever writes it. A PubSub
+// connection is always being read, so pushes are applied as they arrive.
+// Reads do not go through it: BCAST does not depend on what a connection
+// read.
 //
 // It also carries the lease that bounds staleness. Every maxStale/4 it
-// sends a PING; the server answers it after every invalidation it had
-// queued for this connection, and go-redis hands pushes read before a
-// reply to their handler before it returns the reply (PubSub.ReceiveTimeout
-// runs the push processor first). So once the answer is read, every write
-// whose reply reached its writer before the PING was sent has been
-// applied. acked is when the last answered PING was sent: an entry is
-// served only while now-acked <= maxStale. A PING unanswered for dropAfter
-// closes the connection.
+// sends a PING; the server answers after every invalidation it had queued
+// for this connection, and go-redis hands the pushes read before a reply
+// to their handler before it returns the reply. So once the answer is
+// read, every write answered before the PING was sent has been applied.
+// acked is when the last answered PING was sent: an entry is served only
+// while now-acked <= maxStale. A connection silent for max(4×maxStale,
+// 1 s) is closed.
 //
-// Every new connection (the OnConnect hook) flushes the cache, starts a new
-// epoch and asks for every namespace's invalidations before it is used; a
-// namespace first looked up reconnects, since a PubSub connection takes no
-// other command. A connection lost with no new one yet ends its epoch and
+// Each new connection (OnConnect) flushes the cache, starts an epoch and
+// asks for every namespace's invalidations before it is used; a namespace
+// first looked up reconnects, since a PubSub connection takes no other
+// command. A connection lost with no new one yet ends its epoch and
 // flushes too: invalidations may have been lost with it.
 type linkTracker struct {
 	rdb      *redis.Client
@@ -47,12 +47,10 @@ type linkTracker struct {
 	cancel   context.CancelFunc
 
 	mu         sync.Mutex
-	ps         *redis.PubSub         // nil until a namespace is tracked, or after a drop
-	quiet      *redis.PubSub         // closed on purpose (a new namespace): its end is not logged
+	ps         *redis.PubSub         // the connection run reads; nil between two
+	quiet      *redis.PubSub         // closed for a new namespace: its end is no loss to log
 	namespaces map[string]*trackedNS // the namespaces asked for, at most maxLinkNamespaces
-	since      int64                 // monotonic time of the connect or the last answered PING
 	down       bool                  // the connection was lost (logged once)
-	kick       chan struct{}         // a first namespace: connect
 
 	// epoch changes on every connect and every loss: an entry read under
 	// one epoch is published only if it is still current (linkCache.put).
@@ -86,8 +84,7 @@ func newLinkTracker(rdb redis.UniversalClient, cache *linkCache, maxStale time.D
 	if !ok {
 		return nil, errLinkTrackingUnsupported
 	}
-	t := &linkTracker{cache: cache, logger: logger, maxStale: maxStale,
-		namespaces: make(map[string]*trackedNS), kick: make(chan struct{}, 1)}
+	t := &linkTracker{cache: cache, logger: logger, maxStale: maxStale, namespaces: make(map[string]*trackedNS)}
 	proc := redis.NewPushNotificationProcessor()
 	if err := proc.RegisterHandler("invalidate", t, true); err != nil {
 		return nil, err
@@ -116,35 +113,24 @@ func (t *linkTracker) fresh(now int64) bool {
 // or 0 when it may not: the connection is down or not fresh, or the
 // server has not yet accepted the namespace's prefix (it is asked now).
 func (t *linkTracker) ready(namespace string, now int64) uint64 {
+	var ps *redis.PubSub
 	t.mu.Lock()
 	ns := t.namespaces[namespace]
-	if ns == nil {
-		if len(t.namespaces) < maxLinkNamespaces {
-			t.namespaces[namespace] = &trackedNS{}
-			ps := t.ps
-			t.ps, t.quiet = nil, ps
-			t.mu.Unlock()
-			if ps != nil {
-				_ = ps.Close() // run connects again, with the new prefix
-			}
-			select {
-			case t.kick <- struct{}{}:
-			default:
-			}
-			return 0
-		}
-		t.mu.Unlock()
-		return 0
+	if ns == nil && len(t.namespaces) < maxLinkNamespaces {
+		t.namespaces[namespace] = &trackedNS{}
+		ps, t.ps, t.quiet = t.ps, nil, t.ps
 	}
 	t.mu.Unlock()
-	if epoch := t.epoch.Load(); t.fresh(now) && ns.ready.Load() == epoch {
+	if ps != nil {
+		_ = ps.Close() // run connects again, asking for the new prefix too
+	}
+	if epoch := t.epoch.Load(); ns != nil && t.fresh(now) && ns.ready.Load() == epoch {
 		return epoch
 	}
 	return 0
 }
 
-// onConnect runs on every new connection, before it is used: a new epoch,
-// the cache flushed, every namespace's invalidations asked for.
+// onConnect runs on each new connection before it is used.
 func (t *linkTracker) onConnect(ctx context.Context, cn *redis.Conn) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -157,8 +143,7 @@ func (t *linkTracker) onConnect(ctx context.Context, cn *redis.Conn) error {
 			continue
 		}
 		err := cn.Do(ctx, "client", "tracking", "on", "bcast", "prefix", "sf:{"+name+":lk:").Err()
-		var refused redis.Error
-		if errors.As(err, &refused) {
+		if refused := redis.Error(nil); errors.As(err, &refused) {
 			ns.failed = true
 			t.logger.Warn("otelexec: link cache: Redis refused CLIENT TRACKING; that namespace's lookups are not cached", "error", err)
 		} else if err != nil {
@@ -167,7 +152,6 @@ func (t *linkTracker) onConnect(ctx context.Context, cn *redis.Conn) error {
 			ns.ready.Store(epoch)
 		}
 	}
-	t.since = monotonic()
 	t.up.Store(true)
 	if t.down {
 		t.down = false
@@ -176,66 +160,53 @@ func (t *linkTracker) onConnect(ctx context.Context, cn *redis.Conn) error {
 	return nil
 }
 
-// HandlePushNotification applies an invalidation: go-redis calls it for
-// each "invalidate" push, before it returns the reply read after it.
+// HandlePushNotification applies an invalidation push; go-redis calls it
+// before it returns the reply read after the push.
 func (t *linkTracker) HandlePushNotification(_ context.Context, _ push.NotificationHandlerContext, n []any) error {
-	if len(n) != 2 {
-		return nil
-	}
-	if n[1] == nil {
+	if len(n) == 2 && n[1] == nil {
 		t.cache.flush(linkByFlush)
-	}
-	keys, _ := n[1].([]any)
-	for _, k := range keys {
-		if s, ok := k.(string); ok {
-			t.cache.invalidate(s)
+	} else if len(n) == 2 {
+		keys, _ := n[1].([]any)
+		for _, k := range keys {
+			if s, ok := k.(string); ok {
+				t.cache.invalidate(s)
+			}
 		}
 	}
 	return nil
 }
 
-// run reads the tracking connection (go-redis connects it, applies the
-// pushes and reconnects it) and takes the PING answers, until close.
+// run reads the tracking connection until close; go-redis connects it,
+// applies the pushes and reconnects it.
 func (t *linkTracker) run() {
 	defer t.done.Done()
-	backoff := 50 * time.Millisecond
+	backoff, dropAfter := 50*time.Millisecond, max(4*t.maxStale, time.Second)
 	for {
 		t.mu.Lock()
-		if t.ps == nil && len(t.namespaces) > 0 && t.ctx.Err() == nil {
+		if t.ps == nil && t.ctx.Err() == nil {
 			t.ps = t.rdb.Subscribe(t.ctx)
 		}
 		ps, epoch := t.ps, t.epoch.Load()
 		t.mu.Unlock()
 		if ps == nil {
+			return
+		}
+		msg, err := ps.ReceiveTimeout(t.ctx, dropAfter) // PINGs keep it busy
+		if p, ok := msg.(*redis.Pong); ok {
+			backoff = 50 * time.Millisecond
+			t.pong(p.Payload)
+		} else if err != nil && t.lost(ps, epoch, err) {
 			select {
 			case <-t.ctx.Done():
-				return
-			case <-t.kick:
+			case <-time.After(backoff):
 			}
-			continue
+			backoff = min(2*backoff, time.Second)
 		}
-		msg, err := ps.Receive(t.ctx)
-		if err == nil {
-			backoff = 50 * time.Millisecond
-			if p, ok := msg.(*redis.Pong); ok {
-				t.pong(p.Payload)
-			}
-			continue
-		}
-		if !t.lost(ps, epoch, err) {
-			continue
-		}
-		select {
-		case <-t.ctx.Done():
-			return
-		case <-time.After(backoff):
-		}
-		backoff = min(2*backoff, time.Second)
 	}
 }
 
-// pong takes a PING's answer: if it was sent on this connection, what was
-// queued before it has been applied.
+// pong takes a PING's answer: if the PING was sent on this connection,
+// what was queued before it has been applied.
 func (t *linkTracker) pong(payload string) {
 	var epoch uint64
 	var sent int64
@@ -245,7 +216,6 @@ func (t *linkTracker) pong(payload string) {
 	t.mu.Lock()
 	if t.epoch.Load() == epoch {
 		t.acked.Store(max(sent, t.acked.Load()))
-		t.since = monotonic()
 	}
 	t.mu.Unlock()
 }
@@ -254,7 +224,7 @@ func (t *linkTracker) pong(payload string) {
 // connected again since, that connection's OnConnect flushed after the
 // loss; if not, the epoch ends here, the cache is flushed and ps is
 // replaced. It says whether to wait before reading again.
-func (t *linkTracker) lost(ps *redis.PubSub, epoch uint64, err error) (wait bool) {
+func (t *linkTracker) lost(ps *redis.PubSub, epoch uint64, err error) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.epoch.Load() != epoch {
@@ -268,23 +238,22 @@ func (t *linkTracker) lost(ps *redis.PubSub, epoch uint64, err error) (wait bool
 		t.ps = nil
 		defer func() { _ = ps.Close() }() // after mu: Close waits for a connect's OnConnect
 	}
-	if ps == t.quiet {
+	if ps == t.quiet || t.ctx.Err() != nil {
 		return false
 	}
-	if !t.down && t.ctx.Err() == nil {
+	if !t.down {
 		t.down = true
 		t.logger.Warn("otelexec: link cache: the tracking connection is down; lookups read Redis until it is back", "error", err)
 	}
 	return true
 }
 
-// ping sends a PING every quarter of maxStale, and closes the connection
-// when no answer has come for dropAfter.
+// ping sends a PING every quarter of maxStale, naming its epoch and send
+// time.
 func (t *linkTracker) ping() {
 	defer t.done.Done()
 	tick := time.NewTicker(max(t.maxStale/4, time.Millisecond))
 	defer tick.Stop()
-	dropAfter := int64(max(4*t.maxStale, time.Second))
 	for {
 		select {
 		case <-t.ctx.Done():
@@ -294,15 +263,8 @@ func (t *linkTracker) ping() {
 		now := monotonic()
 		t.mu.Lock()
 		ps, epoch := t.ps, t.epoch.Load()
-		stalled := ps != nil && t.up.Load() && now-t.since > dropAfter
-		if stalled {
-			t.ps = nil
-		}
 		t.mu.Unlock()
-		switch {
-		case stalled:
-			_ = ps.Close() // run sees the read fail, and the cache is flushed
-		case ps != nil && t.up.Load():
+		if ps != nil && t.up.Load() {
 			_ = ps.Ping(t.ctx, fmt.Sprintf("%s %d %d", trackName, epoch, now))
 		}
 	}
