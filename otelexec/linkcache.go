@@ -308,7 +308,7 @@ func (lc *linkCache) put(t linkTicket, serviceName string, pod int, expires int6
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	en := sh.entries[t.user]
-	if en != t.entry || lc.tracker.epoch.Load() != t.epoch || !lc.tracker.up.Load() {
+	if en != t.entry || lc.tracker.epoch.Load() != t.epoch {
 		return
 	}
 	links := make([]cachedLink, 0, len(en.links)+1)

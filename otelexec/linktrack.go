@@ -14,30 +14,22 @@ import (
 	"github.com/redis/go-redis/v9/push"
 )
 
-// linkTracker is the link cache's own connection to Redis: the PubSub
-// connection of a go-redis client copied from the executor's (go-redis
-// dials, with TLS, credentials and Sentinel, and speaks RESP3), with
-// CLIENT TRACKING ON BCAST and one PREFIX per namespace in use
-// (sf:{<ns>:lk:), so the server pushes an invalidation for every write to
-// a link key or link hash of those namespaces, whoever writes it. A PubSub
-// connection is always being read, so pushes are applied as they arrive.
-// Reads do not go through it: BCAST does not depend on what a connection
-// read.
+// linkTracker is the link cache's own connection to Redis, with CLIENT
+// TRACKING ON BCAST and one PREFIX per namespace in use (sf:{<ns>:lk:): the
+// server pushes the name of every link key or link hash written there, by
+// anyone. It is the PubSub connection of a go-redis client copied from the
+// executor's (dialing, TLS, credentials, Sentinel and RESP3 are go-redis's),
+// so it is always being read and pushes are applied as they come.
 //
-// It also carries the lease that bounds staleness. Every maxStale/4 it
-// sends a PING; the server answers after every invalidation it had queued
-// for this connection, and go-redis hands the pushes read before a reply
-// to their handler before it returns the reply. So once the answer is
-// read, every write answered before the PING was sent has been applied.
-// acked is when the last answered PING was sent: an entry is served only
-// while now-acked <= maxStale. A connection silent for max(4×maxStale,
-// 1 s) is closed.
-//
-// Each new connection (OnConnect) flushes the cache, starts an epoch and
-// asks for every namespace's invalidations before it is used; a namespace
-// first looked up reconnects, since a PubSub connection takes no other
-// command. A connection lost with no new one yet ends its epoch and
-// flushes too: invalidations may have been lost with it.
+// The lease: every maxStale/4 it sends a PING, which the server answers
+// after every invalidation queued before it, and go-redis hands the pushes
+// read before a reply to their handler before it returns the reply. acked
+// is when the last answered PING was sent; entries are served only while
+// now-acked <= maxStale. A connection silent for max(4×maxStale, 1 s) is
+// closed. Each new connection (OnConnect) flushes the cache, starts an
+// epoch and asks for every namespace's prefix before it is used; a new
+// namespace reconnects, as a PubSub connection takes no other command. A
+// connection lost with no new one yet ends its epoch and flushes too.
 type linkTracker struct {
 	rdb      *redis.Client
 	cache    *linkCache
@@ -48,14 +40,12 @@ type linkTracker struct {
 
 	mu         sync.Mutex
 	ps         *redis.PubSub         // the connection run reads; nil between two
-	quiet      *redis.PubSub         // closed for a new namespace: its end is no loss to log
 	namespaces map[string]*trackedNS // the namespaces asked for, at most maxLinkNamespaces
 	down       bool                  // the connection was lost (logged once)
 
 	// epoch changes on every connect and every loss: an entry read under
 	// one epoch is published only if it is still current (linkCache.put).
 	epoch atomic.Uint64
-	up    atomic.Bool
 	acked atomic.Int64 // monotonic send time of the last answered PING, 0 if none on this connection
 
 	done sync.WaitGroup
@@ -69,12 +59,8 @@ type trackedNS struct {
 }
 
 const (
-	// maxLinkNamespaces bounds the prefixes one executor tracks; lookups
-	// in further namespaces are not cached.
-	maxLinkNamespaces = 64
-	// trackName is the tracking connection's CLIENT SETNAME and PING
-	// payload prefix, so operators and tests can find it.
-	trackName = "sfotel-link-cache"
+	maxLinkNamespaces = 64                  // lookups in further namespaces are not cached
+	trackName         = "sfotel-link-cache" // CLIENT SETNAME and PING payload, for operators and tests
 )
 
 var errLinkTrackingUnsupported = errors.New("needs a *redis.Client (a single node or a failover client): on a Redis Cluster each master would need a tracking connection of its own, following every topology change")
@@ -103,10 +89,11 @@ func newLinkTracker(rdb redis.UniversalClient, cache *linkCache, maxStale time.D
 	return t, nil
 }
 
-// fresh reports whether an entry may be served at now: the connection is
-// up and a PING sent no more than maxStale before now was answered.
+// fresh reports whether an entry may be served at now: a PING sent on
+// this connection no more than maxStale before now was answered.
 func (t *linkTracker) fresh(now int64) bool {
-	return t.up.Load() && now-t.acked.Load() <= int64(t.maxStale)
+	acked := t.acked.Load()
+	return acked != 0 && now-acked <= int64(t.maxStale)
 }
 
 // ready returns the epoch under which a lookup in namespace may be cached,
@@ -118,11 +105,11 @@ func (t *linkTracker) ready(namespace string, now int64) uint64 {
 	ns := t.namespaces[namespace]
 	if ns == nil && len(t.namespaces) < maxLinkNamespaces {
 		t.namespaces[namespace] = &trackedNS{}
-		ps, t.ps, t.quiet = t.ps, nil, t.ps
+		ps, t.ps = t.ps, nil
 	}
 	t.mu.Unlock()
-	if ps != nil {
-		_ = ps.Close() // run connects again, asking for the new prefix too
+	if ps != nil { // run connects again, asking for the new prefix too
+		go ps.Close() // not here: Close waits for a connect
 	}
 	if epoch := t.epoch.Load(); ns != nil && t.fresh(now) && ns.ready.Load() == epoch {
 		return epoch
@@ -135,7 +122,6 @@ func (t *linkTracker) onConnect(ctx context.Context, cn *redis.Conn) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	epoch := t.epoch.Add(1)
-	t.up.Store(false)
 	t.acked.Store(0)
 	t.cache.flush(linkByLoss)
 	for name, ns := range t.namespaces {
@@ -152,7 +138,6 @@ func (t *linkTracker) onConnect(ctx context.Context, cn *redis.Conn) error {
 			ns.ready.Store(epoch)
 		}
 	}
-	t.up.Store(true)
 	if t.down {
 		t.down = false
 		t.logger.Info("otelexec: link cache: the tracking connection is back")
@@ -220,25 +205,25 @@ func (t *linkTracker) pong(payload string) {
 	t.mu.Unlock()
 }
 
-// lost handles a read that failed on ps, begun under epoch. If go-redis has
-// connected again since, that connection's OnConnect flushed after the
-// loss; if not, the epoch ends here, the cache is flushed and ps is
-// replaced. It says whether to wait before reading again.
+// lost handles a read that failed on ps, begun under epoch: unless go-redis
+// has connected again since (its OnConnect flushed after the loss), the
+// epoch ends, the cache is flushed and ps replaced. It says whether to
+// wait before reading again.
 func (t *linkTracker) lost(ps *redis.PubSub, epoch uint64, err error) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	replaced := t.ps != ps // by ready, for a new namespace: no loss to log
 	if t.epoch.Load() != epoch {
 		return false
 	}
 	t.epoch.Add(1)
-	t.up.Store(false)
 	t.acked.Store(0)
 	t.cache.flush(linkByLoss)
 	if t.ps == ps {
 		t.ps = nil
 		defer func() { _ = ps.Close() }() // after mu: Close waits for a connect's OnConnect
 	}
-	if ps == t.quiet || t.ctx.Err() != nil {
+	if replaced || t.ctx.Err() != nil {
 		return false
 	}
 	if !t.down {
@@ -264,7 +249,7 @@ func (t *linkTracker) ping() {
 		t.mu.Lock()
 		ps, epoch := t.ps, t.epoch.Load()
 		t.mu.Unlock()
-		if ps != nil && t.up.Load() {
+		if ps != nil {
 			_ = ps.Ping(t.ctx, fmt.Sprintf("%s %d %d", trackName, epoch, now))
 		}
 	}
