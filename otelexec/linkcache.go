@@ -30,8 +30,11 @@ const minLinkCacheStale = 10 * time.Millisecond
 // WithLinkCache makes GetLinkedPod (and the uids of BatchGetLinkedPod it
 // finds cached) answer from memory, with no round trip, users whose link it
 // read before, kept correct by Redis's server-assisted invalidation: the
-// executor opens one connection of its own (RESP3, CLIENT TRACKING ON
-// BCAST with a PREFIX per namespace looked up, at most 64 namespaces), and
+// executor opens one connection of its own (a go-redis PubSub connection
+// of a client copied from rdb's options, in RESP3, so TLS, credentials and
+// Sentinel are rdb's; CLIENT TRACKING ON BCAST with a PREFIX per namespace
+// looked up, at most 64 namespaces; the first lookup in a namespace
+// reconnects it, flushing the cache), and
 // Redis pushes on it the name of every link key and link hash written,
 // whoever writes them (other sfotel executors, the Java executor's
 // field-only writes, redis-cli). maxStale <= 0 turns the cache off, which
@@ -46,7 +49,7 @@ const minLinkCacheStale = 10 * time.Millisecond
 // entries only while the last PING answered was sent no more than maxStale
 // ago (Redis answers it after every invalidation queued before it). A
 // connection that fails, is killed (CLIENT KILL) or goes to a restarted
-// server, or whose PING waits max(4×maxStale, 1 s), is closed and the
+// server, or that is silent for max(4×maxStale, 1 s), is closed and the
 // cache flushed: lookups read Redis, uncached, until a new connection is
 // tracking again. The executor's own link writes drop the user's entry
 // before they return, so it reads its own writes at once.
