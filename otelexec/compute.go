@@ -179,6 +179,7 @@ func (e *Executor) readRoute(ctx context.Context, namespace, uid, serviceName st
 // the link if it still points to dead, then links as SetLinkedPodIfAbsent
 // does, and returns the pod the user is linked to afterwards.
 func (e *Executor) moveOff(ctx context.Context, namespace, uid, serviceName string, dead, to, persistSeconds int) (int, error) {
+	defer e.links.forget(namespace, uid)
 	keys := linkKeys(namespace, uid, serviceName)
 	v, err := e.evalSha(ctx, e.scripts.removeWithID, keys, serviceName, "-1", strconv.Itoa(dead))
 	if err != nil {

@@ -19,8 +19,10 @@ type config struct {
 	stateCacheTTL     time.Duration // WithStateCache, in statecache.go
 	autoPipelining    bool          // WithAutoPipelining, in pipeline.go
 
-	stateCacheMaxBytes int64   // WithStateCacheMaxBytes, in statecache.go
-	invalid            []error // option values New refuses, each naming its option (refuse)
+	stateCacheMaxBytes int64         // WithStateCacheMaxBytes, in statecache.go
+	linkCacheStale     time.Duration // WithLinkCache, in linkcache.go
+	linkCacheMaxBytes  int64         // WithLinkCacheMaxBytes, in linkcache.go
+	invalid            []error       // option values New refuses, each naming its option (refuse)
 }
 
 // refuse records an option value New will refuse.
@@ -42,6 +44,7 @@ func newConfig(opts []Option) config {
 		logger:         slog.Default(),
 
 		stateCacheMaxBytes: DefaultStateCacheMaxBytes,
+		linkCacheMaxBytes:  DefaultLinkCacheMaxBytes,
 	}
 	for _, o := range opts {
 		if o != nil {

@@ -26,7 +26,9 @@
 // field. A link write is sent at most once; when its reply is lost the
 // error wraps ErrOutcomeUnknown. WithStateCache (pod states up to a TTL
 // old) and WithAutoPipelining (many goroutines' commands in one round trip)
-// save round trips when many users are routed at once.
+// save round trips when many users are routed at once; WithLinkCache
+// answers repeated lookups from memory, kept correct by Redis's
+// invalidations within a staleness bound.
 //
 // In the repository, docs/design.md has the key layout, input rules, lost
 // replies, state cache and pipelining; docs/telemetry.md every span field

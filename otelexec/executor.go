@@ -22,6 +22,7 @@ type Executor struct {
 	scriptStats scriptCounters
 	logger      *slog.Logger
 	states      *stateCache // nil unless WithStateCache
+	links       *linkCache  // nil unless WithLinkCache
 	skips       skipLog
 	closed      atomic.Bool
 	ratios      metric.Registration // nil without metrics
@@ -57,6 +58,9 @@ func New(rdb redis.UniversalClient, opts ...Option) (*Executor, error) {
 		if e.ratios, err = c.meterProvider.Meter(ScopeName, metric.WithInstrumentationVersion(Version)).RegisterCallback(e.observeRatios, ms.ratio); err != nil {
 			return nil, err
 		}
+	}
+	if e.links, err = newLinkCache(&c, rdb, tel.meters != nil); err != nil {
+		return nil, err
 	}
 	warnIfContextIgnored(c.logger, rdb)
 	return e, nil
@@ -118,14 +122,17 @@ func (e *Executor) LoadScripts(ctx context.Context) (err error) {
 }
 
 // Close ends the executor: every later call returns ErrClosed (and is
-// counted, with error_type="closed"), the state cache's memory is released
-// and its cache hit ratios are no longer reported. The executor's counts
-// stay in its MeterProvider's counters, which every executor on it adds to,
-// so closing one never makes a counter go down. Close does not close the
-// Redis client. It is idempotent.
+// counted, with error_type="closed"), the state cache's memory is released,
+// the link cache's connection is closed and the cache hit ratios are no
+// longer reported. The executor's counts stay in its MeterProvider's
+// counters, which every executor on it adds to, so closing one never makes
+// a counter go down. Close does not close the Redis client. It is idempotent.
 func (e *Executor) Close() error {
-	if !e.closed.Swap(true) && e.ratios != nil {
-		_ = e.ratios.Unregister()
+	if !e.closed.Swap(true) {
+		e.links.close()
+		if e.ratios != nil {
+			_ = e.ratios.Unregister()
+		}
 	}
 	e.states.clear()
 	return nil

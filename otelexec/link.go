@@ -52,6 +52,7 @@ func (e *Executor) SetLinkedPod(ctx context.Context, namespace, uid, serviceName
 	if err = validateSet(namespace, uid, serviceName, podID, persistSeconds); err != nil {
 		return -1, err
 	}
+	defer e.links.forget(namespace, uid) // after the reply: docs/design.md, "Link cache"
 	v, err := e.evalSha(ctx, e.scripts.setLinked, linkKeys(namespace, uid, serviceName),
 		serviceName, strconv.Itoa(podID), strconv.Itoa(persistSeconds))
 	if err != nil {
@@ -83,6 +84,7 @@ func (e *Executor) TrySetLinkedPod(ctx context.Context, namespace, uid, serviceN
 	if err = validateSet(namespace, uid, serviceName, podID, persistSeconds); err != nil {
 		return false, -1, err
 	}
+	defer e.links.forget(namespace, uid) // after the reply: docs/design.md, "Link cache"
 	v, err := e.evalSha(ctx, e.scripts.trySet, linkKeys(namespace, uid, serviceName),
 		serviceName, strconv.Itoa(podID), strconv.Itoa(persistSeconds))
 	if err != nil {
@@ -116,6 +118,7 @@ func (e *Executor) SetLinkedPodIfAbsent(ctx context.Context, namespace, uid, ser
 }
 
 func (e *Executor) setIfAbsent(ctx context.Context, id contract.Op, namespace, uid, serviceName string, podID, persistSeconds int) (int, error) {
+	defer e.links.forget(namespace, uid)
 	v, err := e.evalSha(ctx, e.scripts.setIfAbsent, linkKeys(namespace, uid, serviceName),
 		serviceName, strconv.Itoa(podID), strconv.Itoa(persistSeconds))
 	if err != nil {
@@ -144,6 +147,9 @@ func (e *Executor) GetLinkedPod(ctx context.Context, namespace, uid, serviceName
 	}
 	if err = validateLink(namespace, uid, serviceName); err != nil {
 		return -1, err
+	}
+	if e.links != nil {
+		return e.getLinkCached(ctx, contract.OpGetLinkedPod, namespace, uid, serviceName)
 	}
 	return e.getLink(ctx, contract.OpGetLinkedPod, namespace, uid, serviceName)
 }
@@ -227,6 +233,8 @@ func (e *Executor) GetLinkedPodIfPersist(ctx context.Context, namespace, uid, se
 // The context is checked every chunk, while the uids are validated and
 // while they are read, so a canceled call stops at once whatever the
 // batch's size; the memory it takes beyond its result is one chunk's.
+// With WithLinkCache, a batch whose every uid is cached is answered from
+// memory; any other is read from Redis whole.
 func (e *Executor) BatchGetLinkedPod(ctx context.Context, namespace string, uids []string, serviceName string) (pods map[int][]string, err error) {
 	ctx, op := e.tel.startFor(ctx, contract.OpBatchGetLinkedPod, namespace, serviceName)
 	defer op.end(&err)
@@ -238,6 +246,11 @@ func (e *Executor) BatchGetLinkedPod(ctx context.Context, namespace string, uids
 	}
 	if err = validateEach(ctx, "uids", uids, validateUID); err != nil {
 		return nil, err
+	}
+	if e.links != nil && len(uids) > 0 {
+		if pods = e.links.batch(namespace, uids, serviceName); pods != nil {
+			return pods, nil
+		}
 	}
 	pods = make(map[int][]string)
 	n := min(len(uids), batchChunk)
@@ -287,6 +300,7 @@ func (e *Executor) RemoveLinkedPod(ctx context.Context, namespace, uid, serviceN
 	if err = validatePersist("persistSeconds", persistSeconds); err != nil {
 		return false, err
 	}
+	defer e.links.forget(namespace, uid) // after the reply: docs/design.md, "Link cache"
 	v, err := e.evalSha(ctx, e.scripts.remove, linkKeys(namespace, uid, serviceName),
 		serviceName, strconv.Itoa(persistSeconds))
 	if err != nil {
@@ -316,6 +330,7 @@ func (e *Executor) RemoveLinkedPodWithID(ctx context.Context, namespace, uid, se
 	if err = validatePodID("podID", podID); err != nil {
 		return false, err
 	}
+	defer e.links.forget(namespace, uid) // after the reply: docs/design.md, "Link cache"
 	v, err := e.evalSha(ctx, e.scripts.removeWithID, linkKeys(namespace, uid, serviceName),
 		serviceName, strconv.Itoa(persistSeconds), strconv.Itoa(podID))
 	if err != nil {

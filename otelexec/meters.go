@@ -239,14 +239,17 @@ func (p *pairSets) op(id contract.Op) *opSets {
 // tally is a count the executor reads back (ScriptStats, the cache hit
 // ratio) that, with metrics, is also added to an SDK counter.
 type tally struct {
-	n atomic.Uint64
-	c metric.Int64Counter // nil without metrics
+	n    atomic.Uint64
+	c    metric.Int64Counter // nil without metrics
+	opts []metric.AddOption  // the attributes c counts with
 }
 
-func (t *tally) add(ctx context.Context) {
-	t.n.Add(1)
+func (t *tally) add(ctx context.Context) { t.addN(ctx, 1) }
+
+func (t *tally) addN(ctx context.Context, n uint64) {
+	t.n.Add(n)
 	if t.c != nil {
-		t.c.Add(ctx, 1)
+		t.c.Add(ctx, int64(n), t.opts...)
 	}
 }
 

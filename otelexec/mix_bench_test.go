@@ -21,7 +21,8 @@ import (
 // 8% TrySetLinkedPod, 10% logouts (RemoveLinkedPod with a grace period),
 // over 10k users and 16 live pods, with metrics and 100% tracing (the
 // executor fully instrumented). The variants: pipelining=off|on
-// (WithAutoPipelining), goroutines=1|50. It reports, beside time per
+// (WithAutoPipelining), goroutines=1|50, and linkcache=on, the lookups
+// answered by WithLinkCache (pipelining on). It reports, beside time per
 // request, the p99 latency of a request, and the client's and Redis's CPU
 // per request.
 //
@@ -31,19 +32,22 @@ func BenchmarkRoutingMix(b *testing.B) {
 	for _, goroutines := range []int{1, 50} {
 		for _, pipelining := range []string{"off", "on"} {
 			b.Run("goroutines="+strconv.Itoa(goroutines)+"/pipelining="+pipelining, func(b *testing.B) {
-				benchRoutingMix(b, goroutines, pipelining == "on")
+				benchRoutingMix(b, goroutines, WithAutoPipelining(pipelining == "on"))
 			})
 		}
+		b.Run("goroutines="+strconv.Itoa(goroutines)+"/pipelining=on/linkcache=on", func(b *testing.B) {
+			benchRoutingMix(b, goroutines, WithAutoPipelining(true), WithLinkCache(100*time.Millisecond))
+		})
 	}
 }
 
 const mixUsers = 10_000
 
-func benchRoutingMix(b *testing.B, goroutines int, pipelining bool) {
+func benchRoutingMix(b *testing.B, goroutines int, extra ...Option) {
 	c := redis.NewClient(&redis.Options{Addr: redistest.Addr(b), ContextTimeoutEnabled: true, PoolSize: 64})
 	b.Cleanup(func() { _ = c.Close() })
 	ns := redistest.Namespace(b)
-	opts := append(routingProviders(b), WithAutoPipelining(pipelining))
+	opts := append(routingProviders(b), extra...)
 	e, err := New(c, opts...)
 	if err != nil {
 		b.Fatal(err)

@@ -195,6 +195,27 @@ var (
 		Name: MetricStateCacheMisses, Kind: KindCounter, Unit: "{read}",
 		Description: "Pod state reads that waited for Redis: the state cache had no fresh entry.",
 	})}
+	// stateful_executor_link_cache_hits_total
+	LinkCacheHits = Int64Counter{def(Desc{
+		Name: MetricLinkCacheHits, Kind: KindCounter, Unit: "{read}",
+		Description: "Link lookups answered from the link cache, with no round trip.",
+	})}
+	// stateful_executor_link_cache_misses_total
+	LinkCacheMisses = Int64Counter{def(Desc{
+		Name: MetricLinkCacheMisses, Kind: KindCounter, Unit: "{read}",
+		Description: "Link lookups that read Redis: the link cache had no entry, or may not serve (tracking down or its lease older than maxStale).",
+	})}
+	// stateful_executor_link_cache_invalidations_total{reason}
+	LinkCacheInvalidations = Int64Counter{def(Desc{
+		Name: MetricLinkCacheInvalid, Kind: KindCounter, Unit: UnitEntries,
+		Description: "Users' entries the link cache dropped because their links may have changed, by reason: key (Redis pushed a write to one of the user's keys), flush (Redis was flushed), lost (the tracking connection was lost or stalled, so every entry went).",
+		Attributes:  []string{AttrReason},
+	})}
+	// stateful_executor_link_cache_evictions_total
+	LinkCacheEvictions = Int64Counter{def(Desc{
+		Name: MetricLinkCacheEvictions, Kind: KindCounter, Unit: UnitEntries,
+		Description: "Users' entries the link cache dropped to stay within WithLinkCacheMaxBytes.",
+	})}
 	// stateful_executor_stored_values_skipped_total{kind}
 	StoredValuesSkipped = Int64Counter{def(Desc{
 		Name: MetricStoredSkipped, Kind: KindCounter, Unit: UnitStoredValues,

@@ -32,6 +32,11 @@ const (
 	MetricScriptCacheReloads       = "stateful_executor.script_cache.reloads"
 	MetricStateCacheHits           = "stateful_executor.state_cache.hits"
 	MetricStateCacheMisses         = "stateful_executor.state_cache.misses"
+	MetricLinkCacheHits            = "stateful_executor.link_cache.hits"
+	MetricLinkCacheMisses          = "stateful_executor.link_cache.misses"
+	MetricLinkCacheInvalid         = "stateful_executor.link_cache.invalidations"
+	MetricLinkCacheEvictions       = "stateful_executor.link_cache.evictions"
+	UnitEntries                    = "{entry}"
 	MetricStoredSkipped            = "stateful_executor.stored_values.skipped"
 	UnitStoredValues               = "{value}"
 	MetricRoutingDecisions         = "stateful_executor.routing.decisions"
@@ -70,7 +75,8 @@ const (
 	AttrCacheType = "cache_type"
 	AttrKind      = "kind" // of stateful_executor.stored_values.skipped
 	AttrOutcome   = "outcome"
-	AttrPodState  = "state" // of stateful_executor.pods: live or stale
+	AttrPodState  = "state"  // of stateful_executor.pods: live or stale
+	AttrReason    = "reason" // of stateful_executor.link_cache.invalidations: key, flush or lost
 	// Only with otelexec.WithServiceAttributes.
 	AttrNamespace = "namespace"
 	AttrService   = "service"
