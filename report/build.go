@@ -2,6 +2,7 @@ package report
 
 import (
 	"cmp"
+	"maps"
 	"math"
 	"slices"
 	"time"
@@ -18,8 +19,6 @@ func build(raw *rawData, start, end time.Time, cfg *config) *Report {
 		Source:        raw.source,
 		Thresholds:    cfg.thresholds(),
 		Operations:    make([]Operation, 0, len(raw.ops)),
-		raw:           raw,
-		cfg:           cfg,
 	}
 	if r.Source.Kind == "" {
 		r.Source.Kind = SourceProcess
@@ -29,7 +28,8 @@ func build(raw *rawData, start, end time.Time, cfg *config) *Report {
 	if d := r.Window.End.Sub(r.Window.Start); d > 0 {
 		r.Window.Seconds = d.Seconds()
 	}
-	for _, o := range raw.ops {
+	for _, name := range slices.Sorted(maps.Keys(raw.ops)) {
+		o := raw.ops[name]
 		s := o.stats(r.Window.Seconds)
 		s.SlowestCalls = callsIn(raw.slowest[o.name], r.Window.Start, r.Window.End, cfg.traceURL)
 		r.Operations = append(r.Operations, s)
@@ -51,7 +51,7 @@ func build(raw *rawData, start, end time.Time, cfg *config) *Report {
 			}
 		}
 	}
-	r.Suggestions = suggest(r)
+	r.Suggestions = suggest(r, raw)
 	return r
 }
 

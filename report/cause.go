@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"strings"
+
+	"github.com/statefulroute/sfotel/internal/contract"
 )
 
 // Causes of a slow tail, the cause field of a tail_latency suggestion.
@@ -45,9 +47,16 @@ const (
 	gcTargetShare = 0.05
 )
 
-// setupCommands are what go-redis sends when it opens a connection: their
+// setupCommands are what go-redis sends when it opens a connection, alone
+// or pipelined (HELLO, AUTH, SELECT, CLIENT SETINFO and SETNAME): their
 // time is the dial's, not a command's, so no verdict rests on them.
 var setupCommands = map[string]bool{"HELLO": true, "AUTH": true, "CLIENT": true, "SELECT": true}
+
+// setupCommand reports whether a db.operation.name is a connection setup:
+// the one test of both the raw histograms and the report's table.
+func setupCommand(name string) bool {
+	return setupCommands[strings.TrimPrefix(name, "PIPELINE ")]
+}
 
 // diagnosis is the cause of one slow tail, with the numbers compared.
 type diagnosis struct {
@@ -88,8 +97,8 @@ func (c candidate) explains() bool { return c.ok && c.hit >= causeMinHit }
 // evidence in r: the Go runtime's scheduling latency, GC pauses and GC CPU
 // time, the pools' waits, and the Redis commands' and PINGs' latencies
 // over the same window.
-func diagnose(r *Report, p50, p99 float64) diagnosis {
-	raw := rawOf(r)
+func diagnose(r view, p50, p99 float64) diagnosis {
+	raw := r.raw
 	threshold := causeDelayShare * (p99 - p50)
 	var calls uint64
 	for i := range r.Operations {
@@ -244,14 +253,14 @@ func diagnose(r *Report, p50, p99 float64) diagnosis {
 		d.text += ". Hint: check Redis's latency (SLOWLOG, LATENCY DOCTOR, its CPU) and the network."
 		if c := slowestCommand(r); c != nil {
 			d.text += fmt.Sprintf(" The slowest command is %s, p99 %s.", c.Name, formatSeconds(c.P99Seconds))
-			d.evidence[key("redis.command.p99_seconds", string(keyDBOperation), c.Name)] = c.P99Seconds
+			d.evidence[key("redis.command.p99_seconds", contract.AttrDBOperationName, c.Name)] = c.P99Seconds
 		}
 	}
 	return d
 }
 
 // gcOf is the report's GC work when the window saw collections.
-func gcOf(r *Report) *GC {
+func gcOf(r view) *GC {
 	if r.Runtime == nil || r.Runtime.GC == nil || r.Runtime.GC.Cycles == 0 {
 		return nil
 	}
@@ -283,7 +292,7 @@ func gogcAdvice(g *GC) float64 {
 func commandLatencies(raw *rawData) (histogram, uint64) {
 	var h histogram
 	for name, c := range raw.commands {
-		if !setupCommands[name] {
+		if !setupCommand(name) {
 			h.merge(&c.hist)
 		}
 	}
@@ -308,11 +317,11 @@ func joinFindings(cs ...*candidate) string {
 
 // slowestCommand is the Redis command with the highest p99, connection
 // handshakes aside; nil if none.
-func slowestCommand(r *Report) *Command {
+func slowestCommand(r view) *Command {
 	var best *Command
 	for i := range r.Redis.Commands {
 		c := &r.Redis.Commands[i]
-		if !setupCommands[c.Name] && (best == nil || c.P99Seconds > best.P99Seconds) {
+		if !setupCommand(c.Name) && (best == nil || c.P99Seconds > best.P99Seconds) {
 			best = c
 		}
 	}

@@ -71,11 +71,11 @@ func (h *history) before(t time.Time) (historyEntry, bool) {
 // modified once gathered.
 func (raw *rawData) coarsened(scale int32) *rawData {
 	c := *raw
-	c.ops = make([]*rawOp, len(raw.ops))
-	for i, o := range raw.ops {
+	c.ops = make(map[string]*rawOp, len(raw.ops))
+	for name, o := range raw.ops {
 		co := *o
 		co.hist = coarse(&o.hist, scale)
-		c.ops[i] = &co
+		c.ops[name] = &co
 	}
 	if raw.commands != nil {
 		c.commands = make(map[string]*rawCommand, len(raw.commands))
@@ -107,16 +107,8 @@ func timeline(ends []time.Time, raws []*rawData, interval time.Duration) *Timeli
 		if seconds <= 0 {
 			continue
 		}
-		prev := make(map[string]*rawOp, len(raws[i-1].ops))
-		for _, o := range raws[i-1].ops {
-			prev[o.name] = o
-		}
-		for _, o := range raws[i].ops {
-			po := prev[o.name]
-			if po == nil {
-				po = &rawOp{}
-			}
-			st := o.minus(po).stats(seconds)
+		for _, o := range minusEach(raws[i].ops, raws[i-1].ops, (*rawOp).minus) {
+			st := o.stats(seconds)
 			s := series[o.name]
 			if s == nil {
 				s = &Series{Name: o.name}

@@ -1,20 +1,21 @@
 package report
 
 import (
-	"cmp"
-	"slices"
 	"time"
+
+	"github.com/statefulroute/sfotel/internal/contract"
 )
 
 // rawData is what a report is computed from: counters and histograms summed
-// over attribute sets, from sfotel's instrumentation scopes only. A snapshot
-// gathers it from the SDK (gather.go), a fleet report from Prometheus
-// (fleet.go); Delta differences two of them (delta.go).
+// over attribute sets, from sfotel's instrumentation scopes only. The
+// observers (observe.go) fill it from the points of either source, the SDK
+// (gather.go) or Prometheus (fleet.go); a Snapshot holds one, and Delta
+// differences two (delta.go). The analysis (build, suggest) reads only it.
 type rawData struct {
 	start   time.Time
 	service Service
 	source  Source
-	ops     []*rawOp // sorted by name
+	ops     map[string]*rawOp
 
 	pools    map[poolKey]*rawPool   // per pool (db.client.connection.pool.name)
 	statuses map[poolKey]*rawStatus // per client (its connection-status series)
@@ -122,14 +123,20 @@ func (raw *rawData) command(name string) *rawCommand {
 	return c
 }
 
-// opsByName turns a map of operations into the sorted list rawData keeps.
-func opsByName(m map[string]*rawOp) []*rawOp {
-	ops := make([]*rawOp, 0, len(m))
-	for _, o := range m {
-		ops = append(ops, o)
+// op is the named operation, nil for a point without one.
+func (raw *rawData) op(name string) *rawOp {
+	if name == "" {
+		return nil
 	}
-	slices.SortFunc(ops, func(a, b *rawOp) int { return cmp.Compare(a.name, b.name) })
-	return ops
+	if raw.ops == nil {
+		raw.ops = make(map[string]*rawOp, int(contract.NumOps))
+	}
+	o := raw.ops[name]
+	if o == nil {
+		o = &rawOp{name: name}
+		raw.ops[name] = o
+	}
+	return o
 }
 
 // counterDelta is cur − prev for a cumulative counter; a counter that went

@@ -150,8 +150,8 @@ func TestRuleScriptReloads(t *testing.T) {
 	f.count(contract.MetricScriptCacheMisses, 7)
 	f.count(contract.MetricScriptCacheReloads, 7) // first use of each script
 	clock.advance(10 * time.Second)
-	r := f.snapshot()
-	none(t, r, RuleScriptReloads) // warming up
+	r := f.take()
+	none(t, r.Report(), RuleScriptReloads) // warming up
 
 	clock.advance(time.Minute)
 	none(t, f.snapshot(), RuleScriptReloads) // warm-up reloads are expected
@@ -159,8 +159,8 @@ func TestRuleScriptReloads(t *testing.T) {
 	f.count(contract.MetricScriptCacheMisses, 3)
 	f.count(contract.MetricScriptCacheReloads, 3) // the cache was flushed
 	clock.advance(time.Second)
-	cur := f.snapshot()
-	s := one(t, cur, RuleScriptReloads)
+	cur := f.take()
+	s := one(t, cur.Report(), RuleScriptReloads)
 	wantEvidence(t, s, "redis.script_cache.reloads_after_warmup", 3)
 	wantEvidence(t, s, contract.MetricScriptCacheReloads, 10)
 	wantMessage(t, s, "reloaded 3 times", "1m0s", "something flushed it")
