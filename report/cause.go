@@ -100,10 +100,7 @@ func (c candidate) explains() bool { return c.ok && c.hit >= causeMinHit }
 func diagnose(r view, p50, p99 float64) diagnosis {
 	raw := r.raw
 	threshold := causeDelayShare * (p99 - p50)
-	var calls uint64
-	for i := range r.Operations {
-		calls += r.Operations[i].Count
-	}
+	calls := r.calls()
 	d := diagnosis{evidence: map[string]float64{"tail.delay_threshold_seconds": nanos(threshold)}}
 	thr := formatSeconds(threshold)
 

@@ -104,6 +104,14 @@ func severityRank(s Severity) int {
 	return 0
 }
 
+// calls is the number of calls of every operation.
+func (r *Report) calls() (n uint64) {
+	for i := range r.Operations {
+		n += r.Operations[i].Count
+	}
+	return n
+}
+
 // judged reports whether op has enough calls for the rate and latency rules.
 func (r *Report) judged(op *Operation) bool { return op.Count >= r.Thresholds.MinSamples }
 
@@ -170,10 +178,7 @@ func connectionDown(r view) []Suggestion {
 // counts decide, not the in-use gauge, which is read at the end of the
 // window and misses a pool that was full in between.
 func poolExhaustion(r view) []Suggestion {
-	var calls uint64
-	for i := range r.Operations {
-		calls += r.Operations[i].Count
-	}
+	calls := r.calls()
 	var out []Suggestion
 	for i := range r.Redis.Clients {
 		c := &r.Redis.Clients[i]
@@ -225,10 +230,7 @@ func poolExhaustion(r view) []Suggestion {
 
 // poolWaited reports whether pool_exhaustion's threshold of waits was met.
 func poolWaited(r view) bool {
-	var calls uint64
-	for i := range r.Operations {
-		calls += r.Operations[i].Count
-	}
+	calls := r.calls()
 	return calls > 0 && ratio(r.Redis.Pool.Waits, calls) >= poolWaitShare
 }
 
@@ -260,10 +262,7 @@ func scriptReloads(r view) []Suggestion {
 	if sc.WarmingUp || sc.ReloadsAfterWarmup == 0 {
 		return nil
 	}
-	var calls uint64
-	for i := range r.Operations {
-		calls += r.Operations[i].Count
-	}
+	calls := r.calls()
 	// A restart or a failover also drops every connection: the pools dial
 	// anew. A flush leaves them be.
 	cause, what := CauseFlush, "something flushed it (SCRIPT FLUSH, FLUSHALL) while the connections stayed up. Hint: find what flushes the cache."
@@ -533,10 +532,7 @@ func stateCache(r view) []Suggestion {
 	if rt := r.Runtime; rt != nil && rt.SchedulingLatency.P99Seconds >= compute.P50Seconds/2 {
 		return nil // its three round trips wait for the CPU three times
 	}
-	var calls uint64
-	for i := range r.Operations {
-		calls += r.Operations[i].Count
-	}
+	calls := r.calls()
 	return []Suggestion{{
 		Severity:  SeverityWarning,
 		Operation: compute.Name,
