@@ -57,7 +57,7 @@ var observers = map[string]observer{
 	},
 	contract.MetricPingDuration: func(raw *rawData, p *point) { raw.ping.merge(p.hist) },
 	contract.MetricCommandDuration: func(raw *rawData, p *point) {
-		c := raw.command(cmp.Or(p.attr(contract.AttrDBOperationName), OtherCommand))
+		c := entry(&raw.commands, cmp.Or(p.attr(contract.AttrDBOperationName), OtherCommand))
 		c.hist.merge(p.hist)
 		if p.attr(contract.AttrErrorTypeSemconv) != "" {
 			c.errors += p.hist.count
@@ -77,7 +77,7 @@ var observers = map[string]observer{
 		}
 	},
 	contract.MetricConnectionStatus: func(raw *rawData, p *point) {
-		s := raw.status(p.pool())
+		s := entry(&raw.statuses, p.pool())
 		switch status := p.attr(contract.AttrStatus); {
 		case status == contract.StatusUp && p.value > 0:
 			s.upSeen = true
@@ -86,7 +86,7 @@ var observers = map[string]observer{
 		}
 	},
 	contract.MetricPoolConnectionCount: func(raw *rawData, p *point) {
-		switch pl := raw.pool(p.pool()); p.attr(contract.AttrConnectionState) {
+		switch pl := entry(&raw.pools, p.pool()); p.attr(contract.AttrConnectionState) {
 		case semconv.DBClientConnectionStateUsed.Value.AsString():
 			pl.used += int64(count(p.value))
 		case semconv.DBClientConnectionStateIdle.Value.AsString():
@@ -94,7 +94,7 @@ var observers = map[string]observer{
 		}
 	},
 	contract.MetricPoolMax: func(raw *rawData, p *point) {
-		pl := raw.pool(p.pool())
+		pl := entry(&raw.pools, p.pool())
 		pl.max += int64(count(p.value))
 		pl.hasMax = true
 	},
@@ -102,9 +102,9 @@ var observers = map[string]observer{
 	contract.MetricPoolTimeouts: poolCounter(func(pl *rawPool) *uint64 { return &pl.timeouts }),
 	contract.MetricPoolHits:     poolCounter(func(pl *rawPool) *uint64 { return &pl.hits }),
 	contract.MetricPoolMisses:   poolCounter(func(pl *rawPool) *uint64 { return &pl.misses }),
-	contract.MetricPoolWaitTime: func(raw *rawData, p *point) { raw.pool(p.pool()).waitSeconds += math.Max(p.value, 0) },
+	contract.MetricPoolWaitTime: func(raw *rawData, p *point) { entry(&raw.pools, p.pool()).waitSeconds += math.Max(p.value, 0) },
 	contract.MetricPoolUtilization: func(raw *rawData, p *point) {
-		pl := raw.pool(p.pool())
+		pl := entry(&raw.pools, p.pool())
 		pl.utilization, pl.hasUtilization = math.Max(pl.utilization, p.value), true
 	},
 }
@@ -118,7 +118,7 @@ func cacheCounter(field func(*rawData) (*rawCache, *uint64)) observer {
 }
 
 func poolCounter(field func(*rawPool) *uint64) observer {
-	return func(raw *rawData, p *point) { *field(raw.pool(p.pool())) += count(p.value) }
+	return func(raw *rawData, p *point) { *field(entry(&raw.pools, p.pool())) += count(p.value) }
 }
 
 // reportInstruments are the contract's descriptions of the instruments in

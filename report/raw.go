@@ -1,10 +1,6 @@
 package report
 
-import (
-	"time"
-
-	"github.com/statefulroute/sfotel/internal/contract"
-)
+import "time"
 
 // rawData is what a report is computed from: counters and histograms summed
 // over attribute sets, from sfotel's instrumentation scopes only. The
@@ -87,40 +83,17 @@ type rawCommand struct {
 	errors uint64 // points with error.type
 }
 
-func (raw *rawData) pool(k poolKey) *rawPool {
-	if raw.pools == nil {
-		raw.pools = make(map[poolKey]*rawPool, 2)
+// entry is m[k], made (with m) when absent.
+func entry[K comparable, V any](m *map[K]*V, k K) *V {
+	if *m == nil {
+		*m = make(map[K]*V, 4)
 	}
-	p := raw.pools[k]
-	if p == nil {
-		p = &rawPool{}
-		raw.pools[k] = p
+	v := (*m)[k]
+	if v == nil {
+		v = new(V)
+		(*m)[k] = v
 	}
-	return p
-}
-
-func (raw *rawData) status(k poolKey) *rawStatus {
-	if raw.statuses == nil {
-		raw.statuses = make(map[poolKey]*rawStatus, 1)
-	}
-	s := raw.statuses[k]
-	if s == nil {
-		s = &rawStatus{}
-		raw.statuses[k] = s
-	}
-	return s
-}
-
-func (raw *rawData) command(name string) *rawCommand {
-	if raw.commands == nil {
-		raw.commands = make(map[string]*rawCommand, 8)
-	}
-	c := raw.commands[name]
-	if c == nil {
-		c = &rawCommand{}
-		raw.commands[name] = c
-	}
-	return c
+	return v
 }
 
 // op is the named operation, nil for a point without one.
@@ -128,14 +101,8 @@ func (raw *rawData) op(name string) *rawOp {
 	if name == "" {
 		return nil
 	}
-	if raw.ops == nil {
-		raw.ops = make(map[string]*rawOp, int(contract.NumOps))
-	}
-	o := raw.ops[name]
-	if o == nil {
-		o = &rawOp{name: name}
-		raw.ops[name] = o
-	}
+	o := entry(&raw.ops, name)
+	o.name = name
 	return o
 }
 
