@@ -586,24 +586,11 @@ func key(name string, kv ...string) string {
 	if len(kv) < 2 {
 		return name
 	}
-	n := len(name) + 2
-	for _, s := range kv {
-		n += len(s) + 1
-	}
-	var b strings.Builder
-	b.Grow(n)
-	b.WriteString(name)
-	b.WriteByte('{')
+	pairs := make([]string, 0, len(kv)/2)
 	for i := 0; i+1 < len(kv); i += 2 {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString(kv[i])
-		b.WriteByte('=')
-		b.WriteString(kv[i+1])
+		pairs = append(pairs, kv[i]+"="+kv[i+1])
 	}
-	b.WriteByte('}')
-	return b.String()
+	return name + "{" + strings.Join(pairs, ",") + "}"
 }
 
 // formatPercent renders a ratio as a percentage with sensible precision,
