@@ -108,11 +108,7 @@ func diagnose(r view, p50, p99 float64) diagnosis {
 	gc := candidate{cause: CauseGC}
 	if raw.hasRuntime {
 		share, _ := raw.sched.above(threshold)
-		wakeups := minWakeupsPerCall
-		if calls > 0 {
-			wakeups = min(max(float64(raw.sched.count)/float64(calls), minWakeupsPerCall), maxWakeupsPerCall)
-		}
-		cpu.ok, cpu.hit = true, min(share*wakeups, 1)
+		cpu.ok, cpu.hit = true, min(share*wakeupsPerCall(raw.sched.count, calls), 1)
 		cpu.text = fmt.Sprintf("goroutines ready to run waited more than %s for a CPU in %s of scheduling events (p99 wait %s): about %s of calls",
 			thr, formatPercent(share), formatSeconds(r.Runtime.SchedulingLatency.P99Seconds), formatPercent(cpu.hit))
 		d.evidence["runtime.scheduling_latency.p99_seconds"] = r.Runtime.SchedulingLatency.P99Seconds
@@ -123,15 +119,11 @@ func diagnose(r view, p50, p99 float64) diagnosis {
 		// spread: as for the pool, a share exp(−threshold/mean) of them is
 		// taken to reach the threshold.
 		rq := q.OSRunQueue
-		wakeups := minWakeupsPerCall
-		if calls > 0 {
-			wakeups = min(max(float64(rq.Timeslices)/float64(calls), minWakeupsPerCall), maxWakeupsPerCall)
-		}
 		var share float64
 		if rq.MeanWaitSeconds > 0 {
 			share = math.Exp(-threshold / rq.MeanWaitSeconds)
 		}
-		hit := min(share*wakeups, 1)
+		hit := min(share*wakeupsPerCall(rq.Timeslices, calls), 1)
 		text := fmt.Sprintf("the operating system kept this process's threads waiting %s per timeslice on average: about %s of calls waited longer than %s",
 			formatSeconds(rq.MeanWaitSeconds), formatPercent(hit), thr)
 		d.evidence["runtime.os_run_queue.mean_wait_seconds"] = rq.MeanWaitSeconds
@@ -254,6 +246,15 @@ func diagnose(r view, p50, p99 float64) diagnosis {
 		}
 	}
 	return d
+}
+
+// wakeupsPerCall estimates the scheduling events per call from their
+// counts, within minWakeupsPerCall..maxWakeupsPerCall.
+func wakeupsPerCall(events, calls uint64) float64 {
+	if calls == 0 {
+		return minWakeupsPerCall
+	}
+	return min(max(float64(events)/float64(calls), minWakeupsPerCall), maxWakeupsPerCall)
 }
 
 // gcOf is the report's GC work when the window saw collections.

@@ -156,14 +156,13 @@ func (c *Collector) Window(ctx context.Context, d time.Duration) (*Report, error
 		r.Window.RequestedSeconds = d.Seconds()
 	}
 	if c.cfg.historySpan > 0 {
-		var ends []time.Time
-		var raws []*rawData
+		var kept []historyEntry
 		for _, e := range c.history.entries {
 			if !e.end.Before(r.Window.Start) {
-				ends, raws = append(ends, e.end), append(raws, e.raw)
+				kept = append(kept, e)
 			}
 		}
-		r.Timeline = timeline(append(ends, now), append(raws, raw), c.cfg.historyInterval)
+		r.Timeline = timeline(append(kept, historyEntry{end: now, raw: raw}), c.cfg.historyInterval)
 	}
 	return r, nil
 }

@@ -450,7 +450,7 @@ func (f *fleet) gather(ctx context.Context) (*rawData, error) {
 		}
 	}
 	if len(services) == 0 {
-		for _, s := range res[f.q.promName(reportInstruments()[0])] {
+		for _, s := range res[f.q.promName(contract.OperationsCounter.Desc)] {
 			if j := string(s.labels["job"]); j != "" {
 				services[j] = true
 			}

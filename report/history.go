@@ -1,7 +1,7 @@
 package report
 
 import (
-	"cmp"
+	"maps"
 	"slices"
 	"time"
 )
@@ -99,29 +99,24 @@ func coarse(h *histogram, scale int32) histogram {
 
 // timeline turns consecutive snapshots (oldest first) into one point per
 // interval and operation.
-func timeline(ends []time.Time, raws []*rawData, interval time.Duration) *Timeline {
+func timeline(entries []historyEntry, interval time.Duration) *Timeline {
 	tl := &Timeline{IntervalSeconds: interval.Seconds(), Operations: []Series{}}
-	series := map[string]*Series{}
-	for i := 1; i < len(raws); i++ {
-		seconds := ends[i].Sub(ends[i-1]).Seconds()
+	var series map[string]*Series
+	for i := 1; i < len(entries); i++ {
+		cur, prev := entries[i], entries[i-1]
+		seconds := cur.end.Sub(prev.end).Seconds()
 		if seconds <= 0 {
 			continue
 		}
-		for _, o := range minusEach(raws[i].ops, raws[i-1].ops, (*rawOp).minus) {
+		for _, o := range minusEach(cur.raw.ops, prev.raw.ops, (*rawOp).minus) {
 			st := o.stats(seconds)
-			s := series[o.name]
-			if s == nil {
-				s = &Series{Name: o.name}
-				series[o.name] = s
-			}
-			s.Points = append(s.Points, Point{
-				End: ends[i].UTC(), OpsPerSec: st.OpsPerSec, ErrorRate: st.ErrorRate, P99Seconds: st.P99Seconds,
-			})
+			s := entry(&series, o.name)
+			s.Name = o.name
+			s.Points = append(s.Points, Point{End: cur.end.UTC(), OpsPerSec: st.OpsPerSec, ErrorRate: st.ErrorRate, P99Seconds: st.P99Seconds})
 		}
 	}
-	for _, s := range series {
-		tl.Operations = append(tl.Operations, *s)
+	for _, name := range slices.Sorted(maps.Keys(series)) {
+		tl.Operations = append(tl.Operations, *series[name])
 	}
-	slices.SortFunc(tl.Operations, func(a, b Series) int { return cmp.Compare(a.Name, b.Name) })
 	return tl
 }
