@@ -108,15 +108,7 @@ func (raw *rawData) op(name string) *rawOp {
 
 // counterDelta is cur − prev for a cumulative counter; a counter that went
 // down was restarted, and cur is what it counted since.
-func counterDelta(cur, prev uint64) uint64 {
-	if cur < prev {
-		return cur
-	}
-	return cur - prev
-}
-
-// floatDelta is counterDelta for a float counter.
-func floatDelta(cur, prev float64) float64 {
+func counterDelta[N uint64 | float64](cur, prev N) N {
 	if cur < prev {
 		return cur
 	}

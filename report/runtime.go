@@ -48,8 +48,8 @@ func (c gcWork) minus(p gcWork) gcWork {
 		return c
 	}
 	c.cycles = counterDelta(c.cycles, p.cycles)
-	c.cpuSeconds = floatDelta(c.cpuSeconds, p.cpuSeconds)
-	c.busySeconds = floatDelta(c.busySeconds, p.busySeconds)
+	c.cpuSeconds = counterDelta(c.cpuSeconds, p.cpuSeconds)
+	c.busySeconds = counterDelta(c.busySeconds, p.busySeconds)
 	return c
 }
 

@@ -136,7 +136,7 @@ func (c *rawPool) minus(p *rawPool) *rawPool {
 	d.timeouts = counterDelta(c.timeouts, p.timeouts)
 	d.hits = counterDelta(c.hits, p.hits)
 	d.misses = counterDelta(c.misses, p.misses)
-	d.waitSeconds = floatDelta(c.waitSeconds, p.waitSeconds)
+	d.waitSeconds = counterDelta(c.waitSeconds, p.waitSeconds)
 	return &d
 }
 
@@ -154,5 +154,5 @@ func (q osRunQueue) minus(p osRunQueue) osRunQueue {
 	if !q.ok || !p.ok {
 		return q
 	}
-	return osRunQueue{waitSeconds: floatDelta(q.waitSeconds, p.waitSeconds), timeslices: counterDelta(q.timeslices, p.timeslices), ok: true}
+	return osRunQueue{waitSeconds: counterDelta(q.waitSeconds, p.waitSeconds), timeslices: counterDelta(q.timeslices, p.timeslices), ok: true}
 }
