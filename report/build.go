@@ -56,17 +56,9 @@ func build(raw *rawData, start, end time.Time, cfg *config) *Report {
 }
 
 func (c *config) thresholds() Thresholds {
-	return Thresholds{
-		MinSamples:      c.minSamples,
-		ErrorRate:       c.errorRateThreshold,
-		TailRatio:       c.tailRatioThreshold,
-		TailFloor:       c.tailFloor.Seconds(),
-		RoundTrip:       c.roundTripThreshold.Seconds(),
-		PoolUtilization: c.poolUtilizationThreshold,
-		WarmupSeconds:   c.warmup.Seconds(),
-		BatchHintRate:   c.batchHintRate,
-		BatchHintShare:  c.batchHintShare,
-	}
+	t := c.rules
+	t.WarmupSeconds = c.warmup.Seconds()
+	return t
 }
 
 // callsIn returns the first slowShown of calls (slowest first) that ended

@@ -46,22 +46,15 @@ const (
 
 // config holds the collector's settings. newConfig fills in the defaults.
 type config struct {
-	now                      func() time.Time
-	errorRateThreshold       float64
-	tailRatioThreshold       float64
-	tailFloor                time.Duration
-	roundTripThreshold       time.Duration
-	minSamples               uint64
-	warmup                   time.Duration
-	poolUtilizationThreshold float64
-	batchHintRate            float64
-	batchHintShare           float64
-	readRuntime              runtimeReader // nil: this process's runtime
-	historyInterval          time.Duration
-	historySpan              time.Duration // 0: no history
-	traceURL                 string        // with {trace_id} and {span_id}
-	embeddedRedis            string        // the in-process server standing in for Redis
-	manualHistory            bool          // tests take the history's snapshots themselves
+	now             func() time.Time
+	rules           Thresholds // the rules' settings but the warm-up's
+	warmup          time.Duration
+	readRuntime     runtimeReader // nil: this process's runtime
+	historyInterval time.Duration
+	historySpan     time.Duration // 0: no history
+	traceURL        string        // with {trace_id} and {span_id}
+	embeddedRedis   string        // the in-process server standing in for Redis
+	manualHistory   bool          // tests take the history's snapshots themselves
 
 	errs []error // options whose values were invalid
 }
@@ -106,18 +99,15 @@ func newConfig(opts []Option) (*config, error) {
 
 func defaultConfig() *config {
 	return &config{
-		now:                      time.Now,
-		errorRateThreshold:       DefaultErrorRateThreshold,
-		tailRatioThreshold:       DefaultTailRatioThreshold,
-		tailFloor:                DefaultTailFloor,
-		roundTripThreshold:       DefaultRoundTripThreshold,
-		minSamples:               DefaultMinSamples,
-		warmup:                   DefaultWarmup,
-		poolUtilizationThreshold: DefaultPoolUtilizationThreshold,
-		batchHintRate:            DefaultBatchHintRate,
-		batchHintShare:           DefaultBatchHintShare,
-		historyInterval:          DefaultHistoryInterval,
-		historySpan:              DefaultHistorySpan,
+		now: time.Now,
+		rules: Thresholds{
+			MinSamples: DefaultMinSamples, ErrorRate: DefaultErrorRateThreshold, TailRatio: DefaultTailRatioThreshold,
+			TailFloor: DefaultTailFloor.Seconds(), RoundTrip: DefaultRoundTripThreshold.Seconds(),
+			PoolUtilization: DefaultPoolUtilizationThreshold, BatchHintRate: DefaultBatchHintRate, BatchHintShare: DefaultBatchHintShare,
+		},
+		warmup:          DefaultWarmup,
+		historyInterval: DefaultHistoryInterval,
+		historySpan:     DefaultHistorySpan,
 	}
 }
 
@@ -130,34 +120,34 @@ func WithClock(now func() time.Time) Option {
 // WithErrorRateThreshold sets the share of failed calls (0 < t ≤ 1, default
 // 0.01) above which the error_rate rule fires for an operation.
 func WithErrorRateThreshold(t float64) Option {
-	return checked("WithErrorRateThreshold", t > 0 && t <= 1, func(c *config) { c.errorRateThreshold = t }, "t must be in (0, 1], got %v", t)
+	return checked("WithErrorRateThreshold", t > 0 && t <= 1, func(c *config) { c.rules.ErrorRate = t }, "t must be in (0, 1], got %v", t)
 }
 
 // WithTailRatioThreshold sets the p99/p50 ratio (> 1, default 10) at or above
 // which the tail_latency rule fires.
 func WithTailRatioThreshold(r float64) Option {
-	return checked("WithTailRatioThreshold", r > 1, func(c *config) { c.tailRatioThreshold = r }, "r must be > 1, got %v", r)
+	return checked("WithTailRatioThreshold", r > 1, func(c *config) { c.rules.TailRatio = r }, "r must be > 1, got %v", r)
 }
 
 // WithTailFloor sets how far p99 must lie above p50 (> 0, default 10ms)
 // for the tail_latency rule to fire, whatever their ratio: a tail of a
 // fraction of a millisecond is no finding.
 func WithTailFloor(d time.Duration) Option {
-	return checked("WithTailFloor", d > 0, func(c *config) { c.tailFloor = d }, "d must be > 0, got %v", d)
+	return checked("WithTailFloor", d > 0, func(c *config) { c.rules.TailFloor = d.Seconds() }, "d must be > 0, got %v", d)
 }
 
 // WithRoundTripThreshold sets the median Redis command latency (> 0,
 // default 1ms) at or above which the slow_round_trip rule fires: every call
 // pays it.
 func WithRoundTripThreshold(d time.Duration) Option {
-	return checked("WithRoundTripThreshold", d > 0, func(c *config) { c.roundTripThreshold = d }, "d must be > 0, got %v", d)
+	return checked("WithRoundTripThreshold", d > 0, func(c *config) { c.rules.RoundTrip = d.Seconds() }, "d must be > 0, got %v", d)
 }
 
 // WithMinSamples sets how many calls an operation needs (default 200) before
 // the error_rate, tail_latency and batch_get_linked_pod rules judge it, so a
 // handful of calls cannot fire them. It must be > 0.
 func WithMinSamples(n uint64) Option {
-	return checked("WithMinSamples", n > 0, func(c *config) { c.minSamples = n }, "n must be > 0, got 0")
+	return checked("WithMinSamples", n > 0, func(c *config) { c.rules.MinSamples = n }, "n must be > 0, got 0")
 }
 
 // WithWarmup sets the warm-up period (default 5s, from NewCollector) during
@@ -173,7 +163,7 @@ func WithWarmup(d time.Duration) Option {
 // threshold of a full pool. The rule fires on waits, not on this gauge: it
 // is read at the end of the window and misses a pool full in between.
 func WithPoolUtilizationThreshold(u float64) Option {
-	return checked("WithPoolUtilizationThreshold", u > 0 && u <= 1, func(c *config) { c.poolUtilizationThreshold = u }, "u must be in (0, 1], got %v", u)
+	return checked("WithPoolUtilizationThreshold", u > 0 && u <= 1, func(c *config) { c.rules.PoolUtilization = u }, "u must be in (0, 1], got %v", u)
 }
 
 // WithBatchHint sets when the batch_get_linked_pod rule fires: GetLinkedPod
@@ -182,8 +172,8 @@ func WithPoolUtilizationThreshold(u float64) Option {
 // must be > 0.
 func WithBatchHint(rate, share float64) Option {
 	return optionFunc(func(c *config) {
-		checked("WithBatchHint", rate > 0, func(c *config) { c.batchHintRate = rate }, "rate must be > 0, got %v", rate).apply(c)
-		checked("WithBatchHint", share > 0, func(c *config) { c.batchHintShare = share }, "share must be > 0, got %v", share).apply(c)
+		checked("WithBatchHint", rate > 0, func(c *config) { c.rules.BatchHintRate = rate }, "rate must be > 0, got %v", rate).apply(c)
+		checked("WithBatchHint", share > 0, func(c *config) { c.rules.BatchHintShare = share }, "share must be > 0, got %v", share).apply(c)
 	})
 }
 
