@@ -47,11 +47,11 @@ func BenchmarkSnapshotExemplarsOff(b *testing.B) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
-		r, err := f.c.Snapshot(ctx)
+		s, err := f.c.Snapshot(ctx)
 		if err != nil {
 			b.Fatal(err)
 		}
-		if err := r.WriteJSON(io.Discard); err != nil {
+		if err := s.Report().WriteJSON(io.Discard); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -75,27 +75,30 @@ func BenchmarkSnapshot(b *testing.B) {
 	b.Run("snapshot", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			if _, err := f.c.Snapshot(ctx); err != nil {
+			s, err := f.c.Snapshot(ctx)
+			if err != nil {
 				b.Fatal(err)
 			}
+			_ = s.Report()
 		}
 	})
 	b.Run("snapshot+json", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			r, err := f.c.Snapshot(ctx)
+			s, err := f.c.Snapshot(ctx)
 			if err != nil {
 				b.Fatal(err)
 			}
-			if err := r.WriteJSON(io.Discard); err != nil {
+			if err := s.Report().WriteJSON(io.Discard); err != nil {
 				b.Fatal(err)
 			}
 		}
 	})
-	r, err := f.c.Snapshot(ctx)
+	s, err := f.c.Snapshot(ctx)
 	if err != nil {
 		b.Fatal(err)
 	}
+	r := s.Report()
 	b.Run("text", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {

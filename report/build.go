@@ -2,6 +2,7 @@ package report
 
 import (
 	"cmp"
+	"maps"
 	"math"
 	"slices"
 	"time"
@@ -18,8 +19,6 @@ func build(raw *rawData, start, end time.Time, cfg *config) *Report {
 		Source:        raw.source,
 		Thresholds:    cfg.thresholds(),
 		Operations:    make([]Operation, 0, len(raw.ops)),
-		raw:           raw,
-		cfg:           cfg,
 	}
 	if r.Source.Kind == "" {
 		r.Source.Kind = SourceProcess
@@ -29,7 +28,8 @@ func build(raw *rawData, start, end time.Time, cfg *config) *Report {
 	if d := r.Window.End.Sub(r.Window.Start); d > 0 {
 		r.Window.Seconds = d.Seconds()
 	}
-	for _, o := range raw.ops {
+	for _, name := range slices.Sorted(maps.Keys(raw.ops)) {
+		o := raw.ops[name]
 		s := o.stats(r.Window.Seconds)
 		s.SlowestCalls = callsIn(raw.slowest[o.name], r.Window.Start, r.Window.End, cfg.traceURL)
 		r.Operations = append(r.Operations, s)
@@ -51,22 +51,14 @@ func build(raw *rawData, start, end time.Time, cfg *config) *Report {
 			}
 		}
 	}
-	r.Suggestions = suggest(r)
+	r.Suggestions = suggest(r, raw)
 	return r
 }
 
 func (c *config) thresholds() Thresholds {
-	return Thresholds{
-		MinSamples:      c.minSamples,
-		ErrorRate:       c.errorRateThreshold,
-		TailRatio:       c.tailRatioThreshold,
-		TailFloor:       c.tailFloor.Seconds(),
-		RoundTrip:       c.roundTripThreshold.Seconds(),
-		PoolUtilization: c.poolUtilizationThreshold,
-		WarmupSeconds:   c.warmup.Seconds(),
-		BatchHintRate:   c.batchHintRate,
-		BatchHintShare:  c.batchHintShare,
-	}
+	t := c.rules
+	t.WarmupSeconds = c.warmup.Seconds()
+	return t
 }
 
 // callsIn returns the first slowShown of calls (slowest first) that ended
@@ -108,14 +100,17 @@ func (o *rawOp) stats(seconds float64) Operation {
 	if seconds > 0 {
 		s.OpsPerSec = float64(s.Count) / seconds
 	}
-	if h := &o.hist; h.count > 0 {
-		s.MeanSeconds = h.mean()
-		s.P50Seconds = nanos(h.quantile(0.50))
-		s.P90Seconds = nanos(h.quantile(0.90))
-		s.P99Seconds = nanos(h.quantile(0.99))
-		s.MaxSeconds = nanos(h.maxOrEdge())
-	}
+	s.MeanSeconds, s.P50Seconds, s.P90Seconds, s.P99Seconds, s.MaxSeconds = o.hist.timings()
 	return s
+}
+
+// timings are h's mean, p50, p90, p99 and max, to the nanosecond; zero
+// when h is empty.
+func (h *histogram) timings() (mean, p50, p90, p99, top float64) {
+	if h.count == 0 {
+		return 0, 0, 0, 0, 0
+	}
+	return h.mean(), nanos(h.quantile(0.50)), nanos(h.quantile(0.90)), nanos(h.quantile(0.99)), nanos(h.maxOrEdge())
 }
 
 // mean is sum / count, 0 when the source has no sum.
@@ -127,20 +122,13 @@ func (h *histogram) mean() float64 {
 }
 
 func latencyOf(h *histogram) Latency {
-	if h.count == 0 {
-		return Latency{}
-	}
-	return Latency{
-		Count:      h.count,
-		P50Seconds: nanos(h.quantile(0.50)),
-		P99Seconds: nanos(h.quantile(0.99)),
-		MaxSeconds: nanos(h.maxOrEdge()),
-	}
+	_, p50, _, p99, top := h.timings()
+	return Latency{Count: h.count, P50Seconds: p50, P99Seconds: p99, MaxSeconds: top}
 }
 
 func (raw *rawData) redis() Redis {
 	rd := Redis{
-		Pool: raw.sumPools(raw.allPools()),
+		Pool: raw.sumPools(slices.Collect(maps.Keys(raw.pools))),
 		ScriptCache: ScriptCache{
 			Hits: raw.script.hits, Misses: raw.script.misses, Reloads: raw.script.reloads,
 			HitRatio:           ratio(raw.script.hits, raw.script.hits+raw.script.misses),
@@ -164,13 +152,8 @@ func (raw *rawData) redis() Redis {
 		}
 	}
 	if h := &raw.ping; h.count > 0 {
-		rd.Ping = &Ping{
-			Count:       h.count,
-			P50Seconds:  nanos(h.quantile(0.50)),
-			P99Seconds:  nanos(h.quantile(0.99)),
-			MaxSeconds:  nanos(h.maxOrEdge()),
-			MeanSeconds: h.mean(),
-		}
+		mean, p50, _, p99, top := h.timings()
+		rd.Ping = &Ping{Count: h.count, P50Seconds: p50, P99Seconds: p99, MaxSeconds: top, MeanSeconds: mean}
 	}
 	return rd
 }
@@ -179,18 +162,11 @@ func (raw *rawData) redis() Redis {
 func (raw *rawData) commandStats() []Command {
 	out := make([]Command, 0, len(raw.commands))
 	for name, c := range raw.commands {
-		h := &c.hist
-		if h.count == 0 {
-			continue
+		if c.hist.count > 0 {
+			cs := Command{Name: name, Count: c.hist.count, Errors: c.errors}
+			cs.MeanSeconds, cs.P50Seconds, cs.P90Seconds, cs.P99Seconds, cs.MaxSeconds = c.hist.timings()
+			out = append(out, cs)
 		}
-		out = append(out, Command{
-			Name: name, Count: h.count, Errors: c.errors,
-			MeanSeconds: h.mean(),
-			P50Seconds:  nanos(h.quantile(0.50)),
-			P90Seconds:  nanos(h.quantile(0.90)),
-			P99Seconds:  nanos(h.quantile(0.99)),
-			MaxSeconds:  nanos(h.maxOrEdge()),
-		})
 	}
 	slices.SortFunc(out, func(a, b Command) int { return cmp.Compare(a.Name, b.Name) })
 	return out

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"strings"
+
+	"github.com/statefulroute/sfotel/internal/contract"
 )
 
 // Causes of a slow tail, the cause field of a tail_latency suggestion.
@@ -45,9 +47,16 @@ const (
 	gcTargetShare = 0.05
 )
 
-// setupCommands are what go-redis sends when it opens a connection: their
+// setupCommands are what go-redis sends when it opens a connection, alone
+// or pipelined (HELLO, AUTH, SELECT, CLIENT SETINFO and SETNAME): their
 // time is the dial's, not a command's, so no verdict rests on them.
 var setupCommands = map[string]bool{"HELLO": true, "AUTH": true, "CLIENT": true, "SELECT": true}
+
+// setupCommand reports whether a db.operation.name is a connection setup:
+// the one test of both the raw histograms and the report's table.
+func setupCommand(name string) bool {
+	return setupCommands[strings.TrimPrefix(name, "PIPELINE ")]
+}
 
 // diagnosis is the cause of one slow tail, with the numbers compared.
 type diagnosis struct {
@@ -88,13 +97,10 @@ func (c candidate) explains() bool { return c.ok && c.hit >= causeMinHit }
 // evidence in r: the Go runtime's scheduling latency, GC pauses and GC CPU
 // time, the pools' waits, and the Redis commands' and PINGs' latencies
 // over the same window.
-func diagnose(r *Report, p50, p99 float64) diagnosis {
-	raw := rawOf(r)
+func diagnose(r view, p50, p99 float64) diagnosis {
+	raw := r.raw
 	threshold := causeDelayShare * (p99 - p50)
-	var calls uint64
-	for i := range r.Operations {
-		calls += r.Operations[i].Count
-	}
+	calls := r.calls()
 	d := diagnosis{evidence: map[string]float64{"tail.delay_threshold_seconds": nanos(threshold)}}
 	thr := formatSeconds(threshold)
 
@@ -102,11 +108,7 @@ func diagnose(r *Report, p50, p99 float64) diagnosis {
 	gc := candidate{cause: CauseGC}
 	if raw.hasRuntime {
 		share, _ := raw.sched.above(threshold)
-		wakeups := minWakeupsPerCall
-		if calls > 0 {
-			wakeups = min(max(float64(raw.sched.count)/float64(calls), minWakeupsPerCall), maxWakeupsPerCall)
-		}
-		cpu.ok, cpu.hit = true, min(share*wakeups, 1)
+		cpu.ok, cpu.hit = true, min(share*wakeupsPerCall(raw.sched.count, calls), 1)
 		cpu.text = fmt.Sprintf("goroutines ready to run waited more than %s for a CPU in %s of scheduling events (p99 wait %s): about %s of calls",
 			thr, formatPercent(share), formatSeconds(r.Runtime.SchedulingLatency.P99Seconds), formatPercent(cpu.hit))
 		d.evidence["runtime.scheduling_latency.p99_seconds"] = r.Runtime.SchedulingLatency.P99Seconds
@@ -117,15 +119,11 @@ func diagnose(r *Report, p50, p99 float64) diagnosis {
 		// spread: as for the pool, a share exp(−threshold/mean) of them is
 		// taken to reach the threshold.
 		rq := q.OSRunQueue
-		wakeups := minWakeupsPerCall
-		if calls > 0 {
-			wakeups = min(max(float64(rq.Timeslices)/float64(calls), minWakeupsPerCall), maxWakeupsPerCall)
-		}
 		var share float64
 		if rq.MeanWaitSeconds > 0 {
 			share = math.Exp(-threshold / rq.MeanWaitSeconds)
 		}
-		hit := min(share*wakeups, 1)
+		hit := min(share*wakeupsPerCall(rq.Timeslices, calls), 1)
 		text := fmt.Sprintf("the operating system kept this process's threads waiting %s per timeslice on average: about %s of calls waited longer than %s",
 			formatSeconds(rq.MeanWaitSeconds), formatPercent(hit), thr)
 		d.evidence["runtime.os_run_queue.mean_wait_seconds"] = rq.MeanWaitSeconds
@@ -244,14 +242,23 @@ func diagnose(r *Report, p50, p99 float64) diagnosis {
 		d.text += ". Hint: check Redis's latency (SLOWLOG, LATENCY DOCTOR, its CPU) and the network."
 		if c := slowestCommand(r); c != nil {
 			d.text += fmt.Sprintf(" The slowest command is %s, p99 %s.", c.Name, formatSeconds(c.P99Seconds))
-			d.evidence[key("redis.command.p99_seconds", string(keyDBOperation), c.Name)] = c.P99Seconds
+			d.evidence[key("redis.command.p99_seconds", contract.AttrDBOperationName, c.Name)] = c.P99Seconds
 		}
 	}
 	return d
 }
 
+// wakeupsPerCall estimates the scheduling events per call from their
+// counts, within minWakeupsPerCall..maxWakeupsPerCall.
+func wakeupsPerCall(events, calls uint64) float64 {
+	if calls == 0 {
+		return minWakeupsPerCall
+	}
+	return min(max(float64(events)/float64(calls), minWakeupsPerCall), maxWakeupsPerCall)
+}
+
 // gcOf is the report's GC work when the window saw collections.
-func gcOf(r *Report) *GC {
+func gcOf(r view) *GC {
 	if r.Runtime == nil || r.Runtime.GC == nil || r.Runtime.GC.Cycles == 0 {
 		return nil
 	}
@@ -283,7 +290,7 @@ func gogcAdvice(g *GC) float64 {
 func commandLatencies(raw *rawData) (histogram, uint64) {
 	var h histogram
 	for name, c := range raw.commands {
-		if !setupCommands[name] {
+		if !setupCommand(name) {
 			h.merge(&c.hist)
 		}
 	}
@@ -308,11 +315,11 @@ func joinFindings(cs ...*candidate) string {
 
 // slowestCommand is the Redis command with the highest p99, connection
 // handshakes aside; nil if none.
-func slowestCommand(r *Report) *Command {
+func slowestCommand(r view) *Command {
 	var best *Command
 	for i := range r.Redis.Commands {
 		c := &r.Redis.Commands[i]
-		if !setupCommands[c.Name] && (best == nil || c.P99Seconds > best.P99Seconds) {
+		if !setupCommand(c.Name) && (best == nil || c.P99Seconds > best.P99Seconds) {
 			best = c
 		}
 	}

@@ -127,12 +127,12 @@ func runLoad(t *testing.T, cfg loadConfig) *report.Report {
 	if err, _ := failed.Load().(error); err != nil {
 		t.Fatalf("a call failed: %v", err)
 	}
-	r, err := collector.Snapshot(context.Background())
+	s, err := collector.Snapshot(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("%d calls in %v", calls.Load(), cfg.duration)
-	return r
+	return s.Report()
 }
 
 // tailCause returns the cause named by the tail_latency findings, failing

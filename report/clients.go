@@ -64,15 +64,6 @@ func (raw *rawData) clients() []Client {
 	return out
 }
 
-// allPools lists every pool key.
-func (raw *rawData) allPools() []poolKey {
-	keys := make([]poolKey, 0, len(raw.pools))
-	for k := range raw.pools {
-		keys = append(keys, k)
-	}
-	return keys
-}
-
 // sumPools sums the pools named by keys. Utilization is the busiest pool's
 // in use / max: a full pool makes its callers wait even while another (the
 // pipeline pool, another node) is idle; pools without a max contribute

@@ -99,22 +99,22 @@ func aggregationSelector(kind sdkmetric.InstrumentKind) sdkmetric.Aggregation {
 // sdkmetric.WithReader. It uses cumulative temporality.
 func (c *Collector) Reader() sdkmetric.Reader { return c.reader }
 
-// Snapshot collects the current metrics and returns a cumulative report:
-// its window starts when the first instrument started recording.
-func (c *Collector) Snapshot(ctx context.Context) (*Report, error) {
+// Snapshot collects the current metrics: Snapshot.Report is the
+// cumulative report, Delta the report of the interval between two.
+func (c *Collector) Snapshot(ctx context.Context) (*Snapshot, error) {
 	return c.snapshot(ctx, time.Time{})
 }
 
 // snapshot is Snapshot with the window start given; zero means the earliest
 // start time of the data. Golden tests pin it.
-func (c *Collector) snapshot(ctx context.Context, start time.Time) (*Report, error) {
+func (c *Collector) snapshot(ctx context.Context, start time.Time) (*Snapshot, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	raw, now, err := c.take(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return build(raw, c.windowStart(raw, start, now), now, c.cfg), nil
+	return &Snapshot{raw: raw, start: c.windowStart(raw, start, now), end: now, cfg: c.cfg}, nil
 }
 
 // windowStart is start, or the earliest start time of the data when start
@@ -156,14 +156,13 @@ func (c *Collector) Window(ctx context.Context, d time.Duration) (*Report, error
 		r.Window.RequestedSeconds = d.Seconds()
 	}
 	if c.cfg.historySpan > 0 {
-		var ends []time.Time
-		var raws []*rawData
+		var kept []historyEntry
 		for _, e := range c.history.entries {
 			if !e.end.Before(r.Window.Start) {
-				ends, raws = append(ends, e.end), append(raws, e.raw)
+				kept = append(kept, e)
 			}
 		}
-		r.Timeline = timeline(append(ends, now), append(raws, raw), c.cfg.historyInterval)
+		r.Timeline = timeline(append(kept, historyEntry{end: now, raw: raw}), c.cfg.historyInterval)
 	}
 	return r, nil
 }

@@ -227,7 +227,7 @@ func TestSnapshotUnregisteredReader(t *testing.T) {
 func TestReaderAsksForExponentialHistograms(t *testing.T) {
 	f := newFixture(t)
 	f.call(contract.OpGetLinkedPod.String(), 0.001, "")
-	h := f.snapshot().raw.ops[0].hist
+	h := f.take().raw.ops[contract.OpGetLinkedPod.String()].hist
 	if h.count != 1 || h.scale != histogramMaxScale {
 		t.Fatalf("histogram count %d scale %d: want an exponential histogram at scale %d", h.count, h.scale, histogramMaxScale)
 	}
@@ -248,7 +248,7 @@ func TestSnapshotConcurrentWithRecording(t *testing.T) {
 	errc := make(chan error, 4)
 	for range 4 {
 		go func() {
-			var prev *Report
+			var prev *Snapshot
 			for range 20 {
 				r, err := f.c.Snapshot(ctx)
 				if err != nil {
@@ -259,7 +259,7 @@ func TestSnapshotConcurrentWithRecording(t *testing.T) {
 					errc <- errors.New("nil delta")
 					return
 				}
-				if err := r.WriteJSON(io.Discard); err != nil {
+				if err := r.Report().WriteJSON(io.Discard); err != nil {
 					errc <- err
 					return
 				}

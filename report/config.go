@@ -46,24 +46,29 @@ const (
 
 // config holds the collector's settings. newConfig fills in the defaults.
 type config struct {
-	now                      func() time.Time
-	errorRateThreshold       float64
-	tailRatioThreshold       float64
-	tailFloor                time.Duration
-	roundTripThreshold       time.Duration
-	minSamples               uint64
-	warmup                   time.Duration
-	poolUtilizationThreshold float64
-	batchHintRate            float64
-	batchHintShare           float64
-	readRuntime              runtimeReader // nil: this process's runtime
-	historyInterval          time.Duration
-	historySpan              time.Duration // 0: no history
-	traceURL                 string        // with {trace_id} and {span_id}
-	embeddedRedis            string        // the in-process server standing in for Redis
-	manualHistory            bool          // tests take the history's snapshots themselves
+	now             func() time.Time
+	rules           Thresholds // the rules' settings but the warm-up's
+	warmup          time.Duration
+	readRuntime     runtimeReader // nil: this process's runtime
+	historyInterval time.Duration
+	historySpan     time.Duration // 0: no history
+	traceURL        string        // with {trace_id} and {span_id}
+	embeddedRedis   string        // the in-process server standing in for Redis
+	manualHistory   bool          // tests take the history's snapshots themselves
 
 	errs []error // options whose values were invalid
+}
+
+// checked is an option that sets its value when ok, and is otherwise an
+// error naming the option: problem, formatted with args.
+func checked(option string, ok bool, set func(*config), problem string, args ...any) Option {
+	return optionFunc(func(c *config) {
+		if !ok {
+			c.invalid(option, problem, args...)
+			return
+		}
+		set(c)
+	})
 }
 
 // invalid notes an option value the constructor refuses.
@@ -94,94 +99,55 @@ func newConfig(opts []Option) (*config, error) {
 
 func defaultConfig() *config {
 	return &config{
-		now:                      time.Now,
-		errorRateThreshold:       DefaultErrorRateThreshold,
-		tailRatioThreshold:       DefaultTailRatioThreshold,
-		tailFloor:                DefaultTailFloor,
-		roundTripThreshold:       DefaultRoundTripThreshold,
-		minSamples:               DefaultMinSamples,
-		warmup:                   DefaultWarmup,
-		poolUtilizationThreshold: DefaultPoolUtilizationThreshold,
-		batchHintRate:            DefaultBatchHintRate,
-		batchHintShare:           DefaultBatchHintShare,
-		historyInterval:          DefaultHistoryInterval,
-		historySpan:              DefaultHistorySpan,
+		now: time.Now,
+		rules: Thresholds{
+			MinSamples: DefaultMinSamples, ErrorRate: DefaultErrorRateThreshold, TailRatio: DefaultTailRatioThreshold,
+			TailFloor: DefaultTailFloor.Seconds(), RoundTrip: DefaultRoundTripThreshold.Seconds(),
+			PoolUtilization: DefaultPoolUtilizationThreshold, BatchHintRate: DefaultBatchHintRate, BatchHintShare: DefaultBatchHintShare,
+		},
+		warmup:          DefaultWarmup,
+		historyInterval: DefaultHistoryInterval,
+		historySpan:     DefaultHistorySpan,
 	}
 }
 
 // WithClock sets the clock that stamps generated_at and ends the window.
 // Tests pin it for golden files. A nil clock is an error.
 func WithClock(now func() time.Time) Option {
-	return optionFunc(func(c *config) {
-		if now == nil {
-			c.invalid("WithClock", "clock must not be nil")
-			return
-		}
-		c.now = now
-	})
+	return checked("WithClock", now != nil, func(c *config) { c.now = now }, "clock must not be nil")
 }
 
 // WithErrorRateThreshold sets the share of failed calls (0 < t ≤ 1, default
 // 0.01) above which the error_rate rule fires for an operation.
 func WithErrorRateThreshold(t float64) Option {
-	return optionFunc(func(c *config) {
-		if !(t > 0 && t <= 1) {
-			c.invalid("WithErrorRateThreshold", "t must be in (0, 1], got %v", t)
-			return
-		}
-		c.errorRateThreshold = t
-	})
+	return checked("WithErrorRateThreshold", t > 0 && t <= 1, func(c *config) { c.rules.ErrorRate = t }, "t must be in (0, 1], got %v", t)
 }
 
 // WithTailRatioThreshold sets the p99/p50 ratio (> 1, default 10) at or above
 // which the tail_latency rule fires.
 func WithTailRatioThreshold(r float64) Option {
-	return optionFunc(func(c *config) {
-		if !(r > 1) {
-			c.invalid("WithTailRatioThreshold", "r must be > 1, got %v", r)
-			return
-		}
-		c.tailRatioThreshold = r
-	})
+	return checked("WithTailRatioThreshold", r > 1, func(c *config) { c.rules.TailRatio = r }, "r must be > 1, got %v", r)
 }
 
 // WithTailFloor sets how far p99 must lie above p50 (> 0, default 10ms)
 // for the tail_latency rule to fire, whatever their ratio: a tail of a
 // fraction of a millisecond is no finding.
 func WithTailFloor(d time.Duration) Option {
-	return optionFunc(func(c *config) {
-		if d <= 0 {
-			c.invalid("WithTailFloor", "d must be > 0, got %v", d)
-			return
-		}
-		c.tailFloor = d
-	})
+	return checked("WithTailFloor", d > 0, func(c *config) { c.rules.TailFloor = d.Seconds() }, "d must be > 0, got %v", d)
 }
 
 // WithRoundTripThreshold sets the median Redis command latency (> 0,
 // default 1ms) at or above which the slow_round_trip rule fires: every call
 // pays it.
 func WithRoundTripThreshold(d time.Duration) Option {
-	return optionFunc(func(c *config) {
-		if d <= 0 {
-			c.invalid("WithRoundTripThreshold", "d must be > 0, got %v", d)
-			return
-		}
-		c.roundTripThreshold = d
-	})
+	return checked("WithRoundTripThreshold", d > 0, func(c *config) { c.rules.RoundTrip = d.Seconds() }, "d must be > 0, got %v", d)
 }
 
 // WithMinSamples sets how many calls an operation needs (default 200) before
 // the error_rate, tail_latency and batch_get_linked_pod rules judge it, so a
 // handful of calls cannot fire them. It must be > 0.
 func WithMinSamples(n uint64) Option {
-	return optionFunc(func(c *config) {
-		if n == 0 {
-			c.invalid("WithMinSamples", "n must be > 0, got 0")
-			return
-		}
-		c.minSamples = n
-	})
+	return checked("WithMinSamples", n > 0, func(c *config) { c.rules.MinSamples = n }, "n must be > 0, got 0")
 }
 
 // WithWarmup sets the warm-up period (default 5s, from NewCollector) during
@@ -189,13 +155,7 @@ func WithMinSamples(n uint64) Option {
 // node the first time it runs there. Reloads after it fire script_reloads.
 // Zero counts every reload; a negative period is an error.
 func WithWarmup(d time.Duration) Option {
-	return optionFunc(func(c *config) {
-		if d < 0 {
-			c.invalid("WithWarmup", "d must be ≥ 0, got %v", d)
-			return
-		}
-		c.warmup = d
-	})
+	return checked("WithWarmup", d >= 0, func(c *config) { c.warmup = d }, "d must be ≥ 0, got %v", d)
 }
 
 // WithPoolUtilizationThreshold sets the pool utilization (in use / max,
@@ -203,13 +163,7 @@ func WithWarmup(d time.Duration) Option {
 // threshold of a full pool. The rule fires on waits, not on this gauge: it
 // is read at the end of the window and misses a pool full in between.
 func WithPoolUtilizationThreshold(u float64) Option {
-	return optionFunc(func(c *config) {
-		if !(u > 0 && u <= 1) {
-			c.invalid("WithPoolUtilizationThreshold", "u must be in (0, 1], got %v", u)
-			return
-		}
-		c.poolUtilizationThreshold = u
-	})
+	return checked("WithPoolUtilizationThreshold", u > 0 && u <= 1, func(c *config) { c.rules.PoolUtilization = u }, "u must be in (0, 1], got %v", u)
 }
 
 // WithBatchHint sets when the batch_get_linked_pod rule fires: GetLinkedPod
@@ -218,16 +172,8 @@ func WithPoolUtilizationThreshold(u float64) Option {
 // must be > 0.
 func WithBatchHint(rate, share float64) Option {
 	return optionFunc(func(c *config) {
-		if !(rate > 0) {
-			c.invalid("WithBatchHint", "rate must be > 0, got %v", rate)
-		} else {
-			c.batchHintRate = rate
-		}
-		if !(share > 0) {
-			c.invalid("WithBatchHint", "share must be > 0, got %v", share)
-		} else {
-			c.batchHintShare = share
-		}
+		checked("WithBatchHint", rate > 0, func(c *config) { c.rules.BatchHintRate = rate }, "rate must be > 0, got %v", rate).apply(c)
+		checked("WithBatchHint", share > 0, func(c *config) { c.rules.BatchHintShare = share }, "share must be > 0, got %v", share).apply(c)
 	})
 }
 
@@ -261,13 +207,7 @@ func WithHistory(interval, span time.Duration) Option {
 // that its latencies are that server's, not Redis's. An empty name is an
 // error.
 func WithEmbeddedRedis(server string) Option {
-	return optionFunc(func(c *config) {
-		if server == "" {
-			c.invalid("WithEmbeddedRedis", "server must name the embedded server")
-			return
-		}
-		c.embeddedRedis = server
-	})
+	return checked("WithEmbeddedRedis", server != "", func(c *config) { c.embeddedRedis = server }, "server must name the embedded server")
 }
 
 // WithTraceURLTemplate sets how the HTML page and the JSON's trace_url link
@@ -277,13 +217,8 @@ func WithEmbeddedRedis(server string) Option {
 // know where, if anywhere, traces are exported. The template must be an http or
 // https URL, or a path starting with "/" on the page's own host.
 func WithTraceURLTemplate(tmpl string) Option {
-	return optionFunc(func(c *config) {
-		if err := checkTraceURLTemplate(tmpl); err != nil {
-			c.invalid("WithTraceURLTemplate", "%v", err)
-			return
-		}
-		c.traceURL = tmpl
-	})
+	err := checkTraceURLTemplate(tmpl)
+	return checked("WithTraceURLTemplate", err == nil, func(c *config) { c.traceURL = tmpl }, "%v", err)
 }
 
 func checkTraceURLTemplate(tmpl string) error {

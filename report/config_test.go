@@ -56,9 +56,9 @@ func TestOptionsApply(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !c.now().Equal(fixed) || c.errorRateThreshold != 0.05 || c.tailRatioThreshold != 4 || c.minSamples != 7 ||
-		c.warmup != 0 || c.poolUtilizationThreshold != 1 || c.batchHintRate != 50 || c.batchHintShare != 0.2 ||
-		c.tailFloor != time.Millisecond || c.roundTripThreshold != 2*time.Millisecond || c.embeddedRedis != "miniredis" {
+	if !c.now().Equal(fixed) || c.rules.ErrorRate != 0.05 || c.rules.TailRatio != 4 || c.rules.MinSamples != 7 ||
+		c.warmup != 0 || c.rules.PoolUtilization != 1 || c.rules.BatchHintRate != 50 || c.rules.BatchHintShare != 0.2 ||
+		c.rules.TailFloor != time.Millisecond.Seconds() || c.rules.RoundTrip != (2*time.Millisecond).Seconds() || c.embeddedRedis != "miniredis" {
 		t.Fatalf("options not applied: %+v", c)
 	}
 }

@@ -2,6 +2,7 @@ package report
 
 import (
 	"math"
+	"reflect"
 	"testing"
 	"time"
 
@@ -16,7 +17,7 @@ func TestDeltaDifferencesCountsAndBuckets(t *testing.T) {
 	f.pool(4, 6, 10, 5, 0, 0.1)
 	f.count(contract.MetricScriptCacheHits, 100)
 	clock.advance(10 * time.Second)
-	prev := f.snapshot()
+	prev := f.take()
 
 	// The second interval is ten times slower, with a 30ms outlier.
 	for i := range 500 {
@@ -28,10 +29,10 @@ func TestDeltaDifferencesCountsAndBuckets(t *testing.T) {
 	f.pool(6, 4, 10, 3, 1, 0.4)                          // gauges replaced, counters added
 	f.count(contract.MetricScriptCacheHits, 50)
 	clock.advance(5 * time.Second)
-	cur := f.snapshot()
+	cur := f.take()
 
 	d := Delta(prev, cur)
-	if !d.Window.Start.Equal(prev.Window.End) || !d.Window.End.Equal(cur.Window.End) || d.Window.Seconds != 5 {
+	if !d.Window.Start.Equal(prev.Report().Window.End) || !d.Window.End.Equal(cur.Report().Window.End) || d.Window.Seconds != 5 {
 		t.Fatalf("window %+v, want prev end .. cur end (5s)", d.Window)
 	}
 	op := d.Operation(contract.OpGetLinkedPod.String())
@@ -44,7 +45,7 @@ func TestDeltaDifferencesCountsAndBuckets(t *testing.T) {
 	// Quantiles come from the interval's buckets only: the 1ms calls of the
 	// first interval must not pull p50 down.
 	if relErr(op.P50Seconds, 0.010) > 0.022 {
-		t.Fatalf("interval p50 %v, want about 10ms (cumulative p50 is %v)", op.P50Seconds, cur.Operation(contract.OpGetLinkedPod.String()).P50Seconds)
+		t.Fatalf("interval p50 %v, want about 10ms (cumulative p50 is %v)", op.P50Seconds, cur.Report().Operation(contract.OpGetLinkedPod.String()).P50Seconds)
 	}
 	wantMean := (100*(0.008+0.009+0.010+0.011+0.012) + 0.030 + 0.0001) / 502
 	if math.Abs(op.MeanSeconds-wantMean) > 0.5e-9 { // rounded to the nanosecond
@@ -77,7 +78,7 @@ func TestDeltaAfterRestart(t *testing.T) {
 	a.pool(1, 1, 2, 50, 5, 3)
 	b.calls(contract.OpGetLinkedPod.String(), 10, 0.004)
 	b.pool(1, 1, 2, 7, 0, 1)
-	d := Delta(a.snapshot(), b.snapshot())
+	d := Delta(a.take(), b.take())
 	op := d.Operation(contract.OpGetLinkedPod.String())
 	if op.Count != 10 || relErr(op.P50Seconds, 0.004) > 1e-12 {
 		t.Fatalf("after restart %+v", op)
@@ -88,11 +89,13 @@ func TestDeltaAfterRestart(t *testing.T) {
 }
 
 func TestDeltaNil(t *testing.T) {
-	r := newFixture(t).snapshot()
-	if Delta(nil, r) != r || Delta(r, nil) != nil {
-		t.Fatal("Delta with a nil report")
+	f := newFixture(t)
+	f.calls(contract.OpGetLinkedPod.String(), 3, 0.001)
+	s := f.take()
+	if d := Delta(nil, s); d == nil || !reflect.DeepEqual(d, s.Report()) || Delta(s, nil) != nil {
+		t.Fatal("Delta with a nil snapshot")
 	}
-	if d := Delta(&Report{}, r); d == nil || d.Operations == nil {
-		t.Fatal("Delta with a hand-made prev")
+	if d := Delta(&Snapshot{}, s); d == nil || d.Operations == nil || d.Operation(contract.OpGetLinkedPod.String()).Count != 3 {
+		t.Fatal("Delta with a zero prev")
 	}
 }

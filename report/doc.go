@@ -14,12 +14,15 @@
 // reads only the instrumentation scopes of otelexec and redisinstr, so
 // another library's instruments of the same names are never summed in.
 //
-// [Collector.Snapshot] returns a cumulative [Report]; [Delta] turns two
-// snapshots into an interval report; [Collector.Window] reports the last
+// [Collector.Snapshot] takes a [Snapshot], whose [Snapshot.Report] is the
+// cumulative [Report]; [Delta] turns two snapshots into an interval report; [Collector.Window] reports the last
 // minutes from the snapshots the collector keeps in the background
 // ([WithHistory]), with a timeline. [FleetReport] builds the same report for
 // every process a Prometheus server scrapes (command cmd/sfreport). A Report
 // renders as JSON ([Report.WriteJSON], schema in docs/report.md), aligned
 // text ([Report.WriteText]) or one self-contained HTML page
-// ([Report.WriteHTML]); [Handler] serves all three over HTTP.
+// ([Report.WriteHTML]); [Handler] serves all three over HTTP. A Report is
+// output only: the process's SDK and Prometheus both feed one table of
+// observers (observe.go) that fills the raw data the report and its rules
+// are computed from.
 package report

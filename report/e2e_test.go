@@ -63,10 +63,11 @@ func TestEndToEndWithRealRedis(t *testing.T) {
 		}
 	}
 
-	r, err := collector.Snapshot(ctx)
+	snap, err := collector.Snapshot(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
+	r := snap.Report()
 	if r.Service.Name != "e2e" || r.Service.Version != "0.0.1" {
 		t.Fatalf("service %+v", r.Service)
 	}
@@ -138,9 +139,11 @@ func TestTwoClientsOneDown(t *testing.T) {
 	var r *report.Report
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		if r, err = collector.Snapshot(t.Context()); err != nil {
+		snap, err := collector.Snapshot(t.Context())
+		if err != nil {
 			t.Fatal(err)
 		}
+		r = snap.Report()
 		if up := r.Redis.ConnectionUp; up != nil && !*up {
 			break
 		}

@@ -59,10 +59,10 @@ func TestSlowestCallsFromExemplars(t *testing.T) {
 	}
 
 	// An interval report lists only the calls inside it.
-	prev := f.snapshot()
+	prev := f.take()
 	time.Sleep(2 * time.Millisecond)
 	later := f.tracedCall(tp, contract.OpGetLinkedPod.String(), 0.0005)
-	d := Delta(prev, f.snapshot())
+	d := Delta(prev, f.take())
 	if dc := d.Operation(contract.OpGetLinkedPod.String()).SlowestCalls; len(dc) != 1 || dc[0].TraceID != later.TraceID().String() {
 		t.Fatalf("interval report lists %+v, want only the call made inside it", dc)
 	}

@@ -1,11 +1,11 @@
 package report
 
 import (
+	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
+	"maps"
 	"math"
 	"net/http"
 	"net/url"
@@ -16,6 +16,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/api"
+	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/otlptranslator"
 
@@ -59,14 +61,10 @@ func FleetReport(ctx context.Context, q FleetQuery, opts ...Option) (*Report, er
 	if err != nil {
 		return nil, err
 	}
-	if err := q.check(); err != nil {
+	f, err := newFleet(q)
+	if err != nil {
 		return nil, err
 	}
-	client := q.Client
-	if client == nil {
-		client = &http.Client{Timeout: 30 * time.Second}
-	}
-	f := &fleet{client: client, base: strings.TrimSuffix(q.Prometheus, "/"), q: q}
 	raw, err := f.gather(ctx)
 	if err != nil {
 		return nil, err
@@ -74,6 +72,21 @@ func FleetReport(ctx context.Context, q FleetQuery, opts ...Option) (*Report, er
 	r := build(raw, q.Start, q.End, cfg)
 	r.Warnings = f.warnings()
 	return r, nil
+}
+
+func newFleet(q FleetQuery) (*fleet, error) {
+	if err := q.check(); err != nil {
+		return nil, err
+	}
+	client := q.Client
+	if client == nil {
+		client = &http.Client{Timeout: 30 * time.Second}
+	}
+	c, err := api.NewClient(api.Config{Address: q.Prometheus, Client: client})
+	if err != nil {
+		return nil, fmt.Errorf("report: FleetQuery.Prometheus: %w", err)
+	}
+	return &fleet{api: v1.NewAPI(c), q: q}, nil
 }
 
 func (q *FleetQuery) check() error {
@@ -95,58 +108,6 @@ func (q *FleetQuery) check() error {
 	return nil
 }
 
-// promKind is how the exporter writes an instrument.
-type promKind int
-
-const (
-	promCounter   promKind = iota // cumulative: the increase over the range
-	promGauge                     // the last value in the range
-	promHistogram                 // _bucket, _sum, _count: increases
-)
-
-// fleetMetric is one instrument the fleet report reads.
-type fleetMetric struct {
-	name, unit string
-	kind       promKind
-}
-
-// fleetNames are the instruments of the report; their unit and kind, which
-// decide the Prometheus names, come from the contract's one definition of
-// each. A test checks every name against a real scrape of the exporters
-// package.
-var fleetNames = []string{
-	contract.MetricOperations, contract.MetricErrors, contract.MetricOperationDuration,
-	contract.MetricScriptCacheHits, contract.MetricScriptCacheMisses, contract.MetricScriptCacheReloads,
-	contract.MetricStateCacheHits, contract.MetricStateCacheMisses, contract.MetricCacheHitRatio,
-	contract.MetricConnectionStatus, contract.MetricPingDuration, contract.MetricCommandDuration,
-	contract.MetricPoolConnectionCount, contract.MetricPoolMax, contract.MetricPoolWaits,
-	contract.MetricPoolTimeouts, contract.MetricPoolHits, contract.MetricPoolMisses,
-	contract.MetricPoolWaitTime, contract.MetricPoolUtilization,
-}
-
-var fleetMetrics = func() []fleetMetric {
-	descs := map[string]contract.Desc{}
-	for _, d := range contract.Instruments() {
-		descs[d.Name] = d
-	}
-	out := make([]fleetMetric, 0, len(fleetNames))
-	for _, name := range fleetNames {
-		d, ok := descs[name]
-		if !ok {
-			panic("report: " + name + " is not an instrument of the contract")
-		}
-		m := fleetMetric{name: d.Name, unit: d.Unit, kind: promGauge}
-		switch d.Kind {
-		case contract.KindCounter:
-			m.kind = promCounter
-		case contract.KindHistogram:
-			m.kind = promHistogram
-		}
-		out = append(out, m)
-	}
-	return out
-}()
-
 // The Go runtime's histograms as client_golang's Go collector names them
 // when it is asked for runtime/metrics (collectors.WithGoCollectorRuntimeMetrics).
 const (
@@ -154,27 +115,27 @@ const (
 	promGCPauses       = "go_sched_pauses_total_gc_seconds"
 )
 
-// promName is the name the exporter gives m.
-func (q *FleetQuery) promName(m fleetMetric) string {
-	var typ otlptranslator.MetricType = otlptranslator.MetricTypeGauge
-	switch m.kind {
-	case promCounter:
+// promName is the name the exporter gives the instrument d: its unit and
+// kind come from the contract.
+func (q *FleetQuery) promName(d contract.Desc) string {
+	var typ otlptranslator.MetricType = otlptranslator.MetricTypeGauge // up-down counters too
+	switch d.Kind {
+	case contract.KindCounter:
 		typ = otlptranslator.MetricTypeMonotonicCounter
-	case promHistogram:
+	case contract.KindHistogram:
 		typ = otlptranslator.MetricTypeHistogram
 	}
 	namer := otlptranslator.NewMetricNamer(q.Namespace, otlptranslator.UnderscoreEscapingWithSuffixes)
-	name, err := namer.Build(otlptranslator.Metric{Name: m.name, Unit: m.unit, Type: typ})
+	name, err := namer.Build(otlptranslator.Metric{Name: d.Name, Unit: d.Unit, Type: typ})
 	if err != nil {
-		return m.name
+		return d.Name
 	}
 	return name
 }
 
 // promLabel is the label an attribute key becomes.
 func promLabel(key string) model.LabelName {
-	namer := otlptranslator.LabelNamer{}
-	name, err := namer.Build(key)
+	name, err := (&otlptranslator.LabelNamer{}).Build(key)
 	if err != nil {
 		return model.LabelName(key)
 	}
@@ -195,9 +156,8 @@ func promRegexp(s string) string {
 
 // fleet runs the queries of one FleetReport.
 type fleet struct {
-	client *http.Client
-	base   string
-	q      FleetQuery
+	api v1.API
+	q   FleetQuery
 
 	mu      sync.Mutex
 	skipped []string // the series left out, with their labels
@@ -234,60 +194,38 @@ func (f *fleet) warnings() []string {
 	return out
 }
 
-// query runs an instant query at t through the HTTP API (POST
-// /api/v1/query) and returns a vector or a matrix.
-func (f *fleet) query(ctx context.Context, query string, t time.Time) (model.Value, error) {
-	form := url.Values{"query": {query}, "time": {strconv.FormatFloat(float64(t.UnixMilli())/1e3, 'f', 3, 64)}}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, f.base+"/api/v1/query", strings.NewReader(form.Encode()))
-	if err != nil {
-		return nil, fmt.Errorf("report: Prometheus query %s: %w", query, err)
+// query runs an instant query at t.
+func query[T model.Value](ctx context.Context, f *fleet, query string, t time.Time) (T, error) {
+	var zero T
+	v, _, _, err := f.api.Query(ctx, query, t)
+	var apiErr *v1.Error
+	switch {
+	case errors.As(err, &apiErr):
+		return zero, fmt.Errorf("report: Prometheus query %s: %w", query, err)
+	case err != nil:
+		return zero, fmt.Errorf("report: Prometheus: %w", err) // the error names the URL; the query does not matter
 	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	resp, err := f.client.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("report: Prometheus: %w", err) // the error names the URL; the query does not matter
+	out, ok := v.(T)
+	if !ok {
+		return zero, fmt.Errorf("report: Prometheus query %s: got a %T, want a %T", query, v, zero)
 	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
-	if err != nil {
-		return nil, fmt.Errorf("report: Prometheus %s: reading the answer: %w", f.base, err)
-	}
-	var r struct {
-		Status string `json:"status"`
-		Data   struct {
-			ResultType string          `json:"resultType"`
-			Result     json.RawMessage `json:"result"`
-		} `json:"data"`
-		ErrorType string `json:"errorType"`
-		Error     string `json:"error"`
-	}
-	if err := json.Unmarshal(body, &r); err != nil {
-		return nil, fmt.Errorf("report: Prometheus query %s: %s: %.200q", query, resp.Status, body)
-	}
-	if r.Status != "success" {
-		return nil, fmt.Errorf("report: Prometheus query %s: %s: %s", query, r.ErrorType, r.Error)
-	}
-	var v model.Value
-	switch r.Data.ResultType {
-	case "vector":
-		var vec model.Vector
-		err, v = json.Unmarshal(r.Data.Result, &vec), vec
-	case "matrix":
-		var m model.Matrix
-		err, v = json.Unmarshal(r.Data.Result, &m), m
-	default:
-		return nil, fmt.Errorf("report: Prometheus query %s: result type %q", query, r.Data.ResultType)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("report: Prometheus query %s: %w", query, err)
-	}
-	return v, nil
+	return out, nil
 }
 
-// series is one Prometheus series' labels (without the name) and value.
+// series is one Prometheus series' labels (without the name) and its
+// value, or its histogram.
 type series struct {
 	labels model.Metric
 	value  float64
+	hist   *histogram
+}
+
+func (s *series) point() *point {
+	return &point{
+		attr:     func(key string) string { return string(s.labels[promLabel(key)]) },
+		instance: string(s.labels["instance"]),
+		value:    s.value, hist: s.hist,
+	}
 }
 
 // selector is the label matchers of every query.
@@ -304,21 +242,9 @@ func (f *fleet) rangeSel() string {
 	return "[" + strconv.FormatInt(f.q.End.Sub(f.q.Start).Milliseconds(), 10) + "ms]"
 }
 
-func (f *fleet) vector(ctx context.Context, query string, at time.Time) (model.Vector, error) {
-	v, err := f.query(ctx, query, at)
-	if err != nil {
-		return nil, err
-	}
-	vec, ok := v.(model.Vector)
-	if !ok {
-		return nil, fmt.Errorf("report: Prometheus query %s: got a %s, want a vector", query, v.Type())
-	}
-	return vec, nil
-}
-
 // gauge returns the last value of every series of name in the range.
 func (f *fleet) gauge(ctx context.Context, name string) ([]series, error) {
-	vec, err := f.vector(ctx, "last_over_time("+f.selector(name)+f.rangeSel()+")", f.q.End)
+	vec, err := query[model.Vector](ctx, f, "last_over_time("+f.selector(name)+f.rangeSel()+")", f.q.End)
 	if err != nil {
 		return nil, err
 	}
@@ -339,15 +265,15 @@ func (f *fleet) gauge(ctx context.Context, name string) ([]series, error) {
 // adding the value the counter restarted to.
 func (f *fleet) increase(ctx context.Context, name string) ([]series, error) {
 	sel := f.selector(name)
-	last, err := f.vector(ctx, "last_over_time("+sel+f.rangeSel()+")", f.q.End)
+	last, err := query[model.Vector](ctx, f, "last_over_time("+sel+f.rangeSel()+")", f.q.End)
 	if err != nil {
 		return nil, err
 	}
-	base, err := f.vector(ctx, sel, f.q.Start)
+	base, err := query[model.Vector](ctx, f, sel, f.q.Start)
 	if err != nil {
 		return nil, err
 	}
-	resets, err := f.vector(ctx, "resets("+sel+f.rangeSel()+")", f.q.End)
+	resets, err := query[model.Vector](ctx, f, "resets("+sel+f.rangeSel()+")", f.q.End)
 	if err != nil {
 		return nil, err
 	}
@@ -358,311 +284,160 @@ func (f *fleet) increase(ctx context.Context, name string) ([]series, error) {
 		bad[s.Metric.Fingerprint()] = !f.usable(name, s.Metric, s.Value)
 		baseline[s.Metric.Fingerprint()] = float64(s.Value)
 	}
-	reset := make(map[model.Fingerprint]bool, len(resets))
+	walk := make(map[model.Fingerprint]bool, len(resets))
 	for _, s := range resets {
 		delete(s.Metric, model.MetricNameLabel)
-		if s.Value > 0 {
-			reset[s.Metric.Fingerprint()] = true
-		}
+		walk[s.Metric.Fingerprint()] = s.Value > 0
 	}
-	out := make([]series, 0, len(last))
-	var walk []model.Fingerprint
+	out, reread := make(map[model.Fingerprint]*series, len(last)), false
 	for _, s := range last {
 		delete(s.Metric, model.MetricNameLabel)
 		fp := s.Metric.Fingerprint()
 		if bad[fp] || !f.usable(name, s.Metric, s.Value) {
-			bad[fp] = true
 			continue
 		}
 		b := baseline[fp]
-		if reset[fp] || float64(s.Value) < b {
-			walk = append(walk, fp)
+		walk[fp] = walk[fp] || float64(s.Value) < b
+		reread = reread || walk[fp]
+		out[fp] = &series{labels: s.Metric, value: math.Max(float64(s.Value)-b, 0)}
+	}
+	if reread {
+		// The series that reset, sample by sample.
+		m, err := query[model.Matrix](ctx, f, sel+f.rangeSel(), f.q.End)
+		if err != nil {
+			return nil, err
 		}
-		out = append(out, series{labels: s.Metric, value: math.Max(float64(s.Value)-b, 0)})
+		for _, s := range m {
+			delete(s.Metric, model.MetricNameLabel)
+			fp := s.Metric.Fingerprint()
+			if !walk[fp] || out[fp] == nil {
+				continue
+			}
+			prev, total := baseline[fp], 0.0
+			for _, p := range s.Values {
+				if !f.usable(name, s.Metric, p.Value) {
+					delete(out, fp)
+					break
+				}
+				v := float64(p.Value)
+				if v < prev {
+					total += v // restarted from zero
+				} else {
+					total += v - prev
+				}
+				prev = v
+			}
+			if out[fp] != nil {
+				out[fp].value = total
+			}
+		}
 	}
-	if len(walk) == 0 {
-		return out, nil
-	}
-	exact, err := f.walk(ctx, sel, name, baseline, walk, bad)
-	if err != nil {
-		return nil, err
-	}
-	kept := out[:0]
+	list := make([]series, 0, len(out))
 	for _, s := range out {
-		fp := s.labels.Fingerprint()
-		if v, ok := exact[fp]; ok {
-			s.value = v
-		}
-		if !bad[fp] {
-			kept = append(kept, s)
-		}
+		list = append(list, *s)
 	}
-	return kept, nil
+	return list, nil
 }
 
-// walk adds up the increases of the series fps sample by sample, and marks
-// bad those with a sample that is not usable.
-func (f *fleet) walk(ctx context.Context, sel, name string, baseline map[model.Fingerprint]float64, fps []model.Fingerprint, bad map[model.Fingerprint]bool) (map[model.Fingerprint]float64, error) {
-	query := sel + f.rangeSel()
-	v, err := f.query(ctx, query, f.q.End)
-	if err != nil {
-		return nil, err
-	}
-	m, ok := v.(model.Matrix)
-	if !ok {
-		return nil, fmt.Errorf("report: Prometheus query %s: got a %s, want a matrix", query, v.Type())
-	}
-	want := make(map[model.Fingerprint]bool, len(fps))
-	for _, fp := range fps {
-		want[fp] = true
-	}
-	out := make(map[model.Fingerprint]float64, len(fps))
-	for _, s := range m {
-		delete(s.Metric, model.MetricNameLabel)
-		fp := s.Metric.Fingerprint()
-		if !want[fp] {
-			continue
-		}
-		prev, total := baseline[fp], 0.0
-		for _, p := range s.Values {
-			if !f.usable(name, s.Metric, p.Value) {
-				bad[fp] = true
-				break
-			}
-			v := float64(p.Value)
-			if v < prev {
-				total += v // restarted from zero
-			} else {
-				total += v - prev
-			}
-			prev = v
-		}
-		out[fp] = total
-	}
-	return out, nil
-}
-
-// fetched holds every query's result, by Prometheus name (with _bucket,
-// _sum, _count for histograms).
-type fetched map[string][]series
-
-// fetch runs the queries, four at a time. The first error stops the rest
+// fetch runs the queries of the instruments in observers, and of the Go
+// runtime's histograms and the processes' target_info, four at a time, and
+// returns their series by Prometheus name. The first error stops the rest
 // and is the one returned: a server that is down fails every query alike.
-func (f *fleet) fetch(ctx context.Context) (fetched, error) {
+func (f *fleet) fetch(ctx context.Context) (map[string][]series, error) {
 	type job struct {
-		name string
-		kind promKind
+		name  string
+		gauge bool // the last value; else the increase over the range
+		out   []series
 	}
-	var jobs []job
-	for _, m := range fleetMetrics {
-		name := f.q.promName(m)
-		if m.kind == promHistogram {
-			jobs = append(jobs, job{name + "_bucket", promCounter}, job{name + "_sum", promCounter}, job{name + "_count", promCounter})
-		} else {
-			jobs = append(jobs, job{name, m.kind})
+	var jobs []*job
+	add := func(name string, gauge bool) { jobs = append(jobs, &job{name: name, gauge: gauge}) }
+	for _, d := range reportInstruments() {
+		switch name := f.q.promName(d); d.Kind {
+		case contract.KindHistogram:
+			add(name+"_bucket", false)
+			add(name+"_sum", false)
+		case contract.KindCounter:
+			add(name, false)
+		default:
+			add(name, true)
 		}
 	}
-	for _, name := range []string{promSchedLatencies, promGCPauses} {
-		jobs = append(jobs, job{name + "_bucket", promCounter})
-	}
-	jobs = append(jobs, job{"target_info", promGauge})
+	add(promSchedLatencies+"_bucket", false)
+	add(promGCPauses+"_bucket", false)
+	add("target_info", true)
 
-	out := make(fetched, len(jobs))
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var (
-		mu    sync.Mutex
 		wg    sync.WaitGroup
+		once  sync.Once
 		first error
 		sem   = make(chan struct{}, 4)
 	)
 	for _, j := range jobs {
 		wg.Go(func() {
-			select {
-			case sem <- struct{}{}:
-			case <-ctx.Done():
-				return
-			}
+			sem <- struct{}{}
 			defer func() { <-sem }()
-			var s []series
-			var err error
-			if j.kind == promGauge {
-				s, err = f.gauge(ctx, j.name)
-			} else {
-				s, err = f.increase(ctx, j.name)
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				if first == nil {
-					first = err
-					cancel()
-				}
+			if ctx.Err() != nil {
 				return
 			}
-			out[j.name] = s
+			var err error
+			if j.gauge {
+				j.out, err = f.gauge(ctx, j.name)
+			} else {
+				j.out, err = f.increase(ctx, j.name)
+			}
+			if err != nil {
+				once.Do(func() { first = err; cancel() })
+			}
 		})
 	}
 	wg.Wait()
 	if first == nil && ctx.Err() != nil { // done before a query failed
-		first = fmt.Errorf("report: Prometheus %s: %w", f.base, ctx.Err())
+		first = fmt.Errorf("report: Prometheus %s: %w", f.q.Prometheus, ctx.Err())
 	}
 	if first != nil {
 		return nil, first
 	}
+	out := make(map[string][]series, len(jobs))
+	for _, j := range jobs {
+		out[j.name] = j.out
+	}
 	return out, nil
 }
 
-// gather turns the query results into the raw data of a report.
+// gather hands every series to its instrument's observer.
 func (f *fleet) gather(ctx context.Context) (*rawData, error) {
 	res, err := f.fetch(ctx)
 	if err != nil {
 		return nil, err
 	}
-	name := func(otel string) string {
-		for _, m := range fleetMetrics {
-			if m.name == otel {
-				return f.q.promName(m)
-			}
-		}
-		return otel
-	}
-	var (
-		lOperation = promLabel(contract.AttrOperation)
-		lStatus    = promLabel(contract.AttrStatus)
-		lErrorType = promLabel(contract.AttrErrorType)
-		lCacheType = promLabel(contract.AttrCacheType)
-		lPool      = promLabel(string(keyPoolName))
-		lState     = promLabel(string(keyPoolState))
-		lDBOp      = promLabel(string(keyDBOperation))
-		lErrType   = promLabel(string(keyErrorTypeSC))
-		lInstance  = model.LabelName("instance")
-	)
 	raw := &rawData{start: f.q.Start, source: Source{Kind: SourcePrometheus, Prometheus: f.q.Prometheus, Selector: f.q.Selector}}
 	instances := map[string]bool{}
-
-	ops := map[string]*rawOp{}
-	op := func(s series) *rawOp {
-		n := string(s.labels[lOperation])
-		if n == "" {
-			return nil
+	for _, d := range reportInstruments() {
+		name, ss := f.q.promName(d), []series(nil)
+		if d.Kind == contract.KindHistogram {
+			ss = promHistograms(res[name+"_bucket"], res[name+"_sum"])
+		} else {
+			ss = res[name]
 		}
-		if inst := string(s.labels[lInstance]); inst != "" {
-			instances[inst] = true
-		}
-		o := ops[n]
-		if o == nil {
-			o = &rawOp{name: n}
-			ops[n] = o
-		}
-		return o
-	}
-	for _, s := range res[name(contract.MetricOperations)] {
-		if o := op(s); o != nil {
-			n := count(s.value)
-			o.calls += n
-			o.hasCalls = true
-			if string(s.labels[lStatus]) == contract.StatusError {
-				o.errors += n
+		for _, s := range ss {
+			p := s.point()
+			if p.instance != "" {
+				instances[p.instance] = true
 			}
+			observers[d.Name](raw, p)
 		}
 	}
-	for _, s := range res[name(contract.MetricErrors)] {
-		if o := op(s); o != nil && s.labels[lErrorType] != "" {
-			if o.errorsByType == nil {
-				o.errorsByType = map[string]uint64{}
-			}
-			o.errorsByType[string(s.labels[lErrorType])] += count(s.value)
-		}
+	for _, s := range promHistograms(res[promSchedLatencies+"_bucket"], nil) {
+		raw.sched.merge(s.hist)
+		raw.hasRuntime = true
 	}
-	for n, h := range promHistograms(res, name(contract.MetricOperationDuration), lOperation) {
-		if n == "" {
-			continue
-		}
-		if o := op(series{labels: model.Metric{lOperation: model.LabelValue(n)}}); o != nil {
-			o.hist = h
-		}
+	for _, s := range promHistograms(res[promGCPauses+"_bucket"], nil) {
+		raw.gcPauses.merge(s.hist)
 	}
-	raw.ops = opsByName(ops)
-
-	raw.ping = promHistograms(res, name(contract.MetricPingDuration), "")[""]
-	errored := promHistograms(res, name(contract.MetricCommandDuration), lDBOp, lErrType)
-	for key, h := range promHistograms(res, name(contract.MetricCommandDuration), lDBOp) {
-		cmd := key
-		if cmd == "" {
-			cmd = OtherCommand
-		}
-		c := raw.command(cmd)
-		c.hist = h
-		for ek, eh := range errored {
-			if db, errType, _ := strings.Cut(ek, "\x00"); db == key && errType != "" {
-				c.errors += eh.count
-			}
-		}
-	}
-	if sched, ok := promHistograms(res, promSchedLatencies, "")[""]; ok {
-		raw.sched, raw.hasRuntime = sched, true
-		raw.gcPauses = promHistograms(res, promGCPauses, "")[""]
-	}
-
-	sumOf := func(otel string, seen *bool) uint64 {
-		var total float64
-		for _, s := range res[name(otel)] {
-			total += s.value
-			*seen = true
-		}
-		return count(total)
-	}
-	raw.script.hits = sumOf(contract.MetricScriptCacheHits, &raw.script.seen)
-	raw.script.misses = sumOf(contract.MetricScriptCacheMisses, &raw.script.seen)
-	raw.script.reloads = sumOf(contract.MetricScriptCacheReloads, &raw.script.seen)
-	raw.state.hits = sumOf(contract.MetricStateCacheHits, &raw.state.seen)
-	raw.state.misses = sumOf(contract.MetricStateCacheMisses, &raw.state.seen)
 	// Warm-up reloads are a process's own business; the fleet counts all.
 	raw.reloadsAfterWarmup = raw.script.reloads
-	for _, s := range res[name(contract.MetricCacheHitRatio)] {
-		switch string(s.labels[lCacheType]) {
-		case contract.CacheScript:
-			raw.scriptHitRatio, raw.hasScriptRatio = s.value, true
-		case contract.CacheState:
-			raw.stateHitRatio, raw.hasStateRatio = s.value, true
-		}
-	}
-
-	key := func(s series) poolKey {
-		return poolKey{instance: string(s.labels[lInstance]), name: string(s.labels[lPool])}
-	}
-	for _, s := range res[name(contract.MetricConnectionStatus)] {
-		raw.observeStatus(key(s), string(s.labels[lStatus]), s.value)
-	}
-	for _, s := range res[name(contract.MetricPoolConnectionCount)] {
-		p := raw.pool(key(s))
-		switch string(s.labels[lState]) {
-		case "used":
-			p.used += int64(count(s.value))
-		case "idle":
-			p.idle += int64(count(s.value))
-		}
-	}
-	for _, s := range res[name(contract.MetricPoolMax)] {
-		p := raw.pool(key(s))
-		p.max += int64(count(s.value))
-		p.hasMax = true
-	}
-	for otel, add := range map[string]func(p *rawPool, v float64){
-		contract.MetricPoolWaits:    func(p *rawPool, v float64) { p.waits += count(v) },
-		contract.MetricPoolTimeouts: func(p *rawPool, v float64) { p.timeouts += count(v) },
-		contract.MetricPoolHits:     func(p *rawPool, v float64) { p.hits += count(v) },
-		contract.MetricPoolMisses:   func(p *rawPool, v float64) { p.misses += count(v) },
-		contract.MetricPoolWaitTime: func(p *rawPool, v float64) { p.waitSeconds += v },
-		contract.MetricPoolUtilization: func(p *rawPool, v float64) {
-			p.utilization, p.hasUtilization = math.Max(p.utilization, v), true
-		},
-	} {
-		for _, s := range res[name(otel)] {
-			add(raw.pool(key(s)), s.value)
-		}
-	}
 
 	services := map[string]bool{}
 	var versions []string
@@ -675,110 +450,66 @@ func (f *fleet) gather(ctx context.Context) (*rawData, error) {
 		}
 	}
 	if len(services) == 0 {
-		for _, s := range res[name(contract.MetricOperations)] {
+		for _, s := range res[f.q.promName(contract.OperationsCounter.Desc)] {
 			if j := string(s.labels["job"]); j != "" {
 				services[j] = true
 			}
 		}
 	}
-	raw.service.Name = strings.Join(sortedKeys(services), ",")
+	raw.service.Name = strings.Join(slices.Sorted(maps.Keys(services)), ",")
 	slices.Sort(versions)
 	raw.service.Version = strings.Join(versions, ",")
-	raw.source.Instances = sortedKeys(instances)
+	raw.source.Instances = slices.Sorted(maps.Keys(instances))
 	return raw, nil
 }
 
-// promHistograms sums the increases of a histogram's _bucket, _sum and
-// _count series into one explicit histogram per value of the labels by
-// (joined with NUL; "" with none), over every other label, instances
-// included. Each series' cumulative le buckets become per-bucket counts;
-// series with different boundaries are merged onto the union of them.
-func promHistograms(res fetched, name string, by ...model.LabelName) map[string]histogram {
-	keyOf := func(m model.Metric) string {
-		parts := make([]string, 0, len(by))
-		for _, l := range by {
-			if l != "" {
-				parts = append(parts, string(m[l]))
-			}
-		}
-		return strings.Join(parts, "\x00")
-	}
-	// One histogram per series (all labels but le).
-	type one struct {
-		key    string
-		bounds []float64
-		cum    []float64 // cumulative counts at bounds, +Inf last
-		sum    float64
-		hasSum bool
-	}
-	per := map[model.Fingerprint]*one{}
-	get := func(m model.Metric) *one {
-		fp := m.Fingerprint()
-		o := per[fp]
-		if o == nil {
-			o = &one{key: keyOf(m)}
-			per[fp] = o
-		}
-		return o
-	}
-	type le struct {
-		bound float64
-		cum   float64
-	}
-	buckets := map[model.Fingerprint][]le{}
-	for _, s := range res[name+"_bucket"] {
+// promHistograms turns the increases of a histogram's _bucket and _sum
+// series into one explicit histogram per series (its labels but le): the
+// cumulative le buckets become per-bucket counts.
+func promHistograms(buckets, sums []series) []series {
+	type le struct{ bound, cum float64 }
+	per := map[model.Fingerprint]*series{}
+	les := map[model.Fingerprint][]le{}
+	for _, s := range buckets {
 		b, err := strconv.ParseFloat(string(s.labels[model.BucketLabel]), 64)
 		if err != nil || math.IsNaN(b) {
 			continue
 		}
 		m := s.labels.Clone()
 		delete(m, model.BucketLabel)
-		get(m)
-		buckets[m.Fingerprint()] = append(buckets[m.Fingerprint()], le{b, s.value})
-	}
-	for _, s := range res[name+"_sum"] {
-		o := get(s.labels)
-		o.sum, o.hasSum = s.value, true
-	}
-	out := map[string]histogram{}
-	for fp, o := range per {
-		les := buckets[fp]
-		if len(les) == 0 {
-			continue
+		fp := m.Fingerprint()
+		if per[fp] == nil {
+			per[fp] = &series{labels: m}
 		}
-		slices.SortFunc(les, func(a, b le) int { return cmpFloat(a.bound, b.bound) })
+		les[fp] = append(les[fp], le{b, s.value})
+	}
+	sum := make(map[model.Fingerprint]float64, len(sums))
+	for _, s := range sums {
+		sum[s.labels.Fingerprint()] = s.value
+	}
+	out := make([]series, 0, len(per))
+	for fp, s := range per {
+		x := les[fp]
+		slices.SortFunc(x, func(a, b le) int { return cmp.Compare(a.bound, b.bound) })
 		var bounds []float64
-		counts := make([]uint64, 0, len(les)+1)
+		counts := make([]uint64, 0, len(x)+1)
 		var prev float64
-		for _, x := range les {
+		for _, l := range x {
 			// A bucket's increase is never below the one before it; the
 			// increases of separate series can disagree by a scrape.
-			n := count(math.Max(x.cum-prev, 0))
-			prev = math.Max(prev, x.cum)
-			if math.IsInf(x.bound, 1) {
-				counts = append(counts, n)
-				continue
+			counts = append(counts, count(math.Max(l.cum-prev, 0)))
+			prev = math.Max(prev, l.cum)
+			if !math.IsInf(l.bound, 1) {
+				bounds = append(bounds, l.bound)
 			}
-			bounds = append(bounds, x.bound)
-			counts = append(counts, n)
 		}
 		if len(counts) == len(bounds) { // no +Inf bucket
 			counts = append(counts, 0)
 		}
-		h := newExplicit(bounds, counts, o.sum, o.hasSum)
-		acc := out[o.key]
-		acc.merge(&h)
-		out[o.key] = acc
+		v, hasSum := sum[fp]
+		h := newExplicit(bounds, counts, v, hasSum)
+		s.hist = &h
+		out = append(out, *s)
 	}
 	return out
-}
-
-func cmpFloat(a, b float64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }

@@ -67,21 +67,33 @@ func TestFleetNamesMatchTheExporter(t *testing.T) {
 	prom.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
 	scrape := rec.Body.String()
 	q := FleetQuery{}
-	for _, m := range fleetMetrics {
-		name := q.promName(m)
-		if m.kind == promHistogram {
+	for _, d := range reportInstruments() {
+		name := q.promName(d)
+		if d.Kind == contract.KindHistogram {
 			name += "_bucket"
 		}
 		if !strings.Contains(scrape, "\n"+name+"{") && !strings.Contains(scrape, "\n"+name+" ") {
-			t.Errorf("%s (%s) is not in the exporter's scrape", name, m.name)
+			t.Errorf("%s (%s) is not in the exporter's scrape", name, d.Name)
 		}
 	}
 	if t.Failed() {
 		t.Logf("scrape:\n%s", scrape)
 	}
-	if q := (FleetQuery{Namespace: "team"}); q.promName(fleetMetrics[0]) != "team_stateful_executor_operations_total" {
-		t.Fatalf("with a namespace: %s", q.promName(fleetMetrics[0]))
+	if name := promNameOf(t, FleetQuery{Namespace: "team"}, contract.MetricOperations); name != "team_stateful_executor_operations_total" {
+		t.Fatalf("with a namespace: %s", name)
 	}
+}
+
+// promNameOf is the Prometheus name of the report's instrument otel.
+func promNameOf(t *testing.T, q FleetQuery, otel string) string {
+	t.Helper()
+	for _, d := range reportInstruments() {
+		if d.Name == otel {
+			return q.promName(d)
+		}
+	}
+	t.Fatalf("%s is not read by the report", otel)
+	return ""
 }
 
 func TestFleetQueryValidation(t *testing.T) {
@@ -180,10 +192,7 @@ func (p *fleetProcess) restart(name string) {
 
 // own is the report of this process's lives summed: what it counted.
 func (p *fleetProcess) own() *Report {
-	r, err := p.coll.Snapshot(context.Background())
-	if err != nil {
-		p.t.Fatal(err)
-	}
+	r := mustSnapshot(p.t, p.coll)
 	if p.before == nil {
 		return r
 	}
@@ -265,9 +274,17 @@ func TestFleetReportFromRealPrometheus(t *testing.T) {
 	// quantile of all the calls, which lies between the processes' own
 	// (themselves within 2.2% of the exact values): docs/report.md.
 	lives := []*Report{a.before, mustSnapshot(t, a.coll), mustSnapshot(t, b.coll)}
+	f, err := newFleet(FleetQuery{Prometheus: promURL, Selector: `job="fleet"`, Start: start, End: r.Window.End})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := f.gather(t.Context()) // the buckets behind r
+	if err != nil {
+		t.Fatal(err)
+	}
 	for i := range r.Operations {
 		op := &r.Operations[i]
-		bounds := r.raw.ops[i].hist.bounds
+		bounds := raw.ops[op.Name].hist.bounds
 		for _, q := range []struct {
 			name string
 			of   func(*Operation) float64
@@ -381,19 +398,22 @@ func waitScraped(t *testing.T, promURL, target string, own *Report) {
 	for _, op := range own.Operations {
 		want += op.Count
 	}
-	f := &fleet{client: http.DefaultClient, base: promURL}
-	query := `sum(stateful_executor_operations_total{instance="` + strings.TrimPrefix(target, "http://") + `"})`
+	f, err := newFleet(FleetQuery{Prometheus: promURL, Start: time.Now().Add(-time.Minute), End: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := `sum(stateful_executor_operations_total{instance="` + strings.TrimPrefix(target, "http://") + `"})`
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		v, err := f.query(t.Context(), query, time.Now())
+		vec, err := query[model.Vector](t.Context(), f, q, time.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
-		if vec, _ := v.(model.Vector); len(vec) == 1 && uint64(vec[0].Value) == want {
+		if len(vec) == 1 && uint64(vec[0].Value) == want {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s: Prometheus has %v, want %d calls", query, v, want)
+			t.Fatalf("%s: Prometheus has %v, want %d calls", q, vec, want)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
@@ -401,11 +421,11 @@ func waitScraped(t *testing.T, promURL, target string, own *Report) {
 
 func mustSnapshot(t *testing.T, c *Collector) *Report {
 	t.Helper()
-	r, err := c.Snapshot(context.Background())
+	s, err := c.Snapshot(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	return r
+	return s.Report()
 }
 
 // fleetQuantileBounds is the documented bound of a fleet quantile: from the
@@ -471,17 +491,7 @@ func promAnswer(t *testing.T, series func(kind, name string) map[string][]string
 // from Prometheus is left out, named in a warning, and the report renders
 // in every format; no count becomes 2^63.
 func TestFleetReportSkipsNonFiniteSamples(t *testing.T) {
-	q := FleetQuery{}
-	name := func(otel string) string {
-		for _, m := range fleetMetrics {
-			if m.name == otel {
-				return q.promName(m)
-			}
-		}
-		t.Fatalf("%s is not read by the fleet report", otel)
-		return ""
-	}
-	ops, wait := name(contract.MetricOperations), name(contract.MetricPoolWaitTime)
+	ops, wait := promNameOf(t, FleetQuery{}, contract.MetricOperations), promNameOf(t, FleetQuery{}, contract.MetricPoolWaitTime)
 	srv := promAnswer(t, func(kind, n string) map[string][]string {
 		switch {
 		case n == ops && kind == "last":

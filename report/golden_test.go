@@ -25,7 +25,10 @@ var (
 // goldenReport is a one-minute load test with known values that fires most
 // rules: a slow tail, failing calls, bad input, a busy pool, a flushed
 // script cache and many single lookups.
-func goldenReport(t testing.TB) *Report {
+func goldenReport(t testing.TB) *Report { return goldenSnapshot(t).Report() }
+
+// goldenSnapshot is the snapshot behind goldenReport.
+func goldenSnapshot(t testing.TB) *Snapshot {
 	t.Helper()
 	rt := &fakeRuntime{os: osRunQueue{ok: true}}
 	f := newFixture(t, WithClock(func() time.Time { return goldenEnd }), WithWarmup(0), withRuntime(rt.read), WithTraceURLTemplate(JaegerTraceURLTemplate))

@@ -3,12 +3,13 @@ package report
 import (
 	"bytes"
 	"fmt"
-	"mime"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/munnerz/goautoneg"
 )
 
 // DefaultPath is where the report is conventionally served.
@@ -123,27 +124,16 @@ func negotiate(req *http.Request) (format string, status int, msg string) {
 	if strings.TrimSpace(accept) == "" {
 		return FormatJSON, http.StatusOK, ""
 	}
-	best, bestQ := "", 0.0
-	for _, part := range strings.Split(accept, ",") {
-		mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
-		if err != nil {
-			continue
+	// Sorted by q, then the specific before the wildcards.
+	for _, a := range goautoneg.ParseAccept(strings.ToLower(accept)) {
+		if a.Q <= 0 {
+			break
 		}
-		q := 1.0
-		if s, ok := params["q"]; ok {
-			if q, err = strconv.ParseFloat(s, 64); err != nil {
-				continue
-			}
-		}
-		f := formatOf(strings.ToLower(mt))
-		if f != "" && q > bestQ {
-			best, bestQ = f, q
+		if f := formatOf(a.Type + "/" + a.SubType); f != "" {
+			return f, http.StatusOK, ""
 		}
 	}
-	if best == "" {
-		return "", http.StatusNotAcceptable, "report: Accept: none of application/json, text/plain, text/html is acceptable; or use ?format=json|text|html"
-	}
-	return best, http.StatusOK, ""
+	return "", http.StatusNotAcceptable, "report: Accept: none of application/json, text/plain, text/html is acceptable; or use ?format=json|text|html"
 }
 
 // formatOf maps a media type (range) to the format it selects. Ranges

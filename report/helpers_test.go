@@ -244,13 +244,16 @@ func (f *fixture) pings(n int, seconds float64) {
 	}
 }
 
-func (f *fixture) snapshot() *Report {
+// snapshot is the cumulative report of a fresh snapshot.
+func (f *fixture) snapshot() *Report { return f.take().Report() }
+
+func (f *fixture) take() *Snapshot {
 	f.t.Helper()
-	r, err := f.c.Snapshot(context.Background())
+	s, err := f.c.Snapshot(context.Background())
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	return r
+	return s
 }
 
 // fakeClock is a settable clock for WithClock.

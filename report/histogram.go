@@ -1,10 +1,6 @@
 package report
 
-import (
-	"math"
-
-	"go.opentelemetry.io/otel/sdk/metric/metricdata"
-)
+import "math"
 
 // histogram is a histogram of non-negative durations in seconds, merged
 // from every data point of one series group (an operation, a command). It
@@ -31,28 +27,6 @@ type histogram struct {
 
 	bounds []float64 // explicit upper bounds, ascending; nil for exponential
 	noSum  bool      // the source has no sum (runtime/metrics): no mean
-}
-
-// addPoint merges one SDK data point into h.
-func addPoint[N int64 | float64](h *histogram, dp *metricdata.ExponentialHistogramDataPoint[N]) {
-	var negative uint64
-	for _, n := range dp.NegativeBucket.Counts {
-		negative += n
-	}
-	in := histogram{
-		scale:  dp.Scale,
-		offset: dp.PositiveBucket.Offset,
-		counts: dp.PositiveBucket.Counts,
-		zero:   dp.ZeroCount + negative,
-		count:  dp.Count,
-		sum:    float64(dp.Sum),
-	}
-	minV, okMin := dp.Min.Value()
-	maxV, okMax := dp.Max.Value()
-	if okMin && okMax {
-		in.min, in.max, in.minMax = float64(minV), float64(maxV), true
-	}
-	h.merge(&in)
 }
 
 // merge adds o into h. Both are brought to the coarser scale first; lowering

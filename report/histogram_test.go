@@ -23,12 +23,13 @@ func checkQuantiles(t *testing.T, values []float64, minScale int32) {
 	for _, v := range values {
 		f.duration.Record(t.Context(), v, attrOp(contract.OpGetLinkedPod.String()))
 	}
-	r := f.snapshot()
+	s := f.take()
+	r := s.Report()
 	op := r.Operation(contract.OpGetLinkedPod.String())
 	if op == nil {
 		t.Fatal("no operation in the report")
 	}
-	if h := r.raw.ops[0].hist; h.scale < minScale {
+	if h := s.raw.ops[op.Name].hist; h.scale < minScale {
 		t.Fatalf("histogram scale %d < %d: too coarse for the values' range", h.scale, minScale)
 	}
 	sorted := slices.Clone(values)
@@ -173,8 +174,9 @@ func TestQuantileAccuracyDiscreteValues(t *testing.T) {
 	for _, v := range values {
 		f.duration.Record(t.Context(), v, attrOp(contract.OpGetLinkedPod.String()))
 	}
-	r := f.snapshot()
-	if h := r.raw.ops[0].hist; h.scale < 5 {
+	s := f.take()
+	r := s.Report()
+	if h := s.raw.ops[contract.OpGetLinkedPod.String()].hist; h.scale < 5 {
 		t.Fatalf("scale %d < 5", h.scale)
 	}
 	op := r.Operation(contract.OpGetLinkedPod.String())

@@ -1,7 +1,7 @@
 package report
 
 import (
-	"cmp"
+	"maps"
 	"slices"
 	"time"
 )
@@ -71,11 +71,11 @@ func (h *history) before(t time.Time) (historyEntry, bool) {
 // modified once gathered.
 func (raw *rawData) coarsened(scale int32) *rawData {
 	c := *raw
-	c.ops = make([]*rawOp, len(raw.ops))
-	for i, o := range raw.ops {
+	c.ops = make(map[string]*rawOp, len(raw.ops))
+	for name, o := range raw.ops {
 		co := *o
 		co.hist = coarse(&o.hist, scale)
-		c.ops[i] = &co
+		c.ops[name] = &co
 	}
 	if raw.commands != nil {
 		c.commands = make(map[string]*rawCommand, len(raw.commands))
@@ -99,37 +99,24 @@ func coarse(h *histogram, scale int32) histogram {
 
 // timeline turns consecutive snapshots (oldest first) into one point per
 // interval and operation.
-func timeline(ends []time.Time, raws []*rawData, interval time.Duration) *Timeline {
+func timeline(entries []historyEntry, interval time.Duration) *Timeline {
 	tl := &Timeline{IntervalSeconds: interval.Seconds(), Operations: []Series{}}
-	series := map[string]*Series{}
-	for i := 1; i < len(raws); i++ {
-		seconds := ends[i].Sub(ends[i-1]).Seconds()
+	var series map[string]*Series
+	for i := 1; i < len(entries); i++ {
+		cur, prev := entries[i], entries[i-1]
+		seconds := cur.end.Sub(prev.end).Seconds()
 		if seconds <= 0 {
 			continue
 		}
-		prev := make(map[string]*rawOp, len(raws[i-1].ops))
-		for _, o := range raws[i-1].ops {
-			prev[o.name] = o
-		}
-		for _, o := range raws[i].ops {
-			po := prev[o.name]
-			if po == nil {
-				po = &rawOp{}
-			}
-			st := o.minus(po).stats(seconds)
-			s := series[o.name]
-			if s == nil {
-				s = &Series{Name: o.name}
-				series[o.name] = s
-			}
-			s.Points = append(s.Points, Point{
-				End: ends[i].UTC(), OpsPerSec: st.OpsPerSec, ErrorRate: st.ErrorRate, P99Seconds: st.P99Seconds,
-			})
+		for _, o := range minusEach(cur.raw.ops, prev.raw.ops, (*rawOp).minus) {
+			st := o.stats(seconds)
+			s := entry(&series, o.name)
+			s.Name = o.name
+			s.Points = append(s.Points, Point{End: cur.end.UTC(), OpsPerSec: st.OpsPerSec, ErrorRate: st.ErrorRate, P99Seconds: st.P99Seconds})
 		}
 	}
-	for _, s := range series {
-		tl.Operations = append(tl.Operations, *s)
+	for _, name := range slices.Sorted(maps.Keys(series)) {
+		tl.Operations = append(tl.Operations, *series[name])
 	}
-	slices.SortFunc(tl.Operations, func(a, b Series) int { return cmp.Compare(a.Name, b.Name) })
 	return tl
 }

@@ -142,7 +142,7 @@ func TestHistoryIsBounded(t *testing.T) {
 func TestHistorySnapshotSize(t *testing.T) {
 	// The golden report's data: 5 operations, a few commands, pools. Its
 	// size shows what one kept snapshot costs (docs/report.md).
-	r := goldenReport(t)
+	r := goldenSnapshot(t)
 	full := r.raw.sizeBytes()
 	kept := r.raw.coarsened(historyScale).sizeBytes()
 	t.Logf("golden snapshot: %d bytes, %d kept in the history", full, kept)

@@ -1,20 +1,17 @@
 package report
 
-import (
-	"cmp"
-	"slices"
-	"time"
-)
+import "time"
 
 // rawData is what a report is computed from: counters and histograms summed
-// over attribute sets, from sfotel's instrumentation scopes only. A snapshot
-// gathers it from the SDK (gather.go), a fleet report from Prometheus
-// (fleet.go); Delta differences two of them (delta.go).
+// over attribute sets, from sfotel's instrumentation scopes only. The
+// observers (observe.go) fill it from the points of either source, the SDK
+// (gather.go) or Prometheus (fleet.go); a Snapshot holds one, and Delta
+// differences two (delta.go). The analysis (build, suggest) reads only it.
 type rawData struct {
 	start   time.Time
 	service Service
 	source  Source
-	ops     []*rawOp // sorted by name
+	ops     map[string]*rawOp
 
 	pools    map[poolKey]*rawPool   // per pool (db.client.connection.pool.name)
 	statuses map[poolKey]*rawStatus // per client (its connection-status series)
@@ -86,63 +83,32 @@ type rawCommand struct {
 	errors uint64 // points with error.type
 }
 
-func (raw *rawData) pool(k poolKey) *rawPool {
-	if raw.pools == nil {
-		raw.pools = make(map[poolKey]*rawPool, 2)
+// entry is m[k], made (with m) when absent.
+func entry[K comparable, V any](m *map[K]*V, k K) *V {
+	if *m == nil {
+		*m = make(map[K]*V, 4)
 	}
-	p := raw.pools[k]
-	if p == nil {
-		p = &rawPool{}
-		raw.pools[k] = p
+	v := (*m)[k]
+	if v == nil {
+		v = new(V)
+		(*m)[k] = v
 	}
-	return p
+	return v
 }
 
-func (raw *rawData) status(k poolKey) *rawStatus {
-	if raw.statuses == nil {
-		raw.statuses = make(map[poolKey]*rawStatus, 1)
+// op is the named operation, nil for a point without one.
+func (raw *rawData) op(name string) *rawOp {
+	if name == "" {
+		return nil
 	}
-	s := raw.statuses[k]
-	if s == nil {
-		s = &rawStatus{}
-		raw.statuses[k] = s
-	}
-	return s
-}
-
-func (raw *rawData) command(name string) *rawCommand {
-	if raw.commands == nil {
-		raw.commands = make(map[string]*rawCommand, 8)
-	}
-	c := raw.commands[name]
-	if c == nil {
-		c = &rawCommand{}
-		raw.commands[name] = c
-	}
-	return c
-}
-
-// opsByName turns a map of operations into the sorted list rawData keeps.
-func opsByName(m map[string]*rawOp) []*rawOp {
-	ops := make([]*rawOp, 0, len(m))
-	for _, o := range m {
-		ops = append(ops, o)
-	}
-	slices.SortFunc(ops, func(a, b *rawOp) int { return cmp.Compare(a.name, b.name) })
-	return ops
+	o := entry(&raw.ops, name)
+	o.name = name
+	return o
 }
 
 // counterDelta is cur − prev for a cumulative counter; a counter that went
 // down was restarted, and cur is what it counted since.
-func counterDelta(cur, prev uint64) uint64 {
-	if cur < prev {
-		return cur
-	}
-	return cur - prev
-}
-
-// floatDelta is counterDelta for a float counter.
-func floatDelta(cur, prev float64) float64 {
+func counterDelta[N uint64 | float64](cur, prev N) N {
 	if cur < prev {
 		return cur
 	}

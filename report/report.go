@@ -6,10 +6,11 @@ import "time"
 // changes when a field is renamed or removed or changes meaning.
 const SchemaVersion = 2
 
-// Report is a performance report over one window. Snapshot fills it with
-// cumulative data since the instruments started; Window and Delta make
-// interval reports; FleetReport builds one from a Prometheus server. All
-// durations are seconds.
+// Report is a performance report over one window, and nothing else: a
+// Report decoded from its JSON is the whole report. Snapshot.Report makes
+// it of the cumulative data since the instruments started; Window and
+// Delta make interval reports; FleetReport builds one from a Prometheus
+// server. All durations are seconds.
 type Report struct {
 	SchemaVersion int          `json:"schema_version"`
 	GeneratedAt   time.Time    `json:"generated_at"`
@@ -25,9 +26,6 @@ type Report struct {
 	// Warnings name the data a fleet report left out: Prometheus series
 	// whose samples are not numbers, infinite or beyond 2^53.
 	Warnings []string `json:"warnings,omitempty"`
-
-	raw *rawData // the counts behind the numbers, for Delta
-	cfg *config  // the rules' thresholds, for Delta
 }
 
 // Source says where a report's data came from.

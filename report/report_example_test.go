@@ -49,11 +49,12 @@ func ExampleCollector_Snapshot() {
 	record(mp, contract.OpGetLinkedPod.String(), 980, 0.0004, "")
 	record(mp, contract.OpGetLinkedPod.String(), 20, 0.050, contract.ErrorTimeout.String())
 
-	rep, err := collector.Snapshot(context.Background())
+	snap, err := collector.Snapshot(context.Background())
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
+	rep := snap.Report()
 	op := rep.Operation(contract.OpGetLinkedPod.String())
 	fmt.Printf("%s: %d calls, %d errors, p50 %.1fms, p99 %.0fms\n",
 		op.Name, op.Count, op.Errors, op.P50Seconds*1e3, op.P99Seconds*1e3)
@@ -86,8 +87,8 @@ func ExampleDelta() {
 	interval := report.Delta(first, second)
 	op := interval.Operation(contract.OpSetLinkedPod.String())
 	fmt.Printf("interval: %d calls, p50 %.0fms (cumulative p50 %.0fms)\n",
-		op.Count, op.P50Seconds*1e3, second.Operation(contract.OpSetLinkedPod.String()).P50Seconds*1e3)
-	fmt.Println("window starts where the first snapshot ended:", interval.Window.Start.Equal(first.Window.End))
+		op.Count, op.P50Seconds*1e3, second.Report().Operation(contract.OpSetLinkedPod.String()).P50Seconds*1e3)
+	fmt.Println("window starts where the first snapshot ended:", interval.Window.Start.Equal(first.Report().Window.End))
 	// Output:
 	// interval: 200 calls, p50 8ms (cumulative p50 1ms)
 	// window starts where the first snapshot ended: true

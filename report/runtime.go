@@ -5,8 +5,8 @@ import (
 	"os"
 	"runtime/metrics"
 	"slices"
-	"strconv"
-	"strings"
+
+	"github.com/prometheus/procfs"
 )
 
 // The Go runtime's histograms the tail diagnosis reads. They come from
@@ -48,8 +48,8 @@ func (c gcWork) minus(p gcWork) gcWork {
 		return c
 	}
 	c.cycles = counterDelta(c.cycles, p.cycles)
-	c.cpuSeconds = floatDelta(c.cpuSeconds, p.cpuSeconds)
-	c.busySeconds = floatDelta(c.busySeconds, p.busySeconds)
+	c.cpuSeconds = counterDelta(c.cpuSeconds, p.cpuSeconds)
+	c.busySeconds = counterDelta(c.busySeconds, p.busySeconds)
 	return c
 }
 
@@ -150,46 +150,32 @@ type osRunQueue struct {
 // it was made: threads that exit take their counters with them, so it sums
 // each thread's growth, and counts a thread that appeared later whole.
 type osTracker struct {
-	last   map[string][2]uint64 // thread id → run_delay ns, timeslices
+	last   map[int][2]uint64 // thread id → run_delay ns, timeslices
 	total  osRunQueue
 	primed bool
 }
 
 func (t *osTracker) read() osRunQueue {
-	tasks, err := os.ReadDir("/proc/self/task")
+	threads, err := procfs.AllThreads(os.Getpid())
 	if err != nil {
 		return osRunQueue{}
 	}
 	if t.last == nil {
-		t.last = make(map[string][2]uint64, len(tasks))
+		t.last = make(map[int][2]uint64, len(threads))
 	}
-	var buf [128]byte
 	seen := false
-	for _, task := range tasks {
-		f, err := os.Open("/proc/self/task/" + task.Name() + "/schedstat")
+	for _, th := range threads {
+		s, err := th.Schedstat()
 		if err != nil {
 			continue // the thread exited
 		}
-		n, _ := f.Read(buf[:])
-		_ = f.Close()
-		fields := strings.Fields(string(buf[:n]))
-		if len(fields) < 3 {
-			continue
-		}
-		delay, err1 := strconv.ParseUint(fields[1], 10, 64)
-		slices, err2 := strconv.ParseUint(fields[2], 10, 64)
-		if err1 != nil || err2 != nil {
-			continue
-		}
 		seen = true
-		prev, known := t.last[task.Name()]
-		if known || t.primed {
-			if delay >= prev[0] && slices >= prev[1] {
-				t.total.waitSeconds += float64(delay-prev[0]) / 1e9
-				t.total.timeslices += slices - prev[1]
-			}
+		prev, known := t.last[th.PID]
+		if (known || t.primed) && s.WaitingNanoseconds >= prev[0] && s.RunTimeslices >= prev[1] {
+			t.total.waitSeconds += float64(s.WaitingNanoseconds-prev[0]) / 1e9
+			t.total.timeslices += s.RunTimeslices - prev[1]
 		}
-		t.last[task.Name()] = [2]uint64{delay, slices}
+		t.last[th.PID] = [2]uint64{s.WaitingNanoseconds, s.RunTimeslices}
 	}
 	t.primed = true
 	t.total.ok = seen

@@ -34,7 +34,14 @@ const (
 // (docs/report.md, "Adding a rule").
 type rule struct {
 	id    string
-	judge func(*Report) []Suggestion
+	judge func(view) []Suggestion
+}
+
+// view is what a rule judges: the report, and the raw data behind it for
+// the distributions the report only summarizes.
+type view struct {
+	*Report
+	raw *rawData
 }
 
 var rules = []rule{
@@ -69,12 +76,12 @@ const (
 	stateCacheRatio = 4
 )
 
-// suggest applies every rule to r. The result is never nil, so that JSON
-// shows an empty list rather than null.
-func suggest(r *Report) []Suggestion {
+// suggest applies every rule to r and the raw data it was built from. The
+// result is never nil, so that JSON shows an empty list rather than null.
+func suggest(r *Report, raw *rawData) []Suggestion {
 	out := []Suggestion{}
 	for _, ru := range rules {
-		for _, s := range ru.judge(r) {
+		for _, s := range ru.judge(view{r, raw}) {
 			s.ID = ru.id
 			out = append(out, s)
 		}
@@ -97,6 +104,14 @@ func severityRank(s Severity) int {
 	return 0
 }
 
+// calls is the number of calls of every operation.
+func (r *Report) calls() (n uint64) {
+	for i := range r.Operations {
+		n += r.Operations[i].Count
+	}
+	return n
+}
+
 // judged reports whether op has enough calls for the rate and latency rules.
 func (r *Report) judged(op *Operation) bool { return op.Count >= r.Thresholds.MinSamples }
 
@@ -107,7 +122,7 @@ func clientAttrs(c *Client) []string {
 		kv = append(kv, "instance", c.Instance)
 	}
 	if c.Name != "" {
-		kv = append(kv, string(keyPoolName), c.Name)
+		kv = append(kv, contract.AttrPoolName, c.Name)
 	}
 	return kv
 }
@@ -127,7 +142,7 @@ func clientLabel(c *Client) string {
 // window, unless the window's calls say otherwise: a prober whose
 // connection was cut shows down until its next probe while the calls, on
 // connections of their own, succeed.
-func connectionDown(r *Report) []Suggestion {
+func connectionDown(r view) []Suggestion {
 	var calls, errs uint64
 	for i := range r.Operations {
 		calls += r.Operations[i].Count
@@ -162,11 +177,8 @@ func connectionDown(r *Report) []Suggestion {
 // timeouts, or when the waits reached poolWaitShare of the calls. The
 // counts decide, not the in-use gauge, which is read at the end of the
 // window and misses a pool that was full in between.
-func poolExhaustion(r *Report) []Suggestion {
-	var calls uint64
-	for i := range r.Operations {
-		calls += r.Operations[i].Count
-	}
+func poolExhaustion(r view) []Suggestion {
+	calls := r.calls()
 	var out []Suggestion
 	for i := range r.Redis.Clients {
 		c := &r.Redis.Clients[i]
@@ -217,11 +229,8 @@ func poolExhaustion(r *Report) []Suggestion {
 }
 
 // poolWaited reports whether pool_exhaustion's threshold of waits was met.
-func poolWaited(r *Report) bool {
-	var calls uint64
-	for i := range r.Operations {
-		calls += r.Operations[i].Count
-	}
+func poolWaited(r view) bool {
+	calls := r.calls()
 	return calls > 0 && ratio(r.Redis.Pool.Waits, calls) >= poolWaitShare
 }
 
@@ -240,7 +249,7 @@ func waitedMost(c *Client) *Pool {
 // twice the connections there were plus the callers waiting for them on
 // average (wait time over the window, Little's law): the average hides
 // the bursts that made callers wait. 0 when the pool's size is unknown.
-func poolAdvice(r *Report, p *Pool) int {
+func poolAdvice(r view, p *Pool) int {
 	if p.Max <= 0 || r.Window.Seconds <= 0 {
 		return 0
 	}
@@ -248,15 +257,12 @@ func poolAdvice(r *Report, p *Pool) int {
 	return int(math.Ceil(2 * (float64(p.Max) + waiting)))
 }
 
-func scriptReloads(r *Report) []Suggestion {
+func scriptReloads(r view) []Suggestion {
 	sc := &r.Redis.ScriptCache
 	if sc.WarmingUp || sc.ReloadsAfterWarmup == 0 {
 		return nil
 	}
-	var calls uint64
-	for i := range r.Operations {
-		calls += r.Operations[i].Count
-	}
+	calls := r.calls()
 	// A restart or a failover also drops every connection: the pools dial
 	// anew. A flush leaves them be.
 	cause, what := CauseFlush, "something flushed it (SCRIPT FLUSH, FLUSHALL) while the connections stayed up. Hint: find what flushes the cache."
@@ -279,7 +285,7 @@ func scriptReloads(r *Report) []Suggestion {
 
 // errorRate judges failures that are not the caller's fault: rejected input
 // never reached Redis and has its own rule.
-func errorRate(r *Report) []Suggestion {
+func errorRate(r view) []Suggestion {
 	var out []Suggestion
 	for i := range r.Operations {
 		op := &r.Operations[i]
@@ -359,7 +365,7 @@ func errorAdvice(errorType string) string {
 	return "See the spans with error status for the causes."
 }
 
-func invalidInput(r *Report) []Suggestion {
+func invalidInput(r view) []Suggestion {
 	var out []Suggestion
 	for i := range r.Operations {
 		op := &r.Operations[i]
@@ -396,7 +402,7 @@ func (r *Report) slowTail(op *Operation) bool {
 
 // tailLatency fires for each judged operation with a slow tail, or once for
 // a tail most operations share. Each finding names its cause (cause.go).
-func tailLatency(r *Report) []Suggestion {
+func tailLatency(r view) []Suggestion {
 	var tails []*Operation
 	judged, skipped := 0, 0
 	for i := range r.Operations {
@@ -436,7 +442,7 @@ func tailLatency(r *Report) []Suggestion {
 
 // sharedTail merges the tails into one finding named after the busiest of
 // them (the hot path, not the rarest call) with the cause.
-func sharedTail(r *Report, tails []*Operation, judged, skipped int) Suggestion {
+func sharedTail(r view, tails []*Operation, judged, skipped int) Suggestion {
 	worst := tails[0]
 	for _, op := range tails[1:] {
 		if op.Count > worst.Count {
@@ -459,7 +465,7 @@ func sharedTail(r *Report, tails []*Operation, judged, skipped int) Suggestion {
 
 // gcPressure fires when the garbage collector takes gcHeavyShare of the
 // process's CPU, slow tail or not: that CPU is taken from the calls.
-func gcPressure(r *Report) []Suggestion {
+func gcPressure(r view) []Suggestion {
 	g := gcOf(r)
 	if g == nil || g.CPUShare < gcHeavyShare {
 		return nil
@@ -481,8 +487,8 @@ func gcPressure(r *Report) []Suggestion {
 // slowRoundTrip fires when the median Redis command (connection handshakes
 // aside) takes the threshold or more: every call pays it, a slowdown that
 // leaves p99/p50 alone. This process's own CPU waits are ruled out first.
-func slowRoundTrip(r *Report) []Suggestion {
-	h, n := commandLatencies(rawOf(r))
+func slowRoundTrip(r view) []Suggestion {
+	h, n := commandLatencies(r.raw)
 	if n < r.Thresholds.MinSamples {
 		return nil
 	}
@@ -517,7 +523,7 @@ func slowRoundTrip(r *Report) []Suggestion {
 // stateCache fires when ComputeLinkedPod is dominated by reading the pod
 // states (its median stateCacheRatio times GetLinkedPod's, and at least
 // the round-trip threshold) and the executor has no state cache.
-func stateCache(r *Report) []Suggestion {
+func stateCache(r view) []Suggestion {
 	compute, get := r.Operation(contract.OpComputeLinkedPod.String()), r.Operation(contract.OpGetLinkedPod.String())
 	if r.Redis.StateCache != nil || compute == nil || get == nil || !r.judged(compute) || get.Count < 10 ||
 		compute.P50Seconds < r.Thresholds.RoundTrip || compute.P50Seconds < stateCacheRatio*get.P50Seconds {
@@ -526,10 +532,7 @@ func stateCache(r *Report) []Suggestion {
 	if rt := r.Runtime; rt != nil && rt.SchedulingLatency.P99Seconds >= compute.P50Seconds/2 {
 		return nil // its three round trips wait for the CPU three times
 	}
-	var calls uint64
-	for i := range r.Operations {
-		calls += r.Operations[i].Count
-	}
+	calls := r.calls()
 	return []Suggestion{{
 		Severity:  SeverityWarning,
 		Operation: compute.Name,
@@ -552,7 +555,7 @@ func plural(n int, one, many string) string {
 	return many
 }
 
-func batchGetLinkedPod(r *Report) []Suggestion {
+func batchGetLinkedPod(r view) []Suggestion {
 	single := r.Operation(contract.OpGetLinkedPod.String())
 	if single == nil || !r.judged(single) || single.OpsPerSec < r.Thresholds.BatchHintRate {
 		return nil
@@ -583,24 +586,11 @@ func key(name string, kv ...string) string {
 	if len(kv) < 2 {
 		return name
 	}
-	n := len(name) + 2
-	for _, s := range kv {
-		n += len(s) + 1
-	}
-	var b strings.Builder
-	b.Grow(n)
-	b.WriteString(name)
-	b.WriteByte('{')
+	pairs := make([]string, 0, len(kv)/2)
 	for i := 0; i+1 < len(kv); i += 2 {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString(kv[i])
-		b.WriteByte('=')
-		b.WriteString(kv[i+1])
+		pairs = append(pairs, kv[i]+"="+kv[i+1])
 	}
-	b.WriteByte('}')
-	return b.String()
+	return name + "{" + strings.Join(pairs, ",") + "}"
 }
 
 // formatPercent renders a ratio as a percentage with sensible precision,

@@ -150,8 +150,8 @@ func TestRuleScriptReloads(t *testing.T) {
 	f.count(contract.MetricScriptCacheMisses, 7)
 	f.count(contract.MetricScriptCacheReloads, 7) // first use of each script
 	clock.advance(10 * time.Second)
-	r := f.snapshot()
-	none(t, r, RuleScriptReloads) // warming up
+	r := f.take()
+	none(t, r.Report(), RuleScriptReloads) // warming up
 
 	clock.advance(time.Minute)
 	none(t, f.snapshot(), RuleScriptReloads) // warm-up reloads are expected
@@ -159,8 +159,8 @@ func TestRuleScriptReloads(t *testing.T) {
 	f.count(contract.MetricScriptCacheMisses, 3)
 	f.count(contract.MetricScriptCacheReloads, 3) // the cache was flushed
 	clock.advance(time.Second)
-	cur := f.snapshot()
-	s := one(t, cur, RuleScriptReloads)
+	cur := f.take()
+	s := one(t, cur.Report(), RuleScriptReloads)
 	wantEvidence(t, s, "redis.script_cache.reloads_after_warmup", 3)
 	wantEvidence(t, s, contract.MetricScriptCacheReloads, 10)
 	wantMessage(t, s, "reloaded 3 times", "1m0s", "something flushed it")
@@ -465,6 +465,23 @@ func TestRuleSlowRoundTrip(t *testing.T) {
 	// Connection handshakes take a dial's time, not a command's.
 	none(t, run(map[string]int{"HELLO": 300, "GET": 300}, 0.0001), RuleSlowRoundTrip)
 	none(t, run(map[string]int{"HELLO": 300}, 0.01), RuleSlowRoundTrip)
+	// Pipelined (go-redis sends AUTH, SELECT, CLIENT SETNAME in one), too;
+	// a pipeline of real commands is judged.
+	none(t, run(map[string]int{"PIPELINE SELECT": 100, "PIPELINE AUTH": 100, "CLIENT": 100}, 0.01), RuleSlowRoundTrip)
+	one(t, run(map[string]int{"PIPELINE GET": 300}, 0.0004), RuleSlowRoundTrip)
+}
+
+// TestSetupCommands: one definition decides for the process's and the
+// fleet's command names alike.
+func TestSetupCommands(t *testing.T) {
+	for name, want := range map[string]bool{
+		"HELLO": true, "AUTH": true, "SELECT": true, "CLIENT": true, "PIPELINE HELLO": true, "PIPELINE CLIENT": true,
+		"GET": false, "PIPELINE GET": false, "PIPELINE": false, "MULTI SELECT": false, OtherCommand: false,
+	} {
+		if got := setupCommand(name); got != want {
+			t.Errorf("setupCommand(%q) = %v, want %v", name, got, want)
+		}
+	}
 }
 
 func TestRuleStateCache(t *testing.T) {

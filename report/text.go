@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"slices"
 	"strconv"
@@ -80,8 +81,6 @@ func (r *Report) writeOperations(w io.Writer) {
 		fmt.Fprint(w, "OPERATIONS\nno operations recorded\n\n")
 		return
 	}
-	// tabwriter right-aligns every column; the name column is padded here
-	// so that names read left-aligned.
 	marked := r.unjudged() > 0
 	label := func(op *Operation) string {
 		if marked && op.Count > 0 && !r.judged(op) {
@@ -89,22 +88,14 @@ func (r *Report) writeOperations(w io.Writer) {
 		}
 		return op.Name
 	}
-	nameWidth := len("OPERATION")
-	for i := range r.Operations {
-		nameWidth = max(nameWidth, len(label(&r.Operations[i])))
-	}
-	// No padding: each cell after the name brings its own two-space gap, so
-	// the right-aligned table does not start indented.
-	tw := tabwriter.NewWriter(w, 0, 0, 0, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "%-*s\t  CALLS\t  OPS/S\t  ERRORS\t  ERROR%%\t  MEAN\t  P50\t  P90\t  P99\t  MAX\t\n", nameWidth, "OPERATION")
+	rows := [][]string{{"OPERATION", "CALLS", "OPS/S", "ERRORS", "ERROR%", "MEAN", "P50", "P90", "P99", "MAX"}}
 	for i := range r.Operations {
 		op := &r.Operations[i]
-		fmt.Fprintf(tw, "%-*s\t  %d\t  %s\t  %d\t  %s\t  %s\t  %s\t  %s\t  %s\t  %s\t\n", nameWidth, label(op),
-			op.Count, formatRate(op.OpsPerSec), op.Errors, formatPercent(op.ErrorRate),
-			latency(op, op.MeanSeconds), latency(op, op.P50Seconds), latency(op, op.P90Seconds),
-			latency(op, op.P99Seconds), latency(op, op.MaxSeconds))
+		rows = append(rows, []string{label(op), strconv.FormatUint(op.Count, 10), formatRate(op.OpsPerSec),
+			strconv.FormatUint(op.Errors, 10), formatPercent(op.ErrorRate), latency(op, op.MeanSeconds), latency(op, op.P50Seconds),
+			latency(op, op.P90Seconds), latency(op, op.P99Seconds), latency(op, op.MaxSeconds)})
 	}
-	tw.Flush()
+	writeTable(w, rows)
 	if marked {
 		fmt.Fprintf(w, "* %s\n", r.unjudgedNote())
 	}
@@ -206,20 +197,30 @@ func (r *Report) writeRedis(w io.Writer) {
 		fmt.Fprintln(w)
 	}
 	if len(rd.Commands) > 0 {
-		tw = tabwriter.NewWriter(w, 0, 0, 0, ' ', tabwriter.AlignRight)
-		nameWidth := len("COMMAND")
-		for i := range rd.Commands {
-			nameWidth = max(nameWidth, len(rd.Commands[i].Name))
+		rows := [][]string{{"COMMAND", "CALLS", "ERRORS", "MEAN", "P50", "P90", "P99", "MAX"}}
+		for _, c := range rd.Commands {
+			rows = append(rows, []string{c.Name, strconv.FormatUint(c.Count, 10), strconv.FormatUint(c.Errors, 10), formatSeconds(c.MeanSeconds),
+				formatSeconds(c.P50Seconds), formatSeconds(c.P90Seconds), formatSeconds(c.P99Seconds), formatSeconds(c.MaxSeconds)})
 		}
-		fmt.Fprintf(tw, "%-*s\t  CALLS\t  ERRORS\t  MEAN\t  P50\t  P90\t  P99\t  MAX\t\n", nameWidth, "COMMAND")
-		for i := range rd.Commands {
-			c := &rd.Commands[i]
-			fmt.Fprintf(tw, "%-*s\t  %d\t  %d\t  %s\t  %s\t  %s\t  %s\t  %s\t\n", nameWidth, c.Name, c.Count, c.Errors,
-				formatSeconds(c.MeanSeconds), formatSeconds(c.P50Seconds), formatSeconds(c.P90Seconds), formatSeconds(c.P99Seconds), formatSeconds(c.MaxSeconds))
-		}
-		tw.Flush()
+		writeTable(w, rows)
 		fmt.Fprintln(w)
 	}
+}
+
+// writeTable writes rows, the header first, in right-aligned columns; the
+// first column is padded here so that names read left-aligned. No padding:
+// each cell after the name brings its own two-space gap, so the table does
+// not start indented.
+func writeTable(w io.Writer, rows [][]string) {
+	width := 0
+	for _, row := range rows {
+		width = max(width, len(row[0]))
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 0, ' ', tabwriter.AlignRight)
+	for _, row := range rows {
+		fmt.Fprintf(tw, "%-*s\t  %s\t\n", width, row[0], strings.Join(row[1:], "\t  "))
+	}
+	tw.Flush()
 }
 
 // poolText describes a pool; for a sum, utilization is the busiest pool's.
@@ -309,11 +310,4 @@ func embeddedText(server string) string {
 	return "embedded " + server + ", an in-process stand-in: its latencies are not Redis's"
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
-}
+func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }

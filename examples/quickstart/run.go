@@ -126,7 +126,7 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) (err error) 
 	if err != nil {
 		return fmt.Errorf("final report: %w", err)
 	}
-	if err := writeReport(final, cfg.reportFormat, cfg.reportOut, stdout); err != nil {
+	if err := writeReport(final.Report(), cfg.reportFormat, cfg.reportOut, stdout); err != nil {
 		return err
 	}
 	fmt.Fprintln(stdout, "done:", w.stats.summary())

@@ -131,7 +131,7 @@ func run(t *testing.T, tm timing, su setup, viaProxy bool, inject func(ctx conte
 	<-injected
 	own = report.Delta(prev, cur)
 	if pm != nil {
-		fleet = pm.report(t, target, prev.Window.End, cur.Window.End)
+		fleet = pm.report(t, target, own.Window.Start, own.Window.End)
 	}
 	return own, fleet
 }

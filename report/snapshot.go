@@ -1,5 +1,37 @@
 package report
 
+import "time"
+
+// Snapshot is a collector's cumulative data at one moment
+// (Collector.Snapshot): what its reports are computed from. Its Report is
+// the cumulative report; Delta makes the report of the interval between
+// two.
+type Snapshot struct {
+	raw        *rawData
+	start, end time.Time
+	cfg        *config
+}
+
+// Report returns the cumulative report of s: its window starts when the
+// first instrument started recording and ends at the snapshot.
+func (s *Snapshot) Report() *Report {
+	return build(s.data(), s.start, s.end, s.config())
+}
+
+func (s *Snapshot) data() *rawData {
+	if s.raw == nil {
+		return &rawData{}
+	}
+	return s.raw
+}
+
+func (s *Snapshot) config() *config {
+	if s.cfg == nil {
+		return defaultConfig()
+	}
+	return s.cfg
+}
+
 // Delta returns the report of the interval between two snapshots of the same
 // collector: its window runs from prev's end to cur's end, counts are
 // differences, and quantiles come from the differenced histogram buckets. A
@@ -14,35 +46,26 @@ package report
 // ended inside the interval.
 //
 // The rules are applied again to the interval with cur's thresholds. A nil
-// prev returns cur; a nil cur returns nil. Delta reads nothing but its two
-// arguments and changes neither.
-func Delta(prev, cur *Report) *Report {
+// prev returns cur's cumulative report; a nil cur returns nil. Delta
+// changes neither snapshot.
+func Delta(prev, cur *Snapshot) *Report {
 	if cur == nil {
 		return nil
 	}
 	if prev == nil {
-		return cur
+		return cur.Report()
 	}
-	cfg := cur.cfg
-	if cfg == nil {
-		cfg = defaultConfig()
-	}
-	return build(deltaRaw(rawOf(prev), rawOf(cur)), prev.Window.End, cur.Window.End, cfg)
-}
-
-func rawOf(r *Report) *rawData {
-	if r.raw == nil {
-		return &rawData{}
-	}
-	return r.raw
+	return build(deltaRaw(prev.data(), cur.data()), prev.end, cur.end, cur.config())
 }
 
 // deltaRaw is c − p, the raw data of the interval between two snapshots.
 func deltaRaw(p, c *rawData) *rawData {
-	d := &rawData{
+	return &rawData{
 		service:        c.service,
 		source:         c.source,
-		ops:            make([]*rawOp, 0, len(c.ops)),
+		ops:            minusEach(c.ops, p.ops, (*rawOp).minus),
+		pools:          minusEach(c.pools, p.pools, (*rawPool).minus),
+		commands:       minusEach(c.commands, p.commands, (*rawCommand).minus),
 		state:          c.state.minus(&p.state),
 		script:         c.script.minus(&p.script),
 		scriptHitRatio: c.scriptHitRatio, hasScriptRatio: c.hasScriptRatio,
@@ -58,43 +81,32 @@ func deltaRaw(p, c *rawData) *rawData {
 		reloadsAfterWarmup: counterDelta(c.reloadsAfterWarmup, p.reloadsAfterWarmup),
 		slowest:            c.slowest,
 	}
-	if len(c.pools) > 0 {
-		d.pools = make(map[poolKey]*rawPool, len(c.pools))
-		for k, cp := range c.pools {
-			pp := p.pools[k]
-			if pp == nil {
-				pp = &rawPool{}
-			}
-			d.pools[k] = cp.minus(pp)
+}
+
+// minusEach is minus of every entry of cur and prev's of the same key
+// (zero when prev has none).
+func minusEach[K comparable, V any](cur, prev map[K]*V, minus func(c, p *V) *V) map[K]*V {
+	if len(cur) == 0 {
+		return nil
+	}
+	out := make(map[K]*V, len(cur))
+	for k, c := range cur {
+		p := prev[k]
+		if p == nil {
+			p = new(V)
 		}
+		out[k] = minus(c, p)
 	}
-	if len(c.commands) > 0 {
-		d.commands = make(map[string]*rawCommand, len(c.commands))
-		for name, cc := range c.commands {
-			pc := p.commands[name]
-			if pc == nil {
-				pc = &rawCommand{}
-			}
-			h := sub(&cc.hist, &pc.hist)
-			errs := counterDelta(cc.errors, pc.errors)
-			if h.count == cc.hist.count { // restarted, or nothing before
-				errs = cc.errors
-			}
-			d.commands[name] = &rawCommand{hist: h, errors: min(errs, h.count)}
-		}
+	return out
+}
+
+func (c *rawCommand) minus(p *rawCommand) *rawCommand {
+	h := sub(&c.hist, &p.hist)
+	errs := counterDelta(c.errors, p.errors)
+	if h.count == c.hist.count { // restarted, or nothing before
+		errs = c.errors
 	}
-	prevOps := make(map[string]*rawOp, len(p.ops))
-	for _, o := range p.ops {
-		prevOps[o.name] = o
-	}
-	for _, co := range c.ops {
-		po := prevOps[co.name]
-		if po == nil {
-			po = &rawOp{}
-		}
-		d.ops = append(d.ops, co.minus(po))
-	}
-	return d
+	return &rawCommand{hist: h, errors: min(errs, h.count)}
 }
 
 func (c *rawOp) minus(p *rawOp) *rawOp {
@@ -124,7 +136,7 @@ func (c *rawPool) minus(p *rawPool) *rawPool {
 	d.timeouts = counterDelta(c.timeouts, p.timeouts)
 	d.hits = counterDelta(c.hits, p.hits)
 	d.misses = counterDelta(c.misses, p.misses)
-	d.waitSeconds = floatDelta(c.waitSeconds, p.waitSeconds)
+	d.waitSeconds = counterDelta(c.waitSeconds, p.waitSeconds)
 	return &d
 }
 
@@ -142,5 +154,5 @@ func (q osRunQueue) minus(p osRunQueue) osRunQueue {
 	if !q.ok || !p.ok {
 		return q
 	}
-	return osRunQueue{waitSeconds: floatDelta(q.waitSeconds, p.waitSeconds), timeslices: counterDelta(q.timeslices, p.timeslices), ok: true}
+	return osRunQueue{waitSeconds: counterDelta(q.waitSeconds, p.waitSeconds), timeslices: counterDelta(q.timeslices, p.timeslices), ok: true}
 }
