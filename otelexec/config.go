@@ -41,6 +41,7 @@ func newConfig(opts []Option) config {
 		meterProvider:    otel.GetMeterProvider(),
 		logger:           slog.Default(),
 		cardinalityLimit: defaultCardinalityLimit(),
+		autoPipelining:   true,
 
 		stateCacheMaxBytes: DefaultStateCacheMaxBytes,
 	}

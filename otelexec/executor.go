@@ -47,9 +47,7 @@ func New(rdb redis.UniversalClient, opts ...Option) (*Executor, error) {
 		return nil, err
 	}
 	e.tel = tel
-	if e.send, err = newSender(rdb, c.autoPipelining, &tel.client.CommandSpans); err != nil {
-		return nil, err
-	}
+	e.send = newSender(rdb, c.autoPipelining, &tel.client.CommandSpans)
 	e.states = newStateCache(&c, tel.meters, e.podStateFields)
 	warnIfContextIgnored(c.logger, rdb)
 	return e, nil

@@ -32,6 +32,7 @@ func forcePipelining(t *testing.T) {
 type batchCounter struct {
 	singles, batches, batched atomic.Int64
 	getsAlone, getsBatched    atomic.Int64
+	largest                   atomic.Int64 // commands in the largest pipeline
 }
 
 func (*batchCounter) DialHook(next redis.DialHook) redis.DialHook { return next }
@@ -48,6 +49,8 @@ func (h *batchCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis
 	return func(ctx context.Context, cmds []redis.Cmder) error {
 		h.batches.Add(1)
 		h.batched.Add(int64(len(cmds)))
+		for n := h.largest.Load(); int64(len(cmds)) > n && !h.largest.CompareAndSwap(n, int64(len(cmds))); n = h.largest.Load() {
+		}
 		for _, c := range cmds {
 			if c.Name() == "get" {
 				h.getsBatched.Add(1)
@@ -58,17 +61,29 @@ func (h *batchCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis
 }
 
 // TestAutoPipelinedRouting routes users from 32 goroutines through an
-// autopipelined executor: every result is right (each user keeps the pod it
-// was given), concurrent commands really share round trips, and the
-// executor's telemetry counts every call.
+// executor with the default options, so autopipelined, and through one with
+// WithAutoPipelining(false): every result is right (each user keeps the pod
+// it was given), the executor's telemetry counts every call, and concurrent
+// commands share round trips by default only (a pipeline of the executor's
+// own holds at most 3 commands: HGET, GET, HGETALL).
 func TestAutoPipelinedRouting(t *testing.T) {
+	for _, on := range []bool{true, false} {
+		t.Run("default="+strconv.FormatBool(on), func(t *testing.T) { testAutoPipelinedRouting(t, on) })
+	}
+}
+
+func testAutoPipelinedRouting(t *testing.T, def bool) {
 	rdb := redistest.Client(t)
 	hook := &batchCounter{}
 	rdb.AddHook(hook)
 	reader := sdkmetric.NewManualReader()
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
 	t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
-	e, err := New(rdb, WithAutoPipelining(true), WithMeterProvider(mp))
+	opts := []Option{WithMeterProvider(mp)}
+	if !def {
+		opts = append(opts, WithAutoPipelining(false))
+	}
+	e, err := New(rdb, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,8 +125,8 @@ func TestAutoPipelinedRouting(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if b, n := hook.batches.Load(), hook.batched.Load(); b == 0 || n <= b {
-		t.Errorf("%d pipelines of %d commands in all: no round trip was shared", b, n)
+	if shared := hook.largest.Load() > 3; shared != def {
+		t.Errorf("largest pipeline %d commands: round trips shared %v, want %v", hook.largest.Load(), shared, def)
 	}
 	rm := metrictest.Collect(t, reader)
 	for _, id := range []contract.Op{contract.OpComputeLinkedPod, contract.OpSetLinkedPod, contract.OpGetLinkedPod, contract.OpRemoveLinkedPodWithID} {
@@ -129,7 +144,7 @@ func TestAutoPipelinedRouting(t *testing.T) {
 func TestAutoPipelinedDeadlines(t *testing.T) {
 	srv := redistest.StartServer(t)
 	rdb := srv.Client(t)
-	e, err := New(rdb, WithAutoPipelining(true))
+	e, err := New(rdb)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,7 +189,7 @@ func TestAutoPipelinedDeadlines(t *testing.T) {
 func TestAutoPipelinedScriptFlush(t *testing.T) {
 	srv := redistest.StartServer(t)
 	rdb := srv.Client(t)
-	e, err := New(rdb, WithAutoPipelining(true))
+	e, err := New(rdb)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,7 +216,7 @@ func TestCommandSpansBypassPipelining(t *testing.T) {
 	rdb := redistest.Client(t)
 	hook := &batchCounter{}
 	rdb.AddHook(hook)
-	e, err := New(rdb, WithAutoPipelining(true))
+	e, err := New(rdb)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -227,7 +242,7 @@ func TestAutoPipelinedLostReply(t *testing.T) {
 	proxy := redistest.StartProxy(t, srv.Addr)
 	rdb := redis.NewClient(&redis.Options{Addr: proxy.Addr, ContextTimeoutEnabled: true}) // MaxRetries: the default, 3
 	t.Cleanup(func() { _ = rdb.Close() })
-	e, err := New(rdb, WithAutoPipelining(true))
+	e, err := New(rdb)
 	if err != nil {
 		t.Fatal(err)
 	}
