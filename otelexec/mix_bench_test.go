@@ -72,11 +72,10 @@ type mixOps struct {
 	get, compute, trySet, remove func(ctx context.Context, uid string, pod int) error
 }
 
-// mixImpls open each variant over c; ap is the client's autopipeliner from
-// 50 goroutines, nil from one.
+// mixImpls open each variant over c, for a run from goroutines.
 var mixImpls = []struct {
 	name string
-	open func(b *testing.B, c *redis.Client, ap *redis.AutoPipeliner, ns string) mixOps
+	open func(b *testing.B, c *redis.Client, goroutines int, ns string) mixOps
 }{
 	{"naive", openNaive},
 	{"floor", openFloor},
@@ -94,8 +93,8 @@ var mixImpls = []struct {
 	})},
 }
 
-func executorMix(options func(*testing.B) []Option) func(*testing.B, *redis.Client, *redis.AutoPipeliner, string) mixOps {
-	return func(b *testing.B, c *redis.Client, _ *redis.AutoPipeliner, ns string) mixOps {
+func executorMix(options func(*testing.B) []Option) func(*testing.B, *redis.Client, int, string) mixOps {
+	return func(b *testing.B, c *redis.Client, _ int, ns string) mixOps {
 		e, err := New(c, options(b)...)
 		if err != nil {
 			b.Fatal(err)
@@ -127,7 +126,7 @@ func executorMix(options func(*testing.B) []Option) func(*testing.B, *redis.Clie
 
 // openNaive is impl=naive: naiveRouter's login, the scripts by EVAL, and
 // client_golang metrics per call.
-func openNaive(b *testing.B, c *redis.Client, _ *redis.AutoPipeliner, ns string) mixOps {
+func openNaive(_ *testing.B, c *redis.Client, _ int, ns string) mixOps {
 	reg := prometheus.NewRegistry()
 	calls := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "executor_calls_total"}, []string{"op", "status"})
 	seconds := prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "executor_call_seconds"}, []string{"op"})
@@ -165,7 +164,14 @@ func openNaive(b *testing.B, c *redis.Client, _ *redis.AutoPipeliner, ns string)
 }
 
 // openFloor is impl=floor: the executor's commands, sent by go-redis alone.
-func openFloor(b *testing.B, c *redis.Client, ap *redis.AutoPipeliner, ns string) mixOps {
+func openFloor(b *testing.B, c *redis.Client, goroutines int, ns string) mixOps {
+	var ap *redis.AutoPipeliner // nil: direct, as the executor sends a lone caller's commands
+	if goroutines > 1 {
+		var err error
+		if ap, err = c.AsyncAutoPipelineWithOptions(autoPipelineOptions()); err != nil {
+			b.Fatal(err)
+		}
+	}
 	s := loadScripts()
 	for _, sc := range []*script{s.setIfAbsent, s.trySet, s.remove} {
 		if err := c.ScriptLoad(context.Background(), sc.src).Err(); err != nil {
@@ -241,8 +247,7 @@ func ignoreNil(err error) error {
 	return err
 }
 
-func benchRoutingMix(b *testing.B, m routingMix, goroutines int,
-	open func(*testing.B, *redis.Client, *redis.AutoPipeliner, string) mixOps) {
+func benchRoutingMix(b *testing.B, m routingMix, goroutines int, open func(*testing.B, *redis.Client, int, string) mixOps) {
 	c := redis.NewClient(&redis.Options{Addr: redistest.Addr(b), ContextTimeoutEnabled: true, PoolSize: 64})
 	b.Cleanup(func() { _ = c.Close() })
 	ns := redistest.Namespace(b)
@@ -252,14 +257,7 @@ func benchRoutingMix(b *testing.B, m routingMix, goroutines int,
 			b.Fatal(err)
 		}
 	}
-	var ap *redis.AutoPipeliner
-	if goroutines > 1 {
-		var err error
-		if ap, err = c.AsyncAutoPipelineWithOptions(autoPipelineOptions()); err != nil {
-			b.Fatal(err)
-		}
-	}
-	ops := open(b, c, ap, ns)
+	ops := open(b, c, goroutines, ns)
 	request := func(rng *rand.Rand) error {
 		uid, pod := "user-"+strconv.Itoa(rng.IntN(m.users)), rng.IntN(routingPods)
 		switch r := rng.IntN(100); {
