@@ -15,9 +15,9 @@ import (
 // and services spread over many slots: no script may touch two hash tags and
 // the batch operations must not send a cross-slot MGET.
 //
-// It runs twice: commands sent directly, and through go-redis's automatic
-// pipelining (WithAutoPipelining, forced for a lone caller), which must
-// route each command by slot and keep every result.
+// It runs twice: commands sent directly (WithAutoPipelining(false)), and
+// through go-redis's automatic pipelining (the default, forced for a lone
+// caller), which must route each command by slot and keep every result.
 func TestCluster(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starting a cluster takes seconds")
@@ -26,9 +26,9 @@ func TestCluster(t *testing.T) {
 	for _, mode := range []string{"direct", "autopipelined"} {
 		t.Run(mode, func(t *testing.T) {
 			cc := cluster.Client(t)
-			opts := []Option{}
+			opts := []Option{WithAutoPipelining(false)}
 			if mode == "autopipelined" {
-				opts = append(opts, WithAutoPipelining(true))
+				opts = nil
 				forcePipelining(t)
 			}
 			e, err := New(cc, opts...)

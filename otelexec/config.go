@@ -42,6 +42,7 @@ func newConfig(opts []Option) config {
 		tracerProvider: otel.GetTracerProvider(),
 		meterProvider:  otel.GetMeterProvider(),
 		logger:         slog.Default(),
+		autoPipelining: true,
 
 		stateCacheMaxBytes: DefaultStateCacheMaxBytes,
 		linkCacheMaxBytes:  DefaultLinkCacheMaxBytes,

@@ -24,11 +24,13 @@
 //
 // Bad input never reaches Redis: it returns an *ArgumentError naming the
 // field. A link write is sent at most once; when its reply is lost the
-// error wraps ErrOutcomeUnknown. WithStateCache (pod states up to a TTL
-// old) and WithAutoPipelining (many goroutines' commands in one round trip)
-// save round trips when many users are routed at once; WithLinkCache
-// answers repeated lookups from memory, kept correct by Redis's
-// invalidations within a staleness bound.
+// error wraps ErrOutcomeUnknown. By default the commands of concurrent
+// operations share round trips (go-redis's automatic pipelining; a lone
+// caller's go directly): it is what makes the executor faster than a naive
+// one when many users are routed at once. WithAutoPipelining(false) turns
+// it off; WithStateCache (pod states up to a TTL old) saves the state
+// reads; WithLinkCache answers repeated lookups from memory, kept correct
+// by Redis's invalidations within a staleness bound.
 //
 // In the repository, docs/design.md has the key layout, input rules, lost
 // replies, state cache and pipelining; docs/telemetry.md every span field

@@ -50,9 +50,7 @@ func New(rdb redis.UniversalClient, opts ...Option) (*Executor, error) {
 		return nil, err
 	}
 	e.tel = tel
-	if e.send, err = newSender(rdb, c.autoPipelining, c.commandSpans); err != nil {
-		return nil, err
-	}
+	e.send = newSender(rdb, c.autoPipelining, c.commandSpans)
 	e.states = newStateCache(&c, tel.meters, e.podStateFields)
 	if ms := tel.meters; ms != nil {
 		if e.ratios, err = c.meterProvider.Meter(ScopeName, metric.WithInstrumentationVersion(Version)).RegisterCallback(e.observeRatios, ms.ratio); err != nil {

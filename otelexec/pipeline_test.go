@@ -3,7 +3,9 @@ package otelexec
 import (
 	"context"
 	"errors"
+	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -26,20 +28,16 @@ func forcePipelining(t *testing.T) {
 	t.Cleanup(func() { autoPipelineMinInFlight = old })
 }
 
-// batchCounter counts the pipelines and single commands a client sends,
-// and where its GETs went.
+// batchCounter counts the pipelines and single commands a client sends.
 type batchCounter struct {
 	singles, batches, batched atomic.Int64
-	getsAlone, getsBatched    atomic.Int64
+	largest                   atomic.Int64 // commands in the largest pipeline
 }
 
 func (*batchCounter) DialHook(next redis.DialHook) redis.DialHook { return next }
 func (h *batchCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
 		h.singles.Add(1)
-		if cmd.Name() == "get" {
-			h.getsAlone.Add(1)
-		}
 		return next(ctx, cmd)
 	}
 }
@@ -47,27 +45,36 @@ func (h *batchCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis
 	return func(ctx context.Context, cmds []redis.Cmder) error {
 		h.batches.Add(1)
 		h.batched.Add(int64(len(cmds)))
-		for _, c := range cmds {
-			if c.Name() == "get" {
-				h.getsBatched.Add(1)
-			}
+		for n := h.largest.Load(); int64(len(cmds)) > n && !h.largest.CompareAndSwap(n, int64(len(cmds))); n = h.largest.Load() {
 		}
 		return next(ctx, cmds)
 	}
 }
 
 // TestAutoPipelinedRouting routes users from 32 goroutines through an
-// autopipelined executor: every result is right (each user keeps the pod it
-// was given), concurrent commands really share round trips, and the
-// executor's telemetry counts every call.
+// executor with the default options, so autopipelined, and through one with
+// WithAutoPipelining(false): every result is right (each user keeps the pod
+// it was given), the executor's telemetry counts every call, and concurrent
+// commands share round trips by default only (a pipeline of the executor's
+// own holds at most 3 commands: HGET, GET, HGETALL).
 func TestAutoPipelinedRouting(t *testing.T) {
+	for _, on := range []bool{true, false} {
+		t.Run("default="+strconv.FormatBool(on), func(t *testing.T) { testAutoPipelinedRouting(t, on) })
+	}
+}
+
+func testAutoPipelinedRouting(t *testing.T, def bool) {
 	rdb := redistest.Client(t)
 	hook := &batchCounter{}
 	rdb.AddHook(hook)
 	reader := sdkmetric.NewManualReader()
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
 	t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
-	e, err := New(rdb, WithAutoPipelining(true), WithMeterProvider(mp))
+	opts := []Option{WithMeterProvider(mp)}
+	if !def {
+		opts = append(opts, WithAutoPipelining(false))
+	}
+	e, err := New(rdb, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,8 +116,8 @@ func TestAutoPipelinedRouting(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if b, n := hook.batches.Load(), hook.batched.Load(); b == 0 || n <= b {
-		t.Errorf("%d pipelines of %d commands in all: no round trip was shared", b, n)
+	if shared := hook.largest.Load() > 3; shared != def {
+		t.Errorf("largest pipeline %d commands: round trips shared %v, want %v", hook.largest.Load(), shared, def)
 	}
 	rm := metrictest.Collect(t, reader)
 	for _, id := range []contract.Op{contract.OpComputeLinkedPod, contract.OpSetLinkedPod, contract.OpGetLinkedPod, contract.OpRemoveLinkedPodWithID} {
@@ -128,7 +135,7 @@ func TestAutoPipelinedRouting(t *testing.T) {
 func TestAutoPipelinedDeadlines(t *testing.T) {
 	srv := redistest.StartServer(t)
 	rdb := srv.Client(t)
-	e, err := New(rdb, WithAutoPipelining(true))
+	e, err := New(rdb)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,7 +180,7 @@ func TestAutoPipelinedDeadlines(t *testing.T) {
 func TestAutoPipelinedScriptFlush(t *testing.T) {
 	srv := redistest.StartServer(t)
 	rdb := srv.Client(t)
-	e, err := New(rdb, WithAutoPipelining(true))
+	e, err := New(rdb)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,14 +200,84 @@ func TestAutoPipelinedScriptFlush(t *testing.T) {
 	}
 }
 
-// TestCommandSpansBypassPipelining: with WithRedisCommandSpans, commands go
-// directly, each with its own round trip, so each can be the child of its
-// operation's span.
+// TestLoneCallerSentDirectly: with the default options a caller alone
+// sends its commands itself (go-redis's hooks run on its goroutine), so it
+// never waits for the pipeliner's flusher: pipelining is free for a router
+// with one caller at a time.
+func TestLoneCallerSentDirectly(t *testing.T) {
+	for _, forced := range []bool{false, true} {
+		t.Run("forced="+strconv.FormatBool(forced), func(t *testing.T) {
+			rdb := redistest.Client(t)
+			hook := &goroutineHook{caller: goroutineID()}
+			rdb.AddHook(hook)
+			e, err := New(rdb)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if forced {
+				forcePipelining(t) // the control: the flusher sends
+			}
+			ctx := testContext(t)
+			ns := redistest.Namespace(t)
+			for range 5 {
+				if _, err := e.GetLinkedPod(ctx, ns, "u", "game"); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := e.SetLinkedPod(ctx, ns, "u", "game", 1, PersistForever); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if elsewhere := hook.elsewhere.Load() > 0; elsewhere != forced {
+				t.Errorf("%d of %d sends ran on another goroutine than the caller's; want them all there: %v",
+					hook.elsewhere.Load(), hook.sends.Load(), !forced)
+			}
+		})
+	}
+}
+
+// goroutineHook counts the sends that ran on another goroutine than caller.
+type goroutineHook struct {
+	caller           uint64
+	sends, elsewhere atomic.Int64
+}
+
+func (*goroutineHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (h *goroutineHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		h.count()
+		return next(ctx, cmd)
+	}
+}
+func (h *goroutineHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		h.count()
+		return next(ctx, cmds)
+	}
+}
+
+func (h *goroutineHook) count() {
+	h.sends.Add(1)
+	if goroutineID() != h.caller {
+		h.elsewhere.Add(1)
+	}
+}
+
+// goroutineID is the current goroutine's number, from its stack header.
+func goroutineID() uint64 {
+	var buf [64]byte
+	f := strings.Fields(string(buf[:runtime.Stack(buf[:], false)]))
+	id, _ := strconv.ParseUint(f[1], 10, 64)
+	return id
+}
+
+// TestCommandSpansBypassPipelining: while command spans are recorded on the
+// client, commands go directly, each sent by its caller, so each can be the
+// child of its operation's span.
 func TestCommandSpansBypassPipelining(t *testing.T) {
 	rdb := redistest.Client(t)
-	hook := &batchCounter{}
+	hook := &goroutineHook{caller: goroutineID()}
 	rdb.AddHook(hook)
-	e, err := New(rdb, WithAutoPipelining(true), WithRedisCommandSpans(true))
+	e, err := New(rdb, WithRedisCommandSpans(true))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,8 +286,8 @@ func TestCommandSpansBypassPipelining(t *testing.T) {
 	if _, err := e.GetWorkloadState(ctx, redistest.Namespace(t), "game"); err != nil {
 		t.Fatal(err)
 	}
-	if hook.getsAlone.Load() != 1 || hook.getsBatched.Load() != 0 {
-		t.Errorf("GET sent alone %d times and in pipelines %d times; want once alone", hook.getsAlone.Load(), hook.getsBatched.Load())
+	if hook.sends.Load() == 0 || hook.elsewhere.Load() != 0 {
+		t.Errorf("%d sends, %d of them by another goroutine than the caller; want all by the caller", hook.sends.Load(), hook.elsewhere.Load())
 	}
 }
 
@@ -223,7 +300,7 @@ func TestAutoPipelinedLostReply(t *testing.T) {
 	proxy := redistest.StartProxy(t, srv.Addr)
 	rdb := redis.NewClient(&redis.Options{Addr: proxy.Addr, ContextTimeoutEnabled: true}) // MaxRetries: the default, 3
 	t.Cleanup(func() { _ = rdb.Close() })
-	e, err := New(rdb, WithAutoPipelining(true))
+	e, err := New(rdb)
 	if err != nil {
 		t.Fatal(err)
 	}

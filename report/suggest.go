@@ -516,7 +516,7 @@ func slowRoundTrip(r view) []Suggestion {
 	if pg := r.Redis.Ping; pg != nil && pg.Count > 0 {
 		s.Message += fmt.Sprintf("; PING p50 %s", formatSeconds(pg.P50Seconds))
 	}
-	s.Message += ". Redis or the network: the report cannot tell which. Hint: compare with redis-cli --latency from this host; move the router nearer Redis, or make fewer round trips (BatchGetLinkedPod, otelexec.WithAutoPipelining for many concurrent callers)."
+	s.Message += ". Redis or the network: the report cannot tell which. Hint: compare with redis-cli --latency from this host; move the router nearer Redis, or make fewer round trips (BatchGetLinkedPod; for many concurrent callers, keep otelexec.WithAutoPipelining on, its default)."
 	return []Suggestion{s}
 }
 

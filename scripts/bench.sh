@@ -37,7 +37,7 @@ all_suites=(
 	"instrumentation-cpu;otelexec;^BenchmarkInstrumentationCPU\$;$BENCHTIME;/impl"
 	"throughput50;otelexec;^BenchmarkThroughput50\$;$BENCHTIME;/impl"
 	"routing;otelexec;^BenchmarkRoutingPath\$;$BENCHTIME;/impl"
-	"routing-mix;otelexec;^BenchmarkRoutingMix\$;$BENCHTIME;/pipelining"
+	"routing-mix;otelexec;^BenchmarkRoutingMix\$;$BENCHTIME;/impl"
 	"batch;otelexec;^BenchmarkBatchGetLinkedPod\$;3x;"
 	"otelexec-ops;otelexec;^Benchmark(GetLinkedPod|SetLinkedPod)\$;$BENCHTIME;/provider"
 	"link-read;otelexec;^BenchmarkLinkRead\$;$BENCHTIME;/read"

@@ -76,7 +76,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.StringVar(&cfg.reportFormat, "report", "text", "final report `format`: text, json or html")
 	fs.StringVar(&cfg.reportOut, "report-out", "", "write the final report to this `file` instead of stdout")
 	fs.BoolVar(&cfg.commandSpans, "command-spans", false, "add a child span per Redis command (redisinstr) under each operation span")
-	fs.BoolVar(&cfg.autoPipeline, "autopipeline", false, "send the executor's commands through go-redis automatic pipelining while several are in flight (otelexec.WithAutoPipelining); with -command-spans the commands are sent directly")
+	fs.BoolVar(&cfg.autoPipeline, "autopipeline", true, "send the executor's commands through go-redis automatic pipelining while several are in flight (otelexec.WithAutoPipelining, on by default); -autopipeline=false, or -command-spans, sends them directly")
 	fs.DurationVar(&cfg.progress, "progress", 3*time.Second, "interval of the progress line; 0 disables it")
 	fs.BoolVar(&cfg.keepKeys, "keep-keys", false, "leave this run's keys in Redis instead of deleting them at exit")
 	fs.BoolVar(&cfg.exemplars, "exemplars", true, "serve /metrics as OpenMetrics, with exemplars (the trace ID of a sampled call on its latency bucket), to a scraper that asks for it; false serves the classic text format only")

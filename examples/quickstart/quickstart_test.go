@@ -211,13 +211,16 @@ func TestRunEmbeddedRedis(t *testing.T) {
 	}
 }
 
-// The embedded Redis serves pipelined batches too: a run with
-// -autopipeline is as healthy as one without.
+// The embedded Redis serves pipelined batches, the default, and a run with
+// -autopipeline=false, whose commands go directly, is as healthy.
 func TestRunAutoPipelined(t *testing.T) {
-	final, out := runAndProbe(t, "-autopipeline")
+	final, out := runAndProbe(t, "-autopipeline=false")
 	checkHealthyRun(t, final, out)
-	if cfg := mustParse(t, "-autopipeline"); !cfg.autoPipeline {
-		t.Error("-autopipeline did not set the option")
+	if cfg := mustParse(t, "-autopipeline=false"); cfg.autoPipeline {
+		t.Error("-autopipeline=false did not turn the option off")
+	}
+	if cfg := mustParse(t); !cfg.autoPipeline {
+		t.Error("autopipelining is not the default")
 	}
 }
 

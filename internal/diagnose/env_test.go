@@ -24,6 +24,7 @@ type setup struct {
 	stateCache time.Duration // otelexec.WithStateCache; 0: none
 	gogc       int           // GOGC during the window; 0: unchanged
 	workers    int           // 0: defaultWorkers
+	direct     bool          // otelexec.WithAutoPipelining(false): each command on a connection of its own
 }
 
 const (
@@ -84,7 +85,7 @@ func run(t *testing.T, tm timing, su setup, viaProxy bool, inject func(ctx conte
 		t.Fatal(err)
 	}
 	defer inst.Close()
-	opts := []otelexec.Option{otelexec.WithMeterProvider(mp)}
+	opts := []otelexec.Option{otelexec.WithMeterProvider(mp), otelexec.WithAutoPipelining(!su.direct)}
 	if su.stateCache > 0 {
 		opts = append(opts, otelexec.WithStateCache(su.stateCache))
 	}
