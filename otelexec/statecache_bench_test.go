@@ -264,7 +264,7 @@ func BenchmarkStateCacheCompute(b *testing.B) {
 }
 
 // computeHook answers ComputeLinkedPod's commands without I/O: the link
-// read finds no link, HGETALL returns raw, and the link script links the
+// read finds no link, HGETALL (alone or in the link read's pipeline) returns raw, and the link script links the
 // user to the pod it was given.
 type computeHook struct{ raw map[string]string }
 
@@ -272,6 +272,9 @@ func (*computeHook) DialHook(next redis.DialHook) redis.DialHook { return next }
 
 func (h *computeHook) ProcessHook(redis.ProcessHook) redis.ProcessHook {
 	return func(_ context.Context, cmd redis.Cmder) error {
+		if w, ok := cmd.(interface{ Unwrap() redis.Cmder }); ok {
+			cmd = w.Unwrap()
+		}
 		switch c := cmd.(type) {
 		case *redis.MapStringStringCmd:
 			c.SetVal(h.raw)
@@ -286,10 +289,17 @@ func (h *computeHook) ProcessHook(redis.ProcessHook) redis.ProcessHook {
 	}
 }
 
-func (*computeHook) ProcessPipelineHook(redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+func (h *computeHook) ProcessPipelineHook(redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return func(_ context.Context, cmds []redis.Cmder) error {
-		for _, cmd := range cmds { // HGET and GET of the link: none
-			cmd.SetErr(redis.Nil)
+		for _, cmd := range cmds { // HGET and GET of the link: none; HGETALL the states
+			if w, ok := cmd.(interface{ Unwrap() redis.Cmder }); ok {
+				cmd = w.Unwrap()
+			}
+			if c, ok := cmd.(*redis.MapStringStringCmd); ok {
+				c.SetVal(h.raw)
+			} else {
+				cmd.SetErr(redis.Nil)
+			}
 		}
 		return nil
 	}
