@@ -57,6 +57,7 @@ func deltaRaw(p, c *rawData) *rawData {
 		warmingUp:          c.warmingUp,
 		reloadsAfterWarmup: counterDelta(c.reloadsAfterWarmup, p.reloadsAfterWarmup),
 		slowest:            c.slowest,
+		routing:            c.routing.minus(&p.routing),
 	}
 	if len(c.pools) > 0 {
 		d.pools = make(map[poolKey]*rawPool, len(c.pools))

@@ -129,8 +129,8 @@ var fleetMetrics = func() []fleetMetric {
 	for _, d := range contract.Instruments() {
 		descs[d.Name] = d
 	}
-	out := make([]fleetMetric, 0, len(fleetNames))
-	for _, name := range fleetNames {
+	out := make([]fleetMetric, 0, len(fleetNames)+len(routingNames))
+	for _, name := range append(fleetNames, routingNames...) {
 		d, ok := descs[name]
 		if !ok {
 			panic("report: " + name + " is not an instrument of the contract")
@@ -663,6 +663,8 @@ func (f *fleet) gather(ctx context.Context) (*rawData, error) {
 			add(raw.pool(key(s)), s.value)
 		}
 	}
+
+	raw.routing.fromFleet(res, name)
 
 	services := map[string]bool{}
 	var versions []string

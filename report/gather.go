@@ -149,6 +149,7 @@ func gather(rm *metricdata.ResourceMetrics) *rawData {
 				})
 			default:
 				raw.gatherPool(m)
+				raw.routing.gather(m)
 			}
 		}
 	}

@@ -48,6 +48,7 @@ var rules = []rule{
 	{RuleSlowRoundTrip, slowRoundTrip},
 	{RuleStateCache, stateCache},
 	{RuleBatchGetLinkedPod, batchGetLinkedPod},
+	{RuleNoLivePod, noLivePod}, {RuleHeldOnDeadPods, heldOnDeadPods}, {RuleLoadSpread, loadSpread}, {RuleLinksMoved, linksMoved},
 }
 
 const (
