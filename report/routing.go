@@ -53,9 +53,15 @@ const (
 	RuleLinksMoved     = "links_moved"
 )
 
-// loadSpreadLimit: load_spread fires when a service's busiest live pod
-// reports this many times the mean live load.
-const loadSpreadLimit = 2
+const (
+	// loadSpreadLimit: load_spread fires when a service's busiest live pod
+	// reports this many times the mean live load.
+	loadSpreadLimit = 2
+	// moveShare: links_moved fires when RouteLinkedPod moved users in more
+	// than this share of the decisions. A healthy service moves none; one
+	// pod of eight that flaps moves a few in a thousand.
+	moveShare = 0.001
+)
 
 // routingNames are the routing instruments, for the fleet's queries.
 var routingNames = []string{
@@ -369,7 +375,7 @@ func loadSpread(r *Report) []Suggestion {
 }
 
 // linksMoved fires when RouteLinkedPod moved users off pods that were not
-// live in more than the error-rate threshold of the decisions. Moves by
+// live in more than moveShare of the decisions. Moves by
 // SetLinkedPod and TrySetLinkedPod are the application's choice and are
 // not judged.
 func linksMoved(r *Report) []Suggestion {
@@ -379,7 +385,7 @@ func linksMoved(r *Report) []Suggestion {
 	}
 	moved := rt.Moves[contract.MovedByRouteLinkedPod.String()]
 	share := ratio(moved, rt.Decisions)
-	if moved == 0 || share <= r.Thresholds.ErrorRate {
+	if moved == 0 || share <= moveShare {
 		return nil
 	}
 	perMin := float64(moved) * 60 / max(r.Window.Seconds, 1e-9)
@@ -387,7 +393,7 @@ func linksMoved(r *Report) []Suggestion {
 		Severity: SeverityWarning,
 		weight:   share,
 		Message: fmt.Sprintf("Users are being moved off pods that stopped looking live: %s/min (%d moves, %s of %d routing decisions, threshold %s)",
-			formatRate(perMin), moved, formatPercent(share), rt.Decisions, formatPercent(r.Thresholds.ErrorRate)),
+			formatRate(perMin), moved, formatPercent(share), rt.Decisions, formatPercent(moveShare)),
 		Evidence: map[string]float64{
 			key(contract.MetricLinksMoved, contract.AttrOperation, contract.MovedByRouteLinkedPod.String()): float64(moved),
 			"routing.moves_per_minute": perMin,

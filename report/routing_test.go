@@ -138,7 +138,7 @@ func TestRoutingSectionFromRealExecutor(t *testing.T) {
 		RuleNoLivePod:      {"20% of logins (1 of 5 routing decisions", "on chat in " + ns + " 0 of 1 pods heartbeating"},
 		RuleHeldOnDeadPods: {"50% of the 2 decisions that kept a link", "on match in " + ns + " 2 of 3 pods heartbeating"},
 		RuleLoadSpread:     {"on lobby in " + ns + ": its busiest live pod reports 4.0× the mean load of its 4 live pods (threshold 2×)"},
-		RuleLinksMoved:     {"(1 moves, 12% of 8 routing decisions, threshold 1.0%)", "on match in " + ns + " the oldest live heartbeat was"},
+		RuleLinksMoved:     {"(1 moves, 12% of 8 routing decisions, threshold 0.10%)", "on match in " + ns + " the oldest live heartbeat was"},
 	}
 	for id, parts := range wantIn {
 		got := findings(r, id)
@@ -259,8 +259,8 @@ func TestRoutingRuleThresholds(t *testing.T) {
 		{"no live pod above it", map[string]uint64{"kept": 900, "linked": 98, "no_live_pod": 2}, 0, 0, 8, 0, []string{RuleNoLivePod}},
 		{"held at the threshold", map[string]uint64{"kept": 99, "kept_stale": 1, "linked": 900}, 0, 7, 1, 1.3, nil},
 		{"held above it", map[string]uint64{"kept": 98, "kept_stale": 2, "linked": 900}, 0, 7, 1, 1.3, []string{RuleHeldOnDeadPods}},
-		{"moves at the threshold", map[string]uint64{"kept": 990, "moved": 10}, 10, 8, 0, 1.3, nil},
-		{"moves above it", map[string]uint64{"kept": 989, "moved": 11}, 11, 8, 0, 1.3, []string{RuleLinksMoved}},
+		{"moves at the threshold", map[string]uint64{"kept": 999, "moved": 1}, 1, 8, 0, 1.3, nil},
+		{"moves above it", map[string]uint64{"kept": 998, "moved": 2}, 2, 8, 0, 1.3, []string{RuleLinksMoved}},
 		{"spread under the threshold", map[string]uint64{"kept": 1000}, 0, 8, 0, 1.99, nil},
 		{"spread at it", map[string]uint64{"kept": 1000}, 0, 8, 0, 2, []string{RuleLoadSpread}},
 		{"spread of one live pod", map[string]uint64{"kept": 1000}, 0, 1, 7, 8, nil},
@@ -313,7 +313,18 @@ func TestRoutingFleetMatchesProcess(t *testing.T) {
 			t.Errorf("service %d: fleet %+v, process %+v", i, b, a)
 		}
 	}
-	if got, want := ids(fr), ids(own); !slices.Equal(got, want) {
-		t.Errorf("fleet findings %v, process %v", got, want)
+	// The same routing findings (the latency rules judge other buckets).
+	routing := func(r *Report) []string {
+		var out []string
+		for _, id := range ids(r) {
+			if slices.Contains([]string{RuleNoLivePod, RuleHeldOnDeadPods, RuleLoadSpread, RuleLinksMoved}, id) {
+				out = append(out, id)
+			}
+		}
+		slices.Sort(out)
+		return out
+	}
+	if got, want := routing(fr), routing(own); len(want) != 4 || !slices.Equal(got, want) {
+		t.Errorf("fleet routing findings %v, process %v", got, want)
 	}
 }
