@@ -361,8 +361,10 @@ func loadSpread(r *Report) []Suggestion {
 			continue
 		}
 		out = append(out, Suggestion{
+			// Weight 0: a balance finding yields to any other warning,
+			// dead pods in particular, whose aftermath it can be (users
+			// placed again pile onto the pod that reported least).
 			Severity: SeverityWarning,
-			weight:   0.1,
 			Message: fmt.Sprintf("Load is uneven on %s: its busiest live pod reports %.1f× the mean load of its %d live pods (threshold %d×). New users go to the least-loaded pod, so one pod piles up users when it reports less than it carries, or when users are linked past ComputeLinkedPod (SetLinkedPod). Hint: compare the loads the pods write (SetServiceState) with the users linked to them.",
 				sv.name(), sv.LoadSpread, sv.LivePods, loadSpreadLimit),
 			Evidence: map[string]float64{

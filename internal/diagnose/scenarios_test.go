@@ -75,7 +75,7 @@ var scenarios = []scenario{
 	}},
 	{name: "pods stop heartbeating", want: []string{report.RuleNoLivePod}, must: report.RuleNoLivePod, sizes: []size{
 		{label: "every pod of match stops heartbeating", inject: heartbeats("match", livePods, silent(0))},
-		{label: "every pod of match silent 3.5 s", inject: heartbeats("match", livePods, silent(3500*time.Millisecond))},
+		{label: "every pod of match silent 4 s", inject: heartbeats("match", livePods, silent(4*time.Second))},
 	}},
 	{name: "clock behind", want: []string{report.RuleHeldOnDeadPods, report.RuleLinksMoved}, must: report.RuleHeldOnDeadPods, sizes: []size{
 		{label: "2 of 8 pods of match write heartbeats 5 s old", inject: heartbeats("match", 2, behind(5*time.Second))},
