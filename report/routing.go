@@ -401,12 +401,16 @@ func linksMoved(r *Report) []Suggestion {
 			"routing.moves_per_minute": perMin,
 		},
 	}
+	// The service whose heartbeats came latest is the one that flaps.
+	var late *RoutingService
 	for i := range rt.Services {
-		sv := &rt.Services[i]
-		if sv.HeartbeatAge.Count > 0 {
-			s.Message += fmt.Sprintf("; on %s the oldest live heartbeat was %s at p99, %s at most", sv.name(), formatSeconds(sv.HeartbeatAge.P99Seconds), formatSeconds(sv.HeartbeatAge.MaxSeconds))
-			s.Evidence[key("routing.heartbeat_age.p99_seconds", sv.attrs()...)] = sv.HeartbeatAge.P99Seconds
+		if sv := &rt.Services[i]; sv.HeartbeatAge.Count > 0 && (late == nil || sv.HeartbeatAge.P99Seconds > late.HeartbeatAge.P99Seconds) {
+			late = sv
 		}
+	}
+	if late != nil {
+		s.Message += fmt.Sprintf("; the oldest live heartbeat came latest on %s: %s at p99, %s at most", late.name(), formatSeconds(late.HeartbeatAge.P99Seconds), formatSeconds(late.HeartbeatAge.MaxSeconds))
+		s.Evidence[key("routing.heartbeat_age.p99_seconds", late.attrs()...)] = late.HeartbeatAge.P99Seconds
 	}
 	s.Message += ". Each move loses the user's session on the pod. A pod whose heartbeat comes late now and then (GC or CPU stalls, a heartbeat period close to aliveWithin) flaps between live and dead. Hint: heartbeat at a third of aliveWithin or less, and find what delays the late pod."
 	return []Suggestion{s}

@@ -138,7 +138,7 @@ func TestRoutingSectionFromRealExecutor(t *testing.T) {
 		RuleNoLivePod:      {"20% of logins (1 of 5 routing decisions", "on chat in " + ns + " 0 of 1 pods heartbeating"},
 		RuleHeldOnDeadPods: {"50% of the 2 decisions that kept a link", "on match in " + ns + " 2 of 3 pods heartbeating"},
 		RuleLoadSpread:     {"on lobby in " + ns + ": its busiest live pod reports 4.0× the mean load of its 4 live pods (threshold 2×)"},
-		RuleLinksMoved:     {"(1 moves, 12% of 8 routing decisions, threshold 0.10%)", "on match in " + ns + " the oldest live heartbeat was"},
+		RuleLinksMoved:     {"(1 moves, 12% of 8 routing decisions, threshold 0.10%)", "; the oldest live heartbeat came latest on "},
 	}
 	for id, parts := range wantIn {
 		got := findings(r, id)
