@@ -289,7 +289,7 @@ func deadPods(rt *Routing, s *Suggestion, onlyNoneLive bool) {
 
 // noLivePod fires when logins (decisions for users without a link) found
 // no live pod at more than the error-rate threshold: those users were not
-// placed at all.
+// placed at all. Critical, unless Redis restarted in the window.
 func noLivePod(r *Report) []Suggestion {
 	rt := routingJudged(r)
 	if rt == nil {
@@ -313,6 +313,11 @@ func noLivePod(r *Report) []Suggestion {
 		},
 	}
 	deadPods(rt, &s, true)
+	if sr := scriptReloads(r); len(sr) > 0 && sr[0].Cause == CauseRestart {
+		// The restart is the cause; script_reloads names it first.
+		s.Severity, s.weight = SeverityWarning, 0
+		s.Message += ", after Redis restarted in the window (script_reloads): a Redis that keeps no data comes back without the pod states, and logins find no pod until the pods heartbeat again"
+	}
 	s.Message += ". A pod is live while its heartbeat (SetServiceState) is younger than the aliveWithin the caller passes. Hint: check that the pods run and that their heartbeat loop writes; a pod whose clock is behind writes old heartbeats."
 	return []Suggestion{s}
 }

@@ -276,6 +276,20 @@ func TestRoutingRuleThresholds(t *testing.T) {
 	}
 }
 
+// Logins that found no pod after a Redis restart are the restart's
+// aftermath: script_reloads comes first and no_live_pod says why.
+func TestNoLivePodAfterRedisRestart(t *testing.T) {
+	r := routingReport(map[string]uint64{"kept": 900, "linked": 90, "no_live_pod": 10}, 0, 8, 0, 1.1)
+	r.Redis = Redis{ScriptCache: ScriptCache{Reloads: 3, Misses: 3, ReloadsAfterWarmup: 3}, Pool: Pool{Misses: 8, InUse: 2, Idle: 2}}
+	r.Suggestions = suggest(r)
+	if got := ids(r); !slices.Equal(got, []string{RuleScriptReloads, RuleNoLivePod}) {
+		t.Fatalf("findings %v", got)
+	}
+	if s := r.Suggestions[1]; s.Severity != SeverityWarning || !strings.Contains(s.Message, "after Redis restarted in the window") {
+		t.Fatalf("no_live_pod %s: %q", s.Severity, s.Message)
+	}
+}
+
 // The fleet report shows the routing section of the process report, from
 // the same instruments scraped by a real Prometheus.
 func TestRoutingFleetMatchesProcess(t *testing.T) {
