@@ -51,6 +51,7 @@ func build(raw *rawData, start, end time.Time, cfg *config) *Report {
 			}
 		}
 	}
+	r.Routing = raw.routing.report(r.Window.Seconds)
 	r.Suggestions = suggest(r, raw)
 	return r
 }

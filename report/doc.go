@@ -2,9 +2,10 @@
 // performance report a person can read after a load test or during an
 // incident: per-operation throughput, errors and latency quantiles, the
 // Redis clients with their pools, connection status and per-command
-// latency, the Go runtime's evidence for a slow tail, the slowest calls with
-// links to their traces, and suggestions that cite the numbers that fired
-// them, a slow tail's named cause among them.
+// latency, the routing health (decisions by outcome, links moved, the pods
+// of each service), the Go runtime's evidence for a slow tail, the slowest
+// calls with links to their traces, and suggestions that cite the numbers
+// that fired them, a slow tail's named cause among them.
 //
 // A [Collector] is a metric reader: attach [Collector.Reader] to the
 // MeterProvider next to any other reader (Prometheus, OTLP). It asks the SDK

@@ -62,6 +62,7 @@ func TestFleetNamesMatchTheExporter(t *testing.T) {
 	if _, err := e.GetServiceState(t.Context(), ns, "svc"); err != nil {
 		t.Fatal(err)
 	}
+	routingTraffic(t, e, ns)
 	time.Sleep(60 * time.Millisecond) // a ping or two
 	rec := httptest.NewRecorder()
 	prom.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))

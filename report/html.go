@@ -25,6 +25,7 @@ var htmlTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
 	"embedded":   embeddedText,
 	"clientName": clientName,
 	"upper":      strings.ToUpper,
+	"routing":    (*Routing).lines,
 }).Parse(htmlSource))
 
 // WriteHTML writes r as one self-contained HTML page: inline styles that

@@ -76,6 +76,11 @@ var observers = map[string]observer{
 			raw.stateHitRatio, raw.hasStateRatio = p.value, true
 		}
 	},
+	contract.MetricRoutingDecisions: routingObserver(contract.MetricRoutingDecisions),
+	contract.MetricLinksMoved:       routingObserver(contract.MetricLinksMoved),
+	contract.MetricPods:             routingObserver(contract.MetricPods),
+	contract.MetricPodHeartbeatAge:  routingObserver(contract.MetricPodHeartbeatAge),
+	contract.MetricPodLoadSpread:    routingObserver(contract.MetricPodLoadSpread),
 	contract.MetricConnectionStatus: func(raw *rawData, p *point) {
 		s := entry(&raw.statuses, p.pool())
 		switch status := p.attr(contract.AttrStatus); {

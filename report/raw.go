@@ -38,6 +38,8 @@ type rawData struct {
 	// slowest holds, per operation, the slowest calls with a sampled trace
 	// that the collector has seen recently; build keeps those in the window.
 	slowest map[string][]Call
+
+	routing rawRouting
 }
 
 type rawOp struct {

@@ -21,6 +21,7 @@ type Report struct {
 	Operations    []Operation  `json:"operations"` // sorted by name
 	Redis         Redis        `json:"redis"`
 	Runtime       *Runtime     `json:"runtime,omitempty"`
+	Routing       *Routing     `json:"routing,omitempty"`
 	Timeline      *Timeline    `json:"timeline,omitempty"`
 	Suggestions   []Suggestion `json:"suggestions"` // critical first, then warning, info
 	// Warnings name the data a fleet report left out: Prometheus series

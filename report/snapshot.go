@@ -80,6 +80,7 @@ func deltaRaw(p, c *rawData) *rawData {
 		warmingUp:          c.warmingUp,
 		reloadsAfterWarmup: counterDelta(c.reloadsAfterWarmup, p.reloadsAfterWarmup),
 		slowest:            c.slowest,
+		routing:            c.routing.minus(&p.routing),
 	}
 }
 

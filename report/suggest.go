@@ -55,6 +55,7 @@ var rules = []rule{
 	{RuleSlowRoundTrip, slowRoundTrip},
 	{RuleStateCache, stateCache},
 	{RuleBatchGetLinkedPod, batchGetLinkedPod},
+	{RuleNoLivePod, noLivePod}, {RuleHeldOnDeadPods, heldOnDeadPods}, {RuleLoadSpread, loadSpread}, {RuleLinksMoved, linksMoved},
 }
 
 const (

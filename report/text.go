@@ -25,6 +25,7 @@ func (r *Report) WriteText(w io.Writer) error {
 	r.writeErrors(bw)
 	r.writeSlowest(bw)
 	r.writeRedis(bw)
+	r.writeRouting(bw)
 	r.writeRuntime(bw)
 	r.writeSuggestions(bw)
 	return bw.Flush()

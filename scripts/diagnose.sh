@@ -4,7 +4,8 @@
 # each, and the report's first finding compared with the injected cause.
 #
 #   scripts/diagnose.sh          # full: both sizes of each cause, advice applied and measured
-#   scripts/diagnose.sh short    # CI: each cause as an operator sees it, two runs each (~4 min)
+#   scripts/diagnose.sh short    # CI: each cause as an operator sees it, two runs each (~4.5 min)
+#   DIAGNOSE_ONLY='hot pod|flapping' scripts/diagnose.sh full   # only the scenarios named
 #
 # It prints the confusion table, headed by the command and commit, ready
 # for docs/report.md, and writes it to $DIAGNOSE_OUT (default

@@ -40,6 +40,7 @@ type env struct {
 	srv   *redistest.Server
 	proxy *redistest.Proxy // between the executor and Redis, when asked for
 	side  *redis.Client
+	work  *workload
 }
 
 // timing shapes a run: the workload warms up, then the report's window
@@ -85,7 +86,7 @@ func run(t *testing.T, tm timing, su setup, viaProxy bool, inject func(ctx conte
 		t.Fatal(err)
 	}
 	defer inst.Close()
-	opts := []otelexec.Option{otelexec.WithMeterProvider(mp), otelexec.WithAutoPipelining(!su.direct)}
+	opts := []otelexec.Option{otelexec.WithMeterProvider(mp), otelexec.WithAutoPipelining(!su.direct), otelexec.WithServiceAttributes(true)}
 	if su.stateCache > 0 {
 		opts = append(opts, otelexec.WithStateCache(su.stateCache))
 	}
@@ -97,6 +98,7 @@ func run(t *testing.T, tm timing, su setup, viaProxy bool, inject func(ctx conte
 
 	w := &workload{exec: ex, ns: "diag", pods: max(su.pods, livePods), users: users,
 		workers: cmpOr(su.workers, defaultWorkers), pace: workerPace}
+	e.work = w
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
 	if err := w.prepare(ctx); err != nil {

@@ -2,19 +2,26 @@ package diagnose
 
 import (
 	"context"
+	"math/rand/v2"
 	"runtime"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/statefulroute/sfotel/report"
 )
 
 // A scenario injects one cause for real. sizes[0] is the cause as an
 // operator would see it (p99 several times the healthy p99), sizes[1] the
 // same cause near the threshold of the rule that should name it.
 type scenario struct {
-	name  string
-	want  []string // verdicts that name the injected cause
-	proxy bool     // the executor reaches Redis through a proxy
+	name string
+	want []string // verdicts that name the injected cause
+	// must is a rule that must be among the findings of every run: the
+	// rule the scenario proves, when another may come first.
+	must  string
+	proxy bool // the executor reaches Redis through a proxy
+	full  bool // only in the full form
 	sizes []size
 }
 
@@ -68,6 +75,22 @@ var scenarios = []scenario{
 	{name: "large pod states", want: []string{"state_cache"}, sizes: []size{
 		{label: "3000 pods per service, no state cache", setup: setup{pods: 3000}},
 		{label: "2000 pods per service, no state cache", setup: setup{pods: 2000}},
+	}},
+	{name: "pods stop heartbeating", want: []string{report.RuleNoLivePod}, must: report.RuleNoLivePod, sizes: []size{
+		{label: "every pod of match stops heartbeating", inject: heartbeats("match", livePods, silent(0))},
+		{label: "every pod of match silent 4 s", inject: heartbeats("match", livePods, silent(4*time.Second))},
+	}},
+	{name: "clock behind", want: []string{report.RuleHeldOnDeadPods, report.RuleLinksMoved}, must: report.RuleHeldOnDeadPods, sizes: []size{
+		{label: "2 of 8 pods of match write heartbeats 5 s old", inject: heartbeats("match", 2, behind(5*time.Second))},
+		{label: "1 of 8 pods of match writes heartbeats 5 s old", inject: heartbeats("match", 1, behind(5*time.Second))},
+	}},
+	{name: "flapping pod", want: []string{report.RuleLinksMoved, report.RuleHeldOnDeadPods}, must: report.RuleLinksMoved, full: true, sizes: []size{
+		{label: "2 of 8 pods of match stall their heartbeat 4 s in every 5", inject: heartbeats("match", 2, stall(4*time.Second, 5*time.Second))},
+		{label: "1 of 8 pods of match stalls its heartbeat 4 s in every 5", inject: heartbeats("match", 1, stall(4*time.Second, 5*time.Second))},
+	}},
+	{name: "hot pod", want: []string{report.RuleLoadSpread}, must: report.RuleLoadSpread, full: true, sizes: []size{
+		{label: "a gateway links every new match user to pod 0", inject: pin("match", 1)},
+		{label: "a gateway links half the new match users to pod 0", inject: pin("match", 0.5)},
 	}},
 	{name: "redis restart", want: []string{"script_reloads/restart", "error_rate", "connection_down"}, sizes: []size{
 		{label: "killed, back after 1 s", inject: restart(time.Second)},
@@ -196,5 +219,56 @@ func restart(down time.Duration) func(context.Context, *env) {
 		if err := e.srv.Start(); err != nil {
 			e.t.Errorf("restart redis-server: %v", err)
 		}
+	}
+}
+
+// A beatFault is the heartbeat a faulty pod writes at now, since from;
+// false: it writes none.
+type beatFault func(from, now time.Time) (time.Time, bool)
+
+// heartbeats makes the first n pods of svc write their heartbeats as f
+// says from the window's start.
+func heartbeats(svc string, n int, f beatFault) func(context.Context, *env) {
+	return func(_ context.Context, e *env) {
+		from := time.Now()
+		e.work.faults.Store(&faults{beat: func(s string, pod int, now time.Time) (time.Time, bool) {
+			if s != svc || pod >= n {
+				return now, true
+			}
+			return f(from, now)
+		}})
+	}
+}
+
+// silent: the heartbeat loop stops for d (0: for good), as when a pod dies.
+func silent(d time.Duration) beatFault {
+	return func(from, now time.Time) (time.Time, bool) {
+		return now, d > 0 && now.Sub(from) >= d
+	}
+}
+
+// behind: the pod's clock is d behind, so its heartbeats are d old.
+func behind(d time.Duration) beatFault {
+	return func(_, now time.Time) (time.Time, bool) { return now.Add(-d), true }
+}
+
+// stall: the heartbeat loop stalls for d in every period (a pod that stops
+// the world now and then), so the pod flaps between live and dead.
+func stall(d, period time.Duration) beatFault {
+	return func(from, now time.Time) (time.Time, bool) {
+		return now, now.Sub(from)%period >= d
+	}
+}
+
+// pin makes a gateway link share of the new users of svc to pod 0 with
+// SetLinkedPod, past the least-loaded choice.
+func pin(svc string, share float64) func(context.Context, *env) {
+	return func(_ context.Context, e *env) {
+		e.work.faults.Store(&faults{pin: func(s string) int {
+			if s == svc && rand.Float64() < share {
+				return 0
+			}
+			return -1
+		}})
 	}
 }

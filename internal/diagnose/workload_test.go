@@ -12,8 +12,10 @@ import (
 )
 
 // The routing workload of examples/quickstart, compacted: pods heartbeat
-// every second, workers log users in (ComputeLinkedPod), look them up
-// (single and batch), read the services' workload states and log them out.
+// their load (the users linked to them) every beatEvery, workers log users
+// in (ComputeLinkedPod), look them up (single and batch), route them again
+// when they reconnect (RouteLinkedPod), read the services' workload states
+// and log them out.
 var services = [numServices]string{"lobby", "match", "chat"}
 
 const numServices = 3
@@ -25,6 +27,10 @@ const (
 	// livePods heartbeat; any further pods of a service (the large-state
 	// scenario) are listed with a stale state, as after a scale-down.
 	livePods = 8
+	// beatEvery is the pods' heartbeat period: a quarter of a second, so
+	// that logins between two heartbeats, which all go to the pod that
+	// reported the least load, do not pile up on one pod.
+	beatEvery = 250 * time.Millisecond
 )
 
 type workload struct {
@@ -36,6 +42,28 @@ type workload struct {
 	pace    time.Duration // a worker's pause between calls
 
 	calls, errs atomic.Int64
+	// loads are the users linked to each live pod, as the pods report them.
+	loads  [numServices][livePods]atomic.Int64
+	faults atomic.Pointer[faults]
+}
+
+// faults are the routing causes a scenario injects into the workload.
+type faults struct {
+	// beat is the heartbeat a pod writes at now; false: it writes none.
+	beat func(svc string, pod int, now time.Time) (time.Time, bool)
+	// pin is the pod a gateway links a new user of svc to past
+	// ComputeLinkedPod (SetLinkedPod); -1: none.
+	pin func(svc string) int
+}
+
+// link moves a user's count from pod from to pod to (-1: none).
+func (w *workload) link(s, from, to int) {
+	if from >= 0 && from < livePods {
+		w.loads[s][from].Add(-1)
+	}
+	if to >= 0 && to < livePods {
+		w.loads[s][to].Add(1)
+	}
 }
 
 func uid(i int) string { return "user-" + strconv.Itoa(i) }
@@ -69,16 +97,23 @@ func (w *workload) run(ctx context.Context) {
 	opCtx := context.WithoutCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		beat := time.NewTicker(time.Second)
+		beat := time.NewTicker(beatEvery)
 		defer beat.Stop()
 		for {
 			select {
 			case <-ctx.Done():
 				return
 			case now := <-beat.C:
-				for _, svc := range services {
+				f := w.faults.Load()
+				for s, svc := range services {
 					for p := range min(w.pods, livePods) {
-						w.count(w.exec.SetServiceState(opCtx, w.ns, svc, p, otelexec.FormatPodState(rand.IntN(50), now)))
+						at, ok := now, true
+						if f != nil && f.beat != nil {
+							at, ok = f.beat(svc, p, now)
+						}
+						if ok {
+							w.count(w.exec.SetServiceState(opCtx, w.ns, svc, p, otelexec.FormatPodState(int(w.loads[s][p].Load()), at)))
+						}
 					}
 					w.count(w.exec.SetWorkloadState(opCtx, w.ns, svc, "normal"))
 				}
@@ -96,15 +131,25 @@ func (w *workload) worker(ctx, opCtx context.Context, id int) {
 	for u := id; u < w.users; u += w.workers {
 		owned = append(owned, u)
 	}
-	linked := make([][numServices]bool, len(owned))
+	linked := make([][numServices]int, len(owned)) // the user's pod + 1; 0: not linked
 	batch := make([]string, batchSize)
 	for ctx.Err() == nil {
 		i, s := rand.IntN(len(owned)), rand.IntN(len(services))
 		u, svc := uid(owned[i]), services[s]
 		switch r := rand.IntN(100); {
-		case !linked[i][s]:
-			_, err := w.exec.ComputeLinkedPod(opCtx, w.ns, u, svc, aliveWindow, -1)
-			linked[i][s] = err == nil
+		case linked[i][s] == 0:
+			pod, err := w.login(opCtx, u, svc)
+			if err == nil && pod >= 0 {
+				w.link(s, -1, pod)
+				linked[i][s] = pod + 1
+			}
+			w.count(err)
+		case r < 10: // a reconnect
+			pod, _, err := w.exec.RouteLinkedPod(opCtx, w.ns, u, svc, aliveWindow, -1)
+			if err == nil && pod >= 0 && pod != linked[i][s]-1 {
+				w.link(s, linked[i][s]-1, pod)
+				linked[i][s] = pod + 1
+			}
 			w.count(err)
 		case r < 70:
 			_, err := w.exec.GetLinkedPod(opCtx, w.ns, u, svc)
@@ -120,13 +165,26 @@ func (w *workload) worker(ctx, opCtx context.Context, id int) {
 			w.count(err)
 		default:
 			_, err := w.exec.RemoveLinkedPod(opCtx, w.ns, u, svc, graceSecs)
-			linked[i][s] = false
+			w.link(s, linked[i][s]-1, -1)
+			linked[i][s] = 0
 			w.count(err)
 		}
 		if w.pace > 0 {
 			time.Sleep(w.pace)
 		}
 	}
+}
+
+// login links a user: to the least-loaded live pod, or to the pod a
+// pinning gateway chose.
+func (w *workload) login(ctx context.Context, u, svc string) (int, error) {
+	if f := w.faults.Load(); f != nil && f.pin != nil {
+		if pod := f.pin(svc); pod >= 0 {
+			_, err := w.exec.SetLinkedPod(ctx, w.ns, u, svc, pod, -1)
+			return pod, err
+		}
+	}
+	return w.exec.ComputeLinkedPod(ctx, w.ns, u, svc, aliveWindow, -1)
 }
 
 func (w *workload) count(err error) {
