@@ -75,6 +75,9 @@ const (
 	// stateCacheRatio: state_cache fires when ComputeLinkedPod's median is
 	// this many times GetLinkedPod's: reading the pod states dominates it.
 	stateCacheRatio = 4
+	// stateCachePods: a service with this many pods makes every
+	// ComputeLinkedPod read that many states.
+	stateCachePods = 1000
 )
 
 // suggest applies every rule to r and the raw data it was built from. The
@@ -522,31 +525,53 @@ func slowRoundTrip(r view) []Suggestion {
 }
 
 // stateCache fires when ComputeLinkedPod is dominated by reading the pod
-// states (its median stateCacheRatio times GetLinkedPod's, and at least
-// the round-trip threshold) and the executor has no state cache.
+// states and the executor has no state cache: its median at least the
+// round-trip threshold and stateCacheRatio times GetLinkedPod's, or half
+// that when a service has stateCachePods pods or more. The pod count is
+// direct evidence of what each call reads; it keeps the rule firm when
+// shared round trips (autopipelining) or CPU waits narrow the ratio.
 func stateCache(r view) []Suggestion {
 	compute, get := r.Operation(contract.OpComputeLinkedPod.String()), r.Operation(contract.OpGetLinkedPod.String())
 	if r.Redis.StateCache != nil || compute == nil || get == nil || !r.judged(compute) || get.Count < 10 ||
-		compute.P50Seconds < r.Thresholds.RoundTrip || compute.P50Seconds < stateCacheRatio*get.P50Seconds {
+		compute.P50Seconds < r.Thresholds.RoundTrip {
 		return nil
 	}
-	if rt := r.Runtime; rt != nil && rt.SchedulingLatency.P99Seconds >= compute.P50Seconds/2 {
+	var most *RoutingService
+	if rt := r.Routing; rt != nil {
+		for i := range rt.Services {
+			if sv := &rt.Services[i]; most == nil || sv.LivePods+sv.StalePods > most.LivePods+most.StalePods {
+				most = sv
+			}
+		}
+	}
+	large := most != nil && most.LivePods+most.StalePods >= stateCachePods
+	times := compute.P50Seconds / get.P50Seconds
+	if times < stateCacheRatio && (!large || times < stateCacheRatio/2) {
+		return nil
+	}
+	if rt := r.Runtime; !large && rt != nil && rt.SchedulingLatency.P99Seconds >= compute.P50Seconds/2 {
 		return nil // its three round trips wait for the CPU three times
 	}
-	calls := r.calls()
-	return []Suggestion{{
+	s := Suggestion{
 		Severity:  SeverityWarning,
 		Operation: compute.Name,
-		weight:    ratio(compute.Count, calls),
+		weight:    ratio(compute.Count, r.calls()),
 		Knob:      "WithStateCache",
 		Value:     1,
-		Message: fmt.Sprintf("%s reads large pod states: its median %s is %.0f× GetLinkedPod's %s (threshold %d×), over %d calls, and the executor has no state cache. Set otelexec.WithStateCache(time.Second) (shorter than the aliveWithin you pass): the states are read once a second per service instead of on every call.",
-			compute.Name, formatSeconds(compute.P50Seconds), compute.P50Seconds/get.P50Seconds, formatSeconds(get.P50Seconds), stateCacheRatio, compute.Count),
+		Message: fmt.Sprintf("%s reads large pod states: its median %s is %.0f× GetLinkedPod's %s (threshold %d×), over %d calls",
+			compute.Name, formatSeconds(compute.P50Seconds), times, formatSeconds(get.P50Seconds), stateCacheRatio, compute.Count),
 		Evidence: map[string]float64{
 			key("p50_seconds", contract.AttrOperation, compute.Name): compute.P50Seconds,
 			key("p50_seconds", contract.AttrOperation, get.Name):     get.P50Seconds,
 		},
-	}}
+	}
+	if large {
+		s.Message += fmt.Sprintf("; every call reads the states of %s's %d pods (%d or more: half the ratio suffices)", most.name(), most.LivePods+most.StalePods, stateCachePods)
+		s.Evidence[key(contract.MetricPods, most.attrs(contract.AttrPodState, contract.PodLive)...)] = float64(most.LivePods)
+		s.Evidence[key(contract.MetricPods, most.attrs(contract.AttrPodState, contract.PodStale)...)] = float64(most.StalePods)
+	}
+	s.Message += "; and the executor has no state cache. Set otelexec.WithStateCache(time.Second) (shorter than the aliveWithin you pass): the states are read once a second per service instead of on every call."
+	return []Suggestion{s}
 }
 
 func plural(n int, one, many string) string {

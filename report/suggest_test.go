@@ -1,6 +1,8 @@
 package report
 
 import (
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
 	"strings"
 	"testing"
 	"time"
@@ -497,4 +499,25 @@ func TestRuleStateCache(t *testing.T) {
 	}
 	wantMessage(t, s, "ComputeLinkedPod reads large pod states: its median 2.00ms is 10× GetLinkedPod's 200µs")
 	none(t, run(0.0006), RuleStateCache) // three round trips, 3×
+
+	// A service of 3000 pods is direct evidence: half the ratio suffices,
+	// as when shared round trips slow GetLinkedPod too.
+	large := func(compute float64, pods int64) *Report {
+		f := newFixture(t)
+		f.calls(contract.OpGetLinkedPod.String(), 300, 0.0005)
+		f.calls(contract.OpComputeLinkedPod.String(), 300, compute)
+		g, err := f.meterFor(contract.MetricPods).Int64Gauge(contract.MetricPods)
+		if err != nil {
+			t.Fatal(err)
+		}
+		g.Record(t.Context(), pods, metric.WithAttributes(attribute.String(contract.AttrNamespace, "ns"), attribute.String(contract.AttrService, "match"), attribute.String(contract.AttrPodState, contract.PodLive)))
+		return f.snapshot()
+	}
+	s = one(t, large(0.0015, 3000), RuleStateCache)
+	wantMessage(t, s, "every call reads the states of match in ns's 3000 pods")
+	if s.Evidence["stateful_executor.pods{namespace=ns,service=match,state=live}"] != 3000 {
+		t.Fatalf("evidence %v", s.Evidence)
+	}
+	none(t, large(0.0015, 8), RuleStateCache)    // 3× with few pods
+	none(t, large(0.0009, 3000), RuleStateCache) // under 2×
 }
