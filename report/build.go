@@ -2,10 +2,11 @@ package report
 
 import (
 	"cmp"
-	"maps"
 	"math"
 	"slices"
 	"time"
+
+	"github.com/statefulroute/sfotel/internal/contract"
 )
 
 // build computes a report from raw data over the window start..end and
@@ -18,7 +19,7 @@ func build(raw *rawData, start, end time.Time, cfg *config) *Report {
 		Service:       raw.service,
 		Source:        raw.source,
 		Thresholds:    cfg.thresholds(),
-		Operations:    make([]Operation, 0, len(raw.ops)),
+		Operations:    []Operation{},
 	}
 	if r.Source.Kind == "" {
 		r.Source.Kind = SourceProcess
@@ -28,15 +29,14 @@ func build(raw *rawData, start, end time.Time, cfg *config) *Report {
 	if d := r.Window.End.Sub(r.Window.Start); d > 0 {
 		r.Window.Seconds = d.Seconds()
 	}
-	for _, name := range slices.Sorted(maps.Keys(raw.ops)) {
-		o := raw.ops[name]
-		s := o.stats(r.Window.Seconds)
-		s.SlowestCalls = callsIn(raw.slowest[o.name], r.Window.Start, r.Window.End, cfg.traceURL)
+	for _, name := range raw.operationNames() {
+		s := raw.operation(name, r.Window.Seconds)
+		s.SlowestCalls = callsIn(raw.slowest[name], r.Window.Start, r.Window.End, cfg.traceURL)
 		r.Operations = append(r.Operations, s)
 	}
 	r.Redis = raw.redis()
 	r.Redis.Embedded = cfg.embeddedRedis
-	if raw.hasRuntime || raw.osQueue.ok {
+	if raw.hasRuntime || raw.os.ok {
 		r.Runtime = &Runtime{SchedulingLatency: latencyOf(&raw.sched), GCPauses: latencyOf(&raw.gcPauses)}
 		if g := raw.gc; g.ok {
 			r.Runtime.GC = &GC{Cycles: g.cycles, GOGC: g.gogc, LiveHeapBytes: g.liveBytes, CPUShare: ratioF(g.cpuSeconds, g.busySeconds)}
@@ -44,14 +44,14 @@ func build(raw *rawData, start, end time.Time, cfg *config) *Report {
 				r.Runtime.GC.CyclesPerSecond = float64(g.cycles) / r.Window.Seconds
 			}
 		}
-		if q := raw.osQueue; q.ok {
+		if q := raw.os; q.ok {
 			r.Runtime.OSRunQueue = &RunQueue{WaitSeconds: nanos(q.waitSeconds), Timeslices: q.timeslices}
 			if q.timeslices > 0 {
 				r.Runtime.OSRunQueue.MeanWaitSeconds = nanos(q.waitSeconds / float64(q.timeslices))
 			}
 		}
 	}
-	r.Routing = raw.routing.report(r.Window.Seconds)
+	r.Routing = raw.routing(r.Window.Seconds)
 	r.Suggestions = suggest(r, raw)
 	return r
 }
@@ -81,17 +81,35 @@ func callsIn(calls []Call, start, end time.Time, traceURL string) []Call {
 	return out
 }
 
-func (o *rawOp) stats(seconds float64) Operation {
-	s := Operation{Name: o.name, Count: o.calls, Errors: o.errors, ErrorsByType: map[string]uint64{}}
-	for t, n := range o.errorsByType {
-		if n > 0 {
-			s.ErrorsByType[t] = n
+// operationNames are the operations of any point of the operation
+// instruments, sorted.
+func (raw *rawData) operationNames() []string {
+	var names []string
+	for _, name := range []string{contract.MetricOperations, contract.MetricErrors, contract.MetricOperationDuration} {
+		for a := range raw.series[name] {
+			if a[0] != "" && !slices.Contains(names, a[0]) {
+				names = append(names, a[0])
+			}
 		}
 	}
-	if !o.hasCalls {
+	slices.Sort(names)
+	return names
+}
+
+// operation is the statistics of one operation over seconds.
+func (raw *rawData) operation(name string, seconds float64) Operation {
+	h := raw.hist(contract.MetricOperationDuration, name)
+	s := Operation{Name: name, Count: raw.total(contract.MetricOperations, name),
+		Errors: raw.total(contract.MetricOperations, name, contract.StatusError), ErrorsByType: map[string]uint64{}}
+	for a, e := range raw.series[contract.MetricErrors] {
+		if n := count(e.value); a[0] == name && a[1] != "" && n > 0 {
+			s.ErrorsByType[a[1]] += n
+		}
+	}
+	if !raw.has(contract.MetricOperations, name) {
 		// Without the operations counter the histogram counts the calls and
 		// the error counter the failures.
-		s.Count = o.hist.count
+		s.Count = h.count
 		s.Errors = 0
 		for _, n := range s.ErrorsByType {
 			s.Errors += n
@@ -101,8 +119,13 @@ func (o *rawOp) stats(seconds float64) Operation {
 	if seconds > 0 {
 		s.OpsPerSec = float64(s.Count) / seconds
 	}
-	s.MeanSeconds, s.P50Seconds, s.P90Seconds, s.P99Seconds, s.MaxSeconds = o.hist.timings()
+	s.MeanSeconds, s.P50Seconds, s.P90Seconds, s.P99Seconds, s.MaxSeconds = h.timings()
 	return s
+}
+
+// total is sum as a count.
+func (raw *rawData) total(name string, prefix ...string) uint64 {
+	return count(raw.sum(name, prefix...))
 }
 
 // timings are h's mean, p50, p90, p99 and max, to the nanosecond; zero
@@ -128,11 +151,16 @@ func latencyOf(h *histogram) Latency {
 }
 
 func (raw *rawData) redis() Redis {
+	var pools []Pool
+	for _, p := range raw.pools() {
+		pools = append(pools, *p)
+	}
+	hits, misses := raw.total(contract.MetricScriptCacheHits), raw.total(contract.MetricScriptCacheMisses)
 	rd := Redis{
-		Pool: raw.sumPools(slices.Collect(maps.Keys(raw.pools))),
+		Pool: sumPools(pools),
 		ScriptCache: ScriptCache{
-			Hits: raw.script.hits, Misses: raw.script.misses, Reloads: raw.script.reloads,
-			HitRatio:           ratio(raw.script.hits, raw.script.hits+raw.script.misses),
+			Hits: hits, Misses: misses, Reloads: raw.total(contract.MetricScriptCacheReloads),
+			HitRatio:           ratio(hits, hits+misses),
 			ReloadsAfterWarmup: raw.reloadsAfterWarmup,
 			WarmingUp:          raw.warmingUp,
 		},
@@ -140,19 +168,20 @@ func (raw *rawData) redis() Redis {
 		Clients:      raw.clients(),
 		Commands:     raw.commandStats(),
 	}
-	if !raw.script.seen && raw.hasScriptRatio {
-		rd.ScriptCache.HitRatio = raw.scriptHitRatio
+	ratios := raw.series[contract.MetricCacheHitRatio]
+	if s := ratios[attrs{contract.CacheScript}]; s != nil && !raw.has(contract.MetricScriptCacheHits) &&
+		!raw.has(contract.MetricScriptCacheMisses) && !raw.has(contract.MetricScriptCacheReloads) {
+		rd.ScriptCache.HitRatio = s.value
 	}
-	if raw.state.seen || raw.hasStateRatio {
-		rd.StateCache = &StateCache{
-			Hits: raw.state.hits, Misses: raw.state.misses,
-			HitRatio: ratio(raw.state.hits, raw.state.hits+raw.state.misses),
-		}
-		if !raw.state.seen {
-			rd.StateCache.HitRatio = raw.stateHitRatio
+	state := raw.has(contract.MetricStateCacheHits) || raw.has(contract.MetricStateCacheMisses)
+	if s := ratios[attrs{contract.CacheState}]; state || s != nil {
+		hits, misses := raw.total(contract.MetricStateCacheHits), raw.total(contract.MetricStateCacheMisses)
+		rd.StateCache = &StateCache{Hits: hits, Misses: misses, HitRatio: ratio(hits, hits+misses)}
+		if !state {
+			rd.StateCache.HitRatio = s.value
 		}
 	}
-	if h := &raw.ping; h.count > 0 {
+	if h := raw.hist(contract.MetricPingDuration); h.count > 0 {
 		mean, p50, _, p99, top := h.timings()
 		rd.Ping = &Ping{Count: h.count, P50Seconds: p50, P99Seconds: p99, MaxSeconds: top, MeanSeconds: mean}
 	}
@@ -161,12 +190,21 @@ func (raw *rawData) redis() Redis {
 
 // commandStats is the per-command table, sorted by name, never nil.
 func (raw *rawData) commandStats() []Command {
-	out := make([]Command, 0, len(raw.commands))
-	for name, c := range raw.commands {
-		if c.hist.count > 0 {
-			cs := Command{Name: name, Count: c.hist.count, Errors: c.errors}
-			cs.MeanSeconds, cs.P50Seconds, cs.P90Seconds, cs.P99Seconds, cs.MaxSeconds = c.hist.timings()
-			out = append(out, cs)
+	var hists map[string]*histogram
+	errs := map[string]uint64{}
+	for a, s := range raw.series[contract.MetricCommandDuration] {
+		name := cmp.Or(a[0], OtherCommand)
+		entry(&hists, name).merge(&s.hist)
+		if a[1] != "" {
+			errs[name] += s.hist.count
+		}
+	}
+	out := make([]Command, 0, len(hists))
+	for name, h := range hists {
+		if h.count > 0 {
+			c := Command{Name: name, Count: h.count, Errors: errs[name]}
+			c.MeanSeconds, c.P50Seconds, c.P90Seconds, c.P99Seconds, c.MaxSeconds = h.timings()
+			out = append(out, c)
 		}
 	}
 	slices.SortFunc(out, func(a, b Command) int { return cmp.Compare(a.Name, b.Name) })

@@ -188,7 +188,7 @@ func diagnose(r view, p50, p99 float64) diagnosis {
 		redis.text = fmt.Sprintf("%s of %d Redis commands took longer than %s", formatPercent(share), n, thr)
 		d.evidence["cause.redis.commands_hit"] = share
 	} else if pg := r.Redis.Ping; pg != nil && pg.Count >= minPingsForVerdict {
-		share, _ := raw.ping.above(threshold)
+		share, _ := raw.hist(contract.MetricPingDuration).above(threshold)
 		redis.ok, redis.hit = true, share
 		redis.text = fmt.Sprintf("%s of %d PINGs took longer than %s (PING p99 %s)",
 			formatPercent(share), pg.Count, thr, formatSeconds(pg.P99Seconds))
@@ -289,9 +289,9 @@ func gogcAdvice(g *GC) float64 {
 // connection handshakes aside, and counts them.
 func commandLatencies(raw *rawData) (histogram, uint64) {
 	var h histogram
-	for name, c := range raw.commands {
-		if !setupCommand(name) {
-			h.merge(&c.hist)
+	for a, s := range raw.series[contract.MetricCommandDuration] {
+		if !setupCommand(a[0]) {
+			h.merge(&s.hist)
 		}
 	}
 	return h, h.count

@@ -2,13 +2,82 @@ package report
 
 import (
 	"cmp"
+	"math"
 	"slices"
 	"strings"
+
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+
+	"github.com/statefulroute/sfotel/internal/contract"
 )
 
 // pipelineSuffix ends the name of go-redis's pipeline pool, which
 // redisinstr reports beside the command pool of the same node.
 const pipelineSuffix = "/pipeline"
+
+// poolKey names a pool or a client: the Prometheus instance that reported
+// it (empty in a process's own report) and its pool name.
+type poolKey struct{ instance, name string }
+
+// poolFields add a pool instrument's value to its pool.
+var poolFields = map[string]func(p *Pool, a attrs, v float64){
+	contract.MetricPoolConnectionCount: func(p *Pool, a attrs, v float64) {
+		switch a[2] {
+		case semconv.DBClientConnectionStateUsed.Value.AsString():
+			p.InUse += int64(count(v))
+		case semconv.DBClientConnectionStateIdle.Value.AsString():
+			p.Idle += int64(count(v))
+		}
+	},
+	contract.MetricPoolMax:         func(p *Pool, _ attrs, v float64) { p.Max += int64(count(v)) },
+	contract.MetricPoolWaits:       func(p *Pool, _ attrs, v float64) { p.Waits += count(v) },
+	contract.MetricPoolTimeouts:    func(p *Pool, _ attrs, v float64) { p.Timeouts += count(v) },
+	contract.MetricPoolHits:        func(p *Pool, _ attrs, v float64) { p.Hits += count(v) },
+	contract.MetricPoolMisses:      func(p *Pool, _ attrs, v float64) { p.Misses += count(v) },
+	contract.MetricPoolWaitTime:    func(p *Pool, _ attrs, v float64) { p.WaitSeconds += math.Max(v, 0) },
+	contract.MetricPoolUtilization: func(p *Pool, _ attrs, v float64) { p.Utilization = max(p.Utilization, v) },
+}
+
+// pools are the connection pools by instance and name. A pool's
+// utilization is in use / max, or its utilization gauge for a pool
+// without max.
+func (raw *rawData) pools() map[poolKey]*Pool {
+	var out map[poolKey]*Pool
+	for name, add := range poolFields {
+		for a, s := range raw.series[name] {
+			p := entry(&out, poolKey{a[0], a[1]})
+			p.Name = a[1]
+			add(p, a, s.value)
+		}
+	}
+	for _, p := range out {
+		if p.Max > 0 {
+			p.Utilization = float64(p.InUse) / float64(p.Max)
+		}
+	}
+	return out
+}
+
+// statuses are the clients' connection statuses: a client is up when its
+// up series is 1 and its down series is not.
+func (raw *rawData) statuses() map[poolKey]bool {
+	seen := map[poolKey]int{} // 1: up seen, 2: down seen
+	for a, s := range raw.series[contract.MetricConnectionStatus] {
+		k, v := poolKey{a[0], a[1]}, 0
+		switch {
+		case a[2] == contract.StatusUp && s.value > 0:
+			v = 1
+		case a[2] == contract.StatusDown && s.value > 0, a[2] == contract.StatusUp:
+			v = 2
+		}
+		seen[k] = max(seen[k], v)
+	}
+	out := make(map[poolKey]bool, len(seen))
+	for k, v := range seen {
+		out[k] = v == 1
+	}
+	return out
+}
 
 // clients groups the pools by client. Each client has a connection-status
 // series pair named by its db.client.connection.pool.name; a pool belongs to
@@ -17,45 +86,33 @@ const pipelineSuffix = "/pipeline"
 // without a pool name (an older redisinstr) takes the pools no named client
 // claims; pools left over form clients of unknown status, one per node.
 func (raw *rawData) clients() []Client {
-	byKey := make(map[poolKey]*Client, len(raw.statuses))
-	for k, s := range raw.statuses {
-		up := s.up()
+	statuses := raw.statuses()
+	byKey := make(map[poolKey]*Client, len(statuses))
+	for k, up := range statuses {
 		byKey[k] = &Client{Name: k.name, Instance: k.instance, ConnectionUp: &up, Pools: []Pool{}}
 	}
-	poolsOf := make(map[poolKey][]poolKey, len(byKey))
-	for pk := range raw.pools {
-		owner, found := poolKey{}, false
-		for ck := range byKey {
-			if ck.instance != pk.instance || ck.name == "" {
-				continue
-			}
-			if pk.name == ck.name || strings.HasPrefix(pk.name, ck.name+"/") {
-				if !found || len(ck.name) > len(owner.name) {
-					owner, found = ck, true
-				}
+	for pk, p := range raw.pools() {
+		owner := poolKey{instance: pk.instance}
+		for k := range statuses {
+			if k.instance == pk.instance && k.name != "" && len(k.name) > len(owner.name) &&
+				(pk.name == k.name || strings.HasPrefix(pk.name, k.name+"/")) {
+				owner = k
 			}
 		}
-		if !found {
-			owner = poolKey{instance: pk.instance}
-			if byKey[owner] == nil {
-				owner.name = strings.TrimSuffix(pk.name, pipelineSuffix)
-			}
-			if byKey[owner] == nil {
-				byKey[owner] = &Client{Name: owner.name, Instance: owner.instance, Pools: []Pool{}}
-			}
+		if _, ok := statuses[owner]; !ok {
+			owner.name = strings.TrimSuffix(pk.name, pipelineSuffix)
 		}
-		poolsOf[owner] = append(poolsOf[owner], pk)
+		c := byKey[owner]
+		if c == nil {
+			c = &Client{Name: owner.name, Instance: owner.instance}
+			byKey[owner] = c
+		}
+		c.Pools = append(c.Pools, *p)
 	}
 	out := make([]Client, 0, len(byKey))
-	for k, c := range byKey {
-		pks := poolsOf[k]
-		slices.SortFunc(pks, func(a, b poolKey) int { return cmp.Compare(a.name, b.name) })
-		c.Pool = raw.sumPools(pks)
-		for _, pk := range pks {
-			p := raw.sumPools([]poolKey{pk})
-			p.Name = pk.name
-			c.Pools = append(c.Pools, p)
-		}
+	for _, c := range byKey {
+		slices.SortFunc(c.Pools, func(a, b Pool) int { return cmp.Compare(a.Name, b.Name) })
+		c.Pool = sumPools(c.Pools)
 		out = append(out, *c)
 	}
 	slices.SortFunc(out, func(a, b Client) int {
@@ -64,52 +121,35 @@ func (raw *rawData) clients() []Client {
 	return out
 }
 
-// sumPools sums the pools named by keys. Utilization is the busiest pool's
-// in use / max: a full pool makes its callers wait even while another (the
-// pipeline pool, another node) is idle; pools without a max contribute
-// their utilization gauge.
-func (raw *rawData) sumPools(keys []poolKey) Pool {
-	var p Pool
-	for _, k := range keys {
-		rp := raw.pools[k]
-		p.Max += rp.max
-		p.InUse += rp.used
-		p.Idle += rp.idle
-		p.Waits += rp.waits
-		p.Timeouts += rp.timeouts
-		p.Hits += rp.hits
-		p.Misses += rp.misses
-		p.WaitSeconds += rp.waitSeconds
-		switch {
-		case rp.hasMax && rp.max > 0:
-			p.Utilization = max(p.Utilization, float64(rp.used)/float64(rp.max))
-		case rp.hasUtilization:
-			p.Utilization = max(p.Utilization, rp.utilization)
-		}
+// sumPools sums pools. Utilization is the busiest pool's: a full pool
+// makes its callers wait even while another (the pipeline pool, another
+// node) is idle.
+func sumPools(pools []Pool) Pool {
+	var sum Pool
+	for _, p := range pools {
+		sum.Max += p.Max
+		sum.InUse += p.InUse
+		sum.Idle += p.Idle
+		sum.Waits += p.Waits
+		sum.Timeouts += p.Timeouts
+		sum.Hits += p.Hits
+		sum.Misses += p.Misses
+		sum.WaitSeconds += p.WaitSeconds
+		sum.Utilization = max(sum.Utilization, p.Utilization)
 	}
-	return p
-}
-
-// busiest is the pool with the highest utilization, nil if none.
-func (c *Client) busiest() *Pool {
-	var best *Pool
-	for i := range c.Pools {
-		if p := &c.Pools[i]; best == nil || p.Utilization > best.Utilization {
-			best = p
-		}
-	}
-	return best
+	return sum
 }
 
 // connectionUp is false when any client is down, true when at least one is
 // up and none down, nil when no client reported a status.
 func (raw *rawData) connectionUp() *bool {
-	if len(raw.statuses) == 0 {
+	statuses := raw.statuses()
+	if len(statuses) == 0 {
 		return nil
 	}
 	up := true
-	for _, s := range raw.statuses {
-		up = up && s.up()
+	for _, u := range statuses {
+		up = up && u
 	}
 	return &up
 }

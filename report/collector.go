@@ -11,6 +11,8 @@ import (
 
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+
+	"github.com/statefulroute/sfotel/internal/contract"
 )
 
 // Collector reads the executor's metrics and turns them into Reports.
@@ -187,15 +189,7 @@ func (c *Collector) collect(ctx context.Context) (*rawData, error) {
 	}
 	raw := gather(&c.rm)
 	rs := c.readRuntime()
-	if rs.ok {
-		raw.sched = sub(&rs.sched, &c.runtimeBase.sched)
-		raw.gcPauses = sub(&rs.gcPauses, &c.runtimeBase.gcPauses)
-		raw.hasRuntime = true
-	}
-	raw.gc = rs.gc.minus(c.runtimeBase.gc)
-	if rs.os.ok && c.runtimeBase.os.ok {
-		raw.osQueue = rs.os.minus(c.runtimeBase.os)
-	}
+	raw.runtimeSample = rs.minus(&c.runtimeBase)
 	return raw, nil
 }
 
@@ -228,12 +222,12 @@ func (c *Collector) trackReloads(raw *rawData, now time.Time) {
 	if now.Before(c.warmEnd) {
 		raw.warmingUp = true
 		if !c.baselineFixed {
-			c.reloadBaseline = raw.script.reloads
+			c.reloadBaseline = raw.total(contract.MetricScriptCacheReloads)
 		}
 		return
 	}
 	c.baselineFixed = true
-	raw.reloadsAfterWarmup = counterDelta(raw.script.reloads, c.reloadBaseline)
+	raw.reloadsAfterWarmup = counterDelta(raw.total(contract.MetricScriptCacheReloads), c.reloadBaseline)
 }
 
 // trackSlowest merges the calls the SDK sampled as exemplars into the kept
@@ -302,7 +296,7 @@ func (c *Collector) fixBaseline() {
 	// A failed collection (no provider yet, or shut down) means nothing was
 	// recorded through this reader; the last count seen stands.
 	if raw, err := c.collect(context.Background()); err == nil {
-		c.reloadBaseline = raw.script.reloads
+		c.reloadBaseline = raw.total(contract.MetricScriptCacheReloads)
 	}
 	c.baselineFixed = true
 }

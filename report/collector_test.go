@@ -227,7 +227,7 @@ func TestSnapshotUnregisteredReader(t *testing.T) {
 func TestReaderAsksForExponentialHistograms(t *testing.T) {
 	f := newFixture(t)
 	f.call(contract.OpGetLinkedPod.String(), 0.001, "")
-	h := f.take().raw.ops[contract.OpGetLinkedPod.String()].hist
+	h := *f.take().raw.hist(contract.MetricOperationDuration, contract.OpGetLinkedPod.String())
 	if h.count != 1 || h.scale != histogramMaxScale {
 		t.Fatalf("histogram count %d scale %d: want an exponential histogram at scale %d", h.count, h.scale, histogramMaxScale)
 	}

@@ -23,7 +23,7 @@
 // renders as JSON ([Report.WriteJSON], schema in docs/report.md), aligned
 // text ([Report.WriteText]) or one self-contained HTML page
 // ([Report.WriteHTML]); [Handler] serves all three over HTTP. A Report is
-// output only: the process's SDK and Prometheus both feed one table of
-// observers (observe.go) that fills the raw data the report and its rules
-// are computed from.
+// output only: the process's SDK and Prometheus both add their points to
+// one series store (raw.go), keyed by the instruments of its reads table,
+// that the report and its rules are computed from.
 package report

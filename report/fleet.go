@@ -339,7 +339,7 @@ func (f *fleet) increase(ctx context.Context, name string) ([]series, error) {
 	return list, nil
 }
 
-// fetch runs the queries of the instruments in observers, and of the Go
+// fetch runs the queries of the instruments in reads, and of the Go
 // runtime's histograms and the processes' target_info, four at a time, and
 // returns their series by Prometheus name. The first error stops the rest
 // and is the one returned: a server that is down fails every query alike.
@@ -406,7 +406,7 @@ func (f *fleet) fetch(ctx context.Context) (map[string][]series, error) {
 	return out, nil
 }
 
-// gather hands every series to its instrument's observer.
+// gather adds every series to the raw data.
 func (f *fleet) gather(ctx context.Context) (*rawData, error) {
 	res, err := f.fetch(ctx)
 	if err != nil {
@@ -426,7 +426,7 @@ func (f *fleet) gather(ctx context.Context) (*rawData, error) {
 			if p.instance != "" {
 				instances[p.instance] = true
 			}
-			observers[d.Name](raw, p)
+			raw.add(d.Name, p)
 		}
 	}
 	for _, s := range promHistograms(res[promSchedLatencies+"_bucket"], nil) {
@@ -437,7 +437,7 @@ func (f *fleet) gather(ctx context.Context) (*rawData, error) {
 		raw.gcPauses.merge(s.hist)
 	}
 	// Warm-up reloads are a process's own business; the fleet counts all.
-	raw.reloadsAfterWarmup = raw.script.reloads
+	raw.reloadsAfterWarmup = raw.total(contract.MetricScriptCacheReloads)
 
 	services := map[string]bool{}
 	var versions []string

@@ -285,7 +285,7 @@ func TestFleetReportFromRealPrometheus(t *testing.T) {
 	}
 	for i := range r.Operations {
 		op := &r.Operations[i]
-		bounds := raw.ops[op.Name].hist.bounds
+		bounds := raw.hist(contract.MetricOperationDuration, op.Name).bounds
 		for _, q := range []struct {
 			name string
 			of   func(*Operation) float64

@@ -25,8 +25,8 @@ var reportScopes = map[string]bool{
 	contract.ScopeRedis:    true,
 }
 
-// gather walks one collection and hands every point of sfotel's
-// instruments to its observer. Other scopes and instruments are skipped.
+// gather walks one collection and adds every point of the instruments in
+// reads. Other scopes and instruments are skipped.
 func gather(rm *metricdata.ResourceMetrics) *rawData {
 	raw := &rawData{source: Source{Kind: SourceProcess}}
 	if v, ok := rm.Resource.Set().Value(semconv.ServiceNameKey); ok {
@@ -40,10 +40,10 @@ func gather(rm *metricdata.ResourceMetrics) *rawData {
 			continue
 		}
 		for _, m := range sm.Metrics {
-			g := sdkGatherer{raw: raw, observe: observers[m.Name], name: m.Name}
-			if g.observe == nil {
+			if _, ok := reads[m.Name]; !ok {
 				continue
 			}
+			g := sdkGatherer{raw: raw, name: m.Name}
 			switch d := m.Data.(type) {
 			case metricdata.Sum[int64]:
 				numbers(&g, d.DataPoints)
@@ -68,9 +68,8 @@ func gather(rm *metricdata.ResourceMetrics) *rawData {
 
 // sdkGatherer reads the points of one instrument.
 type sdkGatherer struct {
-	raw     *rawData
-	observe observer
-	name    string
+	raw  *rawData
+	name string
 }
 
 // started moves the window start back to the oldest start of the
@@ -84,7 +83,7 @@ func (g *sdkGatherer) started(t time.Time) {
 	}
 }
 
-func attrs(set *attribute.Set) func(string) string {
+func attrOf(set *attribute.Set) func(string) string {
 	return func(key string) string {
 		v, _ := set.Value(attribute.Key(key))
 		return v.Emit()
@@ -94,7 +93,7 @@ func attrs(set *attribute.Set) func(string) string {
 func numbers[N int64 | float64](g *sdkGatherer, dps []metricdata.DataPoint[N]) {
 	for i := range dps {
 		g.started(dps[i].StartTime)
-		g.observe(g.raw, &point{attr: attrs(&dps[i].Attributes), value: float64(dps[i].Value)})
+		g.raw.add(g.name, &point{attr: attrOf(&dps[i].Attributes), value: float64(dps[i].Value)})
 	}
 }
 
@@ -104,8 +103,8 @@ func histograms[N int64 | float64](g *sdkGatherer, dps []metricdata.ExponentialH
 	for i := range dps {
 		dp := &dps[i]
 		g.started(dp.StartTime)
-		p := &point{attr: attrs(&dp.Attributes), hist: expHistogram(dp)}
-		g.observe(g.raw, p)
+		p := &point{attr: attrOf(&dp.Attributes), hist: expHistogram(dp)}
+		g.raw.add(g.name, p)
 		if g.name != contract.MetricOperationDuration {
 			continue
 		}

@@ -307,7 +307,7 @@ func explicitOf(bounds []float64, values []float64) histogram {
 func (rt *fakeRuntime) read() runtimeSample {
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
-	return runtimeSample{sched: explicitOf(runtimeBounds, rt.sched), gcPauses: explicitOf(runtimeBounds, rt.gc), ok: true, os: rt.os, gc: rt.gcWork}
+	return runtimeSample{sched: explicitOf(runtimeBounds, rt.sched), gcPauses: explicitOf(runtimeBounds, rt.gc), hasRuntime: true, os: rt.os, gc: rt.gcWork}
 }
 
 // add records n scheduling latencies (or GC pauses) of seconds each.

@@ -29,7 +29,7 @@ func checkQuantiles(t *testing.T, values []float64, minScale int32) {
 	if op == nil {
 		t.Fatal("no operation in the report")
 	}
-	if h := s.raw.ops[op.Name].hist; h.scale < minScale {
+	if h := *s.raw.hist(contract.MetricOperationDuration, op.Name); h.scale < minScale {
 		t.Fatalf("histogram scale %d < %d: too coarse for the values' range", h.scale, minScale)
 	}
 	sorted := slices.Clone(values)
@@ -176,7 +176,7 @@ func TestQuantileAccuracyDiscreteValues(t *testing.T) {
 	}
 	s := f.take()
 	r := s.Report()
-	if h := s.raw.ops[contract.OpGetLinkedPod.String()].hist; h.scale < 5 {
+	if h := *s.raw.hist(contract.MetricOperationDuration, contract.OpGetLinkedPod.String()); h.scale < 5 {
 		t.Fatalf("scale %d < 5", h.scale)
 	}
 	op := r.Operation(contract.OpGetLinkedPod.String())

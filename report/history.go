@@ -67,25 +67,11 @@ func (h *history) before(t time.Time) (historyEntry, bool) {
 }
 
 // coarsened is a copy of raw whose exponential histograms are no finer than
-// scale. The maps it does not change are shared: raw data is never
-// modified once gathered.
+// scale, without the slowest calls (the collector keeps them apart).
 func (raw *rawData) coarsened(scale int32) *rawData {
-	c := *raw
-	c.ops = make(map[string]*rawOp, len(raw.ops))
-	for name, o := range raw.ops {
-		co := *o
-		co.hist = coarse(&o.hist, scale)
-		c.ops[name] = &co
-	}
-	if raw.commands != nil {
-		c.commands = make(map[string]*rawCommand, len(raw.commands))
-		for name, cmd := range raw.commands {
-			c.commands[name] = &rawCommand{hist: coarse(&cmd.hist, scale), errors: cmd.errors}
-		}
-	}
-	c.ping = coarse(&raw.ping, scale)
-	c.slowest = nil // the collector keeps them apart
-	return &c
+	c := raw.each(func(_ string, _ attrs, s *sample) sample { return sample{value: s.value, hist: coarse(&s.hist, scale)} })
+	c.slowest = nil
+	return c
 }
 
 func coarse(h *histogram, scale int32) histogram {
@@ -108,10 +94,11 @@ func timeline(entries []historyEntry, interval time.Duration) *Timeline {
 		if seconds <= 0 {
 			continue
 		}
-		for _, o := range minusEach(cur.raw.ops, prev.raw.ops, (*rawOp).minus) {
-			st := o.stats(seconds)
-			s := entry(&series, o.name)
-			s.Name = o.name
+		d := deltaRaw(prev.raw, cur.raw)
+		for _, name := range d.operationNames() {
+			st := d.operation(name, seconds)
+			s := entry(&series, name)
+			s.Name = name
 			s.Points = append(s.Points, Point{End: cur.end.UTC(), OpsPerSec: st.OpsPerSec, ErrorRate: st.ErrorRate, P99Seconds: st.P99Seconds})
 		}
 	}

@@ -1,36 +1,25 @@
 package report
 
-import "time"
+import (
+	"math"
+	"slices"
+	"time"
 
-// rawData is what a report is computed from: counters and histograms summed
-// over attribute sets, from sfotel's instrumentation scopes only. The
-// observers (observe.go) fill it from the points of either source, the SDK
-// (gather.go) or Prometheus (fleet.go); a Snapshot holds one, and Delta
-// differences two (delta.go). The analysis (build, suggest) reads only it.
+	"github.com/statefulroute/sfotel/internal/contract"
+)
+
+// rawData is what a report is computed from: the series of the
+// instruments in reads, from sfotel's instrumentation scopes only, and the
+// Go runtime's evidence. Either source, the SDK (gather.go) or Prometheus
+// (fleet.go), adds its points; a Snapshot holds one, and Delta differences
+// two. The analysis (build, suggest) reads only it.
 type rawData struct {
 	start   time.Time
 	service Service
 	source  Source
-	ops     map[string]*rawOp
+	series  map[string]map[attrs]*sample // by contract instrument name, then kept attributes
 
-	pools    map[poolKey]*rawPool   // per pool (db.client.connection.pool.name)
-	statuses map[poolKey]*rawStatus // per client (its connection-status series)
-	commands map[string]*rawCommand // per Redis command (db.operation.name)
-	script   rawCache
-	state    rawCache
-	// scriptHitRatio is the cache_hit_ratio gauge, used when the script
-	// cache counters are absent.
-	scriptHitRatio, stateHitRatio float64
-	hasScriptRatio, hasStateRatio bool
-
-	ping histogram // PING round trips of the connection prober
-
-	// The Go runtime's scheduling latency and GC pause histograms
-	// (runtime/metrics), since the collector was created.
-	sched, gcPauses histogram
-	hasRuntime      bool
-	osQueue         osRunQueue // Linux: the threads' waits in the OS run queues
-	gc              gcWork     // the garbage collector's cycles and CPU time
+	runtimeSample
 
 	warmingUp          bool   // the window ends inside the warm-up period
 	reloadsAfterWarmup uint64 // script reloads counted since the warm-up ended
@@ -38,51 +27,228 @@ type rawData struct {
 	// slowest holds, per operation, the slowest calls with a sampled trace
 	// that the collector has seen recently; build keeps those in the window.
 	slowest map[string][]Call
-
-	routing rawRouting
 }
 
-type rawOp struct {
-	name         string
-	calls        uint64 // from the operations counter
-	errors       uint64 // status=error calls
-	hasCalls     bool   // the operations counter has this operation
-	errorsByType map[string]uint64
-	hist         histogram
+// attrInstance stands for the Prometheus instance that reported a point,
+// "" in a process's own report: pools and clients are told apart by it.
+const attrInstance = "instance"
+
+// pool are the attributes that name a pool or a client.
+var pool = []string{attrInstance, contract.AttrPoolName}
+
+// reads is the report's one table of the instruments it reads, by their
+// contract names, with the attributes it tells apart (at most three, kept
+// in this order): points that agree on them are summed (counters),
+// merged (histograms) or the highest kept (gauges). The fleet report
+// derives its Prometheus queries from it (reportInstruments).
+var reads = map[string][]string{
+	contract.MetricOperations:          {contract.AttrOperation, contract.AttrStatus},
+	contract.MetricErrors:              {contract.AttrOperation, contract.AttrErrorType},
+	contract.MetricOperationDuration:   {contract.AttrOperation},
+	contract.MetricPingDuration:        nil,
+	contract.MetricCommandDuration:     {contract.AttrDBOperationName, contract.AttrErrorTypeSemconv},
+	contract.MetricScriptCacheHits:     nil,
+	contract.MetricScriptCacheMisses:   nil,
+	contract.MetricScriptCacheReloads:  nil,
+	contract.MetricStateCacheHits:      nil,
+	contract.MetricStateCacheMisses:    nil,
+	contract.MetricCacheHitRatio:       {contract.AttrCacheType},
+	contract.MetricRoutingDecisions:    {contract.AttrOutcome},
+	contract.MetricLinksMoved:          {contract.AttrOperation},
+	contract.MetricPods:                {contract.AttrNamespace, contract.AttrService, contract.AttrPodState},
+	contract.MetricPodHeartbeatAge:     {contract.AttrNamespace, contract.AttrService},
+	contract.MetricPodLoadSpread:       {contract.AttrNamespace, contract.AttrService},
+	contract.MetricConnectionStatus:    append(pool, contract.AttrStatus),
+	contract.MetricPoolConnectionCount: append(pool, contract.AttrConnectionState),
+	contract.MetricPoolMax:             pool,
+	contract.MetricPoolWaits:           pool,
+	contract.MetricPoolTimeouts:        pool,
+	contract.MetricPoolHits:            pool,
+	contract.MetricPoolMisses:          pool,
+	contract.MetricPoolWaitTime:        pool,
+	contract.MetricPoolUtilization:     pool,
 }
 
-type rawCache struct {
-	hits, misses, reloads uint64
-	seen                  bool
+// kinds are the contract's kinds of the instruments in reads.
+var kinds = func() map[string]contract.Kind {
+	m := make(map[string]contract.Kind, len(reads))
+	for _, d := range reportInstruments() {
+		m[d.Name] = d.Kind
+	}
+	return m
+}()
+
+// reportInstruments are the contract's descriptions of the instruments in
+// reads, in the contract's order.
+func reportInstruments() []contract.Desc {
+	return slices.DeleteFunc(contract.Instruments(), func(d contract.Desc) bool {
+		_, ok := reads[d.Name]
+		return !ok
+	})
 }
 
-// poolKey names a pool or a client: the Prometheus instance that reported
-// it (empty in a process's own report) and its pool name.
-type poolKey struct{ instance, name string }
+// attrs are the values of the attributes an instrument keeps, in the
+// order of its entry in reads.
+type attrs [3]string
 
-// rawPool is one connection pool. Max, used, idle and utilization are gauges;
-// the rest are cumulative counters.
-type rawPool struct {
-	max, used, idle        int64
-	waits, timeouts        uint64
-	hits, misses           uint64
-	waitSeconds            float64
-	utilization            float64 // the utilization gauge, for pools without max
-	hasMax, hasUtilization bool
+// sample is one series: a counter's or gauge's value, or a histogram.
+type sample struct {
+	value float64
+	hist  histogram
 }
 
-// rawStatus is one client's connection-status series pair.
-type rawStatus struct {
-	upSeen   bool // the up series is 1
-	downSeen bool // the down series is 1, or the up series 0
+// point is one observation of an instrument as a source hands it to add:
+// a sum's or gauge's value, or a histogram, with its attributes.
+type point struct {
+	attr     func(key string) string // an attribute's value by OTel key, "" when absent
+	instance string                  // the Prometheus instance; "" in a process's own report
+	value    float64
+	hist     *histogram // histogram instruments only
 }
 
-func (s *rawStatus) up() bool { return s.upSeen && !s.downSeen }
+// add puts one point of the instrument name into its series; an
+// instrument outside reads is ignored.
+func (raw *rawData) add(name string, p *point) {
+	keep, ok := reads[name]
+	if !ok {
+		return
+	}
+	var a attrs
+	for i, k := range keep {
+		if k == attrInstance {
+			a[i] = p.instance
+		} else {
+			a[i] = p.attr(k)
+		}
+	}
+	m := raw.series[name]
+	if m == nil {
+		if raw.series == nil {
+			raw.series = make(map[string]map[attrs]*sample, len(reads))
+		}
+		m = make(map[attrs]*sample, 4)
+		raw.series[name] = m
+	}
+	s, seen := m[a]
+	if !seen {
+		s = &sample{}
+		m[a] = s
+	}
+	switch kinds[name] {
+	case contract.KindHistogram:
+		s.hist.merge(p.hist)
+	case contract.KindGauge:
+		if !seen || p.value > s.value {
+			s.value = p.value
+		}
+	default:
+		s.value += p.value
+	}
+}
 
-// rawCommand is one Redis command's db.client.operation.duration.
-type rawCommand struct {
-	hist   histogram
-	errors uint64 // points with error.type
+// match reports whether a begins with prefix.
+func (a *attrs) match(prefix []string) bool {
+	for i, v := range prefix {
+		if a[i] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// has reports whether name has a series whose attributes begin with prefix.
+func (raw *rawData) has(name string, prefix ...string) bool {
+	for a := range raw.series[name] {
+		if a.match(prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+// sum is the total of name's series whose attributes begin with prefix.
+func (raw *rawData) sum(name string, prefix ...string) float64 {
+	var v float64
+	for a, s := range raw.series[name] {
+		if a.match(prefix) {
+			v += s.value
+		}
+	}
+	return v
+}
+
+// hist merges name's histograms whose attributes begin with prefix.
+func (raw *rawData) hist(name string, prefix ...string) *histogram {
+	var h histogram
+	for a, s := range raw.series[name] {
+		if a.match(prefix) {
+			h.merge(&s.hist)
+		}
+	}
+	return &h
+}
+
+// each returns a copy of raw whose samples are fn's of raw's. The copy
+// shares nothing fn does not give it: raw data is never modified once
+// gathered.
+func (raw *rawData) each(fn func(name string, a attrs, s *sample) sample) *rawData {
+	c := *raw
+	c.series = make(map[string]map[attrs]*sample, len(raw.series))
+	for name, m := range raw.series {
+		cm := make(map[attrs]*sample, len(m))
+		for a, s := range m {
+			v := fn(name, a, s)
+			cm[a] = &v
+		}
+		c.series[name] = cm
+	}
+	return &c
+}
+
+// deltaRaw is c − p, the raw data of the interval between two snapshots:
+// counters and histograms differenced (a series that went down restarted,
+// and counts from zero), gauges c's.
+func deltaRaw(p, c *rawData) *rawData {
+	d := c.each(func(name string, a attrs, cs *sample) sample {
+		ps := p.series[name][a]
+		if ps == nil {
+			ps = &sample{}
+		}
+		switch kinds[name] {
+		case contract.KindHistogram:
+			return sample{hist: sub(&cs.hist, &ps.hist)}
+		case contract.KindCounter:
+			return sample{value: counterDelta(cs.value, ps.value)}
+		}
+		return *cs
+	})
+	d.runtimeSample = c.runtimeSample.minus(&p.runtimeSample)
+	d.reloadsAfterWarmup = counterDelta(c.reloadsAfterWarmup, p.reloadsAfterWarmup)
+	return d
+}
+
+// counterDelta is cur − prev for a cumulative counter; a counter that went
+// down was restarted, and cur is what it counted since.
+func counterDelta[N uint64 | float64](cur, prev N) N {
+	if cur < prev {
+		return cur
+	}
+	return cur - prev
+}
+
+// sizeBytes estimates the memory raw holds, for the history's budget:
+// the histograms' buckets dominate it.
+func (raw *rawData) sizeBytes() int {
+	n := 512 + raw.sched.sizeBytes() + raw.gcPauses.sizeBytes()
+	for _, m := range raw.series {
+		for a, s := range m {
+			n += 96 + len(a[0]) + len(a[1]) + len(a[2]) + s.hist.sizeBytes()
+		}
+	}
+	for _, calls := range raw.slowest {
+		n += 64 + 112*len(calls)
+	}
+	return n
 }
 
 // entry is m[k], made (with m) when absent.
@@ -98,38 +264,16 @@ func entry[K comparable, V any](m *map[K]*V, k K) *V {
 	return v
 }
 
-// op is the named operation, nil for a point without one.
-func (raw *rawData) op(name string) *rawOp {
-	if name == "" {
-		return nil
-	}
-	o := entry(&raw.ops, name)
-	o.name = name
-	return o
-}
+// maxCount is 2^53, the largest count a float64 holds exactly: a sample
+// beyond it counts nothing real (a fleet report leaves such series out).
+const maxCount = 1 << 53
 
-// counterDelta is cur − prev for a cumulative counter; a counter that went
-// down was restarted, and cur is what it counted since.
-func counterDelta[N uint64 | float64](cur, prev N) N {
-	if cur < prev {
-		return cur
+// count is the package's one conversion of a float to a count: rounded,
+// 0 below zero or NaN, and never past maxCount, where an unchecked
+// conversion makes 2^63 of +Inf.
+func count(v float64) uint64 {
+	if !(v > 0) {
+		return 0
 	}
-	return cur - prev
-}
-
-// sizeBytes estimates the memory raw holds, for the history's budget:
-// the histograms' buckets dominate it.
-func (raw *rawData) sizeBytes() int {
-	n := 512 + raw.ping.sizeBytes() + raw.sched.sizeBytes() + raw.gcPauses.sizeBytes()
-	for _, o := range raw.ops {
-		n += 128 + len(o.name) + o.hist.sizeBytes() + 48*len(o.errorsByType)
-	}
-	for name, c := range raw.commands {
-		n += 96 + len(name) + c.hist.sizeBytes()
-	}
-	n += 160 * (len(raw.pools) + len(raw.statuses))
-	for _, calls := range raw.slowest {
-		n += 64 + 112*len(calls)
-	}
-	return n
+	return uint64(math.Round(min(v, maxCount)))
 }

@@ -60,137 +60,63 @@ const (
 	moveShare = 0.001
 )
 
-// rawRouting is the routing instruments summed: counters over the
-// window, the pod gauges and the heartbeat ages per (namespace, service).
-type rawRouting struct {
-	outcomes [contract.NumOutcomes]uint64
-	moves    [contract.NumMovers]uint64
-	pods     map[serviceKey]*rawPods
-	seen     bool
-}
-
 type serviceKey struct{ namespace, service string }
 
-type rawPods struct {
-	live, stale int64
-	spread      float64
-	age         histogram
-}
-
-func (rr *rawRouting) service(k serviceKey) *rawPods {
-	if rr.pods == nil {
-		rr.pods = make(map[serviceKey]*rawPods, 2)
-	}
-	p := rr.pods[k]
-	if p == nil {
-		p = &rawPods{}
-		rr.pods[k] = p
-	}
-	return p
-}
-
-// observe adds one point of a routing instrument; attr reads its
-// attributes. Gauges keep the highest value: one series per service in a
-// process, one per instance in a fleet, which see the same pods.
-func (rr *rawRouting) observe(name string, p *point) {
-	attr, v := p.attr, p.value
-	k := serviceKey{attr(contract.AttrNamespace), attr(contract.AttrService)}
-	switch name {
-	case contract.MetricRoutingDecisions:
-		if o, ok := indexOf(contract.NumOutcomes, attr(contract.AttrOutcome)); ok {
-			rr.outcomes[o] += count(v)
-			rr.seen = true
-		}
-	case contract.MetricLinksMoved:
-		if m, ok := indexOf(contract.NumMovers, attr(contract.AttrOperation)); ok {
-			rr.moves[m] += count(v)
-			rr.seen = true
-		}
-	case contract.MetricPods:
-		s, n := rr.service(k), int64(count(v))
-		rr.seen = true
-		switch attr(contract.AttrPodState) {
-		case contract.PodLive:
-			s.live = max(s.live, n)
-		case contract.PodStale:
-			s.stale = max(s.stale, n)
-		}
-	case contract.MetricPodLoadSpread:
-		s := rr.service(k)
-		s.spread = max(s.spread, v)
-		rr.seen = true
-	case contract.MetricPodHeartbeatAge:
-		rr.service(k).age.merge(p.hist)
-		rr.seen = true
-	}
-}
-
-// indexOf finds the value of a fixed attribute set (contract.Outcome,
-// contract.Mover) whose String is s.
-func indexOf[T interface {
-	~uint8
-	String() string
-}](n T, s string) (T, bool) {
-	for i := range n {
-		if i.String() == s {
-			return i, true
-		}
-	}
-	return 0, false
-}
-
-// routingObserver hands an instrument's points to the routing data.
-func routingObserver(name string) observer {
-	return func(raw *rawData, p *point) { raw.routing.observe(name, p) }
-}
-
-// minus is c − p: counters and heartbeat ages differenced, the pod gauges
-// c's.
-func (c *rawRouting) minus(p *rawRouting) rawRouting {
-	d := rawRouting{seen: c.seen}
-	for i := range c.outcomes {
-		d.outcomes[i] = counterDelta(c.outcomes[i], p.outcomes[i])
-	}
-	for i := range c.moves {
-		d.moves[i] = counterDelta(c.moves[i], p.moves[i])
-	}
-	if len(c.pods) > 0 {
-		d.pods = make(map[serviceKey]*rawPods, len(c.pods))
-	}
-	for k, cp := range c.pods {
-		dp := *cp
-		if pp := p.pods[k]; pp != nil {
-			dp.age = sub(&cp.age, &pp.age)
-		}
-		d.pods[k] = &dp
-	}
-	return d
-}
-
-// report is the routing section, nil when no routing instrument recorded.
-func (rr *rawRouting) report(seconds float64) *Routing {
-	if !rr.seen {
-		return nil
-	}
+// routing is the routing section, nil when no routing instrument recorded.
+// Gauges keep the highest value: one series per service in a process, one
+// per instance in a fleet, which see the same pods.
+func (raw *rawData) routing(seconds float64) *Routing {
 	r := &Routing{Outcomes: make(map[string]uint64, contract.NumOutcomes), Moves: make(map[string]uint64, contract.NumMovers), Services: []RoutingService{}}
-	for o, n := range rr.outcomes {
-		r.Outcomes[contract.Outcome(o).String()] = n
+	for o := range contract.NumOutcomes {
+		r.Outcomes[o.String()] = 0
+	}
+	for m := range contract.NumMovers {
+		r.Moves[m.String()] = 0
+	}
+	seen, moves := false, uint64(0)
+	for name, counts := range map[string]map[string]uint64{contract.MetricRoutingDecisions: r.Outcomes, contract.MetricLinksMoved: r.Moves} {
+		for a, s := range raw.series[name] {
+			if n, ok := counts[a[0]]; ok {
+				counts[a[0]], seen = n+count(s.value), true
+			}
+		}
+	}
+	for _, n := range r.Outcomes {
 		r.Decisions += n
 	}
-	var moves uint64
-	for m, n := range rr.moves {
-		r.Moves[contract.Mover(m).String()] = n
+	for _, n := range r.Moves {
 		moves += n
 	}
 	if seconds > 0 {
 		r.MovesPerMinute = float64(moves) * 60 / seconds
 	}
-	for k, p := range rr.pods {
-		r.Services = append(r.Services, RoutingService{
-			Namespace: k.namespace, Service: k.service,
-			LivePods: p.live, StalePods: p.stale, LoadSpread: p.spread,
-			HeartbeatAge: latencyOf(&p.age),
-		})
+	var services map[serviceKey]*RoutingService
+	service := func(a attrs) *RoutingService {
+		seen = true
+		sv := entry(&services, serviceKey{a[0], a[1]})
+		sv.Namespace, sv.Service = a[0], a[1]
+		return sv
+	}
+	for a, s := range raw.series[contract.MetricPods] {
+		switch sv, n := service(a), int64(count(s.value)); a[2] {
+		case contract.PodLive:
+			sv.LivePods = n
+		case contract.PodStale:
+			sv.StalePods = n
+		}
+	}
+	for a, s := range raw.series[contract.MetricPodLoadSpread] {
+		sv := service(a)
+		sv.LoadSpread = max(sv.LoadSpread, s.value)
+	}
+	for a, s := range raw.series[contract.MetricPodHeartbeatAge] {
+		service(a).HeartbeatAge = latencyOf(&s.hist)
+	}
+	if !seen {
+		return nil
+	}
+	for _, sv := range services {
+		r.Services = append(r.Services, *sv)
 	}
 	slices.SortFunc(r.Services, func(a, b RoutingService) int {
 		return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Service, b.Service))

@@ -43,16 +43,6 @@ type gcWork struct {
 	ok          bool
 }
 
-func (c gcWork) minus(p gcWork) gcWork {
-	if !c.ok || !p.ok {
-		return c
-	}
-	c.cycles = counterDelta(c.cycles, p.cycles)
-	c.cpuSeconds = counterDelta(c.cpuSeconds, p.cpuSeconds)
-	c.busySeconds = counterDelta(c.busySeconds, p.busySeconds)
-	return c
-}
-
 // readGC reads the collector's work; ok is false on a runtime without
 // these metrics.
 func readGC() gcWork {
@@ -73,14 +63,31 @@ func readGC() gcWork {
 	}
 }
 
-// runtimeSample is one read of the runtime's evidence, cumulative: the
+// runtimeSample is the runtime's evidence, cumulative: in one read, the
 // histograms since the process started, the OS run queue since the reader
 // was made.
 type runtimeSample struct {
 	sched, gcPauses histogram
-	ok              bool // the Go runtime has the histograms
+	hasRuntime      bool // the Go runtime has the histograms
 	os              osRunQueue
 	gc              gcWork
+}
+
+// minus is c − p for two samples of one process; what p lacks, c counts
+// whole.
+func (c *runtimeSample) minus(p *runtimeSample) runtimeSample {
+	d := *c
+	d.sched, d.gcPauses = sub(&c.sched, &p.sched), sub(&c.gcPauses, &p.gcPauses)
+	if c.os.ok && p.os.ok {
+		d.os.waitSeconds = counterDelta(c.os.waitSeconds, p.os.waitSeconds)
+		d.os.timeslices = counterDelta(c.os.timeslices, p.os.timeslices)
+	}
+	if c.gc.ok && p.gc.ok {
+		d.gc.cycles = counterDelta(c.gc.cycles, p.gc.cycles)
+		d.gc.cpuSeconds = counterDelta(c.gc.cpuSeconds, p.gc.cpuSeconds)
+		d.gc.busySeconds = counterDelta(c.gc.busySeconds, p.gc.busySeconds)
+	}
+	return d
 }
 
 // runtimeReader reads the runtime's evidence.
@@ -113,7 +120,7 @@ func goRuntime() runtimeReader {
 			}
 			out[i] = fromRuntime(samples[i].Value.Float64Histogram(), &bounds[i])
 		}
-		rs.sched, rs.gcPauses, rs.ok = out[0], out[1], true
+		rs.sched, rs.gcPauses, rs.hasRuntime = out[0], out[1], true
 		return rs
 	}
 }
