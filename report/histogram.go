@@ -1,6 +1,10 @@
 package report
 
-import "math"
+import (
+	"math"
+	"slices"
+	"unsafe"
+)
 
 // histogram is a histogram of non-negative durations in seconds, merged
 // from every data point of one series group (an operation, a command). It
@@ -29,41 +33,64 @@ type histogram struct {
 	noSum  bool      // the source has no sum (runtime/metrics): no mean
 }
 
-// merge adds o into h. Both are brought to the coarser scale first; lowering
-// the scale only joins neighbouring buckets, so nothing is lost but resolution.
-func (h *histogram) merge(o *histogram) {
-	if o.empty() {
-		return
+// newExplicit returns an explicit-bucket histogram: counts[i] values in
+// (bounds[i-1], bounds[i]], counts[len(bounds)] above the highest bound.
+// bounds must be ascending and finite; counts must have len(bounds)+1
+// entries. It keeps both slices.
+func newExplicit(bounds []float64, counts []uint64, sum float64, hasSum bool) histogram {
+	h := histogram{bounds: bounds, counts: counts, sum: sum, noSum: !hasSum}
+	for _, n := range counts {
+		h.count += n
 	}
-	if h.empty() {
+	return h
+}
+
+// merge adds o into h. Exponential histograms are brought to the coarser
+// scale first: lowering the scale only joins neighbouring buckets, so
+// nothing is lost but resolution. Explicit histograms with other bounds
+// are put on the union of both: each bucket goes whole into the union
+// bucket that ends at its own upper bound, so a value is never moved below
+// its bucket. One source never mixes the two forms.
+func (h *histogram) merge(o *histogram) {
+	switch {
+	case o.empty():
+		return
+	case h.empty():
 		*h = o.clone()
 		return
-	}
-	if (h.bounds == nil) != (o.bounds == nil) {
-		return // one source never mixes the two forms
-	}
-	if h.bounds != nil {
-		h.mergeExplicit(o)
+	case (h.bounds == nil) != (o.bounds == nil):
 		return
-	}
-	if o.scale < h.scale {
-		h.downscale(h.scale - o.scale)
-	}
-	shift := h.scale - o.scale // ≤ 0: o is at least as fine as h
-	for i, n := range o.counts {
-		if n == 0 {
-			continue
+	case h.bounds == nil:
+		if o.scale < h.scale {
+			h.downscale(h.scale - o.scale)
 		}
-		h.add((o.offset+int32(i))>>(-shift), n)
-	}
-	h.zero += o.zero
-	h.count += o.count
-	h.sum += o.sum
-	if h.minMax && o.minMax {
+		shift := h.scale - o.scale // ≤ 0: o is at least as fine as h
+		for i, n := range o.counts {
+			if n != 0 {
+				h.add((o.offset+int32(i))>>(-shift), n)
+			}
+		}
+		h.zero += o.zero
 		h.min, h.max = math.Min(h.min, o.min), math.Max(h.max, o.max)
-	} else {
+		h.minMax = h.minMax && o.minMax
+	default:
+		if !slices.Equal(h.bounds, o.bounds) {
+			union := slices.Concat(h.bounds, o.bounds)
+			slices.Sort(union)
+			union = slices.Compact(union)
+			h.rebucket(union)
+			c := o.clone()
+			c.rebucket(union)
+			o = &c
+		}
+		for i, n := range o.counts {
+			h.counts[i] += n
+		}
+		h.noSum = h.noSum || o.noSum
 		h.minMax = false
 	}
+	h.count += o.count
+	h.sum += o.sum
 }
 
 // add puts n values into the bucket with the given index, growing counts.
@@ -104,6 +131,19 @@ func (h *histogram) downscale(by int32) {
 	h.counts, h.offset = counts, first
 }
 
+// rebucket moves an explicit h onto bounds, a superset of its own.
+func (h *histogram) rebucket(bounds []float64) {
+	counts := make([]uint64, len(bounds)+1)
+	for i, n := range h.counts {
+		j := len(bounds)
+		if i < len(h.bounds) {
+			j, _ = slices.BinarySearch(bounds, h.bounds[i])
+		}
+		counts[j] += n
+	}
+	h.bounds, h.counts = bounds, counts
+}
+
 func (h *histogram) empty() bool {
 	return h.count == 0 && h.zero == 0 && len(h.counts) == 0
 }
@@ -115,20 +155,66 @@ func (h *histogram) clone() histogram {
 	return c
 }
 
-// lowerBound is the lower edge of the bucket with the given index.
+// lowerBound is the lower edge of the exponential bucket with the given
+// index.
 func lowerBound(index, scale int32) float64 {
 	return math.Exp2(float64(index) * math.Exp2(-float64(scale)))
 }
 
+// eachBucket calls fn with the position in counts, the edges and the count
+// of every non-empty bucket, the zero bucket of an exponential histogram
+// first (position -1, edges 0, 0). Explicit buckets start at 0 (durations
+// are not negative); the +Inf bucket's upper edge is +Inf.
+func (h *histogram) eachBucket(fn func(i int, lo, hi float64, n uint64)) {
+	if h.zero > 0 {
+		fn(-1, 0, 0, h.zero)
+	}
+	for i, n := range h.counts {
+		switch {
+		case n == 0:
+		case h.bounds == nil:
+			index := h.offset + int32(i)
+			fn(i, lowerBound(index, h.scale), lowerBound(index+1, h.scale), n)
+		default:
+			var lo float64
+			if i > 0 {
+				lo = math.Max(h.bounds[i-1], 0)
+			}
+			hi := math.Inf(1)
+			if i < len(h.bounds) {
+				hi = math.Max(h.bounds[i], lo)
+			}
+			fn(i, lo, hi, n)
+		}
+	}
+}
+
+// edges are the lower edge of the lowest non-empty bucket and the upper
+// edge of the highest (for the +Inf bucket, the highest finite bound): the
+// smallest and largest values the buckets allow.
+func (h *histogram) edges() (lo, hi float64) {
+	first := true
+	h.eachBucket(func(_ int, l, u float64, _ uint64) {
+		if first {
+			lo, first = l, false
+		}
+		if math.IsInf(u, 1) {
+			u = l
+		}
+		hi = u
+	})
+	return lo, hi
+}
+
 // quantile returns the q-quantile (0 < q ≤ 1). Inside the bucket that holds
-// the rank it interpolates in log space: a bucket spans a fixed ratio, so a
-// smooth distribution is close to uniform in log(value) within it. The result
-// is clamped to the recorded min and max, which makes p100 and single-value
+// the rank it interpolates in log space for exponential buckets (a bucket
+// spans a fixed ratio, so a smooth distribution is close to uniform in
+// log(value) within it) and linearly for explicit ones, as Prometheus's
+// histogram_quantile does, so that the two agree on the same buckets; a
+// rank in the +Inf bucket returns the highest bound. The result is clamped
+// to the recorded min and max, which makes p100 and single-value
 // histograms exact.
 func (h *histogram) quantile(q float64) float64 {
-	if h.bounds != nil {
-		return h.explicitQuantile(q)
-	}
 	total := h.zero
 	for _, n := range h.counts {
 		total += n
@@ -136,23 +222,28 @@ func (h *histogram) quantile(q float64) float64 {
 	if total == 0 {
 		return 0
 	}
-	rank := q * float64(total)
-	cum := float64(h.zero)
-	if rank <= cum {
-		return h.clamp(0)
-	}
-	width := math.Exp2(-float64(h.scale))
-	for i, n := range h.counts {
-		if n == 0 {
-			continue
+	rank, cum, found := q*float64(total), 0.0, false
+	var v float64
+	h.eachBucket(func(i int, lo, hi float64, n uint64) {
+		if found || cum+float64(n) < rank {
+			cum += float64(n)
+			return
 		}
-		if next := cum + float64(n); next >= rank {
-			f := (rank - cum) / float64(n)
-			return h.clamp(math.Exp2((float64(h.offset+int32(i)) + f) * width))
+		found = true
+		switch {
+		case i < 0:
+		case h.bounds == nil:
+			v = math.Exp2((float64(h.offset+int32(i)) + (rank-cum)/float64(n)) * math.Exp2(-float64(h.scale)))
+		case math.IsInf(hi, 1):
+			v = lo
+		default:
+			v = lo + (hi-lo)*(rank-cum)/float64(n)
 		}
-		cum += float64(n)
+	})
+	if !found {
+		_, v = h.edges()
 	}
-	return h.clamp(h.upperEdge())
+	return h.clamp(v)
 }
 
 func (h *histogram) clamp(v float64) float64 {
@@ -162,88 +253,92 @@ func (h *histogram) clamp(v float64) float64 {
 	return math.Min(math.Max(v, h.min), h.max)
 }
 
-// upperEdge is the upper edge of the highest non-empty bucket: the largest
-// value the buckets allow, 0 if only the zero bucket holds values.
-func (h *histogram) upperEdge() float64 {
-	if h.bounds != nil {
-		return h.explicitUpperEdge()
-	}
-	for i := len(h.counts) - 1; i >= 0; i-- {
-		if h.counts[i] != 0 {
-			return lowerBound(h.offset+int32(i)+1, h.scale)
-		}
-	}
-	return 0
-}
-
 // maxOrEdge is the recorded max, or the upper edge of the buckets when the
 // max is unknown.
 func (h *histogram) maxOrEdge() float64 {
 	if h.minMax {
 		return h.max
 	}
-	return h.upperEdge()
-}
-
-// lowerEdge is the lower edge of the lowest non-empty bucket, 0 if the zero
-// bucket holds values.
-func (h *histogram) lowerEdge() float64 {
-	if h.bounds != nil {
-		return h.explicitLowerEdge()
-	}
-	if h.zero > 0 {
-		return 0
-	}
-	for i, n := range h.counts {
-		if n != 0 {
-			return lowerBound(h.offset+int32(i), h.scale)
-		}
-	}
-	return 0
+	_, hi := h.edges()
+	return hi
 }
 
 // sub returns cur − prev for two cumulative histograms of one series. If cur
-// has fewer values than prev in total or in any bucket, the series restarted
-// and cur itself is the change. Min and max of the interval cannot be known
-// from cumulative data; they are estimated as the edges of the lowest and
-// highest buckets that gained values, capped by cur's lifetime min and max.
+// has fewer values than prev in total or in any bucket, or other bounds, the
+// series restarted and cur itself is the change. Min and max of the
+// interval cannot be known from cumulative data; they are estimated as the
+// edges of the lowest and highest buckets that gained values, capped by
+// cur's lifetime min and max.
 func sub(cur, prev *histogram) histogram {
-	if cur.bounds != nil || prev.bounds != nil {
-		return subExplicit(cur, prev)
+	if prev.count == 0 || cur.count < prev.count || cur.zero < prev.zero || (cur.bounds == nil) != (prev.bounds == nil) ||
+		(cur.bounds != nil && !slices.Equal(cur.bounds, prev.bounds)) {
+		return cur.clone()
 	}
-	d := histogram{scale: cur.scale, zero: cur.zero, count: cur.count, sum: cur.sum}
-	d.counts = append([]uint64(nil), cur.counts...)
-	d.offset = cur.offset
-	if prev.count == 0 || cur.count < prev.count || cur.zero < prev.zero {
-		d.min, d.max, d.minMax = cur.min, cur.max, cur.minMax
-		return d
-	}
-	p := *prev
-	p.counts = append([]uint64(nil), prev.counts...)
+	d, p := cur.clone(), prev.clone()
 	if p.scale > d.scale {
 		p.downscale(p.scale - d.scale)
 	} else if d.scale > p.scale {
 		d.downscale(d.scale - p.scale)
 	}
 	for i, n := range p.counts {
-		j := int(p.offset+int32(i)) - int(d.offset)
+		j := i + int(p.offset) - int(d.offset)
 		if n == 0 {
 			continue
 		}
 		if j < 0 || j >= len(d.counts) || d.counts[j] < n {
-			r := *cur
-			r.counts = append([]uint64(nil), cur.counts...)
-			return r
+			return cur.clone()
 		}
 		d.counts[j] -= n
 	}
 	d.zero -= p.zero
 	d.count -= p.count
 	d.sum = math.Max(d.sum-p.sum, 0)
-	if d.count > 0 && cur.minMax {
-		d.min = math.Max(d.lowerEdge(), cur.min)
-		d.max = math.Min(d.upperEdge(), cur.max)
-		d.minMax = true
+	d.minMax = d.count > 0 && cur.minMax
+	if d.minMax {
+		lo, hi := d.edges()
+		d.min, d.max = math.Max(lo, cur.min), math.Min(hi, cur.max)
 	}
 	return d
+}
+
+// above returns the share of the values greater than t and an estimate of
+// their sum, interpolating inside the bucket that holds t (in log space for
+// exponential buckets, linearly for explicit ones, as the quantiles do).
+// Values in a bucket are taken at its middle; those in the +Inf bucket at
+// its lower edge.
+func (h *histogram) above(t float64) (share, sum float64) {
+	var total, n float64
+	h.eachBucket(func(_ int, lo, hi float64, c uint64) {
+		total += float64(c)
+		if hi <= t {
+			return
+		}
+		f := 1.0 // share of the bucket above t
+		from := lo
+		if lo < t {
+			from = t
+			switch {
+			case math.IsInf(hi, 1):
+			case h.bounds == nil:
+				f = math.Log(hi/t) / math.Log(hi/lo)
+			default:
+				f = (hi - t) / (hi - lo)
+			}
+		}
+		mid := from
+		if !math.IsInf(hi, 1) {
+			mid = (from + hi) / 2
+		}
+		n += f * float64(c)
+		sum += f * float64(c) * mid
+	})
+	if total == 0 {
+		return 0, 0
+	}
+	return n / total, sum
+}
+
+// sizeBytes is the memory h holds, for the history's budget.
+func (h *histogram) sizeBytes() int {
+	return int(unsafe.Sizeof(*h)) + 8*cap(h.counts) + 8*cap(h.bounds)
 }
