@@ -7,25 +7,13 @@ import (
 	"math"
 	"strconv"
 	"strings"
-	"time"
 )
 
 //go:embed report.html.tmpl
 var htmlSource string
 
-var htmlTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
-	"seconds":    formatSeconds,
-	"percent":    formatPercent,
-	"rate":       formatRate,
-	"time":       func(t time.Time) string { return t.Format(time.RFC3339) },
-	"keys":       sortedKeys[uint64],
-	"evidence":   evidenceList,
-	"latency":    func(op Operation, s float64) string { return latency(&op, s) },
-	"connection": connectionText,
-	"embedded":   embeddedText,
-	"clientName": clientName,
-	"upper":      strings.ToUpper,
-	"routing":    (*Routing).lines,
+var htmlTemplate = template.Must(template.New("report").Funcs(funcs).Funcs(template.FuncMap{
+	"latency": func(op Operation, s float64) string { return latency(&op, s) },
 }).Parse(htmlSource))
 
 // WriteHTML writes r as one self-contained HTML page: inline styles that

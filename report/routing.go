@@ -3,7 +3,6 @@ package report
 import (
 	"cmp"
 	"fmt"
-	"io"
 	"slices"
 	"strings"
 
@@ -310,18 +309,6 @@ func linksMoved(v view) []Suggestion {
 	}
 	s.Message += ". Each move loses the user's session on the pod. A pod whose heartbeat comes late now and then (GC or CPU stalls, a heartbeat period close to aliveWithin) flaps between live and dead. Hint: heartbeat at a third of aliveWithin or less, and find what delays the late pod."
 	return []Suggestion{s}
-}
-
-// writeRouting writes the text form of the routing section.
-func (r *Report) writeRouting(w io.Writer) {
-	if r.Routing == nil {
-		return
-	}
-	fmt.Fprint(w, "ROUTING\n")
-	for _, l := range r.Routing.lines() {
-		fmt.Fprintln(w, l)
-	}
-	fmt.Fprintln(w)
 }
 
 // lines are the routing section as the text and HTML forms show it.
