@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sort"
 	"sync"
 	"time"
 
@@ -24,7 +25,6 @@ type Collector struct {
 	reader  *sdkmetric.ManualReader
 	warmEnd time.Time // end of the script-reload warm-up
 
-	readRuntime runtimeReader
 	runtimeBase runtimeSample // the runtime's evidence when the collector was made
 
 	mu sync.Mutex
@@ -59,21 +59,17 @@ func NewCollector(opts ...Option) (*Collector, error) {
 		return nil, err
 	}
 	c := &Collector{
-		cfg: cfg,
-		reader: sdkmetric.NewManualReader(
-			sdkmetric.WithAggregationSelector(aggregationSelector),
-			sdkmetric.WithTemporalitySelector(sdkmetric.DefaultTemporalitySelector),
-		),
-		warmEnd:     cfg.now().Add(cfg.warmup),
-		readRuntime: cfg.readRuntime,
-		history:     newHistory(cfg),
+		cfg:     cfg,
+		reader:  sdkmetric.NewManualReader(sdkmetric.WithAggregationSelector(aggregationSelector)),
+		warmEnd: cfg.now().Add(cfg.warmup),
+		history: newHistory(cfg),
 	}
-	if c.readRuntime == nil {
-		c.readRuntime = goRuntime()
+	if cfg.readRuntime == nil {
+		cfg.readRuntime = goRuntime()
 	}
 	// The runtime counts since the process started; the report counts from
 	// now, like the instruments the collector will read.
-	c.runtimeBase = c.readRuntime()
+	c.runtimeBase = cfg.readRuntime()
 	if cfg.warmup > 0 {
 		// Read the reload count once when the warm-up ends, so that reloads
 		// after it stand out even if nobody takes a snapshot before then.
@@ -116,17 +112,13 @@ func (c *Collector) snapshot(ctx context.Context, start time.Time) (*Snapshot, e
 	if err != nil {
 		return nil, err
 	}
-	return &Snapshot{raw: raw, start: c.windowStart(raw, start, now), end: now, cfg: c.cfg}, nil
+	return &Snapshot{raw: raw, start: windowStart(cmp.Or(start, raw.start), now), end: now, cfg: c.cfg}, nil
 }
 
-// windowStart is start, or the earliest start time of the data when start
-// is zero, never after now.
-func (c *Collector) windowStart(raw *rawData, start, now time.Time) time.Time {
-	if start.IsZero() {
-		start = raw.start
-	}
+// windowStart is start, or now when start is zero or after now.
+func windowStart(start, now time.Time) time.Time {
 	if start.IsZero() || start.After(now) {
-		start = now
+		return now
 	}
 	return start
 }
@@ -148,7 +140,7 @@ func (c *Collector) Window(ctx context.Context, d time.Duration) (*Report, error
 		return nil, err
 	}
 	var r *Report
-	start := c.windowStart(raw, time.Time{}, now)
+	start := windowStart(raw.start, now)
 	if e, found := c.history.before(now.Add(-d)); d > 0 && e.raw != nil && (found || start.Before(now.Add(-d))) {
 		r = build(deltaRaw(e.raw, raw), e.end, now, c.cfg)
 	} else {
@@ -158,12 +150,7 @@ func (c *Collector) Window(ctx context.Context, d time.Duration) (*Report, error
 		r.Window.RequestedSeconds = d.Seconds()
 	}
 	if c.cfg.historySpan > 0 {
-		var kept []historyEntry
-		for _, e := range c.history.entries {
-			if !e.end.Before(r.Window.Start) {
-				kept = append(kept, e)
-			}
-		}
+		kept := slices.DeleteFunc(slices.Clone(c.history.entries), func(e historyEntry) bool { return e.end.Before(r.Window.Start) })
 		r.Timeline = timeline(append(kept, historyEntry{end: now, raw: raw}), c.cfg.historyInterval)
 	}
 	return r, nil
@@ -188,7 +175,7 @@ func (c *Collector) collect(ctx context.Context) (*rawData, error) {
 		return nil, fmt.Errorf("report: collect metrics: %w", err)
 	}
 	raw := gather(&c.rm)
-	rs := c.readRuntime()
+	rs := c.cfg.readRuntime()
 	raw.runtimeSample = rs.minus(&c.runtimeBase)
 	return raw, nil
 }
@@ -247,15 +234,7 @@ func (c *Collector) trackSlowest(raw *rawData, now time.Time) {
 	slices.SortFunc(cuts, time.Time.Compare)
 	// interval numbers the cuts at or before t: calls with the same number
 	// fell between the same two cuts.
-	interval := func(t time.Time) int {
-		n, _ := slices.BinarySearchFunc(cuts, t, func(cut, t time.Time) int {
-			if cut.After(t) {
-				return 1
-			}
-			return -1
-		})
-		return n
-	}
+	interval := func(t time.Time) int { return sort.Search(len(cuts), func(i int) bool { return cuts[i].After(t) }) }
 	if c.takes = append(c.takes, now); len(c.takes) > slowTakes {
 		c.takes = slices.Delete(c.takes, 0, 1)
 	}

@@ -43,18 +43,13 @@ type htmlView struct {
 	TotalCalls uint64
 	TotalRate  float64
 	ErrorRate  float64
-	Charts     []chart // one per operation, in the order of Operations
+	Charts     [][]bar // one per operation, in the order of Operations
 	Axis       []tick
 	Geometry   geometry
 
 	Windows, Refreshes []navLink  // the handler's links
 	RefreshSeconds     string     // the refresh meta element, "" for none
 	Sparks             []sparkRow // the timeline charts
-
-	Unjudged     []bool // per operation: too few calls for the rules
-	AnyUnjudged  bool
-	UnjudgedNote string
-	ClientsDown  int
 }
 
 // geometry holds the chart layout constants for the template.
@@ -62,12 +57,7 @@ type geometry struct {
 	Left, Width, BarHeight, PlotHeight, SVGWidth, SVGHeight float64
 }
 
-// chart is the SVG latency chart of one operation: a bar per statistic.
-type chart struct {
-	Operation string
-	Bars      []bar
-}
-
+// bar is one statistic of an operation's SVG latency chart.
 type bar struct {
 	Label string  // p50, p90, p99, max
 	Value string  // formatted latency
@@ -114,18 +104,6 @@ func newHTMLView(r *Report) *htmlView {
 		}
 	}
 	v.ErrorRate = ratio(errs, v.TotalCalls)
-	v.UnjudgedNote = r.unjudgedNote()
-	for i := range r.Operations {
-		op := &r.Operations[i]
-		u := op.Count > 0 && !r.judged(op)
-		v.Unjudged = append(v.Unjudged, u)
-		v.AnyUnjudged = v.AnyUnjudged || u
-	}
-	for i := range r.Redis.Clients {
-		if up := r.Redis.Clients[i].ConnectionUp; up != nil && !*up {
-			v.ClientsDown++
-		}
-	}
 	if hi == 0 { // no timings at all
 		lo, hi = 1e-6, 1
 	}
@@ -147,12 +125,12 @@ func newHTMLView(r *Report) *htmlView {
 	v.Axis[0].X = chartLeft
 	for i := range r.Operations {
 		op := &r.Operations[i]
-		c := chart{Operation: op.Name}
+		var c []bar
 		for j, s := range []struct {
 			label, class string
 			v            float64
 		}{{"p50", "b50", op.P50Seconds}, {"p90", "b90", op.P90Seconds}, {"p99", "b99", op.P99Seconds}, {"max", "bmax", op.MaxSeconds}} {
-			c.Bars = append(c.Bars, bar{
+			c = append(c, bar{
 				Label: s.label, Value: latency(op, s.v), Class: s.class,
 				Y: float64(j) * (barHeight + barGap), Width: x(s.v), TextX: chartLeft + x(s.v) + 4,
 			})

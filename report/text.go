@@ -21,16 +21,20 @@ var textSource string
 
 // funcs are the functions both templates, text and HTML, call.
 var funcs = map[string]any{
-	"seconds":    formatSeconds,
-	"percent":    formatPercent,
-	"rate":       formatRate,
-	"time":       func(t time.Time) string { return t.Format(time.RFC3339) },
-	"keys":       sortedKeys[uint64],
-	"evidence":   evidenceList,
-	"connection": connectionText,
-	"embedded":   embeddedText,
-	"clientName": clientName,
-	"routing":    (*Routing).lines,
+	"seconds":      formatSeconds,
+	"percent":      formatPercent,
+	"rate":         formatRate,
+	"time":         func(t time.Time) string { return t.Format(time.RFC3339) },
+	"keys":         sortedKeys[uint64],
+	"evidence":     evidenceList,
+	"connection":   connectionText,
+	"embedded":     embeddedText,
+	"clientName":   clientName,
+	"routing":      (*Routing).lines,
+	"marked":       (*Report).marked,
+	"unjudged":     (*Report).unjudged,
+	"unjudgedNote": (*Report).unjudgedNote,
+	"clientsDown":  clientsDown,
 }
 
 var textTemplate = template.Must(template.New("text").Funcs(funcs).Funcs(template.FuncMap{
@@ -38,8 +42,6 @@ var textTemplate = template.Must(template.New("text").Funcs(funcs).Funcs(templat
 	"duration":          seconds,
 	"join":              strings.Join,
 	"upper":             func(s Severity) string { return strings.ToUpper(string(s)) },
-	"unjudged":          (*Report).unjudged,
-	"unjudgedNote":      (*Report).unjudgedNote,
 	"operationTable":    operationTable,
 	"commandTable":      commandTable,
 	"connectionSummary": connectionSummary,
@@ -79,15 +81,12 @@ func seconds(s float64) time.Duration {
 	return time.Duration(s * float64(time.Second)).Round(time.Millisecond)
 }
 
-// unjudged counts the operations with calls but fewer than min samples.
-func (r *Report) unjudged() int {
-	n := 0
-	for i := range r.Operations {
-		if op := &r.Operations[i]; op.Count > 0 && !r.judged(op) {
-			n++
-		}
-	}
-	return n
+// marked reports whether op has calls but too few for the rules.
+func (r *Report) marked(op *Operation) bool { return op.Count > 0 && !r.judged(op) }
+
+// unjudged reports whether any operation is marked.
+func (r *Report) unjudged() bool {
+	return slices.ContainsFunc(r.Operations, func(op Operation) bool { return r.marked(&op) })
 }
 
 // unjudgedNote explains the mark on operations the rules did not judge.
@@ -98,12 +97,11 @@ func (r *Report) unjudgedNote() string {
 // operationTable is the operations in aligned columns, those the rules did
 // not judge marked.
 func operationTable(r *Report) string {
-	marked := r.unjudged() > 0
 	rows := [][]string{{"OPERATION", "CALLS", "OPS/S", "ERRORS", "ERROR%", "MEAN", "P50", "P90", "P99", "MAX"}}
 	for i := range r.Operations {
 		op := &r.Operations[i]
 		name := op.Name
-		if marked && op.Count > 0 && !r.judged(op) {
+		if r.marked(op) {
 			name += "*"
 		}
 		rows = append(rows, []string{name, strconv.FormatUint(op.Count, 10), formatRate(op.OpsPerSec),
@@ -177,16 +175,20 @@ func clientName(c *Client) string {
 // connectionSummary is the summary status with the count of clients down.
 func connectionSummary(rd *Redis) string {
 	s := connectionText(rd.ConnectionUp)
-	down := 0
-	for i := range rd.Clients {
-		if up := rd.Clients[i].ConnectionUp; up != nil && !*up {
-			down++
-		}
-	}
-	if n := len(rd.Clients); n > 1 || down > 0 {
+	if n, down := len(rd.Clients), clientsDown(rd); n > 1 || down > 0 {
 		s += fmt.Sprintf(" (%d of %d clients down)", down, n)
 	}
 	return s
+}
+
+// clientsDown counts the clients whose connection is down.
+func clientsDown(rd *Redis) (n int) {
+	for i := range rd.Clients {
+		if up := rd.Clients[i].ConnectionUp; up != nil && !*up {
+			n++
+		}
+	}
+	return n
 }
 
 func connectionText(up *bool) string {
