@@ -62,13 +62,13 @@ type config struct {
 // checked is an option that sets its value when ok, and is otherwise an
 // error naming the option: problem, formatted with args.
 func checked(option string, ok bool, set func(*config), problem string, args ...any) Option {
-	return optionFunc(func(c *config) {
+	return func(c *config) {
 		if !ok {
 			c.invalid(option, problem, args...)
 			return
 		}
 		set(c)
-	})
+	}
 }
 
 // invalid notes an option value the constructor refuses.
@@ -77,13 +77,7 @@ func (c *config) invalid(option, format string, args ...any) {
 }
 
 // Option configures a Collector (and the rules of FleetReport).
-type Option interface {
-	apply(*config)
-}
-
-type optionFunc func(*config)
-
-func (f optionFunc) apply(c *config) { f(c) }
+type Option func(*config)
 
 // newConfig applies opts over the defaults and returns every invalid option
 // value, joined, each error naming its option.
@@ -91,7 +85,7 @@ func newConfig(opts []Option) (*config, error) {
 	c := defaultConfig()
 	for _, o := range opts {
 		if o != nil {
-			o.apply(c)
+			o(c)
 		}
 	}
 	return c, errors.Join(c.errs...)
@@ -171,16 +165,16 @@ func WithPoolUtilizationThreshold(u float64) Option {
 // calls are fewer than share (default 0.01) of the GetLinkedPod calls. Both
 // must be > 0.
 func WithBatchHint(rate, share float64) Option {
-	return optionFunc(func(c *config) {
-		checked("WithBatchHint", rate > 0, func(c *config) { c.rules.BatchHintRate = rate }, "rate must be > 0, got %v", rate).apply(c)
-		checked("WithBatchHint", share > 0, func(c *config) { c.rules.BatchHintShare = share }, "share must be > 0, got %v", share).apply(c)
-	})
+	return func(c *config) {
+		checked("WithBatchHint", rate > 0, func(c *config) { c.rules.BatchHintRate = rate }, "rate must be > 0, got %v", rate)(c)
+		checked("WithBatchHint", share > 0, func(c *config) { c.rules.BatchHintShare = share }, "share must be > 0, got %v", share)(c)
+	}
 }
 
 // withRuntime replaces the Go runtime's histograms, for tests that need
 // fixed ones.
 func withRuntime(read runtimeReader) Option {
-	return optionFunc(func(c *config) { c.readRuntime = read })
+	return func(c *config) { c.readRuntime = read }
 }
 
 // WithHistory sets how often the collector takes a snapshot in the
@@ -190,7 +184,7 @@ func withRuntime(read runtimeReader) Option {
 // 10000 of them; a span of 0 keeps no history and takes no snapshot in the
 // background. The memory is bounded by HistoryMaxBytes whatever the span.
 func WithHistory(interval, span time.Duration) Option {
-	return optionFunc(func(c *config) {
+	return func(c *config) {
 		switch {
 		case interval < 100*time.Millisecond:
 			c.invalid("WithHistory", "interval must be ≥ 100ms, got %v", interval)
@@ -199,7 +193,7 @@ func WithHistory(interval, span time.Duration) Option {
 		default:
 			c.historyInterval, c.historySpan = interval, span
 		}
-	})
+	}
 }
 
 // WithEmbeddedRedis says that the Redis the executor talks to is the named
@@ -249,5 +243,5 @@ func expandTraceURL(tmpl, traceID, spanID string) string {
 // withManualHistory stops the background snapshots: tests with a fake clock
 // take them with Collector.record.
 func withManualHistory() Option {
-	return optionFunc(func(c *config) { c.manualHistory = true })
+	return func(c *config) { c.manualHistory = true }
 }

@@ -9,29 +9,20 @@ import (
 	"github.com/prometheus/procfs"
 )
 
-// The Go runtime's histograms the tail diagnosis reads. They come from
-// runtime/metrics directly, so the report has them in any process, whether
-// or not it set up runtime metrics of its own, at the cost of two reads per
-// snapshot. Go 1.22 renamed the pause histogram; the old name is the
-// fallback.
-const (
-	runtimeSchedLatencies = "/sched/latencies:seconds"
-	runtimeGCPauses       = "/sched/pauses/total/gc:seconds"
-	runtimeGCPausesOld    = "/gc/pauses:seconds"
-	// The collector's cost in CPU, its cycles and its settings: a GC that
-	// runs dozens of times a second costs CPU, not long pauses.
-	runtimeGCCycles = "/gc/cycles/total:gc-cycles"
-	runtimeCPU      = "/cpu/classes/total:cpu-seconds"
-	runtimeIdleCPU  = "/cpu/classes/idle:cpu-seconds"
-	// The GC's CPU that is taken from the calls: assists, dedicated
-	// workers, pauses. Marking on otherwise idle Ps takes nothing.
-	runtimeGCAssist    = "/cpu/classes/gc/mark/assist:cpu-seconds"
-	runtimeGCDedicated = "/cpu/classes/gc/mark/dedicated:cpu-seconds"
-	runtimeGCPause     = "/cpu/classes/gc/pause:cpu-seconds"
-	runtimeGCIdle      = "/cpu/classes/gc/mark/idle:cpu-seconds"
-	runtimeGOGC        = "/gc/gogc:percent"
-	runtimeLiveHeap    = "/gc/heap/live:bytes"
-)
+// runtimeMetrics are what goRuntime reads from runtime/metrics, so that
+// the report has them in any process, whether or not it set up runtime
+// metrics of its own: the scheduling latency and GC pause histograms the
+// tail diagnosis reads; then the collector's cycles and settings and its
+// CPU time against the process's (a GC that runs dozens of times a second
+// costs CPU, not long pauses). The GC's CPU counted is what it takes from
+// the calls: assists, dedicated workers, pauses; marking on otherwise idle
+// Ps takes nothing.
+var runtimeMetrics = []string{
+	"/sched/latencies:seconds", "/sched/pauses/total/gc:seconds",
+	"/gc/cycles/total:gc-cycles", "/gc/gogc:percent", "/gc/heap/live:bytes",
+	"/cpu/classes/total:cpu-seconds", "/cpu/classes/idle:cpu-seconds", "/cpu/classes/gc/mark/idle:cpu-seconds",
+	"/cpu/classes/gc/mark/assist:cpu-seconds", "/cpu/classes/gc/mark/dedicated:cpu-seconds", "/cpu/classes/gc/pause:cpu-seconds",
+}
 
 // gcWork is the garbage collector's work, cumulative, and its settings.
 type gcWork struct {
@@ -41,26 +32,6 @@ type gcWork struct {
 	gogc        uint64
 	liveBytes   uint64
 	ok          bool
-}
-
-// readGC reads the collector's work; ok is false on a runtime without
-// these metrics.
-func readGC() gcWork {
-	s := []metrics.Sample{{Name: runtimeGCCycles}, {Name: runtimeCPU}, {Name: runtimeIdleCPU}, {Name: runtimeGOGC}, {Name: runtimeLiveHeap},
-		{Name: runtimeGCAssist}, {Name: runtimeGCDedicated}, {Name: runtimeGCPause}, {Name: runtimeGCIdle}}
-	metrics.Read(s)
-	for _, v := range s {
-		if v.Value.Kind() == metrics.KindBad {
-			return gcWork{}
-		}
-	}
-	return gcWork{
-		cycles:      s[0].Value.Uint64(),
-		busySeconds: s[1].Value.Float64() - s[2].Value.Float64() - s[8].Value.Float64(),
-		gogc:        s[3].Value.Uint64(), liveBytes: s[4].Value.Uint64(),
-		cpuSeconds: s[5].Value.Float64() + s[6].Value.Float64() + s[7].Value.Float64(),
-		ok:         true,
-	}
 }
 
 // runtimeSample is the runtime's evidence, cumulative: in one read, the
@@ -93,34 +64,27 @@ func (c *runtimeSample) minus(p *runtimeSample) runtimeSample {
 // runtimeReader reads the runtime's evidence.
 type runtimeReader func() runtimeSample
 
-// goRuntime returns a reader of this process's runtime histograms.
+// goRuntime returns a reader of this process's runtime evidence.
 func goRuntime() runtimeReader {
-	supported := map[string]bool{}
-	for _, d := range metrics.All() {
-		supported[d.Name] = d.Kind == metrics.KindFloat64Histogram
-	}
-	gcName := runtimeGCPauses
-	if !supported[gcName] {
-		gcName = runtimeGCPausesOld
-	}
-	has := supported[runtimeSchedLatencies] && supported[gcName]
 	var bounds [2][]float64 // kept from the first read: the runtime's are fixed
 	var tracker osTracker
 	return func() runtimeSample {
-		rs := runtimeSample{os: tracker.read(), gc: readGC()}
-		if !has {
-			return rs
+		s := make([]metrics.Sample, len(runtimeMetrics))
+		for i, name := range runtimeMetrics {
+			s[i].Name = name
 		}
-		samples := []metrics.Sample{{Name: runtimeSchedLatencies}, {Name: gcName}}
-		metrics.Read(samples)
-		var out [2]histogram
-		for i := range samples {
-			if samples[i].Value.Kind() != metrics.KindFloat64Histogram {
-				return rs
-			}
-			out[i] = fromRuntime(samples[i].Value.Float64Histogram(), &bounds[i])
+		metrics.Read(s)
+		rs := runtimeSample{os: tracker.read()}
+		if s[0].Value.Kind() == metrics.KindFloat64Histogram && s[1].Value.Kind() == metrics.KindFloat64Histogram {
+			rs.sched = fromRuntime(s[0].Value.Float64Histogram(), &bounds[0])
+			rs.gcPauses = fromRuntime(s[1].Value.Float64Histogram(), &bounds[1])
+			rs.hasRuntime = true
 		}
-		rs.sched, rs.gcPauses, rs.hasRuntime = out[0], out[1], true
+		if !slices.ContainsFunc(s[2:], func(v metrics.Sample) bool { return v.Value.Kind() == metrics.KindBad }) {
+			f := func(i int) float64 { return s[i].Value.Float64() }
+			rs.gc = gcWork{cycles: s[2].Value.Uint64(), gogc: s[3].Value.Uint64(), liveBytes: s[4].Value.Uint64(),
+				busySeconds: f(5) - f(6) - f(7), cpuSeconds: f(8) + f(9) + f(10), ok: true}
+		}
 		return rs
 	}
 }
@@ -130,8 +94,7 @@ func goRuntime() runtimeReader {
 // buckets. *bounds caches the upper bounds between reads.
 func fromRuntime(h *metrics.Float64Histogram, bounds *[]float64) histogram {
 	upper := h.Buckets[1:]
-	inf := len(upper) > 0 && math.IsInf(upper[len(upper)-1], 1)
-	if inf {
+	if len(upper) > 0 && math.IsInf(upper[len(upper)-1], 1) {
 		upper = upper[:len(upper)-1]
 	}
 	if !slices.Equal(*bounds, upper) {
