@@ -228,167 +228,125 @@ func (s *series) point() *point {
 	}
 }
 
-// selector is the label matchers of every query.
-func (f *fleet) selector(name string) string {
+// vector runs an instant query at t and returns its samples by series,
+// without the name.
+func (f *fleet) vector(ctx context.Context, q string, t time.Time) (map[model.Fingerprint]*model.Sample, error) {
+	vec, err := query[model.Vector](ctx, f, q, t)
+	out := make(map[model.Fingerprint]*model.Sample, len(vec))
+	for _, s := range vec {
+		delete(s.Metric, model.MetricNameLabel)
+		out[s.Metric.Fingerprint()] = s
+	}
+	return out, err
+}
+
+// read returns every series of name: its last value in the range or, for
+// a counter, its exact increase over (Start, End]: its last value in the
+// range less its value at Start (0 for a series that began in the range).
+// A counter that reset (a process restarted under the same labels) is read
+// sample by sample, each reset adding the value it restarted to.
+func (f *fleet) read(ctx context.Context, name string, counter bool) ([]*series, error) {
 	m := []string{scopeMatcher}
 	if f.q.Selector != "" {
 		m = append(m, f.q.Selector)
 	}
-	return name + "{" + strings.Join(m, ",") + "}"
-}
-
-// rangeSel is the range of the query, in milliseconds.
-func (f *fleet) rangeSel() string {
-	return "[" + strconv.FormatInt(f.q.End.Sub(f.q.Start).Milliseconds(), 10) + "ms]"
-}
-
-// gauge returns the last value of every series of name in the range.
-func (f *fleet) gauge(ctx context.Context, name string) ([]series, error) {
-	vec, err := query[model.Vector](ctx, f, "last_over_time("+f.selector(name)+f.rangeSel()+")", f.q.End)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]series, 0, len(vec))
-	for _, s := range vec {
-		delete(s.Metric, model.MetricNameLabel)
-		if f.usable(name, s.Metric, s.Value) {
-			out = append(out, series{labels: s.Metric, value: float64(s.Value)})
+	sel, rng := name+"{"+strings.Join(m, ",")+"}", "["+strconv.FormatInt(f.q.End.Sub(f.q.Start).Milliseconds(), 10)+"ms]"
+	last, err := f.vector(ctx, "last_over_time("+sel+rng+")", f.q.End)
+	var base, resets map[model.Fingerprint]*model.Sample
+	if err == nil && counter {
+		if base, err = f.vector(ctx, sel, f.q.Start); err == nil {
+			resets, err = f.vector(ctx, "resets("+sel+rng+")", f.q.End)
 		}
 	}
-	return out, nil
-}
-
-// increase returns the exact increase of every series of the counter name
-// over (Start, End]: its last value in the range less its value at Start
-// (0 for a series that began in the range). A series that reset (a process
-// restarted under the same labels) is read sample by sample, each reset
-// adding the value the counter restarted to.
-func (f *fleet) increase(ctx context.Context, name string) ([]series, error) {
-	sel := f.selector(name)
-	last, err := query[model.Vector](ctx, f, "last_over_time("+sel+f.rangeSel()+")", f.q.End)
-	if err != nil {
-		return nil, err
-	}
-	base, err := query[model.Vector](ctx, f, sel, f.q.Start)
-	if err != nil {
-		return nil, err
-	}
-	resets, err := query[model.Vector](ctx, f, "resets("+sel+f.rangeSel()+")", f.q.End)
 	if err != nil {
 		return nil, err
 	}
 	bad := map[model.Fingerprint]bool{} // a sample is not usable: left out
-	baseline := make(map[model.Fingerprint]float64, len(base))
-	for _, s := range base {
-		delete(s.Metric, model.MetricNameLabel)
-		bad[s.Metric.Fingerprint()] = !f.usable(name, s.Metric, s.Value)
-		baseline[s.Metric.Fingerprint()] = float64(s.Value)
+	for fp, b := range base {
+		bad[fp] = !f.usable(name, b.Metric, b.Value)
 	}
-	walk := make(map[model.Fingerprint]bool, len(resets))
-	for _, s := range resets {
-		delete(s.Metric, model.MetricNameLabel)
-		walk[s.Metric.Fingerprint()] = s.Value > 0
-	}
-	out, reread := make(map[model.Fingerprint]*series, len(last)), false
-	for _, s := range last {
-		delete(s.Metric, model.MetricNameLabel)
-		fp := s.Metric.Fingerprint()
+	out, walk := map[model.Fingerprint]*series{}, map[model.Fingerprint]float64{}
+	for fp, s := range last {
 		if bad[fp] || !f.usable(name, s.Metric, s.Value) {
 			continue
 		}
-		b := baseline[fp]
-		walk[fp] = walk[fp] || float64(s.Value) < b
-		reread = reread || walk[fp]
-		out[fp] = &series{labels: s.Metric, value: math.Max(float64(s.Value)-b, 0)}
+		out[fp] = &series{labels: s.Metric, value: float64(s.Value)}
+		if !counter {
+			continue
+		}
+		var from float64
+		if b := base[fp]; b != nil {
+			from = float64(b.Value)
+		}
+		if r := resets[fp]; (r != nil && r.Value > 0) || out[fp].value < from {
+			walk[fp] = from
+		}
+		out[fp].value = math.Max(out[fp].value-from, 0)
 	}
-	if reread {
-		// The series that reset, sample by sample.
-		m, err := query[model.Matrix](ctx, f, sel+f.rangeSel(), f.q.End)
+	if len(walk) > 0 {
+		m, err := query[model.Matrix](ctx, f, sel+rng, f.q.End)
 		if err != nil {
 			return nil, err
 		}
 		for _, s := range m {
 			delete(s.Metric, model.MetricNameLabel)
 			fp := s.Metric.Fingerprint()
-			if !walk[fp] || out[fp] == nil {
+			prev, ok := walk[fp]
+			if !ok || out[fp] == nil {
 				continue
 			}
-			prev, total := baseline[fp], 0.0
+			out[fp].value = 0
 			for _, p := range s.Values {
 				if !f.usable(name, s.Metric, p.Value) {
 					delete(out, fp)
 					break
 				}
-				v := float64(p.Value)
-				if v < prev {
-					total += v // restarted from zero
-				} else {
-					total += v - prev
-				}
-				prev = v
-			}
-			if out[fp] != nil {
-				out[fp].value = total
+				out[fp].value += counterDelta(float64(p.Value), prev)
+				prev = float64(p.Value)
 			}
 		}
 	}
-	list := make([]series, 0, len(out))
-	for _, s := range out {
-		list = append(list, *s)
-	}
-	return list, nil
+	return slices.Collect(maps.Values(out)), nil
 }
 
 // fetch runs the queries of the instruments in reads, and of the Go
 // runtime's histograms and the processes' target_info, four at a time, and
 // returns their series by Prometheus name. The first error stops the rest
 // and is the one returned: a server that is down fails every query alike.
-func (f *fleet) fetch(ctx context.Context) (map[string][]series, error) {
-	type job struct {
-		name  string
-		gauge bool // the last value; else the increase over the range
-		out   []series
+func (f *fleet) fetch(ctx context.Context) (map[string][]*series, error) {
+	jobs := map[string]bool{ // name → a counter's increase, else the last value
+		promSchedLatencies + "_bucket": true, promGCPauses + "_bucket": true, "target_info": false,
 	}
-	var jobs []*job
-	add := func(name string, gauge bool) { jobs = append(jobs, &job{name: name, gauge: gauge}) }
 	for _, d := range reportInstruments() {
 		switch name := f.q.promName(d); d.Kind {
 		case contract.KindHistogram:
-			add(name+"_bucket", false)
-			add(name+"_sum", false)
-		case contract.KindCounter:
-			add(name, false)
+			jobs[name+"_bucket"], jobs[name+"_sum"] = true, true
 		default:
-			add(name, true)
+			jobs[name] = d.Kind == contract.KindCounter
 		}
 	}
-	add(promSchedLatencies+"_bucket", false)
-	add(promGCPauses+"_bucket", false)
-	add("target_info", true)
-
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var (
 		wg    sync.WaitGroup
-		once  sync.Once
+		mu    sync.Mutex
 		first error
 		sem   = make(chan struct{}, 4)
+		out   = make(map[string][]*series, len(jobs))
 	)
-	for _, j := range jobs {
+	for name, counter := range jobs {
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
 			if ctx.Err() != nil {
 				return
 			}
-			var err error
-			if j.gauge {
-				j.out, err = f.gauge(ctx, j.name)
-			} else {
-				j.out, err = f.increase(ctx, j.name)
-			}
-			if err != nil {
-				once.Do(func() { first = err; cancel() })
+			ss, err := f.read(ctx, name, counter)
+			mu.Lock()
+			defer mu.Unlock()
+			if out[name] = ss; err != nil && first == nil {
+				first = err
+				cancel()
 			}
 		})
 	}
@@ -396,14 +354,7 @@ func (f *fleet) fetch(ctx context.Context) (map[string][]series, error) {
 	if first == nil && ctx.Err() != nil { // done before a query failed
 		first = fmt.Errorf("report: Prometheus %s: %w", f.q.Prometheus, ctx.Err())
 	}
-	if first != nil {
-		return nil, first
-	}
-	out := make(map[string][]series, len(jobs))
-	for _, j := range jobs {
-		out[j.name] = j.out
-	}
-	return out, nil
+	return out, first
 }
 
 // gather adds every series to the raw data.
@@ -415,7 +366,7 @@ func (f *fleet) gather(ctx context.Context) (*rawData, error) {
 	raw := &rawData{start: f.q.Start, source: Source{Kind: SourcePrometheus, Prometheus: f.q.Prometheus, Selector: f.q.Selector}}
 	instances := map[string]bool{}
 	for _, d := range reportInstruments() {
-		name, ss := f.q.promName(d), []series(nil)
+		name, ss := f.q.promName(d), []*series(nil)
 		if d.Kind == contract.KindHistogram {
 			ss = promHistograms(res[name+"_bucket"], res[name+"_sum"])
 		} else {
@@ -423,9 +374,7 @@ func (f *fleet) gather(ctx context.Context) (*rawData, error) {
 		}
 		for _, s := range ss {
 			p := s.point()
-			if p.instance != "" {
-				instances[p.instance] = true
-			}
+			instances[p.instance] = true
 			raw.add(d.Name, p)
 		}
 	}
@@ -439,26 +388,17 @@ func (f *fleet) gather(ctx context.Context) (*rawData, error) {
 	// Warm-up reloads are a process's own business; the fleet counts all.
 	raw.reloadsAfterWarmup = raw.total(contract.MetricScriptCacheReloads)
 
-	services := map[string]bool{}
-	var versions []string
-	for _, s := range res["target_info"] {
-		if n := string(s.labels["service_name"]); n != "" {
-			services[n] = true
+	label := func(name string, ss []*series) string {
+		set := map[string]bool{}
+		for _, s := range ss {
+			set[string(s.labels[model.LabelName(name)])] = true
 		}
-		if v := string(s.labels["service_version"]); v != "" && !slices.Contains(versions, v) {
-			versions = append(versions, v)
-		}
+		delete(set, "")
+		return strings.Join(slices.Sorted(maps.Keys(set)), ",")
 	}
-	if len(services) == 0 {
-		for _, s := range res[f.q.promName(contract.OperationsCounter.Desc)] {
-			if j := string(s.labels["job"]); j != "" {
-				services[j] = true
-			}
-		}
-	}
-	raw.service.Name = strings.Join(slices.Sorted(maps.Keys(services)), ",")
-	slices.Sort(versions)
-	raw.service.Version = strings.Join(versions, ",")
+	raw.service.Name = cmp.Or(label("service_name", res["target_info"]), label("job", res[f.q.promName(contract.OperationsCounter.Desc)]))
+	raw.service.Version = label("service_version", res["target_info"])
+	delete(instances, "")
 	raw.source.Instances = slices.Sorted(maps.Keys(instances))
 	return raw, nil
 }
@@ -466,7 +406,7 @@ func (f *fleet) gather(ctx context.Context) (*rawData, error) {
 // promHistograms turns the increases of a histogram's _bucket and _sum
 // series into one explicit histogram per series (its labels but le): the
 // cumulative le buckets become per-bucket counts.
-func promHistograms(buckets, sums []series) []series {
+func promHistograms(buckets, sums []*series) []*series {
 	type le struct{ bound, cum float64 }
 	per := map[model.Fingerprint]*series{}
 	les := map[model.Fingerprint][]le{}
@@ -487,7 +427,6 @@ func promHistograms(buckets, sums []series) []series {
 	for _, s := range sums {
 		sum[s.labels.Fingerprint()] = s.value
 	}
-	out := make([]series, 0, len(per))
 	for fp, s := range per {
 		x := les[fp]
 		slices.SortFunc(x, func(a, b le) int { return cmp.Compare(a.bound, b.bound) })
@@ -509,7 +448,6 @@ func promHistograms(buckets, sums []series) []series {
 		v, hasSum := sum[fp]
 		h := newExplicit(bounds, counts, v, hasSum)
 		s.hist = &h
-		out = append(out, *s)
 	}
-	return out
+	return slices.Collect(maps.Values(per))
 }
