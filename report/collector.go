@@ -100,19 +100,13 @@ func (c *Collector) Reader() sdkmetric.Reader { return c.reader }
 // Snapshot collects the current metrics: Snapshot.Report is the
 // cumulative report, Delta the report of the interval between two.
 func (c *Collector) Snapshot(ctx context.Context) (*Snapshot, error) {
-	return c.snapshot(ctx, time.Time{})
-}
-
-// snapshot is Snapshot with the window start given; zero means the earliest
-// start time of the data. Golden tests pin it.
-func (c *Collector) snapshot(ctx context.Context, start time.Time) (*Snapshot, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	raw, now, err := c.take(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return &Snapshot{raw: raw, start: windowStart(cmp.Or(start, raw.start), now), end: now, cfg: c.cfg}, nil
+	return &Snapshot{raw: raw, start: windowStart(raw.start, now), end: now, cfg: c.cfg}, nil
 }
 
 // windowStart is start, or now when start is zero or after now.

@@ -171,12 +171,6 @@ func WithBatchHint(rate, share float64) Option {
 	}
 }
 
-// withRuntime replaces the Go runtime's histograms, for tests that need
-// fixed ones.
-func withRuntime(read runtimeReader) Option {
-	return func(c *config) { c.readRuntime = read }
-}
-
 // WithHistory sets how often the collector takes a snapshot in the
 // background (default 5s) and how long it keeps them (default 10m), for
 // Collector.Window, the handler's ?window= and the page's charts. interval
@@ -238,10 +232,4 @@ func checkTraceURLTemplate(tmpl string) error {
 // expandTraceURL fills a checked template with a call's IDs.
 func expandTraceURL(tmpl, traceID, spanID string) string {
 	return strings.NewReplacer("{trace_id}", traceID, "{span_id}", spanID).Replace(tmpl)
-}
-
-// withManualHistory stops the background snapshots: tests with a fake clock
-// take them with Collector.record.
-func withManualHistory() Option {
-	return func(c *config) { c.manualHistory = true }
 }

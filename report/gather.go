@@ -7,6 +7,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/statefulroute/sfotel/internal/contract"
 )
@@ -25,8 +26,10 @@ var reportScopes = map[string]bool{
 	contract.ScopeRedis:    true,
 }
 
-// gather walks one collection and adds every point of the instruments in
-// reads. Other scopes and instruments are skipped.
+// gather adds every point of the instruments in reads of one collection to
+// new raw data. Explicit-bucket points (a View can force them on this
+// reader) are skipped: their few fixed buckets cannot give the quantiles
+// the report promises.
 func gather(rm *metricdata.ResourceMetrics) *rawData {
 	raw := &rawData{source: Source{Kind: SourceProcess}}
 	if v, ok := rm.Resource.Set().Value(semconv.ServiceNameKey); ok {
@@ -36,50 +39,35 @@ func gather(rm *metricdata.ResourceMetrics) *rawData {
 		raw.service.Version = v.Emit()
 	}
 	for _, sm := range rm.ScopeMetrics {
-		if !reportScopes[sm.Scope.Name] {
-			continue
-		}
 		for _, m := range sm.Metrics {
-			if _, ok := reads[m.Name]; !ok {
+			if _, ok := reads[m.Name]; !ok || !reportScopes[sm.Scope.Name] {
 				continue
 			}
-			g := sdkGatherer{raw: raw, name: m.Name}
 			switch d := m.Data.(type) {
 			case metricdata.Sum[int64]:
-				numbers(&g, d.DataPoints)
+				numbers(raw, m.Name, d.DataPoints)
 			case metricdata.Sum[float64]:
-				numbers(&g, d.DataPoints)
+				numbers(raw, m.Name, d.DataPoints)
 			case metricdata.Gauge[int64]:
-				numbers(&g, d.DataPoints)
+				numbers(raw, m.Name, d.DataPoints)
 			case metricdata.Gauge[float64]:
-				numbers(&g, d.DataPoints)
+				numbers(raw, m.Name, d.DataPoints)
 			case metricdata.ExponentialHistogram[int64]:
-				histograms(&g, d.DataPoints)
+				histograms(raw, m.Name, d.DataPoints)
 			case metricdata.ExponentialHistogram[float64]:
-				histograms(&g, d.DataPoints)
+				histograms(raw, m.Name, d.DataPoints)
 			}
-			// Explicit-bucket points (a View can force them on this reader)
-			// are skipped: their few fixed buckets cannot give the
-			// quantiles the report promises.
 		}
 	}
 	return raw
 }
 
-// sdkGatherer reads the points of one instrument.
-type sdkGatherer struct {
-	raw  *rawData
-	name string
-}
-
 // started moves the window start back to the oldest start of the
 // operations' instruments.
-func (g *sdkGatherer) started(t time.Time) {
-	if g.name != contract.MetricOperations && g.name != contract.MetricOperationDuration {
-		return
-	}
-	if !t.IsZero() && (g.raw.start.IsZero() || t.Before(g.raw.start)) {
-		g.raw.start = t
+func (raw *rawData) started(name string, t time.Time) {
+	if (name == contract.MetricOperations || name == contract.MetricOperationDuration) &&
+		!t.IsZero() && (raw.start.IsZero() || t.Before(raw.start)) {
+		raw.start = t
 	}
 }
 
@@ -90,67 +78,45 @@ func attrOf(set *attribute.Set) func(string) string {
 	}
 }
 
-func numbers[N int64 | float64](g *sdkGatherer, dps []metricdata.DataPoint[N]) {
-	for i := range dps {
-		g.started(dps[i].StartTime)
-		g.raw.add(g.name, &point{attr: attrOf(&dps[i].Attributes), value: float64(dps[i].Value)})
+func numbers[N int64 | float64](raw *rawData, name string, dps []metricdata.DataPoint[N]) {
+	for _, dp := range dps {
+		raw.started(name, dp.StartTime)
+		raw.add(name, &point{attr: attrOf(&dp.Attributes), value: float64(dp.Value)})
 	}
 }
 
-// histograms observes every exponential histogram point, and keeps the
+// histograms adds every exponential histogram point, and keeps the
 // exemplars with a trace of the operations' durations as slow calls.
-func histograms[N int64 | float64](g *sdkGatherer, dps []metricdata.ExponentialHistogramDataPoint[N]) {
-	for i := range dps {
-		dp := &dps[i]
-		g.started(dp.StartTime)
-		p := &point{attr: attrOf(&dp.Attributes), hist: expHistogram(dp)}
-		g.raw.add(g.name, p)
-		if g.name != contract.MetricOperationDuration {
+func histograms[N int64 | float64](raw *rawData, name string, dps []metricdata.ExponentialHistogramDataPoint[N]) {
+	for _, dp := range dps {
+		raw.started(name, dp.StartTime)
+		var negative uint64
+		for _, n := range dp.NegativeBucket.Counts {
+			negative += n
+		}
+		h := &histogram{scale: dp.Scale, offset: dp.PositiveBucket.Offset, counts: dp.PositiveBucket.Counts,
+			zero: dp.ZeroCount + negative, count: dp.Count, sum: float64(dp.Sum)}
+		minV, okMin := dp.Min.Value()
+		maxV, okMax := dp.Max.Value()
+		if okMin && okMax {
+			h.min, h.max, h.minMax = float64(minV), float64(maxV), true
+		}
+		p := &point{attr: attrOf(&dp.Attributes), hist: h}
+		raw.add(name, p)
+		op := p.attr(contract.AttrOperation)
+		if name != contract.MetricOperationDuration || op == "" {
 			continue
 		}
-		op := p.attr(contract.AttrOperation)
+		if raw.slowest == nil {
+			raw.slowest = make(map[string][]Call, 4)
+		}
 		for _, e := range dp.Exemplars {
-			if op == "" || len(e.TraceID) != 16 || allZero(e.TraceID) {
-				continue
+			if len(e.TraceID) == 16 && trace.TraceID(e.TraceID).IsValid() {
+				raw.slowest[op] = append(raw.slowest[op], Call{
+					TraceID: hex.EncodeToString(e.TraceID), SpanID: hex.EncodeToString(e.SpanID),
+					Seconds: float64(e.Value), Time: e.Time.UTC(),
+				})
 			}
-			if g.raw.slowest == nil {
-				g.raw.slowest = make(map[string][]Call, 4)
-			}
-			g.raw.slowest[op] = append(g.raw.slowest[op], Call{
-				TraceID: hex.EncodeToString(e.TraceID), SpanID: hex.EncodeToString(e.SpanID),
-				Seconds: float64(e.Value), Time: e.Time.UTC(),
-			})
 		}
 	}
-}
-
-// expHistogram is one SDK data point as a histogram.
-func expHistogram[N int64 | float64](dp *metricdata.ExponentialHistogramDataPoint[N]) *histogram {
-	var negative uint64
-	for _, n := range dp.NegativeBucket.Counts {
-		negative += n
-	}
-	h := &histogram{
-		scale:  dp.Scale,
-		offset: dp.PositiveBucket.Offset,
-		counts: dp.PositiveBucket.Counts,
-		zero:   dp.ZeroCount + negative,
-		count:  dp.Count,
-		sum:    float64(dp.Sum),
-	}
-	minV, okMin := dp.Min.Value()
-	maxV, okMax := dp.Max.Value()
-	if okMin && okMax {
-		h.min, h.max, h.minMax = float64(minV), float64(maxV), true
-	}
-	return h
-}
-
-func allZero(b []byte) bool {
-	for _, x := range b {
-		if x != 0 {
-			return false
-		}
-	}
-	return true
 }

@@ -333,3 +333,15 @@ func (f *fixture) commands(n map[string]int, seconds float64) {
 		}
 	}
 }
+
+// withRuntime replaces the Go runtime's histograms, for tests that need
+// fixed ones.
+func withRuntime(read runtimeReader) Option {
+	return func(c *config) { c.readRuntime = read }
+}
+
+// withManualHistory stops the background snapshots: tests with a fake clock
+// take them with Collector.record.
+func withManualHistory() Option {
+	return func(c *config) { c.manualHistory = true }
+}

@@ -61,15 +61,23 @@ func (h *histogram) merge(o *histogram) {
 	case (h.bounds == nil) != (o.bounds == nil):
 		return
 	case h.bounds == nil:
-		if o.scale < h.scale {
-			h.downscale(h.scale - o.scale)
+		c := o.clone()
+		if c.scale < h.scale {
+			h.downscale(h.scale - c.scale)
+		} else {
+			c.downscale(c.scale - h.scale)
 		}
-		shift := h.scale - o.scale // ≤ 0: o is at least as fine as h
-		for i, n := range o.counts {
-			if n != 0 {
-				h.add((o.offset+int32(i))>>(-shift), n)
+		lo, hi := c.offset, c.offset+int32(len(c.counts))
+		if len(h.counts) > 0 {
+			lo, hi = min(lo, h.offset), max(hi, h.offset+int32(len(h.counts)))
+		}
+		counts := make([]uint64, hi-lo)
+		for _, x := range []*histogram{h, &c} {
+			for i, n := range x.counts {
+				counts[x.offset-lo+int32(i)] += n
 			}
 		}
+		h.counts, h.offset = counts, lo
 		h.zero += o.zero
 		h.min, h.max = math.Min(h.min, o.min), math.Max(h.max, o.max)
 		h.minMax = h.minMax && o.minMax
@@ -91,26 +99,6 @@ func (h *histogram) merge(o *histogram) {
 	}
 	h.count += o.count
 	h.sum += o.sum
-}
-
-// add puts n values into the bucket with the given index, growing counts.
-func (h *histogram) add(index int32, n uint64) {
-	if len(h.counts) == 0 {
-		h.offset = index
-		h.counts = append(h.counts, n)
-		return
-	}
-	if index < h.offset {
-		grow := int(h.offset - index)
-		counts := make([]uint64, grow+len(h.counts))
-		copy(counts[grow:], h.counts)
-		h.counts, h.offset = counts, index
-	}
-	i := int(index - h.offset)
-	for i >= len(h.counts) {
-		h.counts = append(h.counts, 0)
-	}
-	h.counts[i] += n
 }
 
 // downscale lowers the scale by by steps, joining 2^by buckets into one.

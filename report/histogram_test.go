@@ -102,9 +102,7 @@ func TestHistogramMergeAcrossScales(t *testing.T) {
 	build := func(scale int32, values ...float64) *histogram {
 		h := &histogram{scale: scale}
 		for _, v := range values {
-			h.add(index(v, scale), 1)
-			h.count++
-			h.sum += v
+			h.merge(&histogram{scale: scale, offset: index(v, scale), counts: []uint64{1}, count: 1, sum: v})
 		}
 		return h
 	}

@@ -33,21 +33,13 @@ func (s *Snapshot) config() *config {
 }
 
 // Delta returns the report of the interval between two snapshots of the same
-// collector: its window runs from prev's end to cur's end, counts are
-// differences, and quantiles come from the differenced histogram buckets. A
-// counter or histogram that went down was restarted; cur's value is then
-// taken as the interval's.
-//
-// Pool max, in use, idle, utilization, the hit ratio gauges and the
-// connection statuses are the values at cur's end. max_seconds cannot be
-// derived from cumulative data: in an interval report it is the upper edge of
-// the highest histogram bucket that gained values (within one bucket width,
-// 2.2%), capped by cur's lifetime max. The slowest calls are cur's that
-// ended inside the interval.
-//
-// The rules are applied again to the interval with cur's thresholds. A nil
-// prev returns cur's cumulative report; a nil cur returns nil. Delta
-// changes neither snapshot.
+// collector, from prev's end to cur's end, with cur's thresholds: counts
+// and histogram buckets are differenced (a series that went down
+// restarted and counts from zero), gauges and statuses are cur's, max is
+// the upper edge of the highest bucket that gained values, capped by cur's
+// max, and the slowest calls are cur's inside the interval
+// (docs/report.md). A nil prev returns cur's cumulative report; a nil cur,
+// nil.
 func Delta(prev, cur *Snapshot) *Report {
 	if cur == nil {
 		return nil
