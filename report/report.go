@@ -1,6 +1,10 @@
 package report
 
-import "time"
+import (
+	"encoding/json"
+	"io"
+	"time"
+)
 
 // SchemaVersion is the version of the JSON schema in docs/report.md. It
 // changes when a field is renamed or removed or changes meaning.
@@ -27,6 +31,14 @@ type Report struct {
 	// Warnings name the data a fleet report left out: Prometheus series
 	// whose samples are not numbers, infinite or beyond 2^53.
 	Warnings []string `json:"warnings,omitempty"`
+}
+
+// WriteJSON writes r as indented JSON, the schema in docs/report.md.
+func (r *Report) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false) // messages are read by people; JSON stays valid
+	return enc.Encode(r)
 }
 
 // Source says where a report's data came from.
