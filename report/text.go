@@ -38,14 +38,12 @@ var funcs = map[string]any{
 }
 
 var textTemplate = template.Must(template.New("text").Funcs(funcs).Funcs(template.FuncMap{
-	"serviceName":       serviceName,
-	"duration":          seconds,
-	"join":              strings.Join,
-	"upper":             func(s Severity) string { return strings.ToUpper(string(s)) },
-	"operationTable":    operationTable,
-	"commandTable":      commandTable,
-	"connectionSummary": connectionSummary,
-	"poolText":          poolText,
+	"duration":       seconds,
+	"join":           strings.Join,
+	"upper":          func(s Severity) string { return strings.ToUpper(string(s)) },
+	"operationTable": operationTable,
+	"commandTable":   commandTable,
+	"busiest":        busiest,
 	"errorTypes": func(r *Report) bool {
 		return slices.ContainsFunc(r.Operations, func(op Operation) bool { return len(op.ErrorsByType) > 0 })
 	},
@@ -63,17 +61,6 @@ func (r *Report) WriteText(w io.Writer) error {
 		return err
 	}
 	return tw.Flush()
-}
-
-func serviceName(s Service) string {
-	name := s.Name
-	if name == "" {
-		name = "unknown service"
-	}
-	if s.Version != "" {
-		name += " " + s.Version
-	}
-	return name
 }
 
 // seconds renders a window length as a Go duration, to the millisecond.
@@ -154,14 +141,10 @@ func formatRate(v float64) string {
 	return strconv.FormatFloat(v, 'f', 1, 64)
 }
 
-// poolText describes a pool; for a sum, utilization is the busiest pool's.
-func poolText(p *Pool) string {
-	util := formatPercent(p.Utilization)
-	if p.Name == "" && p.Max > 0 && math.Abs(p.Utilization-float64(p.InUse)/float64(p.Max)) > 1e-9 {
-		util = "busiest pool " + util
-	}
-	return fmt.Sprintf("%d of %d connections in use (%s), %d idle; %d waits (%s waiting), %d timeouts; %d hits, %d misses",
-		p.InUse, p.Max, util, p.Idle, p.Waits, formatSeconds(p.WaitSeconds), p.Timeouts, p.Hits, p.Misses)
+// busiest reports whether a sum of pools has the utilization of its
+// busiest pool rather than its own in use / max.
+func busiest(p Pool) bool {
+	return p.Name == "" && p.Max > 0 && math.Abs(p.Utilization-float64(p.InUse)/float64(p.Max)) > 1e-9
 }
 
 // clientName names a client in a table; an unnamed one is "(unnamed)".
@@ -170,15 +153,6 @@ func clientName(c *Client) string {
 		return l
 	}
 	return "(unnamed)"
-}
-
-// connectionSummary is the summary status with the count of clients down.
-func connectionSummary(rd *Redis) string {
-	s := connectionText(rd.ConnectionUp)
-	if n, down := len(rd.Clients), clientsDown(rd); n > 1 || down > 0 {
-		s += fmt.Sprintf(" (%d of %d clients down)", down, n)
-	}
-	return s
 }
 
 // clientsDown counts the clients whose connection is down.
