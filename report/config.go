@@ -124,46 +124,40 @@ func WithTailRatioThreshold(r float64) Option {
 }
 
 // WithTailFloor sets how far p99 must lie above p50 (> 0, default 10ms)
-// for the tail_latency rule to fire, whatever their ratio: a tail of a
-// fraction of a millisecond is no finding.
+// for the tail_latency rule to fire, whatever their ratio.
 func WithTailFloor(d time.Duration) Option {
 	return checked("WithTailFloor", d > 0, func(c *config) { c.rules.TailFloor = d.Seconds() }, "d must be > 0, got %v", d)
 }
 
 // WithRoundTripThreshold sets the median Redis command latency (> 0,
-// default 1ms) at or above which the slow_round_trip rule fires: every call
-// pays it.
+// default 1ms) at or above which the slow_round_trip rule fires.
 func WithRoundTripThreshold(d time.Duration) Option {
 	return checked("WithRoundTripThreshold", d > 0, func(c *config) { c.rules.RoundTrip = d.Seconds() }, "d must be > 0, got %v", d)
 }
 
-// WithMinSamples sets how many calls an operation needs (default 200) before
-// the error_rate, tail_latency and batch_get_linked_pod rules judge it, so a
-// handful of calls cannot fire them. It must be > 0.
+// WithMinSamples sets how many calls (> 0, default 200) an operation needs
+// before the error_rate, tail_latency and batch_get_linked_pod rules judge it.
 func WithMinSamples(n uint64) Option {
 	return checked("WithMinSamples", n > 0, func(c *config) { c.rules.MinSamples = n }, "n must be > 0, got 0")
 }
 
-// WithWarmup sets the warm-up period (default 5s, from NewCollector) during
-// which script reloads are expected: the executor loads each script on a
-// node the first time it runs there. Reloads after it fire script_reloads.
-// Zero counts every reload; a negative period is an error.
+// WithWarmup sets the period from NewCollector (≥ 0, default 5s) in which
+// script reloads are expected, each script loading once per node; later
+// reloads fire script_reloads.
 func WithWarmup(d time.Duration) Option {
 	return checked("WithWarmup", d >= 0, func(c *config) { c.warmup = d }, "d must be ≥ 0, got %v", d)
 }
 
 // WithPoolUtilizationThreshold sets the pool utilization (in use / max,
-// 0 < u ≤ 1, default 0.9) that the pool_exhaustion rule quotes as the
-// threshold of a full pool. The rule fires on waits, not on this gauge: it
-// is read at the end of the window and misses a pool full in between.
+// 0 < u ≤ 1, default 0.9) that pool_exhaustion quotes as a full pool; the
+// rule fires on waits, which a gauge read at the window's end would miss.
 func WithPoolUtilizationThreshold(u float64) Option {
 	return checked("WithPoolUtilizationThreshold", u > 0 && u <= 1, func(c *config) { c.rules.PoolUtilization = u }, "u must be in (0, 1], got %v", u)
 }
 
-// WithBatchHint sets when the batch_get_linked_pod rule fires: GetLinkedPod
-// at or above rate calls per second (default 100) while BatchGetLinkedPod
-// calls are fewer than share (default 0.01) of the GetLinkedPod calls. Both
-// must be > 0.
+// WithBatchHint sets when batch_get_linked_pod fires: GetLinkedPod at or
+// above rate calls per second (> 0, default 100) while BatchGetLinkedPod
+// calls are fewer than share (> 0, default 0.01) of them.
 func WithBatchHint(rate, share float64) Option {
 	return func(c *config) {
 		checked("WithBatchHint", rate > 0, func(c *config) { c.rules.BatchHintRate = rate }, "rate must be > 0, got %v", rate)(c)
@@ -172,11 +166,9 @@ func WithBatchHint(rate, share float64) Option {
 }
 
 // WithHistory sets how often the collector takes a snapshot in the
-// background (default 5s) and how long it keeps them (default 10m), for
-// Collector.Window, the handler's ?window= and the page's charts. interval
-// must be at least 100ms and span a whole number of intervals from 0 to
-// 10000 of them; a span of 0 keeps no history and takes no snapshot in the
-// background. The memory is bounded by HistoryMaxBytes whatever the span.
+// background (≥ 100ms, default 5s) and how long it keeps them (0 to 10000
+// whole intervals, default 10m; 0 keeps none), for Collector.Window, the
+// handler's ?window= and the page's charts, within HistoryMaxBytes.
 func WithHistory(interval, span time.Duration) Option {
 	return func(c *config) {
 		switch {
@@ -190,20 +182,16 @@ func WithHistory(interval, span time.Duration) Option {
 	}
 }
 
-// WithEmbeddedRedis says that the Redis the executor talks to is the named
-// in-process server (the quickstart's miniredis): the report says so, and
-// that its latencies are that server's, not Redis's. An empty name is an
-// error.
+// WithEmbeddedRedis names the in-process server (the quickstart's
+// miniredis) the executor talks to instead of Redis: the report says so.
 func WithEmbeddedRedis(server string) Option {
 	return checked("WithEmbeddedRedis", server != "", func(c *config) { c.embeddedRedis = server }, "server must name the embedded server")
 }
 
-// WithTraceURLTemplate sets how the HTML page and the JSON's trace_url link
-// a slow call to its trace: {trace_id} (required) and {span_id} are
-// replaced by the call's IDs in hex; JaegerTraceURLTemplate opens Jaeger's
-// UI on localhost. Without it calls are not linked: the report does not
-// know where, if anywhere, traces are exported. The template must be an http or
-// https URL, or a path starting with "/" on the page's own host.
+// WithTraceURLTemplate sets how the page and trace_url link a slow call to
+// its trace: an http or https URL, or a path starting with "/", in which
+// {trace_id} (required) and {span_id} become the call's IDs in hex.
+// Without it calls are not linked.
 func WithTraceURLTemplate(tmpl string) Option {
 	err := checkTraceURLTemplate(tmpl)
 	return checked("WithTraceURLTemplate", err == nil, func(c *config) { c.traceURL = tmpl }, "%v", err)
@@ -214,16 +202,13 @@ func checkTraceURLTemplate(tmpl string) error {
 		return fmt.Errorf("template %q has no {trace_id}", tmpl)
 	}
 	u, err := url.Parse(expandTraceURL(tmpl, "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"))
-	if err != nil {
-		return fmt.Errorf("template %q: %v", tmpl, err)
-	}
+	web := err == nil && (u.Scheme == "http" || u.Scheme == "https")
 	switch {
-	case u.Scheme == "http" || u.Scheme == "https":
-		if u.Host == "" {
-			return fmt.Errorf("template %q has no host", tmpl)
-		}
-	case u.Scheme == "" && u.Host == "" && strings.HasPrefix(u.Path, "/"):
-	default:
+	case err != nil:
+		return fmt.Errorf("template %q: %v", tmpl, err)
+	case web && u.Host == "":
+		return fmt.Errorf("template %q has no host", tmpl)
+	case !web && (u.Scheme != "" || u.Host != "" || !strings.HasPrefix(u.Path, "/")):
 		return fmt.Errorf("template %q must be an http or https URL or a path starting with /", tmpl)
 	}
 	return nil

@@ -44,16 +44,11 @@ type FleetQuery struct {
 
 // FleetReport builds the report of every process a Prometheus server
 // scrapes, over q's range: the same report, rules and formats as a
-// process's own, from the series that sfotel's Prometheus exporter writes.
-// Counts are the exact increases of the counters over the range (restarts
-// included, no extrapolation), summed over instances; quantiles come from
-// the summed explicit histogram buckets, with the boundaries the data has
-// (docs/report.md, "Fleet report", says how accurate they are). Clients and
-// their pools are told apart by instance. Slowest calls and, unless
-// Prometheus scrapes them, the Go runtime's histograms are not available.
-// opts set the rules' thresholds as for NewCollector; an invalid value, or
-// an invalid field of q, is an error that names it. ctx bounds all the
-// queries; the first that fails stops the others and is the error. A series
+// process's own, from the series that sfotel's Prometheus exporter writes,
+// with exact counter increases and summed explicit histogram buckets
+// (docs/report.md, "Fleet report"). opts set the rules' thresholds as for
+// NewCollector; an invalid value, or field of q, is an error that names it.
+// The first query that fails stops the others and is the error. A series
 // with a sample that is NaN, infinite or beyond 2^53 is left out and named
 // in Report.Warnings.
 func FleetReport(ctx context.Context, q FleetQuery, opts ...Option) (*Report, error) {

@@ -33,41 +33,36 @@ type rawData struct {
 // "" in a process's own report: pools and clients are told apart by it.
 const attrInstance = "instance"
 
-// pool are the attributes that name a pool or a client.
-var pool = []string{attrInstance, contract.AttrPoolName}
-
 // reads is the report's one table of the instruments it reads, by their
-// contract names, with the attributes it tells apart (at most three, kept
-// in this order): points that agree on them are summed (counters),
-// merged (histograms) or the highest kept (gauges). The fleet report
-// derives its Prometheus queries from it (reportInstruments).
-var reads = map[string][]string{
-	contract.MetricOperations:          {contract.AttrOperation, contract.AttrStatus},
-	contract.MetricErrors:              {contract.AttrOperation, contract.AttrErrorType},
-	contract.MetricOperationDuration:   {contract.AttrOperation},
-	contract.MetricPingDuration:        nil,
-	contract.MetricCommandDuration:     {contract.AttrDBOperationName, contract.AttrErrorTypeSemconv},
-	contract.MetricScriptCacheHits:     nil,
-	contract.MetricScriptCacheMisses:   nil,
-	contract.MetricScriptCacheReloads:  nil,
-	contract.MetricStateCacheHits:      nil,
-	contract.MetricStateCacheMisses:    nil,
-	contract.MetricCacheHitRatio:       {contract.AttrCacheType},
-	contract.MetricRoutingDecisions:    {contract.AttrOutcome},
-	contract.MetricLinksMoved:          {contract.AttrOperation},
-	contract.MetricPods:                {contract.AttrNamespace, contract.AttrService, contract.AttrPodState},
-	contract.MetricPodHeartbeatAge:     {contract.AttrNamespace, contract.AttrService},
-	contract.MetricPodLoadSpread:       {contract.AttrNamespace, contract.AttrService},
-	contract.MetricConnectionStatus:    append(pool, contract.AttrStatus),
-	contract.MetricPoolConnectionCount: append(pool, contract.AttrConnectionState),
-	contract.MetricPoolMax:             pool,
-	contract.MetricPoolWaits:           pool,
-	contract.MetricPoolTimeouts:        pool,
-	contract.MetricPoolHits:            pool,
-	contract.MetricPoolMisses:          pool,
-	contract.MetricPoolWaitTime:        pool,
-	contract.MetricPoolUtilization:     pool,
-}
+// contract names, with the attributes it tells apart, in this order (three
+// at most): points that agree on them are summed (counters), merged
+// (histograms) or the highest kept (gauges). The fleet report derives its
+// Prometheus queries from it.
+var reads = func() map[string][]string {
+	m := map[string][]string{
+		contract.MetricOperations:          {contract.AttrOperation, contract.AttrStatus},
+		contract.MetricErrors:              {contract.AttrOperation, contract.AttrErrorType},
+		contract.MetricOperationDuration:   {contract.AttrOperation},
+		contract.MetricCommandDuration:     {contract.AttrDBOperationName, contract.AttrErrorTypeSemconv},
+		contract.MetricCacheHitRatio:       {contract.AttrCacheType},
+		contract.MetricRoutingDecisions:    {contract.AttrOutcome},
+		contract.MetricLinksMoved:          {contract.AttrOperation},
+		contract.MetricPods:                {contract.AttrNamespace, contract.AttrService, contract.AttrPodState},
+		contract.MetricPodHeartbeatAge:     {contract.AttrNamespace, contract.AttrService},
+		contract.MetricPodLoadSpread:       {contract.AttrNamespace, contract.AttrService},
+		contract.MetricConnectionStatus:    {attrInstance, contract.AttrPoolName, contract.AttrStatus},
+		contract.MetricPoolConnectionCount: {attrInstance, contract.AttrPoolName, contract.AttrConnectionState},
+	}
+	for _, name := range []string{contract.MetricPingDuration, contract.MetricScriptCacheHits, contract.MetricScriptCacheMisses,
+		contract.MetricScriptCacheReloads, contract.MetricStateCacheHits, contract.MetricStateCacheMisses} {
+		m[name] = nil
+	}
+	for _, name := range []string{contract.MetricPoolMax, contract.MetricPoolWaits, contract.MetricPoolTimeouts,
+		contract.MetricPoolHits, contract.MetricPoolMisses, contract.MetricPoolWaitTime, contract.MetricPoolUtilization} {
+		m[name] = []string{attrInstance, contract.AttrPoolName}
+	}
+	return m
+}()
 
 // kinds are the contract's kinds of the instruments in reads.
 var kinds = func() map[string]contract.Kind {
@@ -121,19 +116,16 @@ func (raw *rawData) add(name string, p *point) {
 			a[i] = p.attr(k)
 		}
 	}
+	if raw.series == nil {
+		raw.series = make(map[string]map[attrs]*sample, len(reads))
+	}
 	m := raw.series[name]
 	if m == nil {
-		if raw.series == nil {
-			raw.series = make(map[string]map[attrs]*sample, len(reads))
-		}
 		m = make(map[attrs]*sample, 4)
 		raw.series[name] = m
 	}
-	s, seen := m[a]
-	if !seen {
-		s = &sample{}
-		m[a] = s
-	}
+	_, seen := m[a]
+	s := entry(&m, a)
 	switch kinds[name] {
 	case contract.KindHistogram:
 		s.hist.merge(p.hist)
