@@ -151,29 +151,33 @@ func latencyOf(h *histogram) Latency {
 }
 
 func (raw *rawData) redis() Redis {
-	var pools []Pool
-	for _, p := range raw.pools() {
-		pools = append(pools, *p)
-	}
 	hits, misses := raw.total(contract.MetricScriptCacheHits), raw.total(contract.MetricScriptCacheMisses)
 	rd := Redis{
-		Pool: sumPools(pools),
 		ScriptCache: ScriptCache{
 			Hits: hits, Misses: misses, Reloads: raw.total(contract.MetricScriptCacheReloads),
 			HitRatio:           ratio(hits, hits+misses),
 			ReloadsAfterWarmup: raw.reloadsAfterWarmup,
 			WarmingUp:          raw.warmingUp,
 		},
-		ConnectionUp: raw.connectionUp(),
-		Clients:      raw.clients(),
-		Commands:     raw.commandStats(),
+		Clients:  raw.clients(),
+		Commands: raw.commandStats(),
 	}
+	var pools []Pool
+	for _, c := range rd.Clients {
+		pools = append(pools, c.Pool)
+		if c.ConnectionUp != nil { // down when any client is down
+			up := *c.ConnectionUp && (rd.ConnectionUp == nil || *rd.ConnectionUp)
+			rd.ConnectionUp = &up
+		}
+	}
+	rd.Pool = sumPools(pools)
+	// The hit ratio gauges stand in for absent counters.
+	seen := func(names ...string) bool { return slices.ContainsFunc(names, func(n string) bool { return raw.has(n) }) }
 	ratios := raw.series[contract.MetricCacheHitRatio]
-	if s := ratios[attrs{contract.CacheScript}]; s != nil && !raw.has(contract.MetricScriptCacheHits) &&
-		!raw.has(contract.MetricScriptCacheMisses) && !raw.has(contract.MetricScriptCacheReloads) {
+	if s := ratios[attrs{contract.CacheScript}]; s != nil && !seen(contract.MetricScriptCacheHits, contract.MetricScriptCacheMisses, contract.MetricScriptCacheReloads) {
 		rd.ScriptCache.HitRatio = s.value
 	}
-	state := raw.has(contract.MetricStateCacheHits) || raw.has(contract.MetricStateCacheMisses)
+	state := seen(contract.MetricStateCacheHits, contract.MetricStateCacheMisses)
 	if s := ratios[attrs{contract.CacheState}]; state || s != nil {
 		hits, misses := raw.total(contract.MetricStateCacheHits), raw.total(contract.MetricStateCacheMisses)
 		rd.StateCache = &StateCache{Hits: hits, Misses: misses, HitRatio: ratio(hits, hits+misses)}

@@ -139,17 +139,3 @@ func sumPools(pools []Pool) Pool {
 	}
 	return sum
 }
-
-// connectionUp is false when any client is down, true when at least one is
-// up and none down, nil when no client reported a status.
-func (raw *rawData) connectionUp() *bool {
-	statuses := raw.statuses()
-	if len(statuses) == 0 {
-		return nil
-	}
-	up := true
-	for _, u := range statuses {
-		up = up && u
-	}
-	return &up
-}
