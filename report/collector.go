@@ -18,8 +18,7 @@ import (
 
 // Collector reads the executor's metrics and turns them into Reports.
 // Attach Reader() to the MeterProvider. Between reports it only takes a
-// snapshot every history interval (WithHistory), which costs the measured
-// operations nothing: the SDK aggregates as it always does.
+// snapshot every history interval, which costs the measured calls nothing.
 type Collector struct {
 	cfg     *config
 	reader  *sdkmetric.ManualReader
@@ -40,19 +39,17 @@ type Collector struct {
 	takes   []time.Time       // the last slowTakes collections, oldest first
 }
 
-// slowShown is how many slow calls a report lists, of those in its window,
-// and how many the collector keeps per operation between two cuts: the
-// kept snapshots and the last slowTakes collections, where windows and
-// interval reports (Delta of two reports) start.
+// slowShown is how many slow calls a report lists, and the collector keeps
+// per operation between two cuts: the kept snapshots and the last
+// slowTakes collections, where windows and interval reports start.
 const (
 	slowShown = 5
 	slowTakes = 8
 )
 
-// NewCollector returns a Collector. Its warm-up period starts now, and so
-// does its history: a snapshot every interval of WithHistory, from a timer
-// that stops when the MeterProvider shuts the reader down. An invalid
-// option value is an error that names the option; nil options are ignored.
+// NewCollector returns a Collector whose warm-up and history start now;
+// the history's timer stops when the MeterProvider shuts the reader down.
+// An invalid option value is an error that names the option.
 func NewCollector(opts ...Option) (*Collector, error) {
 	cfg, err := newConfig(opts)
 	if err != nil {
@@ -117,12 +114,10 @@ func windowStart(start, now time.Time) time.Time {
 	return start
 }
 
-// Window returns the report of the last d: the difference between a fresh
-// snapshot and the kept snapshot that ends at or just before now − d, with
-// the timeline of the kept snapshots inside the window. d = 0 is since
-// start. When the history reaches back less far than d, the window is
-// what it kept (window.seconds < window.requested_seconds), unless the data
-// starts inside it, when the report is since start.
+// Window returns the report of the last d (0: since start), a fresh
+// snapshot less the kept one that ends at or just before now − d, with the
+// timeline of the kept snapshots inside it. When the history reaches back
+// less far, the window is what it kept, unless the data starts inside it.
 func (c *Collector) Window(ctx context.Context, d time.Duration) (*Report, error) {
 	if d < 0 {
 		return nil, fmt.Errorf("report: Window: d must be ≥ 0, got %v", d)
@@ -211,14 +206,11 @@ func (c *Collector) trackReloads(raw *rawData, now time.Time) {
 	raw.reloadsAfterWarmup = counterDelta(raw.total(contract.MetricScriptCacheReloads), c.reloadBaseline)
 }
 
-// trackSlowest merges the calls the SDK sampled as exemplars into the kept
-// slowest calls and hands raw a copy. The SDK keeps an exemplar until a
-// later call replaces it, so the same call comes back collection after
-// collection: calls are told apart by span and time. A window starts at a
-// kept snapshot, an interval report at an earlier collection, so keeping
-// the slowShown slowest calls between each two of those cuts keeps the
-// slowest of every window, in memory bounded by the history. Calls older
-// than the history span (10 minutes at least) are dropped.
+// trackSlowest merges the calls the SDK sampled as exemplars, told apart
+// by span and time (an exemplar comes back until a later call replaces
+// it), into the kept slowest calls and hands raw a copy. Keeping the
+// slowShown slowest between each two cuts keeps the slowest of every
+// window; calls older than the history span (10 minutes at least) go.
 func (c *Collector) trackSlowest(raw *rawData, now time.Time) {
 	keep := max(c.cfg.historySpan, DefaultHistorySpan)
 	cuts := slices.Clone(c.takes)

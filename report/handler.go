@@ -30,15 +30,12 @@ var contentTypes = map[string]string{
 	FormatHTML: "text/html; charset=utf-8",
 }
 
-// Handler serves a fresh report of c on every GET or HEAD, usually mounted
-// at DefaultPath. The format comes from ?format=json|text|html (any case),
-// else from the Accept header (q-values honoured; */* or no header gives
-// JSON). ?window=60s (a Go duration, at most the kept history span) serves
-// the last minute instead of since start; every report carries the
-// timeline of the kept history inside its window. ?refresh=5s (1s or more)
-// makes the HTML page reload itself. A bad value is a 400 that names the
-// parameter, an Accept header that admits none of the three formats a 406.
-// Responses are never cached.
+// Handler serves a fresh report of c on every GET or HEAD, usually at
+// DefaultPath, as ?format=json|text|html, else as the Accept header asks
+// (JSON by default). ?window=60s (up to the kept history span) reports the
+// last minute, ?refresh=5s (1s or more) reloads the HTML page. A bad value
+// is a 400 that names the parameter, an Accept header that admits no
+// format a 406. Responses are never cached.
 func Handler(c *Collector) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		if req.Method != http.MethodGet && req.Method != http.MethodHead {

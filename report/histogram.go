@@ -6,18 +6,12 @@ import (
 	"unsafe"
 )
 
-// histogram is a histogram of non-negative durations in seconds, merged
-// from every data point of one series group (an operation, a command). It
-// has one of two forms:
-//
-//   - base-2 exponential (bounds == nil), what the collector asks the SDK
-//     for: bucket i (index offset+i) holds values in (base^index,
-//     base^(index+1)], base = 2^(2^-scale);
-//   - explicit (bounds != nil), what Prometheus and runtime/metrics give:
-//     counts[i] holds values in (bounds[i-1], bounds[i]], the last count
-//     those above the highest bound (the +Inf bucket).
-//
-// A report keeps it so that Delta can difference two snapshots.
+// histogram is a histogram of non-negative durations in seconds. It is
+// base-2 exponential (bounds == nil), as the collector asks the SDK: bucket
+// i holds values in (base^(offset+i), base^(offset+i+1)], base =
+// 2^(2^-scale); or explicit, as Prometheus and runtime/metrics give:
+// counts[i] holds values in (bounds[i-1], bounds[i]], the last count those
+// above the highest bound (the +Inf bucket).
 type histogram struct {
 	scale  int32
 	offset int32
@@ -45,12 +39,10 @@ func newExplicit(bounds []float64, counts []uint64, sum float64, hasSum bool) hi
 	return h
 }
 
-// merge adds o into h. Exponential histograms are brought to the coarser
-// scale first: lowering the scale only joins neighbouring buckets, so
-// nothing is lost but resolution. Explicit histograms with other bounds
-// are put on the union of both: each bucket goes whole into the union
-// bucket that ends at its own upper bound, so a value is never moved below
-// its bucket. One source never mixes the two forms.
+// merge adds o into h. Exponential histograms meet at the coarser scale,
+// which only joins neighbouring buckets; explicit ones with other bounds on
+// the union of both, each bucket whole into the union bucket that ends at
+// its own upper bound. One source never mixes the two forms.
 func (h *histogram) merge(o *histogram) {
 	switch {
 	case o.empty():
@@ -150,9 +142,8 @@ func lowerBound(index, scale int32) float64 {
 }
 
 // eachBucket calls fn with the position in counts, the edges and the count
-// of every non-empty bucket, the zero bucket of an exponential histogram
-// first (position -1, edges 0, 0). Explicit buckets start at 0 (durations
-// are not negative); the +Inf bucket's upper edge is +Inf.
+// of every non-empty bucket, an exponential zero bucket first (position -1,
+// edges 0, 0). Explicit buckets start at 0; the last one ends at +Inf.
 func (h *histogram) eachBucket(fn func(i int, lo, hi float64, n uint64)) {
 	if h.zero > 0 {
 		fn(-1, 0, 0, h.zero)
@@ -194,14 +185,11 @@ func (h *histogram) edges() (lo, hi float64) {
 	return lo, hi
 }
 
-// quantile returns the q-quantile (0 < q ≤ 1). Inside the bucket that holds
-// the rank it interpolates in log space for exponential buckets (a bucket
-// spans a fixed ratio, so a smooth distribution is close to uniform in
-// log(value) within it) and linearly for explicit ones, as Prometheus's
-// histogram_quantile does, so that the two agree on the same buckets; a
-// rank in the +Inf bucket returns the highest bound. The result is clamped
-// to the recorded min and max, which makes p100 and single-value
-// histograms exact.
+// quantile returns the q-quantile (0 < q ≤ 1), interpolated inside the
+// bucket that holds the rank: in log space for exponential buckets, which
+// span a fixed ratio, linearly for explicit ones as Prometheus's
+// histogram_quantile does; the +Inf bucket gives the highest bound. Clamped
+// to the recorded min and max, p100 and single values are exact.
 func (h *histogram) quantile(q float64) float64 {
 	total := h.zero
 	for _, n := range h.counts {
@@ -251,12 +239,10 @@ func (h *histogram) maxOrEdge() float64 {
 	return hi
 }
 
-// sub returns cur − prev for two cumulative histograms of one series. If cur
-// has fewer values than prev in total or in any bucket, or other bounds, the
-// series restarted and cur itself is the change. Min and max of the
-// interval cannot be known from cumulative data; they are estimated as the
-// edges of the lowest and highest buckets that gained values, capped by
-// cur's lifetime min and max.
+// sub returns cur − prev for two cumulative histograms of one series; with
+// fewer values than prev in total or in a bucket, or other bounds, cur
+// restarted and is the change. The interval's min and max are the edges of
+// the lowest and highest buckets that gained values, capped by cur's.
 func sub(cur, prev *histogram) histogram {
 	if prev.count == 0 || cur.count < prev.count || cur.zero < prev.zero || (cur.bounds == nil) != (prev.bounds == nil) ||
 		(cur.bounds != nil && !slices.Equal(cur.bounds, prev.bounds)) {

@@ -9,14 +9,11 @@ import (
 	"github.com/prometheus/procfs"
 )
 
-// runtimeMetrics are what goRuntime reads from runtime/metrics, so that
-// the report has them in any process, whether or not it set up runtime
-// metrics of its own: the scheduling latency and GC pause histograms the
-// tail diagnosis reads; then the collector's cycles and settings and its
-// CPU time against the process's (a GC that runs dozens of times a second
-// costs CPU, not long pauses). The GC's CPU counted is what it takes from
-// the calls: assists, dedicated workers, pauses; marking on otherwise idle
-// Ps takes nothing.
+// runtimeMetrics are what goRuntime reads from runtime/metrics, whatever
+// runtime metrics the process set up: the scheduling latency and GC pause
+// histograms; the GC's cycles and settings, and its CPU time (assists,
+// dedicated workers, pauses: what it takes from the calls) against the
+// process's, idle time and idle marking aside.
 var runtimeMetrics = []string{
 	"/sched/latencies:seconds", "/sched/pauses/total/gc:seconds",
 	"/gc/cycles/total:gc-cycles", "/gc/gogc:percent", "/gc/heap/live:bytes",

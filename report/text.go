@@ -44,12 +44,6 @@ var textTemplate = template.Must(template.New("text").Funcs(funcs).Funcs(templat
 	"operationTable": operationTable,
 	"commandTable":   commandTable,
 	"busiest":        busiest,
-	"errorTypes": func(r *Report) bool {
-		return slices.ContainsFunc(r.Operations, func(op Operation) bool { return len(op.ErrorsByType) > 0 })
-	},
-	"slowest": func(r *Report) bool {
-		return slices.ContainsFunc(r.Operations, func(op Operation) bool { return len(op.SlowestCalls) > 0 })
-	},
 }).Parse(textSource))
 
 // WriteText writes r for a terminal: a header, the operations in aligned
