@@ -162,15 +162,13 @@ func (raw *rawData) redis() Redis {
 		Clients:  raw.clients(),
 		Commands: raw.commandStats(),
 	}
-	var pools []Pool
 	for _, c := range rd.Clients {
-		pools = append(pools, c.Pool)
+		rd.Pool.add(c.Pool)
 		if c.ConnectionUp != nil { // down when any client is down
 			up := *c.ConnectionUp && (rd.ConnectionUp == nil || *rd.ConnectionUp)
 			rd.ConnectionUp = &up
 		}
 	}
-	rd.Pool = sumPools(pools)
 	// The hit ratio gauges stand in for absent counters.
 	seen := func(names ...string) bool { return slices.ContainsFunc(names, func(n string) bool { return raw.has(n) }) }
 	ratios := raw.series[contract.MetricCacheHitRatio]

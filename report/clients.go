@@ -112,7 +112,9 @@ func (raw *rawData) clients() []Client {
 	out := make([]Client, 0, len(byKey))
 	for _, c := range byKey {
 		slices.SortFunc(c.Pools, func(a, b Pool) int { return cmp.Compare(a.Name, b.Name) })
-		c.Pool = sumPools(c.Pools)
+		for _, p := range c.Pools {
+			c.Pool.add(p)
+		}
 		out = append(out, *c)
 	}
 	slices.SortFunc(out, func(a, b Client) int {
@@ -121,21 +123,12 @@ func (raw *rawData) clients() []Client {
 	return out
 }
 
-// sumPools sums pools. Utilization is the busiest pool's: a full pool
-// makes its callers wait even while another (the pipeline pool, another
-// node) is idle.
-func sumPools(pools []Pool) Pool {
-	var sum Pool
-	for _, p := range pools {
-		sum.Max += p.Max
-		sum.InUse += p.InUse
-		sum.Idle += p.Idle
-		sum.Waits += p.Waits
-		sum.Timeouts += p.Timeouts
-		sum.Hits += p.Hits
-		sum.Misses += p.Misses
-		sum.WaitSeconds += p.WaitSeconds
-		sum.Utilization = max(sum.Utilization, p.Utilization)
-	}
-	return sum
+// add sums o into p. Utilization is the busiest pool's: a full pool makes
+// its callers wait even while another (the pipeline pool, another node) is
+// idle.
+func (p *Pool) add(o Pool) {
+	p.Max, p.InUse, p.Idle = p.Max+o.Max, p.InUse+o.InUse, p.Idle+o.Idle
+	p.Waits, p.Timeouts, p.Hits, p.Misses = p.Waits+o.Waits, p.Timeouts+o.Timeouts, p.Hits+o.Hits, p.Misses+o.Misses
+	p.WaitSeconds += o.WaitSeconds
+	p.Utilization = max(p.Utilization, o.Utilization)
 }

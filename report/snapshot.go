@@ -1,6 +1,9 @@
 package report
 
-import "time"
+import (
+	"cmp"
+	"time"
+)
 
 // Snapshot is a collector's cumulative data at one moment
 // (Collector.Snapshot): what its reports are computed from. Its Report is
@@ -15,21 +18,7 @@ type Snapshot struct {
 // Report returns the cumulative report of s: its window starts when the
 // first instrument started recording and ends at the snapshot.
 func (s *Snapshot) Report() *Report {
-	return build(s.data(), s.start, s.end, s.config())
-}
-
-func (s *Snapshot) data() *rawData {
-	if s.raw == nil {
-		return &rawData{}
-	}
-	return s.raw
-}
-
-func (s *Snapshot) config() *config {
-	if s.cfg == nil {
-		return defaultConfig()
-	}
-	return s.cfg
+	return build(cmp.Or(s.raw, &rawData{}), s.start, s.end, cmp.Or(s.cfg, defaultConfig()))
 }
 
 // Delta returns the report of the interval between two snapshots of the same
@@ -47,5 +36,5 @@ func Delta(prev, cur *Snapshot) *Report {
 	if prev == nil {
 		return cur.Report()
 	}
-	return build(deltaRaw(prev.data(), cur.data()), prev.end, cur.end, cur.config())
+	return build(deltaRaw(cmp.Or(prev.raw, &rawData{}), cmp.Or(cur.raw, &rawData{})), prev.end, cur.end, cmp.Or(cur.cfg, defaultConfig()))
 }
