@@ -15,9 +15,7 @@ import (
 //go:embed report.html.tmpl
 var htmlSource string
 
-var htmlTemplate = template.Must(template.New("report").Funcs(funcs).Funcs(template.FuncMap{
-	"latency": func(op Operation, s float64) string { return latency(&op, s) },
-}).Parse(htmlSource))
+var htmlTemplate = template.Must(template.New("report").Funcs(funcs).Parse(htmlSource))
 
 // WriteHTML writes r as one self-contained HTML page: inline styles that
 // follow the reader's light or dark preference, the suggestions table, an
@@ -190,7 +188,7 @@ func (v *htmlView) latencyCharts() {
 		var c []bar
 		for j, s := range []float64{op.P50Seconds, op.P90Seconds, op.P99Seconds, op.MaxSeconds} {
 			label := [...]string{"p50", "p90", "p99", "max"}[j]
-			c = append(c, bar{Label: label, Value: latency(op, s), Class: "b" + strings.TrimPrefix(label, "p"),
+			c = append(c, bar{Label: label, Value: latency(*op, s), Class: "b" + strings.TrimPrefix(label, "p"),
 				Y: float64(j) * (barHeight + barGap), Width: x(s), TextX: chartLeft + x(s) + 4})
 		}
 		v.Charts = append(v.Charts, c)

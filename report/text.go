@@ -35,16 +35,27 @@ var funcs = map[string]any{
 	"unjudged":     (*Report).unjudged,
 	"unjudgedNote": (*Report).unjudgedNote,
 	"clientsDown":  clientsDown,
+	"latency":      latency,
 }
 
-var textTemplate = template.Must(template.New("text").Funcs(funcs).Funcs(template.FuncMap{
-	"duration":       seconds,
-	"join":           strings.Join,
-	"upper":          func(s Severity) string { return strings.ToUpper(string(s)) },
-	"operationTable": operationTable,
-	"commandTable":   commandTable,
-	"busiest":        busiest,
-}).Parse(textSource))
+var textTemplate = template.New("text")
+
+func init() {
+	template.Must(textTemplate.Funcs(funcs).Funcs(template.FuncMap{
+		"duration": seconds,
+		"join":     strings.Join,
+		"upper":    func(s Severity) string { return strings.ToUpper(string(s)) },
+		"busiest":  busiest,
+		"aligned":  aligned,
+		"max":      func(a, b int) int { return max(a, b) },
+		"opName": func(r *Report, op *Operation) string {
+			if r.marked(op) {
+				return op.Name + "*"
+			}
+			return op.Name
+		},
+	}).Parse(textSource))
+}
 
 // WriteText writes r for a terminal: a header, the operations in aligned
 // columns with latencies in µs, ms or s, errors by type, the Redis client and
@@ -75,53 +86,21 @@ func (r *Report) unjudgedNote() string {
 	return fmt.Sprintf("fewer than %d calls: error_rate, tail_latency and batch_get_linked_pod do not judge it", r.Thresholds.MinSamples)
 }
 
-// operationTable is the operations in aligned columns, those the rules did
-// not judge marked.
-func operationTable(r *Report) string {
-	rows := [][]string{{"OPERATION", "CALLS", "OPS/S", "ERRORS", "ERROR%", "MEAN", "P50", "P90", "P99", "MAX"}}
-	for i := range r.Operations {
-		op := &r.Operations[i]
-		name := op.Name
-		if r.marked(op) {
-			name += "*"
-		}
-		rows = append(rows, []string{name, strconv.FormatUint(op.Count, 10), formatRate(op.OpsPerSec),
-			strconv.FormatUint(op.Errors, 10), formatPercent(op.ErrorRate), latency(op, op.MeanSeconds), latency(op, op.P50Seconds),
-			latency(op, op.P90Seconds), latency(op, op.P99Seconds), latency(op, op.MaxSeconds)})
-	}
-	return table(rows)
-}
-
-// commandTable is the Redis commands in aligned columns.
-func commandTable(cmds []Command) string {
-	rows := [][]string{{"COMMAND", "CALLS", "ERRORS", "MEAN", "P50", "P90", "P99", "MAX"}}
-	for _, c := range cmds {
-		rows = append(rows, []string{c.Name, strconv.FormatUint(c.Count, 10), strconv.FormatUint(c.Errors, 10), formatSeconds(c.MeanSeconds),
-			formatSeconds(c.P50Seconds), formatSeconds(c.P90Seconds), formatSeconds(c.P99Seconds), formatSeconds(c.MaxSeconds)})
-	}
-	return table(rows)
-}
-
-// table is rows, the header first, in right-aligned columns; the first
-// column is padded here so that names read left-aligned. No padding: each
-// cell after the name brings its own two-space gap, so the table does not
-// start indented.
-func table(rows [][]string) string {
-	width := 0
-	for _, row := range rows {
-		width = max(width, len(row[0]))
-	}
+// aligned runs the template name over data into right-aligned columns,
+// each cell bringing its own two-space gap; the first one, padded in the
+// template, reads left-aligned.
+func aligned(name string, data any) (string, error) {
 	var b strings.Builder
 	tw := tabwriter.NewWriter(&b, 0, 0, 0, ' ', tabwriter.AlignRight)
-	for _, row := range rows {
-		fmt.Fprintf(tw, "%-*s\t  %s\t\n", width, row[0], strings.Join(row[1:], "\t  "))
+	if err := textTemplate.ExecuteTemplate(tw, name, data); err != nil {
+		return "", err
 	}
-	tw.Flush()
-	return b.String()
+	err := tw.Flush()
+	return b.String(), err
 }
 
 // latency renders a latency cell; "-" when the operation has no timings.
-func latency(op *Operation, s float64) string {
+func latency(op Operation, s float64) string {
 	if op.Count == 0 || (s == 0 && op.MeanSeconds == 0) {
 		return "-"
 	}
