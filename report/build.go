@@ -170,7 +170,9 @@ func (raw *rawData) redis() Redis {
 		}
 	}
 	// The hit ratio gauges stand in for absent counters.
-	seen := func(names ...string) bool { return slices.ContainsFunc(names, func(n string) bool { return raw.has(n) }) }
+	seen := func(names ...string) bool {
+		return slices.ContainsFunc(names, func(n string) bool { return raw.has(n) })
+	}
 	ratios := raw.series[contract.MetricCacheHitRatio]
 	if s := ratios[attrs{contract.CacheScript}]; s != nil && !seen(contract.MetricScriptCacheHits, contract.MetricScriptCacheMisses, contract.MetricScriptCacheReloads) {
 		rd.ScriptCache.HitRatio = s.value
