@@ -67,16 +67,12 @@ func (c *config) thresholds() Thresholds {
 func callsIn(calls []Call, start, end time.Time, traceURL string) []Call {
 	out := make([]Call, 0, min(len(calls), slowShown))
 	for _, c := range calls {
-		if len(out) == slowShown {
-			break
+		if len(out) < slowShown && !c.Time.Before(start) && !c.Time.After(end) {
+			if traceURL != "" {
+				c.TraceURL = expandTraceURL(traceURL, c.TraceID, c.SpanID)
+			}
+			out = append(out, c)
 		}
-		if c.Time.Before(start) || c.Time.After(end) {
-			continue
-		}
-		if traceURL != "" {
-			c.TraceURL = expandTraceURL(traceURL, c.TraceID, c.SpanID)
-		}
-		out = append(out, c)
 	}
 	return out
 }

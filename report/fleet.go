@@ -57,10 +57,10 @@ func FleetReport(ctx context.Context, q FleetQuery, opts ...Option) (*Report, er
 		return nil, err
 	}
 	f, err := newFleet(q)
-	if err != nil {
-		return nil, err
+	var raw *rawData
+	if err == nil {
+		raw, err = f.gather(ctx)
 	}
-	raw, err := f.gather(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -73,11 +73,7 @@ func newFleet(q FleetQuery) (*fleet, error) {
 	if err := q.check(); err != nil {
 		return nil, err
 	}
-	client := q.Client
-	if client == nil {
-		client = &http.Client{Timeout: 30 * time.Second}
-	}
-	c, err := api.NewClient(api.Config{Address: q.Prometheus, Client: client})
+	c, err := api.NewClient(api.Config{Address: q.Prometheus, Client: cmp.Or(q.Client, &http.Client{Timeout: 30 * time.Second})})
 	if err != nil {
 		return nil, fmt.Errorf("report: FleetQuery.Prometheus: %w", err)
 	}
