@@ -211,13 +211,8 @@ type series struct {
 	hist   *histogram
 }
 
-func (s *series) point() *point {
-	return &point{
-		attr:     func(key string) string { return string(s.labels[promLabel(key)]) },
-		instance: string(s.labels["instance"]),
-		value:    s.value, hist: s.hist,
-	}
-}
+// attr reads a label by the OTel attribute key it comes from.
+func (s *series) attr(key string) string { return string(s.labels[promLabel(key)]) }
 
 // vector runs an instant query at t and returns its samples by series,
 // without the name.
@@ -364,9 +359,8 @@ func (f *fleet) gather(ctx context.Context) (*rawData, error) {
 			ss = res[name]
 		}
 		for _, s := range ss {
-			p := s.point()
-			instances[p.instance] = true
-			raw.add(d.Name, p)
+			instances[s.attr(attrInstance)] = true
+			raw.add(d.Name, s.attr, s.value, s.hist)
 		}
 	}
 	for _, s := range promHistograms(res[promSchedLatencies+"_bucket"], nil) {

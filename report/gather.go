@@ -81,7 +81,7 @@ func attrOf(set *attribute.Set) func(string) string {
 func numbers[N int64 | float64](raw *rawData, name string, dps []metricdata.DataPoint[N]) {
 	for _, dp := range dps {
 		raw.started(name, dp.StartTime)
-		raw.add(name, &point{attr: attrOf(&dp.Attributes), value: float64(dp.Value)})
+		raw.add(name, attrOf(&dp.Attributes), float64(dp.Value), nil)
 	}
 }
 
@@ -101,9 +101,9 @@ func histograms[N int64 | float64](raw *rawData, name string, dps []metricdata.E
 		if okMin && okMax {
 			h.min, h.max, h.minMax = float64(minV), float64(maxV), true
 		}
-		p := &point{attr: attrOf(&dp.Attributes), hist: h}
-		raw.add(name, p)
-		op := p.attr(contract.AttrOperation)
+		attr := attrOf(&dp.Attributes)
+		raw.add(name, attr, 0, h)
+		op := attr(contract.AttrOperation)
 		if name != contract.MetricOperationDuration || op == "" {
 			continue
 		}

@@ -29,8 +29,9 @@ type rawData struct {
 	slowest map[string][]Call
 }
 
-// attrInstance stands for the Prometheus instance that reported a point,
-// "" in a process's own report: pools and clients are told apart by it.
+// attrInstance is the label of the Prometheus instance that reported a
+// series (none in a process's own report): pools and clients are told
+// apart by it.
 const attrInstance = "instance"
 
 // reads is the report's one table of the instruments it reads, by their
@@ -92,29 +93,17 @@ type sample struct {
 	hist  histogram
 }
 
-// point is one observation of an instrument as a source hands it to add:
-// a sum's or gauge's value, or a histogram, with its attributes.
-type point struct {
-	attr     func(key string) string // an attribute's value by OTel key, "" when absent
-	instance string                  // the Prometheus instance; "" in a process's own report
-	value    float64
-	hist     *histogram // histogram instruments only
-}
-
-// add puts one point of the instrument name into its series; an
-// instrument outside reads is ignored.
-func (raw *rawData) add(name string, p *point) {
+// add puts one point of the instrument name into its series: its value,
+// or its histogram for a histogram instrument; attr reads its attributes
+// by OTel key, "" when absent. An instrument outside reads is ignored.
+func (raw *rawData) add(name string, attr func(key string) string, value float64, hist *histogram) {
 	keep, ok := reads[name]
 	if !ok {
 		return
 	}
 	var a attrs
 	for i, k := range keep {
-		if k == attrInstance {
-			a[i] = p.instance
-		} else {
-			a[i] = p.attr(k)
-		}
+		a[i] = attr(k)
 	}
 	if raw.series == nil {
 		raw.series = make(map[string]map[attrs]*sample, len(reads))
@@ -128,13 +117,13 @@ func (raw *rawData) add(name string, p *point) {
 	s := entry(&m, a)
 	switch kinds[name] {
 	case contract.KindHistogram:
-		s.hist.merge(p.hist)
+		s.hist.merge(hist)
 	case contract.KindGauge:
-		if !seen || p.value > s.value {
-			s.value = p.value
+		if !seen || value > s.value {
+			s.value = value
 		}
 	default:
-		s.value += p.value
+		s.value += value
 	}
 }
 
