@@ -29,7 +29,7 @@ var funcs = map[string]any{
 	"evidence":     evidenceList,
 	"connection":   connectionText,
 	"embedded":     embeddedText,
-	"clientName":   clientName,
+	"clientLabel":  clientLabel,
 	"routing":      (*Routing).lines,
 	"marked":       (*Report).marked,
 	"unjudged":     (*Report).unjudged,
@@ -118,14 +118,6 @@ func formatRate(v float64) string {
 // busiest pool rather than its own in use / max.
 func busiest(p Pool) bool {
 	return p.Name == "" && p.Max > 0 && math.Abs(p.Utilization-float64(p.InUse)/float64(p.Max)) > 1e-9
-}
-
-// clientName names a client in a table; an unnamed one is "(unnamed)".
-func clientName(c *Client) string {
-	if l := clientLabel(c); l != "" {
-		return l
-	}
-	return "(unnamed)"
 }
 
 // clientsDown counts the clients whose connection is down.
