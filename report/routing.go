@@ -59,13 +59,11 @@ const (
 	moveShare = 0.001
 )
 
-type serviceKey struct{ namespace, service string }
-
 // routing is the routing section, nil when no routing instrument recorded.
 // Gauges keep the highest value: one series per service in a process, one
 // per instance in a fleet, which see the same pods.
 func (raw *rawData) routing(seconds float64) *Routing {
-	r := &Routing{Outcomes: make(map[string]uint64, contract.NumOutcomes), Moves: make(map[string]uint64, contract.NumMovers), Services: []RoutingService{}}
+	r := &Routing{Outcomes: map[string]uint64{}, Moves: map[string]uint64{}, Services: []RoutingService{}}
 	for o := range contract.NumOutcomes {
 		r.Outcomes[o.String()] = 0
 	}
@@ -73,26 +71,23 @@ func (raw *rawData) routing(seconds float64) *Routing {
 		r.Moves[m.String()] = 0
 	}
 	seen, moves := false, uint64(0)
-	for name, counts := range map[string]map[string]uint64{contract.MetricRoutingDecisions: r.Outcomes, contract.MetricLinksMoved: r.Moves} {
-		for a, s := range raw.series[name] {
-			if n, ok := counts[a[0]]; ok {
-				counts[a[0]], seen = n+count(s.value), true
-			}
+	for a, s := range raw.series[contract.MetricRoutingDecisions] {
+		if n, ok := r.Outcomes[a[0]]; ok {
+			r.Outcomes[a[0]], r.Decisions, seen = n+count(s.value), r.Decisions+count(s.value), true
 		}
 	}
-	for _, n := range r.Outcomes {
-		r.Decisions += n
-	}
-	for _, n := range r.Moves {
-		moves += n
+	for a, s := range raw.series[contract.MetricLinksMoved] {
+		if n, ok := r.Moves[a[0]]; ok {
+			r.Moves[a[0]], moves, seen = n+count(s.value), moves+count(s.value), true
+		}
 	}
 	if seconds > 0 {
 		r.MovesPerMinute = float64(moves) * 60 / seconds
 	}
-	var services map[serviceKey]*RoutingService
+	var services map[attrs]*RoutingService
 	service := func(a attrs) *RoutingService {
 		seen = true
-		sv := entry(&services, serviceKey{a[0], a[1]})
+		sv := entry(&services, attrs{a[0], a[1]})
 		sv.Namespace, sv.Service = a[0], a[1]
 		return sv
 	}
