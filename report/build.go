@@ -127,21 +127,16 @@ func (raw *rawData) total(name string, prefix ...string) uint64 {
 	return count(raw.sum(name, prefix...))
 }
 
-// timings are h's mean, p50, p90, p99 and max, to the nanosecond; zero
-// when h is empty.
+// timings are h's mean (0 when the source has no sum), p50, p90, p99 and
+// max, to the nanosecond; zero when h is empty.
 func (h *histogram) timings() (mean, p50, p90, p99, top float64) {
 	if h.count == 0 {
 		return 0, 0, 0, 0, 0
 	}
-	return h.mean(), nanos(h.quantile(0.50)), nanos(h.quantile(0.90)), nanos(h.quantile(0.99)), nanos(h.maxOrEdge())
-}
-
-// mean is sum / count, 0 when the source has no sum.
-func (h *histogram) mean() float64 {
-	if h.count == 0 || h.noSum {
-		return 0
+	if !h.noSum {
+		mean = nanos(h.sum / float64(h.count))
 	}
-	return nanos(h.sum / float64(h.count))
+	return mean, nanos(h.quantile(0.50)), nanos(h.quantile(0.90)), nanos(h.quantile(0.99)), nanos(h.maxOrEdge())
 }
 
 func latencyOf(h *histogram) Latency {
