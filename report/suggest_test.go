@@ -3,6 +3,7 @@ package report
 import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -520,4 +521,23 @@ func TestRuleStateCache(t *testing.T) {
 	}
 	none(t, large(0.0015, 8), RuleStateCache)    // 3× with few pods
 	none(t, large(0.0009, 3000), RuleStateCache) // under 2×
+}
+
+// TestCausesBeforeSymptoms: a cause outranks a symptom of the same
+// severity that weighs more. The large scripts make the median command slow
+// (slow_round_trip, weight 0.1), and ComputeLinkedPod, 5% of the calls,
+// reads the states that make them slow: state_cache comes first.
+func TestCausesBeforeSymptoms(t *testing.T) {
+	f := newFixture(t)
+	f.calls(contract.OpGetLinkedPod.String(), 3800, 0.0003)
+	f.calls(contract.OpComputeLinkedPod.String(), 200, 0.003)
+	f.commands(map[string]int{"EVALSHA": 4000}, 0.002)
+	r := f.snapshot()
+	got := ids(r)
+	if len(got) < 2 || got[0] != RuleStateCache || !slices.Contains(got, RuleSlowRoundTrip) {
+		t.Fatalf("findings %v, want state_cache first and slow_round_trip among them", got)
+	}
+	if w := r.Suggestions[slices.Index(got, RuleSlowRoundTrip)].weight; w <= r.Suggestions[0].weight {
+		t.Fatalf("slow_round_trip weighs %v, state_cache %v: the test needs the symptom heavier", w, r.Suggestions[0].weight)
+	}
 }
