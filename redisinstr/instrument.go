@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -30,7 +32,7 @@ type Instrumentation struct {
 	// closed turns hooks and the new-node callback into no-ops after Close:
 	// go-redis can neither remove a hook nor an OnNewNode callback.
 	closed atomic.Bool
-	status atomic.Int32 // statusUp or statusDown
+	up     atomic.Bool // the connection status the prober last saw
 	// statusUp and statusDown are the two series of the status gauge.
 	statusUp, statusDown []metric.ObserveOption
 
@@ -71,8 +73,8 @@ func Instrument(rdb redis.UniversalClient, opts ...Option) (*Instrumentation, er
 		done:  make(chan struct{}),
 	}
 	pool := semconv.DBClientConnectionPoolName(i.name)
-	i.statusUp = []metric.ObserveOption{metric.WithAttributeSet(attribute.NewSet(pool, attribute.String(contract.AttrStatus, contract.StatusUp)))}
-	i.statusDown = []metric.ObserveOption{metric.WithAttributeSet(attribute.NewSet(pool, attribute.String(contract.AttrStatus, contract.StatusDown)))}
+	i.statusUp = observeSet(pool, attribute.String(contract.AttrStatus, contract.StatusUp))
+	i.statusDown = observeSet(pool, attribute.String(contract.AttrStatus, contract.StatusDown))
 
 	meter := cfg.meterProvider.Meter(ScopeName, metric.WithInstrumentationVersion(Version))
 	var err error
@@ -91,12 +93,12 @@ func Instrument(rdb redis.UniversalClient, opts ...Option) (*Instrumentation, er
 	switch c := rdb.(type) {
 	case *redis.Client:
 		i.addNode(c)
-	case *redis.ClusterClient:
+	case interface {
+		OnNewNode(func(*redis.Client))
+		ForEachShard(context.Context, func(context.Context, *redis.Client) error) error
+	}: // a cluster or ring
 		// Register for new nodes first, then visit the known ones: a node
 		// created in between is seen twice and added once.
-		c.OnNewNode(i.addNode)
-		i.addShards(ctx, c.ForEachShard)
-	case *redis.Ring:
 		c.OnNewNode(i.addNode)
 		i.addShards(ctx, c.ForEachShard)
 	}
@@ -106,20 +108,12 @@ func Instrument(rdb redis.UniversalClient, opts ...Option) (*Instrumentation, er
 }
 
 func (c *config) validate(rdb redis.UniversalClient) error {
-	switch client := rdb.(type) {
+	switch rdb.(type) {
 	case nil:
 		return errors.New("redisinstr: rdb is nil")
-	case *redis.Client:
-		if client == nil {
-			return errors.New("redisinstr: rdb is a nil *redis.Client")
-		}
-	case *redis.ClusterClient:
-		if client == nil {
-			return errors.New("redisinstr: rdb is a nil *redis.ClusterClient")
-		}
-	case *redis.Ring:
-		if client == nil {
-			return errors.New("redisinstr: rdb is a nil *redis.Ring")
+	case *redis.Client, *redis.ClusterClient, *redis.Ring:
+		if reflect.ValueOf(rdb).IsNil() {
+			return fmt.Errorf("redisinstr: rdb is a nil %T", rdb)
 		}
 	default:
 		return fmt.Errorf("redisinstr: rdb: unsupported client type %T (want *redis.Client, *redis.ClusterClient or *redis.Ring)", rdb)
@@ -145,12 +139,7 @@ func clientName(rdb redis.UniversalClient, configured string) string {
 	case *redis.ClusterClient:
 		return strings.Join(c.Options().Addrs, ",")
 	case *redis.Ring:
-		var addrs []string
-		for _, a := range c.Options().Addrs {
-			addrs = append(addrs, a)
-		}
-		slices.Sort(addrs)
-		return strings.Join(addrs, ",")
+		return strings.Join(slices.Sorted(maps.Values(c.Options().Addrs)), ",")
 	}
 	return ""
 }
@@ -197,13 +186,7 @@ func (i *Instrumentation) removeNode(c *redis.Client) {
 		return
 	}
 	delete(i.nodes, c)
-	list := make([]*node, 0, len(i.list)-1)
-	for _, m := range i.list {
-		if m != n {
-			list = append(list, m)
-		}
-	}
-	i.list = list
+	i.list = slices.DeleteFunc(slices.Clone(i.list), func(m *node) bool { return m == n })
 	i.mu.Unlock()
 	_ = n.probe.Close()
 }

@@ -11,12 +11,6 @@ import (
 	"github.com/redis/go-redis/v9/maintnotifications"
 )
 
-// Connection status values held in Instrumentation.status.
-const (
-	statusDown int32 = iota
-	statusUp
-)
-
 // What the status means: the Redis server is reachable from this process
 // and answers a PING within the probe timeout. The prober asks over a
 // connection of its own (newProbeClient), not through the client's pool, so
@@ -38,18 +32,10 @@ func newProbeClient(node *redis.Options, timeout time.Duration) *redis.Client {
 	o.PushNotificationProcessor = nil
 	o.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
 	o.ClientSideCache, o.ClientSideCacheConfig = nil, nil
-	o.PoolSize = 1
-	o.MinIdleConns = 0
-	o.MaxIdleConns = 1
-	o.MaxActiveConns = 1
-	o.PipelinePoolSize = 0
-	o.MaxRetries = -1
-	o.DialTimeout = timeout
-	o.ReadTimeout = timeout
-	o.WriteTimeout = timeout
-	o.PoolTimeout = timeout
+	o.PoolSize, o.MinIdleConns, o.MaxIdleConns, o.MaxActiveConns, o.PipelinePoolSize = 1, 0, 1, 1, 0
+	o.MaxRetries, o.Limiter = -1, nil
+	o.DialTimeout, o.ReadTimeout, o.WriteTimeout, o.PoolTimeout = timeout, timeout, timeout, timeout
 	o.ContextTimeoutEnabled = true
-	o.Limiter = nil
 	o.DisableIdentity = true // no CLIENT SETINFO handshake on the probe connection
 	return redis.NewClient(&o)
 }
@@ -130,11 +116,7 @@ func (i *Instrumentation) probe(ctx context.Context) {
 			up = false
 		}
 	}
-	if up {
-		i.status.Store(statusUp)
-	} else {
-		i.status.Store(statusDown)
-	}
+	i.up.Store(up)
 }
 
 // closedCheck is an already canceled context: a PING with it returns at
