@@ -1,6 +1,7 @@
 package redisinstr
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -68,7 +69,7 @@ func Instrument(rdb redis.UniversalClient, opts ...Option) (*Instrumentation, er
 	i := &Instrumentation{
 		cfg:   cfg,
 		rdb:   rdb,
-		name:  clientName(rdb, cfg.poolName),
+		name:  cmp.Or(cfg.poolName, clientName(rdb)),
 		nodes: make(map[*redis.Client]*node),
 		done:  make(chan struct{}),
 	}
@@ -129,10 +130,7 @@ func (c *config) validate(rdb redis.UniversalClient) error {
 
 // clientName is the client's default name: its address, or a cluster's or
 // ring's configured addresses.
-func clientName(rdb redis.UniversalClient, configured string) string {
-	if configured != "" {
-		return configured
-	}
+func clientName(rdb redis.UniversalClient) string {
 	switch c := rdb.(type) {
 	case *redis.Client:
 		return c.Options().Addr
@@ -225,14 +223,12 @@ func (i *Instrumentation) Close() error {
 		i.mu.Unlock()
 		i.cancel()
 		<-i.done
-		var errs []error
 		if err := i.reg.Unregister(); err != nil {
-			errs = append(errs, fmt.Errorf("redisinstr: unregister metric callback: %w", err))
+			i.closeErr = fmt.Errorf("redisinstr: unregister metric callback: %w", err)
 		}
 		for _, n := range nodes {
 			_ = n.probe.Close()
 		}
-		i.closeErr = errors.Join(errs...)
 	})
 	return i.closeErr
 }
