@@ -31,10 +31,7 @@ func NewSlogLogger(l log.Logger) *slog.Logger { return slog.New(NewSlogHandler(l
 // Every level is enabled: filter with log.NewFilter(l, log.FilterLevel(...))
 // as for any other Kratos logger.
 func NewSlogHandler(l log.Logger) slog.Handler {
-	if l == nil {
-		l = log.GetLogger()
-	}
-	return &slogHandler{logger: l}
+	return &slogHandler{logger: cmp.Or(l, log.GetLogger())}
 }
 
 type slogHandler struct {
@@ -120,9 +117,7 @@ const LevelFatal = slog.LevelError + 4
 // the same. The value under log.DefaultMessageKey becomes the record's
 // message and the other pairs its attributes; Kratos' Debug, Info, Warn,
 // Error map to slog's, Fatal to LevelFatal. A nil l means slog.Default().
-func NewKratosLogger(l *slog.Logger) log.Logger {
-	return &kratosLogger{logger: l}
-}
+func NewKratosLogger(l *slog.Logger) log.Logger { return &kratosLogger{logger: l} }
 
 type kratosLogger struct{ logger *slog.Logger }
 
