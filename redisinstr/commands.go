@@ -72,13 +72,9 @@ var (
 // operationOf maps a command to its operation index without allocating,
 // whatever the case of its name.
 func operationOf(cmd redis.Cmder) int {
-	args := cmd.Args()
-	if len(args) == 0 {
-		return opUnknown
-	}
-	name, ok := args[0].(string)
-	if !ok {
-		return opUnknown
+	var name string
+	if args := cmd.Args(); len(args) > 0 {
+		name, _ = args[0].(string)
 	}
 	if k, ok := commandIndex[name]; ok {
 		return k

@@ -99,9 +99,15 @@ func Instrument(rdb redis.UniversalClient, opts ...Option) (*Instrumentation, er
 		ForEachShard(context.Context, func(context.Context, *redis.Client) error) error
 	}: // a cluster or ring
 		// Register for new nodes first, then visit the known ones: a node
-		// created in between is seen twice and added once.
+		// created in between is seen twice and added once. A cluster that
+		// does not answer is no error: the prober reports it down, and adds
+		// the masters once it answers.
 		c.OnNewNode(i.addNode)
-		i.addShards(ctx, c.ForEachShard)
+		sctx, cancel := context.WithTimeout(ctx, cfg.probeTimeout)
+		_ = i.topology.run(sctx, func(ctx context.Context) error {
+			return c.ForEachShard(ctx, func(_ context.Context, n *redis.Client) error { i.addNode(n); return nil })
+		})
+		cancel()
 	}
 	i.probe(ctx)
 	go i.run(ctx)
@@ -140,20 +146,6 @@ func clientName(rdb redis.UniversalClient) string {
 		return strings.Join(slices.Sorted(maps.Values(c.Options().Addrs)), ",")
 	}
 	return ""
-}
-
-// addShards adds the nodes a cluster or ring already has. A failure (cluster
-// unreachable) is not an error: the prober reports the status and adds the
-// masters once the cluster answers, and new nodes arrive through OnNewNode.
-func (i *Instrumentation) addShards(ctx context.Context, forEach func(context.Context, func(context.Context, *redis.Client) error) error) {
-	ctx, cancel := context.WithTimeout(ctx, i.cfg.probeTimeout)
-	defer cancel()
-	_ = i.topology.run(ctx, func(ctx context.Context) error {
-		return forEach(ctx, func(_ context.Context, c *redis.Client) error {
-			i.addNode(c)
-			return nil
-		})
-	})
 }
 
 // addNode starts observing the pool of one node client and installs the

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"maps"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -90,18 +91,19 @@ func (i *Instrumentation) probe(ctx context.Context) {
 	}
 
 	nodes := i.snapshot()
-	failed := make([]bool, len(nodes))
 	var wg sync.WaitGroup
-	for k, n := range nodes {
+	var down atomic.Bool // a node that serves data failed
+	for _, n := range nodes {
 		wg.Go(func() {
 			start := time.Now()
-			err := n.probe.Ping(ctx).Err()
-			if err == nil {
+			if err := n.probe.Ping(ctx).Err(); err == nil {
 				i.inst.pingDuration.Record(ctx, time.Since(start).Seconds(), n.ping...)
 				return
 			}
-			failed[k] = true
-			if errors.Is(n.client.Ping(closedCheck).Err(), redis.ErrClosed) && !i.isClientItself(n.client) {
+			if masters == nil || masters[n.client] {
+				down.Store(true)
+			}
+			if errors.Is(n.client.Ping(closedCheck).Err(), redis.ErrClosed) && i.rdb != n.client {
 				// go-redis closed a cluster node or ring shard it no
 				// longer uses: its series go away with it.
 				i.removeNode(n.client)
@@ -109,14 +111,7 @@ func (i *Instrumentation) probe(ctx context.Context) {
 		})
 	}
 	wg.Wait()
-
-	up := len(nodes) > 0 && mastersOK
-	for k, n := range nodes {
-		if failed[k] && (masters == nil || masters[n.client]) {
-			up = false
-		}
-	}
-	i.up.Store(up)
+	i.up.Store(len(nodes) > 0 && mastersOK && !down.Load())
 }
 
 // closedCheck is an already canceled context: a PING with it returns at
@@ -126,8 +121,3 @@ var closedCheck = func() context.Context {
 	cancel()
 	return ctx
 }()
-
-func (i *Instrumentation) isClientItself(c *redis.Client) bool {
-	single, ok := i.rdb.(*redis.Client)
-	return ok && single == c
-}
