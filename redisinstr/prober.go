@@ -12,22 +12,18 @@ import (
 	"github.com/redis/go-redis/v9/maintnotifications"
 )
 
-// What the status means: the Redis server is reachable from this process
-// and answers a PING within the probe timeout. The prober asks over a
-// connection of its own (newProbeClient), not through the client's pool, so
-// a pool saturated by slow calls does not make a healthy server look down
-// (pool saturation has its own metrics: utilization, waits, timeouts), and
-// the probe keeps its timeout whatever the client's own settings are.
-
 // newProbeClient returns the prober's client for one node: the node's
 // address, credentials, TLS and database, one connection, no retries, and
 // the probe timeout as its dial, read, write and pool timeout, with the
-// context's deadline honoured. It shares nothing go-redis keeps per client
-// in the options: the push notification processor (go-redis stores the
-// node's own there, whose maintenance notification handlers are taken,
-// so a second registration failed and go-redis logged it at every
-// start-up) and a client-side cache. A PING needs neither maintenance
-// notifications nor the cache.
+// context's deadline honoured. So the status says whether the server
+// answers a PING within the probe timeout whatever the client's settings,
+// and a pool saturated by slow calls does not make a healthy server look
+// down (its utilization, waits and timeouts say so). It shares nothing
+// go-redis keeps per client in the options: the push notification
+// processor (go-redis stores the node's own there, whose maintenance
+// notification handlers are taken, so a second registration failed and
+// go-redis logged it at every start-up) and a client-side cache. A PING
+// needs neither maintenance notifications nor the cache.
 func newProbeClient(node *redis.Options, timeout time.Duration) *redis.Client {
 	o := *node
 	o.PushNotificationProcessor = nil
