@@ -168,15 +168,8 @@ func WithNamespace(ns string) Option {
 // the time one scrape may take (then 503). Defaults 4 and 10 s; both > 0.
 func WithScrapeLimits(maxInFlight int, timeout time.Duration) Option {
 	return func(c *config) {
-		if maxInFlight <= 0 {
-			c.fail("WithScrapeLimits: maxInFlight must be > 0, got %d", maxInFlight)
-		}
-		if timeout <= 0 {
-			c.fail("WithScrapeLimits: timeout must be > 0, got %v", timeout)
-		}
-		if maxInFlight > 0 && timeout > 0 {
-			c.maxInFlight, c.scrapeTimeout = maxInFlight, timeout
-		}
+		setIf(c, &c.maxInFlight, maxInFlight, maxInFlight > 0, "WithScrapeLimits: maxInFlight must be > 0, got %d", maxInFlight)
+		setIf(c, &c.scrapeTimeout, timeout, timeout > 0, "WithScrapeLimits: timeout must be > 0, got %v", timeout)
 	}
 }
 
