@@ -113,11 +113,6 @@ func pick(on bool, m queryMode) queryMode {
 	return queryOff
 }
 
-// WithDBStatement is WithQueryText under the attribute's old name.
-//
-// Deprecated: use WithQueryText; the attribute is db.query.text.
-func WithDBStatement(on bool) Option { return WithQueryText(on) }
-
 // WithCommandMetrics turns the per-command db.client.operation.duration
 // histogram on or off. On by default: it allocates nothing per command.
 func WithCommandMetrics(on bool) Option { return func(c *config) { c.commandMetrics = on } }
