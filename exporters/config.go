@@ -132,7 +132,9 @@ func WithGatherer(g prometheus.Gatherer) Option {
 
 // WithGoCollector adds (the default) or leaves out client_golang's Go
 // collector (go_goroutines, go_memstats_*, go_gc_*), which dashboards
-// expect on /metrics. The OTel runtime metrics go to OTLP only.
+// expect on /metrics, with the runtime histograms and GC CPU time a fleet
+// report reads (go_sched_latencies_seconds, go_cpu_classes_gc_*). The OTel
+// runtime metrics go to OTLP only.
 func WithGoCollector(on bool) Option { return func(c *config) { c.goCollector = on } }
 
 // WithProcessCollector adds (the default) or leaves out the process
