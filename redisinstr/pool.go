@@ -88,6 +88,7 @@ func (i *Instrumentation) observePool(o metric.Observer, p *poolSeries, s *redis
 	o.ObserveInt64(in.idleMin, p.idleMin, p.pool...)
 	o.ObserveInt64(in.idleMax, p.idleMax, p.pool...)
 	o.ObserveInt64(in.timeouts, int64(s.Timeouts), p.pool...)
+	o.ObserveInt64(in.pending, int64(s.PendingRequests), p.pool...)
 	o.ObserveInt64(in.waits, int64(s.WaitCount), p.pool...)
 	o.ObserveFloat64(in.waitTime, float64(s.WaitDurationNs)/1e9, p.pool...)
 	o.ObserveInt64(in.hits, int64(s.Hits), p.pool...)

@@ -117,20 +117,26 @@ func TestPoolWaitsAndTimeouts(t *testing.T) {
 	if err := c.Ping(ctx).Err(); !errors.Is(err, redis.ErrPoolTimeout) {
 		t.Fatalf("PING with the only connection held: %v, want pool timeout", err)
 	}
-	// Released after 50ms: one wait that ends with the connection.
-	released := make(chan struct{})
-	go func() {
-		time.Sleep(50 * time.Millisecond)
-		_ = held.Close()
-		close(released)
-	}()
-	if err := c.Ping(ctx).Err(); err != nil {
+	// A caller waits, counted as a pending request, until the connection
+	// is released 50ms later: one wait that ends with the connection.
+	pool := semconv.DBClientConnectionPoolName("single")
+	waited := make(chan error, 1)
+	go func() { waited <- c.Ping(ctx).Err() }()
+	for deadline := time.Now().Add(2 * time.Second); mustPoint(t, collect(t, reader), contract.MetricPoolPending, pool) != 1; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("pending_requests never reached 1 with a caller waiting")
+		}
+	}
+	time.Sleep(50 * time.Millisecond)
+	_ = held.Close()
+	if err := <-waited; err != nil {
 		t.Fatalf("PING waiting for the released connection: %v", err)
 	}
-	<-released
 
 	rm := collect(t, reader)
-	pool := semconv.DBClientConnectionPoolName("single")
+	if got := mustPoint(t, rm, contract.MetricPoolPending, pool); got != 0 {
+		t.Errorf("pending requests after the wait = %v, want 0", got)
+	}
 	if got := mustPoint(t, rm, contract.MetricPoolTimeouts, pool); got != 1 {
 		t.Errorf("timeouts = %v, want 1", got)
 	}
