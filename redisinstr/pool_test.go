@@ -117,26 +117,20 @@ func TestPoolWaitsAndTimeouts(t *testing.T) {
 	if err := c.Ping(ctx).Err(); !errors.Is(err, redis.ErrPoolTimeout) {
 		t.Fatalf("PING with the only connection held: %v, want pool timeout", err)
 	}
-	// A caller waits, counted as a pending request, until the connection
-	// is released 50ms later: one wait that ends with the connection.
-	pool := semconv.DBClientConnectionPoolName("single")
-	waited := make(chan error, 1)
-	go func() { waited <- c.Ping(ctx).Err() }()
-	for deadline := time.Now().Add(2 * time.Second); mustPoint(t, collect(t, reader), contract.MetricPoolPending, pool) != 1; time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("pending_requests never reached 1 with a caller waiting")
-		}
-	}
-	time.Sleep(50 * time.Millisecond)
-	_ = held.Close()
-	if err := <-waited; err != nil {
+	// Released after 50ms: one wait that ends with the connection.
+	released := make(chan struct{})
+	go func() {
+		time.Sleep(50 * time.Millisecond)
+		_ = held.Close()
+		close(released)
+	}()
+	if err := c.Ping(ctx).Err(); err != nil {
 		t.Fatalf("PING waiting for the released connection: %v", err)
 	}
+	<-released
 
 	rm := collect(t, reader)
-	if got := mustPoint(t, rm, contract.MetricPoolPending, pool); got != 0 {
-		t.Errorf("pending requests after the wait = %v, want 0", got)
-	}
+	pool := semconv.DBClientConnectionPoolName("single")
 	if got := mustPoint(t, rm, contract.MetricPoolTimeouts, pool); got != 1 {
 		t.Errorf("timeouts = %v, want 1", got)
 	}
@@ -149,5 +143,41 @@ func TestPoolWaitsAndTimeouts(t *testing.T) {
 	}
 	if got := mustPoint(t, rm, contract.MetricPoolUtilization, pool); got != 0 {
 		t.Errorf("utilization after release = %v, want 0", got)
+	}
+}
+
+// TestPoolPendingRequests: a caller waiting for the only connection is a
+// pending request until it gets it.
+func TestPoolPendingRequests(t *testing.T) {
+	c := redis.NewClient(&redis.Options{Addr: redistest.Addr(t), PoolSize: 1, PoolTimeout: 10 * time.Second, MaxRetries: -1})
+	t.Cleanup(func() { _ = c.Close() })
+	mp, reader := testMeter(t)
+	inst, err := Instrument(c, WithMeterProvider(mp), WithProbeInterval(time.Hour), WithPoolName("single"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = inst.Close() })
+	ctx := context.Background()
+	pool := semconv.DBClientConnectionPoolName("single")
+	held := c.Conn()
+	if err := held.Ping(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if got := mustPoint(t, collect(t, reader), contract.MetricPoolPending, pool); got != 0 {
+		t.Fatalf("pending requests with none waiting = %v, want 0", got)
+	}
+	waited := make(chan error, 1)
+	go func() { waited <- c.Ping(ctx).Err() }()
+	for deadline := time.Now().Add(5 * time.Second); mustPoint(t, collect(t, reader), contract.MetricPoolPending, pool) != 1; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("pending requests never reached 1 with a caller waiting")
+		}
+	}
+	_ = held.Close()
+	if err := <-waited; err != nil {
+		t.Fatalf("PING waiting for the released connection: %v", err)
+	}
+	if got := mustPoint(t, collect(t, reader), contract.MetricPoolPending, pool); got != 0 {
+		t.Errorf("pending requests after the wait = %v, want 0", got)
 	}
 }
