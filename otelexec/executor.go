@@ -57,7 +57,7 @@ func New(rdb redis.UniversalClient, opts ...Option) (*Executor, error) {
 			return nil, err
 		}
 	}
-	if e.links, err = newLinkCache(&c, rdb, tel.meters != nil); err != nil {
+	if e.links, err = newLinkCache(&c, rdb, tel.meters); err != nil {
 		return nil, err
 	}
 	warnIfContextIgnored(c.logger, rdb)

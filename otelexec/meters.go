@@ -33,6 +33,8 @@ type meters struct {
 
 	scriptHits, scriptMisses, scriptReloads metric.Int64Counter
 	stateHits, stateMisses                  metric.Int64Counter
+	linkHits, linkMisses, linkEvictions     metric.Int64Counter
+	linkInvalidations                       metric.Int64Counter
 	skipped, decisions, moves               metric.Int64Counter
 	pods                                    metric.Int64Gauge
 	podAge                                  metric.Float64Histogram
@@ -49,29 +51,34 @@ type meters struct {
 
 func newMeters(mp metric.MeterProvider, services bool) (*meters, error) {
 	m := mp.Meter(ScopeName, metric.WithInstrumentationVersion(Version))
-	ms := &meters{}
-	var errs [17]error
-	ms.duration, errs[0] = contract.OperationDuration.New(m)
-	ms.ops, errs[1] = contract.OperationsCounter.Sync(m)
-	ms.errs, errs[2] = contract.ErrorsCounter.Sync(m)
-	ms.scriptHits, errs[3] = contract.ScriptCacheHits.Sync(m)
-	ms.scriptMisses, errs[4] = contract.ScriptCacheMisses.Sync(m)
-	ms.scriptReloads, errs[5] = contract.ScriptCacheReloads.Sync(m)
-	ms.stateHits, errs[6] = contract.StateCacheHits.Sync(m)
-	ms.stateMisses, errs[7] = contract.StateCacheMisses.Sync(m)
-	ms.skipped, errs[8] = contract.StoredValuesSkipped.Sync(m)
-	ms.decisions, errs[9] = contract.RoutingDecisions.Sync(m)
-	ms.moves, errs[10] = contract.LinksMoved.Sync(m)
-	ms.pods, errs[11] = contract.Pods.New(m)
-	ms.podAge, errs[12] = contract.PodHeartbeatAge.New(m)
-	ms.podSpread, errs[13] = contract.PodLoadSpread.New(m)
-	ms.ratio, errs[14] = contract.CacheHitRatio.New(m)
+	var errs []error
+	counter := func(d contract.Int64Counter) metric.Int64Counter {
+		c, err := d.Sync(m)
+		errs = append(errs, err)
+		return c
+	}
+	ms := &meters{
+		ops: counter(contract.OperationsCounter), errs: counter(contract.ErrorsCounter),
+		scriptHits: counter(contract.ScriptCacheHits), scriptMisses: counter(contract.ScriptCacheMisses),
+		scriptReloads: counter(contract.ScriptCacheReloads),
+		stateHits:     counter(contract.StateCacheHits), stateMisses: counter(contract.StateCacheMisses),
+		linkHits: counter(contract.LinkCacheHits), linkMisses: counter(contract.LinkCacheMisses),
+		linkEvictions: counter(contract.LinkCacheEvictions), linkInvalidations: counter(contract.LinkCacheInvalidations),
+		skipped: counter(contract.StoredValuesSkipped), decisions: counter(contract.RoutingDecisions),
+		moves: counter(contract.LinksMoved),
+	}
+	var more [7]error
+	ms.duration, more[0] = contract.OperationDuration.New(m)
+	ms.pods, more[1] = contract.Pods.New(m)
+	ms.podAge, more[2] = contract.PodHeartbeatAge.New(m)
+	ms.podSpread, more[3] = contract.PodLoadSpread.New(m)
+	ms.ratio, more[4] = contract.CacheHitRatio.New(m)
 	if services {
-		ms.serviceDuration, errs[15] = contract.ServiceOperationDuration.New(m)
-		ms.serviceOps, errs[16] = contract.ServiceOperations.Sync(m)
+		ms.serviceDuration, more[5] = contract.ServiceOperationDuration.New(m)
+		ms.serviceOps, more[6] = contract.ServiceOperations.Sync(m)
 		ms.pairs = newPairCache()
 	}
-	if err := errors.Join(errs[:]...); err != nil {
+	if err := errors.Join(append(errs, more[:]...)...); err != nil {
 		return nil, err
 	}
 	// The script cache counts are reported from the start, so that an
@@ -169,12 +176,10 @@ const maxCachedPairs = 1000
 // trusted.
 const attrInvalid = "_invalid"
 
-type serviceKey struct{ namespace, service string }
-
 // pairCache holds the attribute sets of the pairs an executor has seen.
 type pairCache struct {
 	mu      sync.RWMutex
-	m       map[serviceKey]*pairSets
+	m       map[nameKey]*pairSets
 	invalid *pairSets
 }
 
@@ -187,7 +192,7 @@ type pairSets struct {
 }
 
 func newPairCache() *pairCache {
-	return &pairCache{m: make(map[serviceKey]*pairSets), invalid: newPairSets(attrInvalid, attrInvalid)}
+	return &pairCache{m: make(map[nameKey]*pairSets), invalid: newPairSets(attrInvalid, attrInvalid)}
 }
 
 func newPairSets(namespace, service string) *pairSets {
@@ -203,7 +208,7 @@ func (c *pairCache) get(namespace, service string, invalid bool) *pairSets {
 	if invalid {
 		return c.invalid
 	}
-	k := serviceKey{namespace, service}
+	k := nameKey{namespace, service}
 	c.mu.RLock()
 	p, full := c.m[k], len(c.m) >= maxCachedPairs
 	c.mu.RUnlock()
@@ -211,16 +216,16 @@ func (c *pairCache) get(namespace, service string, invalid bool) *pairSets {
 		return p
 	}
 	// Clone: the caller's strings may share memory with larger buffers.
-	k = serviceKey{strings.Clone(namespace), strings.Clone(service)}
+	k = nameKey{strings.Clone(namespace), strings.Clone(service)}
 	if full {
-		return newPairSets(k.namespace, k.service)
+		return newPairSets(k.namespace, k.name)
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if p := c.m[k]; p != nil {
 		return p
 	}
-	p = newPairSets(k.namespace, k.service)
+	p = newPairSets(k.namespace, k.name)
 	if len(c.m) < maxCachedPairs {
 		c.m[k] = p
 	}

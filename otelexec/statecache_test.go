@@ -1125,7 +1125,7 @@ func (sc *stateCache) cached(namespace, serviceName string) bool {
 	sh := sc.shardOf(namespace, serviceName)
 	sh.mu.RLock()
 	defer sh.mu.RUnlock()
-	return sh.entries[serviceKey{namespace, serviceName}] != nil
+	return sh.entries[nameKey{namespace, serviceName}] != nil
 }
 
 // checkBooks checks that the ring, the byte count and the shards' maps
@@ -1142,7 +1142,7 @@ func (sc *stateCache) checkBooks(t *testing.T) {
 			}
 			ring[v] = true
 			want := v.base
-			if s := v.snapshot.Load(); s != nil {
+			if s := v.val.Load(); s != nil {
 				want += s.size
 			}
 			if v.bytes != want {
