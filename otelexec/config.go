@@ -17,7 +17,7 @@ type config struct {
 	serviceAttributes bool
 	commandSpans      bool
 	stateCacheTTL     time.Duration // WithStateCache, in statecache.go
-	autoPipelining    bool          // WithAutoPipelining, in pipeline.go
+	autoPipelining    bool          // WithAutoPipelining, in send.go
 
 	stateCacheMaxBytes int64         // WithStateCacheMaxBytes, in statecache.go
 	linkCacheStale     time.Duration // WithLinkCache, in linkcache.go

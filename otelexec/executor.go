@@ -37,8 +37,9 @@ type Executor struct {
 //
 // The executor does not own rdb: closing it is the caller's job.
 func New(rdb redis.UniversalClient, opts ...Option) (*Executor, error) {
-	if err := checkClient(rdb); err != nil {
-		return nil, err
+	cl, ok := clientOf(rdb)
+	if !ok {
+		return nil, &ArgumentError{Field: "rdb", Reason: "nil"}
 	}
 	c := newConfig(opts)
 	if err := errors.Join(c.invalid...); err != nil {
@@ -50,7 +51,7 @@ func New(rdb redis.UniversalClient, opts ...Option) (*Executor, error) {
 		return nil, err
 	}
 	e.tel = tel
-	e.send = newSender(rdb, c.autoPipelining, c.commandSpans)
+	e.send = newSender(rdb, cl, c.autoPipelining, c.commandSpans)
 	e.states = newStateCache(&c, tel.meters, e.podStateFields)
 	if ms := tel.meters; ms != nil {
 		if e.ratios, err = c.meterProvider.Meter(ScopeName, metric.WithInstrumentationVersion(Version)).RegisterCallback(e.observeRatios, ms.ratio); err != nil {
@@ -60,48 +61,48 @@ func New(rdb redis.UniversalClient, opts ...Option) (*Executor, error) {
 	if e.links, err = newLinkCache(&c, rdb, tel.meters); err != nil {
 		return nil, err
 	}
-	warnIfContextIgnored(c.logger, rdb)
+	if !cl.ctxTimeout { // then go-redis bounds a call by its read timeout only
+		c.logger.Warn("otelexec: the go-redis client has ContextTimeoutEnabled false, so calls ignore context deadlines and wait for the client's read timeout; set ContextTimeoutEnabled: true")
+	}
 	return e, nil
 }
 
-// checkClient refuses a nil client, including a typed nil in the interface,
-// which would panic on first use.
-func checkClient(rdb redis.UniversalClient) error {
-	var isNil bool
-	switch c := rdb.(type) {
-	case nil:
-		isNil = true
-	case *redis.Client:
-		isNil = c == nil
-	case *redis.ClusterClient:
-		isNil = c == nil
-	case *redis.Ring:
-		isNil = c == nil
-	}
-	if isNil {
-		return &ArgumentError{Field: "rdb", Reason: "nil"}
-	}
-	return nil
+// client is what the executor reads of its go-redis client, whichever of
+// the three types it is; another UniversalClient is sent to directly.
+type client struct {
+	ctxTimeout bool // ContextTimeoutEnabled
+	retries    int  // how often go-redis resends: MaxRedirects on a cluster, MaxRetries elsewhere
+	db         int  // the database selected; a cluster has 0 only
+	cluster    bool
+	pipeliner  func(*redis.AutoPipelineOptions) (*redis.AutoPipeliner, error) // nil: none
 }
 
-// warnIfContextIgnored logs once per New when the client ignores context
-// deadlines: go-redis then bounds a call by its read timeout only, and the
-// executor's deadline promise cannot hold.
-func warnIfContextIgnored(l *slog.Logger, rdb redis.UniversalClient) {
-	var enabled bool
-	switch c := rdb.(type) {
+// clientOf reads rdb; ok is false for a nil client, including a typed nil
+// in the interface, which would panic on first use.
+func clientOf(rdb redis.UniversalClient) (c client, ok bool) {
+	switch r := rdb.(type) {
+	case nil:
+		return c, false
 	case *redis.Client:
-		enabled = c.Options().ContextTimeoutEnabled
+		if r == nil {
+			return c, false
+		}
+		o := r.Options()
+		return client{ctxTimeout: o.ContextTimeoutEnabled, retries: o.MaxRetries, db: o.DB, pipeliner: r.AsyncAutoPipelineWithOptions}, true
 	case *redis.ClusterClient:
-		enabled = c.Options().ContextTimeoutEnabled
+		if r == nil {
+			return c, false
+		}
+		o := r.Options()
+		return client{ctxTimeout: o.ContextTimeoutEnabled, retries: o.MaxRedirects, cluster: true, pipeliner: r.AsyncAutoPipelineWithOptions}, true
 	case *redis.Ring:
-		enabled = c.Options().ContextTimeoutEnabled
-	default:
-		return
+		if r == nil {
+			return c, false
+		}
+		o := r.Options()
+		return client{ctxTimeout: o.ContextTimeoutEnabled, retries: o.MaxRetries, db: o.DB, pipeliner: r.AsyncAutoPipelineWithOptions}, true
 	}
-	if !enabled {
-		l.Warn("otelexec: the go-redis client has ContextTimeoutEnabled false, so calls ignore context deadlines and wait for the client's read timeout; set ContextTimeoutEnabled: true")
-	}
+	return client{ctxTimeout: true}, true
 }
 
 // LoadScripts loads the executor's Lua scripts into Redis (SCRIPT LOAD; on

@@ -5,11 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -164,103 +161,12 @@ func (e *Executor) run(ctx context.Context, s *script, bySource bool, keys []str
 	return cmd.Result()
 }
 
-// retryBudget is how often go-redis itself would resend a command:
-// MaxRedirects on a cluster, MaxRetries elsewhere.
-func retryBudget(rdb redis.UniversalClient) int {
-	n := 0
-	switch c := rdb.(type) {
-	case *redis.Client:
-		n = c.Options().MaxRetries
-	case *redis.ClusterClient:
-		n = c.Options().MaxRedirects
-	case *redis.Ring:
-		n = c.Options().MaxRetries
-	}
-	return max(n, 0)
-}
-
-// refusedUnrun reports whether err is a reply by which Redis refused a
-// command without running it.
-func refusedUnrun(err error) bool {
-	rErr, ok := redisError(err)
-	if !ok {
-		return false
-	}
-	msg := strings.TrimPrefix(rErr.Error(), "ERR ") // as redis.HasErrorPrefix reads it
-	for _, prefix := range []string{"TRYAGAIN", "CLUSTERDOWN", "LOADING", "MASTERDOWN", "BUSY"} {
-		if strings.HasPrefix(msg, prefix) {
-			return true
-		}
-	}
-	return false
-}
-
-// retryBackoff grows from 8 ms to 512 ms, as go-redis's does.
-func retryBackoff(attempt int) time.Duration {
-	return min(8*time.Millisecond<<min(attempt, 6), 512*time.Millisecond)
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-// maybeSent reports whether a command that failed with err may have reached
-// Redis. A reply from the server (an error reply included) is an outcome;
-// no free connection, a closed client or a failed dial mean nothing was
-// sent. Anything else (a broken connection, a read timeout, the context's
-// deadline) may have come after the command was written.
-func maybeSent(err error) bool {
-	return !isServerError(err) && !errors.Is(err, redis.ErrPoolTimeout) && !errors.Is(err, redis.ErrClosed) && !dialFailed(err)
-}
-
-// dialFailed reports whether err is the failure to dial Redis, after the
-// client's own dial attempts (DialerRetries).
-func dialFailed(err error) bool {
-	var opErr *net.OpError
-	return errors.As(err, &opErr) && opErr.Op == "dial"
-}
-
 // countReply counts a reply as a script cache hit; an error that is not a
 // server reply (a timeout, a broken connection) says nothing about the cache.
 func (e *Executor) countReply(ctx context.Context, err error) {
 	if err == nil || errors.Is(err, redis.Nil) || isServerError(err) {
 		e.scriptStats.hits.add(ctx)
 	}
-}
-
-// isServerError reports whether err is a reply from the server. It is its
-// own function so that the target errors.As needs escapes to the heap only
-// on this rare path, not on every EVALSHA.
-func isServerError(err error) bool {
-	_, ok := redisError(err)
-	return ok
-}
-
-// redisError is errors.As for a redis.Error, without its allocation: it
-// runs on every command's reply.
-func redisError(err error) (redis.Error, bool) {
-	for err != nil {
-		switch e := err.(type) {
-		case redis.Error:
-			return e, true
-		case interface{ Unwrap() []error }:
-			for _, err := range e.Unwrap() {
-				if r, ok := redisError(err); ok {
-					return r, true
-				}
-			}
-			return nil, false
-		}
-		err = errors.Unwrap(err)
-	}
-	return nil, false
 }
 
 // reload loads s unless another caller has loaded it since generation was

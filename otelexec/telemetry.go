@@ -61,7 +61,8 @@ func newTelemetry(c *config, rdb redis.UniversalClient, scripts *scriptCounters)
 	if _, noop := c.tracerProvider.(tracenoop.TracerProvider); !noop {
 		t.tracer = c.tracerProvider.Tracer(ScopeName, trace.WithInstrumentationVersion(Version))
 	}
-	server := append(serverAttributes(rdb), namespace(rdb)...)
+	cl, _ := clientOf(rdb)
+	server := append(serverAttributes(rdb), semconv.DBNamespace(strconv.Itoa(cl.db)))
 	for id := range contract.NumOps {
 		attrs := append([]attribute.KeyValue{semconv.DBSystemNameRedis, semconv.DBQuerySummary(id.String())}, server...)
 		t.spans[id] = opSpans{
@@ -105,18 +106,6 @@ func serverAttributes(rdb redis.UniversalClient) []attribute.KeyValue {
 		return []attribute.KeyValue{semconv.ServerAddress(host)}
 	}
 	return []attribute.KeyValue{semconv.ServerAddress(host), semconv.ServerPort(p)}
-}
-
-// namespace is db.namespace, the database index the client selects.
-func namespace(rdb redis.UniversalClient) []attribute.KeyValue {
-	db := 0 // a cluster has database 0 only
-	switch c := rdb.(type) {
-	case *redis.Client:
-		db = c.Options().DB
-	case *redis.Ring:
-		db = c.Options().DB
-	}
-	return []attribute.KeyValue{semconv.DBNamespace(strconv.Itoa(db))}
 }
 
 // monoEpoch lets an operation read only the monotonic clock: time.Since of

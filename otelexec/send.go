@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -50,7 +52,7 @@ type sender struct {
 	ap       *redis.AutoPipeliner // nil with WithAutoPipelining(false)
 	inFlight atomic.Int64
 	spans    bool // WithRedisCommandSpans
-	retries  int  // the resends the client allows (retryBudget)
+	retries  int  // the resends the client allows (client.retries)
 	cluster  bool // rdb is a ClusterClient (sendPipeline)
 }
 
@@ -58,20 +60,10 @@ type sender struct {
 // A client that has no pipeliner to give (a closed one, or a
 // UniversalClient of another type) is sent to directly: the option is a
 // way of sending, and every guarantee holds either way.
-func newSender(rdb redis.UniversalClient, on bool, spans bool) *sender {
-	s := &sender{rdb: rdb, spans: spans, retries: retryBudget(rdb)}
-	_, s.cluster = rdb.(*redis.ClusterClient)
-	if !on {
-		return s
-	}
-	o := autoPipelineOptions()
-	switch c := rdb.(type) {
-	case *redis.Client:
-		s.ap, _ = c.AsyncAutoPipelineWithOptions(o)
-	case *redis.ClusterClient:
-		s.ap, _ = c.AsyncAutoPipelineWithOptions(o)
-	case *redis.Ring:
-		s.ap, _ = c.AsyncAutoPipelineWithOptions(o)
+func newSender(rdb redis.UniversalClient, cl client, on bool, spans bool) *sender {
+	s := &sender{rdb: rdb, spans: spans, retries: max(cl.retries, 0), cluster: cl.cluster}
+	if on && cl.pipeliner != nil {
+		s.ap, _ = cl.pipeliner(autoPipelineOptions())
 	}
 	return s
 }
@@ -235,6 +227,82 @@ func (s *sender) sendPipeline(ctx context.Context, attempt func() error) error {
 	}
 	_, err := s.send(ctx, false, attempt)
 	return err
+}
+
+// refusedUnrun reports whether err is a reply by which Redis refused a
+// command without running it.
+func refusedUnrun(err error) bool {
+	rErr, ok := redisError(err)
+	if !ok {
+		return false
+	}
+	msg := strings.TrimPrefix(rErr.Error(), "ERR ") // as redis.HasErrorPrefix reads it
+	for _, prefix := range []string{"TRYAGAIN", "CLUSTERDOWN", "LOADING", "MASTERDOWN", "BUSY"} {
+		if strings.HasPrefix(msg, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+// retryBackoff grows from 8 ms to 512 ms, as go-redis's does.
+func retryBackoff(attempt int) time.Duration {
+	return min(8*time.Millisecond<<min(attempt, 6), 512*time.Millisecond)
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// maybeSent reports whether a command that failed with err may have reached
+// Redis. A reply from the server (an error reply included) is an outcome;
+// no free connection, a closed client or a failed dial mean nothing was
+// sent. Anything else (a broken connection, a read timeout, the context's
+// deadline) may have come after the command was written.
+func maybeSent(err error) bool {
+	return !isServerError(err) && !errors.Is(err, redis.ErrPoolTimeout) && !errors.Is(err, redis.ErrClosed) && !dialFailed(err)
+}
+
+// dialFailed reports whether err is the failure to dial Redis, after the
+// client's own dial attempts (DialerRetries).
+func dialFailed(err error) bool {
+	var opErr *net.OpError
+	return errors.As(err, &opErr) && opErr.Op == "dial"
+}
+
+// isServerError reports whether err is a reply from the server. It is its
+// own function so that the target errors.As needs escapes to the heap only
+// on this rare path, not on every EVALSHA.
+func isServerError(err error) bool {
+	_, ok := redisError(err)
+	return ok
+}
+
+// redisError is errors.As for a redis.Error, without its allocation: it
+// runs on every command's reply.
+func redisError(err error) (redis.Error, bool) {
+	for err != nil {
+		switch e := err.(type) {
+		case redis.Error:
+			return e, true
+		case interface{ Unwrap() []error }:
+			for _, err := range e.Unwrap() {
+				if r, ok := redisError(err); ok {
+					return r, true
+				}
+			}
+			return nil, false
+		}
+		err = errors.Unwrap(err)
+	}
+	return nil, false
 }
 
 // wait waits for a queued command, at most until ctx ends; abandoned
