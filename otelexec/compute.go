@@ -3,7 +3,6 @@ package otelexec
 import (
 	"context"
 	"errors"
-	"strconv"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -68,20 +67,7 @@ func (e *Executor) RouteLinkedPod(ctx context.Context, namespace, uid, serviceNa
 
 // route is ComputeLinkedPod, and with move RouteLinkedPod.
 func (e *Executor) route(ctx context.Context, o op, namespace, uid, serviceName string, aliveWithin time.Duration, persistSeconds int, move bool) (int, RoutingOutcome, error) {
-	if err := e.check(); err != nil {
-		return -1, 0, err
-	}
-	if err := validateLink(namespace, uid, serviceName); err != nil {
-		return -1, 0, err
-	}
-	if aliveWithin <= 0 {
-		return -1, 0, &ArgumentError{Field: "aliveWithin", Reason: "must be positive"}
-	}
-	if e.states != nil && aliveWithin <= e.states.ttl {
-		return -1, 0, &ArgumentError{Field: "aliveWithin", Reason: "must be longer than the WithStateCache TTL (" +
-			e.states.ttl.String() + "): a cached heartbeat is up to that old when it is read, so pods would look dead"}
-	}
-	if err := validatePersist("persistSeconds", persistSeconds); err != nil {
+	if err := e.check(validateLink(namespace, uid, serviceName), e.validateAlive(aliveWithin), validatePersist("persistSeconds", persistSeconds)); err != nil {
 		return -1, 0, err
 	}
 	c := newChooser(time.Now(), aliveWithin)
@@ -134,12 +120,8 @@ func (e *Executor) readRoute(ctx context.Context, namespace, uid, serviceName st
 		raw               map[string]string
 		statesErr         error
 	)
-	key := linkKey(namespace, uid, serviceName)
-	field := redis.NewStringCmd(ctx, "hget", key[:len(key)-len(serviceName)], serviceName)
-	link := redis.NewStringCmd(ctx, "get", key)
-	if e.states != nil {
-		s, statesErr = e.states.get(ctx, namespace, serviceName)
-	}
+	_, field, link := linkCmds(ctx, namespace, uid, serviceName)
+	s, statesErr = e.states.get(ctx, namespace, serviceName)
 	if s != nil || statesErr != nil {
 		err = e.send.pair(ctx, field, link, nil)
 	} else {
@@ -179,13 +161,7 @@ func (e *Executor) readRoute(ctx context.Context, namespace, uid, serviceName st
 // the link if it still points to dead, then links as SetLinkedPodIfAbsent
 // does, and returns the pod the user is linked to afterwards.
 func (e *Executor) moveOff(ctx context.Context, namespace, uid, serviceName string, dead, to, persistSeconds int) (int, error) {
-	defer e.links.forget(namespace, uid)
-	keys := linkKeys(namespace, uid, serviceName)
-	v, err := e.evalSha(ctx, e.scripts.removeWithID, keys, serviceName, "-1", strconv.Itoa(dead))
-	if err != nil {
-		return -1, err
-	}
-	if _, _, err = parseRemoveReply(v); err != nil {
+	if _, _, err := parseRemoveReply(e.evalSha(ctx, e.scripts.removeWithID, namespace, uid, serviceName, -1, dead)); err != nil {
 		return -1, err
 	}
 	pod, err := e.setIfAbsent(ctx, contract.OpComputeLinkedPod, namespace, uid, serviceName, to, persistSeconds)
@@ -193,26 +169,6 @@ func (e *Executor) moveOff(ctx context.Context, namespace, uid, serviceName stri
 		e.tel.moved(ctx, contract.MovedByRouteLinkedPod)
 	}
 	return pod, err
-}
-
-// choosePod picks the live pod with the lowest load, lowest pod ID on ties,
-// or -1 when no pod is live, and says how many states it could not parse.
-// Live is the Java executor's rule (livenessAt): a heartbeat no older than
-// aliveWithin, counted in whole seconds or milliseconds, the boundary
-// included, and no more than MaxHeartbeatSkew ahead. It is the rule over
-// states as GetServiceState returns them; the executor itself chooses over
-// parsedStates or a raw HGETALL reply (choosePodOf), by the same chooser.
-func choosePod(states map[int]string, now time.Time, aliveWithin time.Duration) (chosen, unparsed int) {
-	c := newChooser(now, aliveWithin)
-	for pod, state := range states {
-		load, beat, ok := parseState(state)
-		if !ok {
-			unparsed++
-			continue
-		}
-		c.offer(pod, int64(load), beat)
-	}
-	return c.pod, unparsed
 }
 
 // answered reports whether cmd got a reply from Redis: a value, or nil.

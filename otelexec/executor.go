@@ -1,6 +1,7 @@
 package otelexec
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"log/slog"
@@ -137,12 +138,13 @@ func (e *Executor) Close() error {
 	return nil
 }
 
-// check returns ErrClosed after Close.
-func (e *Executor) check() error {
+// check returns ErrClosed after Close, else the first of an operation's
+// argument errors, if any.
+func (e *Executor) check(invalid ...error) error {
 	if e.closed.Load() {
 		return ErrClosed
 	}
-	return nil
+	return cmp.Or(invalid...)
 }
 
 // ScriptStats returns the EVALSHA hits, NOSCRIPT misses and script reloads

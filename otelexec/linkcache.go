@@ -2,7 +2,6 @@ package otelexec
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -304,38 +303,4 @@ func parseLinkUser(key string) (nameKey, bool) {
 	}
 	uid, _, ok := strings.Cut(rest, "}")
 	return nameKey{ns, uid}, ok
-}
-
-// getLinkCached is getLink through the cache: a hit costs no round trip; a
-// miss reads the field, the link key and its TTL in one, and keeps the
-// answer unless a value in it is not a pod ID.
-func (e *Executor) getLinkCached(ctx context.Context, id contract.Op, namespace, uid, serviceName string) (int, error) {
-	lc := e.links
-	if pod, ok := lc.get(namespace, uid, serviceName); ok {
-		return pod, nil
-	}
-	t, cacheable := lc.begin(namespace, uid)
-	if !cacheable {
-		return e.getLink(ctx, id, namespace, uid, serviceName)
-	}
-	key := linkKey(namespace, uid, serviceName)
-	field := redis.NewStringCmd(ctx, "hget", key[:len(key)-len(serviceName)], serviceName)
-	link := redis.NewStringCmd(ctx, "get", key)
-	ttl := redis.NewIntCmd(ctx, "pttl", key)
-	sent := monotonic()
-	if err := e.send.pair(ctx, field, link, ttl); err != nil && !errors.Is(err, redis.Nil) {
-		return -1, err
-	}
-	pod, skipped, err := linkOf(field, link)
-	e.skipped(ctx, id, namespace, serviceName, contract.SkipLinkValue, skipped)
-	if err != nil || skipped > 0 || ttl.Err() != nil {
-		return pod, err
-	}
-	expires := int64(0)
-	if _, ferr := field.Result(); ferr != nil && pod >= 0 && ttl.Val() >= 0 {
-		// The link key's pod, and the key has a TTL: it goes then.
-		expires = sent + ttl.Val()*int64(time.Millisecond)
-	}
-	lc.put(t, serviceName, pod, expires)
-	return pod, nil
 }

@@ -8,7 +8,6 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/statefulroute/sfotel/internal/contract"
 	"github.com/statefulroute/sfotel/internal/redistest"
 )
 
@@ -51,7 +50,7 @@ func BenchmarkLinkRead(b *testing.B) {
 				return err
 			},
 			"hget+get": func(ctx context.Context) error {
-				_, err := e.getLink(ctx, contract.OpGetLinkedPod, ns, uids[0], "game")
+				_, err := e.getLink(ctx, ns, uids[0], "game")
 				return err
 			},
 		},

@@ -54,53 +54,67 @@ func splitSkipped(v any) (any, int, error) {
 	return pair[0], skipped, err
 }
 
+// The reply parsers of the link operations take the script's reply and
+// error, and pass the error on: a pod is -1 on any error.
+
 // parseLinkReply parses a pod reply that may carry a skipped count.
-func parseLinkReply(v any) (pod, skipped int, err error) {
-	r, skipped, err := splitSkipped(v)
-	if err != nil {
-		return 0, 0, err
+func parseLinkReply(v any, err error) (pod, skipped int, _ error) {
+	if err == nil {
+		v, skipped, err = splitSkipped(v)
 	}
-	pod, err = parsePodReply(r)
-	return pod, skipped, err
+	if err == nil {
+		pod, err = parsePodReply(v)
+	}
+	if err != nil {
+		return -1, 0, err
+	}
+	return pod, skipped, nil
 }
 
 // parseRemoveReply parses a 0/1 reply that may carry a skipped count.
-func parseRemoveReply(v any) (removed bool, skipped int, err error) {
-	r, skipped, err := splitSkipped(v)
+func parseRemoveReply(v any, err error) (removed bool, skipped int, _ error) {
+	if err == nil {
+		v, skipped, err = splitSkipped(v)
+	}
+	if err == nil {
+		removed, err = parseBoolReply(v)
+	}
 	if err != nil {
 		return false, 0, err
 	}
-	removed, err = parseBoolReply(r)
-	return removed, skipped, err
+	return removed, skipped, nil
 }
 
 // parseTrySetReply parses try_set_linked_pod.lua's {ok, pod}, {ok, pod,
 // skipped} or, when it replaced a link to another pod, {ok, pod, skipped
 // or 0, that pod}.
-func parseTrySetReply(v any) (set bool, pod, skipped int, moved bool, err error) {
+func parseTrySetReply(v any, err error) (set bool, pod, skipped int, moved bool, _ error) {
+	fail := func(err error) (bool, int, int, bool, error) { return false, -1, 0, false, err }
 	list, ok := v.([]any)
-	if !ok || len(list) < 2 || len(list) > 4 {
-		return false, 0, 0, false, fmt.Errorf("%w: script returned %T, want {ok, pod}", ErrUnexpectedReply, v)
-	}
-	if len(list) == 4 {
+	switch {
+	case err != nil:
+		return fail(err)
+	case !ok || len(list) < 2 || len(list) > 4:
+		return fail(fmt.Errorf("%w: script returned %T, want {ok, pod}", ErrUnexpectedReply, v))
+	case len(list) == 4:
 		if from, err := parsePodReply(list[3]); err != nil || from < 0 {
-			return false, 0, 0, false, fmt.Errorf("%w: script returned a pod moved from that is not a pod ID", ErrUnexpectedReply)
+			return fail(fmt.Errorf("%w: script returned a pod moved from that is not a pod ID", ErrUnexpectedReply))
 		}
 		moved = true
 	}
 	if len(list) >= 3 && !(moved && list[2] == int64(0)) {
 		if skipped, err = parseSkipped(list[2]); err != nil {
-			return false, 0, 0, false, err
+			return fail(err)
 		}
 	}
 	if set, err = parseBoolReply(list[0]); err != nil {
-		return false, 0, 0, false, err
+		return fail(err)
 	}
 	if pod, err = parsePodReply(list[1]); err != nil {
-		return false, 0, 0, false, err
+		return fail(err)
 	}
 	if pod < 0 || moved && !set {
-		return false, 0, 0, false, fmt.Errorf("%w: script returned pod %d", ErrUnexpectedReply, pod)
+		return fail(fmt.Errorf("%w: script returned pod %d", ErrUnexpectedReply, pod))
 	}
 	return set, pod, skipped, moved, nil
 }

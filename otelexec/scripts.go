@@ -98,21 +98,28 @@ func preload(ctx context.Context, send *sender, all []*script) error {
 	return nil
 }
 
-// evalSha runs s by EVALSHA. On NOSCRIPT (the server lost its script cache,
-// for example after SCRIPT FLUSH, a restart or a failover) it loads the script
-// once and retries once, and should the script be gone again by then, runs it
-// by EVAL. Every EVALSHA reply counts as a hit or a miss. A script this
-// executor never loaded runs by EVAL, which caches it on the server.
-func (e *Executor) evalSha(ctx context.Context, s *script, keys []string, args ...any) (any, error) {
+// evalSha runs the link script s on a user's link to a service (KEYS the
+// user's link hash and link key, ARGV the service and args) by EVALSHA. On
+// NOSCRIPT (the server lost its script cache: SCRIPT FLUSH, a restart, a
+// failover) it loads the script once and retries once, and should the
+// script be gone again by then, runs it by EVAL. Every EVALSHA reply counts
+// as a hit or a miss. A script this executor never loaded runs by EVAL,
+// which caches it on the server. A script that writes drops the user's link
+// cache entry after its reply (docs/design.md, "Link cache").
+func (e *Executor) evalSha(ctx context.Context, s *script, namespace, uid, serviceName string, args ...any) (any, error) {
+	if s.write {
+		defer e.links.forget(namespace, uid)
+	}
+	key := linkKey(namespace, uid, serviceName)
 	generation := s.loaded.Load()
 	if generation == 0 {
-		v, err := e.run(ctx, s, true, keys, args)
+		v, err := e.run(ctx, s, true, key, serviceName, args)
 		if err == nil || isServerError(err) {
 			s.loaded.CompareAndSwap(0, 1)
 		}
 		return v, err
 	}
-	v, err := e.run(ctx, s, false, keys, args)
+	v, err := e.run(ctx, s, false, key, serviceName, args)
 	if !isNoScript(err) {
 		e.countReply(ctx, err)
 		return v, err
@@ -121,7 +128,7 @@ func (e *Executor) evalSha(ctx context.Context, s *script, keys []string, args .
 	if err := e.reload(ctx, s, generation); err != nil {
 		return nil, err
 	}
-	v, err = e.run(ctx, s, false, keys, args)
+	v, err = e.run(ctx, s, false, key, serviceName, args)
 	if !isNoScript(err) {
 		e.countReply(ctx, err)
 		return v, err
@@ -131,24 +138,20 @@ func (e *Executor) evalSha(ctx context.Context, s *script, keys []string, args .
 	// it counts as the reload of this miss.
 	e.scriptStats.misses.add(ctx)
 	e.scriptStats.reloads.add(ctx)
-	return e.run(ctx, s, true, keys, args)
+	return e.run(ctx, s, true, key, serviceName, args)
 }
 
-// run sends one EVALSHA of s, or one EVAL (the source) when bySource. A
-// read may be resent; a write only when Redis refused it unrun, and a
-// write whose reply was lost is ErrOutcomeUnknown (sender.write).
-func (e *Executor) run(ctx context.Context, s *script, bySource bool, keys []string, args []any) (any, error) {
-	cmdArgs := make([]any, 0, 3+len(keys)+len(args))
+// run sends one EVALSHA of s, or one EVAL (the source) when bySource, on
+// the link key and its hash key. A read may be resent; a write only when
+// Redis refused it unrun, and a write whose reply was lost is
+// ErrOutcomeUnknown (sender.write).
+func (e *Executor) run(ctx context.Context, s *script, bySource bool, key, serviceName string, args []any) (any, error) {
+	verb, body := "evalsha", s.sha
 	if bySource {
-		cmdArgs = append(cmdArgs, "eval", s.src, len(keys))
-	} else {
-		cmdArgs = append(cmdArgs, "evalsha", s.sha, len(keys))
+		verb, body = "eval", s.src
 	}
-	for _, k := range keys {
-		cmdArgs = append(cmdArgs, k)
-	}
-	cmdArgs = append(cmdArgs, args...)
-	cmd := redis.NewCmd(ctx, cmdArgs...)
+	cmdArgs := append(make([]any, 0, 6+len(args)), verb, body, 2, key[:len(key)-len(serviceName)], key, serviceName)
+	cmd := redis.NewCmd(ctx, append(cmdArgs, args...)...)
 	var err error
 	if s.write {
 		err = e.send.write(ctx, noRetry{cmd}) // never sent twice once it may have run

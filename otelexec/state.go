@@ -19,16 +19,7 @@ import (
 func (e *Executor) SetServiceState(ctx context.Context, namespace, serviceName string, podID int, state string) (err error) {
 	ctx, op := e.tel.startFor(ctx, contract.OpSetServiceState, namespace, serviceName)
 	defer op.end(&err)
-	if err = e.check(); err != nil {
-		return err
-	}
-	if err = validateServiceArgs(namespace, serviceName); err != nil {
-		return err
-	}
-	if err = validatePodID("podID", podID); err != nil {
-		return err
-	}
-	if err = validateState("state", state); err != nil {
+	if err = e.check(validateServiceArgs(namespace, serviceName), validatePodID("podID", podID), validateState("state", state)); err != nil {
 		return err
 	}
 	err = e.send.write(ctx, redis.NewIntCmd(ctx, "hset", stateKey(namespace, serviceName), strconv.Itoa(podID), state))
@@ -44,39 +35,29 @@ func (e *Executor) SetServiceState(ctx context.Context, namespace, serviceName s
 func (e *Executor) GetServiceState(ctx context.Context, namespace, serviceName string) (states map[int]string, err error) {
 	ctx, op := e.tel.startFor(ctx, contract.OpGetServiceState, namespace, serviceName)
 	defer op.end(&err)
-	if err = e.check(); err != nil {
+	if err = e.check(validateServiceArgs(namespace, serviceName)); err != nil {
 		return nil, err
 	}
-	if err = validateServiceArgs(namespace, serviceName); err != nil {
+	s, err := e.states.get(ctx, namespace, serviceName)
+	skipped := 0
+	switch {
+	case err != nil:
 		return nil, err
+	case s != nil:
+		states, skipped = s.states(), s.skipped
+	default: // no cache, or it turned the service away
+		raw, err := e.podStateFields(ctx, namespace, serviceName)
+		if err != nil {
+			return nil, err
+		}
+		states, skipped = parseStateHash(raw)
 	}
-	h, err := e.podStatesCopy(ctx, namespace, serviceName)
-	if err != nil {
-		return nil, err
-	}
-	e.skipped(ctx, contract.OpGetServiceState, namespace, serviceName, contract.SkipStateField, h.skipped)
-	return h.states, nil
-}
-
-// podStateHash is a service's pod state hash as read: the states by pod ID,
-// and how many fields were left out because their name is not a pod ID.
-type podStateHash struct {
-	states  map[int]string
-	skipped int
-}
-
-// podStates reads a service's pod state hash.
-func (e *Executor) podStates(ctx context.Context, namespace, serviceName string) (podStateHash, error) {
-	raw, err := e.podStateFields(ctx, namespace, serviceName)
-	if err != nil {
-		return podStateHash{}, err
-	}
-	return parseStateHash(raw), nil
+	e.skipped(ctx, contract.OpGetServiceState, namespace, serviceName, contract.SkipStateField, skipped)
+	return states, nil
 }
 
 // podStateFields is the HGETALL of a service's pod state hash, as Redis
-// returns it. Every pod state read goes through here, so a pod state cache
-// (WithStateCache) has one place to sit.
+// returns it: what the state cache reads, and GetServiceState without it.
 func (e *Executor) podStateFields(ctx context.Context, namespace, serviceName string) (map[string]string, error) {
 	cmd := redis.NewMapStringStringCmd(ctx, "hgetall", stateKey(namespace, serviceName))
 	if err := e.send.do(ctx, cmd); err != nil {
@@ -89,30 +70,23 @@ func (e *Executor) podStateFields(ctx context.Context, namespace, serviceName st
 // that is not a stored pod ID (parsePodID) is left out and counted, so one
 // foreign field cannot stop routing for the whole service, and two
 // spellings of one pod ("1" and "01") cannot both claim it.
-func parseStateHash(raw map[string]string) podStateHash {
-	h := podStateHash{states: make(map[int]string, len(raw))}
+func parseStateHash(raw map[string]string) (states map[int]string, skipped int) {
+	states = make(map[int]string, len(raw))
 	for field, state := range raw {
-		pod, err := parsePodID(field)
-		if err != nil {
-			h.skipped++
-			continue
+		if pod, err := parsePodID(field); err == nil {
+			states[pod] = state
+		} else {
+			skipped++
 		}
-		h.states[pod] = state
 	}
-	return h
+	return states, skipped
 }
 
 // SetWorkloadState records the workload state of a service.
 func (e *Executor) SetWorkloadState(ctx context.Context, namespace, serviceName, state string) (err error) {
 	ctx, op := e.tel.startFor(ctx, contract.OpSetWorkloadState, namespace, serviceName)
 	defer op.end(&err)
-	if err = e.check(); err != nil {
-		return err
-	}
-	if err = validateServiceArgs(namespace, serviceName); err != nil {
-		return err
-	}
-	if err = validateState("state", state); err != nil {
+	if err = e.check(validateServiceArgs(namespace, serviceName), validateState("state", state)); err != nil {
 		return err
 	}
 	return e.send.write(ctx, redis.NewStatusCmd(ctx, "set", workloadKey(namespace, serviceName), state))
@@ -122,10 +96,7 @@ func (e *Executor) SetWorkloadState(ctx context.Context, namespace, serviceName,
 func (e *Executor) GetWorkloadState(ctx context.Context, namespace, serviceName string) (state string, err error) {
 	ctx, op := e.tel.startFor(ctx, contract.OpGetWorkloadState, namespace, serviceName)
 	defer op.end(&err)
-	if err = e.check(); err != nil {
-		return "", err
-	}
-	if err = validateServiceArgs(namespace, serviceName); err != nil {
+	if err = e.check(validateServiceArgs(namespace, serviceName)); err != nil {
 		return "", err
 	}
 	cmd := redis.NewStringCmd(ctx, "get", workloadKey(namespace, serviceName))
@@ -146,10 +117,7 @@ func (e *Executor) GetWorkloadState(ctx context.Context, namespace, serviceName 
 func (e *Executor) GetWorkloadStateBatch(ctx context.Context, namespace string, serviceNames []string) (states map[string]string, err error) {
 	ctx, op := e.tel.startFor(ctx, contract.OpGetWorkloadStateBatch, namespace, "")
 	defer op.end(&err)
-	if err = e.check(); err != nil {
-		return nil, err
-	}
-	if err = validateName("namespace", namespace); err != nil {
+	if err = e.check(validateName("namespace", namespace)); err != nil {
 		return nil, err
 	}
 	if err = validateEach(ctx, "serviceNames", serviceNames, validateName); err != nil {
@@ -245,11 +213,4 @@ func (e *Executor) pipelined(ctx context.Context, n int, queue func(p redis.Pipe
 		done()
 	}
 	return nil
-}
-
-func validateServiceArgs(namespace, serviceName string) error {
-	if err := validateName("namespace", namespace); err != nil {
-		return err
-	}
-	return validateName("serviceName", serviceName)
 }

@@ -132,29 +132,16 @@ func newStateCache(c *config, ms *meters, fetch fetchFunc) *stateCache {
 	return sc
 }
 
-// podStatesCopy reads a service's pod states for GetServiceState, through
-// the cache when there is one, into a map of the caller's own.
-func (e *Executor) podStatesCopy(ctx context.Context, namespace, serviceName string) (podStateHash, error) {
-	if e.states == nil {
-		return e.podStates(ctx, namespace, serviceName)
-	}
-	s, err := e.states.get(ctx, namespace, serviceName)
-	switch {
-	case err != nil:
-		return podStateHash{}, err
-	case s == nil: // turned away: read as without a cache
-		return e.podStates(ctx, namespace, serviceName)
-	}
-	return podStateHash{states: s.states(), skipped: s.skipped}, nil
-}
-
-// get returns the service's states from a fresh entry, or waits for one
-// HGETALL shared by every caller that misses meanwhile. The snapshot is
+// get returns the service's states from a fresh entry (nil without a
+// cache), or waits for one HGETALL shared by every caller that misses meanwhile. The snapshot is
 // shared: read it, never modify it. It returns nil and no error when the
 // cache turned the service away (full, and the service not read lately):
 // the caller then reads Redis itself, as without a cache, since states the
 // cache will not keep are not worth parsing for it.
 func (sc *stateCache) get(ctx context.Context, namespace, serviceName string) (*stateSnapshot, error) {
+	if sc == nil {
+		return nil, nil
+	}
 	h := sc.hash(namespace, serviceName)
 	en := sc.lookup(&sc.shards[h%cacheShards], namespace, serviceName)
 	now := monotonic()

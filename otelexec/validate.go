@@ -1,8 +1,10 @@
 package otelexec
 
 import (
+	"cmp"
 	"math"
 	"strconv"
+	"time"
 	"unicode"
 	"unicode/utf8"
 )
@@ -111,13 +113,29 @@ func validateState(field, s string) error {
 
 // validateLink checks the arguments every link operation shares.
 func validateLink(namespace, uid, serviceName string) error {
-	if err := validateName("namespace", namespace); err != nil {
-		return err
+	return cmp.Or(validateName("namespace", namespace), validateUID("uid", uid), validateName("serviceName", serviceName))
+}
+
+// validateSet checks the arguments of the link-setting operations.
+func validateSet(namespace, uid, serviceName string, podID, persistSeconds int) error {
+	return cmp.Or(validateLink(namespace, uid, serviceName), validatePodID("podID", podID), validatePersist("persistSeconds", persistSeconds))
+}
+
+func validateServiceArgs(namespace, serviceName string) error {
+	return cmp.Or(validateName("namespace", namespace), validateName("serviceName", serviceName))
+}
+
+// validateAlive checks ComputeLinkedPod's aliveWithin: positive and, with
+// a state cache, longer than its TTL.
+func (e *Executor) validateAlive(aliveWithin time.Duration) error {
+	switch {
+	case aliveWithin <= 0:
+		return &ArgumentError{Field: "aliveWithin", Reason: "must be positive"}
+	case e.states != nil && aliveWithin <= e.states.ttl:
+		return &ArgumentError{Field: "aliveWithin", Reason: "must be longer than the WithStateCache TTL (" +
+			e.states.ttl.String() + "): a cached heartbeat is up to that old when it is read, so pods would look dead"}
 	}
-	if err := validateUID("uid", uid); err != nil {
-		return err
-	}
-	return validateName("serviceName", serviceName)
+	return nil
 }
 
 // describeByte names a rejected byte without echoing arbitrary input.
