@@ -181,19 +181,14 @@ func (lc *linkCache) peek(namespace, uid, serviceName string, now int64) (pod in
 // link, and returns nil when it does not: the batch is then read from
 // Redis whole, so each pod's uids stay in the order given.
 func (lc *linkCache) batch(namespace string, uids []string, serviceName string) map[int][]string {
-	now := monotonic()
+	now, pods := monotonic(), make(map[int][]string)
 	for _, uid := range uids {
-		if _, ok := lc.peek(namespace, uid, serviceName, now); !ok {
+		pod, ok := lc.peek(namespace, uid, serviceName, now)
+		if !ok {
 			lc.misses.addN(context.Background(), uint64(len(uids)))
 			return nil
 		}
-	}
-	pods := make(map[int][]string)
-	for _, uid := range uids {
-		if pod, ok := lc.peek(namespace, uid, serviceName, now); !ok {
-			lc.misses.addN(context.Background(), uint64(len(uids)))
-			return nil // invalidated meanwhile
-		} else if pod >= 0 {
+		if pod >= 0 {
 			pods[pod] = append(pods[pod], uid)
 		}
 	}
