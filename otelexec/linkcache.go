@@ -2,9 +2,7 @@ package otelexec
 
 import (
 	"context"
-	"fmt"
 	"strings"
-	"time"
 	"unsafe"
 
 	"github.com/redis/go-redis/v9"
@@ -12,80 +10,6 @@ import (
 
 	"github.com/statefulroute/sfotel/internal/contract"
 )
-
-// DefaultLinkCacheMaxBytes is the memory WithLinkCache holds at most unless
-// WithLinkCacheMaxBytes says otherwise: 64 MiB.
-const DefaultLinkCacheMaxBytes = 64 << 20
-
-// minLinkCacheStale is the shortest maxStale WithLinkCache accepts: the
-// lease is renewed every quarter of it, by a PING round trip.
-const minLinkCacheStale = 10 * time.Millisecond
-
-// WithLinkCache makes GetLinkedPod (and the uids of BatchGetLinkedPod it
-// finds cached) answer from memory, with no round trip, users whose link it
-// read before, kept correct by Redis's server-assisted invalidation: the
-// executor opens one connection of its own (a go-redis PubSub connection
-// of a client copied from rdb's options, in RESP3, so TLS, credentials and
-// Sentinel are rdb's; CLIENT TRACKING ON BCAST with a PREFIX per namespace
-// looked up, at most 64 namespaces; the first lookup in a namespace
-// reconnects it, flushing the cache), and
-// Redis pushes on it the name of every link key and link hash written,
-// whoever writes them (other sfotel executors, the Java executor's
-// field-only writes, redis-cli). maxStale <= 0 turns the cache off, which
-// is the default; New refuses a maxStale below 10 ms.
-//
-// maxStale bounds staleness, whatever happens to the network: a lookup that
-// starts maxStale or more after another client's write was answered never
-// returns the link as it was before that write. Usually the invalidation
-// arrives within a round trip of the write (docs/reliability.md has the
-// measured figures); maxStale is the guarantee when it does not. The
-// executor PINGs its tracking connection every maxStale/4, and serves
-// entries only while the last PING answered was sent no more than maxStale
-// ago (Redis answers it after every invalidation queued before it). A
-// connection that fails, is killed (CLIENT KILL) or goes to a restarted
-// server, or that is silent for max(4×maxStale, 1 s), is closed and the
-// cache flushed: lookups read Redis, uncached, until a new connection is
-// tracking again. The executor's own link writes drop the user's entry
-// before they return, so it reads its own writes at once.
-//
-// A temporary link is cached until its TTL (read with it) runs out, and a
-// link value that is not a pod ID is never cached. The cache holds at most
-// WithLinkCacheMaxBytes bytes; past that, random users' entries are
-// evicted. Hits, misses, invalidations (by reason) and evictions are
-// exported as stateful_executor.link_cache.* (docs/telemetry.md).
-//
-// Needs a *redis.Client (a single Redis or a failover client) on Redis 6 or
-// later whose user may run HELLO, CLIENT TRACKING and PING: New refuses a
-// ClusterClient or Ring with it, since on a cluster each master would need
-// its own tracking connection, kept in step with every topology change.
-// Every write to a link in a tracked namespace, by anyone, sends one push
-// to every executor with the cache: it suits links that change far less
-// often than they are read.
-func WithLinkCache(maxStale time.Duration) Option {
-	return optionFunc(func(c *config) {
-		if maxStale > 0 && maxStale < minLinkCacheStale {
-			c.refuse(fmt.Errorf("otelexec: WithLinkCache: maxStale must be 0 (off) or at least %v, got %v", minLinkCacheStale, maxStale))
-			return
-		}
-		c.linkCacheStale = max(maxStale, 0)
-	})
-}
-
-// WithLinkCacheMaxBytes bounds the memory the link cache (WithLinkCache)
-// holds, in bytes of Go heap as accounted: about 150 bytes a user plus the
-// lengths of its namespace, uid and service names. The default is
-// DefaultLinkCacheMaxBytes (64 MiB, about 400,000 users with short names).
-// New returns an error naming the option for n <= 0. Without
-// WithLinkCache it has no effect.
-func WithLinkCacheMaxBytes(n int64) Option {
-	return optionFunc(func(c *config) {
-		if n <= 0 {
-			c.refuse(fmt.Errorf("otelexec: WithLinkCacheMaxBytes: must be > 0, got %d", n))
-			return
-		}
-		c.linkCacheMaxBytes = n
-	})
-}
 
 // linkCache holds users' links on the cache core (cache.go), without
 // admission: for each (namespace, uid), the services looked up, each with

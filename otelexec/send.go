@@ -12,35 +12,6 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// WithAutoPipelining sets whether the executor sends its single commands
-// (lookups, link scripts, state reads and writes) through go-redis's
-// automatic pipelining while other operations are in flight on the
-// executor: commands from many goroutines then share one pipelined round
-// trip and its system calls, instead of one each. A caller alone (fewer
-// than autoPipelineMinInFlight operations in flight) is sent directly,
-// because pipelining a lone command only adds the flusher's hand-off. On
-// by default: on a routing mix from 50 goroutines it is what makes the
-// executor faster than a naive one, with half of Redis's CPU per request,
-// and a lone caller pays nothing for it (docs/benchmarks.md, "Fast by
-// default"). WithAutoPipelining(false) sends every command directly; the
-// go-redis API it uses is marked experimental.
-//
-// Nothing the executor promises changes: each caller still waits for its
-// own command only as long as its context allows (the wait is the
-// caller's, the command itself is not cancelled once queued, so a write
-// whose caller gave up is reported as ErrOutcomeUnknown); link writes are
-// sent at most once; NOSCRIPT is handled as without pipelining; on a
-// cluster the pipeliner routes each command by slot. With
-// WithRedisCommandSpans, commands are sent directly: a
-// pipelined batch serves operations of many traces, and its span could be
-// the child of none of them. redisinstr's db.client.operation.duration then
-// records each batch (PIPELINE GET, PIPELINE) rather than each command. The
-// batch reads (BatchGetLinkedPod, GetWorkloadStateBatch) are pipelines of
-// their own and do not change.
-func WithAutoPipelining(on bool) Option {
-	return optionFunc(func(c *config) { c.autoPipelining = on })
-}
-
 // autoPipelineMinInFlight is the number of the executor's commands in
 // flight, this one included, from which a command is autopipelined.
 var autoPipelineMinInFlight int64 = 2 // a variable so that tests can pipeline a lone caller too
