@@ -9,32 +9,23 @@ import (
 	"unsafe"
 )
 
-// cache is the memory of the state cache and the link cache: entries keyed
-// by a namespace and a name (a service, or a uid), each holding a value of
-// type V that is never modified once published, bounded in bytes.
+// cache is the memory of the state cache and the link cache: a value of
+// type V, never modified once published, per namespace and name (a service
+// or a uid), bounded in bytes (docs/design.md, "The state cache").
 //
-// The entries are in cacheShards maps, each under its own RWMutex, so a hit
-// takes one shard's read lock for a map lookup, and an insert or a delete
-// its write lock for a map update, never across a Redis call or a scan.
-// Every kept entry is also on one CLOCK ring under mu, which only misses,
-// invalidations and flushes take: a hit only sets its entry's reference bit
-// (an atomic store, skipped when the bit is set already).
-//
-// Eviction: when an insert or a publish takes the accounted bytes over the
-// budget, the hand sweeps from the oldest entry: an entry with its bit set
-// has it cleared and is passed over, the first without (or whose value is
-// stale) is dropped. Each step clears a bit a hit set or drops an entry, so
-// a miss costs O(1) amortized; a sweep never passes more than twice round
-// the ring. New entries start without the bit, so entries read once go
-// before the ones in use.
+// The entries are in cacheShards maps, each under its own RWMutex, which a
+// hit takes to read and a miss to insert, never across a Redis call or a
+// scan. Every kept entry is also on one CLOCK ring under mu, which only
+// misses, invalidations and flushes take: a hit only sets its entry's
+// reference bit. When the bytes exceed the budget, the hand sweeps from the
+// oldest entry, clearing set bits and dropping the first entry without one
+// (or whose value is stale): O(1) amortized, never more than twice round.
 //
 // Admission (with a door): once the cache is full, a name it does not hold
-// is kept only if it missed before, recently (its hash is in door, a
-// direct-mapped table of the last misses turned away), or if the entry at
-// the hand is stale or empty. Otherwise it is read and not kept. A loop
-// over more names than the cache holds would otherwise evict, on every
-// miss, an entry read again before the name itself is: with admission the
-// entries it holds stay and are hit.
+// is kept only if it was turned away recently (its hash is in door, a
+// direct-mapped table), or if the entry at the hand is stale or empty.
+// Otherwise it is read and not kept, so that a loop over more names than
+// the cache holds still hits the ones it holds.
 type cache[V, X any] struct {
 	seed   maphash.Seed
 	shards [cacheShards]cacheShard[V, X]
@@ -75,9 +66,8 @@ type nameKey struct{ namespace, name string }
 type cacheEntry[V, X any] struct {
 	val atomic.Pointer[V] // nil when none is fresh enough to keep
 	ref atomic.Bool       // read since the hand last passed
-	// generation counts the invalidations. A read publishes its result
-	// only if none happened since it started, so a read that began before
-	// a write cannot put the old value back after it.
+	// generation counts the invalidations: a read publishes only if none
+	// came since it began, so it cannot put back a value older than a write.
 	generation atomic.Uint64
 	x          X
 
@@ -106,9 +96,8 @@ func (c *cache[V, X]) init(maxBytes int64, admit bool) {
 	}
 }
 
-// The bytes accounted per entry beyond its names and its value: the
-// allocator's size class of the entry, and the map slot (key and pointer,
-// 40 bytes, at the about half-full tables a Go map keeps).
+// mapSlotBytes is an entry's map slot (key and pointer) at the about
+// half-full tables a Go map keeps.
 const mapSlotBytes = 2 * (int64(unsafe.Sizeof(nameKey{})) + 8 + 1)
 
 // allocSize is the size the allocator gives an object of n bytes without a
@@ -144,8 +133,8 @@ var clockStart = time.Now()
 // monotonic is the time since clockStart on the monotonic clock, never 0.
 func monotonic() int64 { return int64(time.Since(clockStart)) + 1 }
 
-// hash picks a name's shard, and is what the admission table remembers.
-// Never 0, the table's empty slot.
+// hash picks a name's shard and is what door remembers; never 0, door's
+// empty slot.
 func (c *cache[V, X]) hash(namespace, name string) uint64 {
 	return (maphash.String(c.seed, name) ^ maphash.String(c.seed, namespace)*0x9e3779b97f4a7c15) | 1
 }
@@ -168,9 +157,8 @@ func (c *cache[V, X]) lookup(sh *cacheShard[V, X], namespace, name string) *cach
 
 // insert returns the name's entry, making one if there is none: in its
 // shard's map, where callers that miss meanwhile find it, and, if the cache
-// admits it, on the ring, cold, behind the hand. An entry not admitted
-// stays out of the ring and the byte count and leaves the map when its
-// read is done (settle). kept is false for an entry made and not admitted.
+// admits it, on the ring behind the hand. An entry made and not admitted
+// (kept false) leaves the map when its read is done (settle).
 func (c *cache[V, X]) insert(h uint64, namespace, name string) (en *cacheEntry[V, X], kept bool) {
 	sh := &c.shards[h%cacheShards]
 	sh.mu.Lock()
@@ -178,8 +166,7 @@ func (c *cache[V, X]) insert(h uint64, namespace, name string) (en *cacheEntry[V
 		sh.mu.Unlock()
 		return en, true
 	}
-	// Own copies of the names: the caller's may share memory with larger
-	// buffers.
+	// Own copies: the caller's names may share memory with larger buffers.
 	ns, nsBytes := cloneCounted(namespace)
 	n, nBytes := cloneCounted(name)
 	en = &cacheEntry[V, X]{key: nameKey{ns, n}, shard: sh}
@@ -207,16 +194,11 @@ func (c *cache[V, X]) insert(h uint64, namespace, name string) (en *cacheEntry[V
 	return en, true
 }
 
-// admitLocked says whether a new entry of the given bytes and hash may be
-// kept: always without a door, or while it fits at the entries' average
-// size (its value is not read yet); once the cache is full, when the entry
-// at the hand is stale or empty (it is worth nothing), or when the name
-// was turned away recently (the slot of its hash still holds it).
-// Otherwise its hash takes the slot, and the hand moves past the entry it
-// points at if that one was read since the hand last passed (leaving its
-// bit, which only a sweep clears): so the hand comes to rest at an entry
-// not read, the next a sweep would drop, which goes stale unless it is
-// read, and then admits.
+// admitLocked says whether a new entry may be kept: without a door, while
+// it fits at the entries' average size, over a worthless entry at the
+// hand, or when its hash is in door. Otherwise its hash takes its slot,
+// and the hand moves past an entry read since it last passed, to come to
+// rest at one that goes stale unless it is read, and then admits.
 func (c *cache[V, X]) admitLocked(h uint64, bytes int64) bool {
 	if c.door == nil || c.hand == nil || c.used+max(bytes, c.used/int64(c.n)) <= c.budget || c.worthless(c.hand, monotonic(), true) {
 		return true
@@ -243,11 +225,9 @@ func (c *cache[V, X]) worthless(en *cacheEntry[V, X], now int64, orNone bool) bo
 	return c.stale != nil && c.stale(v, now)
 }
 
-// publish makes v, of size bytes, the entry's value, accounts its bytes
-// and evicts what no longer fits. It keeps nothing for an entry that was
-// dropped or invalidated since generation was read, and no value that
-// alone exceeds the budget. build makes the value from the entry's
-// current one, under mu.
+// publish makes the value build makes from the entry's current one (under
+// mu) the entry's, and evicts what no longer fits; nothing for an entry
+// dropped or invalidated since generation, or a value over the budget.
 func (c *cache[V, X]) publish(en *cacheEntry[V, X], generation uint64, build func(old *V) (v *V, size int64)) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -267,10 +247,8 @@ func (c *cache[V, X]) publish(en *cacheEntry[V, X], generation uint64, build fun
 	c.evictLocked(en)
 }
 
-// settle takes an entry the cache did not keep (turned away, or dropped
-// while its read was out) out of its shard's map once its read is done, so
-// the map holds only what the ring accounts, and the next read of the name
-// asks for admission again.
+// settle takes an entry the cache did not keep out of its shard's map once
+// its read is done, so that the map holds only what the ring accounts.
 func (c *cache[V, X]) settle(en *cacheEntry[V, X]) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -306,9 +284,8 @@ func (c *cache[V, X]) invalidate(namespace, name string) (*cacheEntry[V, X], boo
 	return en, had
 }
 
-// evictLocked drops entries in CLOCK order until the accounted bytes fit
-// the budget. keep, the entry being inserted or published, goes last: only
-// when it alone does not fit.
+// evictLocked drops entries in CLOCK order until the bytes fit the budget;
+// keep, the entry being inserted or published, only if it alone does not.
 func (c *cache[V, X]) evictLocked(keep *cacheEntry[V, X]) {
 	now := monotonic()
 	for steps := 0; c.used > c.budget; steps++ {
@@ -328,9 +305,7 @@ func (c *cache[V, X]) evictLocked(keep *cacheEntry[V, X]) {
 	}
 }
 
-// removeLocked drops an entry from the ring, the byte count and its shard's
-// map. Callers holding it still get the value they read; a read of it
-// still serves its waiters, and its result is not kept.
+// removeLocked drops an entry from the ring, the byte count and its map.
 func (c *cache[V, X]) removeLocked(v *cacheEntry[V, X]) {
 	if v.next == v {
 		c.hand = nil
@@ -351,9 +326,8 @@ func (c *cache[V, X]) removeLocked(v *cacheEntry[V, X]) {
 	if sh.entries[v.key] == v {
 		delete(sh.entries, v.key)
 	}
-	// A Go map never shrinks: once it holds half its peak, copy it, so the
-	// slots accounted per entry stay what the map holds (amortized O(1):
-	// half the peak was deleted since the last copy).
+	// A Go map never shrinks: copy it at half its peak, so that the slots
+	// accounted stay what it holds (amortized O(1)).
 	if sh.peak >= 256 && len(sh.entries) <= sh.peak/2 {
 		m := make(map[nameKey]*cacheEntry[V, X], len(sh.entries))
 		for k, en := range sh.entries {

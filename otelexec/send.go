@@ -27,10 +27,8 @@ type sender struct {
 	cluster  bool // rdb is a ClusterClient (sendPipeline)
 }
 
-// newSender returns the executor's sender over rdb, autopipelined if on.
-// A client that has no pipeliner to give (a closed one, or a
-// UniversalClient of another type) is sent to directly: the option is a
-// way of sending, and every guarantee holds either way.
+// newSender returns the executor's sender over rdb, autopipelined if on
+// and the client has a pipeliner to give (not closed, of a known type).
 func newSender(rdb redis.UniversalClient, cl client, on bool, spans bool) *sender {
 	s := &sender{rdb: rdb, spans: spans, retries: max(cl.retries, 0), cluster: cl.cluster}
 	if on && cl.pipeliner != nil {
@@ -59,12 +57,9 @@ func (s *sender) do(ctx context.Context, cmd redis.Cmder) error {
 	return err
 }
 
-// write sends a write as do sends a command, and reports a failure after
-// which the write may have been applied as ErrOutcomeUnknown, wrapping the
-// cause: the connection broke or the deadline passed after the command may
-// have reached Redis, on its last attempt or an earlier one (maybeSent).
-// Only a write whose context had ended before it was sent, whose dial
-// failed, or that Redis refused is known not to have run.
+// write sends a write as do sends a command, and wraps a failure after
+// which it may have been applied (maybeSent, on any attempt) in
+// ErrOutcomeUnknown.
 func (s *sender) write(ctx context.Context, cmd redis.Cmder) error {
 	if err := ctx.Err(); err != nil {
 		return err // never sent
@@ -77,8 +72,8 @@ func (s *sender) write(ctx context.Context, cmd redis.Cmder) error {
 }
 
 // process sends one command, through the pipeliner on its first attempt
-// when begin says so, and says whether it may have reached Redis on an
-// attempt that failed.
+// when begin says so, and says whether a failed attempt may have reached
+// Redis.
 func (s *sender) process(ctx context.Context, cmd redis.Cmder) (sent bool, err error) {
 	once := cmd.NoRetry() // a link script, wrapped already
 	if !once {
@@ -96,15 +91,12 @@ func (s *sender) process(ctx context.Context, cmd redis.Cmder) (sent bool, err e
 	})
 }
 
-// pair sends two reads, and a third unless c is nil, on one round trip (a
-// pipeline, or queued commands that travel together) and waits for them.
-// It returns the first command error, or the context's error when ctx
-// ended first, in which case no command may be read.
+// pair sends two reads, and a third unless c is nil, on one round trip and
+// waits for them, as do waits.
 func (s *sender) pair(ctx context.Context, a, b, c redis.Cmder) error {
 	ap := s.begin()
 	defer s.end()
-	// A loop rather than sendPipeline: a closure here would cost an
-	// allocation on every lookup.
+	// Not sendPipeline: a closure would cost an allocation a lookup.
 	for n := 0; ; n++ {
 		err := s.pairOnce(ctx, ap, a, b, c)
 		ap = nil // a resend goes directly
@@ -117,8 +109,7 @@ func (s *sender) pair(ctx context.Context, a, b, c redis.Cmder) error {
 // pairOnce is one attempt of pair, through ap unless it is nil.
 func (s *sender) pairOnce(ctx context.Context, ap *redis.AutoPipeliner, a, b, c redis.Cmder) error {
 	if ap == nil {
-		// One NoRetry command keeps go-redis from resending the whole
-		// pipeline; wrapping one saves the others' allocations.
+		// One NoRetry command keeps go-redis from resending the pipeline.
 		p := s.rdb.Pipeline()
 		if sc, ok := a.(*redis.StringCmd); ok {
 			_ = p.Process(ctx, noRetryString{sc}) // a lookup's HGET, boxed for free
@@ -153,23 +144,14 @@ func (s *sender) pairOnce(ctx context.Context, ap *redis.AutoPipeliner, a, b, c 
 	return errors.Join(errs[:]...)
 }
 
-// Resending. go-redis resends a command or a pipeline that failed
-// MaxRetries times (3 by default), a failed dial included. But its pool
-// has dialled DialerRetries times (5, 100 ms apart, by default) before a
-// dial fails, and a pipeline dials both of go-redis's pools (its pipeline
-// pool, then its main pool): with nothing listening, a single command took
-// 4 × 5 dials and 1.7 s, a pipeline 4 × 2 × 5 dials and 3.3 s, the
-// caller's whole deadline, reported as a timeout. So the executor sends
-// every command as one go-redis must not resend (noRetry) and resends it
-// itself, as go-redis would, except after a failed dial: the client's
-// dial attempts were made, and the operation fails at once with the dial's
-// error, class connection.
-
-// send runs attempt, and runs it again, at most s.retries more times with
-// go-redis's backoff between, while it fails in a way a resend may cure:
-// Redis refused the command without running it (refusedUnrun), or, unless
-// once, the connection broke or timed out after its dial succeeded. sent
-// says whether an attempt that failed may have reached Redis.
+// send runs attempt, and again, at most s.retries more times with go-redis's
+// backoff, while a resend may cure it: Redis refused it unrun, or, unless
+// once, the connection broke or timed out after its dial. The executor
+// resends rather than go-redis (noRetry), because go-redis resends after a
+// failed dial too, after its pool has dialled DialerRetries times already:
+// with nothing listening a command took 1.7 s and a pipeline 3.3 s, the
+// caller's whole deadline. sent says whether a failed attempt may have
+// reached Redis.
 func (s *sender) send(ctx context.Context, once bool, attempt func() error) (sent bool, err error) {
 	for n := 0; ; n++ {
 		err = attempt()
@@ -189,9 +171,8 @@ func (s *sender) again(ctx context.Context, n int, once bool, err error) bool {
 	return sleep(ctx, retryBackoff(n)) == nil
 }
 
-// sendPipeline is send for a pipeline (attempt). A ClusterClient resends
-// a pipeline itself, whatever its commands' NoRetry says: it is not resent
-// twice over.
+// sendPipeline is send for a pipeline; a ClusterClient resends one itself,
+// whatever its commands' NoRetry says.
 func (s *sender) sendPipeline(ctx context.Context, attempt func() error) error {
 	if s.cluster {
 		return attempt()
@@ -233,10 +214,8 @@ func sleep(ctx context.Context, d time.Duration) error {
 }
 
 // maybeSent reports whether a command that failed with err may have reached
-// Redis. A reply from the server (an error reply included) is an outcome;
-// no free connection, a closed client or a failed dial mean nothing was
-// sent. Anything else (a broken connection, a read timeout, the context's
-// deadline) may have come after the command was written.
+// Redis: not on a server reply, no free connection, a closed client or a
+// failed dial; else it may have failed after the command was written.
 func maybeSent(err error) bool {
 	return !isServerError(err) && !errors.Is(err, redis.ErrPoolTimeout) && !errors.Is(err, redis.ErrClosed) && !dialFailed(err)
 }
@@ -248,9 +227,7 @@ func dialFailed(err error) bool {
 	return errors.As(err, &opErr) && opErr.Op == "dial"
 }
 
-// isServerError reports whether err is a reply from the server. It is its
-// own function so that the target errors.As needs escapes to the heap only
-// on this rare path, not on every EVALSHA.
+// isServerError reports whether err is a reply from the server.
 func isServerError(err error) bool {
 	_, ok := redisError(err)
 	return ok
@@ -283,29 +260,25 @@ func wait(ctx context.Context, f redis.AutoFuture) (abandoned bool, err error) {
 	return err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()), err
 }
 
-// resendable reports whether a failed read may be sent again: it did not
-// get an answer from the server (a reply, a missing key), the client is
-// not closed and the context has not ended.
+// resendable reports whether a failed read may be sent again: no answer
+// from the server, the client not closed, the context not ended.
 func resendable(err error) bool {
 	return err != nil && !errors.Is(err, redis.Nil) && !isServerError(err) && !errors.Is(err, redis.ErrClosed) &&
 		!errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
 }
 
-// queued adds cmd to a pipeline as a command go-redis must not resend: one
-// such command keeps go-redis from resending the whole pipeline (send
-// does).
+// queued adds cmd to a pipeline as a command go-redis must not resend, so
+// that it does not resend the pipeline (send does).
 func queued[C redis.Cmder](ctx context.Context, p redis.Pipeliner, cmd C) C {
 	_ = p.Process(ctx, noRetry{cmd})
 	return cmd
 }
 
 // noRetry is a command go-redis must not resend: the executor resends its
-// commands itself (send). A link script is never resent once it may have
-// run: its second run sees the first run's link and returns a wrong result
-// with no error. On the autopipeliner, a batch is split into runs of one
-// retry policy, so mixing resendable commands with the link scripts would
-// cut every batch into many round trips. go-redis hooks see the executor's
-// commands so wrapped; Unwrap returns the command.
+// commands itself (send), and never a link script once it may have run
+// (its second run would see the first run's link). Every command is so
+// wrapped, since the autopipeliner cuts a batch into runs of one retry
+// policy. go-redis hooks see the wrapper; Unwrap returns the command.
 type noRetry struct{ redis.Cmder }
 
 func (noRetry) NoRetry() bool { return true }
@@ -320,14 +293,9 @@ func (noRetryString) NoRetry() bool { return true }
 
 func (c noRetryString) Unwrap() redis.Cmder { return c.StringCmd }
 
-// autoPipelineOptions are go-redis's defaults for the deferred face (one
-// ordered stream of batches) with a 10 µs accumulation window. Without a
-// window go-redis coalesces by counting expected arrivals, with a silence
-// gap of at least 200 µs before it gives up on a straggler: on the routing
-// mix, whose callers arrive unevenly (a lookup is two commands, a login up
-// to three round trips), that left a core idle in tuning runs, which the
-// 10 µs window did not. The first user of a client's pipeliner sets its
-// options; a client whose options already configure one keeps those.
+// autoPipelineOptions are go-redis's defaults with a 10 µs accumulation
+// window (docs/design.md, "Automatic pipelining", says why). The first user
+// of a client's pipeliner sets its options.
 func autoPipelineOptions() *redis.AutoPipelineOptions {
 	o := redis.DefaultAutoPipelineOptions()
 	o.MaxFlushDelay = 10 * time.Microsecond

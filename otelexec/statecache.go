@@ -43,8 +43,7 @@ type fetchFunc func(ctx context.Context, namespace, serviceName string) (map[str
 var snapshotBytes = allocSize(int(unsafe.Sizeof(stateSnapshot{})))
 
 // newStateCache returns nil when c does not ask for a state cache. It reads
-// Redis with fetch. Its hits and misses are counted here and, with metrics,
-// on ms's counters.
+// Redis with fetch.
 func newStateCache(c *config, ms *meters, fetch fetchFunc) *stateCache {
 	if c.stateCacheTTL <= 0 {
 		return nil
@@ -60,12 +59,11 @@ func newStateCache(c *config, ms *meters, fetch fetchFunc) *stateCache {
 	return sc
 }
 
-// get returns the service's states from a fresh entry (nil without a
-// cache), or waits for one HGETALL shared by every caller that misses meanwhile. The snapshot is
-// shared: read it, never modify it. It returns nil and no error when the
-// cache turned the service away (full, and the service not read lately):
-// the caller then reads Redis itself, as without a cache, since states the
-// cache will not keep are not worth parsing for it.
+// get returns the service's states from a fresh entry, or waits for one
+// HGETALL shared by every caller that misses meanwhile; the snapshot is
+// shared, never to be modified. It returns nil and no error without a
+// cache or when the cache turned the service away: the caller then reads
+// Redis itself, not parsing for the cache what it will not keep.
 func (sc *stateCache) get(ctx context.Context, namespace, serviceName string) (*stateSnapshot, error) {
 	if sc == nil {
 		return nil, nil
