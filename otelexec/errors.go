@@ -54,6 +54,3 @@ func ErrorType(err error) string { return contract.Classify(err).String() }
 
 // ErrorTypes returns every value ErrorType can return for a non-nil error.
 func ErrorTypes() []string { return contract.ErrorTypes() }
-
-// isNoScript reports whether err is the server's NOSCRIPT reply.
-func isNoScript(err error) bool { return contract.IsNoScript(err) }

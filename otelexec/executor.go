@@ -29,14 +29,10 @@ type Executor struct {
 	ratios      metric.Registration // nil without metrics
 }
 
-// New returns an Executor over rdb, which may be a *redis.Client, a
-// *redis.ClusterClient or a *redis.Ring. It does not talk to Redis, so it
-// cannot hang on an unreachable server: like redis.NewClient or sql.Open,
-// it only checks its arguments and builds the instrumentation. Call
-// LoadScripts with a deadline to check Redis and load the Lua scripts at
-// start-up; otherwise each script is loaded by its first use.
-//
-// The executor does not own rdb: closing it is the caller's job.
+// New returns an Executor over rdb, a *redis.Client, *redis.ClusterClient
+// or *redis.Ring, which it does not own. Like redis.NewClient or sql.Open
+// it does no I/O, so it cannot hang: LoadScripts checks Redis and loads the
+// Lua scripts within a deadline; otherwise each is loaded by its first use.
 func New(rdb redis.UniversalClient, opts ...Option) (*Executor, error) {
 	cl, ok := clientOf(rdb)
 	if !ok {
@@ -53,14 +49,15 @@ func New(rdb redis.UniversalClient, opts ...Option) (*Executor, error) {
 	}
 	e.tel = tel
 	e.send = newSender(rdb, cl, c.autoPipelining, c.commandSpans)
-	e.states = newStateCache(&c, tel.meters, e.podStateFields)
-	if ms := tel.meters; ms != nil {
-		if e.ratios, err = c.meterProvider.Meter(ScopeName, metric.WithInstrumentationVersion(Version)).RegisterCallback(e.observeRatios, ms.ratio); err != nil {
-			return nil, err
-		}
-	}
+	e.states = newStateCache(&c, tel.meters, e.send)
 	if e.links, err = newLinkCache(&c, rdb, tel.meters); err != nil {
 		return nil, err
+	}
+	if ms := tel.meters; ms != nil {
+		if e.ratios, err = c.meterProvider.Meter(ScopeName, metric.WithInstrumentationVersion(Version)).RegisterCallback(e.observeRatios, ms.ratio); err != nil {
+			e.links.close()
+			return nil, err
+		}
 	}
 	if !cl.ctxTimeout { // then go-redis bounds a call by its read timeout only
 		c.logger.Warn("otelexec: the go-redis client has ContextTimeoutEnabled false, so calls ignore context deadlines and wait for the client's read timeout; set ContextTimeoutEnabled: true")
@@ -83,27 +80,25 @@ type client struct {
 func clientOf(rdb redis.UniversalClient) (c client, ok bool) {
 	switch r := rdb.(type) {
 	case nil:
-		return c, false
 	case *redis.Client:
-		if r == nil {
-			return c, false
+		if ok = r != nil; ok {
+			o := r.Options()
+			c = client{ctxTimeout: o.ContextTimeoutEnabled, retries: o.MaxRetries, db: o.DB, pipeliner: r.AsyncAutoPipelineWithOptions}
 		}
-		o := r.Options()
-		return client{ctxTimeout: o.ContextTimeoutEnabled, retries: o.MaxRetries, db: o.DB, pipeliner: r.AsyncAutoPipelineWithOptions}, true
 	case *redis.ClusterClient:
-		if r == nil {
-			return c, false
+		if ok = r != nil; ok {
+			o := r.Options()
+			c = client{ctxTimeout: o.ContextTimeoutEnabled, retries: o.MaxRedirects, cluster: true, pipeliner: r.AsyncAutoPipelineWithOptions}
 		}
-		o := r.Options()
-		return client{ctxTimeout: o.ContextTimeoutEnabled, retries: o.MaxRedirects, cluster: true, pipeliner: r.AsyncAutoPipelineWithOptions}, true
 	case *redis.Ring:
-		if r == nil {
-			return c, false
+		if ok = r != nil; ok {
+			o := r.Options()
+			c = client{ctxTimeout: o.ContextTimeoutEnabled, retries: o.MaxRetries, db: o.DB, pipeliner: r.AsyncAutoPipelineWithOptions}
 		}
-		o := r.Options()
-		return client{ctxTimeout: o.ContextTimeoutEnabled, retries: o.MaxRetries, db: o.DB, pipeliner: r.AsyncAutoPipelineWithOptions}, true
+	default:
+		c, ok = client{ctxTimeout: true}, true
 	}
-	return client{ctxTimeout: true}, true
+	return c, ok
 }
 
 // LoadScripts loads the executor's Lua scripts into Redis (SCRIPT LOAD; on

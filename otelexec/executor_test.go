@@ -16,6 +16,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/statefulroute/sfotel/internal/contract"
 	"github.com/statefulroute/sfotel/internal/redistest"
 )
 
@@ -580,7 +581,7 @@ func (noScriptBarrier) ProcessPipelineHook(next redis.ProcessPipelineHook) redis
 func (b noScriptBarrier) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
 		err := next(ctx, cmd)
-		if isNoScript(err) {
+		if contract.IsNoScript(err) {
 			if b.seen.Add(1) == b.n {
 				close(b.release)
 			}

@@ -10,15 +10,11 @@ import (
 	"github.com/statefulroute/sfotel/internal/contract"
 )
 
-// A user's link to a service is stored in two places (docs/design.md): the
-// link key sf:{<ns>:lk:<uid>}<svc> (no TTL = persistent, TTL = temporary)
-// and, for a persistent link, the field <svc> of the user's link hash
-// sf:{<ns>:lk:<uid>}. sfotel writes both; the Java executor's compute
-// script writes the hash field alone. So every operation reads the hash
-// field first: a field is the user's persistent link, and it wins where the
-// two disagree (docs/java.md). A value that is not a pod ID is no link, and
-// is counted (stored.go). The Lua side of this rule is sf_link in
-// internal/luascript/prelude.lua; the Go side is linkOf.
+// A link is read by one rule everywhere (docs/design.md, "Redis data
+// layout"): the user's link hash field first, which the Java executor's
+// compute script writes alone, then the link key; a value that is not a
+// pod ID is no link. linkOf is the rule in Go, sf_link in
+// internal/luascript/prelude.lua in Lua.
 
 // SetLinkedPod links a user to a pod of a service, replacing any link, and
 // returns the previous pod or -1. persistSeconds -1 (PersistForever) makes
@@ -100,13 +96,10 @@ func (e *Executor) GetLinkedPod(ctx context.Context, namespace, uid, serviceName
 }
 
 // getLink reads a user's link in one round trip, or none when the link
-// cache has it: HGET of the hash field, then GET of the link key (and,
-// for the cache, its PTTL), pipelined on the user's slot. The two reads
-// are not one atomic step, but with the field read first the answer is the
-// link as it was at one of the two reads: a write between them that adds
-// a field alone (the Java compute script) leaves the link key as it was
-// when the field was still absent. The cache keeps the answer unless a
-// value in it is not a pod ID.
+// cache has it: HGET of the hash field, then GET of the link key (and, for
+// the cache, its PTTL). With the field read first, the answer is the link
+// as it was at one of the two reads, though they are not one atomic step.
+// The cache keeps it unless a value in it is not a pod ID.
 func (e *Executor) getLink(ctx context.Context, namespace, uid, serviceName string) (int, error) {
 	var (
 		t         linkTicket
@@ -186,18 +179,14 @@ func (e *Executor) GetLinkedPodIfPersist(ctx context.Context, namespace, uid, se
 }
 
 // BatchGetLinkedPod returns, for one service, pod → the uids linked to it,
-// each link read as GetLinkedPod reads it (the hash field first): pipelines
-// of HGET and GET (batchChunk uids at a time), which go-redis splits per
-// node on Redis Cluster (the uids' keys have different hash tags, so one
-// MGET would fail with CROSSSLOT). Uids without a link are left out, and so
-// are uids whose link value is not a pod ID (counted and logged, as in
-// GetLinkedPod); a uid given twice is listed twice, as the Java executor
-// lists it. A nil or empty slice gives an empty map without calling Redis.
-// The context is checked every chunk, while the uids are validated and
-// while they are read, so a canceled call stops at once whatever the
-// batch's size; the memory it takes beyond its result is one chunk's.
-// With WithLinkCache, a batch whose every uid is cached is answered from
-// memory; any other is read from Redis whole.
+// each link read as GetLinkedPod reads it: pipelines of HGET and GET, which
+// go-redis splits per node on Redis Cluster (one MGET across hash tags
+// would fail with CROSSSLOT). Uids without a link are left out; a uid given
+// twice is listed twice, as the Java executor lists it. A nil or empty
+// slice gives an empty map without calling Redis. It works batchChunk uids
+// at a time: the memory it takes beyond its result is one chunk's, and a
+// canceled call stops within one. With WithLinkCache, a batch whose every
+// uid is cached is answered from memory.
 func (e *Executor) BatchGetLinkedPod(ctx context.Context, namespace string, uids []string, serviceName string) (pods map[int][]string, err error) {
 	ctx, op := e.tel.startFor(ctx, contract.OpBatchGetLinkedPod, namespace, serviceName)
 	defer op.end(&err)

@@ -13,18 +13,10 @@ import (
 	"github.com/statefulroute/sfotel/internal/contract"
 )
 
-// meters are one executor's instruments, with the attribute sets it records
-// under built once, so that recording allocates nothing. The instruments
-// are the SDK's synchronous ones: the SDK hands every executor on one
-// MeterProvider the same instrument of a name, so counts add up across
-// executors and never go down when one of them is closed.
-//
-// The instruments without service attributes carry only fixed sets of
-// values, so their totals are exact by construction. With
-// WithServiceAttributes the (namespace, service) pairs go on instruments of
-// their own, which the MeterProvider's cardinality limit
-// (sdkmetric.WithCardinalityLimit) bounds: past it, the SDK records into
-// its overflow series (otel.metric.overflow="true"), visibly.
+// meters are one executor's instruments, the SDK's synchronous ones (so
+// counts add up across executors and never go down: docs/design.md, "Counts
+// belong to the MeterProvider"), with the attribute sets it records under
+// built once, so that recording allocates nothing.
 type meters struct {
 	duration        metric.Float64Histogram
 	ops, errs       metric.Int64Counter
@@ -167,9 +159,7 @@ func newPodSets(pair []attribute.KeyValue) podSets {
 }
 
 // maxCachedPairs bounds the (namespace, service) pairs whose attribute sets
-// an executor keeps built. A pair past it is recorded all the same, with
-// sets built for the call: the bound is on memory, the series are the
-// cardinality limit's.
+// an executor keeps; past it a pair's sets are built for the call.
 const maxCachedPairs = 1000
 
 // attrInvalid stands in for the names of a rejected call, which are not

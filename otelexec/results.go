@@ -5,14 +5,12 @@ import (
 	"math"
 )
 
-// Typed parsing of every reply the executor reads, in one place. Each parser
-// accepts exactly the shapes the scripts and the Java layout produce and
-// wraps ErrUnexpectedReply for anything else, never panicking.
-
+// Every reply the executor reads is parsed here: exactly the shapes the
+// scripts and the Java layout produce, ErrUnexpectedReply for anything else.
 // A link script replies with its result alone, or with {result, skipped}
-// when it passed over stored values that are not pod IDs (internal/luascript/prelude.lua,
-// sf_reply); TrySetLinkedPod's {ok, pod} gets skipped as a third element.
-// skipped is 1 or 2: the hash field, the link key, or both.
+// when it passed over 1 or 2 stored values that are not pod IDs (sf_reply
+// in internal/luascript/prelude.lua); TrySetLinkedPod's {ok, pod} carries
+// skipped as a third element.
 
 // parsePodReply parses a script's pod ID reply: an integer from -1 up.
 func parsePodReply(v any) (int, error) {
@@ -59,13 +57,7 @@ func splitSkipped(v any) (any, int, error) {
 
 // parseLinkReply parses a pod reply that may carry a skipped count.
 func parseLinkReply(v any, err error) (pod, skipped int, _ error) {
-	if err == nil {
-		v, skipped, err = splitSkipped(v)
-	}
-	if err == nil {
-		pod, err = parsePodReply(v)
-	}
-	if err != nil {
+	if pod, skipped, err = splitReply(v, err, parsePodReply); err != nil {
 		return -1, 0, err
 	}
 	return pod, skipped, nil
@@ -73,16 +65,22 @@ func parseLinkReply(v any, err error) (pod, skipped int, _ error) {
 
 // parseRemoveReply parses a 0/1 reply that may carry a skipped count.
 func parseRemoveReply(v any, err error) (removed bool, skipped int, _ error) {
+	return splitReply(v, err, parseBoolReply)
+}
+
+// splitReply parses a reply that may carry a skipped count with parse.
+func splitReply[T any](v any, err error, parse func(any) (T, error)) (r T, skipped int, _ error) {
 	if err == nil {
 		v, skipped, err = splitSkipped(v)
 	}
 	if err == nil {
-		removed, err = parseBoolReply(v)
+		r, err = parse(v)
 	}
 	if err != nil {
-		return false, 0, err
+		var zero T
+		return zero, 0, err
 	}
-	return removed, skipped, nil
+	return r, skipped, nil
 }
 
 // parseTrySetReply parses try_set_linked_pod.lua's {ok, pod}, {ok, pod,

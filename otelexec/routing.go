@@ -10,36 +10,23 @@ import (
 	"github.com/statefulroute/sfotel/internal/contract"
 )
 
-// ComputeLinkedPod returns the pod a user is linked to for a service, linking
-// one first when there is none: the live pod with the lowest load (lowest pod
-// ID on ties), where live means its state ("<load>-<heartbeat>",
-// ParsePodState) has a heartbeat, in Unix seconds or milliseconds, at or
-// after the current time minus aliveWithin, both in whole seconds (or
-// milliseconds) as the Java executor counts them, and at most
-// MaxHeartbeatSkew ahead of the current time. A state that does not parse,
-// and a pod state field that is not a pod ID, are passed over, counted and
-// logged (stateful_executor.stored_values.skipped). It returns -1 when
-// there is no link and no live pod.
+// ComputeLinkedPod returns the pod a user is linked to for a service,
+// linking one first when there is none: the live pod with the lowest load,
+// the lowest pod ID on ties, or -1 when no pod is live. A pod is live when
+// its state (ParsePodState) has a heartbeat no older than aliveWithin and
+// at most MaxHeartbeatSkew ahead, in whole seconds or milliseconds as the
+// Java executor counts them. States and fields that do not parse are
+// passed over, counted and logged (stateful_executor.stored_values.skipped).
 //
-// An existing link wins, read as GetLinkedPod reads it: a field of the
-// user's link hash (a Java-computed link) or a link key, temporary links
-// included; it wins even when its pod is not live, as in the Java
-// executor, and is then counted as kept_stale
-// (stateful_executor.routing.decisions; RouteLinkedPod moves such users).
-// The pod states are read on every call, from the state cache or in the
-// link read's round trip, so that the decision and the pods it saw are
-// recorded (docs/telemetry.md, "Routing health").
-//
-// With WithStateCache, aliveWithin must be longer than the cache's TTL (an
-// *ArgumentError for aliveWithin otherwise): a state read through the cache
-// is up to the TTL old, so with aliveWithin at or below it most calls would
-// find every pod dead. Choose aliveWithin above the TTL plus the pods'
-// heartbeat interval.
-//
-// It works on Redis Cluster: the pod states (one hash tag) and the link
-// (the user's) are read in one pipeline, which go-redis sends to each
-// node, and the pod is chosen in Go, then linked with the SetLinkedPodIfAbsent script on the
-// user's own slot, so a link set concurrently by another caller wins.
+// An existing link wins, read as GetLinkedPod reads it, even when its pod
+// is not live, as in the Java executor (a kept_stale decision;
+// RouteLinkedPod moves such users). The pod states are read on every call,
+// from the state cache or in the link read's round trip, so that every
+// decision and the pods it saw are recorded (docs/telemetry.md, "Routing
+// health"). With WithStateCache, aliveWithin must be longer than its TTL.
+// On Redis Cluster too, the pod is chosen in Go and linked by the
+// SetLinkedPodIfAbsent script on the user's slot: a link another caller
+// set meanwhile wins.
 func (e *Executor) ComputeLinkedPod(ctx context.Context, namespace, uid, serviceName string, aliveWithin time.Duration, persistSeconds int) (pod int, err error) {
 	ctx, op := e.tel.startFor(ctx, contract.OpComputeLinkedPod, namespace, serviceName)
 	defer op.end(&err)
@@ -48,17 +35,13 @@ func (e *Executor) ComputeLinkedPod(ctx context.Context, namespace, uid, service
 }
 
 // RouteLinkedPod is ComputeLinkedPod for a router, which must not keep a
-// user on a dead pod: where ComputeLinkedPod keeps a link to a pod that is
-// not live (its heartbeat older than aliveWithin, its state unparsable or
-// gone from the service's states), RouteLinkedPod moves the user to the
-// least-loaded live pod, if there is one (RoutingMoved, counted in
-// stateful_executor.links.moved). It also returns what it decided. The
-// move removes the link only if it still points to the dead pod, then
-// links as SetLinkedPodIfAbsent does, so a link another caller set
-// meanwhile wins (RoutingRaced). A Java executor's ComputeLinkedPod keeps
-// such links; use RouteLinkedPod where sfotel routes alone, or accept that
-// the two disagree on users of dead pods. It is recorded as the
-// ComputeLinkedPod operation.
+// user on a dead pod: it moves a user linked to a pod that is not live to
+// the least-loaded live pod, if there is one (RoutingMoved, counted in
+// stateful_executor.links.moved), and returns what it decided. The move
+// removes the link only if it still points to the dead pod, then links as
+// SetLinkedPodIfAbsent does, so a link another caller set meanwhile wins
+// (RoutingRaced). A Java executor keeps such links: use it where sfotel
+// routes alone. It is recorded as the ComputeLinkedPod operation.
 func (e *Executor) RouteLinkedPod(ctx context.Context, namespace, uid, serviceName string, aliveWithin time.Duration, persistSeconds int) (pod int, outcome RoutingOutcome, err error) {
 	ctx, op := e.tel.startFor(ctx, contract.OpComputeLinkedPod, namespace, serviceName)
 	defer op.end(&err)
@@ -107,12 +90,10 @@ func (e *Executor) route(ctx context.Context, o op, namespace, uid, serviceName 
 }
 
 // readRoute reads the user's link and offers the service's pod states to
-// c, counting and logging what it passed over, in one round trip: with a
-// state cache the states come from it (parsed when they were read), else
-// the link's HGET and GET and the states' HGETALL are sent together, and
-// the reply is parsed in the pass that chooses. It returns the link's pod,
-// or -1, and whether the states were read: a linked user whose service's
-// states cannot be read keeps the link.
+// c, in one round trip: the states from the state cache, or their HGETALL
+// sent with the link's reads. It returns the link's pod, or -1, and whether
+// the states were read: a linked user whose states cannot be read keeps
+// the link.
 func (e *Executor) readRoute(ctx context.Context, namespace, uid, serviceName string, c *chooser) (pod int, statesRead bool, err error) {
 	var (
 		skipped, unparsed int

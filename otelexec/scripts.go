@@ -10,6 +10,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/statefulroute/sfotel/internal/contract"
 	"github.com/statefulroute/sfotel/internal/flight"
 	"github.com/statefulroute/sfotel/internal/luascript"
 )
@@ -17,18 +18,14 @@ import (
 // script is one embedded Lua script. Its SHA1 is computed locally, so EVALSHA
 // needs no round trip to learn it.
 type script struct {
-	name string // file name, for logs
-	src  string
-	sha  string
-	// write: the script changes links and its result depends on what was
-	// there, so running it twice returns a wrong result: it is never resent
-	// once it may have run (noRetry).
-	write bool
+	name  string // file name, for logs
+	src   string
+	sha   string
+	write bool // it changes links: never resent once it may have run (noRetry)
 
-	// loaded counts the loads this process has done; 0 means the script
-	// was never loaded by this executor, and its first use sends the source
-	// (EVAL) instead of the SHA. A caller remembers the count before
-	// EVALSHA; on NOSCRIPT it reloads only when nobody reloaded since.
+	// loaded counts this executor's loads; before the first, a use sends
+	// the source (EVAL). On NOSCRIPT a caller reloads only if nobody
+	// reloaded since its EVALSHA.
 	loaded atomic.Uint64
 	reload flight.Group[struct{}]
 }
@@ -120,7 +117,7 @@ func (e *Executor) evalSha(ctx context.Context, s *script, namespace, uid, servi
 		return v, err
 	}
 	v, err := e.run(ctx, s, false, key, serviceName, args)
-	if !isNoScript(err) {
+	if !contract.IsNoScript(err) {
 		e.countReply(ctx, err)
 		return v, err
 	}
@@ -129,7 +126,7 @@ func (e *Executor) evalSha(ctx context.Context, s *script, namespace, uid, servi
 		return nil, err
 	}
 	v, err = e.run(ctx, s, false, key, serviceName, args)
-	if !isNoScript(err) {
+	if !contract.IsNoScript(err) {
 		e.countReply(ctx, err)
 		return v, err
 	}

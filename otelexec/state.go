@@ -46,7 +46,7 @@ func (e *Executor) GetServiceState(ctx context.Context, namespace, serviceName s
 	case s != nil:
 		states, skipped = s.states(), s.skipped
 	default: // no cache, or it turned the service away
-		raw, err := e.podStateFields(ctx, namespace, serviceName)
+		raw, err := readStates(ctx, e.send, namespace, serviceName)
 		if err != nil {
 			return nil, err
 		}
@@ -56,11 +56,11 @@ func (e *Executor) GetServiceState(ctx context.Context, namespace, serviceName s
 	return states, nil
 }
 
-// podStateFields is the HGETALL of a service's pod state hash, as Redis
-// returns it: what the state cache reads, and GetServiceState without it.
-func (e *Executor) podStateFields(ctx context.Context, namespace, serviceName string) (map[string]string, error) {
+// readStates is the HGETALL of a service's pod state hash, as Redis returns
+// it: what the state cache reads, and GetServiceState without it.
+func readStates(ctx context.Context, send *sender, namespace, serviceName string) (map[string]string, error) {
 	cmd := redis.NewMapStringStringCmd(ctx, "hgetall", stateKey(namespace, serviceName))
-	if err := e.send.do(ctx, cmd); err != nil {
+	if err := send.do(ctx, cmd); err != nil {
 		return nil, err
 	}
 	return cmd.Val(), nil

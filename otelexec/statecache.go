@@ -15,7 +15,7 @@ import (
 type stateCache struct {
 	cache[stateSnapshot, stateRead]
 	ttl          time.Duration
-	fetch        fetchFunc // the HGETALL
+	send         *sender
 	hits, misses tally
 }
 
@@ -37,18 +37,14 @@ type stateSnapshot struct {
 	size int64 // heap bytes: the struct and parsedStates.bytes
 }
 
-// fetchFunc reads a service's pod state hash from Redis.
-type fetchFunc func(ctx context.Context, namespace, serviceName string) (map[string]string, error)
-
 var snapshotBytes = allocSize(int(unsafe.Sizeof(stateSnapshot{})))
 
-// newStateCache returns nil when c does not ask for a state cache. It reads
-// Redis with fetch.
-func newStateCache(c *config, ms *meters, fetch fetchFunc) *stateCache {
+// newStateCache returns nil when c does not ask for a state cache.
+func newStateCache(c *config, ms *meters, send *sender) *stateCache {
 	if c.stateCacheTTL <= 0 {
 		return nil
 	}
-	sc := &stateCache{ttl: c.stateCacheTTL, fetch: fetch}
+	sc := &stateCache{ttl: c.stateCacheTTL, send: send}
 	sc.init(c.stateCacheMaxBytes, true)
 	sc.stale = func(s *stateSnapshot, now int64) bool { return now-s.asOf >= int64(sc.ttl) }
 	if ms != nil {
@@ -112,7 +108,7 @@ func (sc *stateCache) refresh(ctx context.Context, en *stateEntry, namespace, se
 	en.x.sent.Store(sent)
 	defer en.x.sent.CompareAndSwap(sent, 0)
 	defer sc.settle(en)
-	raw, err := sc.fetch(ctx, namespace, serviceName)
+	raw, err := readStates(ctx, sc.send, namespace, serviceName)
 	if err != nil {
 		return nil, err
 	}

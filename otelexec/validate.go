@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"math"
 	"strconv"
+	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -25,20 +26,10 @@ const PersistForever = -1
 // makes the key layout unambiguous, and glob characters out, so that a pattern
 // scan over one namespace cannot match another.
 func validateName(field, s string) error {
-	if s == "" {
-		return &ArgumentError{Field: field, Reason: "empty"}
+	if err := validateLen(field, s, maxNameLen); err != nil {
+		return err
 	}
-	if len(s) > maxNameLen {
-		return &ArgumentError{Field: field, Reason: "longer than 512 bytes (" + strconv.Itoa(len(s)) + ")"}
-	}
-	blank := true
-	for i := 0; i < len(s); i++ {
-		if s[i] != ' ' && s[i] != '\t' {
-			blank = false
-			break
-		}
-	}
-	if blank {
+	if strings.TrimLeft(s, " \t") == "" {
 		return &ArgumentError{Field: field, Reason: "blank"}
 	}
 	for i := 0; i < len(s); i++ {
@@ -55,11 +46,8 @@ func validateName(field, s string) error {
 // braces (they would end the hash tag) or control characters. ':', '*', '?'
 // and '[' are allowed and stored exactly.
 func validateUID(field, s string) error {
-	if s == "" {
-		return &ArgumentError{Field: field, Reason: "empty"}
-	}
-	if len(s) > maxNameLen {
-		return &ArgumentError{Field: field, Reason: "longer than 512 bytes (" + strconv.Itoa(len(s)) + ")"}
+	if err := validateLen(field, s, maxNameLen); err != nil {
+		return err
 	}
 	blank := true
 	for i, r := range s {
@@ -101,12 +89,15 @@ func validatePersist(field string, seconds int) error {
 	return &ArgumentError{Field: field, Reason: "must be -1 (persistent) or 1..2147483647 seconds (" + strconv.Itoa(seconds) + ")"}
 }
 
-func validateState(field, s string) error {
+func validateState(field, s string) error { return validateLen(field, s, maxStateLen) }
+
+// validateLen checks that s has 1 to limit bytes.
+func validateLen(field, s string, limit int) error {
 	if s == "" {
 		return &ArgumentError{Field: field, Reason: "empty"}
 	}
-	if len(s) > maxStateLen {
-		return &ArgumentError{Field: field, Reason: "longer than 4096 bytes (" + strconv.Itoa(len(s)) + ")"}
+	if len(s) > limit {
+		return &ArgumentError{Field: field, Reason: "longer than " + strconv.Itoa(limit) + " bytes (" + strconv.Itoa(len(s)) + ")"}
 	}
 	return nil
 }
