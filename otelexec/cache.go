@@ -84,13 +84,13 @@ type cacheEntry[V, X any] struct {
 // init readies the cache for maxBytes, with an admission table (door) if
 // admit.
 func (c *cache[V, X]) init(maxBytes int64, admit bool) {
-	c.seed, c.maxBytes, c.budget = maphash.MakeSeed(), maxBytes, maxBytes
+	c.seed, c.maxBytes = maphash.MakeSeed(), maxBytes
 	if admit {
 		c.door = make([]uint64, doorSlots(maxBytes))
-		// A bound below the admission table's bytes leaves the entries
-		// nothing: each name is then read as without a cache.
-		c.budget = max(maxBytes-doorBytes(len(c.door)), 0)
 	}
+	// A bound below door's bytes leaves the entries nothing: each name is
+	// then read as without a cache.
+	c.budget = max(maxBytes-doorBytes(len(c.door)), 0)
 	for i := range c.shards {
 		c.shards[i].entries = make(map[nameKey]*cacheEntry[V, X])
 	}
@@ -358,22 +358,4 @@ func (c *cache[V, X]) clear(close bool) (dropped int) {
 		}
 	}
 	return dropped
-}
-
-// len is the number of entries kept, for tests.
-func (c *cache[V, X]) len() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.n
-}
-
-// size is the bytes the cache accounts, its entries' and its admission
-// table's, for tests and benchmarks.
-func (c *cache[V, X]) size() int64 {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.door == nil {
-		return c.used
-	}
-	return c.used + doorBytes(len(c.door))
 }

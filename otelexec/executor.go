@@ -101,12 +101,10 @@ func clientOf(rdb redis.UniversalClient) (c client, ok bool) {
 	return c, ok
 }
 
-// LoadScripts loads the executor's Lua scripts into Redis (SCRIPT LOAD; on
-// every shard of a Ring, every master of a Cluster) and checks that Redis
-// agrees on each script's SHA1. It is an operation like the others (span,
-// metrics), bounded by ctx. Use it at start-up to fail fast on an
-// unreachable or refusing Redis; without it each script is loaded by its
-// first use.
+// LoadScripts loads the executor's Lua scripts into Redis (every shard of a
+// Ring, every master of a Cluster) and checks their SHA1s, as an operation
+// bounded by ctx: at start-up, to fail fast on an unreachable or refusing
+// Redis. Without it each script is loaded by its first use.
 func (e *Executor) LoadScripts(ctx context.Context) (err error) {
 	ctx, op := e.tel.start(ctx, contract.OpLoadScripts)
 	defer op.end(&err)
@@ -117,11 +115,9 @@ func (e *Executor) LoadScripts(ctx context.Context) (err error) {
 }
 
 // Close ends the executor: every later call returns ErrClosed (and is
-// counted, with error_type="closed"), the state cache's memory is released,
-// the link cache's connection is closed and the cache hit ratios are no
-// longer reported. The executor's counts stay in its MeterProvider's
-// counters, which every executor on it adds to, so closing one never makes
-// a counter go down. Close does not close the Redis client. It is idempotent.
+// counted), the caches' memory and connection are released and their hit
+// ratios no longer reported; the counts stay in the MeterProvider's
+// counters. Close does not close the Redis client. It is idempotent.
 func (e *Executor) Close() error {
 	if !e.closed.Swap(true) {
 		e.links.close()

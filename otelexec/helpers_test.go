@@ -79,3 +79,18 @@ func choosePod(states map[int]string, now time.Time, aliveWithin time.Duration) 
 func linkKeys(namespace, uid, serviceName string) []string {
 	return []string{linkHashKey(namespace, uid), linkKey(namespace, uid, serviceName)}
 }
+
+// len is the number of entries kept, for tests.
+func (c *cache[V, X]) len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.n
+}
+
+// size is the bytes the cache accounts, its entries' and its admission
+// table's, for tests and benchmarks.
+func (c *cache[V, X]) size() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.used + doorBytes(len(c.door))
+}

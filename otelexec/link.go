@@ -35,14 +35,12 @@ func (e *Executor) SetLinkedPod(ctx context.Context, namespace, uid, serviceName
 }
 
 // TrySetLinkedPod links a user to a pod unless a persistent link to another
-// pod exists (a field of the user's link hash, the Java executor's
-// computed links included, or a link without TTL). It returns (true, podID)
-// when it set the link and (false, current pod) when a persistent link won.
-// A temporary link is replaced, and so is a persistent link to the same
-// pod: with a positive persistSeconds that link becomes temporary, as in
-// the Java executor. Replacing a temporary link to another pod (a grace
-// period's) is a move, counted in stateful_executor.links.moved, as is
-// SetLinkedPod replacing a link to another pod.
+// pod exists (a hash field, Java-computed ones included, or a link without
+// TTL): (true, podID) when it set the link, (false, current pod) when a
+// persistent link won. A temporary link is replaced (a move when to another
+// pod, counted in stateful_executor.links.moved), and so is a persistent
+// link to the same pod, which a positive persistSeconds makes temporary, as
+// in the Java executor.
 func (e *Executor) TrySetLinkedPod(ctx context.Context, namespace, uid, serviceName string, podID, persistSeconds int) (ok bool, currentPod int, err error) {
 	ctx, op := e.tel.startFor(ctx, contract.OpTrySetLinkedPod, namespace, serviceName)
 	defer op.end(&err)
@@ -80,12 +78,11 @@ func (e *Executor) setIfAbsent(ctx context.Context, id contract.Op, namespace, u
 }
 
 // GetLinkedPod returns the pod a user is linked to for a service, persistent
-// or temporary, or -1 when there is no link. A field of the user's link
-// hash (the persistent link, which the Java executor's compute script writes
-// alone) wins over the link key. A link value that is not a pod ID (another
-// writer's data) is no link; it is counted and logged
-// (stateful_executor.stored_values.skipped). One round trip: a pipeline of
-// HGET and GET on the user's slot; none with WithLinkCache when cached.
+// or temporary, or -1 when there is no link: the user's link hash field
+// (which the Java executor's compute script writes alone), else the link
+// key. A value that is not a pod ID is no link, counted and logged. One
+// round trip, HGET and GET on the user's slot; none when the link cache
+// has it.
 func (e *Executor) GetLinkedPod(ctx context.Context, namespace, uid, serviceName string) (pod int, err error) {
 	ctx, op := e.tel.startFor(ctx, contract.OpGetLinkedPod, namespace, serviceName)
 	defer op.end(&err)
@@ -231,11 +228,9 @@ func (e *Executor) BatchGetLinkedPod(ctx context.Context, namespace string, uids
 
 // RemoveLinkedPod removes a user's link to a service and reports whether a
 // link existed (a Java-computed hash field alone counts). persistSeconds -1
-// deletes the link now; a positive value keeps it as a temporary link to
-// the same pod for that many seconds, a grace period in which a
-// reconnecting user still finds its pod. Either way the link is no longer
-// persistent. The Java executor removes the link at once whatever
-// persistSeconds says (docs/java.md).
+// deletes it now; a positive value keeps it as a temporary link for that
+// many seconds, a grace period for a reconnecting user. The Java executor
+// removes the link at once whatever persistSeconds says (docs/java.md).
 func (e *Executor) RemoveLinkedPod(ctx context.Context, namespace, uid, serviceName string, persistSeconds int) (removed bool, err error) {
 	ctx, op := e.tel.startFor(ctx, contract.OpRemoveLinkedPod, namespace, serviceName)
 	defer op.end(&err)

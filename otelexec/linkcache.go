@@ -57,12 +57,12 @@ func newLinkCache(c *config, rdb redis.UniversalClient, ms *meters) (*linkCache,
 	lc.init(c.linkCacheMaxBytes, false)
 	lc.evict = func() { lc.evictions.add(context.Background()) }
 	if ms != nil {
-		lc.hits.c, lc.misses.c, lc.evictions.c = ms.linkHits, ms.linkMisses, ms.linkEvictions
+		lc.hits.on(ms.linkHits)
+		lc.misses.on(ms.linkMisses)
+		lc.evictions.c = ms.linkEvictions
 		for r := range lc.invalidations {
 			lc.invalidations[r].c, lc.invalidations[r].opts = ms.linkInvalidations, addSet(attribute.String(contract.AttrReason, linkReasonNames[r]))
 		}
-		ms.linkHits.Add(context.Background(), 0) // reported from the start, as the state cache's
-		ms.linkMisses.Add(context.Background(), 0)
 	}
 	t, err := newLinkTracker(rdb, lc, c.linkCacheStale, c.logger)
 	if err != nil {

@@ -73,11 +73,6 @@ func newMeters(mp metric.MeterProvider, services bool) (*meters, error) {
 	if err := errors.Join(append(errs, more[:]...)...); err != nil {
 		return nil, err
 	}
-	// The script cache counts are reported from the start, so that an
-	// increase() sees the first miss.
-	for _, c := range []metric.Int64Counter{ms.scriptHits, ms.scriptMisses, ms.scriptReloads} {
-		c.Add(context.Background(), 0)
-	}
 	for id := range contract.NumOps {
 		ms.plain[id] = newOpSets(id, nil, true)
 	}
@@ -250,6 +245,13 @@ func (t *tally) addN(ctx context.Context, n uint64) {
 
 // Load returns the count.
 func (t *tally) Load() uint64 { return t.n.Load() }
+
+// on makes t count on c too, from 0: reported from the start, so that an
+// increase() sees the first count.
+func (t *tally) on(c metric.Int64Counter) {
+	t.c = c
+	c.Add(context.Background(), 0)
+}
 
 // observeRatios reports the executor's script and state cache hit ratios.
 func (e *Executor) observeRatios(_ context.Context, o metric.Observer) error {

@@ -96,13 +96,10 @@ func preload(ctx context.Context, send *sender, all []*script) error {
 }
 
 // evalSha runs the link script s on a user's link to a service (KEYS the
-// user's link hash and link key, ARGV the service and args) by EVALSHA. On
-// NOSCRIPT (the server lost its script cache: SCRIPT FLUSH, a restart, a
-// failover) it loads the script once and retries once, and should the
-// script be gone again by then, runs it by EVAL. Every EVALSHA reply counts
-// as a hit or a miss. A script this executor never loaded runs by EVAL,
-// which caches it on the server. A script that writes drops the user's link
-// cache entry after its reply (docs/design.md, "Link cache").
+// link hash and link key, ARGV the service and args) by EVALSHA, or by EVAL
+// before its first load. On NOSCRIPT it loads the script once and retries
+// once, by EVAL should it be gone again. A script that writes drops the
+// user's link cache entry after its reply (docs/design.md, "Link cache").
 func (e *Executor) evalSha(ctx context.Context, s *script, namespace, uid, serviceName string, args ...any) (any, error) {
 	if s.write {
 		defer e.links.forget(namespace, uid)

@@ -93,7 +93,7 @@ func (s *sender) process(ctx context.Context, cmd redis.Cmder) (sent bool, err e
 
 // pair sends two reads, and a third unless c is nil, on one round trip and
 // waits for them, as do waits.
-func (s *sender) pair(ctx context.Context, a, b, c redis.Cmder) error {
+func (s *sender) pair(ctx context.Context, a *redis.StringCmd, b, c redis.Cmder) error {
 	ap := s.begin()
 	defer s.end()
 	// Not sendPipeline: a closure would cost an allocation a lookup.
@@ -107,15 +107,11 @@ func (s *sender) pair(ctx context.Context, a, b, c redis.Cmder) error {
 }
 
 // pairOnce is one attempt of pair, through ap unless it is nil.
-func (s *sender) pairOnce(ctx context.Context, ap *redis.AutoPipeliner, a, b, c redis.Cmder) error {
+func (s *sender) pairOnce(ctx context.Context, ap *redis.AutoPipeliner, a *redis.StringCmd, b, c redis.Cmder) error {
 	if ap == nil {
 		// One NoRetry command keeps go-redis from resending the pipeline.
 		p := s.rdb.Pipeline()
-		if sc, ok := a.(*redis.StringCmd); ok {
-			_ = p.Process(ctx, noRetryString{sc}) // a lookup's HGET, boxed for free
-		} else {
-			queued(ctx, p, a)
-		}
+		_ = p.Process(ctx, noRetryString{a}) // boxed for free
 		_ = p.Process(ctx, b)
 		if c != nil {
 			_ = p.Process(ctx, c)
@@ -123,7 +119,7 @@ func (s *sender) pairOnce(ctx context.Context, ap *redis.AutoPipeliner, a, b, c 
 		_, err := p.Exec(ctx)
 		return err
 	}
-	futures := [3]redis.AutoFuture{ap.Submit(ctx, noRetry{a}), ap.Submit(ctx, noRetry{b})}
+	futures := [3]redis.AutoFuture{ap.Submit(ctx, noRetryString{a}), ap.Submit(ctx, noRetry{b})}
 	n := 2
 	if c != nil {
 		futures[2], n = ap.Submit(ctx, noRetry{c}), 3

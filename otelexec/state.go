@@ -10,11 +10,9 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// SetServiceState records the state of one pod of a service (HSET on the
-// service's pod state hash). ComputeLinkedPod reads states written with
-// FormatPodState (or "<load>-<Unix milliseconds>"). The state is stored as
-// given; where a Java executor computes links for the same service, write
-// only states of that form: the Java compute script fails the whole call on
+// SetServiceState records the state of one pod of a service, as given.
+// ComputeLinkedPod reads states written with FormatPodState (or
+// "<load>-<Unix milliseconds>"); a Java executor's compute script fails on
 // any other (docs/java.md).
 func (e *Executor) SetServiceState(ctx context.Context, namespace, serviceName string, podID int, state string) (err error) {
 	ctx, op := e.tel.startFor(ctx, contract.OpSetServiceState, namespace, serviceName)
@@ -124,21 +122,31 @@ func (e *Executor) GetWorkloadStateBatch(ctx context.Context, namespace string, 
 		return nil, err
 	}
 	states = make(map[string]string, min(len(serviceNames), batchChunk))
-	err = e.pipelinedGets(ctx, len(serviceNames), func(i int) string { return workloadKey(namespace, serviceNames[i]) },
-		func(i int, v string) error {
-			states[serviceNames[i]] = v
-			return nil
-		})
+	cmds := make([]*redis.StringCmd, min(len(serviceNames), batchChunk))
+	err = e.pipelined(ctx, len(serviceNames),
+		func(p redis.Pipeliner, i int) {
+			cmds[i%batchChunk] = queued(ctx, p, redis.NewStringCmd(ctx, "get", workloadKey(namespace, serviceNames[i])))
+		},
+		func(i int) error {
+			v, err := cmds[i%batchChunk].Result()
+			if err == nil {
+				states[serviceNames[i]] = v
+			}
+			if errors.Is(err, redis.Nil) {
+				return nil
+			}
+			return err
+		},
+		func() { clear(cmds) })
 	if err != nil {
 		return nil, err
 	}
 	return states, nil
 }
 
-// batchChunk bounds the commands of one pipeline of a batch operation: a
-// million uids are a thousand pipelines, not one, so the memory a batch
-// takes beyond its result stays that of one chunk, and a canceled batch
-// stops within one chunk's round trip.
+// batchChunk bounds the commands of one pipeline of a batch operation, so
+// that the memory a batch takes beyond its result is one chunk's, and a
+// canceled batch stops within one chunk's round trip.
 const batchChunk = 1024
 
 // validateEach validates every element of a batch input, checking ctx
@@ -157,36 +165,10 @@ func validateEach(ctx context.Context, field string, items []string, validate fu
 	return nil
 }
 
-// pipelinedGets GETs key(i) for every i below n, batchChunk keys to a
-// pipeline, and calls found for every key that exists, in order. It checks
-// ctx before each chunk.
-func (e *Executor) pipelinedGets(ctx context.Context, n int, key func(i int) string, found func(i int, v string) error) error {
-	cmds := make([]*redis.StringCmd, min(n, batchChunk))
-	return e.pipelined(ctx, n,
-		func(p redis.Pipeliner, i int) {
-			cmds[i%batchChunk] = queued(ctx, p, redis.NewStringCmd(ctx, "get", key(i)))
-		},
-		func(i int) error {
-			v, err := cmds[i%batchChunk].Result()
-			if errors.Is(err, redis.Nil) {
-				return nil
-			}
-			if err != nil {
-				return err
-			}
-			return found(i, v)
-		},
-		func() { clear(cmds) })
-}
-
-// pipelined runs a batch read in pipelines of batchChunk items: queue(p, i)
-// adds item i's commands to the pipeline (queued, so that only the sender
-// resends the pipeline), read(i) takes its replies once the
-// chunk's pipeline returned, and done lets the chunk's commands go before
-// the next chunk is built. It checks ctx before each chunk, so the memory a
-// batch takes beyond its result is one chunk's and a canceled batch stops
-// within one chunk's round trip. A reply that is an error other than
-// redis.Nil fails the batch.
+// pipelined runs a batch read in pipelines of batchChunk items, checking
+// ctx before each: queue(p, i) adds item i's commands (queued), read(i)
+// takes their replies once the pipeline returned, and done lets the
+// chunk's commands go before the next is built.
 func (e *Executor) pipelined(ctx context.Context, n int, queue func(p redis.Pipeliner, i int), read func(i int) error, done func()) error {
 	for start := 0; start < n; start += batchChunk {
 		if err := ctx.Err(); err != nil {

@@ -48,9 +48,8 @@ func newStateCache(c *config, ms *meters, send *sender) *stateCache {
 	sc.init(c.stateCacheMaxBytes, true)
 	sc.stale = func(s *stateSnapshot, now int64) bool { return now-s.asOf >= int64(sc.ttl) }
 	if ms != nil {
-		sc.hits.c, sc.misses.c = ms.stateHits, ms.stateMisses
-		ms.stateHits.Add(context.Background(), 0) // reported from the start, as the script cache's
-		ms.stateMisses.Add(context.Background(), 0)
+		sc.hits.on(ms.stateHits)
+		sc.misses.on(ms.stateMisses)
 	}
 	return sc
 }

@@ -61,15 +61,15 @@ func newTelemetry(c *config, rdb redis.UniversalClient, scripts *scriptCounters)
 			return nil, err
 		}
 		t.meters = ms
-		scripts.hits.c, scripts.misses.c, scripts.reloads.c = ms.scriptHits, ms.scriptMisses, ms.scriptReloads
+		scripts.hits.on(ms.scriptHits)
+		scripts.misses.on(ms.scriptMisses)
+		scripts.reloads.on(ms.scriptReloads)
 	}
 	return t, nil
 }
 
 // serverAttributes are server.address and server.port of a single-node
-// client. A ClusterClient or Ring talks to many nodes and a failover client
-// to whichever is master, so there they are left out: the command spans
-// below the executor's span carry the node actually used.
+// client; a cluster, ring or failover client's nodes are on command spans.
 func serverAttributes(rdb redis.UniversalClient) []attribute.KeyValue {
 	c, ok := rdb.(*redis.Client)
 	if !ok {
