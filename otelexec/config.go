@@ -134,13 +134,7 @@ func WithStateCache(ttl time.Duration) Option {
 // admission table of a 64th of n, at most 32 KiB. A service whose states
 // alone take more is read from Redis on every call. New refuses n <= 0.
 func WithStateCacheMaxBytes(n int64) Option {
-	return optionFunc(func(c *config) {
-		if n <= 0 {
-			c.refuse(fmt.Errorf("otelexec: WithStateCacheMaxBytes: must be > 0, got %d", n))
-			return
-		}
-		c.stateCacheMaxBytes = n
-	})
+	return positive("WithStateCacheMaxBytes", n, func(c *config) { c.stateCacheMaxBytes = n })
 }
 
 // DefaultLinkCacheMaxBytes is the memory WithLinkCache holds at most unless
@@ -173,12 +167,17 @@ func WithLinkCache(maxStale time.Duration) Option {
 // WithLinkCacheMaxBytes bounds the link cache's memory, in bytes of Go heap:
 // about 250 bytes a user plus the lengths of its names. New refuses n <= 0.
 func WithLinkCacheMaxBytes(n int64) Option {
+	return positive("WithLinkCacheMaxBytes", n, func(c *config) { c.linkCacheMaxBytes = n })
+}
+
+// positive is an option that sets n > 0, and that New refuses otherwise.
+func positive(option string, n int64, set func(*config)) Option {
 	return optionFunc(func(c *config) {
 		if n <= 0 {
-			c.refuse(fmt.Errorf("otelexec: WithLinkCacheMaxBytes: must be > 0, got %d", n))
+			c.refuse(fmt.Errorf("otelexec: %s: must be > 0, got %d", option, n))
 			return
 		}
-		c.linkCacheMaxBytes = n
+		set(c)
 	})
 }
 

@@ -1,13 +1,13 @@
 package otelexec
 
 import (
-	"github.com/statefulroute/sfotel/internal/contract"
-
 	"context"
 	"errors"
 	"strconv"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/statefulroute/sfotel/internal/contract"
 )
 
 // SetServiceState records the state of one pod of a service, as given.
