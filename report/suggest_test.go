@@ -488,8 +488,11 @@ func TestSetupCommands(t *testing.T) {
 }
 
 func TestRuleStateCache(t *testing.T) {
-	run := func(compute float64, opts ...Option) *Report {
-		f := newFixture(t, opts...)
+	// A quiet runtime: this process's own CPU waits under a loaded test
+	// run would keep the rule silent.
+	quiet := withRuntime((&fakeRuntime{}).read)
+	run := func(compute float64) *Report {
+		f := newFixture(t, quiet)
 		f.calls(contract.OpGetLinkedPod.String(), 300, 0.0002)
 		f.calls(contract.OpComputeLinkedPod.String(), 300, compute)
 		return f.snapshot()
@@ -504,7 +507,7 @@ func TestRuleStateCache(t *testing.T) {
 	// A service of 3000 pods is direct evidence: half the ratio suffices,
 	// as when shared round trips slow GetLinkedPod too.
 	large := func(compute float64, pods int64) *Report {
-		f := newFixture(t)
+		f := newFixture(t, quiet)
 		f.calls(contract.OpGetLinkedPod.String(), 300, 0.0005)
 		f.calls(contract.OpComputeLinkedPod.String(), 300, compute)
 		g, err := f.meterFor(contract.MetricPods).Int64Gauge(contract.MetricPods)
@@ -528,7 +531,7 @@ func TestRuleStateCache(t *testing.T) {
 // (slow_round_trip, weight 0.1), and ComputeLinkedPod, 5% of the calls,
 // reads the states that make them slow: state_cache comes first.
 func TestCausesBeforeSymptoms(t *testing.T) {
-	f := newFixture(t)
+	f := newFixture(t, withRuntime((&fakeRuntime{}).read))
 	f.calls(contract.OpGetLinkedPod.String(), 3800, 0.0003)
 	f.calls(contract.OpComputeLinkedPod.String(), 200, 0.003)
 	f.commands(map[string]int{"EVALSHA": 4000}, 0.002)
