@@ -132,7 +132,9 @@ func WithGatherer(g prometheus.Gatherer) Option {
 
 // WithGoCollector adds (the default) or leaves out client_golang's Go
 // collector (go_goroutines, go_memstats_*, go_gc_*), which dashboards
-// expect on /metrics. The OTel runtime metrics go to OTLP only.
+// expect on /metrics, with the runtime histograms and GC CPU time a fleet
+// report reads (go_sched_latencies_seconds, go_cpu_classes_gc_*). The OTel
+// runtime metrics go to OTLP only.
 func WithGoCollector(on bool) Option { return func(c *config) { c.goCollector = on } }
 
 // WithProcessCollector adds (the default) or leaves out the process
@@ -168,15 +170,8 @@ func WithNamespace(ns string) Option {
 // the time one scrape may take (then 503). Defaults 4 and 10 s; both > 0.
 func WithScrapeLimits(maxInFlight int, timeout time.Duration) Option {
 	return func(c *config) {
-		if maxInFlight <= 0 {
-			c.fail("WithScrapeLimits: maxInFlight must be > 0, got %d", maxInFlight)
-		}
-		if timeout <= 0 {
-			c.fail("WithScrapeLimits: timeout must be > 0, got %v", timeout)
-		}
-		if maxInFlight > 0 && timeout > 0 {
-			c.maxInFlight, c.scrapeTimeout = maxInFlight, timeout
-		}
+		setIf(c, &c.maxInFlight, maxInFlight, maxInFlight > 0, "WithScrapeLimits: maxInFlight must be > 0, got %d", maxInFlight)
+		setIf(c, &c.scrapeTimeout, timeout, timeout > 0, "WithScrapeLimits: timeout must be > 0, got %v", timeout)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"regexp"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -58,7 +59,7 @@ func NewPrometheus(opts ...Option) (*Prometheus, error) {
 		return nil, fmt.Errorf("exporters: prometheus exporter: %w", err)
 	}
 	if c.goCollector {
-		if err := c.registerer.Register(collectors.NewGoCollector()); err != nil {
+		if err := c.registerer.Register(collectors.NewGoCollector(collectors.WithGoCollectorRuntimeMetrics(reportRuntimeMetrics))); err != nil {
 			return nil, fmt.Errorf("exporters: WithGoCollector: %w", err)
 		}
 	}
@@ -76,6 +77,13 @@ func NewPrometheus(opts ...Option) (*Prometheus, error) {
 	})
 	return &Prometheus{Reader: exp, registerer: c.registerer, gatherer: c.gatherer, handler: h}, nil
 }
+
+// reportRuntimeMetrics are the runtime/metrics the report's tail and GC
+// diagnosis read, beside the Go collector's defaults: with them on
+// /metrics, a fleet report (report.FleetReport) weighs CPU waits, GC
+// pauses and the GC's CPU as a process's own report does.
+var reportRuntimeMetrics = collectors.GoRuntimeMetricsRule{Matcher: regexp.MustCompile(
+	`^/sched/(latencies|pauses/total/gc):seconds$|^/cpu/classes/(total|idle|gc/mark/(assist|dedicated|idle)|gc/pause):cpu-seconds$|^/gc/(cycles/total:gc-cycles|heap/live:bytes)$`)}
 
 // ServeHTTP serves the current metrics; httpauth.Protect can guard it.
 func (p *Prometheus) ServeHTTP(w http.ResponseWriter, r *http.Request) { p.handler.ServeHTTP(w, r) }

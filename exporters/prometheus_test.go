@@ -398,3 +398,31 @@ func TestLintMetrics(t *testing.T) {
 		t.Errorf("lint: %s %s", pr.Metric, pr.Text)
 	}
 }
+
+// TestGoCollectorRuntimeMetrics: /metrics carries the runtime histograms
+// and GC CPU time the fleet report's diagnosis reads.
+func TestGoCollectorRuntimeMetrics(t *testing.T) {
+	p, err := NewPrometheus(WithProcessCollector(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fams := parseExposition(t, scrape(t, p).Body.Bytes())
+	for name, typ := range map[string]dto.MetricType{
+		"go_sched_latencies_seconds":                         dto.MetricType_HISTOGRAM,
+		"go_sched_pauses_total_gc_seconds":                   dto.MetricType_HISTOGRAM,
+		"go_cpu_classes_total_cpu_seconds_total":             dto.MetricType_COUNTER,
+		"go_cpu_classes_idle_cpu_seconds_total":              dto.MetricType_COUNTER,
+		"go_cpu_classes_gc_mark_assist_cpu_seconds_total":    dto.MetricType_COUNTER,
+		"go_cpu_classes_gc_mark_idle_cpu_seconds_total":      dto.MetricType_COUNTER,
+		"go_cpu_classes_gc_mark_dedicated_cpu_seconds_total": dto.MetricType_COUNTER,
+		"go_cpu_classes_gc_pause_cpu_seconds_total":          dto.MetricType_COUNTER,
+		"go_gc_cycles_total_gc_cycles_total":                 dto.MetricType_COUNTER,
+		"go_gc_heap_live_bytes":                              dto.MetricType_GAUGE,
+		"go_gc_gogc_percent":                                 dto.MetricType_GAUGE,
+		"go_goroutines":                                      dto.MetricType_GAUGE,
+	} {
+		if f, ok := fams[name]; !ok || f.GetType() != typ {
+			t.Errorf("%s: %v, want a %v", name, f.GetType(), typ)
+		}
+	}
+}

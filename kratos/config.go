@@ -1,6 +1,7 @@
 package sfkratos
 
 import (
+	"cmp"
 	"fmt"
 	"time"
 
@@ -25,76 +26,44 @@ type config struct {
 	err         error // the first invalid option value
 }
 
-func newConfig(opts []Option) config {
-	c := config{stopTimeout: DefaultStopTimeout}
-	for _, o := range opts {
-		if o != nil {
-			o.apply(&c)
-		}
-	}
-	return c
-}
-
 // Option configures a Lifecycle.
-type Option interface{ apply(*config) }
-
-type optionFunc func(*config)
-
-func (f optionFunc) apply(c *config) { f(c) }
+type Option func(*config)
 
 // WithTelemetry makes the Lifecycle shut t down (flushing its spans and
 // metrics) after the servers have stopped. nil is ignored.
 func WithTelemetry(t *exporters.Telemetry) Option {
-	return optionFunc(func(c *config) {
-		if t != nil {
-			c.telemetry = t
-		}
-	})
+	return func(c *config) { c.telemetry = cmp.Or(t, c.telemetry) }
 }
 
 // WithInstrumentation makes the Lifecycle close i (its prober and metric
 // callback) after the servers have stopped. nil is ignored.
 func WithInstrumentation(i *redisinstr.Instrumentation) Option {
-	return optionFunc(func(c *config) {
-		if i != nil {
-			c.inst = i
-		}
-	})
+	return func(c *config) { c.inst = cmp.Or(i, c.inst) }
 }
 
 // WithExecutor makes the Lifecycle load e's Lua scripts at Start (within
 // Kratos' start deadline: otelexec.New itself does no I/O) and close e after
 // the servers have stopped. nil is ignored.
 func WithExecutor(e *otelexec.Executor) Option {
-	return optionFunc(func(c *config) {
-		if e != nil {
-			c.executor = e
-		}
-	})
+	return func(c *config) { c.executor = cmp.Or(e, c.executor) }
 }
 
 // WithRedisClient hands rdb to the Lifecycle: Start checks that it answers,
 // Stop closes it, last. Leave it out when something else owns the client.
 // nil is ignored.
 func WithRedisClient(rdb redis.UniversalClient) Option {
-	return optionFunc(func(c *config) {
-		if rdb != nil {
-			c.rdb = rdb
-		}
-	})
+	return func(c *config) { c.rdb = cmp.Or(rdb, c.rdb) }
 }
 
 // WithStopTimeout bounds Stop, and is the kratos.StopTimeout that Options
 // returns, so the servers' graceful stop and the telemetry's final flush get
 // the same budget each. It must be > 0; the default is DefaultStopTimeout.
 func WithStopTimeout(d time.Duration) Option {
-	return optionFunc(func(c *config) {
-		if d <= 0 {
-			if c.err == nil {
-				c.err = fmt.Errorf("sfkratos: WithStopTimeout: must be > 0, got %v", d)
-			}
-			return
+	return func(c *config) {
+		if d > 0 {
+			c.stopTimeout = d
+		} else if c.err == nil {
+			c.err = fmt.Errorf("sfkratos: WithStopTimeout: must be > 0, got %v", d)
 		}
-		c.stopTimeout = d
-	})
+	}
 }

@@ -29,11 +29,16 @@ type Lifecycle struct {
 // NewLifecycle returns a Lifecycle for the parts given as options. It does
 // no I/O. An invalid option value is an error naming the option.
 func NewLifecycle(opts ...Option) (*Lifecycle, error) {
-	c := newConfig(opts)
-	if c.err != nil {
-		return nil, c.err
+	l := &Lifecycle{cfg: config{stopTimeout: DefaultStopTimeout}}
+	for _, o := range opts {
+		if o != nil {
+			o(&l.cfg)
+		}
 	}
-	return &Lifecycle{cfg: c}, nil
+	if l.cfg.err != nil {
+		return nil, l.cfg.err
+	}
+	return l, nil
 }
 
 // Options returns the kratos.App options that run Start before the servers
@@ -83,27 +88,18 @@ func (l *Lifecycle) Stop(ctx context.Context) error {
 	l.stopOnce.Do(func() {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), l.cfg.stopTimeout)
 		defer cancel()
-		var errs []error
-		if t := l.cfg.telemetry; t != nil {
-			if err := t.Shutdown(ctx); err != nil {
-				errs = append(errs, fmt.Errorf("telemetry: %w", err))
+		c, errs := l.cfg, []error(nil)
+		stop := func(part string, given bool, f func() error) {
+			if given {
+				if err := f(); err != nil {
+					errs = append(errs, fmt.Errorf("%s: %w", part, err))
+				}
 			}
 		}
-		if e := l.cfg.executor; e != nil {
-			if err := e.Close(); err != nil {
-				errs = append(errs, fmt.Errorf("executor: %w", err))
-			}
-		}
-		if i := l.cfg.inst; i != nil {
-			if err := i.Close(); err != nil {
-				errs = append(errs, fmt.Errorf("redis instrumentation: %w", err))
-			}
-		}
-		if r := l.cfg.rdb; r != nil {
-			if err := r.Close(); err != nil {
-				errs = append(errs, fmt.Errorf("redis client: %w", err))
-			}
-		}
+		stop("telemetry", c.telemetry != nil, func() error { return c.telemetry.Shutdown(ctx) })
+		stop("executor", c.executor != nil, c.executor.Close)
+		stop("redis instrumentation", c.inst != nil, c.inst.Close)
+		stop("redis client", c.rdb != nil, func() error { return c.rdb.Close() })
 		if len(errs) > 0 {
 			l.stopErr = fmt.Errorf("sfkratos: Lifecycle.Stop: %w", errors.Join(errs...))
 		}

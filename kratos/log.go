@@ -1,6 +1,7 @@
 package sfkratos
 
 import (
+	"cmp"
 	"context"
 	"log/slog"
 	"slices"
@@ -30,10 +31,7 @@ func NewSlogLogger(l log.Logger) *slog.Logger { return slog.New(NewSlogHandler(l
 // Every level is enabled: filter with log.NewFilter(l, log.FilterLevel(...))
 // as for any other Kratos logger.
 func NewSlogHandler(l log.Logger) slog.Handler {
-	if l == nil {
-		l = log.GetLogger()
-	}
-	return &slogHandler{logger: l}
+	return &slogHandler{logger: cmp.Or(l, log.GetLogger())}
 }
 
 type slogHandler struct {
@@ -99,17 +97,14 @@ func appendAttr(kvs []any, prefix string, a slog.Attr) []any {
 	return append(kvs, prefix+a.Key, a.Value.Any())
 }
 
-func kratosLevel(l slog.Level) log.Level {
-	switch {
-	case l < slog.LevelInfo:
-		return log.LevelDebug
-	case l < slog.LevelWarn:
-		return log.LevelInfo
-	case l < slog.LevelError:
-		return log.LevelWarn
-	default:
-		return log.LevelError
-	}
+// kratosLevel and slogLevel map between slog's levels, 4 apart, and
+// Kratos', 1 apart: Debug -4 and -1, Info 0 and 0, Warn 4 and 1, Error 8
+// and 2 (Fatal 3 has no slog name). The shift rounds down: a slog level
+// between two is the lower one.
+func kratosLevel(l slog.Level) log.Level { return log.Level(min(max(l>>2, -1), 2)) }
+
+func slogLevel(l log.Level) slog.Level {
+	return 4 * slog.Level(min(max(l, log.LevelDebug), log.LevelFatal))
 }
 
 // LevelFatal is the slog level NewKratosLogger gives Kratos' LevelFatal,
@@ -122,52 +117,27 @@ const LevelFatal = slog.LevelError + 4
 // the same. The value under log.DefaultMessageKey becomes the record's
 // message and the other pairs its attributes; Kratos' Debug, Info, Warn,
 // Error map to slog's, Fatal to LevelFatal. A nil l means slog.Default().
-func NewKratosLogger(l *slog.Logger) log.Logger {
-	return &kratosLogger{logger: l}
-}
+func NewKratosLogger(l *slog.Logger) log.Logger { return &kratosLogger{logger: l} }
 
 type kratosLogger struct{ logger *slog.Logger }
 
 func (k *kratosLogger) Log(level log.Level, keyvals ...any) error {
-	l := k.logger
-	if l == nil {
-		l = slog.Default()
-	}
-	lv := slogLevel(level)
-	ctx := context.Background()
-	if !l.Enabled(ctx, lv) {
+	l, lv := cmp.Or(k.logger, slog.Default()), slogLevel(level)
+	if !l.Enabled(context.Background(), lv) {
 		return nil
 	}
+	// The first non-empty string under the message key is the message; an
+	// unpaired key is passed on alone, and slog shows it as !BADKEY.
 	var msg string
 	args := make([]any, 0, len(keyvals))
 	for i := 0; i < len(keyvals); i += 2 {
-		if i+1 < len(keyvals) {
-			if key, ok := keyvals[i].(string); ok && key == log.DefaultMessageKey && msg == "" {
-				msg, _ = keyvals[i+1].(string)
-				if msg != "" {
-					continue
-				}
+		if msg == "" && i+1 < len(keyvals) && keyvals[i] == log.DefaultMessageKey {
+			if msg, _ = keyvals[i+1].(string); msg != "" {
+				continue
 			}
-			args = append(args, keyvals[i], keyvals[i+1])
-			continue
 		}
-		args = append(args, keyvals[i]) // an unpaired key: slog shows it as !BADKEY
+		args = append(args, keyvals[i:min(i+2, len(keyvals))]...)
 	}
-	l.Log(ctx, lv, msg, args...)
+	l.Log(context.Background(), lv, msg, args...)
 	return nil
-}
-
-func slogLevel(l log.Level) slog.Level {
-	switch {
-	case l <= log.LevelDebug:
-		return slog.LevelDebug
-	case l == log.LevelInfo:
-		return slog.LevelInfo
-	case l == log.LevelWarn:
-		return slog.LevelWarn
-	case l == log.LevelError:
-		return slog.LevelError
-	default:
-		return LevelFatal
-	}
 }

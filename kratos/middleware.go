@@ -20,10 +20,7 @@ func Middleware() middleware.Middleware {
 	return func(next middleware.Handler) middleware.Handler {
 		return func(ctx context.Context, req any) (any, error) {
 			reply, err := next(ctx, req)
-			if err != nil {
-				return reply, Error(err)
-			}
-			return reply, nil
+			return reply, Error(err)
 		}
 	}
 }

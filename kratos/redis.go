@@ -1,6 +1,7 @@
 package sfkratos
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -47,66 +48,81 @@ type RedisConfig interface {
 // that here, as an unbounded Redis call is never what a router wants.)
 func NewRedisOptions(c RedisConfig) (*redis.Options, error) {
 	if c == nil {
-		return nil, fmt.Errorf("sfkratos: NewRedisOptions: nil RedisConfig")
+		return nil, errors.New("sfkratos: NewRedisOptions: nil RedisConfig")
+	}
+	var err error // the first bad field's
+	bad := func(field, format string, args ...any) {
+		if err == nil {
+			err = fmt.Errorf("sfkratos: redis.%s: "+format, append([]any{field}, args...)...)
+		}
+	}
+	switch c.GetNetwork() {
+	case "", "tcp", "tcp4", "tcp6", "unix":
+	default:
+		bad("network", "want tcp, tcp4, tcp6 or unix, got %q", c.GetNetwork())
+	}
+	if c.GetAddr() == "" {
+		bad("addr", "must be set")
+	}
+	duration := func(field string, d *durationpb.Duration) time.Duration {
+		switch v, invalid := d.AsDuration(), d.CheckValid(); {
+		case d == nil:
+		case invalid != nil:
+			bad(field, "%w", invalid)
+		case v < 0:
+			bad(field, "must be >= 0, got %v", v)
+		default:
+			return v
+		}
+		return 0
+	}
+	count := func(field string, n int32) int {
+		if n < 0 {
+			bad(field, "must be >= 0, got %d", n)
+		}
+		return int(n)
 	}
 	o := &redis.Options{
 		Network:               c.GetNetwork(),
 		Addr:                  c.GetAddr(),
 		ContextTimeoutEnabled: true,
 		DialerRetries:         1,
+		ReadTimeout:           duration("read_timeout", c.GetReadTimeout()),
+		WriteTimeout:          duration("write_timeout", c.GetWriteTimeout()),
+		DialTimeout:           duration("dial_timeout", optional(c, dialTimeoutGetter.GetDialTimeout)),
+		PoolTimeout:           duration("pool_timeout", optional(c, poolTimeoutGetter.GetPoolTimeout)),
+		Username:              optional(c, usernameGetter.GetUsername),
+		Password:              optional(c, passwordGetter.GetPassword),
+		DB:                    count("db", optional(c, dbGetter.GetDb)),
+		PoolSize:              count("pool_size", optional(c, poolSizeGetter.GetPoolSize)),
+		MinIdleConns:          count("min_idle_conns", optional(c, minIdleConnsGetter.GetMinIdleConns)),
+		MaxRetries:            count("max_retries", optional(c, maxRetriesGetter.GetMaxRetries)),
 	}
-	switch o.Network {
-	case "", "tcp", "tcp4", "tcp6", "unix":
-	default:
-		return nil, fmt.Errorf("sfkratos: redis.network: want tcp, tcp4, tcp6 or unix, got %q", o.Network)
-	}
-	if o.Addr == "" {
-		return nil, fmt.Errorf("sfkratos: redis.addr: must be set")
-	}
-	var err error
-	if o.ReadTimeout, err = duration("read_timeout", c.GetReadTimeout()); err != nil {
+	if err != nil {
 		return nil, err
-	}
-	if o.WriteTimeout, err = duration("write_timeout", c.GetWriteTimeout()); err != nil {
-		return nil, err
-	}
-	if g, ok := c.(interface{ GetDialTimeout() *durationpb.Duration }); ok {
-		if o.DialTimeout, err = duration("dial_timeout", g.GetDialTimeout()); err != nil {
-			return nil, err
-		}
-	}
-	if g, ok := c.(interface{ GetPoolTimeout() *durationpb.Duration }); ok {
-		if o.PoolTimeout, err = duration("pool_timeout", g.GetPoolTimeout()); err != nil {
-			return nil, err
-		}
-	}
-	if g, ok := c.(interface{ GetUsername() string }); ok {
-		o.Username = g.GetUsername()
-	}
-	if g, ok := c.(interface{ GetPassword() string }); ok {
-		o.Password = g.GetPassword()
-	}
-	if g, ok := c.(interface{ GetDb() int32 }); ok {
-		if o.DB, err = count("db", g.GetDb()); err != nil {
-			return nil, err
-		}
-	}
-	if g, ok := c.(interface{ GetPoolSize() int32 }); ok {
-		if o.PoolSize, err = count("pool_size", g.GetPoolSize()); err != nil {
-			return nil, err
-		}
-	}
-	if g, ok := c.(interface{ GetMinIdleConns() int32 }); ok {
-		if o.MinIdleConns, err = count("min_idle_conns", g.GetMinIdleConns()); err != nil {
-			return nil, err
-		}
-	}
-	if g, ok := c.(interface{ GetMaxRetries() int32 }); ok {
-		if o.MaxRetries, err = count("max_retries", g.GetMaxRetries()); err != nil {
-			return nil, err
-		}
 	}
 	return o, nil
+}
+
+// The getters of the fields NewRedisOptions reads when c has them.
+type (
+	dialTimeoutGetter  interface{ GetDialTimeout() *durationpb.Duration }
+	poolTimeoutGetter  interface{ GetPoolTimeout() *durationpb.Duration }
+	usernameGetter     interface{ GetUsername() string }
+	passwordGetter     interface{ GetPassword() string }
+	dbGetter           interface{ GetDb() int32 }
+	poolSizeGetter     interface{ GetPoolSize() int32 }
+	minIdleConnsGetter interface{ GetMinIdleConns() int32 }
+	maxRetriesGetter   interface{ GetMaxRetries() int32 }
+)
+
+// optional returns what get reads from c, or the zero value (go-redis's
+// default) when c has no such getter.
+func optional[G, V any](c RedisConfig, get func(G) V) (v V) {
+	if g, ok := c.(G); ok {
+		v = get(g)
+	}
+	return v
 }
 
 // NewRedisClient returns a *redis.Client with NewRedisOptions(c). It does no
@@ -117,25 +133,4 @@ func NewRedisClient(c RedisConfig) (*redis.Client, error) {
 		return nil, err
 	}
 	return redis.NewClient(o), nil
-}
-
-func duration(field string, d *durationpb.Duration) (time.Duration, error) {
-	if d == nil {
-		return 0, nil
-	}
-	if err := d.CheckValid(); err != nil {
-		return 0, fmt.Errorf("sfkratos: redis.%s: %w", field, err)
-	}
-	v := d.AsDuration()
-	if v < 0 {
-		return 0, fmt.Errorf("sfkratos: redis.%s: must be >= 0, got %v", field, v)
-	}
-	return v, nil
-}
-
-func count(field string, n int32) (int, error) {
-	if n < 0 {
-		return 0, fmt.Errorf("sfkratos: redis.%s: must be >= 0, got %d", field, n)
-	}
-	return int(n), nil
 }

@@ -14,18 +14,12 @@ var ErrInvalidArgument = contract.ErrInvalidArgument
 // or a key of the wrong Redis type (WRONGTYPE).
 var ErrUnexpectedReply = contract.ErrUnexpectedReply
 
-// ErrOutcomeUnknown is wrapped by the error of a write whose reply was lost:
-// the connection broke or the deadline passed after the command may have
-// reached Redis, so the write may or may not have been applied. Every write
-// operation reports such a failure so (SetServiceState and SetWorkloadState
-// too); a plain timeout means nothing was sent. The executor never resends
-// a link script that may have run, because running it twice returns a
-// wrong result (the second run sees the first run's link). The error also
-// wraps the cause (a network error, context.DeadlineExceeded, ...).
-//
-// What to do with it: read the link back (GetLinkedPod) to learn what Redis
-// holds now, and decide from that; or, where the write is idempotent for the
-// caller (SetLinkedPod to the same pod), simply repeat it.
+// ErrOutcomeUnknown is wrapped, with its cause, by the error of a write
+// whose reply was lost after the command may have reached Redis, so that it
+// may or may not have been applied (a plain timeout means nothing was sent).
+// The executor never resends a link script that may have run: a second run
+// would see the first run's link. Read the link back (GetLinkedPod) to learn
+// what Redis holds, or repeat a write that is idempotent for the caller.
 var ErrOutcomeUnknown = contract.ErrOutcomeUnknown
 
 // ErrClosed is returned by every operation of an Executor after Close.
@@ -54,6 +48,3 @@ func ErrorType(err error) string { return contract.Classify(err).String() }
 
 // ErrorTypes returns every value ErrorType can return for a non-nil error.
 func ErrorTypes() []string { return contract.ErrorTypes() }
-
-// isNoScript reports whether err is the server's NOSCRIPT reply.
-func isNoScript(err error) bool { return contract.IsNoScript(err) }

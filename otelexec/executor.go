@@ -1,6 +1,7 @@
 package otelexec
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"log/slog"
@@ -28,17 +29,14 @@ type Executor struct {
 	ratios      metric.Registration // nil without metrics
 }
 
-// New returns an Executor over rdb, which may be a *redis.Client, a
-// *redis.ClusterClient or a *redis.Ring. It does not talk to Redis, so it
-// cannot hang on an unreachable server: like redis.NewClient or sql.Open,
-// it only checks its arguments and builds the instrumentation. Call
-// LoadScripts with a deadline to check Redis and load the Lua scripts at
-// start-up; otherwise each script is loaded by its first use.
-//
-// The executor does not own rdb: closing it is the caller's job.
+// New returns an Executor over rdb, a *redis.Client, *redis.ClusterClient
+// or *redis.Ring, which it does not own. Like redis.NewClient or sql.Open
+// it does no I/O, so it cannot hang: LoadScripts checks Redis and loads the
+// Lua scripts within a deadline; otherwise each is loaded by its first use.
 func New(rdb redis.UniversalClient, opts ...Option) (*Executor, error) {
-	if err := checkClient(rdb); err != nil {
-		return nil, err
+	cl, ok := clientOf(rdb)
+	if !ok {
+		return nil, &ArgumentError{Field: "rdb", Reason: "nil"}
 	}
 	c := newConfig(opts)
 	if err := errors.Join(c.invalid...); err != nil {
@@ -50,66 +48,63 @@ func New(rdb redis.UniversalClient, opts ...Option) (*Executor, error) {
 		return nil, err
 	}
 	e.tel = tel
-	e.send = newSender(rdb, c.autoPipelining, c.commandSpans)
-	e.states = newStateCache(&c, tel.meters, e.podStateFields)
+	e.send = newSender(rdb, cl, c.autoPipelining, c.commandSpans)
+	e.states = newStateCache(&c, tel.meters, e.send)
+	if e.links, err = newLinkCache(&c, rdb, tel.meters); err != nil {
+		return nil, err
+	}
 	if ms := tel.meters; ms != nil {
 		if e.ratios, err = c.meterProvider.Meter(ScopeName, metric.WithInstrumentationVersion(Version)).RegisterCallback(e.observeRatios, ms.ratio); err != nil {
+			e.links.close()
 			return nil, err
 		}
 	}
-	if e.links, err = newLinkCache(&c, rdb, tel.meters != nil); err != nil {
-		return nil, err
+	if !cl.ctxTimeout { // then go-redis bounds a call by its read timeout only
+		c.logger.Warn("otelexec: the go-redis client has ContextTimeoutEnabled false, so calls ignore context deadlines and wait for the client's read timeout; set ContextTimeoutEnabled: true")
 	}
-	warnIfContextIgnored(c.logger, rdb)
 	return e, nil
 }
 
-// checkClient refuses a nil client, including a typed nil in the interface,
-// which would panic on first use.
-func checkClient(rdb redis.UniversalClient) error {
-	var isNil bool
-	switch c := rdb.(type) {
+// client is what the executor reads of its go-redis client, whichever of
+// the three types it is; another UniversalClient is sent to directly.
+type client struct {
+	ctxTimeout bool // ContextTimeoutEnabled
+	retries    int  // how often go-redis resends: MaxRedirects on a cluster, MaxRetries elsewhere
+	db         int  // the database selected; a cluster has 0 only
+	cluster    bool
+	pipeliner  func(*redis.AutoPipelineOptions) (*redis.AutoPipeliner, error) // nil: none
+}
+
+// clientOf reads rdb; ok is false for a nil client, including a typed nil
+// in the interface, which would panic on first use.
+func clientOf(rdb redis.UniversalClient) (c client, ok bool) {
+	switch r := rdb.(type) {
 	case nil:
-		isNil = true
 	case *redis.Client:
-		isNil = c == nil
+		if ok = r != nil; ok {
+			o := r.Options()
+			c = client{ctxTimeout: o.ContextTimeoutEnabled, retries: o.MaxRetries, db: o.DB, pipeliner: r.AsyncAutoPipelineWithOptions}
+		}
 	case *redis.ClusterClient:
-		isNil = c == nil
+		if ok = r != nil; ok {
+			o := r.Options()
+			c = client{ctxTimeout: o.ContextTimeoutEnabled, retries: o.MaxRedirects, cluster: true, pipeliner: r.AsyncAutoPipelineWithOptions}
+		}
 	case *redis.Ring:
-		isNil = c == nil
-	}
-	if isNil {
-		return &ArgumentError{Field: "rdb", Reason: "nil"}
-	}
-	return nil
-}
-
-// warnIfContextIgnored logs once per New when the client ignores context
-// deadlines: go-redis then bounds a call by its read timeout only, and the
-// executor's deadline promise cannot hold.
-func warnIfContextIgnored(l *slog.Logger, rdb redis.UniversalClient) {
-	var enabled bool
-	switch c := rdb.(type) {
-	case *redis.Client:
-		enabled = c.Options().ContextTimeoutEnabled
-	case *redis.ClusterClient:
-		enabled = c.Options().ContextTimeoutEnabled
-	case *redis.Ring:
-		enabled = c.Options().ContextTimeoutEnabled
+		if ok = r != nil; ok {
+			o := r.Options()
+			c = client{ctxTimeout: o.ContextTimeoutEnabled, retries: o.MaxRetries, db: o.DB, pipeliner: r.AsyncAutoPipelineWithOptions}
+		}
 	default:
-		return
+		c, ok = client{ctxTimeout: true}, true
 	}
-	if !enabled {
-		l.Warn("otelexec: the go-redis client has ContextTimeoutEnabled false, so calls ignore context deadlines and wait for the client's read timeout; set ContextTimeoutEnabled: true")
-	}
+	return c, ok
 }
 
-// LoadScripts loads the executor's Lua scripts into Redis (SCRIPT LOAD; on
-// every shard of a Ring, every master of a Cluster) and checks that Redis
-// agrees on each script's SHA1. It is an operation like the others (span,
-// metrics), bounded by ctx. Use it at start-up to fail fast on an
-// unreachable or refusing Redis; without it each script is loaded by its
-// first use.
+// LoadScripts loads the executor's Lua scripts into Redis (every shard of a
+// Ring, every master of a Cluster) and checks their SHA1s, as an operation
+// bounded by ctx: at start-up, to fail fast on an unreachable or refusing
+// Redis. Without it each script is loaded by its first use.
 func (e *Executor) LoadScripts(ctx context.Context) (err error) {
 	ctx, op := e.tel.start(ctx, contract.OpLoadScripts)
 	defer op.end(&err)
@@ -120,11 +115,9 @@ func (e *Executor) LoadScripts(ctx context.Context) (err error) {
 }
 
 // Close ends the executor: every later call returns ErrClosed (and is
-// counted, with error_type="closed"), the state cache's memory is released,
-// the link cache's connection is closed and the cache hit ratios are no
-// longer reported. The executor's counts stay in its MeterProvider's
-// counters, which every executor on it adds to, so closing one never makes
-// a counter go down. Close does not close the Redis client. It is idempotent.
+// counted), the caches' memory and connection are released and their hit
+// ratios no longer reported; the counts stay in the MeterProvider's
+// counters. Close does not close the Redis client. It is idempotent.
 func (e *Executor) Close() error {
 	if !e.closed.Swap(true) {
 		e.links.close()
@@ -136,12 +129,13 @@ func (e *Executor) Close() error {
 	return nil
 }
 
-// check returns ErrClosed after Close.
-func (e *Executor) check() error {
+// check returns ErrClosed after Close, else the first of an operation's
+// argument errors, if any.
+func (e *Executor) check(invalid ...error) error {
 	if e.closed.Load() {
 		return ErrClosed
 	}
-	return nil
+	return cmp.Or(invalid...)
 }
 
 // ScriptStats returns the EVALSHA hits, NOSCRIPT misses and script reloads

@@ -16,6 +16,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/statefulroute/sfotel/internal/contract"
 	"github.com/statefulroute/sfotel/internal/redistest"
 )
 
@@ -534,11 +535,13 @@ func TestConcurrentNoScriptReloadsOnce(t *testing.T) {
 	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr, PoolSize: 32})
 	t.Cleanup(func() { _ = rdb.Close() })
 	// The hook holds every NOSCRIPT reply until all n callers have one, so
-	// all of them want a reload at the same moment.
+	// all of them want a reload at the same moment. Sent directly: a reply
+	// the autopipeliner's dispatcher read would be held in its goroutine,
+	// and every command queued behind it, the reload too, would wait.
 	const n = 16
 	var seen atomic.Int32
 	release := make(chan struct{})
-	e, err := New(rdb)
+	e, err := New(rdb, WithAutoPipelining(false))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -580,7 +583,7 @@ func (noScriptBarrier) ProcessPipelineHook(next redis.ProcessPipelineHook) redis
 func (b noScriptBarrier) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
 		err := next(ctx, cmd)
-		if isNoScript(err) {
+		if contract.IsNoScript(err) {
 			if b.seen.Add(1) == b.n {
 				close(b.release)
 			}

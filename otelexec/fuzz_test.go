@@ -168,17 +168,17 @@ func FuzzReplyParsers(f *testing.F) {
 		// A link reply is a pod ID, or {pod ID, skipped} with skipped 1 or 2.
 		pair, isPair := v.([]any)
 		skippedOK := isPair && len(pair) == 2 && (b == 1 || b == 2) && shape%8 == 2
-		if pod, skipped, err := parseLinkReply(v); err == nil {
+		if pod, skipped, err := parseLinkReply(v, nil); err == nil {
 			if skipped == 0 && (!isInt || int64(pod) != n) || skipped > 0 && (!skippedOK || int64(pod) != a || int64(skipped) != b) || pod < -1 || pod > math.MaxInt32 {
 				t.Fatalf("parseLinkReply(%#v) = %d, %d", v, pod, skipped)
 			}
 		}
-		if removed, skipped, err := parseRemoveReply(v); err == nil {
+		if removed, skipped, err := parseRemoveReply(v, nil); err == nil {
 			if skipped == 0 && (!isInt || n != 0 && n != 1 || removed != (n == 1)) || skipped > 0 && (!skippedOK || a != 0 && a != 1 || removed != (a == 1)) {
 				t.Fatalf("parseRemoveReply(%#v) = %v, %d", v, removed, skipped)
 			}
 		}
-		if ok, pod, skipped, _, err := parseTrySetReply(v); err == nil && (pod < 0 || pod > math.MaxInt32 || skipped < 0 || skipped > 2 || ok != (a == 1)) {
+		if ok, pod, skipped, _, err := parseTrySetReply(v, nil); err == nil && (pod < 0 || pod > math.MaxInt32 || skipped < 0 || skipped > 2 || ok != (a == 1)) {
 			t.Fatalf("parseTrySetReply(%#v) = %v, %d, %d", v, ok, pod, skipped)
 		}
 		set, err := parseBoolReply(v)
@@ -191,8 +191,8 @@ func FuzzReplyParsers(f *testing.F) {
 		}
 		// A state field is kept exactly when it is a stored pod ID, and
 		// counted as skipped otherwise.
-		if h := parseStateHash(map[string]string{s: "x"}); len(h.states)+h.skipped != 1 || (len(h.states) == 1) != (canonicalPodID(s) >= 0) {
-			t.Fatalf("parseStateHash(%q) = %v, %d skipped", s, h.states, h.skipped)
+		if states, skipped := parseStateHash(map[string]string{s: "x"}); len(states)+skipped != 1 || (len(states) == 1) != (canonicalPodID(s) >= 0) {
+			t.Fatalf("parseStateHash(%q) = %v, %d skipped", s, states, skipped)
 		}
 	})
 }

@@ -143,7 +143,7 @@ func BenchmarkOpTelemetry(b *testing.B) {
 		tracer := tp.Tracer(ScopeName)
 		sets := &tel.meters.plain[contract.OpGetLinkedPod]
 		// Kind and attributes as start options, prebuilt as the executor does.
-		start := tel.spans[contract.OpGetLinkedPod].client
+		start := tel.spans[contract.OpGetLinkedPod]
 		ctx := context.Background()
 		b.ReportAllocs()
 		cpu := startCPU()

@@ -54,3 +54,43 @@ func chooserAt(now time.Time, aliveWithin time.Duration) *chooser {
 	c := newChooser(now, aliveWithin)
 	return &c
 }
+
+// choosePod picks the live pod with the lowest load, lowest pod ID on ties,
+// or -1 when no pod is live, and says how many states it could not parse.
+// Live is the Java executor's rule (livenessAt): a heartbeat no older than
+// aliveWithin, counted in whole seconds or milliseconds, the boundary
+// included, and no more than MaxHeartbeatSkew ahead. It is the rule over
+// states as GetServiceState returns them; the executor itself chooses over
+// parsedStates or a raw HGETALL reply (choosePodOf), by the same chooser.
+func choosePod(states map[int]string, now time.Time, aliveWithin time.Duration) (chosen, unparsed int) {
+	c := newChooser(now, aliveWithin)
+	for pod, state := range states {
+		load, beat, ok := parseState(state)
+		if !ok {
+			unparsed++
+			continue
+		}
+		c.offer(pod, int64(load), beat)
+	}
+	return c.pod, unparsed
+}
+
+// linkKeys are the KEYS of a link script: the user's link hash and link key.
+func linkKeys(namespace, uid, serviceName string) []string {
+	return []string{linkHashKey(namespace, uid), linkKey(namespace, uid, serviceName)}
+}
+
+// len is the number of entries kept, for tests.
+func (c *cache[V, X]) len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.n
+}
+
+// size is the bytes the cache accounts, its entries' and its admission
+// table's, for tests and benchmarks.
+func (c *cache[V, X]) size() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.used + doorBytes(len(c.door))
+}

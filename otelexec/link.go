@@ -3,41 +3,18 @@ package otelexec
 import (
 	"context"
 	"errors"
-	"strconv"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/statefulroute/sfotel/internal/contract"
 )
 
-// validateSet checks the arguments of the link-setting operations.
-func validateSet(namespace, uid, serviceName string, podID, persistSeconds int) error {
-	if err := validateLink(namespace, uid, serviceName); err != nil {
-		return err
-	}
-	if err := validatePodID("podID", podID); err != nil {
-		return err
-	}
-	return validatePersist("persistSeconds", persistSeconds)
-}
-
-// linkKeys are the link hash and link keys of a user's link to a service.
-// The hash key is a prefix of the link key, so one string serves both.
-func linkKeys(namespace, uid, serviceName string) []string {
-	k := linkKey(namespace, uid, serviceName)
-	return []string{k[:len(k)-len(serviceName)], k}
-}
-
-// A user's link to a service is stored in two places (docs/design.md): the
-// link key sf:{<ns>:lk:<uid>}<svc> (no TTL = persistent, TTL = temporary)
-// and, for a persistent link, the field <svc> of the user's link hash
-// sf:{<ns>:lk:<uid>}. sfotel writes both; the Java executor's compute
-// script writes the hash field alone. So every operation reads the hash
-// field first: a field is the user's persistent link, whether or not a link
-// key exists, and it wins where the two disagree (the field is then the
-// later write: docs/java.md). A value that is not a pod ID is no link, and
-// is counted (stored.go). The Lua side of this rule is sf_link in
-// internal/luascript/prelude.lua; the Go side is getLink and linkOf.
+// A link is read by one rule everywhere (docs/design.md, "Redis data
+// layout"): the user's link hash field first, which the Java executor's
+// compute script writes alone, then the link key; a value that is not a
+// pod ID is no link. linkOf is the rule in Go, sf_link in
+// internal/luascript/prelude.lua in Lua.
 
 // SetLinkedPod links a user to a pod of a service, replacing any link, and
 // returns the previous pod or -1. persistSeconds -1 (PersistForever) makes
@@ -46,19 +23,10 @@ func linkKeys(namespace, uid, serviceName string) []string {
 func (e *Executor) SetLinkedPod(ctx context.Context, namespace, uid, serviceName string, podID, persistSeconds int) (previousPod int, err error) {
 	ctx, op := e.tel.startFor(ctx, contract.OpSetLinkedPod, namespace, serviceName)
 	defer op.end(&err)
-	if err = e.check(); err != nil {
+	if err = e.check(validateSet(namespace, uid, serviceName, podID, persistSeconds)); err != nil {
 		return -1, err
 	}
-	if err = validateSet(namespace, uid, serviceName, podID, persistSeconds); err != nil {
-		return -1, err
-	}
-	defer e.links.forget(namespace, uid) // after the reply: docs/design.md, "Link cache"
-	v, err := e.evalSha(ctx, e.scripts.setLinked, linkKeys(namespace, uid, serviceName),
-		serviceName, strconv.Itoa(podID), strconv.Itoa(persistSeconds))
-	if err != nil {
-		return -1, err
-	}
-	pod, skipped, err := parseLinkReply(v)
+	pod, skipped, err := parseLinkReply(e.evalSha(ctx, e.scripts.setLinked, namespace, uid, serviceName, podID, persistSeconds))
 	e.skipped(ctx, contract.OpSetLinkedPod, namespace, serviceName, contract.SkipLinkValue, skipped)
 	if err == nil && pod >= 0 && pod != podID {
 		e.tel.moved(ctx, contract.MovedBySetLinkedPod)
@@ -67,38 +35,24 @@ func (e *Executor) SetLinkedPod(ctx context.Context, namespace, uid, serviceName
 }
 
 // TrySetLinkedPod links a user to a pod unless a persistent link to another
-// pod exists (a field of the user's link hash, the Java executor's
-// computed links included, or a link without TTL). It returns (true, podID)
-// when it set the link and (false, current pod) when a persistent link won.
-// A temporary link is replaced, and so is a persistent link to the same
-// pod: with a positive persistSeconds that link becomes temporary, as in
-// the Java executor. Replacing a temporary link to another pod (a grace
-// period's) is a move, counted in stateful_executor.links.moved, as is
-// SetLinkedPod replacing a link to another pod.
+// pod exists (a hash field, Java-computed ones included, or a link without
+// TTL): (true, podID) when it set the link, (false, current pod) when a
+// persistent link won. A temporary link is replaced (a move when to another
+// pod, counted in stateful_executor.links.moved), and so is a persistent
+// link to the same pod, which a positive persistSeconds makes temporary, as
+// in the Java executor.
 func (e *Executor) TrySetLinkedPod(ctx context.Context, namespace, uid, serviceName string, podID, persistSeconds int) (ok bool, currentPod int, err error) {
 	ctx, op := e.tel.startFor(ctx, contract.OpTrySetLinkedPod, namespace, serviceName)
 	defer op.end(&err)
-	if err = e.check(); err != nil {
+	if err = e.check(validateSet(namespace, uid, serviceName, podID, persistSeconds)); err != nil {
 		return false, -1, err
 	}
-	if err = validateSet(namespace, uid, serviceName, podID, persistSeconds); err != nil {
-		return false, -1, err
-	}
-	defer e.links.forget(namespace, uid) // after the reply: docs/design.md, "Link cache"
-	v, err := e.evalSha(ctx, e.scripts.trySet, linkKeys(namespace, uid, serviceName),
-		serviceName, strconv.Itoa(podID), strconv.Itoa(persistSeconds))
-	if err != nil {
-		return false, -1, err
-	}
-	ok, currentPod, skipped, moved, err := parseTrySetReply(v)
+	ok, currentPod, skipped, moved, err := parseTrySetReply(e.evalSha(ctx, e.scripts.trySet, namespace, uid, serviceName, podID, persistSeconds))
 	e.skipped(ctx, contract.OpTrySetLinkedPod, namespace, serviceName, contract.SkipLinkValue, skipped)
-	if err != nil {
-		return false, -1, err
-	}
 	if moved {
 		e.tel.moved(ctx, contract.MovedByTrySetLinkedPod)
 	}
-	return ok, currentPod, nil
+	return ok, currentPod, err
 }
 
 // SetLinkedPodIfAbsent links a user to a pod unless any link exists, and
@@ -108,94 +62,100 @@ func (e *Executor) TrySetLinkedPod(ctx context.Context, namespace, uid, serviceN
 func (e *Executor) SetLinkedPodIfAbsent(ctx context.Context, namespace, uid, serviceName string, podID, persistSeconds int) (currentPod int, err error) {
 	ctx, op := e.tel.startFor(ctx, contract.OpSetLinkedPodIfAbsent, namespace, serviceName)
 	defer op.end(&err)
-	if err = e.check(); err != nil {
-		return -1, err
-	}
-	if err = validateSet(namespace, uid, serviceName, podID, persistSeconds); err != nil {
+	if err = e.check(validateSet(namespace, uid, serviceName, podID, persistSeconds)); err != nil {
 		return -1, err
 	}
 	return e.setIfAbsent(ctx, contract.OpSetLinkedPodIfAbsent, namespace, uid, serviceName, podID, persistSeconds)
 }
 
 func (e *Executor) setIfAbsent(ctx context.Context, id contract.Op, namespace, uid, serviceName string, podID, persistSeconds int) (int, error) {
-	defer e.links.forget(namespace, uid)
-	v, err := e.evalSha(ctx, e.scripts.setIfAbsent, linkKeys(namespace, uid, serviceName),
-		serviceName, strconv.Itoa(podID), strconv.Itoa(persistSeconds))
-	if err != nil {
-		return -1, err
-	}
-	pod, skipped, err := parseLinkReply(v)
+	pod, skipped, err := parseLinkReply(e.evalSha(ctx, e.scripts.setIfAbsent, namespace, uid, serviceName, podID, persistSeconds))
 	e.skipped(ctx, id, namespace, serviceName, contract.SkipLinkValue, skipped)
 	if err == nil && pod < 0 {
-		err = errors.Join(ErrUnexpectedReply, errors.New("script returned -1"))
+		return -1, errors.Join(ErrUnexpectedReply, errors.New("script returned -1"))
 	}
 	return pod, err
 }
 
 // GetLinkedPod returns the pod a user is linked to for a service, persistent
-// or temporary, or -1 when there is no link. A field of the user's link
-// hash (the persistent link, which the Java executor's compute script writes
-// alone) wins over the link key. A link value that is not a pod ID (another
-// writer's data) is no link; it is counted and logged
-// (stateful_executor.stored_values.skipped). One round trip: a pipeline of
-// HGET and GET on the user's slot.
+// or temporary, or -1 when there is no link: the user's link hash field
+// (which the Java executor's compute script writes alone), else the link
+// key. A value that is not a pod ID is no link, counted and logged. One
+// round trip, HGET and GET on the user's slot; none when the link cache
+// has it.
 func (e *Executor) GetLinkedPod(ctx context.Context, namespace, uid, serviceName string) (pod int, err error) {
 	ctx, op := e.tel.startFor(ctx, contract.OpGetLinkedPod, namespace, serviceName)
 	defer op.end(&err)
-	if err = e.check(); err != nil {
+	if err = e.check(validateLink(namespace, uid, serviceName)); err != nil {
 		return -1, err
 	}
-	if err = validateLink(namespace, uid, serviceName); err != nil {
-		return -1, err
-	}
-	if e.links != nil {
-		return e.getLinkCached(ctx, contract.OpGetLinkedPod, namespace, uid, serviceName)
-	}
-	return e.getLink(ctx, contract.OpGetLinkedPod, namespace, uid, serviceName)
+	return e.getLink(ctx, namespace, uid, serviceName)
 }
 
-// getLink reads a user's link for operation id in one round trip: HGET of
-// the hash field, then GET of the link key, pipelined. Both keys share the
-// user's hash tag, so on a cluster the pipeline goes to one node. The two
-// reads are not one atomic step, but with the field read first the answer
-// is the link as it was at one of the two reads: a write between them that
-// adds a field alone (the Java compute script) leaves the link key as it
-// was when the field was still absent.
-func (e *Executor) getLink(ctx context.Context, id contract.Op, namespace, uid, serviceName string) (int, error) {
-	key := linkKey(namespace, uid, serviceName)
-	field := redis.NewStringCmd(ctx, "hget", key[:len(key)-len(serviceName)], serviceName)
-	link := redis.NewStringCmd(ctx, "get", key)
-	if err := e.send.pair(ctx, field, link, nil); err != nil && !errors.Is(err, redis.Nil) {
+// getLink reads a user's link in one round trip, or none when the link
+// cache has it: HGET of the hash field, then GET of the link key (and, for
+// the cache, its PTTL). With the field read first, the answer is the link
+// as it was at one of the two reads, though they are not one atomic step.
+// The cache keeps it unless a value in it is not a pod ID.
+func (e *Executor) getLink(ctx context.Context, namespace, uid, serviceName string) (int, error) {
+	var (
+		t         linkTicket
+		cacheable bool
+		ttl       *redis.IntCmd
+		third     redis.Cmder // ttl, or nil: a nil *IntCmd is no nil Cmder
+	)
+	if lc := e.links; lc != nil {
+		if pod, ok := lc.get(namespace, uid, serviceName); ok {
+			return pod, nil
+		}
+		t, cacheable = lc.begin(namespace, uid)
+	}
+	key, field, link := linkCmds(ctx, namespace, uid, serviceName)
+	var sent int64
+	if cacheable {
+		ttl = redis.NewIntCmd(ctx, "pttl", key)
+		third, sent = ttl, monotonic()
+	}
+	if err := e.send.pair(ctx, field, link, third); err != nil && !errors.Is(err, redis.Nil) {
 		return -1, err
 	}
 	pod, skipped, err := linkOf(field, link)
-	e.skipped(ctx, id, namespace, serviceName, contract.SkipLinkValue, skipped)
-	return pod, err
+	e.skipped(ctx, contract.OpGetLinkedPod, namespace, serviceName, contract.SkipLinkValue, skipped)
+	if err != nil || !cacheable || skipped > 0 || ttl.Err() != nil {
+		return pod, err
+	}
+	expires := int64(0)
+	if field.Err() != nil && pod >= 0 && ttl.Val() >= 0 {
+		// The link key's pod, and the key has a TTL: it goes then.
+		expires = sent + ttl.Val()*int64(time.Millisecond)
+	}
+	e.links.put(t, serviceName, pod, expires)
+	return pod, nil
+}
+
+// linkCmds are the reads of a user's link, for linkOf: HGET of the hash
+// field and GET of the link key (key), both on the user's slot.
+func linkCmds(ctx context.Context, namespace, uid, serviceName string) (key string, field, link *redis.StringCmd) {
+	key = linkKey(namespace, uid, serviceName)
+	field = redis.NewStringCmd(ctx, "hget", key[:len(key)-len(serviceName)], serviceName)
+	return key, field, redis.NewStringCmd(ctx, "get", key)
 }
 
 // linkOf is sf_link's rule in Go, over the replies of HGET (the hash
 // field) and GET (the link key): the field's pod if it is one, else the
 // link key's, else -1; skipped counts the values that are not pod IDs.
 func linkOf(field, link *redis.StringCmd) (pod, skipped int, err error) {
-	v, err := field.Result()
-	switch {
-	case err == nil:
-		if pod, err := parsePodID(v); err == nil {
-			return pod, 0, nil
+	for _, cmd := range [2]*redis.StringCmd{field, link} {
+		v, err := cmd.Result()
+		if errors.Is(err, redis.Nil) {
+			continue
+		} else if err != nil {
+			return -1, 0, err
 		}
-		skipped = 1
-	case !errors.Is(err, redis.Nil):
-		return -1, 0, err
-	}
-	v, err = link.Result()
-	switch {
-	case err == nil:
 		if pod, err := parsePodID(v); err == nil {
 			return pod, skipped, nil
 		}
 		skipped++
-	case !errors.Is(err, redis.Nil):
-		return -1, 0, err
 	}
 	return -1, skipped, nil
 }
@@ -207,41 +167,27 @@ func linkOf(field, link *redis.StringCmd) (pod, skipped int, err error) {
 func (e *Executor) GetLinkedPodIfPersist(ctx context.Context, namespace, uid, serviceName string) (pod int, err error) {
 	ctx, op := e.tel.startFor(ctx, contract.OpGetLinkedPodIfPersist, namespace, serviceName)
 	defer op.end(&err)
-	if err = e.check(); err != nil {
+	if err = e.check(validateLink(namespace, uid, serviceName)); err != nil {
 		return -1, err
 	}
-	if err = validateLink(namespace, uid, serviceName); err != nil {
-		return -1, err
-	}
-	v, err := e.evalSha(ctx, e.scripts.getIfPersist, linkKeys(namespace, uid, serviceName), serviceName)
-	if err != nil {
-		return -1, err
-	}
-	pod, skipped, err := parseLinkReply(v)
+	pod, skipped, err := parseLinkReply(e.evalSha(ctx, e.scripts.getIfPersist, namespace, uid, serviceName))
 	e.skipped(ctx, contract.OpGetLinkedPodIfPersist, namespace, serviceName, contract.SkipLinkValue, skipped)
 	return pod, err
 }
 
 // BatchGetLinkedPod returns, for one service, pod → the uids linked to it,
-// each link read as GetLinkedPod reads it (the hash field first): pipelines
-// of HGET and GET (batchChunk uids at a time), which go-redis splits per
-// node on Redis Cluster (the uids' keys have different hash tags, so one
-// MGET would fail with CROSSSLOT). Uids without a link are left out, and so
-// are uids whose link value is not a pod ID (counted and logged, as in
-// GetLinkedPod); a uid given twice is listed twice, as the Java executor
-// lists it. A nil or empty slice gives an empty map without calling Redis.
-// The context is checked every chunk, while the uids are validated and
-// while they are read, so a canceled call stops at once whatever the
-// batch's size; the memory it takes beyond its result is one chunk's.
-// With WithLinkCache, a batch whose every uid is cached is answered from
-// memory; any other is read from Redis whole.
+// each link read as GetLinkedPod reads it: pipelines of HGET and GET, which
+// go-redis splits per node on Redis Cluster (one MGET across hash tags
+// would fail with CROSSSLOT). Uids without a link are left out; a uid given
+// twice is listed twice, as the Java executor lists it. A nil or empty
+// slice gives an empty map without calling Redis. It works batchChunk uids
+// at a time: the memory it takes beyond its result is one chunk's, and a
+// canceled call stops within one. With WithLinkCache, a batch whose every
+// uid is cached is answered from memory.
 func (e *Executor) BatchGetLinkedPod(ctx context.Context, namespace string, uids []string, serviceName string) (pods map[int][]string, err error) {
 	ctx, op := e.tel.startFor(ctx, contract.OpBatchGetLinkedPod, namespace, serviceName)
 	defer op.end(&err)
-	if err = e.check(); err != nil {
-		return nil, err
-	}
-	if err = validateServiceArgs(namespace, serviceName); err != nil {
+	if err = e.check(validateServiceArgs(namespace, serviceName)); err != nil {
 		return nil, err
 	}
 	if err = validateEach(ctx, "uids", uids, validateUID); err != nil {
@@ -258,9 +204,8 @@ func (e *Executor) BatchGetLinkedPod(ctx context.Context, namespace string, uids
 	bad := 0
 	err = e.pipelined(ctx, len(uids),
 		func(p redis.Pipeliner, i int) {
-			key := linkKey(namespace, uids[i], serviceName)
-			fields[i%batchChunk] = queued(ctx, p, redis.NewStringCmd(ctx, "hget", key[:len(key)-len(serviceName)], serviceName))
-			links[i%batchChunk] = queued(ctx, p, redis.NewStringCmd(ctx, "get", key))
+			_, field, link := linkCmds(ctx, namespace, uids[i], serviceName)
+			fields[i%batchChunk], links[i%batchChunk] = queued(ctx, p, field), queued(ctx, p, link)
 		},
 		func(i int) error {
 			pod, skipped, err := linkOf(fields[i%batchChunk], links[i%batchChunk])
@@ -283,30 +228,16 @@ func (e *Executor) BatchGetLinkedPod(ctx context.Context, namespace string, uids
 
 // RemoveLinkedPod removes a user's link to a service and reports whether a
 // link existed (a Java-computed hash field alone counts). persistSeconds -1
-// deletes the link now; a positive value keeps it as a temporary link to
-// the same pod for that many seconds, a grace period in which a
-// reconnecting user still finds its pod. Either way the link is no longer
-// persistent. The Java executor removes the link at once whatever
-// persistSeconds says (docs/java.md).
+// deletes it now; a positive value keeps it as a temporary link for that
+// many seconds, a grace period for a reconnecting user. The Java executor
+// removes the link at once whatever persistSeconds says (docs/java.md).
 func (e *Executor) RemoveLinkedPod(ctx context.Context, namespace, uid, serviceName string, persistSeconds int) (removed bool, err error) {
 	ctx, op := e.tel.startFor(ctx, contract.OpRemoveLinkedPod, namespace, serviceName)
 	defer op.end(&err)
-	if err = e.check(); err != nil {
+	if err = e.check(validateLink(namespace, uid, serviceName), validatePersist("persistSeconds", persistSeconds)); err != nil {
 		return false, err
 	}
-	if err = validateLink(namespace, uid, serviceName); err != nil {
-		return false, err
-	}
-	if err = validatePersist("persistSeconds", persistSeconds); err != nil {
-		return false, err
-	}
-	defer e.links.forget(namespace, uid) // after the reply: docs/design.md, "Link cache"
-	v, err := e.evalSha(ctx, e.scripts.remove, linkKeys(namespace, uid, serviceName),
-		serviceName, strconv.Itoa(persistSeconds))
-	if err != nil {
-		return false, err
-	}
-	removed, skipped, err := parseRemoveReply(v)
+	removed, skipped, err := parseRemoveReply(e.evalSha(ctx, e.scripts.remove, namespace, uid, serviceName, persistSeconds))
 	e.skipped(ctx, contract.OpRemoveLinkedPod, namespace, serviceName, contract.SkipLinkValue, skipped)
 	return removed, err
 }
@@ -318,25 +249,10 @@ func (e *Executor) RemoveLinkedPod(ctx context.Context, namespace, uid, serviceN
 func (e *Executor) RemoveLinkedPodWithID(ctx context.Context, namespace, uid, serviceName string, podID, persistSeconds int) (removed bool, err error) {
 	ctx, op := e.tel.startFor(ctx, contract.OpRemoveLinkedPodWithID, namespace, serviceName)
 	defer op.end(&err)
-	if err = e.check(); err != nil {
+	if err = e.check(validateLink(namespace, uid, serviceName), validatePersist("persistSeconds", persistSeconds), validatePodID("podID", podID)); err != nil {
 		return false, err
 	}
-	if err = validateLink(namespace, uid, serviceName); err != nil {
-		return false, err
-	}
-	if err = validatePersist("persistSeconds", persistSeconds); err != nil {
-		return false, err
-	}
-	if err = validatePodID("podID", podID); err != nil {
-		return false, err
-	}
-	defer e.links.forget(namespace, uid) // after the reply: docs/design.md, "Link cache"
-	v, err := e.evalSha(ctx, e.scripts.removeWithID, linkKeys(namespace, uid, serviceName),
-		serviceName, strconv.Itoa(persistSeconds), strconv.Itoa(podID))
-	if err != nil {
-		return false, err
-	}
-	removed, skipped, err := parseRemoveReply(v)
+	removed, skipped, err := parseRemoveReply(e.evalSha(ctx, e.scripts.removeWithID, namespace, uid, serviceName, persistSeconds, podID))
 	e.skipped(ctx, contract.OpRemoveLinkedPodWithID, namespace, serviceName, contract.SkipLinkValue, skipped)
 	return removed, err
 }
@@ -347,29 +263,21 @@ func (e *Executor) RemoveLinkedPodWithID(ctx context.Context, namespace, uid, se
 func (e *Executor) GetLinkService(ctx context.Context, namespace, uid string) (links map[string]int, err error) {
 	ctx, op := e.tel.startFor(ctx, contract.OpGetLinkService, namespace, "")
 	defer op.end(&err)
-	if err = e.check(); err != nil {
-		return nil, err
-	}
-	if err = validateName("namespace", namespace); err != nil {
-		return nil, err
-	}
-	if err = validateUID("uid", uid); err != nil {
+	if err = e.check(validateName("namespace", namespace), validateUID("uid", uid)); err != nil {
 		return nil, err
 	}
 	cmd := redis.NewMapStringStringCmd(ctx, "hgetall", linkHashKey(namespace, uid))
 	if err = e.send.do(ctx, cmd); err != nil {
 		return nil, err
 	}
-	raw := cmd.Val()
-	links = make(map[string]int, len(raw))
+	links = make(map[string]int, len(cmd.Val()))
 	bad := 0
-	for service, v := range raw {
-		pod, err := parsePodID(v)
-		if err != nil {
+	for service, v := range cmd.Val() {
+		if pod, err := parsePodID(v); err == nil {
+			links[service] = pod
+		} else {
 			bad++
-			continue
 		}
-		links[service] = pod
 	}
 	// The service names are the hash's fields, stored data: none is logged.
 	e.skipped(ctx, contract.OpGetLinkService, namespace, "", contract.SkipLinkValue, bad)

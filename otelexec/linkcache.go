@@ -2,126 +2,31 @@ package otelexec
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"hash/maphash"
 	"strings"
-	"sync"
-	"time"
 	"unsafe"
 
 	"github.com/redis/go-redis/v9"
 	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/metric"
 
 	"github.com/statefulroute/sfotel/internal/contract"
 )
 
-// DefaultLinkCacheMaxBytes is the memory WithLinkCache holds at most unless
-// WithLinkCacheMaxBytes says otherwise: 64 MiB.
-const DefaultLinkCacheMaxBytes = 64 << 20
-
-// minLinkCacheStale is the shortest maxStale WithLinkCache accepts: the
-// lease is renewed every quarter of it, by a PING round trip.
-const minLinkCacheStale = 10 * time.Millisecond
-
-// WithLinkCache makes GetLinkedPod (and the uids of BatchGetLinkedPod it
-// finds cached) answer from memory, with no round trip, users whose link it
-// read before, kept correct by Redis's server-assisted invalidation: the
-// executor opens one connection of its own (a go-redis PubSub connection
-// of a client copied from rdb's options, in RESP3, so TLS, credentials and
-// Sentinel are rdb's; CLIENT TRACKING ON BCAST with a PREFIX per namespace
-// looked up, at most 64 namespaces; the first lookup in a namespace
-// reconnects it, flushing the cache), and
-// Redis pushes on it the name of every link key and link hash written,
-// whoever writes them (other sfotel executors, the Java executor's
-// field-only writes, redis-cli). maxStale <= 0 turns the cache off, which
-// is the default; New refuses a maxStale below 10 ms.
-//
-// maxStale bounds staleness, whatever happens to the network: a lookup that
-// starts maxStale or more after another client's write was answered never
-// returns the link as it was before that write. Usually the invalidation
-// arrives within a round trip of the write (docs/reliability.md has the
-// measured figures); maxStale is the guarantee when it does not. The
-// executor PINGs its tracking connection every maxStale/4, and serves
-// entries only while the last PING answered was sent no more than maxStale
-// ago (Redis answers it after every invalidation queued before it). A
-// connection that fails, is killed (CLIENT KILL) or goes to a restarted
-// server, or that is silent for max(4×maxStale, 1 s), is closed and the
-// cache flushed: lookups read Redis, uncached, until a new connection is
-// tracking again. The executor's own link writes drop the user's entry
-// before they return, so it reads its own writes at once.
-//
-// A temporary link is cached until its TTL (read with it) runs out, and a
-// link value that is not a pod ID is never cached. The cache holds at most
-// WithLinkCacheMaxBytes bytes; past that, random users' entries are
-// evicted. Hits, misses, invalidations (by reason) and evictions are
-// exported as stateful_executor.link_cache.* (docs/telemetry.md).
-//
-// Needs a *redis.Client (a single Redis or a failover client) on Redis 6 or
-// later whose user may run HELLO, CLIENT TRACKING and PING: New refuses a
-// ClusterClient or Ring with it, since on a cluster each master would need
-// its own tracking connection, kept in step with every topology change.
-// Every write to a link in a tracked namespace, by anyone, sends one push
-// to every executor with the cache: it suits links that change far less
-// often than they are read.
-func WithLinkCache(maxStale time.Duration) Option {
-	return optionFunc(func(c *config) {
-		if maxStale > 0 && maxStale < minLinkCacheStale {
-			c.refuse(fmt.Errorf("otelexec: WithLinkCache: maxStale must be 0 (off) or at least %v, got %v", minLinkCacheStale, maxStale))
-			return
-		}
-		c.linkCacheStale = max(maxStale, 0)
-	})
-}
-
-// WithLinkCacheMaxBytes bounds the memory the link cache (WithLinkCache)
-// holds, in bytes of Go heap as accounted: about 150 bytes a user plus the
-// lengths of its namespace, uid and service names. The default is
-// DefaultLinkCacheMaxBytes (64 MiB, about 400,000 users with short names).
-// New returns an error naming the option for n <= 0. Without
-// WithLinkCache it has no effect.
-func WithLinkCacheMaxBytes(n int64) Option {
-	return optionFunc(func(c *config) {
-		if n <= 0 {
-			c.refuse(fmt.Errorf("otelexec: WithLinkCacheMaxBytes: must be > 0, got %d", n))
-			return
-		}
-		c.linkCacheMaxBytes = n
-	})
-}
-
-// linkCache holds users' links: for each (namespace, uid), the services
-// looked up, each with its pod (-1 for no link) and, for a temporary link,
-// when its TTL ends. An invalidation of the user's link hash or of any of
-// its link keys drops the user's entry.
+// linkCache holds users' links on the cache core (cache.go), without
+// admission: for each (namespace, uid), the services looked up, each with
+// its pod (-1 for no link) and, for a temporary link, when its TTL ends.
+// An invalidation of the user's link hash or of any of its link keys drops
+// the user's links.
 type linkCache struct {
+	cache[userLinks, struct{}]
 	tracker *linkTracker
-	seed    maphash.Seed
-	budget  int64 // per shard
-	shards  [linkShards]linkShard
-	stats   *linkStats
+
+	// The cache's counts, added to the MeterProvider's counters with metrics.
+	hits, misses, evictions tally
+	invalidations           [numLinkReasons]tally
 }
 
-const linkShards = 64
-
-type linkShard struct {
-	mu      sync.RWMutex
-	entries map[linkUser]*linkEntry
-	used    int64
-	_       [64]byte // keep shards' locks on different cache lines
-}
-
-type linkUser struct{ namespace, uid string }
-
-// linkEntry is one user's cached links. An entry is put in the map before
-// its first read is sent, so an invalidation that comes while the read is
-// out deletes it, and the read's answer, published only into the entry
-// still in the map, is dropped.
-type linkEntry struct {
-	links []cachedLink
-	bytes int64
-}
+// userLinks are one user's cached links, never modified once published.
+type userLinks []cachedLink
 
 type cachedLink struct {
 	service string
@@ -130,7 +35,7 @@ type cachedLink struct {
 }
 
 var (
-	linkEntryBytes = allocSize(int(unsafe.Sizeof(linkEntry{}))) + 2*(int64(unsafe.Sizeof(linkUser{}))+8+1)
+	userLinksBytes = allocSize(int(unsafe.Sizeof(userLinks{})))
 	cachedLinkSize = int(unsafe.Sizeof(cachedLink{}))
 )
 
@@ -144,24 +49,19 @@ const (
 
 var linkReasonNames = [numLinkReasons]string{"key", "flush", "lost"}
 
-// linkStats are the cache's counts: the executor's own, added to the
-// MeterProvider's counters (which every executor on it shares) with metrics.
-type linkStats struct {
-	hits, misses, evictions tally
-	invalidations           [numLinkReasons]tally
-}
-
-func newLinkCache(c *config, rdb redis.UniversalClient, metrics bool) (*linkCache, error) {
+func newLinkCache(c *config, rdb redis.UniversalClient, ms *meters) (*linkCache, error) {
 	if c.linkCacheStale <= 0 {
 		return nil, nil
 	}
-	lc := &linkCache{seed: maphash.MakeSeed(), budget: c.linkCacheMaxBytes / linkShards, stats: new(linkStats)}
-	for i := range lc.shards {
-		lc.shards[i].entries = make(map[linkUser]*linkEntry)
-	}
-	if metrics {
-		if err := lc.stats.count(c.meterProvider); err != nil {
-			return nil, err
+	lc := &linkCache{}
+	lc.init(c.linkCacheMaxBytes, false)
+	lc.evict = func() { lc.evictions.add(context.Background()) }
+	if ms != nil {
+		lc.hits.on(ms.linkHits)
+		lc.misses.on(ms.linkMisses)
+		lc.evictions.c = ms.linkEvictions
+		for r := range lc.invalidations {
+			lc.invalidations[r].c, lc.invalidations[r].opts = ms.linkInvalidations, addSet(attribute.String(contract.AttrReason, linkReasonNames[r]))
 		}
 	}
 	t, err := newLinkTracker(rdb, lc, c.linkCacheStale, c.logger)
@@ -172,118 +72,76 @@ func newLinkCache(c *config, rdb redis.UniversalClient, metrics bool) (*linkCach
 	return lc, nil
 }
 
-// count makes the stats count on mp's counters too.
-func (s *linkStats) count(mp metric.MeterProvider) error {
-	m := mp.Meter(ScopeName, metric.WithInstrumentationVersion(Version))
-	var errs [4]error
-	s.hits.c, errs[0] = contract.LinkCacheHits.Sync(m)
-	s.misses.c, errs[1] = contract.LinkCacheMisses.Sync(m)
-	s.evictions.c, errs[2] = contract.LinkCacheEvictions.Sync(m)
-	var inv metric.Int64Counter
-	inv, errs[3] = contract.LinkCacheInvalidations.Sync(m)
-	for r := range s.invalidations {
-		s.invalidations[r].c = inv
-		s.invalidations[r].opts = []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(attribute.String(contract.AttrReason, linkReasonNames[r])))}
-	}
-	if err := errors.Join(errs[:]...); err != nil {
-		return err
-	}
-	s.hits.c.Add(context.Background(), 0) // reported from the start, as the state cache's
-	s.misses.c.Add(context.Background(), 0)
-	return nil
-}
-
-func (lc *linkCache) shard(u linkUser) *linkShard {
-	h := maphash.String(lc.seed, u.uid) ^ maphash.String(lc.seed, u.namespace)*0x9e3779b97f4a7c15
-	return &lc.shards[h%linkShards]
-}
-
 // get returns a user's cached link to a service, if the cache may serve
 // it, and counts the hit or miss.
 func (lc *linkCache) get(namespace, uid, serviceName string) (pod int, ok bool) {
 	pod, ok = lc.peek(namespace, uid, serviceName, monotonic())
 	if ok {
-		lc.stats.hits.add(context.Background())
+		lc.hits.add(context.Background())
 	} else {
-		lc.stats.misses.add(context.Background())
+		lc.misses.add(context.Background())
 	}
 	return pod, ok
 }
 
 // peek is get without counting.
 func (lc *linkCache) peek(namespace, uid, serviceName string, now int64) (pod int, ok bool) {
-	if lc.tracker.fresh(now) {
-		u := linkUser{namespace, uid}
-		sh := lc.shard(u)
-		sh.mu.RLock()
-		if en := sh.entries[u]; en != nil {
-			for _, l := range en.links {
+	if !lc.tracker.fresh(now) {
+		return 0, false
+	}
+	if en := lc.lookup(lc.shardOf(namespace, uid), namespace, uid); en != nil {
+		if links := en.val.Load(); links != nil {
+			for _, l := range *links {
 				if l.service == serviceName && (l.expires == 0 || now < l.expires) {
-					pod, ok = l.pod, true
-					break
+					return l.pod, true
 				}
 			}
 		}
-		sh.mu.RUnlock()
 	}
-	return pod, ok
+	return 0, false
 }
 
 // batch answers BatchGetLinkedPod from the cache when it holds every uid's
 // link, and returns nil when it does not: the batch is then read from
 // Redis whole, so each pod's uids stay in the order given.
 func (lc *linkCache) batch(namespace string, uids []string, serviceName string) map[int][]string {
-	now := monotonic()
+	now, pods := monotonic(), make(map[int][]string)
 	for _, uid := range uids {
-		if _, ok := lc.peek(namespace, uid, serviceName, now); !ok {
-			lc.stats.misses.addN(context.Background(), uint64(len(uids)))
+		pod, ok := lc.peek(namespace, uid, serviceName, now)
+		if !ok {
+			lc.misses.addN(context.Background(), uint64(len(uids)))
 			return nil
 		}
-	}
-	pods := make(map[int][]string)
-	for _, uid := range uids {
-		if pod, ok := lc.peek(namespace, uid, serviceName, now); !ok {
-			lc.stats.misses.addN(context.Background(), uint64(len(uids)))
-			return nil // invalidated meanwhile
-		} else if pod >= 0 {
+		if pod >= 0 {
 			pods[pod] = append(pods[pod], uid)
 		}
 	}
-	lc.stats.hits.addN(context.Background(), uint64(len(uids)))
+	lc.hits.addN(context.Background(), uint64(len(uids)))
 	return pods
 }
 
-// linkTicket is a read that may fill the cache: the entry it may fill and
-// the tracker's epoch when it was sent.
+// linkTicket is a read that may fill the cache: the entry it may fill, its
+// generation and the tracker's epoch when the read was sent.
 type linkTicket struct {
-	user  linkUser
-	entry *linkEntry
-	epoch uint64
+	entry             *cacheEntry[userLinks, struct{}]
+	generation, epoch uint64
 }
 
 // begin prepares the read of a user's link for the cache: it makes sure
-// the user has an entry before the read is sent. ok is false when the
-// read may not fill the cache (tracking not ready for the namespace).
+// the user has an entry before the read is sent, so that an invalidation
+// that comes while the read is out ends its generation. ok is false when
+// the read may not fill the cache (tracking not ready for the namespace).
 func (lc *linkCache) begin(namespace, uid string) (t linkTicket, ok bool) {
 	epoch := lc.tracker.ready(namespace, monotonic())
 	if epoch == 0 {
 		return t, false
 	}
-	u := linkUser{namespace, uid}
-	sh := lc.shard(u)
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	en := sh.entries[u]
-	if en == nil {
-		// Own copies of the names: the caller's may share memory with
-		// larger buffers.
-		u = linkUser{strings.Clone(namespace), strings.Clone(uid)}
-		en = &linkEntry{bytes: linkEntryBytes + allocSize(len(namespace)) + allocSize(len(uid))}
-		sh.entries[u] = en
-		sh.used += en.bytes
-		lc.evictLocked(sh, en)
+	en, kept := lc.insert(lc.hash(namespace, uid), namespace, uid)
+	if !kept {
+		lc.settle(en)
+		return t, false
 	}
-	return linkTicket{user: u, entry: en, epoch: epoch}, true
+	return linkTicket{entry: en, generation: en.generation.Load(), epoch: epoch}, true
 }
 
 // put publishes what a ticket's read found, unless the entry was
@@ -291,90 +149,55 @@ func (lc *linkCache) begin(namespace, uid string) (t linkTicket, ok bool) {
 // tracking connection changed: the answer may then be older than a write
 // whose invalidation is gone.
 func (lc *linkCache) put(t linkTicket, serviceName string, pod int, expires int64) {
-	sh := lc.shard(t.user)
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	en := sh.entries[t.user]
-	if en != t.entry || lc.tracker.epoch.Load() != t.epoch {
+	if lc.tracker.epoch.Load() != t.epoch {
 		return
 	}
-	links := make([]cachedLink, 0, len(en.links)+1)
-	svc, added := "", int64(0)
-	for _, l := range en.links {
-		if l.service == serviceName {
-			svc = l.service // keep the copy already held
-			continue
+	lc.publish(t.entry, t.generation, func(old *userLinks) (*userLinks, int64) {
+		var links userLinks
+		svc, size := "", userLinksBytes
+		if old != nil {
+			links = make(userLinks, 0, len(*old)+1)
+			for _, l := range *old {
+				if l.service == serviceName {
+					svc = l.service // keep the copy already held
+					continue
+				}
+				links = append(links, l)
+				size += allocSize(len(l.service))
+			}
 		}
-		links = append(links, l)
-	}
-	if svc == "" {
-		svc = strings.Clone(serviceName)
-		added = allocSize(len(svc))
-	}
-	links = append(links, cachedLink{service: svc, pod: pod, expires: expires})
-	size := allocSize(cap(links)*cachedLinkSize) - allocSize(cap(en.links)*cachedLinkSize) + added
-	en.links = links
-	en.bytes += size
-	sh.used += size
-	lc.evictLocked(sh, en)
+		if svc == "" {
+			svc = strings.Clone(serviceName)
+		}
+		links = append(links, cachedLink{service: svc, pod: pod, expires: expires})
+		return &links, size + allocSize(len(svc)) + allocSize(cap(links)*cachedLinkSize)
+	})
 }
 
-// evictLocked drops entries other than keep until the shard fits its
-// budget: random ones, as map iteration picks them.
-func (lc *linkCache) evictLocked(sh *linkShard, keep *linkEntry) {
-	for u, en := range sh.entries {
-		if sh.used <= lc.budget {
-			return
-		}
-		if en == keep && sh.used-en.bytes > 0 {
-			continue
-		}
-		delete(sh.entries, u)
-		sh.used -= en.bytes
-		lc.stats.evictions.add(context.Background())
-	}
-}
-
-// invalidate drops the entry of the user a pushed key belongs to: the link
+// invalidate drops the links of the user a pushed key belongs to: the link
 // hash sf:{<ns>:lk:<uid>} or a link key sf:{<ns>:lk:<uid>}<svc>.
 func (lc *linkCache) invalidate(key string) {
 	u, ok := parseLinkUser(key)
-	if ok && lc.forget(u.namespace, u.uid) {
-		lc.stats.invalidations[linkByKey].add(context.Background())
+	if ok && lc.forget(u.namespace, u.name) {
+		lc.invalidations[linkByKey].add(context.Background())
 	}
 }
 
-// forget drops a user's entry and says whether there was one. The
+// forget drops a user's links and says whether there were any. The
 // executor's own link writes call it after their reply, so a read that was
 // out during the write cannot publish what it read before it.
 func (lc *linkCache) forget(namespace, uid string) bool {
 	if lc == nil {
 		return false
 	}
-	u := linkUser{namespace, uid}
-	sh := lc.shard(u)
-	sh.mu.Lock()
-	en := sh.entries[u]
-	if en != nil {
-		delete(sh.entries, u)
-		sh.used -= en.bytes
-	}
-	sh.mu.Unlock()
-	return en != nil
+	_, had := lc.cache.invalidate(namespace, uid)
+	return had
 }
 
 // flush drops every entry. The tracker has ended the epoch first, so no
 // read taken before can publish after.
 func (lc *linkCache) flush(reason int) {
-	n := 0
-	for i := range lc.shards {
-		sh := &lc.shards[i]
-		sh.mu.Lock()
-		n += len(sh.entries)
-		sh.entries, sh.used = make(map[linkUser]*linkEntry), 0
-		sh.mu.Unlock()
-	}
-	lc.stats.invalidations[reason].addN(context.Background(), uint64(n))
+	lc.invalidations[reason].addN(context.Background(), uint64(lc.clear(false)))
 }
 
 // close stops the tracker and drops every entry, at Close.
@@ -383,66 +206,20 @@ func (lc *linkCache) close() {
 		return
 	}
 	lc.tracker.close()
-	lc.flush(linkByLoss)
-}
-
-// size is the bytes the cache accounts and its entries, for tests.
-func (lc *linkCache) size() (bytes int64, entries int) {
-	for i := range lc.shards {
-		sh := &lc.shards[i]
-		sh.mu.RLock()
-		bytes += sh.used
-		entries += len(sh.entries)
-		sh.mu.RUnlock()
-	}
-	return bytes, entries
+	lc.invalidations[linkByLoss].addN(context.Background(), uint64(lc.clear(true)))
 }
 
 // parseLinkUser finds the namespace and uid in a link key or link hash:
 // sf:{<ns>:lk:<uid>}[<svc>]. Names cannot contain ':' and uids no braces.
-func parseLinkUser(key string) (linkUser, bool) {
+func parseLinkUser(key string) (nameKey, bool) {
 	rest, ok := strings.CutPrefix(key, "sf:{")
 	if !ok {
-		return linkUser{}, false
+		return nameKey{}, false
 	}
 	ns, rest, ok := strings.Cut(rest, ":lk:")
 	if !ok || strings.Contains(ns, ":") {
-		return linkUser{}, false
+		return nameKey{}, false
 	}
 	uid, _, ok := strings.Cut(rest, "}")
-	return linkUser{ns, uid}, ok
-}
-
-// getLinkCached is getLink through the cache: a hit costs no round trip; a
-// miss reads the field, the link key and its TTL in one, and keeps the
-// answer unless a value in it is not a pod ID.
-func (e *Executor) getLinkCached(ctx context.Context, id contract.Op, namespace, uid, serviceName string) (int, error) {
-	lc := e.links
-	if pod, ok := lc.get(namespace, uid, serviceName); ok {
-		return pod, nil
-	}
-	t, cacheable := lc.begin(namespace, uid)
-	if !cacheable {
-		return e.getLink(ctx, id, namespace, uid, serviceName)
-	}
-	key := linkKey(namespace, uid, serviceName)
-	field := redis.NewStringCmd(ctx, "hget", key[:len(key)-len(serviceName)], serviceName)
-	link := redis.NewStringCmd(ctx, "get", key)
-	ttl := redis.NewIntCmd(ctx, "pttl", key)
-	sent := monotonic()
-	if err := e.send.pair(ctx, field, link, ttl); err != nil && !errors.Is(err, redis.Nil) {
-		return -1, err
-	}
-	pod, skipped, err := linkOf(field, link)
-	e.skipped(ctx, id, namespace, serviceName, contract.SkipLinkValue, skipped)
-	if err != nil || skipped > 0 || ttl.Err() != nil {
-		return pod, err
-	}
-	expires := int64(0)
-	if _, ferr := field.Result(); ferr != nil && pod >= 0 && ttl.Val() >= 0 {
-		// The link key's pod, and the key has a TTL: it goes then.
-		expires = sent + ttl.Val()*int64(time.Millisecond)
-	}
-	lc.put(t, serviceName, pod, expires)
-	return pod, nil
+	return nameKey{ns, uid}, ok
 }

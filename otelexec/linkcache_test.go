@@ -46,12 +46,12 @@ func warm(t testing.TB, e *Executor, ns, uid, svc string, want int) {
 	ctx := testContext(t)
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
-		before := e.links.stats.hits.Load()
+		before := e.links.hits.Load()
 		pod, err := e.GetLinkedPod(ctx, ns, uid, svc)
 		if err == nil && pod != want {
 			t.Fatalf("GetLinkedPod = %d, want %d", pod, want)
 		}
-		if err == nil && e.links.stats.hits.Load() > before {
+		if err == nil && e.links.hits.Load() > before {
 			return
 		}
 		time.Sleep(5 * time.Millisecond)
@@ -169,7 +169,7 @@ func testLinkCacheStaleness(t *testing.T, pause time.Duration) {
 			}
 		})
 	}
-	hits0 := e.links.stats.hits.Load()
+	hits0 := e.links.hits.Load()
 	stale := make([]time.Duration, 0, writes) // start of the last read of the old pod
 	seen := make([]time.Duration, 0, writes)  // start of the first read of the new one
 	for i := range writes {
@@ -218,12 +218,12 @@ func testLinkCacheStaleness(t *testing.T, pause time.Duration) {
 	t.Logf("after a write was answered, over %d writes (%d with a stale read): last read of the old pod p50 %v, p99 %v, max %v (bound %v); first read of the new p50 %v, p99 %v, max %v; cache hits meanwhile %d, invalidations %d",
 		writes, n, stale[len(stale)/2], stale[len(stale)*99/100], stale[len(stale)-1], testStale,
 		seen[len(seen)/2], seen[len(seen)*99/100], seen[len(seen)-1],
-		e.links.stats.hits.Load()-hits0, linkCounter(t, reader, contract.MetricLinkCacheInvalid, "key"))
+		e.links.hits.Load()-hits0, linkCounter(t, reader, contract.MetricLinkCacheInvalid, "key"))
 	if max := stale[len(stale)-1]; max > testStale {
 		t.Fatalf("a read saw the old pod %v after the write was answered, over the bound %v", max, testStale)
 	}
-	if e.links.stats.hits.Load()-hits0 < writes {
-		t.Fatalf("only %d hits while measuring: the cache was not serving", e.links.stats.hits.Load()-hits0)
+	if e.links.hits.Load()-hits0 < writes {
+		t.Fatalf("only %d hits while measuring: the cache was not serving", e.links.hits.Load()-hits0)
 	}
 }
 
@@ -321,11 +321,11 @@ func TestLinkCacheSlowTracking(t *testing.T) {
 		t.Fatal(err)
 	}
 	time.Sleep(testStale)
-	hits := e.links.stats.hits.Load()
+	hits := e.links.hits.Load()
 	if pod := must[int](t)(e.GetLinkedPod(ctx, ns, "u", "svc")); pod != 2 {
 		t.Fatalf("GetLinkedPod = %d, want 2", pod)
 	}
-	if e.links.stats.hits.Load() != hits {
+	if e.links.hits.Load() != hits {
 		t.Fatal("the cache served while its lease was older than maxStale")
 	}
 	p.Delay(0)
@@ -378,25 +378,24 @@ func TestLinkCacheTemporaryLinkExpires(t *testing.T) {
 	ctx, ns := testContext(t), redistest.Namespace(t)
 	must[int](t)(e.SetLinkedPod(ctx, ns, "u", "svc", 4, 1))
 	warm(t, e, ns, "u", "svc", 4)
-	u := linkUser{ns, "u"}
-	sh := e.links.shard(u)
-	sh.mu.RLock()
-	en := sh.entries[u]
-	sh.mu.RUnlock()
-	if en == nil || len(en.links) != 1 || en.links[0].expires == 0 {
-		t.Fatalf("temporary link cached without its TTL: %+v", en)
+	var links userLinks
+	if en := e.links.lookup(e.links.shardOf(ns, "u"), ns, "u"); en != nil && en.val.Load() != nil {
+		links = *en.val.Load()
+	}
+	if len(links) != 1 || links[0].expires == 0 {
+		t.Fatalf("temporary link cached without its TTL: %+v", links)
 	}
 }
 
 func TestLinkCacheMemoryBound(t *testing.T) {
-	const maxBytes = linkShards * 1024
+	const maxBytes = cacheShards * 1024
 	e, reader := newLinkExecutor(t, redistest.Client(t), WithLinkCacheMaxBytes(maxBytes))
 	ctx, ns := testContext(t), redistest.Namespace(t)
 	warm(t, e, ns, "u0", "svc", -1)
 	for u := range 3000 {
 		must[int](t)(e.GetLinkedPod(ctx, ns, "u"+strconv.Itoa(u), "svc"))
 	}
-	bytes, entries := e.links.size()
+	bytes, entries := e.links.size(), e.links.len()
 	if bytes > maxBytes || entries == 0 {
 		t.Fatalf("%d bytes in %d entries, bound %d", bytes, entries, maxBytes)
 	}
@@ -429,7 +428,7 @@ func TestLinkCacheOptions(t *testing.T) {
 }
 
 func TestParseLinkUser(t *testing.T) {
-	for key, want := range map[string]linkUser{
+	for key, want := range map[string]nameKey{
 		linkHashKey("ns", "a:b"):  {"ns", "a:b"},
 		linkKey("ns", "u", "svc"): {"ns", "u"},
 		stateKey("ns", "svc"):     {},
@@ -438,7 +437,7 @@ func TestParseLinkUser(t *testing.T) {
 		"sf:{a:b:lk:u}":           {},
 	} {
 		got, ok := parseLinkUser(key)
-		if ok != (want != linkUser{}) || ok && got != want {
+		if ok != (want != nameKey{}) || ok && got != want {
 			t.Errorf("parseLinkUser(%q) = %v, %v", key, got, ok)
 		}
 	}
@@ -459,16 +458,16 @@ func TestLinkCacheBatch(t *testing.T) {
 			t.Fatalf("BatchGetLinkedPod = %v, want %v", got, want)
 		}
 	}
-	hits := e.links.stats.hits.Load()
+	hits := e.links.hits.Load()
 	check() // "b" and "c" not cached: read from Redis
-	if e.links.stats.hits.Load() != hits {
+	if e.links.hits.Load() != hits {
 		t.Fatal("a batch with uncached uids counted hits")
 	}
 	warm(t, e, ns, "b", "svc", 2)
 	warm(t, e, ns, "c", "svc", -1)
-	hits = e.links.stats.hits.Load()
+	hits = e.links.hits.Load()
 	check()
-	if got := e.links.stats.hits.Load() - hits; got != uint64(len(uids)) {
+	if got := e.links.hits.Load() - hits; got != uint64(len(uids)) {
 		t.Fatalf("%d hits, want the whole batch's", got)
 	}
 }
@@ -484,9 +483,9 @@ func TestLinkCacheHitAllocatesNothing(t *testing.T) {
 	must[int](t)(e.SetLinkedPod(ctx, ns, "u", "svc", 5, PersistForever))
 	warm(t, e, ns, "u", "svc", 5)
 	var pod int
-	hits := e.links.stats.hits.Load()
+	hits := e.links.hits.Load()
 	n := testing.AllocsPerRun(1000, func() { pod, _ = e.links.get(ns, "u", "svc") })
-	if n != 0 || pod != 5 || e.links.stats.hits.Load()-hits < 1000 {
-		t.Errorf("a hit: %.1f allocations, pod %d, %d hits; want 0, pod 5, every call a hit", n, pod, e.links.stats.hits.Load()-hits)
+	if n != 0 || pod != 5 || e.links.hits.Load()-hits < 1000 {
+		t.Errorf("a hit: %.1f allocations, pod %d, %d hits; want 0, pod 5, every call a hit", n, pod, e.links.hits.Load()-hits)
 	}
 }

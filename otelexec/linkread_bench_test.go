@@ -8,7 +8,6 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/statefulroute/sfotel/internal/contract"
 	"github.com/statefulroute/sfotel/internal/redistest"
 )
 
@@ -51,7 +50,7 @@ func BenchmarkLinkRead(b *testing.B) {
 				return err
 			},
 			"hget+get": func(ctx context.Context) error {
-				_, err := e.getLink(ctx, contract.OpGetLinkedPod, ns, uids[0], "game")
+				_, err := e.getLink(ctx, ns, uids[0], "game")
 				return err
 			},
 		},
@@ -96,7 +95,7 @@ func getLinkStringOnly(ctx context.Context, e *Executor, namespace, uid, service
 // batchStringOnly is BatchGetLinkedPod's read as it was: pipelined GETs.
 func batchStringOnly(ctx context.Context, e *Executor, namespace string, uids []string, serviceName string) error {
 	pods := make(map[int][]string)
-	err := e.pipelinedGets(ctx, len(uids), func(i int) string { return linkKey(namespace, uids[i], serviceName) },
+	err := pipelinedGets(ctx, e, len(uids), func(i int) string { return linkKey(namespace, uids[i], serviceName) },
 		func(i int, v string) error {
 			if pod, err := parsePodID(v); err == nil {
 				pods[pod] = append(pods[pod], uids[i])
@@ -107,4 +106,26 @@ func batchStringOnly(ctx context.Context, e *Executor, namespace string, uids []
 		err = errors.New("no link read")
 	}
 	return err
+}
+
+// pipelinedGets GETs key(i) for every i below n, batchChunk keys to a
+// pipeline, and calls found for every key that exists, in order. It checks
+// ctx before each chunk.
+func pipelinedGets(ctx context.Context, e *Executor, n int, key func(i int) string, found func(i int, v string) error) error {
+	cmds := make([]*redis.StringCmd, min(n, batchChunk))
+	return e.pipelined(ctx, n,
+		func(p redis.Pipeliner, i int) {
+			cmds[i%batchChunk] = queued(ctx, p, redis.NewStringCmd(ctx, "get", key(i)))
+		},
+		func(i int) error {
+			v, err := cmds[i%batchChunk].Result()
+			if errors.Is(err, redis.Nil) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			return found(i, v)
+		},
+		func() { clear(cmds) })
 }

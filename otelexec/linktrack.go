@@ -16,20 +16,11 @@ import (
 
 // linkTracker is the link cache's own connection to Redis, with CLIENT
 // TRACKING ON BCAST and one PREFIX per namespace in use (sf:{<ns>:lk:): the
-// server pushes the name of every link key or link hash written there, by
-// anyone. It is the PubSub connection of a go-redis client copied from the
-// executor's (dialing, TLS, credentials, Sentinel and RESP3 are go-redis's),
-// so it is always being read and pushes are applied as they come.
-//
-// The lease: every maxStale/4 it sends a PING, which the server answers
-// after every invalidation queued before it, and go-redis hands the pushes
-// read before a reply to their handler before it returns the reply. acked
-// is when the last answered PING was sent; entries are served only while
-// now-acked <= maxStale. A connection silent for max(4×maxStale, 1 s) is
-// closed. Each new connection (OnConnect) flushes the cache, starts an
-// epoch and asks for every namespace's prefix before it is used; a new
-// namespace reconnects, as a PubSub connection takes no other command. A
-// connection lost with no new one yet ends its epoch and flushes too.
+// PubSub connection of a go-redis client copied from the executor's, always
+// being read, so that pushes are applied as they come. docs/design.md,
+// "Link cache", has its rules: the lease (a PING every maxStale/4; entries
+// served while the last answered one was sent within maxStale), the epochs,
+// and a flush on every connect and loss.
 type linkTracker struct {
 	rdb      *redis.Client
 	cache    *linkCache
@@ -43,8 +34,8 @@ type linkTracker struct {
 	namespaces map[string]*trackedNS // the namespaces asked for, at most maxLinkNamespaces
 	down       bool                  // the connection was lost (logged once)
 
-	// epoch changes on every connect and every loss: an entry read under
-	// one epoch is published only if it is still current (linkCache.put).
+	// epoch changes on every connect and loss: a read under one publishes
+	// only while it is current (linkCache.put).
 	epoch atomic.Uint64
 	acked atomic.Int64 // monotonic send time of the last answered PING, 0 if none on this connection
 

@@ -13,18 +13,10 @@ import (
 	"github.com/statefulroute/sfotel/internal/contract"
 )
 
-// meters are one executor's instruments, with the attribute sets it records
-// under built once, so that recording allocates nothing. The instruments
-// are the SDK's synchronous ones: the SDK hands every executor on one
-// MeterProvider the same instrument of a name, so counts add up across
-// executors and never go down when one of them is closed.
-//
-// The instruments without service attributes carry only fixed sets of
-// values, so their totals are exact by construction. With
-// WithServiceAttributes the (namespace, service) pairs go on instruments of
-// their own, which the MeterProvider's cardinality limit
-// (sdkmetric.WithCardinalityLimit) bounds: past it, the SDK records into
-// its overflow series (otel.metric.overflow="true"), visibly.
+// meters are one executor's instruments, the SDK's synchronous ones (so
+// counts add up across executors and never go down: docs/design.md, "Counts
+// belong to the MeterProvider"), with the attribute sets it records under
+// built once, so that recording allocates nothing.
 type meters struct {
 	duration        metric.Float64Histogram
 	ops, errs       metric.Int64Counter
@@ -33,6 +25,8 @@ type meters struct {
 
 	scriptHits, scriptMisses, scriptReloads metric.Int64Counter
 	stateHits, stateMisses                  metric.Int64Counter
+	linkHits, linkMisses, linkEvictions     metric.Int64Counter
+	linkInvalidations                       metric.Int64Counter
 	skipped, decisions, moves               metric.Int64Counter
 	pods                                    metric.Int64Gauge
 	podAge                                  metric.Float64Histogram
@@ -49,35 +43,35 @@ type meters struct {
 
 func newMeters(mp metric.MeterProvider, services bool) (*meters, error) {
 	m := mp.Meter(ScopeName, metric.WithInstrumentationVersion(Version))
-	ms := &meters{}
-	var errs [17]error
-	ms.duration, errs[0] = contract.OperationDuration.New(m)
-	ms.ops, errs[1] = contract.OperationsCounter.Sync(m)
-	ms.errs, errs[2] = contract.ErrorsCounter.Sync(m)
-	ms.scriptHits, errs[3] = contract.ScriptCacheHits.Sync(m)
-	ms.scriptMisses, errs[4] = contract.ScriptCacheMisses.Sync(m)
-	ms.scriptReloads, errs[5] = contract.ScriptCacheReloads.Sync(m)
-	ms.stateHits, errs[6] = contract.StateCacheHits.Sync(m)
-	ms.stateMisses, errs[7] = contract.StateCacheMisses.Sync(m)
-	ms.skipped, errs[8] = contract.StoredValuesSkipped.Sync(m)
-	ms.decisions, errs[9] = contract.RoutingDecisions.Sync(m)
-	ms.moves, errs[10] = contract.LinksMoved.Sync(m)
-	ms.pods, errs[11] = contract.Pods.New(m)
-	ms.podAge, errs[12] = contract.PodHeartbeatAge.New(m)
-	ms.podSpread, errs[13] = contract.PodLoadSpread.New(m)
-	ms.ratio, errs[14] = contract.CacheHitRatio.New(m)
+	var errs []error
+	counter := func(d contract.Int64Counter) metric.Int64Counter {
+		c, err := d.Sync(m)
+		errs = append(errs, err)
+		return c
+	}
+	ms := &meters{
+		ops: counter(contract.OperationsCounter), errs: counter(contract.ErrorsCounter),
+		scriptHits: counter(contract.ScriptCacheHits), scriptMisses: counter(contract.ScriptCacheMisses),
+		scriptReloads: counter(contract.ScriptCacheReloads),
+		stateHits:     counter(contract.StateCacheHits), stateMisses: counter(contract.StateCacheMisses),
+		linkHits: counter(contract.LinkCacheHits), linkMisses: counter(contract.LinkCacheMisses),
+		linkEvictions: counter(contract.LinkCacheEvictions), linkInvalidations: counter(contract.LinkCacheInvalidations),
+		skipped: counter(contract.StoredValuesSkipped), decisions: counter(contract.RoutingDecisions),
+		moves: counter(contract.LinksMoved),
+	}
+	var more [7]error
+	ms.duration, more[0] = contract.OperationDuration.New(m)
+	ms.pods, more[1] = contract.Pods.New(m)
+	ms.podAge, more[2] = contract.PodHeartbeatAge.New(m)
+	ms.podSpread, more[3] = contract.PodLoadSpread.New(m)
+	ms.ratio, more[4] = contract.CacheHitRatio.New(m)
 	if services {
-		ms.serviceDuration, errs[15] = contract.ServiceOperationDuration.New(m)
-		ms.serviceOps, errs[16] = contract.ServiceOperations.Sync(m)
+		ms.serviceDuration, more[5] = contract.ServiceOperationDuration.New(m)
+		ms.serviceOps, more[6] = contract.ServiceOperations.Sync(m)
 		ms.pairs = newPairCache()
 	}
-	if err := errors.Join(errs[:]...); err != nil {
+	if err := errors.Join(append(errs, more[:]...)...); err != nil {
 		return nil, err
-	}
-	// The script cache counts are reported from the start, so that an
-	// increase() sees the first miss.
-	for _, c := range []metric.Int64Counter{ms.scriptHits, ms.scriptMisses, ms.scriptReloads} {
-		c.Add(context.Background(), 0)
 	}
 	for id := range contract.NumOps {
 		ms.plain[id] = newOpSets(id, nil, true)
@@ -160,21 +154,17 @@ func newPodSets(pair []attribute.KeyValue) podSets {
 }
 
 // maxCachedPairs bounds the (namespace, service) pairs whose attribute sets
-// an executor keeps built. A pair past it is recorded all the same, with
-// sets built for the call: the bound is on memory, the series are the
-// cardinality limit's.
+// an executor keeps; past it a pair's sets are built for the call.
 const maxCachedPairs = 1000
 
 // attrInvalid stands in for the names of a rejected call, which are not
 // trusted.
 const attrInvalid = "_invalid"
 
-type serviceKey struct{ namespace, service string }
-
 // pairCache holds the attribute sets of the pairs an executor has seen.
 type pairCache struct {
 	mu      sync.RWMutex
-	m       map[serviceKey]*pairSets
+	m       map[nameKey]*pairSets
 	invalid *pairSets
 }
 
@@ -187,7 +177,7 @@ type pairSets struct {
 }
 
 func newPairCache() *pairCache {
-	return &pairCache{m: make(map[serviceKey]*pairSets), invalid: newPairSets(attrInvalid, attrInvalid)}
+	return &pairCache{m: make(map[nameKey]*pairSets), invalid: newPairSets(attrInvalid, attrInvalid)}
 }
 
 func newPairSets(namespace, service string) *pairSets {
@@ -203,7 +193,7 @@ func (c *pairCache) get(namespace, service string, invalid bool) *pairSets {
 	if invalid {
 		return c.invalid
 	}
-	k := serviceKey{namespace, service}
+	k := nameKey{namespace, service}
 	c.mu.RLock()
 	p, full := c.m[k], len(c.m) >= maxCachedPairs
 	c.mu.RUnlock()
@@ -211,16 +201,16 @@ func (c *pairCache) get(namespace, service string, invalid bool) *pairSets {
 		return p
 	}
 	// Clone: the caller's strings may share memory with larger buffers.
-	k = serviceKey{strings.Clone(namespace), strings.Clone(service)}
+	k = nameKey{strings.Clone(namespace), strings.Clone(service)}
 	if full {
-		return newPairSets(k.namespace, k.service)
+		return newPairSets(k.namespace, k.name)
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if p := c.m[k]; p != nil {
 		return p
 	}
-	p = newPairSets(k.namespace, k.service)
+	p = newPairSets(k.namespace, k.name)
 	if len(c.m) < maxCachedPairs {
 		c.m[k] = p
 	}
@@ -256,6 +246,13 @@ func (t *tally) addN(ctx context.Context, n uint64) {
 // Load returns the count.
 func (t *tally) Load() uint64 { return t.n.Load() }
 
+// on makes t count on c too, from 0: reported from the start, so that an
+// increase() sees the first count.
+func (t *tally) on(c metric.Int64Counter) {
+	t.c = c
+	c.Add(context.Background(), 0)
+}
+
 // observeRatios reports the executor's script and state cache hit ratios.
 func (e *Executor) observeRatios(_ context.Context, o metric.Observer) error {
 	ms := e.tel.meters
@@ -274,3 +271,45 @@ var (
 	cacheScript = metric.WithAttributeSet(attribute.NewSet(attribute.String(contract.AttrCacheType, contract.CacheScript)))
 	cacheState  = metric.WithAttributeSet(attribute.NewSet(attribute.String(contract.AttrCacheType, contract.CacheState)))
 )
+
+// decided counts a routing decision.
+func (t *telemetry) decided(ctx context.Context, o RoutingOutcome) {
+	if ms := t.meters; ms != nil {
+		ms.decisions.Add(ctx, 1, ms.outcomes[o]...)
+	}
+}
+
+// moved counts a user's link replaced by a link to another pod.
+func (t *telemetry) moved(ctx context.Context, by contract.Mover) {
+	if ms := t.meters; ms != nil {
+		ms.moves.Add(ctx, 1, ms.movers[by]...)
+	}
+}
+
+// pods records the pods a routing decision saw (c, after the pass over the
+// service's states): live and not live pods, the age of the oldest live
+// heartbeat, and the live pods' load spread, under the operation's
+// (namespace, service) pair with WithServiceAttributes, under no
+// attributes otherwise.
+func (t *telemetry) pods(o op, c *chooser) {
+	ms := t.meters
+	if ms == nil {
+		return
+	}
+	counts := &ms.noService
+	if ms.pairs != nil {
+		counts = &ms.pairs.get(o.namespace, o.service, false).pods
+	}
+	ms.pods.Record(o.ctx, int64(c.live), counts.live...)
+	ms.pods.Record(o.ctx, int64(c.dead), counts.stale...)
+	if c.live == 0 {
+		return
+	}
+	age := float64(c.window.nowMs-c.oldestMs) / 1000
+	ms.podAge.Record(o.ctx, max(age, 0), counts.all...)
+	spread := 1.0 // every live pod at load 0 is an even spread
+	if c.loadSum > 0 {
+		spread = float64(c.loadMax) / (c.loadSum / float64(c.live))
+	}
+	ms.podSpread.Record(o.ctx, spread, counts.all...)
+}

@@ -11,23 +11,16 @@ import (
 	"unsafe"
 )
 
-// A pod state is "<load>-<heartbeat>": the load a non-negative decimal
-// integer, the heartbeat a Unix time in seconds or in milliseconds. The
-// state is split at its first '-', as the Java executor's compute script
-// splits it, so "-3-1764000000" has an empty load, not -3. The heartbeat's
-// unit is told by its magnitude: from heartbeatMillisFrom up it counts
-// milliseconds (Java services of the same family write those), below it
-// seconds (FormatPodState writes those).
-
 // MaxHeartbeatSkew is how far ahead of the executor's clock a pod's
 // heartbeat may be and still count as live, for pods whose clocks run
 // ahead. A heartbeat further in the future comes from a wrong clock or a
 // wrong unit (microseconds, say), and never makes a pod live.
 const MaxHeartbeatSkew = time.Minute
 
-// heartbeatMillisFrom is the smallest heartbeat read as milliseconds:
-// 10^11 ms is 1973-03-03, and 10^11 s the year 5138, so every heartbeat
-// written since 1973 in either unit is read in the unit it was written in.
+// heartbeatMillisFrom is the smallest heartbeat read as milliseconds: 10^11
+// ms is 1973, 10^11 s the year 5138, so every heartbeat written since 1973
+// is read in its unit (Java services write milliseconds, FormatPodState
+// seconds).
 const heartbeatMillisFrom = 100_000_000_000
 
 // errPodState is wrapped by ParsePodState's errors.
@@ -45,9 +38,9 @@ func FormatPodState(load int, heartbeat time.Time) string {
 }
 
 // ParsePodState parses a pod state written by FormatPodState or by the Java
-// executor: the load before the first '-', decimal digits; the heartbeat
-// after it, decimal digits, in Unix seconds or, from 10^11 up, Unix
-// milliseconds. A negative or non-numeric load or heartbeat is an error:
+// executor: the load before the first '-' (as the Java compute script
+// splits it), the heartbeat after it, both decimal digits, the heartbeat in
+// Unix seconds or, from 10^11 up, milliseconds. Anything else is an error:
 // ComputeLinkedPod passes over such a state (and counts it) where the Java
 // compute script fails.
 func ParsePodState(s string) (load int, heartbeat time.Time, err error) {
@@ -99,14 +92,13 @@ func digits(s string, limit int64) (int64, bool) {
 	return n, true
 }
 
-// liveness is the window of heartbeats that count as live at one moment,
-// in both units. As in the Java executor, the oldest live heartbeat is the
-// current time in whole seconds (or milliseconds) minus aliveWithin, and a
-// heartbeat exactly at it is live; unlike there, a heartbeat more than
-// MaxHeartbeatSkew ahead is not.
+// liveness is the window of live heartbeats at one moment, in both units:
+// from the current time in whole seconds (or milliseconds) minus
+// aliveWithin, included, as in the Java executor, to MaxHeartbeatSkew
+// ahead.
 type liveness struct {
 	oldestS, newestS, oldestMs, newestMs int64
-	nowMs                                int64 // for the heartbeat age (routing.go)
+	nowMs                                int64 // for the heartbeat age (telemetry.pods)
 }
 
 func livenessAt(now time.Time, aliveWithin time.Duration) liveness {
@@ -120,11 +112,9 @@ func livenessAt(now time.Time, aliveWithin time.Duration) liveness {
 	}
 }
 
-// live reports whether a heartbeat, as stored, is in the window: oldest ≤
-// beat ≤ newest in the heartbeat's unit. It is written without branches
-// (the unit's bounds picked by conditional moves, both comparisons in one
-// unsigned one, exact since newest ≥ oldest), so that a pass over pods
-// whose heartbeats mix the two units costs no mispredicted branch.
+// live reports whether a heartbeat, as stored, is in the window. It has no
+// branch (conditional moves, one unsigned comparison), so that a pass over
+// heartbeats of mixed units costs no mispredicted one.
 func (l liveness) live(beat int64) bool {
 	oldest, newest := l.oldestS, l.newestS
 	if beat >= heartbeatMillisFrom {
@@ -133,14 +123,10 @@ func (l liveness) live(beat int64) bool {
 	return uint64(beat-oldest) <= uint64(newest-oldest)
 }
 
-// chooser keeps ComputeLinkedPod's choice among the states offered to it:
-// the live pod with the lowest load, the lowest pod ID on ties. It is the
-// one definition of that rule, whether the states come parsed from the
-// state cache or straight from an HGETALL.
-//
-// It also keeps what the routing signals report of the pass (routing.go):
-// whether the pod the user is linked to is live, how many pods are live
-// and how many not, their loads, and the oldest live heartbeat.
+// chooser keeps ComputeLinkedPod's choice among the states offered to it,
+// the one definition of the rule: the live pod with the lowest load, the
+// lowest pod ID on ties. It also keeps what the pass saw, for the routing
+// signals (telemetry.pods).
 type chooser struct {
 	window liveness
 	pod    int
@@ -184,10 +170,9 @@ func (c *chooser) offer(pod int, load, beat int64) {
 	}
 }
 
-// chooseRaw is ComputeLinkedPod's choice over a pod state hash as HGETALL
-// returns it, in one pass and without allocating: the fields that are not
-// pod IDs are skipped, the states that do not parse unparsed; both are
-// counted, as parseStateHash and choosePod count them.
+// chooseRaw is ComputeLinkedPod's choice over an HGETALL reply, in one pass
+// and without allocating; it counts the fields that are not pod IDs
+// (skipped) and the states that do not parse (unparsed).
 func chooseRaw(c *chooser, raw map[string]string) (chosen, skipped, unparsed int) {
 	for field, state := range raw {
 		pod, err := parsePodID(field)
@@ -206,10 +191,9 @@ func chooseRaw(c *chooser, raw map[string]string) (chosen, skipped, unparsed int
 }
 
 // parsedStates is a service's pod state hash parsed once, for the state
-// cache: ComputeLinkedPod then costs one pass over integers, and
-// GetServiceState still returns every state exactly as stored. It holds no
-// pointer but two (the pods and the raw text), so a large cache costs the
-// garbage collector two objects per service, not one per pod.
+// cache: ComputeLinkedPod then costs one pass over integers, GetServiceState
+// still returns every state as stored, and the garbage collector sees two
+// objects per service, not one per pod.
 type parsedStates struct {
 	pods     []parsedPod
 	raw      string // every state as stored, back to back, in the order of pods
@@ -218,11 +202,8 @@ type parsedStates struct {
 	bytes    int64  // what pods and raw hold on the heap
 }
 
-// parsedPod is one pod's state as ParsePodState reads it. The heartbeat is
-// kept as stored, in the unit the parser decided by its magnitude (seconds
-// below heartbeatMillisFrom, milliseconds from it), which is the unit
-// liveness.live compares it in; a state that does not parse has the
-// heartbeat neverLive, which no liveness window contains.
+// parsedPod is one pod's state, its heartbeat as stored (liveness.live
+// tells its unit), neverLive for a state that does not parse.
 type parsedPod struct {
 	beat int64
 	load int64
@@ -234,10 +215,9 @@ type parsedPod struct {
 // liveness window, whatever aliveWithin is.
 const neverLive = math.MinInt64
 
-// parseStates parses a pod state hash as HGETALL returns it, with
-// parseStateHash's rule for the fields and ParsePodState's for the states.
-// The arrays are allocated once each, and bytes counts them at the size
-// the allocator rounded them up to (slices.Grow's capacity is that size).
+// parseStates parses an HGETALL reply, with parseStateHash's rule for the
+// fields and ParsePodState's for the states, into two arrays, whose bytes
+// it counts as the allocator rounded them.
 func parseStates(raw map[string]string) (parsedStates, error) {
 	total := 0
 	for _, state := range raw {

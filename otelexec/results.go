@@ -5,14 +5,12 @@ import (
 	"math"
 )
 
-// Typed parsing of every reply the executor reads, in one place. Each parser
-// accepts exactly the shapes the scripts and the Java layout produce and
-// wraps ErrUnexpectedReply for anything else, never panicking.
-
+// Every reply the executor reads is parsed here: exactly the shapes the
+// scripts and the Java layout produce, ErrUnexpectedReply for anything else.
 // A link script replies with its result alone, or with {result, skipped}
-// when it passed over stored values that are not pod IDs (internal/luascript/prelude.lua,
-// sf_reply); TrySetLinkedPod's {ok, pod} gets skipped as a third element.
-// skipped is 1 or 2: the hash field, the link key, or both.
+// when it passed over 1 or 2 stored values that are not pod IDs (sf_reply
+// in internal/luascript/prelude.lua); TrySetLinkedPod's {ok, pod} carries
+// skipped as a third element.
 
 // parsePodReply parses a script's pod ID reply: an integer from -1 up.
 func parsePodReply(v any) (int, error) {
@@ -54,53 +52,67 @@ func splitSkipped(v any) (any, int, error) {
 	return pair[0], skipped, err
 }
 
+// The reply parsers of the link operations take the script's reply and
+// error, and pass the error on: a pod is -1 on any error.
+
 // parseLinkReply parses a pod reply that may carry a skipped count.
-func parseLinkReply(v any) (pod, skipped int, err error) {
-	r, skipped, err := splitSkipped(v)
-	if err != nil {
-		return 0, 0, err
+func parseLinkReply(v any, err error) (pod, skipped int, _ error) {
+	if pod, skipped, err = splitReply(v, err, parsePodReply); err != nil {
+		return -1, 0, err
 	}
-	pod, err = parsePodReply(r)
-	return pod, skipped, err
+	return pod, skipped, nil
 }
 
 // parseRemoveReply parses a 0/1 reply that may carry a skipped count.
-func parseRemoveReply(v any) (removed bool, skipped int, err error) {
-	r, skipped, err := splitSkipped(v)
-	if err != nil {
-		return false, 0, err
+func parseRemoveReply(v any, err error) (removed bool, skipped int, _ error) {
+	return splitReply(v, err, parseBoolReply)
+}
+
+// splitReply parses a reply that may carry a skipped count with parse.
+func splitReply[T any](v any, err error, parse func(any) (T, error)) (r T, skipped int, _ error) {
+	if err == nil {
+		v, skipped, err = splitSkipped(v)
 	}
-	removed, err = parseBoolReply(r)
-	return removed, skipped, err
+	if err == nil {
+		r, err = parse(v)
+	}
+	if err != nil {
+		var zero T
+		return zero, 0, err
+	}
+	return r, skipped, nil
 }
 
 // parseTrySetReply parses try_set_linked_pod.lua's {ok, pod}, {ok, pod,
 // skipped} or, when it replaced a link to another pod, {ok, pod, skipped
 // or 0, that pod}.
-func parseTrySetReply(v any) (set bool, pod, skipped int, moved bool, err error) {
+func parseTrySetReply(v any, err error) (set bool, pod, skipped int, moved bool, _ error) {
+	fail := func(err error) (bool, int, int, bool, error) { return false, -1, 0, false, err }
 	list, ok := v.([]any)
-	if !ok || len(list) < 2 || len(list) > 4 {
-		return false, 0, 0, false, fmt.Errorf("%w: script returned %T, want {ok, pod}", ErrUnexpectedReply, v)
-	}
-	if len(list) == 4 {
+	switch {
+	case err != nil:
+		return fail(err)
+	case !ok || len(list) < 2 || len(list) > 4:
+		return fail(fmt.Errorf("%w: script returned %T, want {ok, pod}", ErrUnexpectedReply, v))
+	case len(list) == 4:
 		if from, err := parsePodReply(list[3]); err != nil || from < 0 {
-			return false, 0, 0, false, fmt.Errorf("%w: script returned a pod moved from that is not a pod ID", ErrUnexpectedReply)
+			return fail(fmt.Errorf("%w: script returned a pod moved from that is not a pod ID", ErrUnexpectedReply))
 		}
 		moved = true
 	}
 	if len(list) >= 3 && !(moved && list[2] == int64(0)) {
 		if skipped, err = parseSkipped(list[2]); err != nil {
-			return false, 0, 0, false, err
+			return fail(err)
 		}
 	}
 	if set, err = parseBoolReply(list[0]); err != nil {
-		return false, 0, 0, false, err
+		return fail(err)
 	}
 	if pod, err = parsePodReply(list[1]); err != nil {
-		return false, 0, 0, false, err
+		return fail(err)
 	}
 	if pod < 0 || moved && !set {
-		return false, 0, 0, false, fmt.Errorf("%w: script returned pod %d", ErrUnexpectedReply, pod)
+		return fail(fmt.Errorf("%w: script returned pod %d", ErrUnexpectedReply, pod))
 	}
 	return set, pod, skipped, moved, nil
 }

@@ -62,7 +62,8 @@ func (n naiveRouter) podStates(ctx context.Context, namespace, serviceName strin
 	if err != nil {
 		return nil, err
 	}
-	return parseStateHash(raw).states, nil
+	states, _ := parseStateHash(raw)
+	return states, nil
 }
 
 // link reads a user's link the plain way: HGET of the hash field and GET of
@@ -100,7 +101,7 @@ func (n naiveRouter) computeLinkedPod(ctx context.Context, namespace, uid, servi
 	if err != nil {
 		return -1, err
 	}
-	pod, _, err := parseLinkReply(r)
+	pod, _, err := parseLinkReply(r, nil)
 	return pod, err
 }
 

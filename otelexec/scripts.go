@@ -5,14 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/statefulroute/sfotel/internal/contract"
 	"github.com/statefulroute/sfotel/internal/flight"
 	"github.com/statefulroute/sfotel/internal/luascript"
 )
@@ -20,18 +18,14 @@ import (
 // script is one embedded Lua script. Its SHA1 is computed locally, so EVALSHA
 // needs no round trip to learn it.
 type script struct {
-	name string // file name, for logs
-	src  string
-	sha  string
-	// write: the script changes links and its result depends on what was
-	// there, so running it twice returns a wrong result: it is never resent
-	// once it may have run (noRetry).
-	write bool
+	name  string // file name, for logs
+	src   string
+	sha   string
+	write bool // it changes links: never resent once it may have run (noRetry)
 
-	// loaded counts the loads this process has done; 0 means the script
-	// was never loaded by this executor, and its first use sends the source
-	// (EVAL) instead of the SHA. A caller remembers the count before
-	// EVALSHA; on NOSCRIPT it reloads only when nobody reloaded since.
+	// loaded counts this executor's loads; before the first, a use sends
+	// the source (EVAL). On NOSCRIPT a caller reloads only if nobody
+	// reloaded since its EVALSHA.
 	loaded atomic.Uint64
 	reload flight.Group[struct{}]
 }
@@ -101,22 +95,26 @@ func preload(ctx context.Context, send *sender, all []*script) error {
 	return nil
 }
 
-// evalSha runs s by EVALSHA. On NOSCRIPT (the server lost its script cache,
-// for example after SCRIPT FLUSH, a restart or a failover) it loads the script
-// once and retries once, and should the script be gone again by then, runs it
-// by EVAL. Every EVALSHA reply counts as a hit or a miss. A script this
-// executor never loaded runs by EVAL, which caches it on the server.
-func (e *Executor) evalSha(ctx context.Context, s *script, keys []string, args ...any) (any, error) {
+// evalSha runs the link script s on a user's link to a service (KEYS the
+// link hash and link key, ARGV the service and args) by EVALSHA, or by EVAL
+// before its first load. On NOSCRIPT it loads the script once and retries
+// once, by EVAL should it be gone again. A script that writes drops the
+// user's link cache entry after its reply (docs/design.md, "Link cache").
+func (e *Executor) evalSha(ctx context.Context, s *script, namespace, uid, serviceName string, args ...any) (any, error) {
+	if s.write {
+		defer e.links.forget(namespace, uid)
+	}
+	key := linkKey(namespace, uid, serviceName)
 	generation := s.loaded.Load()
 	if generation == 0 {
-		v, err := e.run(ctx, s, true, keys, args)
+		v, err := e.run(ctx, s, true, key, serviceName, args)
 		if err == nil || isServerError(err) {
 			s.loaded.CompareAndSwap(0, 1)
 		}
 		return v, err
 	}
-	v, err := e.run(ctx, s, false, keys, args)
-	if !isNoScript(err) {
+	v, err := e.run(ctx, s, false, key, serviceName, args)
+	if !contract.IsNoScript(err) {
 		e.countReply(ctx, err)
 		return v, err
 	}
@@ -124,8 +122,8 @@ func (e *Executor) evalSha(ctx context.Context, s *script, keys []string, args .
 	if err := e.reload(ctx, s, generation); err != nil {
 		return nil, err
 	}
-	v, err = e.run(ctx, s, false, keys, args)
-	if !isNoScript(err) {
+	v, err = e.run(ctx, s, false, key, serviceName, args)
+	if !contract.IsNoScript(err) {
 		e.countReply(ctx, err)
 		return v, err
 	}
@@ -134,24 +132,20 @@ func (e *Executor) evalSha(ctx context.Context, s *script, keys []string, args .
 	// it counts as the reload of this miss.
 	e.scriptStats.misses.add(ctx)
 	e.scriptStats.reloads.add(ctx)
-	return e.run(ctx, s, true, keys, args)
+	return e.run(ctx, s, true, key, serviceName, args)
 }
 
-// run sends one EVALSHA of s, or one EVAL (the source) when bySource. A
-// read may be resent; a write only when Redis refused it unrun, and a
-// write whose reply was lost is ErrOutcomeUnknown (sender.write).
-func (e *Executor) run(ctx context.Context, s *script, bySource bool, keys []string, args []any) (any, error) {
-	cmdArgs := make([]any, 0, 3+len(keys)+len(args))
+// run sends one EVALSHA of s, or one EVAL (the source) when bySource, on
+// the link key and its hash key. A read may be resent; a write only when
+// Redis refused it unrun, and a write whose reply was lost is
+// ErrOutcomeUnknown (sender.write).
+func (e *Executor) run(ctx context.Context, s *script, bySource bool, key, serviceName string, args []any) (any, error) {
+	verb, body := "evalsha", s.sha
 	if bySource {
-		cmdArgs = append(cmdArgs, "eval", s.src, len(keys))
-	} else {
-		cmdArgs = append(cmdArgs, "evalsha", s.sha, len(keys))
+		verb, body = "eval", s.src
 	}
-	for _, k := range keys {
-		cmdArgs = append(cmdArgs, k)
-	}
-	cmdArgs = append(cmdArgs, args...)
-	cmd := redis.NewCmd(ctx, cmdArgs...)
+	cmdArgs := append(make([]any, 0, 6+len(args)), verb, body, 2, key[:len(key)-len(serviceName)], key, serviceName)
+	cmd := redis.NewCmd(ctx, append(cmdArgs, args...)...)
 	var err error
 	if s.write {
 		err = e.send.write(ctx, noRetry{cmd}) // never sent twice once it may have run
@@ -164,103 +158,12 @@ func (e *Executor) run(ctx context.Context, s *script, bySource bool, keys []str
 	return cmd.Result()
 }
 
-// retryBudget is how often go-redis itself would resend a command:
-// MaxRedirects on a cluster, MaxRetries elsewhere.
-func retryBudget(rdb redis.UniversalClient) int {
-	n := 0
-	switch c := rdb.(type) {
-	case *redis.Client:
-		n = c.Options().MaxRetries
-	case *redis.ClusterClient:
-		n = c.Options().MaxRedirects
-	case *redis.Ring:
-		n = c.Options().MaxRetries
-	}
-	return max(n, 0)
-}
-
-// refusedUnrun reports whether err is a reply by which Redis refused a
-// command without running it.
-func refusedUnrun(err error) bool {
-	rErr, ok := redisError(err)
-	if !ok {
-		return false
-	}
-	msg := strings.TrimPrefix(rErr.Error(), "ERR ") // as redis.HasErrorPrefix reads it
-	for _, prefix := range []string{"TRYAGAIN", "CLUSTERDOWN", "LOADING", "MASTERDOWN", "BUSY"} {
-		if strings.HasPrefix(msg, prefix) {
-			return true
-		}
-	}
-	return false
-}
-
-// retryBackoff grows from 8 ms to 512 ms, as go-redis's does.
-func retryBackoff(attempt int) time.Duration {
-	return min(8*time.Millisecond<<min(attempt, 6), 512*time.Millisecond)
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-// maybeSent reports whether a command that failed with err may have reached
-// Redis. A reply from the server (an error reply included) is an outcome;
-// no free connection, a closed client or a failed dial mean nothing was
-// sent. Anything else (a broken connection, a read timeout, the context's
-// deadline) may have come after the command was written.
-func maybeSent(err error) bool {
-	return !isServerError(err) && !errors.Is(err, redis.ErrPoolTimeout) && !errors.Is(err, redis.ErrClosed) && !dialFailed(err)
-}
-
-// dialFailed reports whether err is the failure to dial Redis, after the
-// client's own dial attempts (DialerRetries).
-func dialFailed(err error) bool {
-	var opErr *net.OpError
-	return errors.As(err, &opErr) && opErr.Op == "dial"
-}
-
 // countReply counts a reply as a script cache hit; an error that is not a
 // server reply (a timeout, a broken connection) says nothing about the cache.
 func (e *Executor) countReply(ctx context.Context, err error) {
 	if err == nil || errors.Is(err, redis.Nil) || isServerError(err) {
 		e.scriptStats.hits.add(ctx)
 	}
-}
-
-// isServerError reports whether err is a reply from the server. It is its
-// own function so that the target errors.As needs escapes to the heap only
-// on this rare path, not on every EVALSHA.
-func isServerError(err error) bool {
-	_, ok := redisError(err)
-	return ok
-}
-
-// redisError is errors.As for a redis.Error, without its allocation: it
-// runs on every command's reply.
-func redisError(err error) (redis.Error, bool) {
-	for err != nil {
-		switch e := err.(type) {
-		case redis.Error:
-			return e, true
-		case interface{ Unwrap() []error }:
-			for _, err := range e.Unwrap() {
-				if r, ok := redisError(err); ok {
-					return r, true
-				}
-			}
-			return nil, false
-		}
-		err = errors.Unwrap(err)
-	}
-	return nil, false
 }
 
 // reload loads s unless another caller has loaded it since generation was

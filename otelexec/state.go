@@ -1,34 +1,23 @@
 package otelexec
 
 import (
-	"github.com/statefulroute/sfotel/internal/contract"
-
 	"context"
 	"errors"
 	"strconv"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/statefulroute/sfotel/internal/contract"
 )
 
-// SetServiceState records the state of one pod of a service (HSET on the
-// service's pod state hash). ComputeLinkedPod reads states written with
-// FormatPodState (or "<load>-<Unix milliseconds>"). The state is stored as
-// given; where a Java executor computes links for the same service, write
-// only states of that form: the Java compute script fails the whole call on
+// SetServiceState records the state of one pod of a service, as given.
+// ComputeLinkedPod reads states written with FormatPodState (or
+// "<load>-<Unix milliseconds>"); a Java executor's compute script fails on
 // any other (docs/java.md).
 func (e *Executor) SetServiceState(ctx context.Context, namespace, serviceName string, podID int, state string) (err error) {
 	ctx, op := e.tel.startFor(ctx, contract.OpSetServiceState, namespace, serviceName)
 	defer op.end(&err)
-	if err = e.check(); err != nil {
-		return err
-	}
-	if err = validateServiceArgs(namespace, serviceName); err != nil {
-		return err
-	}
-	if err = validatePodID("podID", podID); err != nil {
-		return err
-	}
-	if err = validateState("state", state); err != nil {
+	if err = e.check(validateServiceArgs(namespace, serviceName), validatePodID("podID", podID), validateState("state", state)); err != nil {
 		return err
 	}
 	err = e.send.write(ctx, redis.NewIntCmd(ctx, "hset", stateKey(namespace, serviceName), strconv.Itoa(podID), state))
@@ -44,42 +33,32 @@ func (e *Executor) SetServiceState(ctx context.Context, namespace, serviceName s
 func (e *Executor) GetServiceState(ctx context.Context, namespace, serviceName string) (states map[int]string, err error) {
 	ctx, op := e.tel.startFor(ctx, contract.OpGetServiceState, namespace, serviceName)
 	defer op.end(&err)
-	if err = e.check(); err != nil {
+	if err = e.check(validateServiceArgs(namespace, serviceName)); err != nil {
 		return nil, err
 	}
-	if err = validateServiceArgs(namespace, serviceName); err != nil {
+	s, err := e.states.get(ctx, namespace, serviceName)
+	skipped := 0
+	switch {
+	case err != nil:
 		return nil, err
+	case s != nil:
+		states, skipped = s.states(), s.skipped
+	default: // no cache, or it turned the service away
+		raw, err := readStates(ctx, e.send, namespace, serviceName)
+		if err != nil {
+			return nil, err
+		}
+		states, skipped = parseStateHash(raw)
 	}
-	h, err := e.podStatesCopy(ctx, namespace, serviceName)
-	if err != nil {
-		return nil, err
-	}
-	e.skipped(ctx, contract.OpGetServiceState, namespace, serviceName, contract.SkipStateField, h.skipped)
-	return h.states, nil
+	e.skipped(ctx, contract.OpGetServiceState, namespace, serviceName, contract.SkipStateField, skipped)
+	return states, nil
 }
 
-// podStateHash is a service's pod state hash as read: the states by pod ID,
-// and how many fields were left out because their name is not a pod ID.
-type podStateHash struct {
-	states  map[int]string
-	skipped int
-}
-
-// podStates reads a service's pod state hash.
-func (e *Executor) podStates(ctx context.Context, namespace, serviceName string) (podStateHash, error) {
-	raw, err := e.podStateFields(ctx, namespace, serviceName)
-	if err != nil {
-		return podStateHash{}, err
-	}
-	return parseStateHash(raw), nil
-}
-
-// podStateFields is the HGETALL of a service's pod state hash, as Redis
-// returns it. Every pod state read goes through here, so a pod state cache
-// (WithStateCache) has one place to sit.
-func (e *Executor) podStateFields(ctx context.Context, namespace, serviceName string) (map[string]string, error) {
+// readStates is the HGETALL of a service's pod state hash, as Redis returns
+// it: what the state cache reads, and GetServiceState without it.
+func readStates(ctx context.Context, send *sender, namespace, serviceName string) (map[string]string, error) {
 	cmd := redis.NewMapStringStringCmd(ctx, "hgetall", stateKey(namespace, serviceName))
-	if err := e.send.do(ctx, cmd); err != nil {
+	if err := send.do(ctx, cmd); err != nil {
 		return nil, err
 	}
 	return cmd.Val(), nil
@@ -89,30 +68,23 @@ func (e *Executor) podStateFields(ctx context.Context, namespace, serviceName st
 // that is not a stored pod ID (parsePodID) is left out and counted, so one
 // foreign field cannot stop routing for the whole service, and two
 // spellings of one pod ("1" and "01") cannot both claim it.
-func parseStateHash(raw map[string]string) podStateHash {
-	h := podStateHash{states: make(map[int]string, len(raw))}
+func parseStateHash(raw map[string]string) (states map[int]string, skipped int) {
+	states = make(map[int]string, len(raw))
 	for field, state := range raw {
-		pod, err := parsePodID(field)
-		if err != nil {
-			h.skipped++
-			continue
+		if pod, err := parsePodID(field); err == nil {
+			states[pod] = state
+		} else {
+			skipped++
 		}
-		h.states[pod] = state
 	}
-	return h
+	return states, skipped
 }
 
 // SetWorkloadState records the workload state of a service.
 func (e *Executor) SetWorkloadState(ctx context.Context, namespace, serviceName, state string) (err error) {
 	ctx, op := e.tel.startFor(ctx, contract.OpSetWorkloadState, namespace, serviceName)
 	defer op.end(&err)
-	if err = e.check(); err != nil {
-		return err
-	}
-	if err = validateServiceArgs(namespace, serviceName); err != nil {
-		return err
-	}
-	if err = validateState("state", state); err != nil {
+	if err = e.check(validateServiceArgs(namespace, serviceName), validateState("state", state)); err != nil {
 		return err
 	}
 	return e.send.write(ctx, redis.NewStatusCmd(ctx, "set", workloadKey(namespace, serviceName), state))
@@ -122,10 +94,7 @@ func (e *Executor) SetWorkloadState(ctx context.Context, namespace, serviceName,
 func (e *Executor) GetWorkloadState(ctx context.Context, namespace, serviceName string) (state string, err error) {
 	ctx, op := e.tel.startFor(ctx, contract.OpGetWorkloadState, namespace, serviceName)
 	defer op.end(&err)
-	if err = e.check(); err != nil {
-		return "", err
-	}
-	if err = validateServiceArgs(namespace, serviceName); err != nil {
+	if err = e.check(validateServiceArgs(namespace, serviceName)); err != nil {
 		return "", err
 	}
 	cmd := redis.NewStringCmd(ctx, "get", workloadKey(namespace, serviceName))
@@ -146,31 +115,38 @@ func (e *Executor) GetWorkloadState(ctx context.Context, namespace, serviceName 
 func (e *Executor) GetWorkloadStateBatch(ctx context.Context, namespace string, serviceNames []string) (states map[string]string, err error) {
 	ctx, op := e.tel.startFor(ctx, contract.OpGetWorkloadStateBatch, namespace, "")
 	defer op.end(&err)
-	if err = e.check(); err != nil {
-		return nil, err
-	}
-	if err = validateName("namespace", namespace); err != nil {
+	if err = e.check(validateName("namespace", namespace)); err != nil {
 		return nil, err
 	}
 	if err = validateEach(ctx, "serviceNames", serviceNames, validateName); err != nil {
 		return nil, err
 	}
 	states = make(map[string]string, min(len(serviceNames), batchChunk))
-	err = e.pipelinedGets(ctx, len(serviceNames), func(i int) string { return workloadKey(namespace, serviceNames[i]) },
-		func(i int, v string) error {
-			states[serviceNames[i]] = v
-			return nil
-		})
+	cmds := make([]*redis.StringCmd, min(len(serviceNames), batchChunk))
+	err = e.pipelined(ctx, len(serviceNames),
+		func(p redis.Pipeliner, i int) {
+			cmds[i%batchChunk] = queued(ctx, p, redis.NewStringCmd(ctx, "get", workloadKey(namespace, serviceNames[i])))
+		},
+		func(i int) error {
+			v, err := cmds[i%batchChunk].Result()
+			if err == nil {
+				states[serviceNames[i]] = v
+			}
+			if errors.Is(err, redis.Nil) {
+				return nil
+			}
+			return err
+		},
+		func() { clear(cmds) })
 	if err != nil {
 		return nil, err
 	}
 	return states, nil
 }
 
-// batchChunk bounds the commands of one pipeline of a batch operation: a
-// million uids are a thousand pipelines, not one, so the memory a batch
-// takes beyond its result stays that of one chunk, and a canceled batch
-// stops within one chunk's round trip.
+// batchChunk bounds the commands of one pipeline of a batch operation, so
+// that the memory a batch takes beyond its result is one chunk's, and a
+// canceled batch stops within one chunk's round trip.
 const batchChunk = 1024
 
 // validateEach validates every element of a batch input, checking ctx
@@ -189,36 +165,10 @@ func validateEach(ctx context.Context, field string, items []string, validate fu
 	return nil
 }
 
-// pipelinedGets GETs key(i) for every i below n, batchChunk keys to a
-// pipeline, and calls found for every key that exists, in order. It checks
-// ctx before each chunk.
-func (e *Executor) pipelinedGets(ctx context.Context, n int, key func(i int) string, found func(i int, v string) error) error {
-	cmds := make([]*redis.StringCmd, min(n, batchChunk))
-	return e.pipelined(ctx, n,
-		func(p redis.Pipeliner, i int) {
-			cmds[i%batchChunk] = queued(ctx, p, redis.NewStringCmd(ctx, "get", key(i)))
-		},
-		func(i int) error {
-			v, err := cmds[i%batchChunk].Result()
-			if errors.Is(err, redis.Nil) {
-				return nil
-			}
-			if err != nil {
-				return err
-			}
-			return found(i, v)
-		},
-		func() { clear(cmds) })
-}
-
-// pipelined runs a batch read in pipelines of batchChunk items: queue(p, i)
-// adds item i's commands to the pipeline (queued, so that only the sender
-// resends the pipeline), read(i) takes its replies once the
-// chunk's pipeline returned, and done lets the chunk's commands go before
-// the next chunk is built. It checks ctx before each chunk, so the memory a
-// batch takes beyond its result is one chunk's and a canceled batch stops
-// within one chunk's round trip. A reply that is an error other than
-// redis.Nil fails the batch.
+// pipelined runs a batch read in pipelines of batchChunk items, checking
+// ctx before each: queue(p, i) adds item i's commands (queued), read(i)
+// takes their replies once the pipeline returned, and done lets the
+// chunk's commands go before the next is built.
 func (e *Executor) pipelined(ctx context.Context, n int, queue func(p redis.Pipeliner, i int), read func(i int) error, done func()) error {
 	for start := 0; start < n; start += batchChunk {
 		if err := ctx.Err(); err != nil {
@@ -245,11 +195,4 @@ func (e *Executor) pipelined(ctx context.Context, n int, queue func(p redis.Pipe
 		done()
 	}
 	return nil
-}
-
-func validateServiceArgs(namespace, serviceName string) error {
-	if err := validateName("namespace", namespace); err != nil {
-		return err
-	}
-	return validateName("serviceName", serviceName)
 }

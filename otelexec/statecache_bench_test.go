@@ -197,7 +197,7 @@ func BenchmarkStateCacheChoose(b *testing.B) {
 	now := time.Now()
 	for _, pods := range []int{16, 1000, 5000} {
 		raw := stateBenchHash(pods, now)
-		states := parseStateHash(raw).states
+		states, _ := parseStateHash(raw)
 		parsed, err := parseStates(raw)
 		if err != nil {
 			b.Fatal(err)

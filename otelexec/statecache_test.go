@@ -1125,7 +1125,7 @@ func (sc *stateCache) cached(namespace, serviceName string) bool {
 	sh := sc.shardOf(namespace, serviceName)
 	sh.mu.RLock()
 	defer sh.mu.RUnlock()
-	return sh.entries[serviceKey{namespace, serviceName}] != nil
+	return sh.entries[nameKey{namespace, serviceName}] != nil
 }
 
 // checkBooks checks that the ring, the byte count and the shards' maps
@@ -1142,7 +1142,7 @@ func (sc *stateCache) checkBooks(t *testing.T) {
 			}
 			ring[v] = true
 			want := v.base
-			if s := v.snapshot.Load(); s != nil {
+			if s := v.val.Load(); s != nil {
 				want += s.size
 			}
 			if v.bytes != want {
@@ -1203,23 +1203,23 @@ func TestParsedStatesAgree(t *testing.T) {
 		alive := []time.Duration{time.Millisecond, 30 * time.Second, time.Hour, math.MaxInt64}[rng.IntN(4)]
 		at := now.Add(time.Duration(rng.IntN(1000)) * time.Millisecond)
 
-		h := parseStateHash(raw)
-		want, wantUnparsed := choosePod(h.states, at, alive)
-		if ref := referenceChoice(h.states, at, alive); want != ref {
+		states, skippedFields := parseStateHash(raw)
+		want, wantUnparsed := choosePod(states, at, alive)
+		if ref := referenceChoice(states, at, alive); want != ref {
 			t.Fatalf("case %d %v: choosePod chose %d, the rule written out %d", i, raw, want, ref)
 		}
 		p, err := parseStates(raw)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := p.choose(chooserAt(at, alive)); got != want || p.unparsed != wantUnparsed || p.skipped != h.skipped {
-			t.Fatalf("case %d %v: parsed chose %d (%d unparsed, %d skipped), choosePod %d (%d, %d)", i, raw, got, p.unparsed, p.skipped, want, wantUnparsed, h.skipped)
+		if got := p.choose(chooserAt(at, alive)); got != want || p.unparsed != wantUnparsed || p.skipped != skippedFields {
+			t.Fatalf("case %d %v: parsed chose %d (%d unparsed, %d skipped), choosePod %d (%d, %d)", i, raw, got, p.unparsed, p.skipped, want, wantUnparsed, skippedFields)
 		}
-		if got, skipped, unparsed := chooseRaw(chooserAt(at, alive), raw); got != want || unparsed != wantUnparsed || skipped != h.skipped {
-			t.Fatalf("case %d %v: chooseRaw = %d, %d, %d; choosePod %d (%d unparsed, %d skipped)", i, raw, got, skipped, unparsed, want, wantUnparsed, h.skipped)
+		if got, skipped, unparsed := chooseRaw(chooserAt(at, alive), raw); got != want || unparsed != wantUnparsed || skipped != skippedFields {
+			t.Fatalf("case %d %v: chooseRaw = %d, %d, %d; choosePod %d (%d unparsed, %d skipped)", i, raw, got, skipped, unparsed, want, wantUnparsed, skippedFields)
 		}
-		if got := p.states(); !maps.Equal(got, h.states) {
-			t.Fatalf("case %d: states() = %v, want %v", i, got, h.states)
+		if got := p.states(); !maps.Equal(got, states) {
+			t.Fatalf("case %d: states() = %v, want %v", i, got, states)
 		}
 		if want >= 0 {
 			chosen++

@@ -12,13 +12,9 @@ import (
 	"github.com/statefulroute/sfotel/internal/contract"
 )
 
-// Stored data another writer may have left (a Java executor of another
-// version, a script, a person with redis-cli) never takes routing down: a
-// read passes over what is not what sfotel writes, counts it in
-// stateful_executor.stored_values.skipped and logs it once per (namespace,
-// service, kind). Neither the count, the log line nor the span event says
-// which key, uid or value it was: stored data and uids never reach
-// telemetry.
+// Stored data sfotel does not write (another writer's) never takes routing
+// down: a read passes over it, counts it and logs it once per (namespace,
+// service, kind), never saying which key, uid or value it was.
 
 // maxSkipLogged bounds the (namespace, service, kind) triples an executor
 // remembers having logged, so that a flood of bad data in many services

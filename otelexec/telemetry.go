@@ -21,30 +21,15 @@ import (
 // and the span options of each operation, built once so that starting and
 // ending an operation allocates nothing of the executor's own.
 type telemetry struct {
-	tracer       trace.Tracer // nil when the TracerProvider is the noop one
-	meters       *meters      // nil when the MeterProvider is the noop one
-	services     bool         // WithServiceAttributes
-	commandSpans bool         // WithRedisCommandSpans
-	spans        [contract.NumOps]opSpans
-}
-
-// opSpans are the start options of one operation's span, in the two shapes
-// the trace can take (docs/design.md, "Trace shape"):
-//
-//   - client: the executor span is the call to Redis, kind CLIENT, with
-//     db.system.name=redis and db.query.summary set to the method, as the
-//     conventions describe a higher-level API over the database; its
-//     db.operation.name is left to the Redis commands, so that panels of
-//     database operations show commands only. This is the shape while no
-//     command spans are recorded, so that span-derived metrics and service
-//     graphs see each operation's Redis traffic once.
-//   - internal: redisinstr records a CLIENT span per Redis command below
-//     it (WithRedisCommandSpans); the executor span is kind INTERNAL without db attributes, so the
-//     traffic is still counted once, by the command spans.
-//
-// The attributes are start options, so samplers see them.
-type opSpans struct {
-	client, internal []trace.SpanStartOption
+	tracer   trace.Tracer // nil when the TracerProvider is the noop one
+	meters   *meters      // nil when the MeterProvider is the noop one
+	services bool         // WithServiceAttributes
+	// spans are the start options of each operation's span (attributes
+	// included, so that samplers see them), in the shape of docs/design.md,
+	// "Trace shape": the CLIENT span of the Redis call, with db.system.name
+	// and db.query.summary the method (db.operation.name is the commands'),
+	// or INTERNAL without db attributes under command spans.
+	spans [contract.NumOps][]trace.SpanStartOption
 }
 
 // errorAttrs are the error.type attribute of each class, one slice each, so
@@ -57,16 +42,17 @@ var errorAttrs = func() (out [contract.NumErrorTypes][]attribute.KeyValue) {
 }()
 
 func newTelemetry(c *config, rdb redis.UniversalClient, scripts *scriptCounters) (*telemetry, error) {
-	t := &telemetry{services: c.serviceAttributes, commandSpans: c.commandSpans}
+	t := &telemetry{services: c.serviceAttributes}
 	if _, noop := c.tracerProvider.(tracenoop.TracerProvider); !noop {
 		t.tracer = c.tracerProvider.Tracer(ScopeName, trace.WithInstrumentationVersion(Version))
 	}
-	server := append(serverAttributes(rdb), namespace(rdb)...)
+	cl, _ := clientOf(rdb)
+	server := append(serverAttributes(rdb), semconv.DBNamespace(strconv.Itoa(cl.db)))
 	for id := range contract.NumOps {
 		attrs := append([]attribute.KeyValue{semconv.DBSystemNameRedis, semconv.DBQuerySummary(id.String())}, server...)
-		t.spans[id] = opSpans{
-			client:   []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(attrs...)},
-			internal: []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindInternal)},
+		t.spans[id] = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(attrs...)}
+		if c.commandSpans {
+			t.spans[id] = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindInternal)}
 		}
 	}
 	if _, noop := c.meterProvider.(metricnoop.MeterProvider); !noop {
@@ -75,15 +61,15 @@ func newTelemetry(c *config, rdb redis.UniversalClient, scripts *scriptCounters)
 			return nil, err
 		}
 		t.meters = ms
-		scripts.hits.c, scripts.misses.c, scripts.reloads.c = ms.scriptHits, ms.scriptMisses, ms.scriptReloads
+		scripts.hits.on(ms.scriptHits)
+		scripts.misses.on(ms.scriptMisses)
+		scripts.reloads.on(ms.scriptReloads)
 	}
 	return t, nil
 }
 
 // serverAttributes are server.address and server.port of a single-node
-// client. A ClusterClient or Ring talks to many nodes and a failover client
-// to whichever is master, so there they are left out: the command spans
-// below the executor's span carry the node actually used.
+// client; a cluster, ring or failover client's nodes are on command spans.
 func serverAttributes(rdb redis.UniversalClient) []attribute.KeyValue {
 	c, ok := rdb.(*redis.Client)
 	if !ok {
@@ -107,31 +93,14 @@ func serverAttributes(rdb redis.UniversalClient) []attribute.KeyValue {
 	return []attribute.KeyValue{semconv.ServerAddress(host), semconv.ServerPort(p)}
 }
 
-// namespace is db.namespace, the database index the client selects.
-func namespace(rdb redis.UniversalClient) []attribute.KeyValue {
-	db := 0 // a cluster has database 0 only
-	switch c := rdb.(type) {
-	case *redis.Client:
-		db = c.Options().DB
-	case *redis.Ring:
-		db = c.Options().DB
-	}
-	return []attribute.KeyValue{semconv.DBNamespace(strconv.Itoa(db))}
-}
-
-// monoEpoch lets an operation read only the monotonic clock: time.Since of
-// a time.Time that carries a monotonic reading reads that clock alone,
-// while time.Now also reads the wall clock, which durations do not need.
-var monoEpoch = time.Now()
-
 // op is one running operation. It is a value, so starting and ending an
 // operation allocates nothing of its own.
 type op struct {
 	ctx       context.Context
 	tel       *telemetry
-	span      trace.Span    // nil when tracing is off
-	start     time.Duration // since monoEpoch; a monotonic clock read only
-	namespace string        // only with WithServiceAttributes
+	span      trace.Span // nil when tracing is off
+	start     int64      // monotonic(): reads the monotonic clock alone, not the wall clock
+	namespace string     // only with WithServiceAttributes
 	service   string
 	id        contract.Op
 }
@@ -141,14 +110,10 @@ type op struct {
 func (t *telemetry) start(ctx context.Context, id contract.Op) (context.Context, op) {
 	o := op{tel: t, id: id}
 	if t.tracer != nil {
-		opts := t.spans[id].client
-		if t.commandSpans {
-			opts = t.spans[id].internal
-		}
-		ctx, o.span = t.tracer.Start(ctx, id.String(), opts...)
+		ctx, o.span = t.tracer.Start(ctx, id.String(), t.spans[id]...)
 	}
 	if t.meters != nil {
-		o.start = time.Since(monoEpoch)
+		o.start = monotonic()
 	}
 	o.ctx = ctx
 	return ctx, o
@@ -173,7 +138,7 @@ func (o op) end(errp *error) {
 		et = contract.ErrorOther // redis.Nil escaped an operation: a bug, but a failure
 	}
 	if ms := t.meters; ms != nil {
-		ms.record(&o, (time.Since(monoEpoch) - o.start).Seconds(), et)
+		ms.record(&o, time.Duration(monotonic()-o.start).Seconds(), et)
 	}
 	if o.span == nil {
 		return

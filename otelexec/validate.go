@@ -1,8 +1,11 @@
 package otelexec
 
 import (
+	"cmp"
 	"math"
 	"strconv"
+	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 )
@@ -23,20 +26,10 @@ const PersistForever = -1
 // makes the key layout unambiguous, and glob characters out, so that a pattern
 // scan over one namespace cannot match another.
 func validateName(field, s string) error {
-	if s == "" {
-		return &ArgumentError{Field: field, Reason: "empty"}
+	if err := validateLen(field, s, maxNameLen); err != nil {
+		return err
 	}
-	if len(s) > maxNameLen {
-		return &ArgumentError{Field: field, Reason: "longer than 512 bytes (" + strconv.Itoa(len(s)) + ")"}
-	}
-	blank := true
-	for i := 0; i < len(s); i++ {
-		if s[i] != ' ' && s[i] != '\t' {
-			blank = false
-			break
-		}
-	}
-	if blank {
+	if strings.TrimLeft(s, " \t") == "" {
 		return &ArgumentError{Field: field, Reason: "blank"}
 	}
 	for i := 0; i < len(s); i++ {
@@ -53,11 +46,8 @@ func validateName(field, s string) error {
 // braces (they would end the hash tag) or control characters. ':', '*', '?'
 // and '[' are allowed and stored exactly.
 func validateUID(field, s string) error {
-	if s == "" {
-		return &ArgumentError{Field: field, Reason: "empty"}
-	}
-	if len(s) > maxNameLen {
-		return &ArgumentError{Field: field, Reason: "longer than 512 bytes (" + strconv.Itoa(len(s)) + ")"}
+	if err := validateLen(field, s, maxNameLen); err != nil {
+		return err
 	}
 	blank := true
 	for i, r := range s {
@@ -99,25 +89,44 @@ func validatePersist(field string, seconds int) error {
 	return &ArgumentError{Field: field, Reason: "must be -1 (persistent) or 1..2147483647 seconds (" + strconv.Itoa(seconds) + ")"}
 }
 
-func validateState(field, s string) error {
+func validateState(field, s string) error { return validateLen(field, s, maxStateLen) }
+
+// validateLen checks that s has 1 to limit bytes.
+func validateLen(field, s string, limit int) error {
 	if s == "" {
 		return &ArgumentError{Field: field, Reason: "empty"}
 	}
-	if len(s) > maxStateLen {
-		return &ArgumentError{Field: field, Reason: "longer than 4096 bytes (" + strconv.Itoa(len(s)) + ")"}
+	if len(s) > limit {
+		return &ArgumentError{Field: field, Reason: "longer than " + strconv.Itoa(limit) + " bytes (" + strconv.Itoa(len(s)) + ")"}
 	}
 	return nil
 }
 
 // validateLink checks the arguments every link operation shares.
 func validateLink(namespace, uid, serviceName string) error {
-	if err := validateName("namespace", namespace); err != nil {
-		return err
+	return cmp.Or(validateName("namespace", namespace), validateUID("uid", uid), validateName("serviceName", serviceName))
+}
+
+// validateSet checks the arguments of the link-setting operations.
+func validateSet(namespace, uid, serviceName string, podID, persistSeconds int) error {
+	return cmp.Or(validateLink(namespace, uid, serviceName), validatePodID("podID", podID), validatePersist("persistSeconds", persistSeconds))
+}
+
+func validateServiceArgs(namespace, serviceName string) error {
+	return cmp.Or(validateName("namespace", namespace), validateName("serviceName", serviceName))
+}
+
+// validateAlive checks ComputeLinkedPod's aliveWithin: positive and, with
+// a state cache, longer than its TTL.
+func (e *Executor) validateAlive(aliveWithin time.Duration) error {
+	switch {
+	case aliveWithin <= 0:
+		return &ArgumentError{Field: "aliveWithin", Reason: "must be positive"}
+	case e.states != nil && aliveWithin <= e.states.ttl:
+		return &ArgumentError{Field: "aliveWithin", Reason: "must be longer than the WithStateCache TTL (" +
+			e.states.ttl.String() + "): a cached heartbeat is up to that old when it is read, so pods would look dead"}
 	}
-	if err := validateUID("uid", uid); err != nil {
-		return err
-	}
-	return validateName("serviceName", serviceName)
+	return nil
 }
 
 // describeByte names a rejected byte without echoing arbitrary input.

@@ -72,13 +72,9 @@ var (
 // operationOf maps a command to its operation index without allocating,
 // whatever the case of its name.
 func operationOf(cmd redis.Cmder) int {
-	args := cmd.Args()
-	if len(args) == 0 {
-		return opUnknown
-	}
-	name, ok := args[0].(string)
-	if !ok {
-		return opUnknown
+	var name string
+	if args := cmd.Args(); len(args) > 0 {
+		name, _ = args[0].(string)
 	}
 	if k, ok := commandIndex[name]; ok {
 		return k
@@ -124,16 +120,11 @@ func pipelineOperation(cmds []redis.Cmder) (op, size int) {
 	return base + first, len(cmds)
 }
 
-// isIdentityHandshake reports whether cmds is the CLIENT SETINFO pipeline
-// go-redis sends on every new connection. Servers before Redis 7.2 refuse the
-// command and go-redis ignores that by design; recorded, it would put one
-// failed pipeline on the dashboards for every connection the pool opens.
-func isIdentityHandshake(cmds []redis.Cmder) bool {
-	return len(cmds) > 0 && isIdentityCommand(cmds[0])
-}
-
 // isIdentityCommand reports whether cmd is CLIENT SETINFO, which go-redis
-// sends alone or in its handshake pipeline.
+// sends alone or first in the pipeline it sends on every new connection.
+// Servers before Redis 7.2 refuse it and go-redis ignores that by design;
+// recorded, it would put one failed command on the dashboards for every
+// connection the pool opens.
 func isIdentityCommand(cmd redis.Cmder) bool {
 	args := cmd.Args()
 	if len(args) < 2 {

@@ -1,7 +1,7 @@
 package redisinstr
 
 import (
-	"errors"
+	"cmp"
 	"fmt"
 	"time"
 
@@ -33,17 +33,18 @@ type config struct {
 	invalid []error // option values Instrument refuses, each naming its option
 }
 
-// refuse records an option value Instrument will refuse.
-func (c *config) refuse(err error) { c.invalid = append(c.invalid, err) }
-
-// Option configures Instrument.
-type Option interface {
-	apply(*config)
+// setIf sets *field to v if ok, else records the option value Instrument
+// will refuse; format starts with the option's name.
+func setIf[T any](c *config, field *T, v T, ok bool, format string, args ...any) {
+	if ok {
+		*field = v
+	} else {
+		c.invalid = append(c.invalid, fmt.Errorf("redisinstr: "+format, args...))
+	}
 }
 
-type optionFunc func(*config)
-
-func (f optionFunc) apply(c *config) { f(c) }
+// Option configures Instrument.
+type Option func(*config)
 
 func newConfig(opts []Option) config {
 	c := config{
@@ -55,7 +56,7 @@ func newConfig(opts []Option) config {
 	}
 	for _, o := range opts {
 		if o != nil {
-			o.apply(&c)
+			o(&c)
 		}
 	}
 	if !c.probeTimeoutSet {
@@ -67,21 +68,13 @@ func newConfig(opts []Option) config {
 // WithMeterProvider sets the MeterProvider of the pool, status, ping and
 // command metrics. Default: the global one; nil is ignored.
 func WithMeterProvider(mp metric.MeterProvider) Option {
-	return optionFunc(func(c *config) {
-		if mp != nil {
-			c.meterProvider = mp
-		}
-	})
+	return func(c *config) { c.meterProvider = cmp.Or(mp, c.meterProvider) }
 }
 
 // WithTracerProvider sets the TracerProvider of the command spans. Default:
 // the global one; nil is ignored.
 func WithTracerProvider(tp trace.TracerProvider) Option {
-	return optionFunc(func(c *config) {
-		if tp != nil {
-			c.tracerProvider = tp
-		}
-	})
+	return func(c *config) { c.tracerProvider = cmp.Or(tp, c.tracerProvider) }
 }
 
 // WithCommandSpans turns on one CLIENT span per Redis command and per
@@ -93,33 +86,25 @@ func WithTracerProvider(tp trace.TracerProvider) Option {
 // the same client otelexec.WithRedisCommandSpans(true) too: its operation
 // spans then become INTERNAL spans, so each Redis round trip is counted once
 // by span-derived metrics and service graphs.
-func WithCommandSpans(on bool) Option {
-	return optionFunc(func(c *config) { c.commandSpans = on })
-}
+func WithCommandSpans(on bool) Option { return func(c *config) { c.commandSpans = on } }
 
 // WithCallerInfo adds code.function.name, code.file.path and
 // code.line.number (the first caller outside go-redis and sfotel) to command
 // spans. Off by default: the stack walk costs more than the rest of the span.
-func WithCallerInfo(on bool) Option {
-	return optionFunc(func(c *config) { c.callerInfo = on })
-}
+func WithCallerInfo(on bool) Option { return func(c *config) { c.callerInfo = on } }
 
 // WithQueryText adds db.query.text to command spans, sanitized as the
 // semantic conventions ask: the command name with a "?" for each argument
 // ("HSET ? ? ?"), never a key or value. Off by default: it allocates the
 // text for every span.
-func WithQueryText(on bool) Option {
-	return optionFunc(func(c *config) { c.queryText = pick(on, querySanitized) })
-}
+func WithQueryText(on bool) Option { return func(c *config) { c.queryText = pick(on, querySanitized) } }
 
 // WithRawQueryText adds the full command text to command spans
 // (db.query.text), keys and values included. They may be personal data
 // (uids are part of the executor's keys): use it only where your tracing
 // backend may hold them. Of WithQueryText and WithRawQueryText, the last
 // given wins.
-func WithRawQueryText(on bool) Option {
-	return optionFunc(func(c *config) { c.queryText = pick(on, queryRaw) })
-}
+func WithRawQueryText(on bool) Option { return func(c *config) { c.queryText = pick(on, queryRaw) } }
 
 func pick(on bool, m queryMode) queryMode {
 	if on {
@@ -128,27 +113,14 @@ func pick(on bool, m queryMode) queryMode {
 	return queryOff
 }
 
-// WithDBStatement is WithQueryText under the attribute's old name.
-//
-// Deprecated: use WithQueryText; the attribute is db.query.text.
-func WithDBStatement(on bool) Option { return WithQueryText(on) }
-
 // WithCommandMetrics turns the per-command db.client.operation.duration
 // histogram on or off. On by default: it allocates nothing per command.
-func WithCommandMetrics(on bool) Option {
-	return optionFunc(func(c *config) { c.commandMetrics = on })
-}
+func WithCommandMetrics(on bool) Option { return func(c *config) { c.commandMetrics = on } }
 
 // WithProbeInterval sets how often the prober PINGs Redis. Default 5s; it
 // must be > 0.
 func WithProbeInterval(d time.Duration) Option {
-	return optionFunc(func(c *config) {
-		if d <= 0 {
-			c.refuse(fmt.Errorf("redisinstr: WithProbeInterval: must be > 0, got %v", d))
-			return
-		}
-		c.probeInterval = d
-	})
+	return func(c *config) { setIf(c, &c.probeInterval, d, d > 0, "WithProbeInterval: must be > 0, got %v", d) }
 }
 
 // WithProbeTimeout bounds each PING of the prober, its dial included, and
@@ -156,13 +128,10 @@ func WithProbeInterval(d time.Duration) Option {
 // a probe in flight). Default 1s, or the probe interval if that is shorter;
 // it must be > 0 and at most the probe interval.
 func WithProbeTimeout(d time.Duration) Option {
-	return optionFunc(func(c *config) {
-		if d <= 0 {
-			c.refuse(fmt.Errorf("redisinstr: WithProbeTimeout: must be > 0, got %v", d))
-			return
-		}
-		c.probeTimeout, c.probeTimeoutSet = d, true
-	})
+	return func(c *config) {
+		setIf(c, &c.probeTimeout, d, d > 0, "WithProbeTimeout: must be > 0, got %v", d)
+		c.probeTimeoutSet = true
+	}
 }
 
 // WithPoolName names the client: db.client.connection.pool.name of its pool
@@ -174,11 +143,5 @@ func WithProbeTimeout(d time.Duration) Option {
 // on one MeterProvider report into the same series, their counts summed.
 // Give each client of one Redis its own.
 func WithPoolName(name string) Option {
-	return optionFunc(func(c *config) {
-		if name == "" {
-			c.refuse(errors.New("redisinstr: WithPoolName: empty name"))
-			return
-		}
-		c.poolName = name
-	})
+	return func(c *config) { setIf(c, &c.poolName, name, name != "", "WithPoolName: empty name") }
 }

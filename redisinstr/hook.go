@@ -1,6 +1,7 @@
 package redisinstr
 
 import (
+	"cmp"
 	"context"
 	"strconv"
 	"sync/atomic"
@@ -88,13 +89,7 @@ func (h *commandHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 			return next(ctx, cmd)
 		}
 		op := operationOf(cmd)
-		var span trace.Span
-		if h.tracer != nil && !handshake[op] {
-			ctx, span = h.startSpan(ctx, op, 0, cmd)
-			if h.query != queryOff && span.IsRecording() {
-				span.SetAttributes(semconv.DBQueryText(h.query.text([]redis.Cmder{cmd})))
-			}
-		}
+		ctx, span := h.startSpan(ctx, op, 0, []redis.Cmder{cmd})
 		start := time.Now()
 		err := next(ctx, cmd)
 		h.finish(ctx, op, start, span, err)
@@ -104,17 +99,11 @@ func (h *commandHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 
 func (h *commandHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return func(ctx context.Context, cmds []redis.Cmder) error {
-		if h.closed.Load() || isIdentityHandshake(cmds) {
+		if h.closed.Load() || len(cmds) > 0 && isIdentityCommand(cmds[0]) {
 			return next(ctx, cmds)
 		}
 		op, size := pipelineOperation(cmds)
-		var span trace.Span
-		if h.tracer != nil {
-			ctx, span = h.startSpan(ctx, op, size, nil)
-			if h.query != queryOff && span.IsRecording() {
-				span.SetAttributes(semconv.DBQueryText(h.query.text(cmds)))
-			}
-		}
+		ctx, span := h.startSpan(ctx, op, size, cmds)
 		start := time.Now()
 		err := next(ctx, cmds)
 		h.finish(ctx, op, start, span, err)
@@ -133,19 +122,18 @@ var handshake = func() (out [numOps]bool) {
 	return out
 }()
 
-// startSpan starts the CLIENT span of one command or pipeline, named after
-// its db.operation.name (or "redis", the db.system.name, when unknown) as
-// the conventions name database spans; an EVALSHA of a script the executor
+// startSpan starts the CLIENT span of one command or pipeline, if command
+// spans are on and op is not a handshake command, named after its
+// db.operation.name (or "redis", the db.system.name, when unknown) as the
+// conventions name database spans; an EVALSHA of a script the executor
 // named is "EVALSHA <script>", with db.stored_procedure.name.
-func (h *commandHook) startSpan(ctx context.Context, op, batch int, cmd redis.Cmder) (context.Context, trace.Span) {
-	name := operationNames[op]
-	if name == "" {
-		name = "redis"
+func (h *commandHook) startSpan(ctx context.Context, op, batch int, cmds []redis.Cmder) (context.Context, trace.Span) {
+	if h.tracer == nil || handshake[op] {
+		return ctx, nil
 	}
-	script := ""
+	name, script := cmp.Or(operationNames[op], "redis"), ""
 	if op == opEvalSha {
-		script = scriptOf(cmd)
-		if script != "" {
+		if script = scriptOf(cmds[0]); script != "" {
 			name += " " + script
 		}
 	}
@@ -161,6 +149,9 @@ func (h *commandHook) startSpan(ctx context.Context, op, batch int, cmd redis.Cm
 	}
 	if h.caller {
 		span.SetAttributes(callerAttrs()...)
+	}
+	if h.query != queryOff {
+		span.SetAttributes(semconv.DBQueryText(h.query.text(cmds)))
 	}
 	return ctx, span
 }

@@ -1,9 +1,12 @@
 package redisinstr
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -30,7 +33,7 @@ type Instrumentation struct {
 	// closed turns hooks and the new-node callback into no-ops after Close:
 	// go-redis can neither remove a hook nor an OnNewNode callback.
 	closed atomic.Bool
-	status atomic.Int32 // statusUp or statusDown
+	up     atomic.Bool // the connection status the prober last saw
 	// statusUp and statusDown are the two series of the status gauge.
 	statusUp, statusDown []metric.ObserveOption
 
@@ -66,13 +69,13 @@ func Instrument(rdb redis.UniversalClient, opts ...Option) (*Instrumentation, er
 	i := &Instrumentation{
 		cfg:   cfg,
 		rdb:   rdb,
-		name:  clientName(rdb, cfg.poolName),
+		name:  cmp.Or(cfg.poolName, clientName(rdb)),
 		nodes: make(map[*redis.Client]*node),
 		done:  make(chan struct{}),
 	}
 	pool := semconv.DBClientConnectionPoolName(i.name)
-	i.statusUp = []metric.ObserveOption{metric.WithAttributeSet(attribute.NewSet(pool, attribute.String(contract.AttrStatus, contract.StatusUp)))}
-	i.statusDown = []metric.ObserveOption{metric.WithAttributeSet(attribute.NewSet(pool, attribute.String(contract.AttrStatus, contract.StatusDown)))}
+	i.statusUp = observeSet(pool, attribute.String(contract.AttrStatus, contract.StatusUp))
+	i.statusDown = observeSet(pool, attribute.String(contract.AttrStatus, contract.StatusDown))
 
 	meter := cfg.meterProvider.Meter(ScopeName, metric.WithInstrumentationVersion(Version))
 	var err error
@@ -91,14 +94,20 @@ func Instrument(rdb redis.UniversalClient, opts ...Option) (*Instrumentation, er
 	switch c := rdb.(type) {
 	case *redis.Client:
 		i.addNode(c)
-	case *redis.ClusterClient:
+	case interface {
+		OnNewNode(func(*redis.Client))
+		ForEachShard(context.Context, func(context.Context, *redis.Client) error) error
+	}: // a cluster or ring
 		// Register for new nodes first, then visit the known ones: a node
-		// created in between is seen twice and added once.
+		// created in between is seen twice and added once. A cluster that
+		// does not answer is no error: the prober reports it down, and adds
+		// the masters once it answers.
 		c.OnNewNode(i.addNode)
-		i.addShards(ctx, c.ForEachShard)
-	case *redis.Ring:
-		c.OnNewNode(i.addNode)
-		i.addShards(ctx, c.ForEachShard)
+		sctx, cancel := context.WithTimeout(ctx, cfg.probeTimeout)
+		_ = i.topology.run(sctx, func(ctx context.Context) error {
+			return c.ForEachShard(ctx, func(_ context.Context, n *redis.Client) error { i.addNode(n); return nil })
+		})
+		cancel()
 	}
 	i.probe(ctx)
 	go i.run(ctx)
@@ -106,20 +115,12 @@ func Instrument(rdb redis.UniversalClient, opts ...Option) (*Instrumentation, er
 }
 
 func (c *config) validate(rdb redis.UniversalClient) error {
-	switch client := rdb.(type) {
+	switch rdb.(type) {
 	case nil:
 		return errors.New("redisinstr: rdb is nil")
-	case *redis.Client:
-		if client == nil {
-			return errors.New("redisinstr: rdb is a nil *redis.Client")
-		}
-	case *redis.ClusterClient:
-		if client == nil {
-			return errors.New("redisinstr: rdb is a nil *redis.ClusterClient")
-		}
-	case *redis.Ring:
-		if client == nil {
-			return errors.New("redisinstr: rdb is a nil *redis.Ring")
+	case *redis.Client, *redis.ClusterClient, *redis.Ring:
+		if reflect.ValueOf(rdb).IsNil() {
+			return fmt.Errorf("redisinstr: rdb is a nil %T", rdb)
 		}
 	default:
 		return fmt.Errorf("redisinstr: rdb: unsupported client type %T (want *redis.Client, *redis.ClusterClient or *redis.Ring)", rdb)
@@ -135,38 +136,16 @@ func (c *config) validate(rdb redis.UniversalClient) error {
 
 // clientName is the client's default name: its address, or a cluster's or
 // ring's configured addresses.
-func clientName(rdb redis.UniversalClient, configured string) string {
-	if configured != "" {
-		return configured
-	}
+func clientName(rdb redis.UniversalClient) string {
 	switch c := rdb.(type) {
 	case *redis.Client:
 		return c.Options().Addr
 	case *redis.ClusterClient:
 		return strings.Join(c.Options().Addrs, ",")
 	case *redis.Ring:
-		var addrs []string
-		for _, a := range c.Options().Addrs {
-			addrs = append(addrs, a)
-		}
-		slices.Sort(addrs)
-		return strings.Join(addrs, ",")
+		return strings.Join(slices.Sorted(maps.Values(c.Options().Addrs)), ",")
 	}
 	return ""
-}
-
-// addShards adds the nodes a cluster or ring already has. A failure (cluster
-// unreachable) is not an error: the prober reports the status and adds the
-// masters once the cluster answers, and new nodes arrive through OnNewNode.
-func (i *Instrumentation) addShards(ctx context.Context, forEach func(context.Context, func(context.Context, *redis.Client) error) error) {
-	ctx, cancel := context.WithTimeout(ctx, i.cfg.probeTimeout)
-	defer cancel()
-	_ = i.topology.run(ctx, func(ctx context.Context) error {
-		return forEach(ctx, func(_ context.Context, c *redis.Client) error {
-			i.addNode(c)
-			return nil
-		})
-	})
 }
 
 // addNode starts observing the pool of one node client and installs the
@@ -197,13 +176,7 @@ func (i *Instrumentation) removeNode(c *redis.Client) {
 		return
 	}
 	delete(i.nodes, c)
-	list := make([]*node, 0, len(i.list)-1)
-	for _, m := range i.list {
-		if m != n {
-			list = append(list, m)
-		}
-	}
-	i.list = list
+	i.list = slices.DeleteFunc(slices.Clone(i.list), func(m *node) bool { return m == n })
 	i.mu.Unlock()
 	_ = n.probe.Close()
 }
@@ -242,14 +215,12 @@ func (i *Instrumentation) Close() error {
 		i.mu.Unlock()
 		i.cancel()
 		<-i.done
-		var errs []error
 		if err := i.reg.Unregister(); err != nil {
-			errs = append(errs, fmt.Errorf("redisinstr: unregister metric callback: %w", err))
+			i.closeErr = fmt.Errorf("redisinstr: unregister metric callback: %w", err)
 		}
 		for _, n := range nodes {
 			_ = n.probe.Close()
 		}
-		i.closeErr = errors.Join(errs...)
 	})
 	return i.closeErr
 }

@@ -14,11 +14,11 @@ import (
 // PoolStats at collection time); command and ping durations are recorded as
 // they happen.
 type instruments struct {
-	connCount, connMax, idleMax, idleMin metric.Int64ObservableUpDownCounter
-	timeouts, waits, hits, misses        metric.Int64ObservableCounter
-	waitTime                             metric.Float64ObservableCounter
-	utilization                          metric.Float64ObservableGauge
-	status                               metric.Int64ObservableGauge
+	connCount, connMax, idleMax, idleMin, pending metric.Int64ObservableUpDownCounter
+	timeouts, waits, hits, misses                 metric.Int64ObservableCounter
+	waitTime                                      metric.Float64ObservableCounter
+	utilization                                   metric.Float64ObservableGauge
+	status                                        metric.Int64ObservableGauge
 
 	pingDuration    metric.Float64Histogram
 	commandDuration metric.Float64Histogram // nil without command metrics
@@ -26,13 +26,14 @@ type instruments struct {
 
 func newInstruments(m metric.Meter, commandMetrics bool) (instruments, error) {
 	var in instruments
-	var errs [15]error
+	var errs [14]error
 	// The conventions' instruments come from their generated constructors.
 	in.connCount, errs[0] = inst(dbconv.NewClientConnectionCountObservable(m))
 	in.connMax, errs[1] = inst(dbconv.NewClientConnectionMaxObservable(m))
 	in.idleMax, errs[2] = inst(dbconv.NewClientConnectionIdleMaxObservable(m))
 	in.idleMin, errs[3] = inst(dbconv.NewClientConnectionIdleMinObservable(m))
 	in.timeouts, errs[4] = inst(dbconv.NewClientConnectionTimeoutsObservable(m))
+	in.pending, errs[13] = inst(dbconv.NewClientConnectionPendingRequestsObservable(m))
 	in.waits, errs[5] = contract.PoolWaits.New(m)
 	in.waitTime, errs[6] = contract.PoolWaitTime.New(m)
 	in.hits, errs[7] = contract.PoolHits.New(m)
@@ -53,7 +54,7 @@ func inst[I any, T interface{ Inst() I }](t T, err error) (I, error) { return t.
 
 func (in *instruments) observables() []metric.Observable {
 	return []metric.Observable{
-		in.connCount, in.connMax, in.idleMax, in.idleMin, in.timeouts,
+		in.connCount, in.connMax, in.idleMax, in.idleMin, in.pending, in.timeouts,
 		in.waits, in.waitTime, in.hits, in.misses, in.utilization, in.status,
 	}
 }

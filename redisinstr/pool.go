@@ -1,6 +1,7 @@
 package redisinstr
 
 import (
+	"cmp"
 	"context"
 	"time"
 
@@ -28,24 +29,19 @@ type node struct {
 
 // poolSeries holds the prebuilt attribute sets of one pool's series.
 type poolSeries struct {
-	pool, idle, used []metric.ObserveOption
-	max, idleMin     int64
-	idleMax          int64
+	pool, idle, used      []metric.ObserveOption
+	max, idleMin, idleMax int64
 }
 
 func newNode(c *redis.Client, poolName string, probeTimeout time.Duration) *node {
 	opt := c.Options()
-	pipelineSize := opt.PipelinePoolSize
-	if pipelineSize == 0 {
-		pipelineSize = redis.DefaultPipelinePoolSize
-	}
 	return &node{
 		client: c,
 		probe:  newProbeClient(opt, probeTimeout),
 		main:   newPoolSeries(poolName, int64(opt.PoolSize), int64(opt.MinIdleConns), int64(opt.MaxIdleConns)),
 		// The pipeline pool never keeps idle connections on purpose (see
 		// redis.Options.PipelinePoolSize), so its idle bounds are 0.
-		pipeline: newPoolSeries(poolName+pipelinePoolSuffix, int64(pipelineSize), 0, 0),
+		pipeline: newPoolSeries(poolName+pipelinePoolSuffix, int64(cmp.Or(opt.PipelinePoolSize, redis.DefaultPipelinePoolSize)), 0, 0),
 		ping: []metric.RecordOption{metric.WithAttributeSet(attribute.NewSet(
 			append(serverAttrs(opt.Addr), semconv.DBClientConnectionPoolName(poolName))...))},
 	}
@@ -53,17 +49,13 @@ func newNode(c *redis.Client, poolName string, probeTimeout time.Duration) *node
 
 func newPoolSeries(name string, max, idleMin, idleMax int64) poolSeries {
 	pool := semconv.DBClientConnectionPoolName(name)
-	set := func(kv ...attribute.KeyValue) []metric.ObserveOption {
-		return []metric.ObserveOption{metric.WithAttributeSet(attribute.NewSet(kv...))}
-	}
-	return poolSeries{
-		pool:    set(pool),
-		idle:    set(pool, semconv.DBClientConnectionStateIdle),
-		used:    set(pool, semconv.DBClientConnectionStateUsed),
-		max:     max,
-		idleMin: idleMin,
-		idleMax: idleMax,
-	}
+	return poolSeries{observeSet(pool), observeSet(pool, semconv.DBClientConnectionStateIdle),
+		observeSet(pool, semconv.DBClientConnectionStateUsed), max, idleMin, idleMax}
+}
+
+// observeSet is the observe option of one series, built once.
+func observeSet(kv ...attribute.KeyValue) []metric.ObserveOption {
+	return []metric.ObserveOption{metric.WithAttributeSet(attribute.NewSet(kv...))}
 }
 
 // observe is the one metric callback of an Instrumentation: pool statistics
@@ -77,7 +69,7 @@ func (i *Instrumentation) observe(_ context.Context, o metric.Observer) error {
 		}
 	}
 	up := int64(0)
-	if i.status.Load() == statusUp {
+	if i.up.Load() {
 		up = 1
 	}
 	o.ObserveInt64(i.inst.status, up, i.statusUp...)
@@ -96,6 +88,7 @@ func (i *Instrumentation) observePool(o metric.Observer, p *poolSeries, s *redis
 	o.ObserveInt64(in.idleMin, p.idleMin, p.pool...)
 	o.ObserveInt64(in.idleMax, p.idleMax, p.pool...)
 	o.ObserveInt64(in.timeouts, int64(s.Timeouts), p.pool...)
+	o.ObserveInt64(in.pending, int64(s.PendingRequests), p.pool...)
 	o.ObserveInt64(in.waits, int64(s.WaitCount), p.pool...)
 	o.ObserveFloat64(in.waitTime, float64(s.WaitDurationNs)/1e9, p.pool...)
 	o.ObserveInt64(in.hits, int64(s.Hits), p.pool...)

@@ -145,3 +145,39 @@ func TestPoolWaitsAndTimeouts(t *testing.T) {
 		t.Errorf("utilization after release = %v, want 0", got)
 	}
 }
+
+// TestPoolPendingRequests: a caller waiting for the only connection is a
+// pending request until it gets it.
+func TestPoolPendingRequests(t *testing.T) {
+	c := redis.NewClient(&redis.Options{Addr: redistest.Addr(t), PoolSize: 1, PoolTimeout: 10 * time.Second, MaxRetries: -1})
+	t.Cleanup(func() { _ = c.Close() })
+	mp, reader := testMeter(t)
+	inst, err := Instrument(c, WithMeterProvider(mp), WithProbeInterval(time.Hour), WithPoolName("single"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = inst.Close() })
+	ctx := context.Background()
+	pool := semconv.DBClientConnectionPoolName("single")
+	held := c.Conn()
+	if err := held.Ping(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if got := mustPoint(t, collect(t, reader), contract.MetricPoolPending, pool); got != 0 {
+		t.Fatalf("pending requests with none waiting = %v, want 0", got)
+	}
+	waited := make(chan error, 1)
+	go func() { waited <- c.Ping(ctx).Err() }()
+	for deadline := time.Now().Add(5 * time.Second); mustPoint(t, collect(t, reader), contract.MetricPoolPending, pool) != 1; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("pending requests never reached 1 with a caller waiting")
+		}
+	}
+	_ = held.Close()
+	if err := <-waited; err != nil {
+		t.Fatalf("PING waiting for the released connection: %v", err)
+	}
+	if got := mustPoint(t, collect(t, reader), contract.MetricPoolPending, pool); got != 0 {
+		t.Errorf("pending requests after the wait = %v, want 0", got)
+	}
+}

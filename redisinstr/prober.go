@@ -5,51 +5,34 @@ import (
 	"errors"
 	"maps"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
 )
 
-// Connection status values held in Instrumentation.status.
-const (
-	statusDown int32 = iota
-	statusUp
-)
-
-// What the status means: the Redis server is reachable from this process
-// and answers a PING within the probe timeout. The prober asks over a
-// connection of its own (newProbeClient), not through the client's pool, so
-// a pool saturated by slow calls does not make a healthy server look down
-// (pool saturation has its own metrics: utilization, waits, timeouts), and
-// the probe keeps its timeout whatever the client's own settings are.
-
 // newProbeClient returns the prober's client for one node: the node's
 // address, credentials, TLS and database, one connection, no retries, and
 // the probe timeout as its dial, read, write and pool timeout, with the
-// context's deadline honoured. It shares nothing go-redis keeps per client
-// in the options: the push notification processor (go-redis stores the
-// node's own there, whose maintenance notification handlers are taken,
-// so a second registration failed and go-redis logged it at every
-// start-up) and a client-side cache. A PING needs neither maintenance
-// notifications nor the cache.
+// context's deadline honoured. So the status says whether the server
+// answers a PING within the probe timeout whatever the client's settings,
+// and a pool saturated by slow calls does not make a healthy server look
+// down (its utilization, waits and timeouts say so). It shares nothing
+// go-redis keeps per client in the options: the push notification
+// processor (go-redis stores the node's own there, whose maintenance
+// notification handlers are taken, so a second registration failed and
+// go-redis logged it at every start-up) and a client-side cache. A PING
+// needs neither maintenance notifications nor the cache.
 func newProbeClient(node *redis.Options, timeout time.Duration) *redis.Client {
 	o := *node
 	o.PushNotificationProcessor = nil
 	o.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
 	o.ClientSideCache, o.ClientSideCacheConfig = nil, nil
-	o.PoolSize = 1
-	o.MinIdleConns = 0
-	o.MaxIdleConns = 1
-	o.MaxActiveConns = 1
-	o.PipelinePoolSize = 0
-	o.MaxRetries = -1
-	o.DialTimeout = timeout
-	o.ReadTimeout = timeout
-	o.WriteTimeout = timeout
-	o.PoolTimeout = timeout
+	o.PoolSize, o.MinIdleConns, o.MaxIdleConns, o.MaxActiveConns, o.PipelinePoolSize = 1, 0, 1, 1, 0
+	o.MaxRetries, o.Limiter = -1, nil
+	o.DialTimeout, o.ReadTimeout, o.WriteTimeout, o.PoolTimeout = timeout, timeout, timeout, timeout
 	o.ContextTimeoutEnabled = true
-	o.Limiter = nil
 	o.DisableIdentity = true // no CLIENT SETINFO handshake on the probe connection
 	return redis.NewClient(&o)
 }
@@ -104,18 +87,19 @@ func (i *Instrumentation) probe(ctx context.Context) {
 	}
 
 	nodes := i.snapshot()
-	failed := make([]bool, len(nodes))
 	var wg sync.WaitGroup
-	for k, n := range nodes {
+	var down atomic.Bool // a node that serves data failed
+	for _, n := range nodes {
 		wg.Go(func() {
 			start := time.Now()
-			err := n.probe.Ping(ctx).Err()
-			if err == nil {
+			if err := n.probe.Ping(ctx).Err(); err == nil {
 				i.inst.pingDuration.Record(ctx, time.Since(start).Seconds(), n.ping...)
 				return
 			}
-			failed[k] = true
-			if errors.Is(n.client.Ping(closedCheck).Err(), redis.ErrClosed) && !i.isClientItself(n.client) {
+			if masters == nil || masters[n.client] {
+				down.Store(true)
+			}
+			if errors.Is(n.client.Ping(closedCheck).Err(), redis.ErrClosed) && i.rdb != n.client {
 				// go-redis closed a cluster node or ring shard it no
 				// longer uses: its series go away with it.
 				i.removeNode(n.client)
@@ -123,18 +107,7 @@ func (i *Instrumentation) probe(ctx context.Context) {
 		})
 	}
 	wg.Wait()
-
-	up := len(nodes) > 0 && mastersOK
-	for k, n := range nodes {
-		if failed[k] && (masters == nil || masters[n.client]) {
-			up = false
-		}
-	}
-	if up {
-		i.status.Store(statusUp)
-	} else {
-		i.status.Store(statusDown)
-	}
+	i.up.Store(len(nodes) > 0 && mastersOK && !down.Load())
 }
 
 // closedCheck is an already canceled context: a PING with it returns at
@@ -144,8 +117,3 @@ var closedCheck = func() context.Context {
 	cancel()
 	return ctx
 }()
-
-func (i *Instrumentation) isClientItself(c *redis.Client) bool {
-	single, ok := i.rdb.(*redis.Client)
-	return ok && single == c
-}

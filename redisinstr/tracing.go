@@ -23,53 +23,39 @@ const (
 	queryRaw                 // the full text, keys and values included
 )
 
-// text is the commands as redis-cli would show them, one per line, bounded.
+// text is the commands as redis-cli would show them, one per line, cut
+// after maxQueryText bytes.
 func (m queryMode) text(cmds []redis.Cmder) string {
 	var b strings.Builder
+all:
 	for k, c := range cmds {
 		if k > 0 {
 			b.WriteByte('\n')
 		}
-		args := c.Args()
-		if m == querySanitized && len(args) > 0 {
-			appendArgs(&b, args[:1])
-			for range args[1:] {
-				b.WriteString(" ?")
+		for j, a := range c.Args() {
+			if b.Len() > maxQueryText {
+				break all
 			}
-		} else {
-			appendArgs(&b, args)
-		}
-		if b.Len() >= maxQueryText {
-			break
-		}
-	}
-	return truncateText(b.String())
-}
-
-func appendArgs(b *strings.Builder, args []any) {
-	for k, a := range args {
-		if k > 0 {
-			b.WriteByte(' ')
-		}
-		switch v := a.(type) {
-		case string:
-			b.WriteString(v)
-		case []byte:
-			b.Write(v)
-		default:
-			fmt.Fprint(b, v)
-		}
-		if b.Len() >= maxQueryText {
-			return
+			if j > 0 {
+				b.WriteByte(' ')
+				if m == querySanitized {
+					a = "?"
+				}
+			}
+			switch v := a.(type) {
+			case string:
+				b.WriteString(v)
+			case []byte:
+				b.Write(v)
+			default:
+				fmt.Fprint(&b, v)
+			}
 		}
 	}
-}
-
-func truncateText(s string) string {
-	if len(s) <= maxQueryText {
-		return s
+	if s := b.String(); len(s) > maxQueryText {
+		return s[:maxQueryText] + "…"
 	}
-	return s[:maxQueryText] + "…"
+	return b.String()
 }
 
 // callerAttrs are code.function.name, code.file.path and code.line.number

@@ -28,8 +28,9 @@ const (
 
 // A rule judges a report and returns its findings, none when it passes. It
 // reads the report's numbers and its Thresholds and nothing else; suggest
-// sets each finding's ID and orders them by severity, then by weight (the
-// share of calls a finding concerns), then as here. Adding a rule is one
+// sets each finding's ID and orders them by severity, then causes before
+// symptoms, then by weight (the share of calls a finding concerns), then
+// as here. Adding a rule is one
 // entry here plus its function and a scenario of internal/diagnose
 // (docs/report.md, "Adding a rule").
 type rule struct {
@@ -43,6 +44,12 @@ type view struct {
 	*Report
 	raw *rawData
 }
+
+// symptoms are the rules that see slow calls, not why they are slow: any
+// other finding of the same severity names more (a service of thousands
+// of pods that slows the round trips, users held on dead pods while the
+// tail is long) and comes first.
+var symptoms = map[string]bool{RuleTailLatency: true, RuleSlowRoundTrip: true}
 
 var rules = []rule{
 	{RuleConnectionDown, connectionDown},
@@ -93,9 +100,18 @@ func suggest(r *Report, raw *rawData) []Suggestion {
 	slices.SortStableFunc(out, func(a, b Suggestion) int {
 		return cmp.Or(
 			cmp.Compare(severityRank(b.Severity), severityRank(a.Severity)),
+			cmp.Compare(rank(symptoms[b.ID]), rank(symptoms[a.ID])),
 			cmp.Compare(b.weight, a.weight))
 	})
 	return out
+}
+
+// rank is 0 for a symptom, 1 for a cause.
+func rank(symptom bool) int {
+	if symptom {
+		return 0
+	}
+	return 1
 }
 
 func severityRank(s Severity) int {

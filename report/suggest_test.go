@@ -3,6 +3,7 @@ package report
 import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -487,8 +488,11 @@ func TestSetupCommands(t *testing.T) {
 }
 
 func TestRuleStateCache(t *testing.T) {
-	run := func(compute float64, opts ...Option) *Report {
-		f := newFixture(t, opts...)
+	// A quiet runtime: this process's own CPU waits under a loaded test
+	// run would keep the rule silent.
+	quiet := withRuntime((&fakeRuntime{}).read)
+	run := func(compute float64) *Report {
+		f := newFixture(t, quiet)
 		f.calls(contract.OpGetLinkedPod.String(), 300, 0.0002)
 		f.calls(contract.OpComputeLinkedPod.String(), 300, compute)
 		return f.snapshot()
@@ -503,7 +507,7 @@ func TestRuleStateCache(t *testing.T) {
 	// A service of 3000 pods is direct evidence: half the ratio suffices,
 	// as when shared round trips slow GetLinkedPod too.
 	large := func(compute float64, pods int64) *Report {
-		f := newFixture(t)
+		f := newFixture(t, quiet)
 		f.calls(contract.OpGetLinkedPod.String(), 300, 0.0005)
 		f.calls(contract.OpComputeLinkedPod.String(), 300, compute)
 		g, err := f.meterFor(contract.MetricPods).Int64Gauge(contract.MetricPods)
@@ -520,4 +524,23 @@ func TestRuleStateCache(t *testing.T) {
 	}
 	none(t, large(0.0015, 8), RuleStateCache)    // 3× with few pods
 	none(t, large(0.0009, 3000), RuleStateCache) // under 2×
+}
+
+// TestCausesBeforeSymptoms: a cause outranks a symptom of the same
+// severity that weighs more. The large scripts make the median command slow
+// (slow_round_trip, weight 0.1), and ComputeLinkedPod, 5% of the calls,
+// reads the states that make them slow: state_cache comes first.
+func TestCausesBeforeSymptoms(t *testing.T) {
+	f := newFixture(t, withRuntime((&fakeRuntime{}).read))
+	f.calls(contract.OpGetLinkedPod.String(), 3800, 0.0003)
+	f.calls(contract.OpComputeLinkedPod.String(), 200, 0.003)
+	f.commands(map[string]int{"EVALSHA": 4000}, 0.002)
+	r := f.snapshot()
+	got := ids(r)
+	if len(got) < 2 || got[0] != RuleStateCache || !slices.Contains(got, RuleSlowRoundTrip) {
+		t.Fatalf("findings %v, want state_cache first and slow_round_trip among them", got)
+	}
+	if w := r.Suggestions[slices.Index(got, RuleSlowRoundTrip)].weight; w <= r.Suggestions[0].weight {
+		t.Fatalf("slow_round_trip weighs %v, state_cache %v: the test needs the symptom heavier", w, r.Suggestions[0].weight)
+	}
 }

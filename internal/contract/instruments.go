@@ -305,6 +305,11 @@ var (
 		Unit: dbconv.ClientConnectionTimeoutsObservable{}.Unit(), Description: dbconv.ClientConnectionTimeoutsObservable{}.Description(),
 		Attributes: []string{AttrPoolName},
 	})}
+	PoolPending = Int64UpDownCounter{def(Desc{
+		Name: MetricPoolPending, Kind: KindUpDownCounter,
+		Unit: dbconv.ClientConnectionPendingRequestsObservable{}.Unit(), Description: dbconv.ClientConnectionPendingRequestsObservable{}.Description(),
+		Attributes: []string{AttrPoolName},
+	})}
 	// go-redis pool facts the conventions do not name, in sfotel's own
 	// namespace. go-redis counts waits and their total time only, so the
 	// conventions' db.client.connection.wait_time histogram cannot be built.

@@ -59,6 +59,7 @@ const (
 	MetricPoolIdleMax         = "db.client.connection.idle.max"
 	MetricPoolIdleMin         = "db.client.connection.idle.min"
 	MetricPoolTimeouts        = "db.client.connection.timeouts"
+	MetricPoolPending         = "db.client.connection.pending_requests"
 	MetricPoolWaits           = "stateful_executor.redis.pool.waits"
 	MetricPoolWaitTime        = "stateful_executor.redis.pool.wait_time"
 	MetricPoolHits            = "stateful_executor.redis.pool.hits"

@@ -99,6 +99,11 @@ func TestDiagnosis(t *testing.T) {
 					}
 					v := verdict(r)
 					t.Logf("verdict %s", v)
+					var all []string
+					for _, s := range r.Suggestions {
+						all = append(all, strings.TrimSuffix(s.ID+"/"+s.Cause, "/"))
+					}
+					t.Logf("findings %s", strings.Join(all, ", "))
 					if sc.must != "" && !slices.ContainsFunc(r.Suggestions, func(s report.Suggestion) bool { return s.ID == sc.must }) {
 						t.Errorf("%s is not among the findings %v", sc.must, r.Suggestions)
 					}
