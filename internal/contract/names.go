@@ -36,15 +36,10 @@ const (
 	MetricLinkCacheMisses          = "stateful_executor.link_cache.misses"
 	MetricLinkCacheInvalid         = "stateful_executor.link_cache.invalidations"
 	MetricLinkCacheEvictions       = "stateful_executor.link_cache.evictions"
-	UnitEntries                    = "{entry}"
 	MetricStoredSkipped            = "stateful_executor.stored_values.skipped"
-	UnitStoredValues               = "{value}"
 	MetricRoutingDecisions         = "stateful_executor.routing.decisions"
-	UnitDecisions                  = "{decision}"
 	MetricLinksMoved               = "stateful_executor.links.moved"
-	UnitLinks                      = "{link}"
 	MetricPods                     = "stateful_executor.pods"
-	UnitPods                       = "{pod}"
 	MetricPodHeartbeatAge          = "stateful_executor.pods.heartbeat_age"
 	MetricPodLoadSpread            = "stateful_executor.pods.load_spread"
 )
@@ -198,7 +193,4 @@ const (
 	CacheState  = "state"
 )
 
-const (
-	MetricExporterSpansDropped = "sfotel.exporter.spans.dropped"
-	UnitSpans                  = "{span}"
-)
+const MetricExporterSpansDropped = "sfotel.exporter.spans.dropped"
