@@ -160,7 +160,7 @@ var (
 	OperationsCounter = def[Int64Counter](MetricOperations, UnitOperations,
 		"Executor operations, by operation and status (ok or error).", AttrOperation, AttrStatus)
 	// stateful_executor_errors_total{operation,error_type}
-	ErrorsCounter = def[Int64Counter](MetricErrors, UnitErrors,
+	ErrorsCounter = def[Int64Counter](MetricErrors, "{error}",
 		"Failed executor operations, by operation and error type.", AttrOperation, AttrErrorType)
 	// stateful_executor_operation_duration_seconds{operation}
 	OperationDuration = histogram(DurationBuckets, MetricOperationDuration, "s",
@@ -172,7 +172,7 @@ var (
 	ServiceOperationDuration = histogram(DurationBuckets, MetricServiceOperationDuration, "s",
 		"Duration of executor operations, by namespace and service (only with service attributes; within the MeterProvider's cardinality limit).", AttrOperation, AttrNamespace, AttrService)
 	// stateful_executor_cache_hit_ratio{cache_type}
-	CacheHitRatio = def[Float64Gauge](MetricCacheHitRatio, UnitCacheHitRatio,
+	CacheHitRatio = def[Float64Gauge](MetricCacheHitRatio, "1",
 		"Cache hits / (hits + misses), by cache type.", AttrCacheType)
 	// stateful_executor_script_cache_hits_total
 	ScriptCacheHits = def[Int64Counter](MetricScriptCacheHits, "{call}",

@@ -24,9 +24,7 @@ const (
 	// Only with otelexec.WithServiceAttributes.
 	MetricServiceOperations        = "stateful_executor.service.operations"
 	MetricServiceOperationDuration = "stateful_executor.service.operation.duration"
-	UnitErrors                     = "{error}"
 	MetricCacheHitRatio            = "stateful_executor.cache_hit_ratio"
-	UnitCacheHitRatio              = "1"
 	MetricScriptCacheHits          = "stateful_executor.script_cache.hits"
 	MetricScriptCacheMisses        = "stateful_executor.script_cache.misses"
 	MetricScriptCacheReloads       = "stateful_executor.script_cache.reloads"
