@@ -40,11 +40,11 @@ func recordExecutorLike(t *testing.T, mp metric.MeterProvider) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	errs, err := m.Int64Counter(contract.MetricErrors, metric.WithUnit(contract.UnitErrors), metric.WithDescription("Failed operations."))
+	errs, err := m.Int64Counter(contract.MetricErrors, metric.WithUnit(contract.ErrorsCounter.Unit), metric.WithDescription("Failed operations."))
 	if err != nil {
 		t.Fatal(err)
 	}
-	ratio, err := m.Float64ObservableGauge(contract.MetricCacheHitRatio, metric.WithUnit(contract.UnitCacheHitRatio), metric.WithDescription("Cache hits / lookups."))
+	ratio, err := m.Float64ObservableGauge(contract.MetricCacheHitRatio, metric.WithUnit(contract.CacheHitRatio.Unit), metric.WithDescription("Cache hits / lookups."))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package sfkratos
 
 import (
+	"cmp"
 	"errors"
 	"net/http"
 
@@ -55,39 +56,37 @@ const (
 	MetadataField = "field"
 )
 
-// mapping is what one error class becomes.
-type mapping struct {
-	code    int
-	reason  string
-	message string // the client's message; never the cause's text
+// reasons maps every class of otelexec.ErrorTypes to its reason. A class
+// missing here falls back to ReasonInternal; the tests fail when one is.
+var reasons = map[string]string{
+	"invalid_argument": ReasonInvalidArgument,
+	"outcome_unknown":  ReasonOutcomeUnknown,
+	"canceled":         ReasonCanceled,
+	"timeout":          ReasonTimeout,
+	"pool_timeout":     ReasonTimeout,
+	"noscript":         ReasonUnavailable, // the script cache was flushed twice in one call: a transient Redis state
+	"oom":              ReasonUnavailable, // Redis refuses writes over maxmemory; the command did not run
+	"auth":             ReasonInternal,    // the server's Redis credentials are wrong: not the client's to fix
+	"readonly":         ReasonUnavailable, // a replica during a failover
+	"unavailable":      ReasonUnavailable,
+	"unexpected_reply": ReasonInternal,
+	"connection":       ReasonUnavailable,
+	"closed":           ReasonUnavailable, // the executor or client is shutting down
+	"_OTHER":           ReasonInternal,
 }
 
-var (
-	invalidArgument = mapping{http.StatusBadRequest, ReasonInvalidArgument, "stateful executor: invalid argument"}
-	outcomeUnknown  = mapping{http.StatusGatewayTimeout, ReasonOutcomeUnknown, "stateful executor: the write may or may not have been applied; read it back before retrying"}
-	timeout         = mapping{http.StatusGatewayTimeout, ReasonTimeout, "stateful executor: timed out"}
-	canceled        = mapping{kstatus.ClientClosed, ReasonCanceled, "stateful executor: request canceled"}
-	unavailable     = mapping{http.StatusServiceUnavailable, ReasonUnavailable, "stateful executor: Redis unavailable"}
-	internal        = mapping{http.StatusInternalServerError, ReasonInternal, "stateful executor: internal error"}
-)
-
-// mappings maps every class of otelexec.ErrorTypes to its Kratos error. A
-// class missing here falls back to internal; the tests fail when one is.
-var mappings = map[string]mapping{
-	"invalid_argument": invalidArgument,
-	"outcome_unknown":  outcomeUnknown,
-	"canceled":         canceled,
-	"timeout":          timeout,
-	"pool_timeout":     timeout,
-	"noscript":         unavailable, // the script cache was flushed twice in one call: a transient Redis state
-	"oom":              unavailable, // Redis refuses writes over maxmemory; the command did not run
-	"auth":             internal,    // the server's Redis credentials are wrong: not the client's to fix
-	"readonly":         unavailable, // a replica during a failover
-	"unavailable":      unavailable,
-	"unexpected_reply": internal,
-	"connection":       unavailable,
-	"closed":           unavailable, // the executor or client is shutting down
-	"_OTHER":           internal,
+// replies holds each reason's HTTP code and the client's message, never the
+// cause's text.
+var replies = map[string]struct {
+	code    int
+	message string
+}{
+	ReasonInvalidArgument: {http.StatusBadRequest, "stateful executor: invalid argument"},
+	ReasonOutcomeUnknown:  {http.StatusGatewayTimeout, "stateful executor: the write may or may not have been applied; read it back before retrying"},
+	ReasonTimeout:         {http.StatusGatewayTimeout, "stateful executor: timed out"},
+	ReasonCanceled:        {kstatus.ClientClosed, "stateful executor: request canceled"},
+	ReasonUnavailable:     {http.StatusServiceUnavailable, "stateful executor: Redis unavailable"},
+	ReasonInternal:        {http.StatusInternalServerError, "stateful executor: internal error"},
 }
 
 // Error returns err as a Kratos error (*errors.Error of
@@ -121,16 +120,13 @@ func Error(err error) error {
 		return err
 	}
 	class := otelexec.ErrorType(err)
-	m, ok := mappings[class]
-	if !ok {
-		m = internal
-	}
+	reason := cmp.Or(reasons[class], ReasonInternal)
 	md := map[string]string{MetadataErrorType: class}
-	message := m.message
+	message := replies[reason].message
 	var ae *otelexec.ArgumentError
 	if class == "invalid_argument" && errors.As(err, &ae) {
 		md[MetadataField] = ae.Field
 		message = ae.Error()
 	}
-	return kerrors.New(m.code, m.reason, message).WithMetadata(md).WithCause(err)
+	return kerrors.New(replies[reason].code, reason, message).WithMetadata(md).WithCause(err)
 }

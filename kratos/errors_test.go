@@ -63,15 +63,15 @@ var classCases = map[string]classCase{
 func TestEveryClassIsMapped(t *testing.T) {
 	classes := otelexec.ErrorTypes()
 	for _, class := range classes {
-		if _, ok := mappings[class]; !ok {
-			t.Errorf("error class %q has no mapping: add it to mappings", class)
+		if _, ok := reasons[class]; !ok {
+			t.Errorf("error class %q has no mapping: add it to reasons", class)
 		}
 		if _, ok := classCases[class]; !ok {
 			t.Errorf("error class %q has no test case: add it to classCases", class)
 		}
 	}
-	if len(mappings) != len(classes) {
-		t.Errorf("mappings has %d classes, otelexec.ErrorTypes %d: remove the stale ones", len(mappings), len(classes))
+	if len(reasons) != len(classes) {
+		t.Errorf("reasons has %d classes, otelexec.ErrorTypes %d: remove the stale ones", len(reasons), len(classes))
 	}
 }
 

@@ -70,11 +70,7 @@ func newCommandHook(i *Instrumentation, c *redis.Client) *commandHook {
 		h.tracer = i.tracer
 		h.query, h.caller = i.cfg.queryText, i.cfg.callerInfo
 		for op := range numOps {
-			attrs := h.base[:len(h.base):len(h.base)]
-			if name := operationNames[op]; name != "" {
-				attrs = append(attrs, semconv.DBOperationName(name))
-			}
-			h.spanStart[op] = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(attrs...)}
+			h.spanStart[op] = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(h.opAttrs(op)...)}
 		}
 	}
 	return h
@@ -204,10 +200,7 @@ func (h *commandHook) options(op int, class contract.ErrorType, reply contract.R
 	if o := p.Load(); o != nil {
 		return *o
 	}
-	attrs := h.base[:len(h.base):len(h.base)]
-	if name := operationNames[op]; name != "" {
-		attrs = append(attrs, semconv.DBOperationName(name))
-	}
+	attrs := h.opAttrs(op)
 	if class != contract.NoError {
 		attrs = append(attrs, errorAttrs(class, reply)...)
 	}
@@ -215,4 +208,13 @@ func (h *commandHook) options(op int, class contract.ErrorType, reply contract.R
 	// Two first uses may race; both build the same options, either wins.
 	p.CompareAndSwap(nil, &o)
 	return *p.Load()
+}
+
+// opAttrs are base and op's db.operation.name, in a slice of their own.
+func (h *commandHook) opAttrs(op int) []attribute.KeyValue {
+	attrs := h.base[:len(h.base):len(h.base)]
+	if name := operationNames[op]; name != "" {
+		attrs = append(attrs, semconv.DBOperationName(name))
+	}
+	return attrs
 }

@@ -4,7 +4,6 @@ import (
 	"errors"
 
 	"go.opentelemetry.io/otel/metric"
-	"go.opentelemetry.io/otel/semconv/v1.43.0/dbconv"
 
 	"github.com/statefulroute/sfotel/internal/contract"
 )
@@ -27,13 +26,12 @@ type instruments struct {
 func newInstruments(m metric.Meter, commandMetrics bool) (instruments, error) {
 	var in instruments
 	var errs [14]error
-	// The conventions' instruments come from their generated constructors.
-	in.connCount, errs[0] = inst(dbconv.NewClientConnectionCountObservable(m))
-	in.connMax, errs[1] = inst(dbconv.NewClientConnectionMaxObservable(m))
-	in.idleMax, errs[2] = inst(dbconv.NewClientConnectionIdleMaxObservable(m))
-	in.idleMin, errs[3] = inst(dbconv.NewClientConnectionIdleMinObservable(m))
-	in.timeouts, errs[4] = inst(dbconv.NewClientConnectionTimeoutsObservable(m))
-	in.pending, errs[13] = inst(dbconv.NewClientConnectionPendingRequestsObservable(m))
+	in.connCount, errs[0] = contract.PoolConnectionCount.New(m)
+	in.connMax, errs[1] = contract.PoolMax.New(m)
+	in.idleMax, errs[2] = contract.PoolIdleMax.New(m)
+	in.idleMin, errs[3] = contract.PoolIdleMin.New(m)
+	in.timeouts, errs[4] = contract.PoolTimeouts.New(m)
+	in.pending, errs[13] = contract.PoolPending.New(m)
 	in.waits, errs[5] = contract.PoolWaits.New(m)
 	in.waitTime, errs[6] = contract.PoolWaitTime.New(m)
 	in.hits, errs[7] = contract.PoolHits.New(m)
@@ -42,15 +40,10 @@ func newInstruments(m metric.Meter, commandMetrics bool) (instruments, error) {
 	in.status, errs[10] = contract.ConnectionStatus.New(m)
 	in.pingDuration, errs[11] = contract.PingDuration.New(m)
 	if commandMetrics {
-		in.commandDuration, errs[12] = inst(dbconv.NewClientOperationDuration(m,
-			metric.WithExplicitBucketBoundaries(contract.CommandDuration.Buckets...)))
+		in.commandDuration, errs[12] = contract.CommandDuration.New(m)
 	}
 	return in, errors.Join(errs[:]...)
 }
-
-// inst unwraps an instrument of dbconv: the hook records through the
-// metric API with attribute sets built once, which allocates nothing.
-func inst[I any, T interface{ Inst() I }](t T, err error) (I, error) { return t.Inst(), err }
 
 func (in *instruments) observables() []metric.Observable {
 	return []metric.Observable{

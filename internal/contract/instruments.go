@@ -33,9 +33,33 @@ const (
 // instruments lists every Desc, in declaration order, for the docs test.
 var instruments []Desc
 
-func def(d Desc) Desc {
+// def describes an instrument of the contract; its kind follows from its
+// handle T.
+func def[T ~struct{ Desc }](name, unit, description string, attrs ...string) T {
+	d := Desc{Name: name, Kind: KindGauge, Unit: unit, Description: description, Attributes: attrs}
+	switch any(T{}).(type) {
+	case Int64Counter, Float64Counter:
+		d.Kind = KindCounter
+	case Int64UpDownCounter:
+		d.Kind = KindUpDownCounter
+	}
 	instruments = append(instruments, d)
-	return d
+	return T{d}
+}
+
+// conv describes an instrument the semantic conventions define, with dbconv's
+// unit and description.
+func conv[T ~struct{ Desc }](name string, c interface {
+	Unit() string
+	Description() string
+}, attrs ...string) T {
+	return def[T](name, c.Unit(), c.Description(), attrs...)
+}
+
+func histogram(buckets []float64, name, unit, description string, attrs ...string) Histogram {
+	d := Desc{Name: name, Kind: KindHistogram, Unit: unit, Description: description, Attributes: attrs, Buckets: buckets}
+	instruments = append(instruments, d)
+	return Histogram{d}
 }
 
 // Instruments returns every instrument of the contract.
@@ -133,126 +157,68 @@ func (d Histogram) New(m metric.Meter) (metric.Float64Histogram, error) {
 // dashboard contract.
 var (
 	// stateful_executor_operations_total{operation,status}
-	OperationsCounter = Int64Counter{def(Desc{
-		Name: MetricOperations, Kind: KindCounter, Unit: UnitOperations,
-		Description: "Executor operations, by operation and status (ok or error).",
-		Attributes:  []string{AttrOperation, AttrStatus},
-	})}
+	OperationsCounter = def[Int64Counter](MetricOperations, UnitOperations,
+		"Executor operations, by operation and status (ok or error).", AttrOperation, AttrStatus)
 	// stateful_executor_errors_total{operation,error_type}
-	ErrorsCounter = Int64Counter{def(Desc{
-		Name: MetricErrors, Kind: KindCounter, Unit: UnitErrors,
-		Description: "Failed executor operations, by operation and error type.",
-		Attributes:  []string{AttrOperation, AttrErrorType},
-	})}
+	ErrorsCounter = def[Int64Counter](MetricErrors, "{error}",
+		"Failed executor operations, by operation and error type.", AttrOperation, AttrErrorType)
 	// stateful_executor_operation_duration_seconds{operation}
-	OperationDuration = Histogram{def(Desc{
-		Name: MetricOperationDuration, Kind: KindHistogram, Unit: "s",
-		Description: "Duration of executor operations, including validation and every Redis round trip.",
-		Attributes:  []string{AttrOperation},
-		Buckets:     DurationBuckets,
-	})}
+	OperationDuration = histogram(DurationBuckets, MetricOperationDuration, "s",
+		"Duration of executor operations, including validation and every Redis round trip.", AttrOperation)
 	// stateful_executor_service_operations_total{operation,status,namespace,service}
-	ServiceOperations = Int64Counter{def(Desc{
-		Name: MetricServiceOperations, Kind: KindCounter, Unit: UnitOperations,
-		Description: "Executor operations, by operation, status, namespace and service (only with service attributes; within the MeterProvider's cardinality limit).",
-		Attributes:  []string{AttrOperation, AttrStatus, AttrNamespace, AttrService},
-	})}
+	ServiceOperations = def[Int64Counter](MetricServiceOperations, UnitOperations,
+		"Executor operations, by operation, status, namespace and service (only with service attributes; within the MeterProvider's cardinality limit).", AttrOperation, AttrStatus, AttrNamespace, AttrService)
 	// stateful_executor_service_operation_duration_seconds{operation,namespace,service}
-	ServiceOperationDuration = Histogram{def(Desc{
-		Name: MetricServiceOperationDuration, Kind: KindHistogram, Unit: "s",
-		Description: "Duration of executor operations, by namespace and service (only with service attributes; within the MeterProvider's cardinality limit).",
-		Attributes:  []string{AttrOperation, AttrNamespace, AttrService},
-		Buckets:     DurationBuckets,
-	})}
+	ServiceOperationDuration = histogram(DurationBuckets, MetricServiceOperationDuration, "s",
+		"Duration of executor operations, by namespace and service (only with service attributes; within the MeterProvider's cardinality limit).", AttrOperation, AttrNamespace, AttrService)
 	// stateful_executor_cache_hit_ratio{cache_type}
-	CacheHitRatio = Float64Gauge{def(Desc{
-		Name: MetricCacheHitRatio, Kind: KindGauge, Unit: UnitCacheHitRatio,
-		Description: "Cache hits / (hits + misses), by cache type.",
-		Attributes:  []string{AttrCacheType},
-	})}
+	CacheHitRatio = def[Float64Gauge](MetricCacheHitRatio, "1",
+		"Cache hits / (hits + misses), by cache type.", AttrCacheType)
 	// stateful_executor_script_cache_hits_total
-	ScriptCacheHits = Int64Counter{def(Desc{
-		Name: MetricScriptCacheHits, Kind: KindCounter, Unit: "{call}",
-		Description: "EVALSHA replies other than NOSCRIPT.",
-	})}
+	ScriptCacheHits = def[Int64Counter](MetricScriptCacheHits, "{call}",
+		"EVALSHA replies other than NOSCRIPT.")
 	// stateful_executor_script_cache_misses_total
-	ScriptCacheMisses = Int64Counter{def(Desc{
-		Name: MetricScriptCacheMisses, Kind: KindCounter, Unit: "{call}",
-		Description: "EVALSHA replies NOSCRIPT: the server had lost the script.",
-	})}
+	ScriptCacheMisses = def[Int64Counter](MetricScriptCacheMisses, "{call}",
+		"EVALSHA replies NOSCRIPT: the server had lost the script.")
 	// stateful_executor_script_cache_reloads_total
-	ScriptCacheReloads = Int64Counter{def(Desc{
-		Name: MetricScriptCacheReloads, Kind: KindCounter, Unit: "{call}",
-		Description: "Script loads after a NOSCRIPT.",
-	})}
+	ScriptCacheReloads = def[Int64Counter](MetricScriptCacheReloads, "{call}",
+		"Script loads after a NOSCRIPT.")
 	// stateful_executor_state_cache_hits_total
-	StateCacheHits = Int64Counter{def(Desc{
-		Name: MetricStateCacheHits, Kind: KindCounter, Unit: "{read}",
-		Description: "Pod state reads answered from the state cache.",
-	})}
+	StateCacheHits = def[Int64Counter](MetricStateCacheHits, "{read}",
+		"Pod state reads answered from the state cache.")
 	// stateful_executor_state_cache_misses_total
-	StateCacheMisses = Int64Counter{def(Desc{
-		Name: MetricStateCacheMisses, Kind: KindCounter, Unit: "{read}",
-		Description: "Pod state reads that waited for Redis: the state cache had no fresh entry.",
-	})}
+	StateCacheMisses = def[Int64Counter](MetricStateCacheMisses, "{read}",
+		"Pod state reads that waited for Redis: the state cache had no fresh entry.")
 	// stateful_executor_link_cache_hits_total
-	LinkCacheHits = Int64Counter{def(Desc{
-		Name: MetricLinkCacheHits, Kind: KindCounter, Unit: "{read}",
-		Description: "Link lookups answered from the link cache, with no round trip.",
-	})}
+	LinkCacheHits = def[Int64Counter](MetricLinkCacheHits, "{read}",
+		"Link lookups answered from the link cache, with no round trip.")
 	// stateful_executor_link_cache_misses_total
-	LinkCacheMisses = Int64Counter{def(Desc{
-		Name: MetricLinkCacheMisses, Kind: KindCounter, Unit: "{read}",
-		Description: "Link lookups that read Redis: the link cache had no entry, or may not serve (tracking down or its lease older than maxStale).",
-	})}
+	LinkCacheMisses = def[Int64Counter](MetricLinkCacheMisses, "{read}",
+		"Link lookups that read Redis: the link cache had no entry, or may not serve (tracking down or its lease older than maxStale).")
 	// stateful_executor_link_cache_invalidations_total{reason}
-	LinkCacheInvalidations = Int64Counter{def(Desc{
-		Name: MetricLinkCacheInvalid, Kind: KindCounter, Unit: UnitEntries,
-		Description: "Users' entries the link cache dropped because their links may have changed, by reason: key (Redis pushed a write to one of the user's keys), flush (Redis was flushed), lost (the tracking connection was lost or stalled, so every entry went).",
-		Attributes:  []string{AttrReason},
-	})}
+	LinkCacheInvalidations = def[Int64Counter](MetricLinkCacheInvalid, "{entry}",
+		"Users' entries the link cache dropped because their links may have changed, by reason: key (Redis pushed a write to one of the user's keys), flush (Redis was flushed), lost (the tracking connection was lost or stalled, so every entry went).", AttrReason)
 	// stateful_executor_link_cache_evictions_total
-	LinkCacheEvictions = Int64Counter{def(Desc{
-		Name: MetricLinkCacheEvictions, Kind: KindCounter, Unit: UnitEntries,
-		Description: "Users' entries the link cache dropped to stay within WithLinkCacheMaxBytes.",
-	})}
+	LinkCacheEvictions = def[Int64Counter](MetricLinkCacheEvictions, "{entry}",
+		"Users' entries the link cache dropped to stay within WithLinkCacheMaxBytes.")
 	// stateful_executor_stored_values_skipped_total{kind}
-	StoredValuesSkipped = Int64Counter{def(Desc{
-		Name: MetricStoredSkipped, Kind: KindCounter, Unit: UnitStoredValues,
-		Description: "Stored values an operation skipped because sfotel does not write them so (a pod state field that is not a pod ID, a pod state that does not parse, a link value that is not a pod ID), by kind.",
-		Attributes:  []string{AttrKind},
-	})}
+	StoredValuesSkipped = def[Int64Counter](MetricStoredSkipped, "{value}",
+		"Stored values an operation skipped because sfotel does not write them so (a pod state field that is not a pod ID, a pod state that does not parse, a link value that is not a pod ID), by kind.", AttrKind)
 	// stateful_executor_routing_decisions_total{outcome}
-	RoutingDecisions = Int64Counter{def(Desc{
-		Name: MetricRoutingDecisions, Kind: KindCounter, Unit: UnitDecisions,
-		Description: "ComputeLinkedPod and RouteLinkedPod decisions, by outcome: kept, kept_stale (the link's pod is not live), linked, raced, no_live_pod, moved.",
-		Attributes:  []string{AttrOutcome},
-	})}
+	RoutingDecisions = def[Int64Counter](MetricRoutingDecisions, "{decision}",
+		"ComputeLinkedPod and RouteLinkedPod decisions, by outcome: kept, kept_stale (the link's pod is not live), linked, raced, no_live_pod, moved.", AttrOutcome)
 	// stateful_executor_links_moved_total{operation}
-	LinksMoved = Int64Counter{def(Desc{
-		Name: MetricLinksMoved, Kind: KindCounter, Unit: UnitLinks,
-		Description: "Users' links replaced by a link to another pod, by the operation that replaced them.",
-		Attributes:  []string{AttrOperation},
-	})}
+	LinksMoved = def[Int64Counter](MetricLinksMoved, "{link}",
+		"Users' links replaced by a link to another pod, by the operation that replaced them.", AttrOperation)
 	// stateful_executor_pods{state}
-	Pods = Int64SyncGauge{def(Desc{
-		Name: MetricPods, Kind: KindGauge, Unit: UnitPods,
-		Description: "Pods of the service in its last pod state read by a routing decision, live or stale (not live: stale, ahead of the clock or unparsable).",
-		Attributes:  []string{AttrPodState, AttrNamespace, AttrService},
-	})}
+	Pods = def[Int64SyncGauge](MetricPods, "{pod}",
+		"Pods of the service in its last pod state read by a routing decision, live or stale (not live: stale, ahead of the clock or unparsable).", AttrPodState, AttrNamespace, AttrService)
 	// stateful_executor_pods_heartbeat_age_seconds
-	PodHeartbeatAge = Histogram{def(Desc{
-		Name: MetricPodHeartbeatAge, Kind: KindHistogram, Unit: "s",
-		Description: "Age of the oldest live heartbeat of the service at each routing decision: how close its pods come to being dropped.",
-		Attributes:  []string{AttrNamespace, AttrService},
-		Buckets:     HeartbeatAgeBuckets,
-	})}
+	PodHeartbeatAge = histogram(HeartbeatAgeBuckets, MetricPodHeartbeatAge, "s",
+		"Age of the oldest live heartbeat of the service at each routing decision: how close its pods come to being dropped.", AttrNamespace, AttrService)
 	// stateful_executor_pods_load_spread_ratio
-	PodLoadSpread = Float64SyncGauge{def(Desc{
-		Name: MetricPodLoadSpread, Kind: KindGauge, Unit: "1",
-		Description: "Highest load of the service's live pods divided by their mean load, at its last routing decision: 1 is even.",
-		Attributes:  []string{AttrNamespace, AttrService},
-	})}
+	PodLoadSpread = def[Float64SyncGauge](MetricPodLoadSpread, "1",
+		"Highest load of the service's live pods divided by their mean load, at its last routing decision: 1 is even.", AttrNamespace, AttrService)
 )
 
 // The Redis client instruments (scope ScopeRedis). Where the semantic
@@ -260,91 +226,40 @@ var (
 // dbconv's, the generated definitions of the conventions.
 var (
 	// stateful_executor_redis_connection_status{status,db_client_connection_pool_name}
-	ConnectionStatus = Int64Gauge{def(Desc{
-		Name: MetricConnectionStatus, Kind: KindGauge,
-		// No unit: the Prometheus name must stay stateful_executor_redis_connection_status.
-		Description: `1 on the series of the current Redis connection status ("up" or "down") of one client, 0 on the other.`,
-		Attributes:  []string{AttrStatus, AttrPoolName},
-	})}
+	// No unit: the Prometheus name must stay stateful_executor_redis_connection_status.
+	ConnectionStatus = def[Int64Gauge](MetricConnectionStatus, "",
+		`1 on the series of the current Redis connection status ("up" or "down") of one client, 0 on the other.`, AttrStatus, AttrPoolName)
 	// stateful_executor_redis_ping_duration_seconds
-	PingDuration = Histogram{def(Desc{
-		Name: MetricPingDuration, Kind: KindHistogram, Unit: "s",
-		Description: "Round trip time of the prober's PING.",
-		Attributes:  []string{AttrPoolName, AttrServerAddress, AttrServerPort},
-		Buckets:     DurationBuckets,
-	})}
+	PingDuration = histogram(DurationBuckets, MetricPingDuration, "s",
+		"Round trip time of the prober's PING.", AttrPoolName, AttrServerAddress, AttrServerPort)
 	// db_client_operation_duration_seconds
-	CommandDuration = Histogram{def(Desc{
-		Name: MetricCommandDuration, Kind: KindHistogram,
-		Unit: dbconv.ClientOperationDuration{}.Unit(), Description: dbconv.ClientOperationDuration{}.Description(),
-		Attributes: []string{AttrDBSystemName, AttrDBOperationName, AttrServerAddress, AttrServerPort, AttrErrorTypeSemconv},
-		Buckets:    DurationBuckets,
-	})}
-	PoolConnectionCount = Int64UpDownCounter{def(Desc{
-		Name: MetricPoolConnectionCount, Kind: KindUpDownCounter,
-		Unit: dbconv.ClientConnectionCountObservable{}.Unit(), Description: dbconv.ClientConnectionCountObservable{}.Description(),
-		Attributes: []string{AttrPoolName, AttrConnectionState},
-	})}
-	PoolMax = Int64UpDownCounter{def(Desc{
-		Name: MetricPoolMax, Kind: KindUpDownCounter,
-		Unit: dbconv.ClientConnectionMaxObservable{}.Unit(), Description: dbconv.ClientConnectionMaxObservable{}.Description(),
-		Attributes: []string{AttrPoolName},
-	})}
-	PoolIdleMax = Int64UpDownCounter{def(Desc{
-		Name: MetricPoolIdleMax, Kind: KindUpDownCounter,
-		Unit: dbconv.ClientConnectionIdleMaxObservable{}.Unit(), Description: dbconv.ClientConnectionIdleMaxObservable{}.Description(),
-		Attributes: []string{AttrPoolName},
-	})}
-	PoolIdleMin = Int64UpDownCounter{def(Desc{
-		Name: MetricPoolIdleMin, Kind: KindUpDownCounter,
-		Unit: dbconv.ClientConnectionIdleMinObservable{}.Unit(), Description: dbconv.ClientConnectionIdleMinObservable{}.Description(),
-		Attributes: []string{AttrPoolName},
-	})}
-	PoolTimeouts = Int64Counter{def(Desc{
-		Name: MetricPoolTimeouts, Kind: KindCounter,
-		Unit: dbconv.ClientConnectionTimeoutsObservable{}.Unit(), Description: dbconv.ClientConnectionTimeoutsObservable{}.Description(),
-		Attributes: []string{AttrPoolName},
-	})}
-	PoolPending = Int64UpDownCounter{def(Desc{
-		Name: MetricPoolPending, Kind: KindUpDownCounter,
-		Unit: dbconv.ClientConnectionPendingRequestsObservable{}.Unit(), Description: dbconv.ClientConnectionPendingRequestsObservable{}.Description(),
-		Attributes: []string{AttrPoolName},
-	})}
+	CommandDuration = histogram(DurationBuckets, MetricCommandDuration,
+		dbconv.ClientOperationDuration{}.Unit(), dbconv.ClientOperationDuration{}.Description(),
+		AttrDBSystemName, AttrDBOperationName, AttrServerAddress, AttrServerPort, AttrErrorTypeSemconv)
+	PoolConnectionCount = conv[Int64UpDownCounter](MetricPoolConnectionCount, dbconv.ClientConnectionCountObservable{}, AttrPoolName, AttrConnectionState)
+	PoolMax             = conv[Int64UpDownCounter](MetricPoolMax, dbconv.ClientConnectionMaxObservable{}, AttrPoolName)
+	PoolIdleMax         = conv[Int64UpDownCounter](MetricPoolIdleMax, dbconv.ClientConnectionIdleMaxObservable{}, AttrPoolName)
+	PoolIdleMin         = conv[Int64UpDownCounter](MetricPoolIdleMin, dbconv.ClientConnectionIdleMinObservable{}, AttrPoolName)
+	PoolTimeouts        = conv[Int64Counter](MetricPoolTimeouts, dbconv.ClientConnectionTimeoutsObservable{}, AttrPoolName)
+	PoolPending         = conv[Int64UpDownCounter](MetricPoolPending, dbconv.ClientConnectionPendingRequestsObservable{}, AttrPoolName)
 	// go-redis pool facts the conventions do not name, in sfotel's own
 	// namespace. go-redis counts waits and their total time only, so the
 	// conventions' db.client.connection.wait_time histogram cannot be built.
-	PoolWaits = Int64Counter{def(Desc{
-		Name: MetricPoolWaits, Kind: KindCounter, Unit: "{wait}",
-		Description: "The number of times a caller waited for a free connection.",
-		Attributes:  []string{AttrPoolName},
-	})}
-	PoolWaitTime = Float64Counter{def(Desc{
-		Name: MetricPoolWaitTime, Kind: KindCounter, Unit: "s",
-		Description: "The total time callers spent waiting for a free connection.",
-		Attributes:  []string{AttrPoolName},
-	})}
-	PoolHits = Int64Counter{def(Desc{
-		Name: MetricPoolHits, Kind: KindCounter, Unit: "{hit}",
-		Description: "The number of times a free connection was found in the pool.",
-		Attributes:  []string{AttrPoolName},
-	})}
-	PoolMisses = Int64Counter{def(Desc{
-		Name: MetricPoolMisses, Kind: KindCounter, Unit: "{miss}",
-		Description: "The number of times no free connection was found in the pool and one was dialed.",
-		Attributes:  []string{AttrPoolName},
-	})}
-	PoolUtilization = Float64Gauge{def(Desc{
-		Name: MetricPoolUtilization, Kind: KindGauge, Unit: "1",
-		Description: "Connections in use divided by the pool size.",
-		Attributes:  []string{AttrPoolName},
-	})}
+	PoolWaits = def[Int64Counter](MetricPoolWaits, "{wait}",
+		"The number of times a caller waited for a free connection.", AttrPoolName)
+	PoolWaitTime = def[Float64Counter](MetricPoolWaitTime, "s",
+		"The total time callers spent waiting for a free connection.", AttrPoolName)
+	PoolHits = def[Int64Counter](MetricPoolHits, "{hit}",
+		"The number of times a free connection was found in the pool.", AttrPoolName)
+	PoolMisses = def[Int64Counter](MetricPoolMisses, "{miss}",
+		"The number of times no free connection was found in the pool and one was dialed.", AttrPoolName)
+	PoolUtilization = def[Float64Gauge](MetricPoolUtilization, "1",
+		"Connections in use divided by the pool size.", AttrPoolName)
 )
 
 // The exporters' own instrument (scope ScopeExporters).
 var (
 	// sfotel_exporter_spans_dropped_total
-	ExporterSpansDropped = Int64Counter{def(Desc{
-		Name: MetricExporterSpansDropped, Kind: KindCounter, Unit: UnitSpans,
-		Description: "Spans in batches the OTLP collector did not take (error, timeout or shutdown deadline).",
-	})}
+	ExporterSpansDropped = def[Int64Counter](MetricExporterSpansDropped, "{span}",
+		"Spans in batches the OTLP collector did not take (error, timeout or shutdown deadline).")
 )

@@ -24,9 +24,7 @@ const (
 	// Only with otelexec.WithServiceAttributes.
 	MetricServiceOperations        = "stateful_executor.service.operations"
 	MetricServiceOperationDuration = "stateful_executor.service.operation.duration"
-	UnitErrors                     = "{error}"
 	MetricCacheHitRatio            = "stateful_executor.cache_hit_ratio"
-	UnitCacheHitRatio              = "1"
 	MetricScriptCacheHits          = "stateful_executor.script_cache.hits"
 	MetricScriptCacheMisses        = "stateful_executor.script_cache.misses"
 	MetricScriptCacheReloads       = "stateful_executor.script_cache.reloads"
@@ -36,15 +34,10 @@ const (
 	MetricLinkCacheMisses          = "stateful_executor.link_cache.misses"
 	MetricLinkCacheInvalid         = "stateful_executor.link_cache.invalidations"
 	MetricLinkCacheEvictions       = "stateful_executor.link_cache.evictions"
-	UnitEntries                    = "{entry}"
 	MetricStoredSkipped            = "stateful_executor.stored_values.skipped"
-	UnitStoredValues               = "{value}"
 	MetricRoutingDecisions         = "stateful_executor.routing.decisions"
-	UnitDecisions                  = "{decision}"
 	MetricLinksMoved               = "stateful_executor.links.moved"
-	UnitLinks                      = "{link}"
 	MetricPods                     = "stateful_executor.pods"
-	UnitPods                       = "{pod}"
 	MetricPodHeartbeatAge          = "stateful_executor.pods.heartbeat_age"
 	MetricPodLoadSpread            = "stateful_executor.pods.load_spread"
 )
@@ -198,7 +191,4 @@ const (
 	CacheState  = "state"
 )
 
-const (
-	MetricExporterSpansDropped = "sfotel.exporter.spans.dropped"
-	UnitSpans                  = "{span}"
-)
+const MetricExporterSpansDropped = "sfotel.exporter.spans.dropped"
