@@ -127,11 +127,8 @@ func diagnose(r view, p50, p99 float64) diagnosis {
 		text := fmt.Sprintf("the operating system kept this process's threads waiting %s per timeslice on average: about %s of calls waited longer than %s",
 			formatSeconds(rq.MeanWaitSeconds), formatPercent(hit), thr)
 		d.evidence["runtime.os_run_queue.mean_wait_seconds"] = rq.MeanWaitSeconds
-		switch {
-		case !cpu.ok:
+		if !cpu.ok || hit > cpu.hit {
 			cpu.ok, cpu.hit, cpu.text = true, hit, text
-		case hit > cpu.hit:
-			cpu.hit, cpu.text = hit, text
 		}
 	}
 	if raw.hasRuntime && r.Window.Seconds > 0 {
@@ -144,7 +141,7 @@ func diagnose(r view, p50, p99 float64) diagnosis {
 			n, thr, formatSeconds(pausedSeconds), formatPercent(gc.hit))
 		d.evidence["cause.gc.calls_hit"] = gc.hit
 	}
-	if g := gcOf(r); g != nil && g.CPUShare >= gcHeavyShare {
+	if g := heavyGC(r); g != nil {
 		// A collector this busy is what the CPU contention is made of:
 		// its mark workers take Ps and its assists slow the allocating
 		// calls. It wins over cpu, and over an unclear tail.
@@ -220,7 +217,7 @@ func diagnose(r view, p50, p99 float64) diagnosis {
 		d.text = "Cause: CPU starvation: " + best.text + ". Hint: give this process more CPU (the container's limit, GOMAXPROCS, a less loaded host) or do less work beside the calls."
 	case CauseGC:
 		d.text = "Cause: the garbage collector: " + best.text + "."
-		if g := gcOf(r); g != nil && g.CPUShare >= gcHeavyShare {
+		if g := heavyGC(r); g != nil {
 			d.knob, d.value = "GOGC", gogcAdvice(g)
 			d.text += " " + gogcText(g, d.value)
 		} else {
@@ -257,9 +254,10 @@ func wakeupsPerCall(events, calls uint64) float64 {
 	return min(max(float64(events)/float64(calls), minWakeupsPerCall), maxWakeupsPerCall)
 }
 
-// gcOf is the report's GC work when the window saw collections.
-func gcOf(r view) *GC {
-	if r.Runtime == nil || r.Runtime.GC == nil || r.Runtime.GC.Cycles == 0 {
+// heavyGC is the report's GC work when the window saw collections that
+// took gcHeavyShare of the CPU or more.
+func heavyGC(r view) *GC {
+	if r.Runtime == nil || r.Runtime.GC == nil || r.Runtime.GC.Cycles == 0 || r.Runtime.GC.CPUShare < gcHeavyShare {
 		return nil
 	}
 	return r.Runtime.GC

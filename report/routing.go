@@ -138,18 +138,26 @@ func (s *RoutingService) attrs(more ...string) []string {
 	return append(kv, more...)
 }
 
+// podsEvidence cites the service's live and stale pods in ev.
+func (s *RoutingService) podsEvidence(ev map[string]float64) {
+	ev[key(contract.MetricPods, s.attrs(contract.AttrPodState, contract.PodLive)...)] = float64(s.LivePods)
+	ev[key(contract.MetricPods, s.attrs(contract.AttrPodState, contract.PodStale)...)] = float64(s.StalePods)
+}
+
 // podsText is "0 of 8 pods heartbeating".
 func (s *RoutingService) podsText() string {
 	return fmt.Sprintf("%d of %d pods heartbeating", s.LivePods, s.LivePods+s.StalePods)
 }
 
-// routingJudged returns the routing section when it holds enough decisions
-// for the routing rules' shares.
-func routingJudged(r *Report) *Routing {
-	if rt := r.Routing; rt != nil && rt.Decisions >= r.Thresholds.MinSamples {
-		return rt
+// routed makes a routing rule judge only a routing section that holds
+// enough decisions for its shares.
+func routed(judge func(view, *Report, *Routing) []Suggestion) func(view) []Suggestion {
+	return func(v view) []Suggestion {
+		if rt := v.Routing; rt != nil && rt.Decisions >= v.Thresholds.MinSamples {
+			return judge(v, v.Report, rt)
+		}
+		return nil
 	}
-	return nil
 }
 
 func outcome(rt *Routing, o contract.Outcome) uint64 { return rt.Outcomes[o.String()] }
@@ -163,20 +171,14 @@ func deadPods(rt *Routing, s *Suggestion, onlyNoneLive bool) {
 			continue
 		}
 		s.Message += fmt.Sprintf("; on %s %s", sv.name(), sv.podsText())
-		s.Evidence[key(contract.MetricPods, sv.attrs(contract.AttrPodState, contract.PodLive)...)] = float64(sv.LivePods)
-		s.Evidence[key(contract.MetricPods, sv.attrs(contract.AttrPodState, contract.PodStale)...)] = float64(sv.StalePods)
+		sv.podsEvidence(s.Evidence)
 	}
 }
 
 // noLivePod fires when logins (decisions for users without a link) found
 // no live pod at more than the error-rate threshold: those users were not
 // placed at all. Critical, unless Redis restarted in the window.
-func noLivePod(v view) []Suggestion {
-	r := v.Report
-	rt := routingJudged(r)
-	if rt == nil {
-		return nil
-	}
+func noLivePod(v view, r *Report, rt *Routing) []Suggestion {
 	none := outcome(rt, contract.OutcomeNoLivePod)
 	logins := none + outcome(rt, contract.OutcomeLinked) + outcome(rt, contract.OutcomeRaced)
 	share := ratio(none, logins)
@@ -206,12 +208,7 @@ func noLivePod(v view) []Suggestion {
 
 // heldOnDeadPods fires when the decisions that kept a user's link kept it
 // on a pod that is not live at more than the error-rate threshold.
-func heldOnDeadPods(v view) []Suggestion {
-	r := v.Report
-	rt := routingJudged(r)
-	if rt == nil {
-		return nil
-	}
+func heldOnDeadPods(v view, r *Report, rt *Routing) []Suggestion {
 	stale := outcome(rt, contract.OutcomeKeptStale)
 	kept := stale + outcome(rt, contract.OutcomeKept)
 	share := ratio(stale, kept)
@@ -237,12 +234,7 @@ func heldOnDeadPods(v view) []Suggestion {
 
 // loadSpread fires per service whose busiest live pod reports at least
 // loadSpreadLimit times the mean live load.
-func loadSpread(v view) []Suggestion {
-	r := v.Report
-	rt := routingJudged(r)
-	if rt == nil {
-		return nil
-	}
+func loadSpread(v view, r *Report, rt *Routing) []Suggestion {
 	var out []Suggestion
 	for i := range rt.Services {
 		sv := &rt.Services[i]
@@ -269,12 +261,7 @@ func loadSpread(v view) []Suggestion {
 // live in more than moveShare of the decisions. Moves by
 // SetLinkedPod and TrySetLinkedPod are the application's choice and are
 // not judged.
-func linksMoved(v view) []Suggestion {
-	r := v.Report
-	rt := routingJudged(r)
-	if rt == nil {
-		return nil
-	}
+func linksMoved(v view, r *Report, rt *Routing) []Suggestion {
 	moved := rt.Moves[contract.MovedByRouteLinkedPod.String()]
 	share := ratio(moved, rt.Decisions)
 	if moved == 0 || share <= moveShare {

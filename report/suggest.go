@@ -62,7 +62,7 @@ var rules = []rule{
 	{RuleSlowRoundTrip, slowRoundTrip},
 	{RuleStateCache, stateCache},
 	{RuleBatchGetLinkedPod, batchGetLinkedPod},
-	{RuleNoLivePod, noLivePod}, {RuleHeldOnDeadPods, heldOnDeadPods}, {RuleLoadSpread, loadSpread}, {RuleLinksMoved, linksMoved},
+	{RuleNoLivePod, routed(noLivePod)}, {RuleHeldOnDeadPods, routed(heldOnDeadPods)}, {RuleLoadSpread, routed(loadSpread)}, {RuleLinksMoved, routed(linksMoved)},
 }
 
 const (
@@ -115,13 +115,7 @@ func rank(symptom bool) int {
 }
 
 func severityRank(s Severity) int {
-	switch s {
-	case SeverityCritical:
-		return 2
-	case SeverityWarning:
-		return 1
-	}
-	return 0
+	return slices.Index([]Severity{SeverityInfo, SeverityWarning, SeverityCritical}, s)
 }
 
 // calls is the number of calls of every operation.
@@ -310,10 +304,7 @@ func errorRate(r view) []Suggestion {
 	for i := range r.Operations {
 		op := &r.Operations[i]
 		invalid := op.ErrorsByType[contract.ErrorInvalidArgument.String()]
-		var failed uint64
-		if op.Errors > invalid {
-			failed = op.Errors - invalid
-		}
+		failed := op.Errors - min(invalid, op.Errors)
 		if !r.judged(op) || failed == 0 {
 			continue
 		}
@@ -486,8 +477,8 @@ func sharedTail(r view, tails []*Operation, judged, skipped int) Suggestion {
 // gcPressure fires when the garbage collector takes gcHeavyShare of the
 // process's CPU, slow tail or not: that CPU is taken from the calls.
 func gcPressure(r view) []Suggestion {
-	g := gcOf(r)
-	if g == nil || g.CPUShare < gcHeavyShare {
+	g := heavyGC(r)
+	if g == nil {
 		return nil
 	}
 	v := gogcAdvice(g)
@@ -583,8 +574,7 @@ func stateCache(r view) []Suggestion {
 	}
 	if large {
 		s.Message += fmt.Sprintf("; every call reads the states of %s's %d pods (%d or more: half the ratio suffices)", most.name(), most.LivePods+most.StalePods, stateCachePods)
-		s.Evidence[key(contract.MetricPods, most.attrs(contract.AttrPodState, contract.PodLive)...)] = float64(most.LivePods)
-		s.Evidence[key(contract.MetricPods, most.attrs(contract.AttrPodState, contract.PodStale)...)] = float64(most.StalePods)
+		most.podsEvidence(s.Evidence)
 	}
 	s.Message += "; and the executor has no state cache. Set otelexec.WithStateCache(time.Second) (shorter than the aliveWithin you pass): the states are read once a second per service instead of on every call."
 	return []Suggestion{s}
