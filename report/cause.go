@@ -100,7 +100,7 @@ func (c candidate) explains() bool { return c.ok && c.hit >= causeMinHit }
 func diagnose(r view, p50, p99 float64) diagnosis {
 	raw := r.raw
 	threshold := causeDelayShare * (p99 - p50)
-	calls := r.calls()
+	calls, _ := r.calls()
 	d := diagnosis{evidence: map[string]float64{"tail.delay_threshold_seconds": nanos(threshold)}}
 	thr := formatSeconds(threshold)
 
@@ -237,7 +237,7 @@ func diagnose(r view, p50, p99 float64) diagnosis {
 			d.text += "; this report has no Go runtime evidence, so a process short of CPU would look the same"
 		}
 		d.text += ". Hint: check Redis's latency (SLOWLOG, LATENCY DOCTOR, its CPU) and the network."
-		if c := slowestCommand(r); c != nil {
+		if c := highest(r.Redis.Commands, func(c *Command) (float64, bool) { return c.P99Seconds, !setupCommand(c.Name) }); c != nil {
 			d.text += fmt.Sprintf(" The slowest command is %s, p99 %s.", c.Name, formatSeconds(c.P99Seconds))
 			d.evidence[key("redis.command.p99_seconds", contract.AttrDBOperationName, c.Name)] = c.P99Seconds
 		}
@@ -309,19 +309,6 @@ func joinFindings(cs ...*candidate) string {
 		}
 	}
 	return strings.Join(parts, "; ")
-}
-
-// slowestCommand is the Redis command with the highest p99, connection
-// handshakes aside; nil if none.
-func slowestCommand(r view) *Command {
-	var best *Command
-	for i := range r.Redis.Commands {
-		c := &r.Redis.Commands[i]
-		if !setupCommand(c.Name) && (best == nil || c.P99Seconds > best.P99Seconds) {
-			best = c
-		}
-	}
-	return best
 }
 
 // formatBytes renders a size in MiB or KiB.

@@ -279,13 +279,9 @@ func linksMoved(v view, r *Report, rt *Routing) []Suggestion {
 		},
 	}
 	// The service whose heartbeats came latest is the one that flaps.
-	var late *RoutingService
-	for i := range rt.Services {
-		if sv := &rt.Services[i]; sv.HeartbeatAge.Count > 0 && (late == nil || sv.HeartbeatAge.P99Seconds > late.HeartbeatAge.P99Seconds) {
-			late = sv
-		}
-	}
-	if late != nil {
+	if late := highest(rt.Services, func(sv *RoutingService) (float64, bool) {
+		return sv.HeartbeatAge.P99Seconds, sv.HeartbeatAge.Count > 0
+	}); late != nil {
 		s.Message += fmt.Sprintf("; the oldest live heartbeat came latest on %s: %s at p99, %s at most", late.name(), formatSeconds(late.HeartbeatAge.P99Seconds), formatSeconds(late.HeartbeatAge.MaxSeconds))
 		s.Evidence[key("routing.heartbeat_age.p99_seconds", late.attrs()...)] = late.HeartbeatAge.P99Seconds
 	}

@@ -49,7 +49,7 @@ type view struct {
 // other finding of the same severity names more (a service of thousands
 // of pods that slows the round trips, users held on dead pods while the
 // tail is long) and comes first.
-var symptoms = map[string]bool{RuleTailLatency: true, RuleSlowRoundTrip: true}
+var symptoms = map[string]int{RuleTailLatency: 1, RuleSlowRoundTrip: 1}
 
 var rules = []rule{
 	{RuleConnectionDown, connectionDown},
@@ -100,30 +100,22 @@ func suggest(r *Report, raw *rawData) []Suggestion {
 	slices.SortStableFunc(out, func(a, b Suggestion) int {
 		return cmp.Or(
 			cmp.Compare(severityRank(b.Severity), severityRank(a.Severity)),
-			cmp.Compare(rank(symptoms[b.ID]), rank(symptoms[a.ID])),
+			cmp.Compare(symptoms[a.ID], symptoms[b.ID]),
 			cmp.Compare(b.weight, a.weight))
 	})
 	return out
-}
-
-// rank is 0 for a symptom, 1 for a cause.
-func rank(symptom bool) int {
-	if symptom {
-		return 0
-	}
-	return 1
 }
 
 func severityRank(s Severity) int {
 	return slices.Index([]Severity{SeverityInfo, SeverityWarning, SeverityCritical}, s)
 }
 
-// calls is the number of calls of every operation.
-func (r *Report) calls() (n uint64) {
+// calls is the number of calls of every operation, and of failed ones.
+func (r *Report) calls() (n, failed uint64) {
 	for i := range r.Operations {
-		n += r.Operations[i].Count
+		n, failed = n+r.Operations[i].Count, failed+r.Operations[i].Errors
 	}
-	return n
+	return n, failed
 }
 
 // judged reports whether op has enough calls for the rate and latency rules.
@@ -157,11 +149,7 @@ func clientLabel(c *Client) string {
 // connection was cut shows down until its next probe while the calls, on
 // connections of their own, succeed.
 func connectionDown(r view) []Suggestion {
-	var calls, errs uint64
-	for i := range r.Operations {
-		calls += r.Operations[i].Count
-		errs += r.Operations[i].Errors
-	}
+	calls, errs := r.calls()
 	if calls > 0 && ratio(errs, calls) <= r.Thresholds.ErrorRate {
 		return nil
 	}
@@ -192,7 +180,7 @@ func connectionDown(r view) []Suggestion {
 // counts decide, not the in-use gauge, which is read at the end of the
 // window and misses a pool that was full in between.
 func poolExhaustion(r view) []Suggestion {
-	calls := r.calls()
+	calls, _ := r.calls()
 	var out []Suggestion
 	for i := range r.Redis.Clients {
 		c := &r.Redis.Clients[i]
@@ -202,7 +190,7 @@ func poolExhaustion(r view) []Suggestion {
 			continue
 		}
 		// The pool that made callers wait is the one to size.
-		w := waitedMost(c)
+		w := highest(c.Pools, func(p *Pool) (float64, bool) { return float64(p.Waits), p.Waits > 0 })
 		sized := cmp.Or(w, p)
 		kv := clientAttrs(c)
 		s := Suggestion{
@@ -244,16 +232,18 @@ func poolExhaustion(r view) []Suggestion {
 
 // poolWaited reports whether pool_exhaustion's threshold of waits was met.
 func poolWaited(r view) bool {
-	calls := r.calls()
+	calls, _ := r.calls()
 	return calls > 0 && ratio(r.Redis.Pool.Waits, calls) >= poolWaitShare
 }
 
-// waitedMost is the client's pool with the most waits, nil if none waited.
-func waitedMost(c *Client) *Pool {
-	var best *Pool
-	for i := range c.Pools {
-		if p := &c.Pools[i]; p.Waits > 0 && (best == nil || p.Waits > best.Waits) {
-			best = p
+// highest is the first element of s with the highest value among those
+// that have one (ok), nil if none has.
+func highest[T any](s []T, value func(*T) (v float64, ok bool)) *T {
+	var best *T
+	var top float64
+	for i := range s {
+		if v, ok := value(&s[i]); ok && (best == nil || v > top) {
+			best, top = &s[i], v
 		}
 	}
 	return best
@@ -276,7 +266,7 @@ func scriptReloads(r view) []Suggestion {
 	if sc.WarmingUp || sc.ReloadsAfterWarmup == 0 {
 		return nil
 	}
-	calls := r.calls()
+	calls, _ := r.calls()
 	// A restart or a failover also drops every connection: the pools dial
 	// anew. A flush leaves them be.
 	cause, what := CauseFlush, "something flushed it (SCRIPT FLUSH, FLUSHALL) while the connections stayed up. Hint: find what flushes the cache."
@@ -454,12 +444,7 @@ func tailLatency(r view) []Suggestion {
 // sharedTail merges the tails into one finding named after the busiest of
 // them (the hot path, not the rarest call) with the cause.
 func sharedTail(r view, tails []*Operation, judged, skipped int) Suggestion {
-	worst := tails[0]
-	for _, op := range tails[1:] {
-		if op.Count > worst.Count {
-			worst = op
-		}
-	}
+	worst := *highest(tails, func(op **Operation) (float64, bool) { return float64((*op).Count), true })
 	s := Suggestion{Severity: SeverityWarning, Evidence: map[string]float64{
 		key("p50_seconds", contract.AttrOperation, worst.Name): worst.P50Seconds,
 		key("p99_seconds", contract.AttrOperation, worst.Name): worst.P99Seconds,
@@ -545,11 +530,7 @@ func stateCache(r view) []Suggestion {
 	}
 	var most *RoutingService
 	if rt := r.Routing; rt != nil {
-		for i := range rt.Services {
-			if sv := &rt.Services[i]; most == nil || sv.LivePods+sv.StalePods > most.LivePods+most.StalePods {
-				most = sv
-			}
-		}
+		most = highest(rt.Services, func(sv *RoutingService) (float64, bool) { return float64(sv.LivePods + sv.StalePods), true })
 	}
 	large := most != nil && most.LivePods+most.StalePods >= stateCachePods
 	times := compute.P50Seconds / get.P50Seconds
@@ -559,10 +540,11 @@ func stateCache(r view) []Suggestion {
 	if rt := r.Runtime; !large && rt != nil && rt.SchedulingLatency.P99Seconds >= compute.P50Seconds/2 {
 		return nil // its three round trips wait for the CPU three times
 	}
+	calls, _ := r.calls()
 	s := Suggestion{
 		Severity:  SeverityWarning,
 		Operation: compute.Name,
-		weight:    ratio(compute.Count, r.calls()),
+		weight:    ratio(compute.Count, calls),
 		Knob:      "WithStateCache",
 		Value:     1,
 		Message: fmt.Sprintf("%s reads large pod states: its median %s is %.0f× GetLinkedPod's %s (threshold %d×), over %d calls",
