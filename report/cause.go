@@ -58,30 +58,6 @@ func setupCommand(name string) bool {
 	return setupCommands[strings.TrimPrefix(name, "PIPELINE ")]
 }
 
-// diagnosis is the cause of one slow tail, with the numbers compared.
-type diagnosis struct {
-	cause    string
-	text     string
-	hit      float64 // share of calls the cause delayed, for the finding's weight
-	knob     string
-	value    float64
-	evidence map[string]float64
-}
-
-// into appends the diagnosis to s. unclearHint says where to look when no
-// measured delay explains the tail.
-func (d diagnosis) into(s *Suggestion, unclearHint string) {
-	s.Cause = d.cause
-	s.Message += " " + d.text
-	if d.cause == CauseUnclear {
-		s.Message += " Look at " + unclearHint + "."
-	}
-	s.Knob, s.Value, s.weight = d.knob, d.value, max(d.hit, 0.01)
-	for k, v := range d.evidence {
-		s.Evidence[k] = v
-	}
-}
-
 // candidate is one possible cause: the share of the calls it delayed by at
 // least the threshold, and how to say so.
 type candidate struct {
@@ -93,15 +69,18 @@ type candidate struct {
 
 func (c candidate) explains() bool { return c.ok && c.hit >= causeMinHit }
 
-// diagnose names the cause of a tail with the given p50 and p99 from the
-// evidence in r: the Go runtime's scheduling latency, GC pauses and GC CPU
-// time, the pools' waits, and the Redis commands' and PINGs' latencies
-// over the same window.
-func diagnose(r view, p50, p99 float64) diagnosis {
+// diagnose names in s the cause of a tail with the given p50 and p99 from
+// the evidence in r: the Go runtime's scheduling latency, GC pauses and GC
+// CPU time, the pools' waits, and the Redis commands' and PINGs' latencies
+// over the same window. It adds the cause, its text, its knob, the share
+// of calls it delayed as the weight, and the numbers compared as evidence;
+// unclearHint says where to look when no measured delay explains the tail.
+func diagnose(r view, p50, p99 float64, s *Suggestion, unclearHint string) {
 	raw := r.raw
 	threshold := causeDelayShare * (p99 - p50)
 	calls, _ := r.calls()
-	d := diagnosis{evidence: map[string]float64{"tail.delay_threshold_seconds": nanos(threshold)}}
+	ev := s.Evidence
+	ev["tail.delay_threshold_seconds"] = nanos(threshold)
 	thr := formatSeconds(threshold)
 
 	cpu := candidate{cause: CauseCPU}
@@ -111,8 +90,8 @@ func diagnose(r view, p50, p99 float64) diagnosis {
 		cpu.ok, cpu.hit = true, min(share*wakeupsPerCall(raw.sched.count, calls), 1)
 		cpu.text = fmt.Sprintf("goroutines ready to run waited more than %s for a CPU in %s of scheduling events (p99 wait %s): about %s of calls",
 			thr, formatPercent(share), formatSeconds(r.Runtime.SchedulingLatency.P99Seconds), formatPercent(cpu.hit))
-		d.evidence["runtime.scheduling_latency.p99_seconds"] = r.Runtime.SchedulingLatency.P99Seconds
-		d.evidence["cause.cpu.calls_hit"] = cpu.hit
+		ev["runtime.scheduling_latency.p99_seconds"] = r.Runtime.SchedulingLatency.P99Seconds
+		ev["cause.cpu.calls_hit"] = cpu.hit
 	}
 	if q := r.Runtime; q != nil && q.OSRunQueue != nil && q.OSRunQueue.Timeslices > 0 {
 		// The OS counts its run-queue waits and their total, not their
@@ -126,7 +105,7 @@ func diagnose(r view, p50, p99 float64) diagnosis {
 		hit := min(share*wakeupsPerCall(rq.Timeslices, calls), 1)
 		text := fmt.Sprintf("the operating system kept this process's threads waiting %s per timeslice on average: about %s of calls waited longer than %s",
 			formatSeconds(rq.MeanWaitSeconds), formatPercent(hit), thr)
-		d.evidence["runtime.os_run_queue.mean_wait_seconds"] = rq.MeanWaitSeconds
+		ev["runtime.os_run_queue.mean_wait_seconds"] = rq.MeanWaitSeconds
 		if !cpu.ok || hit > cpu.hit {
 			cpu.ok, cpu.hit, cpu.text = true, hit, text
 		}
@@ -139,7 +118,7 @@ func diagnose(r view, p50, p99 float64) diagnosis {
 		gc.ok, gc.hit = true, min((pausedSeconds+n*p50)/r.Window.Seconds, 1)
 		gc.text = fmt.Sprintf("%.0f GC pauses longer than %s stopped the world for %s in total: about %s of calls",
 			n, thr, formatSeconds(pausedSeconds), formatPercent(gc.hit))
-		d.evidence["cause.gc.calls_hit"] = gc.hit
+		ev["cause.gc.calls_hit"] = gc.hit
 	}
 	if g := heavyGC(r); g != nil {
 		// A collector this busy is what the CPU contention is made of:
@@ -147,8 +126,8 @@ func diagnose(r view, p50, p99 float64) diagnosis {
 		// calls. It wins over cpu, and over an unclear tail.
 		gc.ok, gc.hit = true, max(gc.hit, cpu.hit, causeMinHit)
 		gc.text = gcText(g)
-		d.evidence["runtime.gc.cpu_share"] = g.CPUShare
-		d.evidence["runtime.gc.cycles_per_second"] = g.CyclesPerSecond
+		ev["runtime.gc.cpu_share"] = g.CPUShare
+		ev["runtime.gc.cycles_per_second"] = g.CyclesPerSecond
 	}
 
 	pool := candidate{cause: CausePool, ok: true}
@@ -169,11 +148,11 @@ func diagnose(r view, p50, p99 float64) diagnosis {
 		if p.Timeouts > 0 {
 			pool.text += fmt.Sprintf(" and %d timed out", p.Timeouts)
 		}
-		d.evidence["redis.pool.mean_wait_seconds"] = nanos(meanWait)
+		ev["redis.pool.mean_wait_seconds"] = nanos(meanWait)
 	} else {
 		pool.text = "no call waited for a pooled connection"
 	}
-	d.evidence["cause.pool.calls_hit"] = pool.hit
+	ev["cause.pool.calls_hit"] = pool.hit
 
 	// Redis or the network: the share of the client's commands (the
 	// connection handshakes aside) slower than the threshold, else of the
@@ -183,13 +162,13 @@ func diagnose(r view, p50, p99 float64) diagnosis {
 		share, _ := cmds.above(threshold)
 		redis.ok, redis.hit = true, share
 		redis.text = fmt.Sprintf("%s of %d Redis commands took longer than %s", formatPercent(share), n, thr)
-		d.evidence["cause.redis.commands_hit"] = share
+		ev["cause.redis.commands_hit"] = share
 	} else if pg := r.Redis.Ping; pg != nil && pg.Count >= minPingsForVerdict {
 		share, _ := raw.hist(contract.MetricPingDuration).above(threshold)
 		redis.ok, redis.hit = true, share
 		redis.text = fmt.Sprintf("%s of %d PINGs took longer than %s (PING p99 %s)",
 			formatPercent(share), pg.Count, thr, formatSeconds(pg.P99Seconds))
-		d.evidence["cause.redis.pings_hit"] = share
+		ev["cause.redis.pings_hit"] = share
 	}
 
 	// This process's own delays come first: they slow the commands and
@@ -206,43 +185,42 @@ func diagnose(r view, p50, p99 float64) diagnosis {
 		best = &redis
 	}
 	if best == nil {
-		d.cause = CauseUnclear
-		d.text = fmt.Sprintf("Cause unclear: no measured delay of at least %s (half the tail's p99 − p50) hit %s of calls or more: %s.",
-			thr, formatPercent(causeMinHit), joinFindings(&cpu, &gc, &pool, &redis))
-		return d
+		s.Cause, s.weight = CauseUnclear, 0.01
+		s.Message += fmt.Sprintf(" Cause unclear: no measured delay of at least %s (half the tail's p99 − p50) hit %s of calls or more: %s. Look at %s.",
+			thr, formatPercent(causeMinHit), joinFindings(&cpu, &gc, &pool, &redis), unclearHint)
+		return
 	}
-	d.cause, d.hit = best.cause, best.hit
+	s.Cause, s.weight = best.cause, max(best.hit, 0.01)
 	switch best.cause {
 	case CauseCPU:
-		d.text = "Cause: CPU starvation: " + best.text + ". Hint: give this process more CPU (the container's limit, GOMAXPROCS, a less loaded host) or do less work beside the calls."
+		s.Message += " Cause: CPU starvation: " + best.text + ". Hint: give this process more CPU (the container's limit, GOMAXPROCS, a less loaded host) or do less work beside the calls."
 	case CauseGC:
-		d.text = "Cause: the garbage collector: " + best.text + "."
+		s.Message += " Cause: the garbage collector: " + best.text + "."
 		if g := heavyGC(r); g != nil {
-			d.knob, d.value = "GOGC", gogcAdvice(g)
-			d.text += " " + gogcText(g, d.value)
+			s.Knob, s.Value = "GOGC", gogcAdvice(g)
+			s.Message += " " + gogcText(g, s.Value)
 		} else {
-			d.text += " Hint: allocate less, or raise GOGC or GOMEMLIMIT."
+			s.Message += " Hint: allocate less, or raise GOGC or GOMEMLIMIT."
 		}
 	case CausePool:
-		d.text = "Cause: the connection pool: " + best.text + "."
+		s.Message += " Cause: the connection pool: " + best.text + "."
 		if size := poolAdvice(r, &r.Redis.Pool); size > 0 {
-			d.knob, d.value = "PoolSize", float64(size)
-			d.text += fmt.Sprintf(" Set PoolSize to %d.", size)
+			s.Knob, s.Value = "PoolSize", float64(size)
+			s.Message += fmt.Sprintf(" Set PoolSize to %d.", size)
 		}
 	case CauseRedis:
-		d.text = "Cause: Redis or the network: " + best.text
+		s.Message += " Cause: Redis or the network: " + best.text
 		if cpu.ok {
-			d.text += ", while this process's own delays explain none of it (" + joinFindings(&cpu, &gc, &pool) + ")"
+			s.Message += ", while this process's own delays explain none of it (" + joinFindings(&cpu, &gc, &pool) + ")"
 		} else {
-			d.text += "; this report has no Go runtime evidence, so a process short of CPU would look the same"
+			s.Message += "; this report has no Go runtime evidence, so a process short of CPU would look the same"
 		}
-		d.text += ". Hint: check Redis's latency (SLOWLOG, LATENCY DOCTOR, its CPU) and the network."
+		s.Message += ". Hint: check Redis's latency (SLOWLOG, LATENCY DOCTOR, its CPU) and the network."
 		if c := highest(r.Redis.Commands, func(c *Command) (float64, bool) { return c.P99Seconds, !setupCommand(c.Name) }); c != nil {
-			d.text += fmt.Sprintf(" The slowest command is %s, p99 %s.", c.Name, formatSeconds(c.P99Seconds))
-			d.evidence[key("redis.command.p99_seconds", contract.AttrDBOperationName, c.Name)] = c.P99Seconds
+			s.Message += fmt.Sprintf(" The slowest command is %s, p99 %s.", c.Name, formatSeconds(c.P99Seconds))
+			ev[key("redis.command.p99_seconds", contract.AttrDBOperationName, c.Name)] = c.P99Seconds
 		}
 	}
-	return d
 }
 
 // wakeupsPerCall estimates the scheduling events per call from their

@@ -435,7 +435,7 @@ func tailLatency(r view) []Suggestion {
 				key("p99_seconds", contract.AttrOperation, op.Name): op.P99Seconds,
 			},
 		}
-		diagnose(r, op.P50Seconds, op.P99Seconds).into(&s, "slow commands (SLOWLOG) or big keys of this operation")
+		diagnose(r, op.P50Seconds, op.P99Seconds, &s, "slow commands (SLOWLOG) or big keys of this operation")
 		out = append(out, s)
 	}
 	return out
@@ -455,7 +455,7 @@ func sharedTail(r view, tails []*Operation, judged, skipped int) Suggestion {
 	}
 	s.Message += fmt.Sprintf("; the busiest, %s, has p99 %s against p50 %s (thresholds %.0f× and %s above).",
 		worst.Name, formatSeconds(worst.P99Seconds), formatSeconds(worst.P50Seconds), r.Thresholds.TailRatio, formatSeconds(r.Thresholds.TailFloor))
-	diagnose(r, worst.P50Seconds, worst.P99Seconds).into(&s, "the network, or Redis commands slower than PING (SLOWLOG)")
+	diagnose(r, worst.P50Seconds, worst.P99Seconds, &s, "the network, or Redis commands slower than PING (SLOWLOG)")
 	return s
 }
 
