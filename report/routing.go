@@ -71,16 +71,15 @@ func (raw *rawData) routing(seconds float64) *Routing {
 		r.Moves[m.String()] = 0
 	}
 	seen, moves := false, uint64(0)
-	for a, s := range raw.series[contract.MetricRoutingDecisions] {
-		if n, ok := r.Outcomes[a[0]]; ok {
-			r.Outcomes[a[0]], r.Decisions, seen = n+count(s.value), r.Decisions+count(s.value), true
+	tally := func(name string, by map[string]uint64, total *uint64) {
+		for a, s := range raw.series[name] {
+			if n, ok := by[a[0]]; ok {
+				by[a[0]], *total, seen = n+count(s.value), *total+count(s.value), true
+			}
 		}
 	}
-	for a, s := range raw.series[contract.MetricLinksMoved] {
-		if n, ok := r.Moves[a[0]]; ok {
-			r.Moves[a[0]], moves, seen = n+count(s.value), moves+count(s.value), true
-		}
-	}
+	tally(contract.MetricRoutingDecisions, r.Outcomes, &r.Decisions)
+	tally(contract.MetricLinksMoved, r.Moves, &moves)
 	if seconds > 0 {
 		r.MovesPerMinute = float64(moves) * 60 / seconds
 	}

@@ -425,16 +425,10 @@ func tailLatency(r view) []Suggestion {
 	}
 	out := make([]Suggestion, 0, len(tails))
 	for _, op := range tails {
-		s := Suggestion{
-			Severity:  SeverityWarning,
-			Operation: op.Name,
-			Message: fmt.Sprintf("%s has a slow tail: p99 %s against p50 %s over %d calls (thresholds %.0f× and %s above).",
-				op.Name, formatSeconds(op.P99Seconds), formatSeconds(op.P50Seconds), op.Count, r.Thresholds.TailRatio, formatSeconds(r.Thresholds.TailFloor)),
-			Evidence: map[string]float64{
-				key("p50_seconds", contract.AttrOperation, op.Name): op.P50Seconds,
-				key("p99_seconds", contract.AttrOperation, op.Name): op.P99Seconds,
-			},
-		}
+		s := tailFinding(op)
+		s.Operation = op.Name
+		s.Message = fmt.Sprintf("%s has a slow tail: p99 %s against p50 %s over %d calls (thresholds %.0f× and %s above).",
+			op.Name, formatSeconds(op.P99Seconds), formatSeconds(op.P50Seconds), op.Count, r.Thresholds.TailRatio, formatSeconds(r.Thresholds.TailFloor))
 		diagnose(r, op.P50Seconds, op.P99Seconds, &s, "slow commands (SLOWLOG) or big keys of this operation")
 		out = append(out, s)
 	}
@@ -445,10 +439,7 @@ func tailLatency(r view) []Suggestion {
 // them (the hot path, not the rarest call) with the cause.
 func sharedTail(r view, tails []*Operation, judged, skipped int) Suggestion {
 	worst := *highest(tails, func(op **Operation) (float64, bool) { return float64((*op).Count), true })
-	s := Suggestion{Severity: SeverityWarning, Evidence: map[string]float64{
-		key("p50_seconds", contract.AttrOperation, worst.Name): worst.P50Seconds,
-		key("p99_seconds", contract.AttrOperation, worst.Name): worst.P99Seconds,
-	}}
+	s := tailFinding(worst)
 	s.Message = fmt.Sprintf("%d of the %d operations with at least %d calls have a slow tail", len(tails), judged, r.Thresholds.MinSamples)
 	if skipped > 0 {
 		s.Message += fmt.Sprintf(" (%d with fewer calls %s not judged)", skipped, plural(skipped, "was", "were"))
@@ -457,6 +448,14 @@ func sharedTail(r view, tails []*Operation, judged, skipped int) Suggestion {
 		worst.Name, formatSeconds(worst.P99Seconds), formatSeconds(worst.P50Seconds), r.Thresholds.TailRatio, formatSeconds(r.Thresholds.TailFloor))
 	diagnose(r, worst.P50Seconds, worst.P99Seconds, &s, "the network, or Redis commands slower than PING (SLOWLOG)")
 	return s
+}
+
+// tailFinding is a tail_latency finding that cites op's p50 and p99.
+func tailFinding(op *Operation) Suggestion {
+	return Suggestion{Severity: SeverityWarning, Evidence: map[string]float64{
+		key("p50_seconds", contract.AttrOperation, op.Name): op.P50Seconds,
+		key("p99_seconds", contract.AttrOperation, op.Name): op.P99Seconds,
+	}}
 }
 
 // gcPressure fires when the garbage collector takes gcHeavyShare of the
