@@ -64,7 +64,7 @@ type candidate struct {
 	cause string
 	hit   float64 // estimated share of calls delayed by ≥ threshold
 	ok    bool    // the evidence is there at all
-	text  string  // the numbers, for the message
+	text  string  // the numbers, for the message; what is missing when not ok
 }
 
 func (c candidate) explains() bool { return c.ok && c.hit >= causeMinHit }
@@ -83,7 +83,7 @@ func diagnose(r view, p50, p99 float64, s *Suggestion, unclearHint string) {
 	ev["tail.delay_threshold_seconds"] = nanos(threshold)
 	thr := formatSeconds(threshold)
 
-	cpu := candidate{cause: CauseCPU}
+	cpu := candidate{cause: CauseCPU, text: "no Go runtime data"}
 	gc := candidate{cause: CauseGC}
 	if raw.hasRuntime {
 		share, _ := raw.sched.above(threshold)
@@ -130,7 +130,7 @@ func diagnose(r view, p50, p99 float64, s *Suggestion, unclearHint string) {
 		ev["runtime.gc.cycles_per_second"] = g.CyclesPerSecond
 	}
 
-	pool := candidate{cause: CausePool, ok: true}
+	pool := candidate{cause: CausePool, ok: true, text: "no call waited for a pooled connection"}
 	p := &r.Redis.Pool
 	if p.Waits > 0 && calls > 0 {
 		// The pool counts its waits and their total time, not their
@@ -149,15 +149,13 @@ func diagnose(r view, p50, p99 float64, s *Suggestion, unclearHint string) {
 			pool.text += fmt.Sprintf(" and %d timed out", p.Timeouts)
 		}
 		ev["redis.pool.mean_wait_seconds"] = nanos(meanWait)
-	} else {
-		pool.text = "no call waited for a pooled connection"
 	}
 	ev["cause.pool.calls_hit"] = pool.hit
 
 	// Redis or the network: the share of the client's commands (the
 	// connection handshakes aside) slower than the threshold, else of the
 	// prober's PINGs when there are enough of them.
-	redis := candidate{cause: CauseRedis}
+	redis := candidate{cause: CauseRedis, text: "no Redis command latencies"}
 	if cmds, n := commandLatencies(raw); n > 0 {
 		share, _ := cmds.above(threshold)
 		redis.ok, redis.hit = true, share
@@ -273,17 +271,12 @@ func commandLatencies(raw *rawData) (histogram, uint64) {
 	return h, h.count
 }
 
-// joinFindings lists what each candidate with evidence measured.
+// joinFindings lists what each candidate measured, or lacked.
 func joinFindings(cs ...*candidate) string {
 	var parts []string
 	for _, c := range cs {
-		switch {
-		case c.ok || c.text != "":
+		if c.text != "" {
 			parts = append(parts, c.text)
-		case c.cause == CauseCPU:
-			parts = append(parts, "no Go runtime data")
-		case c.cause == CauseRedis:
-			parts = append(parts, "no Redis command latencies")
 		}
 	}
 	return strings.Join(parts, "; ")
