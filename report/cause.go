@@ -94,15 +94,8 @@ func diagnose(r view, p50, p99 float64, s *Suggestion, unclearHint string) {
 		ev["cause.cpu.calls_hit"] = cpu.hit
 	}
 	if q := r.Runtime; q != nil && q.OSRunQueue != nil && q.OSRunQueue.Timeslices > 0 {
-		// The OS counts its run-queue waits and their total, not their
-		// spread: as for the pool, a share exp(−threshold/mean) of them is
-		// taken to reach the threshold.
 		rq := q.OSRunQueue
-		var share float64
-		if rq.MeanWaitSeconds > 0 {
-			share = math.Exp(-threshold / rq.MeanWaitSeconds)
-		}
-		hit := min(share*wakeupsPerCall(rq.Timeslices, calls), 1)
+		hit := min(longer(threshold, rq.MeanWaitSeconds)*wakeupsPerCall(rq.Timeslices, calls), 1)
 		text := fmt.Sprintf("the operating system kept this process's threads waiting %s per timeslice on average: about %s of calls waited longer than %s",
 			formatSeconds(rq.MeanWaitSeconds), formatPercent(hit), thr)
 		ev["runtime.os_run_queue.mean_wait_seconds"] = rq.MeanWaitSeconds
@@ -133,16 +126,9 @@ func diagnose(r view, p50, p99 float64, s *Suggestion, unclearHint string) {
 	pool := candidate{cause: CausePool, ok: true, text: "no call waited for a pooled connection"}
 	p := &r.Redis.Pool
 	if p.Waits > 0 && calls > 0 {
-		// The pool counts its waits and their total time, not their
-		// spread; waits in a queue spread about exponentially, so a share
-		// exp(−threshold/mean) of them is taken to reach the threshold.
 		// A timeout waited the whole pool timeout.
 		meanWait := p.WaitSeconds / float64(p.Waits)
-		long := float64(p.Timeouts)
-		if meanWait > 0 {
-			long += float64(p.Waits) * math.Exp(-threshold/meanWait)
-		}
-		pool.hit = min(long/float64(calls), 1)
+		pool.hit = min((float64(p.Timeouts)+float64(p.Waits)*longer(threshold, meanWait))/float64(calls), 1)
 		pool.text = fmt.Sprintf("%d waits for a pooled connection (%s of calls) averaged %s: about %s of calls waited longer than %s",
 			p.Waits, formatPercent(float64(p.Waits)/float64(calls)), formatSeconds(meanWait), formatPercent(pool.hit), thr)
 		if p.Timeouts > 0 {
@@ -219,6 +205,17 @@ func diagnose(r view, p50, p99 float64, s *Suggestion, unclearHint string) {
 			ev[key("redis.command.p99_seconds", contract.AttrDBOperationName, c.Name)] = c.P99Seconds
 		}
 	}
+}
+
+// longer is the share of waits longer than t, given their mean. The OS
+// run queue and the pool count their waits and total time, not their
+// spread; waits in a queue spread about exponentially, so a share
+// exp(−t/mean) of them is taken to reach t.
+func longer(t, mean float64) float64 {
+	if mean <= 0 {
+		return 0
+	}
+	return math.Exp(-t / mean)
 }
 
 // wakeupsPerCall estimates the scheduling events per call from their

@@ -144,6 +144,15 @@ func clientLabel(c *Client) string {
 	return c.Name
 }
 
+// ofClient is of followed by the client's label, "" for the only, unnamed
+// client.
+func ofClient(c *Client, of string) string {
+	if l := clientLabel(c); l != "" {
+		return of + l
+	}
+	return ""
+}
+
 // connectionDown fires per client whose status is down at the end of the
 // window, unless the window's calls say otherwise: a prober whose
 // connection was cut shows down until its next probe while the calls, on
@@ -159,14 +168,10 @@ func connectionDown(r view) []Suggestion {
 		if c.ConnectionUp == nil || *c.ConnectionUp {
 			continue
 		}
-		what := "Redis connection is down"
-		if l := clientLabel(c); l != "" {
-			what = "Redis connection of client " + l + " is down"
-		}
 		out = append(out, Suggestion{
 			Severity: SeverityCritical,
 			weight:   failureWeight,
-			Message:  what + ": its calls fail until it is back. Check that Redis is reachable from this process (address, network, TLS, credentials).",
+			Message:  "Redis connection" + ofClient(c, " of client ") + " is down: its calls fail until it is back. Check that Redis is reachable from this process (address, network, TLS, credentials).",
 			Evidence: map[string]float64{
 				key(contract.MetricConnectionStatus, append(clientAttrs(c), contract.AttrStatus, contract.StatusUp)...): 0,
 			},
@@ -203,10 +208,7 @@ func poolExhaustion(r view) []Suggestion {
 				key("redis.pool.max", kv...):            float64(sized.Max),
 			},
 		}
-		pool := "The connection pool"
-		if l := clientLabel(c); l != "" {
-			pool = "The connection pool of " + l
-		}
+		pool := "The connection pool" + ofClient(c, " of ")
 		if w != nil && w.Name != c.Name {
 			pool += " (" + w.Name + ")"
 		}
