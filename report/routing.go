@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/statefulroute/sfotel/internal/contract"
 )
@@ -290,18 +289,8 @@ func linksMoved(v view, r *Report, rt *Routing) []Suggestion {
 
 // lines are the routing section as the text and HTML forms show it.
 func (rt *Routing) lines() []string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "%d decisions:", rt.Decisions)
-	for o := range contract.NumOutcomes {
-		fmt.Fprintf(&b, " %s %d", o, rt.Outcomes[o.String()])
-	}
-	out := []string{b.String()}
-	b.Reset()
-	fmt.Fprintf(&b, "links moved: %s/min:", formatRate(rt.MovesPerMinute))
-	for m := range contract.NumMovers {
-		fmt.Fprintf(&b, " %s %d", m, rt.Moves[m.String()])
-	}
-	out = append(out, b.String())
+	out := []string{counted(fmt.Sprintf("%d decisions:", rt.Decisions), contract.NumOutcomes, rt.Outcomes),
+		counted(fmt.Sprintf("links moved: %s/min:", formatRate(rt.MovesPerMinute)), contract.NumMovers, rt.Moves)}
 	for i := range rt.Services {
 		sv := &rt.Services[i]
 		l := sv.name() + ": " + sv.podsText()
@@ -314,4 +303,12 @@ func (rt *Routing) lines() []string {
 		out = append(out, l)
 	}
 	return out
+}
+
+// counted is head followed by every name below n with its count in m.
+func counted[T contract.Outcome | contract.Mover](head string, n T, m map[string]uint64) string {
+	for v := range n {
+		head += fmt.Sprintf(" %s %d", v, m[fmt.Sprint(v)])
+	}
+	return head
 }

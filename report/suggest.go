@@ -308,6 +308,7 @@ func errorRate(r view) []Suggestion {
 		s := Suggestion{
 			Severity:  SeverityWarning,
 			Operation: op.Name,
+			weight:    failureWeight * rate,
 			Evidence: map[string]float64{
 				key(contract.MetricOperations, contract.AttrOperation, op.Name): float64(op.Count),
 				key(contract.MetricErrors, contract.AttrOperation, op.Name):     float64(op.Errors),
@@ -317,7 +318,6 @@ func errorRate(r view) []Suggestion {
 		if invalid > 0 {
 			s.Evidence[key(contract.MetricErrors, contract.AttrOperation, op.Name, contract.AttrErrorType, contract.ErrorInvalidArgument.String())] = float64(invalid)
 		}
-		s.weight = failureWeight * rate
 		if rate >= criticalErrorRateTimes*r.Thresholds.ErrorRate {
 			s.Severity = SeverityCritical
 		}
