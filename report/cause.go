@@ -58,80 +58,49 @@ func setupCommand(name string) bool {
 	return setupCommands[strings.TrimPrefix(name, "PIPELINE ")]
 }
 
-// diagnosis is the cause of one slow tail, with the numbers compared.
-type diagnosis struct {
-	cause    string
-	text     string
-	hit      float64 // share of calls the cause delayed, for the finding's weight
-	knob     string
-	value    float64
-	evidence map[string]float64
-}
-
-// into appends the diagnosis to s. unclearHint says where to look when no
-// measured delay explains the tail.
-func (d diagnosis) into(s *Suggestion, unclearHint string) {
-	s.Cause = d.cause
-	s.Message += " " + d.text
-	if d.cause == CauseUnclear {
-		s.Message += " Look at " + unclearHint + "."
-	}
-	s.Knob, s.Value, s.weight = d.knob, d.value, max(d.hit, 0.01)
-	for k, v := range d.evidence {
-		s.Evidence[k] = v
-	}
-}
-
 // candidate is one possible cause: the share of the calls it delayed by at
 // least the threshold, and how to say so.
 type candidate struct {
 	cause string
 	hit   float64 // estimated share of calls delayed by ≥ threshold
 	ok    bool    // the evidence is there at all
-	text  string  // the numbers, for the message
+	text  string  // the numbers, for the message; what is missing when not ok
 }
 
 func (c candidate) explains() bool { return c.ok && c.hit >= causeMinHit }
 
-// diagnose names the cause of a tail with the given p50 and p99 from the
-// evidence in r: the Go runtime's scheduling latency, GC pauses and GC CPU
-// time, the pools' waits, and the Redis commands' and PINGs' latencies
-// over the same window.
-func diagnose(r view, p50, p99 float64) diagnosis {
+// diagnose names in s the cause of a tail with the given p50 and p99 from
+// the evidence in r: the Go runtime's scheduling latency, GC pauses and GC
+// CPU time, the pools' waits, and the Redis commands' and PINGs' latencies
+// over the same window. It adds the cause, its text, its knob, the share
+// of calls it delayed as the weight, and the numbers compared as evidence;
+// unclearHint says where to look when no measured delay explains the tail.
+func diagnose(r view, p50, p99 float64, s *Suggestion, unclearHint string) {
 	raw := r.raw
 	threshold := causeDelayShare * (p99 - p50)
-	calls := r.calls()
-	d := diagnosis{evidence: map[string]float64{"tail.delay_threshold_seconds": nanos(threshold)}}
+	calls, _ := r.calls()
+	ev := s.Evidence
+	ev["tail.delay_threshold_seconds"] = nanos(threshold)
 	thr := formatSeconds(threshold)
 
-	cpu := candidate{cause: CauseCPU}
+	cpu := candidate{cause: CauseCPU, text: "no Go runtime data"}
 	gc := candidate{cause: CauseGC}
 	if raw.hasRuntime {
 		share, _ := raw.sched.above(threshold)
 		cpu.ok, cpu.hit = true, min(share*wakeupsPerCall(raw.sched.count, calls), 1)
 		cpu.text = fmt.Sprintf("goroutines ready to run waited more than %s for a CPU in %s of scheduling events (p99 wait %s): about %s of calls",
 			thr, formatPercent(share), formatSeconds(r.Runtime.SchedulingLatency.P99Seconds), formatPercent(cpu.hit))
-		d.evidence["runtime.scheduling_latency.p99_seconds"] = r.Runtime.SchedulingLatency.P99Seconds
-		d.evidence["cause.cpu.calls_hit"] = cpu.hit
+		ev["runtime.scheduling_latency.p99_seconds"] = r.Runtime.SchedulingLatency.P99Seconds
+		ev["cause.cpu.calls_hit"] = cpu.hit
 	}
 	if q := r.Runtime; q != nil && q.OSRunQueue != nil && q.OSRunQueue.Timeslices > 0 {
-		// The OS counts its run-queue waits and their total, not their
-		// spread: as for the pool, a share exp(−threshold/mean) of them is
-		// taken to reach the threshold.
 		rq := q.OSRunQueue
-		var share float64
-		if rq.MeanWaitSeconds > 0 {
-			share = math.Exp(-threshold / rq.MeanWaitSeconds)
-		}
-		hit := min(share*wakeupsPerCall(rq.Timeslices, calls), 1)
+		hit := min(longer(threshold, rq.MeanWaitSeconds)*wakeupsPerCall(rq.Timeslices, calls), 1)
 		text := fmt.Sprintf("the operating system kept this process's threads waiting %s per timeslice on average: about %s of calls waited longer than %s",
 			formatSeconds(rq.MeanWaitSeconds), formatPercent(hit), thr)
-		d.evidence["runtime.os_run_queue.mean_wait_seconds"] = rq.MeanWaitSeconds
-		switch {
-		case !cpu.ok:
+		ev["runtime.os_run_queue.mean_wait_seconds"] = rq.MeanWaitSeconds
+		if !cpu.ok || hit > cpu.hit {
 			cpu.ok, cpu.hit, cpu.text = true, hit, text
-		case hit > cpu.hit:
-			cpu.hit, cpu.text = hit, text
 		}
 	}
 	if raw.hasRuntime && r.Window.Seconds > 0 {
@@ -142,57 +111,48 @@ func diagnose(r view, p50, p99 float64) diagnosis {
 		gc.ok, gc.hit = true, min((pausedSeconds+n*p50)/r.Window.Seconds, 1)
 		gc.text = fmt.Sprintf("%.0f GC pauses longer than %s stopped the world for %s in total: about %s of calls",
 			n, thr, formatSeconds(pausedSeconds), formatPercent(gc.hit))
-		d.evidence["cause.gc.calls_hit"] = gc.hit
+		ev["cause.gc.calls_hit"] = gc.hit
 	}
-	if g := gcOf(r); g != nil && g.CPUShare >= gcHeavyShare {
+	if g := heavyGC(r); g != nil {
 		// A collector this busy is what the CPU contention is made of:
 		// its mark workers take Ps and its assists slow the allocating
 		// calls. It wins over cpu, and over an unclear tail.
 		gc.ok, gc.hit = true, max(gc.hit, cpu.hit, causeMinHit)
 		gc.text = gcText(g)
-		d.evidence["runtime.gc.cpu_share"] = g.CPUShare
-		d.evidence["runtime.gc.cycles_per_second"] = g.CyclesPerSecond
+		ev["runtime.gc.cpu_share"] = g.CPUShare
+		ev["runtime.gc.cycles_per_second"] = g.CyclesPerSecond
 	}
 
-	pool := candidate{cause: CausePool, ok: true}
+	pool := candidate{cause: CausePool, ok: true, text: "no call waited for a pooled connection"}
 	p := &r.Redis.Pool
 	if p.Waits > 0 && calls > 0 {
-		// The pool counts its waits and their total time, not their
-		// spread; waits in a queue spread about exponentially, so a share
-		// exp(−threshold/mean) of them is taken to reach the threshold.
 		// A timeout waited the whole pool timeout.
 		meanWait := p.WaitSeconds / float64(p.Waits)
-		long := float64(p.Timeouts)
-		if meanWait > 0 {
-			long += float64(p.Waits) * math.Exp(-threshold/meanWait)
-		}
-		pool.hit = min(long/float64(calls), 1)
+		pool.hit = min((float64(p.Timeouts)+float64(p.Waits)*longer(threshold, meanWait))/float64(calls), 1)
 		pool.text = fmt.Sprintf("%d waits for a pooled connection (%s of calls) averaged %s: about %s of calls waited longer than %s",
 			p.Waits, formatPercent(float64(p.Waits)/float64(calls)), formatSeconds(meanWait), formatPercent(pool.hit), thr)
 		if p.Timeouts > 0 {
 			pool.text += fmt.Sprintf(" and %d timed out", p.Timeouts)
 		}
-		d.evidence["redis.pool.mean_wait_seconds"] = nanos(meanWait)
-	} else {
-		pool.text = "no call waited for a pooled connection"
+		ev["redis.pool.mean_wait_seconds"] = nanos(meanWait)
 	}
-	d.evidence["cause.pool.calls_hit"] = pool.hit
+	ev["cause.pool.calls_hit"] = pool.hit
 
 	// Redis or the network: the share of the client's commands (the
 	// connection handshakes aside) slower than the threshold, else of the
 	// prober's PINGs when there are enough of them.
-	redis := candidate{cause: CauseRedis}
+	redis := candidate{cause: CauseRedis, text: "no Redis command latencies"}
 	if cmds, n := commandLatencies(raw); n > 0 {
 		share, _ := cmds.above(threshold)
 		redis.ok, redis.hit = true, share
 		redis.text = fmt.Sprintf("%s of %d Redis commands took longer than %s", formatPercent(share), n, thr)
-		d.evidence["cause.redis.commands_hit"] = share
+		ev["cause.redis.commands_hit"] = share
 	} else if pg := r.Redis.Ping; pg != nil && pg.Count >= minPingsForVerdict {
 		share, _ := raw.hist(contract.MetricPingDuration).above(threshold)
 		redis.ok, redis.hit = true, share
 		redis.text = fmt.Sprintf("%s of %d PINGs took longer than %s (PING p99 %s)",
 			formatPercent(share), pg.Count, thr, formatSeconds(pg.P99Seconds))
-		d.evidence["cause.redis.pings_hit"] = share
+		ev["cause.redis.pings_hit"] = share
 	}
 
 	// This process's own delays come first: they slow the commands and
@@ -209,43 +169,53 @@ func diagnose(r view, p50, p99 float64) diagnosis {
 		best = &redis
 	}
 	if best == nil {
-		d.cause = CauseUnclear
-		d.text = fmt.Sprintf("Cause unclear: no measured delay of at least %s (half the tail's p99 − p50) hit %s of calls or more: %s.",
-			thr, formatPercent(causeMinHit), joinFindings(&cpu, &gc, &pool, &redis))
-		return d
+		s.Cause, s.weight = CauseUnclear, 0.01
+		s.Message += fmt.Sprintf(" Cause unclear: no measured delay of at least %s (half the tail's p99 − p50) hit %s of calls or more: %s. Look at %s.",
+			thr, formatPercent(causeMinHit), joinFindings(&cpu, &gc, &pool, &redis), unclearHint)
+		return
 	}
-	d.cause, d.hit = best.cause, best.hit
+	s.Cause, s.weight = best.cause, max(best.hit, 0.01)
 	switch best.cause {
 	case CauseCPU:
-		d.text = "Cause: CPU starvation: " + best.text + ". Hint: give this process more CPU (the container's limit, GOMAXPROCS, a less loaded host) or do less work beside the calls."
+		s.Message += " Cause: CPU starvation: " + best.text + ". Hint: give this process more CPU (the container's limit, GOMAXPROCS, a less loaded host) or do less work beside the calls."
 	case CauseGC:
-		d.text = "Cause: the garbage collector: " + best.text + "."
-		if g := gcOf(r); g != nil && g.CPUShare >= gcHeavyShare {
-			d.knob, d.value = "GOGC", gogcAdvice(g)
-			d.text += " " + gogcText(g, d.value)
+		s.Message += " Cause: the garbage collector: " + best.text + "."
+		if g := heavyGC(r); g != nil {
+			s.Knob, s.Value = "GOGC", gogcAdvice(g)
+			s.Message += " " + gogcText(g, s.Value)
 		} else {
-			d.text += " Hint: allocate less, or raise GOGC or GOMEMLIMIT."
+			s.Message += " Hint: allocate less, or raise GOGC or GOMEMLIMIT."
 		}
 	case CausePool:
-		d.text = "Cause: the connection pool: " + best.text + "."
+		s.Message += " Cause: the connection pool: " + best.text + "."
 		if size := poolAdvice(r, &r.Redis.Pool); size > 0 {
-			d.knob, d.value = "PoolSize", float64(size)
-			d.text += fmt.Sprintf(" Set PoolSize to %d.", size)
+			s.Knob, s.Value = "PoolSize", float64(size)
+			s.Message += fmt.Sprintf(" Set PoolSize to %d.", size)
 		}
 	case CauseRedis:
-		d.text = "Cause: Redis or the network: " + best.text
+		s.Message += " Cause: Redis or the network: " + best.text
 		if cpu.ok {
-			d.text += ", while this process's own delays explain none of it (" + joinFindings(&cpu, &gc, &pool) + ")"
+			s.Message += ", while this process's own delays explain none of it (" + joinFindings(&cpu, &gc, &pool) + ")"
 		} else {
-			d.text += "; this report has no Go runtime evidence, so a process short of CPU would look the same"
+			s.Message += "; this report has no Go runtime evidence, so a process short of CPU would look the same"
 		}
-		d.text += ". Hint: check Redis's latency (SLOWLOG, LATENCY DOCTOR, its CPU) and the network."
-		if c := slowestCommand(r); c != nil {
-			d.text += fmt.Sprintf(" The slowest command is %s, p99 %s.", c.Name, formatSeconds(c.P99Seconds))
-			d.evidence[key("redis.command.p99_seconds", contract.AttrDBOperationName, c.Name)] = c.P99Seconds
+		s.Message += ". Hint: check Redis's latency (SLOWLOG, LATENCY DOCTOR, its CPU) and the network."
+		if c := highest(r.Redis.Commands, func(c *Command) (float64, bool) { return c.P99Seconds, !setupCommand(c.Name) }); c != nil {
+			s.Message += fmt.Sprintf(" The slowest command is %s, p99 %s.", c.Name, formatSeconds(c.P99Seconds))
+			ev[key("redis.command.p99_seconds", contract.AttrDBOperationName, c.Name)] = c.P99Seconds
 		}
 	}
-	return d
+}
+
+// longer is the share of waits longer than t, given their mean. The OS
+// run queue and the pool count their waits and total time, not their
+// spread; waits in a queue spread about exponentially, so a share
+// exp(−t/mean) of them is taken to reach t.
+func longer(t, mean float64) float64 {
+	if mean <= 0 {
+		return 0
+	}
+	return math.Exp(-t / mean)
 }
 
 // wakeupsPerCall estimates the scheduling events per call from their
@@ -257,9 +227,10 @@ func wakeupsPerCall(events, calls uint64) float64 {
 	return min(max(float64(events)/float64(calls), minWakeupsPerCall), maxWakeupsPerCall)
 }
 
-// gcOf is the report's GC work when the window saw collections.
-func gcOf(r view) *GC {
-	if r.Runtime == nil || r.Runtime.GC == nil || r.Runtime.GC.Cycles == 0 {
+// heavyGC is the report's GC work when the window saw collections that
+// took gcHeavyShare of the CPU or more.
+func heavyGC(r view) *GC {
+	if r.Runtime == nil || r.Runtime.GC == nil || r.Runtime.GC.Cycles == 0 || r.Runtime.GC.CPUShare < gcHeavyShare {
 		return nil
 	}
 	return r.Runtime.GC
@@ -297,33 +268,15 @@ func commandLatencies(raw *rawData) (histogram, uint64) {
 	return h, h.count
 }
 
-// joinFindings lists what each candidate with evidence measured.
+// joinFindings lists what each candidate measured, or lacked.
 func joinFindings(cs ...*candidate) string {
 	var parts []string
 	for _, c := range cs {
-		switch {
-		case c.ok || c.text != "":
+		if c.text != "" {
 			parts = append(parts, c.text)
-		case c.cause == CauseCPU:
-			parts = append(parts, "no Go runtime data")
-		case c.cause == CauseRedis:
-			parts = append(parts, "no Redis command latencies")
 		}
 	}
 	return strings.Join(parts, "; ")
-}
-
-// slowestCommand is the Redis command with the highest p99, connection
-// handshakes aside; nil if none.
-func slowestCommand(r view) *Command {
-	var best *Command
-	for i := range r.Redis.Commands {
-		c := &r.Redis.Commands[i]
-		if !setupCommand(c.Name) && (best == nil || c.P99Seconds > best.P99Seconds) {
-			best = c
-		}
-	}
-	return best
 }
 
 // formatBytes renders a size in MiB or KiB.

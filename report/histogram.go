@@ -53,12 +53,9 @@ func (h *histogram) merge(o *histogram) {
 	case (h.bounds == nil) != (o.bounds == nil):
 		return
 	case h.bounds == nil:
-		c := o.clone()
-		if c.scale < h.scale {
-			h.downscale(h.scale - c.scale)
-		} else {
-			c.downscale(c.scale - h.scale)
-		}
+		c := o.clone() // the finer of the two meets the coarser
+		h.downscale(h.scale - c.scale)
+		c.downscale(c.scale - h.scale)
 		lo, hi := c.offset, c.offset+int32(len(c.counts))
 		if len(h.counts) > 0 {
 			lo, hi = min(lo, h.offset), max(hi, h.offset+int32(len(h.counts)))
@@ -249,11 +246,8 @@ func sub(cur, prev *histogram) histogram {
 		return cur.clone()
 	}
 	d, p := cur.clone(), prev.clone()
-	if p.scale > d.scale {
-		p.downscale(p.scale - d.scale)
-	} else if d.scale > p.scale {
-		d.downscale(d.scale - p.scale)
-	}
+	p.downscale(p.scale - d.scale)
+	d.downscale(d.scale - p.scale)
 	for i, n := range p.counts {
 		j := i + int(p.offset) - int(d.offset)
 		if n == 0 {

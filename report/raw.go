@@ -115,12 +115,9 @@ func (raw *rawData) add(name string, attr func(key string) string, value float64
 		raw.series = make(map[string]map[attrs]*sample, len(reads))
 	}
 	m := raw.series[name]
-	if m == nil {
-		m = make(map[attrs]*sample, 4)
-		raw.series[name] = m
-	}
 	_, seen := m[a]
 	s := entry(&m, a)
+	raw.series[name] = m
 	switch kinds[name] {
 	case contract.KindHistogram:
 		s.hist.merge(hist)

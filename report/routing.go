@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/statefulroute/sfotel/internal/contract"
 )
@@ -71,16 +70,15 @@ func (raw *rawData) routing(seconds float64) *Routing {
 		r.Moves[m.String()] = 0
 	}
 	seen, moves := false, uint64(0)
-	for a, s := range raw.series[contract.MetricRoutingDecisions] {
-		if n, ok := r.Outcomes[a[0]]; ok {
-			r.Outcomes[a[0]], r.Decisions, seen = n+count(s.value), r.Decisions+count(s.value), true
+	tally := func(name string, by map[string]uint64, total *uint64) {
+		for a, s := range raw.series[name] {
+			if n, ok := by[a[0]]; ok {
+				by[a[0]], *total, seen = n+count(s.value), *total+count(s.value), true
+			}
 		}
 	}
-	for a, s := range raw.series[contract.MetricLinksMoved] {
-		if n, ok := r.Moves[a[0]]; ok {
-			r.Moves[a[0]], moves, seen = n+count(s.value), moves+count(s.value), true
-		}
-	}
+	tally(contract.MetricRoutingDecisions, r.Outcomes, &r.Decisions)
+	tally(contract.MetricLinksMoved, r.Moves, &moves)
 	if seconds > 0 {
 		r.MovesPerMinute = float64(moves) * 60 / seconds
 	}
@@ -138,18 +136,26 @@ func (s *RoutingService) attrs(more ...string) []string {
 	return append(kv, more...)
 }
 
+// podsEvidence cites the service's live and stale pods in ev.
+func (s *RoutingService) podsEvidence(ev map[string]float64) {
+	ev[key(contract.MetricPods, s.attrs(contract.AttrPodState, contract.PodLive)...)] = float64(s.LivePods)
+	ev[key(contract.MetricPods, s.attrs(contract.AttrPodState, contract.PodStale)...)] = float64(s.StalePods)
+}
+
 // podsText is "0 of 8 pods heartbeating".
 func (s *RoutingService) podsText() string {
 	return fmt.Sprintf("%d of %d pods heartbeating", s.LivePods, s.LivePods+s.StalePods)
 }
 
-// routingJudged returns the routing section when it holds enough decisions
-// for the routing rules' shares.
-func routingJudged(r *Report) *Routing {
-	if rt := r.Routing; rt != nil && rt.Decisions >= r.Thresholds.MinSamples {
-		return rt
+// routed makes a routing rule judge only a routing section that holds
+// enough decisions for its shares.
+func routed(judge func(view, *Report, *Routing) []Suggestion) func(view) []Suggestion {
+	return func(v view) []Suggestion {
+		if rt := v.Routing; rt != nil && rt.Decisions >= v.Thresholds.MinSamples {
+			return judge(v, v.Report, rt)
+		}
+		return nil
 	}
-	return nil
 }
 
 func outcome(rt *Routing, o contract.Outcome) uint64 { return rt.Outcomes[o.String()] }
@@ -163,20 +169,14 @@ func deadPods(rt *Routing, s *Suggestion, onlyNoneLive bool) {
 			continue
 		}
 		s.Message += fmt.Sprintf("; on %s %s", sv.name(), sv.podsText())
-		s.Evidence[key(contract.MetricPods, sv.attrs(contract.AttrPodState, contract.PodLive)...)] = float64(sv.LivePods)
-		s.Evidence[key(contract.MetricPods, sv.attrs(contract.AttrPodState, contract.PodStale)...)] = float64(sv.StalePods)
+		sv.podsEvidence(s.Evidence)
 	}
 }
 
 // noLivePod fires when logins (decisions for users without a link) found
 // no live pod at more than the error-rate threshold: those users were not
 // placed at all. Critical, unless Redis restarted in the window.
-func noLivePod(v view) []Suggestion {
-	r := v.Report
-	rt := routingJudged(r)
-	if rt == nil {
-		return nil
-	}
+func noLivePod(v view, r *Report, rt *Routing) []Suggestion {
 	none := outcome(rt, contract.OutcomeNoLivePod)
 	logins := none + outcome(rt, contract.OutcomeLinked) + outcome(rt, contract.OutcomeRaced)
 	share := ratio(none, logins)
@@ -206,12 +206,7 @@ func noLivePod(v view) []Suggestion {
 
 // heldOnDeadPods fires when the decisions that kept a user's link kept it
 // on a pod that is not live at more than the error-rate threshold.
-func heldOnDeadPods(v view) []Suggestion {
-	r := v.Report
-	rt := routingJudged(r)
-	if rt == nil {
-		return nil
-	}
+func heldOnDeadPods(v view, r *Report, rt *Routing) []Suggestion {
 	stale := outcome(rt, contract.OutcomeKeptStale)
 	kept := stale + outcome(rt, contract.OutcomeKept)
 	share := ratio(stale, kept)
@@ -237,12 +232,7 @@ func heldOnDeadPods(v view) []Suggestion {
 
 // loadSpread fires per service whose busiest live pod reports at least
 // loadSpreadLimit times the mean live load.
-func loadSpread(v view) []Suggestion {
-	r := v.Report
-	rt := routingJudged(r)
-	if rt == nil {
-		return nil
-	}
+func loadSpread(v view, r *Report, rt *Routing) []Suggestion {
 	var out []Suggestion
 	for i := range rt.Services {
 		sv := &rt.Services[i]
@@ -269,12 +259,7 @@ func loadSpread(v view) []Suggestion {
 // live in more than moveShare of the decisions. Moves by
 // SetLinkedPod and TrySetLinkedPod are the application's choice and are
 // not judged.
-func linksMoved(v view) []Suggestion {
-	r := v.Report
-	rt := routingJudged(r)
-	if rt == nil {
-		return nil
-	}
+func linksMoved(v view, r *Report, rt *Routing) []Suggestion {
 	moved := rt.Moves[contract.MovedByRouteLinkedPod.String()]
 	share := ratio(moved, rt.Decisions)
 	if moved == 0 || share <= moveShare {
@@ -292,13 +277,9 @@ func linksMoved(v view) []Suggestion {
 		},
 	}
 	// The service whose heartbeats came latest is the one that flaps.
-	var late *RoutingService
-	for i := range rt.Services {
-		if sv := &rt.Services[i]; sv.HeartbeatAge.Count > 0 && (late == nil || sv.HeartbeatAge.P99Seconds > late.HeartbeatAge.P99Seconds) {
-			late = sv
-		}
-	}
-	if late != nil {
+	if late := highest(rt.Services, func(sv *RoutingService) (float64, bool) {
+		return sv.HeartbeatAge.P99Seconds, sv.HeartbeatAge.Count > 0
+	}); late != nil {
 		s.Message += fmt.Sprintf("; the oldest live heartbeat came latest on %s: %s at p99, %s at most", late.name(), formatSeconds(late.HeartbeatAge.P99Seconds), formatSeconds(late.HeartbeatAge.MaxSeconds))
 		s.Evidence[key("routing.heartbeat_age.p99_seconds", late.attrs()...)] = late.HeartbeatAge.P99Seconds
 	}
@@ -308,18 +289,8 @@ func linksMoved(v view) []Suggestion {
 
 // lines are the routing section as the text and HTML forms show it.
 func (rt *Routing) lines() []string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "%d decisions:", rt.Decisions)
-	for o := range contract.NumOutcomes {
-		fmt.Fprintf(&b, " %s %d", o, rt.Outcomes[o.String()])
-	}
-	out := []string{b.String()}
-	b.Reset()
-	fmt.Fprintf(&b, "links moved: %s/min:", formatRate(rt.MovesPerMinute))
-	for m := range contract.NumMovers {
-		fmt.Fprintf(&b, " %s %d", m, rt.Moves[m.String()])
-	}
-	out = append(out, b.String())
+	out := []string{counted(fmt.Sprintf("%d decisions:", rt.Decisions), contract.NumOutcomes, rt.Outcomes),
+		counted(fmt.Sprintf("links moved: %s/min:", formatRate(rt.MovesPerMinute)), contract.NumMovers, rt.Moves)}
 	for i := range rt.Services {
 		sv := &rt.Services[i]
 		l := sv.name() + ": " + sv.podsText()
@@ -332,4 +303,12 @@ func (rt *Routing) lines() []string {
 		out = append(out, l)
 	}
 	return out
+}
+
+// counted is head followed by every name below n with its count in m.
+func counted[T contract.Outcome | contract.Mover](head string, n T, m map[string]uint64) string {
+	for v := range n {
+		head += fmt.Sprintf(" %s %d", v, m[fmt.Sprint(v)])
+	}
+	return head
 }

@@ -49,7 +49,7 @@ type view struct {
 // other finding of the same severity names more (a service of thousands
 // of pods that slows the round trips, users held on dead pods while the
 // tail is long) and comes first.
-var symptoms = map[string]bool{RuleTailLatency: true, RuleSlowRoundTrip: true}
+var symptoms = map[string]int{RuleTailLatency: 1, RuleSlowRoundTrip: 1}
 
 var rules = []rule{
 	{RuleConnectionDown, connectionDown},
@@ -62,7 +62,7 @@ var rules = []rule{
 	{RuleSlowRoundTrip, slowRoundTrip},
 	{RuleStateCache, stateCache},
 	{RuleBatchGetLinkedPod, batchGetLinkedPod},
-	{RuleNoLivePod, noLivePod}, {RuleHeldOnDeadPods, heldOnDeadPods}, {RuleLoadSpread, loadSpread}, {RuleLinksMoved, linksMoved},
+	{RuleNoLivePod, routed(noLivePod)}, {RuleHeldOnDeadPods, routed(heldOnDeadPods)}, {RuleLoadSpread, routed(loadSpread)}, {RuleLinksMoved, routed(linksMoved)},
 }
 
 const (
@@ -100,36 +100,22 @@ func suggest(r *Report, raw *rawData) []Suggestion {
 	slices.SortStableFunc(out, func(a, b Suggestion) int {
 		return cmp.Or(
 			cmp.Compare(severityRank(b.Severity), severityRank(a.Severity)),
-			cmp.Compare(rank(symptoms[b.ID]), rank(symptoms[a.ID])),
+			cmp.Compare(symptoms[a.ID], symptoms[b.ID]),
 			cmp.Compare(b.weight, a.weight))
 	})
 	return out
 }
 
-// rank is 0 for a symptom, 1 for a cause.
-func rank(symptom bool) int {
-	if symptom {
-		return 0
-	}
-	return 1
-}
-
 func severityRank(s Severity) int {
-	switch s {
-	case SeverityCritical:
-		return 2
-	case SeverityWarning:
-		return 1
-	}
-	return 0
+	return slices.Index([]Severity{SeverityInfo, SeverityWarning, SeverityCritical}, s)
 }
 
-// calls is the number of calls of every operation.
-func (r *Report) calls() (n uint64) {
+// calls is the number of calls of every operation, and of failed ones.
+func (r *Report) calls() (n, failed uint64) {
 	for i := range r.Operations {
-		n += r.Operations[i].Count
+		n, failed = n+r.Operations[i].Count, failed+r.Operations[i].Errors
 	}
-	return n
+	return n, failed
 }
 
 // judged reports whether op has enough calls for the rate and latency rules.
@@ -158,16 +144,21 @@ func clientLabel(c *Client) string {
 	return c.Name
 }
 
+// ofClient is of followed by the client's label, "" for the only, unnamed
+// client.
+func ofClient(c *Client, of string) string {
+	if l := clientLabel(c); l != "" {
+		return of + l
+	}
+	return ""
+}
+
 // connectionDown fires per client whose status is down at the end of the
 // window, unless the window's calls say otherwise: a prober whose
 // connection was cut shows down until its next probe while the calls, on
 // connections of their own, succeed.
 func connectionDown(r view) []Suggestion {
-	var calls, errs uint64
-	for i := range r.Operations {
-		calls += r.Operations[i].Count
-		errs += r.Operations[i].Errors
-	}
+	calls, errs := r.calls()
 	if calls > 0 && ratio(errs, calls) <= r.Thresholds.ErrorRate {
 		return nil
 	}
@@ -177,14 +168,10 @@ func connectionDown(r view) []Suggestion {
 		if c.ConnectionUp == nil || *c.ConnectionUp {
 			continue
 		}
-		what := "Redis connection is down"
-		if l := clientLabel(c); l != "" {
-			what = "Redis connection of client " + l + " is down"
-		}
 		out = append(out, Suggestion{
 			Severity: SeverityCritical,
 			weight:   failureWeight,
-			Message:  what + ": its calls fail until it is back. Check that Redis is reachable from this process (address, network, TLS, credentials).",
+			Message:  "Redis connection" + ofClient(c, " of client ") + " is down: its calls fail until it is back. Check that Redis is reachable from this process (address, network, TLS, credentials).",
 			Evidence: map[string]float64{
 				key(contract.MetricConnectionStatus, append(clientAttrs(c), contract.AttrStatus, contract.StatusUp)...): 0,
 			},
@@ -198,7 +185,7 @@ func connectionDown(r view) []Suggestion {
 // counts decide, not the in-use gauge, which is read at the end of the
 // window and misses a pool that was full in between.
 func poolExhaustion(r view) []Suggestion {
-	calls := r.calls()
+	calls, _ := r.calls()
 	var out []Suggestion
 	for i := range r.Redis.Clients {
 		c := &r.Redis.Clients[i]
@@ -208,7 +195,7 @@ func poolExhaustion(r view) []Suggestion {
 			continue
 		}
 		// The pool that made callers wait is the one to size.
-		w := waitedMost(c)
+		w := highest(c.Pools, func(p *Pool) (float64, bool) { return float64(p.Waits), p.Waits > 0 })
 		sized := cmp.Or(w, p)
 		kv := clientAttrs(c)
 		s := Suggestion{
@@ -221,10 +208,7 @@ func poolExhaustion(r view) []Suggestion {
 				key("redis.pool.max", kv...):            float64(sized.Max),
 			},
 		}
-		pool := "The connection pool"
-		if l := clientLabel(c); l != "" {
-			pool = "The connection pool of " + l
-		}
+		pool := "The connection pool" + ofClient(c, " of ")
 		if w != nil && w.Name != c.Name {
 			pool += " (" + w.Name + ")"
 		}
@@ -250,16 +234,18 @@ func poolExhaustion(r view) []Suggestion {
 
 // poolWaited reports whether pool_exhaustion's threshold of waits was met.
 func poolWaited(r view) bool {
-	calls := r.calls()
+	calls, _ := r.calls()
 	return calls > 0 && ratio(r.Redis.Pool.Waits, calls) >= poolWaitShare
 }
 
-// waitedMost is the client's pool with the most waits, nil if none waited.
-func waitedMost(c *Client) *Pool {
-	var best *Pool
-	for i := range c.Pools {
-		if p := &c.Pools[i]; p.Waits > 0 && (best == nil || p.Waits > best.Waits) {
-			best = p
+// highest is the first element of s with the highest value among those
+// that have one (ok), nil if none has.
+func highest[T any](s []T, value func(*T) (v float64, ok bool)) *T {
+	var best *T
+	var top float64
+	for i := range s {
+		if v, ok := value(&s[i]); ok && (best == nil || v > top) {
+			best, top = &s[i], v
 		}
 	}
 	return best
@@ -282,7 +268,7 @@ func scriptReloads(r view) []Suggestion {
 	if sc.WarmingUp || sc.ReloadsAfterWarmup == 0 {
 		return nil
 	}
-	calls := r.calls()
+	calls, _ := r.calls()
 	// A restart or a failover also drops every connection: the pools dial
 	// anew. A flush leaves them be.
 	cause, what := CauseFlush, "something flushed it (SCRIPT FLUSH, FLUSHALL) while the connections stayed up. Hint: find what flushes the cache."
@@ -310,10 +296,7 @@ func errorRate(r view) []Suggestion {
 	for i := range r.Operations {
 		op := &r.Operations[i]
 		invalid := op.ErrorsByType[contract.ErrorInvalidArgument.String()]
-		var failed uint64
-		if op.Errors > invalid {
-			failed = op.Errors - invalid
-		}
+		failed := op.Errors - min(invalid, op.Errors)
 		if !r.judged(op) || failed == 0 {
 			continue
 		}
@@ -325,6 +308,7 @@ func errorRate(r view) []Suggestion {
 		s := Suggestion{
 			Severity:  SeverityWarning,
 			Operation: op.Name,
+			weight:    failureWeight * rate,
 			Evidence: map[string]float64{
 				key(contract.MetricOperations, contract.AttrOperation, op.Name): float64(op.Count),
 				key(contract.MetricErrors, contract.AttrOperation, op.Name):     float64(op.Errors),
@@ -334,7 +318,6 @@ func errorRate(r view) []Suggestion {
 		if invalid > 0 {
 			s.Evidence[key(contract.MetricErrors, contract.AttrOperation, op.Name, contract.AttrErrorType, contract.ErrorInvalidArgument.String())] = float64(invalid)
 		}
-		s.weight = failureWeight * rate
 		if rate >= criticalErrorRateTimes*r.Thresholds.ErrorRate {
 			s.Severity = SeverityCritical
 		}
@@ -444,17 +427,11 @@ func tailLatency(r view) []Suggestion {
 	}
 	out := make([]Suggestion, 0, len(tails))
 	for _, op := range tails {
-		s := Suggestion{
-			Severity:  SeverityWarning,
-			Operation: op.Name,
-			Message: fmt.Sprintf("%s has a slow tail: p99 %s against p50 %s over %d calls (thresholds %.0f× and %s above).",
-				op.Name, formatSeconds(op.P99Seconds), formatSeconds(op.P50Seconds), op.Count, r.Thresholds.TailRatio, formatSeconds(r.Thresholds.TailFloor)),
-			Evidence: map[string]float64{
-				key("p50_seconds", contract.AttrOperation, op.Name): op.P50Seconds,
-				key("p99_seconds", contract.AttrOperation, op.Name): op.P99Seconds,
-			},
-		}
-		diagnose(r, op.P50Seconds, op.P99Seconds).into(&s, "slow commands (SLOWLOG) or big keys of this operation")
+		s := tailFinding(op)
+		s.Operation = op.Name
+		s.Message = fmt.Sprintf("%s has a slow tail: p99 %s against p50 %s over %d calls (thresholds %.0f× and %s above).",
+			op.Name, formatSeconds(op.P99Seconds), formatSeconds(op.P50Seconds), op.Count, r.Thresholds.TailRatio, formatSeconds(r.Thresholds.TailFloor))
+		diagnose(r, op.P50Seconds, op.P99Seconds, &s, "slow commands (SLOWLOG) or big keys of this operation")
 		out = append(out, s)
 	}
 	return out
@@ -463,31 +440,31 @@ func tailLatency(r view) []Suggestion {
 // sharedTail merges the tails into one finding named after the busiest of
 // them (the hot path, not the rarest call) with the cause.
 func sharedTail(r view, tails []*Operation, judged, skipped int) Suggestion {
-	worst := tails[0]
-	for _, op := range tails[1:] {
-		if op.Count > worst.Count {
-			worst = op
-		}
-	}
-	s := Suggestion{Severity: SeverityWarning, Evidence: map[string]float64{
-		key("p50_seconds", contract.AttrOperation, worst.Name): worst.P50Seconds,
-		key("p99_seconds", contract.AttrOperation, worst.Name): worst.P99Seconds,
-	}}
+	worst := *highest(tails, func(op **Operation) (float64, bool) { return float64((*op).Count), true })
+	s := tailFinding(worst)
 	s.Message = fmt.Sprintf("%d of the %d operations with at least %d calls have a slow tail", len(tails), judged, r.Thresholds.MinSamples)
 	if skipped > 0 {
 		s.Message += fmt.Sprintf(" (%d with fewer calls %s not judged)", skipped, plural(skipped, "was", "were"))
 	}
 	s.Message += fmt.Sprintf("; the busiest, %s, has p99 %s against p50 %s (thresholds %.0f× and %s above).",
 		worst.Name, formatSeconds(worst.P99Seconds), formatSeconds(worst.P50Seconds), r.Thresholds.TailRatio, formatSeconds(r.Thresholds.TailFloor))
-	diagnose(r, worst.P50Seconds, worst.P99Seconds).into(&s, "the network, or Redis commands slower than PING (SLOWLOG)")
+	diagnose(r, worst.P50Seconds, worst.P99Seconds, &s, "the network, or Redis commands slower than PING (SLOWLOG)")
 	return s
+}
+
+// tailFinding is a tail_latency finding that cites op's p50 and p99.
+func tailFinding(op *Operation) Suggestion {
+	return Suggestion{Severity: SeverityWarning, Evidence: map[string]float64{
+		key("p50_seconds", contract.AttrOperation, op.Name): op.P50Seconds,
+		key("p99_seconds", contract.AttrOperation, op.Name): op.P99Seconds,
+	}}
 }
 
 // gcPressure fires when the garbage collector takes gcHeavyShare of the
 // process's CPU, slow tail or not: that CPU is taken from the calls.
 func gcPressure(r view) []Suggestion {
-	g := gcOf(r)
-	if g == nil || g.CPUShare < gcHeavyShare {
+	g := heavyGC(r)
+	if g == nil {
 		return nil
 	}
 	v := gogcAdvice(g)
@@ -554,11 +531,7 @@ func stateCache(r view) []Suggestion {
 	}
 	var most *RoutingService
 	if rt := r.Routing; rt != nil {
-		for i := range rt.Services {
-			if sv := &rt.Services[i]; most == nil || sv.LivePods+sv.StalePods > most.LivePods+most.StalePods {
-				most = sv
-			}
-		}
+		most = highest(rt.Services, func(sv *RoutingService) (float64, bool) { return float64(sv.LivePods + sv.StalePods), true })
 	}
 	large := most != nil && most.LivePods+most.StalePods >= stateCachePods
 	times := compute.P50Seconds / get.P50Seconds
@@ -568,10 +541,11 @@ func stateCache(r view) []Suggestion {
 	if rt := r.Runtime; !large && rt != nil && rt.SchedulingLatency.P99Seconds >= compute.P50Seconds/2 {
 		return nil // its three round trips wait for the CPU three times
 	}
+	calls, _ := r.calls()
 	s := Suggestion{
 		Severity:  SeverityWarning,
 		Operation: compute.Name,
-		weight:    ratio(compute.Count, r.calls()),
+		weight:    ratio(compute.Count, calls),
 		Knob:      "WithStateCache",
 		Value:     1,
 		Message: fmt.Sprintf("%s reads large pod states: its median %s is %.0f× GetLinkedPod's %s (threshold %d×), over %d calls",
@@ -583,8 +557,7 @@ func stateCache(r view) []Suggestion {
 	}
 	if large {
 		s.Message += fmt.Sprintf("; every call reads the states of %s's %d pods (%d or more: half the ratio suffices)", most.name(), most.LivePods+most.StalePods, stateCachePods)
-		s.Evidence[key(contract.MetricPods, most.attrs(contract.AttrPodState, contract.PodLive)...)] = float64(most.LivePods)
-		s.Evidence[key(contract.MetricPods, most.attrs(contract.AttrPodState, contract.PodStale)...)] = float64(most.StalePods)
+		most.podsEvidence(s.Evidence)
 	}
 	s.Message += "; and the executor has no state cache. Set otelexec.WithStateCache(time.Second) (shorter than the aliveWithin you pass): the states are read once a second per service instead of on every call."
 	return []Suggestion{s}
