@@ -255,12 +255,17 @@ func (c *cache[V, X]) settle(en *cacheEntry[V, X]) {
 	if en.linked {
 		return
 	}
-	sh := en.shard
-	sh.mu.Lock()
+	en.shard.mu.Lock()
+	en.shard.unmap(en)
+	en.shard.mu.Unlock()
+}
+
+// unmap takes en out of the shard's map unless another entry took its
+// place; under sh.mu.
+func (sh *cacheShard[V, X]) unmap(en *cacheEntry[V, X]) {
 	if sh.entries[en.key] == en {
 		delete(sh.entries, en.key)
 	}
-	sh.mu.Unlock()
 }
 
 // invalidate drops a name's value and ends the reads out for it (their
@@ -323,9 +328,7 @@ func (c *cache[V, X]) removeLocked(v *cacheEntry[V, X]) {
 	v.bytes = 0
 	sh := v.shard
 	sh.mu.Lock()
-	if sh.entries[v.key] == v {
-		delete(sh.entries, v.key)
-	}
+	sh.unmap(v)
 	// A Go map never shrinks: copy it at half its peak, so that the slots
 	// accounted stay what it holds (amortized O(1)).
 	if sh.peak >= 256 && len(sh.entries) <= sh.peak/2 {

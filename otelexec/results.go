@@ -127,19 +127,9 @@ var errNotPodID = fmt.Errorf("%w: a stored value is not a pod ID", ErrUnexpected
 // 0 to 2^31-1 ("7", never "07", "+7" or "7.0"), so that one pod has one
 // spelling and the Lua scripts and Go agree on every value.
 func parsePodID(s string) (int, error) {
-	if s == "" || len(s) > 10 || len(s) > 1 && s[0] == '0' {
+	n, ok := digits(s, math.MaxInt32)
+	if !ok || len(s) > 1 && s[0] == '0' {
 		return 0, errNotPodID
 	}
-	n := 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < '0' || c > '9' {
-			return 0, errNotPodID
-		}
-		n = n*10 + int(c-'0')
-	}
-	if n > math.MaxInt32 {
-		return 0, errNotPodID
-	}
-	return n, nil
+	return int(n), nil
 }

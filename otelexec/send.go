@@ -5,11 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/statefulroute/sfotel/internal/contract"
 )
 
 // autoPipelineMinInFlight is the number of the executor's commands in
@@ -178,20 +179,8 @@ func (s *sender) sendPipeline(ctx context.Context, attempt func() error) error {
 }
 
 // refusedUnrun reports whether err is a reply by which Redis refused a
-// command without running it.
-func refusedUnrun(err error) bool {
-	rErr, ok := redisError(err)
-	if !ok {
-		return false
-	}
-	msg := strings.TrimPrefix(rErr.Error(), "ERR ") // as redis.HasErrorPrefix reads it
-	for _, prefix := range []string{"TRYAGAIN", "CLUSTERDOWN", "LOADING", "MASTERDOWN", "BUSY"} {
-		if strings.HasPrefix(msg, prefix) {
-			return true
-		}
-	}
-	return false
-}
+// command without running it: the replies contract classes unavailable.
+func refusedUnrun(err error) bool { return contract.Classify(err) == contract.ErrorUnavailable }
 
 // retryBackoff grows from 8 ms to 512 ms, as go-redis's does.
 func retryBackoff(attempt int) time.Duration {
