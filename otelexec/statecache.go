@@ -71,10 +71,8 @@ func (sc *stateCache) get(ctx context.Context, namespace, serviceName string) (*
 			sc.misses.add(ctx)
 			return nil, err
 		}
-		var kept bool
-		if en, kept = sc.insert(h, namespace, serviceName); !kept {
+		if en = sc.insert(h, namespace, serviceName); en == nil {
 			sc.misses.add(ctx)
-			sc.settle(en)
 			return nil, nil
 		}
 	}
