@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -212,30 +213,20 @@ func dialFailed(err error) bool {
 	return errors.As(err, &opErr) && opErr.Op == "dial"
 }
 
-// isServerError reports whether err is a reply from the server.
+// isServerError reports whether err is a reply from the server: errors.As
+// for a redis.Error, without its allocation, as it runs on every command's
+// reply.
 func isServerError(err error) bool {
-	_, ok := redisError(err)
-	return ok
-}
-
-// redisError is errors.As for a redis.Error, without its allocation: it
-// runs on every command's reply.
-func redisError(err error) (redis.Error, bool) {
 	for err != nil {
 		switch e := err.(type) {
 		case redis.Error:
-			return e, true
+			return true
 		case interface{ Unwrap() []error }:
-			for _, err := range e.Unwrap() {
-				if r, ok := redisError(err); ok {
-					return r, true
-				}
-			}
-			return nil, false
+			return slices.ContainsFunc(e.Unwrap(), isServerError)
 		}
 		err = errors.Unwrap(err)
 	}
-	return nil, false
+	return false
 }
 
 // wait waits for a queued command, at most until ctx ends; abandoned
