@@ -157,19 +157,19 @@ func (c *cache[V, X]) lookup(sh *cacheShard[V, X], namespace, name string) *cach
 
 // insert returns the name's entry, making one if there is none: in its
 // shard's map, where callers that miss meanwhile find it, and, if the cache
-// admits it, on the ring behind the hand. An entry made and not admitted
-// (kept false) leaves the map when its read is done (settle).
-func (c *cache[V, X]) insert(h uint64, namespace, name string) (en *cacheEntry[V, X], kept bool) {
+// admits it, on the ring behind the hand; nil, and out of the map again,
+// when the cache does not admit it.
+func (c *cache[V, X]) insert(h uint64, namespace, name string) *cacheEntry[V, X] {
 	sh := &c.shards[h%cacheShards]
 	sh.mu.Lock()
 	if en := sh.entries[nameKey{namespace, name}]; en != nil {
 		sh.mu.Unlock()
-		return en, true
+		return en
 	}
 	// Own copies: the caller's names may share memory with larger buffers.
 	ns, nsBytes := cloneCounted(namespace)
 	n, nBytes := cloneCounted(name)
-	en = &cacheEntry[V, X]{key: nameKey{ns, n}, shard: sh}
+	en := &cacheEntry[V, X]{key: nameKey{ns, n}, shard: sh}
 	en.base = allocSize(int(unsafe.Sizeof(*en))) + nsBytes + nBytes + mapSlotBytes
 	sh.entries[en.key] = en
 	sh.peak = max(sh.peak, len(sh.entries))
@@ -178,7 +178,10 @@ func (c *cache[V, X]) insert(h uint64, namespace, name string) (en *cacheEntry[V
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed || !c.admitLocked(h, en.base) {
-		return en, false
+		sh.mu.Lock()
+		sh.unmap(en)
+		sh.mu.Unlock()
+		return nil
 	}
 	if c.hand == nil {
 		en.prev, en.next = en, en
@@ -191,7 +194,7 @@ func (c *cache[V, X]) insert(h uint64, namespace, name string) (en *cacheEntry[V
 	c.n++
 	c.used += en.base
 	c.evictLocked(en)
-	return en, true
+	return en
 }
 
 // admitLocked says whether a new entry may be kept: without a door, while
@@ -255,12 +258,17 @@ func (c *cache[V, X]) settle(en *cacheEntry[V, X]) {
 	if en.linked {
 		return
 	}
-	sh := en.shard
-	sh.mu.Lock()
+	en.shard.mu.Lock()
+	en.shard.unmap(en)
+	en.shard.mu.Unlock()
+}
+
+// unmap takes en out of the shard's map unless another entry took its
+// place; under sh.mu.
+func (sh *cacheShard[V, X]) unmap(en *cacheEntry[V, X]) {
 	if sh.entries[en.key] == en {
 		delete(sh.entries, en.key)
 	}
-	sh.mu.Unlock()
 }
 
 // invalidate drops a name's value and ends the reads out for it (their
@@ -323,9 +331,7 @@ func (c *cache[V, X]) removeLocked(v *cacheEntry[V, X]) {
 	v.bytes = 0
 	sh := v.shard
 	sh.mu.Lock()
-	if sh.entries[v.key] == v {
-		delete(sh.entries, v.key)
-	}
+	sh.unmap(v)
 	// A Go map never shrinks: copy it at half its peak, so that the slots
 	// accounted stay what it holds (amortized O(1)).
 	if sh.peak >= 256 && len(sh.entries) <= sh.peak/2 {

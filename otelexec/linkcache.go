@@ -136,9 +136,8 @@ func (lc *linkCache) begin(namespace, uid string) (t linkTicket, ok bool) {
 	if epoch == 0 {
 		return t, false
 	}
-	en, kept := lc.insert(lc.hash(namespace, uid), namespace, uid)
-	if !kept {
-		lc.settle(en)
+	en := lc.insert(lc.hash(namespace, uid), namespace, uid)
+	if en == nil {
 		return t, false
 	}
 	return linkTicket{entry: en, generation: en.generation.Load(), epoch: epoch}, true

@@ -120,7 +120,7 @@ func (t *linkTracker) onConnect(ctx context.Context, cn *redis.Conn) error {
 			continue
 		}
 		err := cn.Do(ctx, "client", "tracking", "on", "bcast", "prefix", "sf:{"+name+":lk:").Err()
-		if refused := redis.Error(nil); errors.As(err, &refused) {
+		if isServerError(err) {
 			ns.failed = true
 			t.logger.Warn("otelexec: link cache: Redis refused CLIENT TRACKING; that namespace's lookups are not cached", "error", err)
 		} else if err != nil {

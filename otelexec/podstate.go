@@ -61,12 +61,9 @@ func parseState(s string) (load int, beat int64, ok bool) {
 	if i <= 0 {
 		return 0, 0, false
 	}
-	l, ok := digits(s[:i], math.MaxInt)
-	if !ok {
-		return 0, 0, false
-	}
-	b, ok := digits(s[i+1:], math.MaxInt64)
-	if !ok {
+	l, okL := digits(s[:i], math.MaxInt)
+	b, okB := digits(s[i+1:], math.MaxInt64)
+	if !okL || !okB {
 		return 0, 0, false
 	}
 	return int(l), b, true

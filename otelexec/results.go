@@ -38,47 +38,34 @@ func parseSkipped(v any) (int, error) {
 	return 0, fmt.Errorf("%w: script returned %T as the count of skipped values, want 1 or 2", ErrUnexpectedReply, v)
 }
 
-// splitSkipped returns a scalar reply as is, and the result and skipped
-// count of a {result, skipped} reply.
-func splitSkipped(v any) (any, int, error) {
-	pair, ok := v.([]any)
-	if !ok {
-		return v, 0, nil
-	}
-	if len(pair) != 2 {
-		return nil, 0, fmt.Errorf("%w: script returned %d values, want {result, skipped}", ErrUnexpectedReply, len(pair))
-	}
-	skipped, err := parseSkipped(pair[1])
-	return pair[0], skipped, err
-}
-
 // The reply parsers of the link operations take the script's reply and
 // error, and pass the error on: a pod is -1 on any error.
 
 // parseLinkReply parses a pod reply that may carry a skipped count.
 func parseLinkReply(v any, err error) (pod, skipped int, _ error) {
-	if pod, skipped, err = splitReply(v, err, parsePodReply); err != nil {
-		return -1, 0, err
-	}
-	return pod, skipped, nil
+	return splitReply(v, err, parsePodReply, -1)
 }
 
 // parseRemoveReply parses a 0/1 reply that may carry a skipped count.
 func parseRemoveReply(v any, err error) (removed bool, skipped int, _ error) {
-	return splitReply(v, err, parseBoolReply)
+	return splitReply(v, err, parseBoolReply, false)
 }
 
-// splitReply parses a reply that may carry a skipped count with parse.
-func splitReply[T any](v any, err error, parse func(any) (T, error)) (r T, skipped int, _ error) {
-	if err == nil {
-		v, skipped, err = splitSkipped(v)
+// splitReply parses with parse a scalar reply, or the result of a
+// {result, skipped} reply; it returns fail on any error.
+func splitReply[T any](v any, err error, parse func(any) (T, error), fail T) (r T, skipped int, _ error) {
+	if pair, ok := v.([]any); ok && err == nil {
+		if len(pair) != 2 {
+			return fail, 0, fmt.Errorf("%w: script returned %d values, want {result, skipped}", ErrUnexpectedReply, len(pair))
+		}
+		v = pair[0]
+		skipped, err = parseSkipped(pair[1])
 	}
 	if err == nil {
 		r, err = parse(v)
 	}
 	if err != nil {
-		var zero T
-		return zero, 0, err
+		return fail, 0, err
 	}
 	return r, skipped, nil
 }
@@ -127,19 +114,9 @@ var errNotPodID = fmt.Errorf("%w: a stored value is not a pod ID", ErrUnexpected
 // 0 to 2^31-1 ("7", never "07", "+7" or "7.0"), so that one pod has one
 // spelling and the Lua scripts and Go agree on every value.
 func parsePodID(s string) (int, error) {
-	if s == "" || len(s) > 10 || len(s) > 1 && s[0] == '0' {
+	n, ok := digits(s, math.MaxInt32)
+	if !ok || len(s) > 1 && s[0] == '0' {
 		return 0, errNotPodID
 	}
-	n := 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < '0' || c > '9' {
-			return 0, errNotPodID
-		}
-		n = n*10 + int(c-'0')
-	}
-	if n > math.MaxInt32 {
-		return 0, errNotPodID
-	}
-	return n, nil
+	return int(n), nil
 }

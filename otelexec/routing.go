@@ -95,14 +95,9 @@ func (e *Executor) route(ctx context.Context, o op, namespace, uid, serviceName 
 // the states were read: a linked user whose states cannot be read keeps
 // the link.
 func (e *Executor) readRoute(ctx context.Context, namespace, uid, serviceName string, c *chooser) (pod int, statesRead bool, err error) {
-	var (
-		skipped, unparsed int
-		s                 *stateSnapshot // nil: no cache, or it turned the service away
-		raw               map[string]string
-		statesErr         error
-	)
 	_, field, link := linkCmds(ctx, namespace, uid, serviceName)
-	s, statesErr = e.states.get(ctx, namespace, serviceName)
+	s, statesErr := e.states.get(ctx, namespace, serviceName) // s nil: no cache, or it turned the service away
+	var raw map[string]string
 	if s != nil || statesErr != nil {
 		err = e.send.pair(ctx, field, link, nil)
 	} else {
@@ -127,6 +122,7 @@ func (e *Executor) readRoute(ctx context.Context, namespace, uid, serviceName st
 		return -1, false, statesErr
 	}
 	c.linked = pod
+	var skipped, unparsed int
 	if s != nil {
 		s.choose(c)
 		skipped, unparsed = s.skipped, s.unparsed

@@ -113,24 +113,23 @@ func (e *Executor) evalSha(ctx context.Context, s *script, namespace, uid, servi
 		}
 		return v, err
 	}
-	v, err := e.run(ctx, s, false, key, serviceName, args)
-	if !contract.IsNoScript(err) {
-		e.countReply(ctx, err)
-		return v, err
-	}
-	e.scriptStats.misses.add(ctx)
-	if err := e.reload(ctx, s, generation); err != nil {
-		return nil, err
-	}
-	v, err = e.run(ctx, s, false, key, serviceName, args)
-	if !contract.IsNoScript(err) {
-		e.countReply(ctx, err)
-		return v, err
+	for retry := false; ; retry = true {
+		v, err := e.run(ctx, s, false, key, serviceName, args)
+		if !contract.IsNoScript(err) {
+			e.countReply(ctx, err)
+			return v, err
+		}
+		e.scriptStats.misses.add(ctx)
+		if retry {
+			break
+		}
+		if err := e.reload(ctx, s, generation); err != nil {
+			return nil, err
+		}
 	}
 	// Flushed again between the reload and the retry. EVAL carries the
 	// source, so it cannot answer NOSCRIPT, and it caches the script again:
 	// it counts as the reload of this miss.
-	e.scriptStats.misses.add(ctx)
 	e.scriptStats.reloads.add(ctx)
 	return e.run(ctx, s, true, key, serviceName, args)
 }

@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"strings"
+	"slices"
 	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/statefulroute/sfotel/internal/contract"
 )
 
 // autoPipelineMinInFlight is the number of the executor's commands in
@@ -178,20 +180,8 @@ func (s *sender) sendPipeline(ctx context.Context, attempt func() error) error {
 }
 
 // refusedUnrun reports whether err is a reply by which Redis refused a
-// command without running it.
-func refusedUnrun(err error) bool {
-	rErr, ok := redisError(err)
-	if !ok {
-		return false
-	}
-	msg := strings.TrimPrefix(rErr.Error(), "ERR ") // as redis.HasErrorPrefix reads it
-	for _, prefix := range []string{"TRYAGAIN", "CLUSTERDOWN", "LOADING", "MASTERDOWN", "BUSY"} {
-		if strings.HasPrefix(msg, prefix) {
-			return true
-		}
-	}
-	return false
-}
+// command without running it: the replies contract classes unavailable.
+func refusedUnrun(err error) bool { return contract.Classify(err) == contract.ErrorUnavailable }
 
 // retryBackoff grows from 8 ms to 512 ms, as go-redis's does.
 func retryBackoff(attempt int) time.Duration {
@@ -223,30 +213,20 @@ func dialFailed(err error) bool {
 	return errors.As(err, &opErr) && opErr.Op == "dial"
 }
 
-// isServerError reports whether err is a reply from the server.
+// isServerError reports whether err is a reply from the server: errors.As
+// for a redis.Error, without its allocation, as it runs on every command's
+// reply.
 func isServerError(err error) bool {
-	_, ok := redisError(err)
-	return ok
-}
-
-// redisError is errors.As for a redis.Error, without its allocation: it
-// runs on every command's reply.
-func redisError(err error) (redis.Error, bool) {
 	for err != nil {
 		switch e := err.(type) {
 		case redis.Error:
-			return e, true
+			return true
 		case interface{ Unwrap() []error }:
-			for _, err := range e.Unwrap() {
-				if r, ok := redisError(err); ok {
-					return r, true
-				}
-			}
-			return nil, false
+			return slices.ContainsFunc(e.Unwrap(), isServerError)
 		}
 		err = errors.Unwrap(err)
 	}
-	return nil, false
+	return false
 }
 
 // wait waits for a queued command, at most until ctx ends; abandoned

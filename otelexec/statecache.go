@@ -66,26 +66,20 @@ func (sc *stateCache) get(ctx context.Context, namespace, serviceName string) (*
 	h := sc.hash(namespace, serviceName)
 	en := sc.lookup(&sc.shards[h%cacheShards], namespace, serviceName)
 	now := monotonic()
-	if en == nil {
-		if err := ctx.Err(); err != nil { // make no entry for a read that cannot wait
-			sc.misses.add(ctx)
-			return nil, err
+	if en != nil {
+		if s := en.val.Load(); s != nil && now-s.asOf < int64(sc.ttl) {
+			sc.hits.add(ctx)
+			return s, nil
 		}
-		var kept bool
-		if en, kept = sc.insert(h, namespace, serviceName); !kept {
-			sc.misses.add(ctx)
-			sc.settle(en)
-			return nil, nil
-		}
-	}
-	if s := en.val.Load(); s != nil && now-s.asOf < int64(sc.ttl) {
-		sc.hits.add(ctx)
-		return s, nil
 	}
 	sc.misses.add(ctx)
-	if err := ctx.Err(); err != nil { // do not send an HGETALL nobody waits for
-		sc.settle(en)
+	if err := ctx.Err(); err != nil { // no entry and no HGETALL for a read nobody waits for
 		return nil, err
+	}
+	if en == nil {
+		if en = sc.insert(h, namespace, serviceName); en == nil {
+			return nil, nil
+		}
 	}
 	if sent := en.x.sent.Load(); sent != 0 && now-sent >= int64(sc.ttl) {
 		// The HGETALL in flight was sent too long before this caller came:

@@ -79,18 +79,14 @@ func serverAttributes(rdb redis.UniversalClient) []attribute.KeyValue {
 	if o.Addr == "" || o.Addr == "FailoverClient" {
 		return nil
 	}
-	if o.Network == "unix" {
-		return []attribute.KeyValue{semconv.ServerAddress(o.Addr)}
-	}
 	host, port, err := net.SplitHostPort(o.Addr)
-	if err != nil {
+	if o.Network == "unix" || err != nil {
 		return []attribute.KeyValue{semconv.ServerAddress(o.Addr)}
 	}
-	p, err := strconv.Atoi(port)
-	if err != nil {
-		return []attribute.KeyValue{semconv.ServerAddress(host)}
+	if p, err := strconv.Atoi(port); err == nil {
+		return []attribute.KeyValue{semconv.ServerAddress(host), semconv.ServerPort(p)}
 	}
-	return []attribute.KeyValue{semconv.ServerAddress(host), semconv.ServerPort(p)}
+	return []attribute.KeyValue{semconv.ServerAddress(host)}
 }
 
 // op is one running operation. It is a value, so starting and ending an
