@@ -106,6 +106,40 @@ const (
 	promGCPauses       = "go_sched_pauses_total_gc_seconds"
 )
 
+// promGC are the collector's work and settings as the Go collector names
+// them (a counter's increase, else the last value): what gc_pressure and
+// the GOGC advice read in a process, summed over the processes.
+var promGC = map[string]bool{
+	"go_gc_cycles_total_gc_cycles_total": true, "go_gc_gogc_percent": false, "go_gc_heap_live_bytes": false,
+	"go_cpu_classes_total_cpu_seconds_total": true, "go_cpu_classes_idle_cpu_seconds_total": true,
+	"go_cpu_classes_gc_mark_idle_cpu_seconds_total": true, "go_cpu_classes_gc_mark_assist_cpu_seconds_total": true,
+	"go_cpu_classes_gc_mark_dedicated_cpu_seconds_total": true, "go_cpu_classes_gc_pause_cpu_seconds_total": true,
+}
+
+// gcOfFleet sums the collector's work over the processes; ok only when
+// every series is there. GOGC and the live heap are the highest of any.
+func gcOfFleet(res map[string][]*series) gcWork {
+	v := make(map[string]float64, len(promGC))
+	for name, counter := range promGC {
+		if len(res[name]) == 0 {
+			return gcWork{}
+		}
+		for _, s := range res[name] {
+			if counter {
+				v[name] += s.value
+			} else {
+				v[name] = max(v[name], s.value)
+			}
+		}
+	}
+	return gcWork{
+		cycles: uint64(v["go_gc_cycles_total_gc_cycles_total"]), gogc: uint64(v["go_gc_gogc_percent"]), liveBytes: uint64(v["go_gc_heap_live_bytes"]),
+		cpuSeconds:  v["go_cpu_classes_gc_mark_assist_cpu_seconds_total"] + v["go_cpu_classes_gc_mark_dedicated_cpu_seconds_total"] + v["go_cpu_classes_gc_pause_cpu_seconds_total"],
+		busySeconds: v["go_cpu_classes_total_cpu_seconds_total"] - v["go_cpu_classes_idle_cpu_seconds_total"] - v["go_cpu_classes_gc_mark_idle_cpu_seconds_total"],
+		ok:          true,
+	}
+}
+
 // promName is the name the exporter gives the instrument d: its unit and
 // kind come from the contract.
 func (q *FleetQuery) promName(d contract.Desc) string {
@@ -303,6 +337,7 @@ func (f *fleet) fetch(ctx context.Context) (map[string][]*series, error) {
 	jobs := map[string]bool{ // name → a counter's increase, else the last value
 		promSchedLatencies + "_bucket": true, promGCPauses + "_bucket": true, "target_info": false,
 	}
+	maps.Copy(jobs, promGC)
 	for _, d := range reportInstruments() {
 		switch name := f.q.promName(d); d.Kind {
 		case contract.KindHistogram:
@@ -370,6 +405,7 @@ func (f *fleet) gather(ctx context.Context) (*rawData, error) {
 	for _, s := range promHistograms(res[promGCPauses+"_bucket"], nil) {
 		raw.gcPauses.merge(s.hist)
 	}
+	raw.gc = gcOfFleet(res) // shown with the scheduling latencies, as in a process
 	// Warm-up reloads are a process's own business; the fleet counts all.
 	raw.reloadsAfterWarmup = raw.total(contract.MetricScriptCacheReloads)
 

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -531,4 +532,44 @@ func TestFleetReportSkipsNonFiniteSamples(t *testing.T) {
 			t.Errorf("warnings %q do not name %s", r.Warnings, want)
 		}
 	}
+}
+
+// TestFleetReadsTheGoRuntime: from the exporter's Go collector, the fleet
+// report has the scheduling latencies and the collector's work a process's
+// own report reads, so gc_pressure and the tail's CPU cause can be judged.
+func TestFleetReadsTheGoRuntime(t *testing.T) {
+	prom, err := exporters.NewPrometheus(exporters.WithProcessCollector(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(prom))
+	t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
+	srv := httptest.NewServer(prom)
+	t.Cleanup(srv.Close)
+	gogc := debug.SetGCPercent(-1)
+	debug.SetGCPercent(gogc)
+	start := time.Now()
+	promURL := startPrometheus(t, srv.URL)
+	var sink [][]byte
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		for range 1000 { // garbage: collections in the range
+			sink = append(sink[:0], make([]byte, 64<<10))
+		}
+		r, err := FleetReport(t.Context(), FleetQuery{Prometheus: promURL, Selector: `job="fleet"`, Start: start, End: time.Now()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rt := r.Runtime; rt != nil && rt.GC != nil && rt.GC.Cycles > 0 && rt.SchedulingLatency.Count > 0 {
+			if rt.GC.GOGC != uint64(gogc) || rt.GC.CPUShare <= 0 || rt.GC.CPUShare >= 1 || rt.GC.LiveHeapBytes == 0 {
+				t.Fatalf("GC %+v", *rt.GC)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no runtime evidence in the fleet report after 60s: %+v", r.Runtime)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	_ = sink
 }

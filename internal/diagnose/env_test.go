@@ -70,7 +70,9 @@ func run(t *testing.T, tm timing, su setup, viaProxy bool, inject func(ctx conte
 	readers := []sdkmetric.Option{sdkmetric.WithReader(coll.Reader())}
 	var target string
 	if pm != nil {
-		exp, err := exporters.NewPrometheus(exporters.WithGoCollector(false), exporters.WithProcessCollector(false))
+		// The exporter as an application has it: with the Go collector,
+		// whose runtime series the fleet report diagnoses from.
+		exp, err := exporters.NewPrometheus(exporters.WithProcessCollector(false))
 		if err != nil {
 			t.Fatal(err)
 		}
